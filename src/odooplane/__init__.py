@@ -1,0 +1,3 @@
+"""Odooplane: a self-hosted control plane for an estate of Odoo instances."""
+
+__version__ = "0.1.0"

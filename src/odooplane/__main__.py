@@ -1,0 +1,3 @@
+from odooplane.cli.main import run
+
+run()

@@ -1,0 +1,111 @@
+"""``apply``: converge what runs on the estate — clusters, edge, every environment — as one
+journaled operation. Environments converge in parallel, each under its own lock."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from odooplane.actions import estate_file
+from odooplane.errors import LockedError, OdooplaneError
+from odooplane.operations import observe, provision
+from odooplane.operations.context import Context
+from odooplane.operations.runner import Operation, StepFailed, StepRecord
+from odooplane.planner import plan as planner
+from odooplane.planner.observed import Observed
+
+logger = logging.getLogger(__name__)
+
+Listener = Callable[[str, str, str], None]
+
+
+@dataclass
+class ApplyResult:
+    operation_id: int
+    plan: planner.Plan
+    steps: list[StepRecord] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def run(
+    path: Path | None,
+    *,
+    prune: bool = False,
+    parallel: int = 4,
+    listener: Listener | None = None,
+    on_plan: Callable[[planner.Plan], None] | None = None,
+) -> ApplyResult:
+    """Converge the estate at ``path``. Failures of single environments are collected (the
+    others still converge); an estate-wide failure (cluster, edge) raises StepFailed."""
+    valid = estate_file.load(path)
+    estate_file.remember(valid.path)
+    ctx = estate_file.context(valid.path)
+    try:
+        return converge(ctx, prune=prune, parallel=parallel, listener=listener, on_plan=on_plan)
+    finally:
+        ctx.close()
+
+
+def converge(
+    ctx: Context,
+    *,
+    prune: bool = False,
+    parallel: int = 4,
+    listener: Listener | None = None,
+    on_plan: Callable[[planner.Plan], None] | None = None,
+) -> ApplyResult:
+    started = ctx.clock.monotonic()
+    with Operation(
+        ctx.store, kind="apply", target=f"estate {ctx.estate.platform.name}", actor=ctx.actor, listener=listener
+    ) as op:
+        observed, _ = observe.observe(ctx)
+        the_plan = planner.plan(ctx.valid, observed, prune=prune)
+        if on_plan:
+            on_plan(the_plan)
+        result = ApplyResult(operation_id=op.op_id, plan=the_plan)
+        if the_plan.empty:
+            result.duration_s = ctx.clock.monotonic() - started
+            return result
+        op.step("supervisor", "runtime", ctx.driver.prepare)
+        used = {env.cluster_name for env in ctx.valid.environments}
+        for name in sorted(ctx.estate.clusters):
+            if name in used or not observed.clusters[name].reachable:
+                provision.ensure_cluster(ctx, op, name)
+        provision.ensure_edge(ctx, op)
+        observed, _ = observe.observe(ctx, health=True)
+        _remove_orphans(ctx, op, observed, prune=prune, result=result)
+        pending = [env for env in ctx.valid.environments if planner.env_changes(env, observed.envs[env.ref])]
+
+        def converge_one(env_index: int) -> str | None:
+            env = pending[env_index]
+            try:
+                provision.ensure_env(ctx, op, env, observed.envs[env.ref])
+            except (StepFailed, LockedError) as exc:
+                return str(exc)
+            except OdooplaneError as exc:
+                return f"{env.ref}: {exc.message}"
+            return None
+
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            for failure in pool.map(converge_one, range(len(pending))):
+                if failure:
+                    result.failures.append(failure)
+        result.steps = list(op.records)
+        result.duration_s = ctx.clock.monotonic() - started
+        return result
+
+
+def _remove_orphans(ctx: Context, op: Operation, observed: Observed, *, prune: bool, result: ApplyResult) -> None:
+    for orphan in observed.orphans:
+        try:
+            provision.remove_orphan(ctx, op, orphan, prune=prune)
+        except StepFailed as exc:
+            result.failures.append(str(exc))

@@ -1,0 +1,18 @@
+"""``plan``: what apply would change, from what is observed now (a dry run of apply)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from odooplane.actions import estate_file
+from odooplane.operations import observe
+from odooplane.planner import plan as planner
+
+
+def run(path: Path | None, *, prune: bool = False) -> planner.Plan:
+    ctx = estate_file.context(path)
+    try:
+        observed, _ = observe.observe(ctx)
+        return planner.plan(ctx.valid, observed, prune=prune)
+    finally:
+        ctx.close()

@@ -1,0 +1,117 @@
+"""``status``: every environment — runtime, placement, URL, process, health, ports, database."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from odooplane.actions import estate_file
+from odooplane.operations import observe
+
+
+@dataclass(frozen=True)
+class EnvStatus:
+    target: str
+    tenant: str
+    environment: str
+    stage: str
+    placement: str
+    runtime: str  # "simulator 18.0" or "odoo 18.0"
+    state: str  # running | stopped | not provisioned | …
+    health: str  # ok | failing | unknown
+    url: str
+    hostnames: list[str]
+    pid: int | None
+    http_port: int | None
+    evented_port: int | None
+    database: str
+    cluster: str
+    db_size_mib: float | None
+    connections: int | None
+    route: str  # served | not served | missing
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EstateStatus:
+    estate: str
+    edge: str
+    edge_url: str
+    clusters: dict[str, str]
+    environments: list[EnvStatus]
+    orphans: list[dict[str, str]]
+
+    @property
+    def healthy(self) -> bool:
+        return all(e.health == "ok" and e.route == "served" for e in self.environments)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "estate": self.estate,
+            "edge": self.edge,
+            "edge_url": self.edge_url,
+            "clusters": self.clusters,
+            "healthy": self.healthy,
+            "environments": [e.as_dict() for e in self.environments],
+            "orphans": self.orphans,
+        }
+
+
+def run(path: Path | None, *, tenant: str | None = None) -> EstateStatus:
+    ctx = estate_file.context(path)
+    try:
+        observed, arts = observe.observe(ctx, health=True, stats=True)
+        edge = ctx.estate.platform.edge
+        rows = []
+        for env in ctx.valid.environments:
+            if tenant and env.ref.tenant != tenant:
+                continue
+            obs = observed.envs[env.ref]
+            art = arts.get(env.ref)
+            if not obs.provisioned:
+                state = "not provisioned"
+            elif obs.process is None:
+                state = "stopped"
+            else:
+                state = obs.process.state.lower()
+            health = "unknown" if obs.health is None else ("ok" if obs.health.ok else "failing")
+            route = "served" if obs.route_served else ("not served" if obs.route_exists else "missing")
+            port_suffix = "" if edge.http_port == 80 else f":{edge.http_port}"
+            rows.append(
+                EnvStatus(
+                    target=str(env.ref),
+                    tenant=env.ref.tenant,
+                    environment=env.ref.env,
+                    stage=env.stage,
+                    placement="dedicated",
+                    runtime=f"{'simulator' if env.stack.simulator else 'odoo'} {env.stack.series}",
+                    state=state,
+                    health=health,
+                    url=f"http://{env.hostnames[0]}{port_suffix}/",
+                    hostnames=list(env.hostnames),
+                    pid=obs.process.pid if obs.process and obs.process.running else None,
+                    http_port=art.http_port if art else None,
+                    evented_port=art.evented_port if art else None,
+                    database=env.database,
+                    cluster=env.cluster_name,
+                    db_size_mib=round(obs.stats.size_bytes / 1048576, 1) if obs.stats else None,
+                    connections=obs.stats.connections if obs.stats else None,
+                    route=route,
+                )
+            )
+        clusters = {
+            name: ("reachable" if c.reachable else f"down ({c.error})") for name, c in observed.clusters.items()
+        }
+        return EstateStatus(
+            estate=str(ctx.valid.path),
+            edge="running" if observed.edge_running else "stopped",
+            edge_url=f"http://{edge.bind}:{edge.http_port}/",
+            clusters=clusters,
+            environments=rows,
+            orphans=[{"kind": o.kind, "name": o.name, "target": o.target} for o in observed.orphans],
+        )
+    finally:
+        ctx.close()

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from odooplane.cli.output import console, err, errors, print_json
+from odooplane.cli.plan import print_plan
+from odooplane.errors import ExitCode
+
+if TYPE_CHECKING:
+    from odooplane.planner.plan import Plan
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("apply")
+    def apply(
+        estate: Path = typer.Argument(None, help="Estate file (default: $ODOOPLANE_ESTATE or ./estate.yaml)."),
+        prune: bool = typer.Option(False, "--prune", help="Also drop databases/roles/files of removed environments."),
+        parallel: int = typer.Option(4, "--parallel", min=1, max=32, help="Environments converged at once."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (no progress output)."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No plan table and no progress bar."),
+    ) -> None:
+        """Converge what runs with the estate: clusters, edge routes, databases, Odoo processes."""
+        from odooplane.actions import apply as action
+
+        show = not (as_json or quiet)
+        progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn(
+            "{task.completed}/{task.total} steps"), TimeElapsedColumn(), console=err, transient=True, disable=not show)
+        task = progress.add_task("planning", total=None)
+        lock = threading.Lock()
+
+        def on_plan(plan: Plan) -> None:
+            if show:
+                progress.stop()
+                print_plan(plan)
+                progress.start()
+            progress.update(task, total=max(1, len([c for c in plan.changes if c.action != "retain"]) * 2))
+
+        def listener(event: str, step: str, target: str) -> None:
+            with lock:
+                if event == "start":
+                    progress.update(task, description=f"{target}: {step}")
+                else:
+                    progress.advance(task)
+
+        with errors(), progress:
+            result = action.run(estate, prune=prune, parallel=parallel, listener=listener, on_plan=on_plan)
+        if as_json:
+            print_json({
+                "ok": result.ok, "operation": result.operation_id, "duration_s": round(result.duration_s, 3),
+                "plan": result.plan.as_dict(), "failures": result.failures,
+                "steps": [s.__dict__ for s in result.steps],
+            })
+        else:
+            done = sum(1 for s in result.steps if s.status == "done")
+            if result.ok and not quiet:
+                console.print(f"[green]applied[/] in {result.duration_s:.1f} s ({done} steps, operation "
+                              f"#{result.operation_id})")
+            for failure in result.failures:
+                err.print("[bold red]error:[/] ", end="")
+                err.print(failure, markup=False)
+        if not result.ok:
+            raise typer.Exit(ExitCode.FAILED)

@@ -1,0 +1,43 @@
+"""The ``odooplane`` command. Each verb lives in its own module and registers itself here."""
+
+from __future__ import annotations
+
+import typer
+
+from odooplane import __version__, log
+from odooplane.cli import apply, down, logs, operations, plan, schema, status, validate
+
+app = typer.Typer(
+    name="odooplane",
+    help=(
+        "Run an estate of Odoo instances: declare it in estate.yaml, then validate, plan and apply it.\n\n"
+        "Exit codes: 0 ok · 1 an operation failed · 2 invalid estate or usage · 3 not found · "
+        "4 locked by another operation · 5 something is unhealthy (status) · 130 interrupted."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"odooplane {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main(
+    log_level: str = typer.Option("warning", "--log-level", help="Diagnostics on stderr: debug, info, warning."),
+    log_json: bool = typer.Option(False, "--log-json", help="Diagnostics as JSON lines."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    log.setup(level=log_level, json_output=log_json)
+
+
+for module in (validate, plan, apply, status, logs, down, schema, operations):
+    module.register(app)
+
+
+def run() -> None:
+    app()

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.table import Table
+
+from odooplane.cli.output import console, errors, print_json
+
+if TYPE_CHECKING:
+    from odooplane.planner.plan import Plan
+
+ACTION_STYLE = {"create": "green", "install": "green", "start": "green", "update": "yellow", "restart": "yellow",
+                "recreate": "yellow", "remove": "red", "retain": "dim", "check": "cyan"}
+
+
+def print_plan(plan: Plan) -> None:
+    if plan.empty:
+        console.print("[green]No changes.[/] What runs matches the estate.")
+    table = Table(title=None if plan.empty else "Changes", show_lines=False)
+    for column in ("target", "resource", "action", "why"):
+        table.add_column(column)
+    for change in plan.changes:
+        style = ACTION_STYLE.get(change.action, "")
+        table.add_row(change.target, change.resource, f"[{style}]{change.action}[/]", change.reason)
+    if plan.changes:
+        console.print(table)
+    for note in plan.notes:
+        console.print(f"note: {note}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("plan")
+    def plan(
+        estate: Path = typer.Argument(None, help="Estate file (default: $ODOOPLANE_ESTATE or ./estate.yaml)."),
+        prune: bool = typer.Option(False, "--prune", help="Also plan dropping data of removed environments."),
+        as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+    ) -> None:
+        """Show what apply would change, from what runs now (nothing is changed)."""
+        from odooplane.actions import plan as action
+
+        with errors():
+            result = action.run(estate, prune=prune)
+        if as_json:
+            print_json(result.as_dict())
+        else:
+            print_plan(result)

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from odooplane.cli.output import console, errors, print_json, styled
+from odooplane.errors import ExitCode
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("status")
+    def status(
+        estate: Path = typer.Option(None, "--estate", "-f", help="Estate file (default: the last applied)."),
+        tenant: str = typer.Option(None, "--tenant", "-t", help="Only this tenant."),
+        as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    ) -> None:
+        """Every environment: runtime, URL, process, health, ports, database. Exit 5 if one is unhealthy."""
+        from odooplane.actions import status as action
+
+        with errors():
+            result = action.run(estate, tenant=tenant)
+        if as_json:
+            print_json(result.as_dict())
+        else:
+            console.print(f"estate {result.estate} · edge {styled(result.edge)} {result.edge_url} · clusters: "
+                          + ", ".join(f"{n} {styled(s)}" for n, s in result.clusters.items()))
+            table = Table()
+            for column in ("environment", "runtime", "placement", "state", "health", "route", "url", "pid",
+                           "ports", "db MiB", "conns"):
+                table.add_column(column, overflow="fold")
+            for env in result.environments:
+                ports = f"{env.http_port}/{env.evented_port}" if env.http_port else "-"
+                table.add_row(
+                    env.target, env.runtime, env.placement, styled(env.state), styled(env.health), styled(env.route),
+                    env.url, str(env.pid or "-"), ports, "-" if env.db_size_mib is None else f"{env.db_size_mib:.1f}",
+                    "-" if env.connections is None else str(env.connections),
+                )
+            console.print(table)
+            for orphan in result.orphans:
+                console.print(f"[yellow]orphan[/] {orphan['kind']} {orphan['name']} {orphan['target']}")
+        if not result.healthy:
+            raise typer.Exit(ExitCode.UNHEALTHY)

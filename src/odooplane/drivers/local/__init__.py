@@ -1,0 +1,3 @@
+from odooplane.drivers.local.driver import LocalDriver
+
+__all__ = ["LocalDriver"]

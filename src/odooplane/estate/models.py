@@ -1,0 +1,407 @@
+"""The estate schema: the single source of truth for validation, the JSON Schema, the sample
+estate and the reference docs. Every model forbids unknown keys; every field has a description
+and an example."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from odooplane.estate import names
+
+SERIES_RE = r"^(1[6-9])\.[0-9]+$"
+
+
+def _series(value: str) -> str:
+    if not isinstance(value, str) or not re.match(SERIES_RE, value):
+        raise ValueError(f"series must be an Odoo series from 16.0 to 19.x, like '18.0' (got {value!r})")
+    return value
+
+
+def _tenant_name(value: str) -> str:
+    return names.check_label(value, max_len=names.TENANT_MAX, what="tenant name")
+
+
+def _env_name(value: str) -> str:
+    return names.check_label(value, max_len=names.ENV_MAX, what="environment name")
+
+
+def _object_name(value: str) -> str:
+    return names.check_label(value, max_len=names.NAME_MAX, what="name")
+
+
+def _secret_ref(value: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError("a secret reference must be a string like 'env:NAME' or 'file:path'")
+    scheme, _, rest = value.partition(":")
+    if scheme == "env" and rest:
+        names.check_env_var(rest)
+        return value
+    if scheme == "file" and rest:
+        return value
+    # Never echo the value: somebody may have pasted the secret itself here.
+    raise ValueError("is not a secret reference ('env:NAME' or 'file:path'); secrets are never written inline")
+
+
+TenantName = Annotated[str, AfterValidator(_tenant_name)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
+ObjectName = Annotated[str, AfterValidator(_object_name)]
+Hostname = Annotated[str, AfterValidator(names.check_hostname)]
+ModuleName = Annotated[str, AfterValidator(names.check_module)]
+SecretRef = Annotated[str, AfterValidator(_secret_ref)]
+OptionKey = Annotated[str, AfterValidator(names.check_option_key)]
+Port = Annotated[int, Field(ge=1024, le=65535)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EdgeSettings(Model):
+    """The Traefik edge proxy that routes every hostname to its environment."""
+
+    http_port: Port = Field(8800, description="Port Traefik listens on for HTTP.", examples=[8800])
+    api_port: Port = Field(
+        8801,
+        description="Loopback port of Traefik's API, ping and Prometheus metrics (never public).",
+        examples=[8801],
+    )
+    bind: str = Field(
+        "127.0.0.1",
+        description="Address the HTTP entry point binds to ('0.0.0.0' to serve other hosts).",
+        examples=["127.0.0.1"],
+    )
+    base_domain: Hostname = Field(
+        "localhost",
+        description="Domain of the default hostnames: '<tenant>-<env>.<base_domain>'.",
+        examples=["localhost", "erp.example.com"],
+    )
+    access_log: bool = Field(True, description="Write Traefik's JSON access log.", examples=[True])
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description=(
+            "CIDRs of proxies in front of Traefik whose X-Forwarded-* headers are trusted. Empty: "
+            "client-sent forwarding headers are discarded."
+        ),
+        examples=[["10.0.0.0/8"]],
+    )
+
+
+class PortRange(Model):
+    """Ports Odooplane allocates to Odoo processes and managed clusters."""
+
+    start: Port = Field(20000, description="First port of the range.", examples=[20000])
+    end: Port = Field(29999, description="Last port of the range (inclusive).", examples=[29999])
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PortRange:
+        if self.end - self.start < 10:
+            raise ValueError("port range must hold at least 10 ports (end - start >= 10)")
+        return self
+
+
+class Platform(Model):
+    """Settings of the control plane itself on this estate."""
+
+    name: ObjectName = Field(
+        "default",
+        description="Name of this estate; marks the databases and roles it owns on shared clusters.",
+        examples=["default", "emea"],
+    )
+    data_dir: str = Field(
+        ".odooplane",
+        description="Directory for state, configs, logs, filestores (relative to the estate file).",
+        examples=[".odooplane", "/srv/odooplane"],
+    )
+    state_db: str | None = Field(
+        None,
+        description=(
+            "SQLAlchemy URL of the state database (journal, audit, evidence). Default: a SQLite "
+            "file 'state.db' in data_dir. A PostgreSQL URL takes its password from the "
+            "environment (PGPASSWORD) or ~/.pgpass, never inline."
+        ),
+        examples=["postgresql+psycopg://odooplane@127.0.0.1:5432/odooplane"],
+    )
+    driver: Literal["local"] = Field(
+        "local", description="Runtime target: 'local' runs processes on this host.", examples=["local"]
+    )
+    edge: EdgeSettings = Field(default_factory=EdgeSettings, description="The Traefik edge proxy.")
+    ports: PortRange = Field(default_factory=PortRange, description="Port range for allocation.")
+    default_stack: ObjectName | None = Field(
+        None, description="Stack of environments that name none.", examples=["odoo18"]
+    )
+    default_cluster: ObjectName | None = Field(
+        None, description="Cluster of environments that name none.", examples=["main"]
+    )
+
+    @model_validator(mode="after")
+    def _state_db_has_no_password(self) -> Platform:
+        if self.state_db and urlsplit(self.state_db).password:
+            raise ValueError("state_db must not contain a password (use PGPASSWORD or ~/.pgpass)")
+        return self
+
+
+class ExternalCluster(Model):
+    """A PostgreSQL server Odooplane does not run; it needs a role that may create roles and databases."""
+
+    kind: Literal["external"] = Field(description="An existing PostgreSQL server.", examples=["external"])
+    url: str = Field(
+        description="libpq URL of an administrative connection, without a password.",
+        examples=["postgresql://postgres@127.0.0.1:5432/postgres"],
+    )
+    password: SecretRef | None = Field(
+        None, description="Secret reference of the administrative password.", examples=["env:PG_ADMIN_PASSWORD"]
+    )
+
+    @model_validator(mode="after")
+    def _url_shape(self) -> ExternalCluster:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError("url must start with postgresql://")
+        if parts.password:
+            raise ValueError("url must not contain a password: use 'password: env:NAME' (a secret reference)")
+        if not parts.hostname:
+            raise ValueError("url must name a host (e.g. postgresql://postgres@127.0.0.1:5432/postgres)")
+        return self
+
+
+class ManagedCluster(Model):
+    """A PostgreSQL server Odooplane creates (initdb) and runs (supervised) on this host."""
+
+    kind: Literal["managed"] = Field(description="Run by Odooplane.", examples=["managed"])
+    port: Port | None = Field(None, description="TCP port on 127.0.0.1 (allocated when omitted).", examples=[25432])
+    bin_dir: str | None = Field(
+        None,
+        description=(
+            "Directory holding initdb/pg_ctl/postgres. Default: PATH, pg_config --bindir, "
+            "/usr/lib/postgresql/<newest>/bin, then the pgserver wheel."
+        ),
+        examples=["/usr/lib/postgresql/15/bin"],
+    )
+    settings: dict[OptionKey, str | int | bool] = Field(
+        default_factory=dict,
+        description="Extra postgresql.conf settings.",
+        examples=[{"shared_buffers": "256MB"}],
+    )
+
+
+Cluster = Annotated[ExternalCluster | ManagedCluster, Field(discriminator="kind")]
+
+
+class Stack(Model):
+    """An Odoo runtime: a series and either a source tree or the built-in simulator."""
+
+    series: Annotated[str, AfterValidator(_series)] = Field(
+        description="Odoo series (16.0 to 19.x).",
+        examples=["18.0", "17.0"],
+        json_schema_extra={"pattern": SERIES_RE},
+    )
+    simulator: bool = Field(False, description="Run the built-in Odoo simulator instead of real Odoo.", examples=[True])
+    source: str | None = Field(
+        None,
+        description="Directory containing odoo-bin (relative paths are relative to the estate file).",
+        examples=["/opt/odoo/18.0"],
+    )
+    python: str | None = Field(
+        None,
+        description="Python interpreter with Odoo's requirements (default: the one running Odooplane).",
+        examples=["/opt/odoo/venv/bin/python"],
+    )
+    addons_paths: list[str] = Field(
+        default_factory=list,
+        description="Extra addons directories, searched before the source's own.",
+        examples=[["/opt/addons/oca-web"]],
+    )
+    server_wide_modules: list[ModuleName] = Field(
+        default_factory=lambda: ["base", "web"],
+        description="Modules loaded for every database (odoo.conf server_wide_modules).",
+        examples=[["base", "web"]],
+    )
+
+    @model_validator(mode="after")
+    def _one_runtime(self) -> Stack:
+        if self.simulator and self.source:
+            raise ValueError("set either 'simulator: true' or 'source', not both")
+        if not self.simulator and not self.source:
+            raise ValueError("set 'source' (a directory containing odoo-bin) or 'simulator: true'")
+        return self
+
+    @property
+    def major(self) -> int:
+        return int(self.series.split(".")[0])
+
+
+class Limits(Model):
+    """Odoo's per-process limits (odoo.conf limit_*)."""
+
+    memory_soft_mib: int = Field(2048, ge=64, description="limit_memory_soft in MiB.", examples=[2048])
+    memory_hard_mib: int = Field(2560, ge=64, description="limit_memory_hard in MiB.", examples=[2560])
+    time_cpu_s: int = Field(60, ge=1, description="limit_time_cpu in seconds.", examples=[60])
+    time_real_s: int = Field(120, ge=1, description="limit_time_real in seconds.", examples=[120])
+    request: int = Field(65536, ge=1, description="limit_request: requests before a worker recycles.", examples=[8192])
+
+    @model_validator(mode="after")
+    def _soft_below_hard(self) -> Limits:
+        if self.memory_soft_mib > self.memory_hard_mib:
+            raise ValueError("memory_soft_mib must not exceed memory_hard_mib")
+        return self
+
+
+Stage = Literal["production", "staging", "development", "training", "dr"]
+
+_RESERVED_OPTIONS = {
+    "db_host",
+    "db_port",
+    "db_user",
+    "db_password",
+    "db_name",
+    "dbfilter",
+    "list_db",
+    "data_dir",
+    "addons_path",
+    "http_port",
+    "http_interface",
+    "gevent_port",
+    "longpolling_port",
+    "workers",
+    "admin_passwd",
+    "proxy_mode",
+    "logfile",
+    "limit_memory_soft",
+    "limit_memory_hard",
+    "limit_time_cpu",
+    "limit_time_real",
+    "limit_request",
+    "max_cron_threads",
+    "server_wide_modules",
+    "without_demo",
+}
+
+
+class Environment(Model):
+    """One Odoo database and its filestore, served on its own hostnames."""
+
+    stage: Stage | None = Field(
+        None,
+        description="What the environment is for (default: from its name — prod → production, …).",
+        examples=["production", "staging"],
+    )
+    stack: ObjectName | None = Field(None, description="Stack (default: platform.default_stack).", examples=["odoo18"])
+    cluster: ObjectName | None = Field(
+        None, description="PostgreSQL cluster (default: platform.default_cluster).", examples=["main"]
+    )
+    hostnames: list[Hostname] = Field(
+        default_factory=list,
+        description="Hostnames routed to this environment (default: '<tenant>-<env>.<base_domain>').",
+        examples=[["acme-prod.localhost", "erp.acme.example"]],
+    )
+    modules: list[ModuleName] = Field(
+        default_factory=list,
+        description="Modules installed at creation, beyond base.",
+        examples=[["sale_management", "stock"]],
+    )
+    workers: int = Field(0, ge=0, le=64, description="Odoo HTTP workers (0 = threaded mode).", examples=[0, 2])
+    max_cron_threads: int = Field(1, ge=0, le=16, description="Cron threads/workers.", examples=[1])
+    limits: Limits = Field(default_factory=Limits, description="Odoo's process limits.")
+    http_port: Port | None = Field(None, description="Fixed HTTP port (allocated when omitted).", examples=[28069])
+    admin_password: SecretRef | None = Field(
+        None,
+        description=(
+            "Secret reference of the master (database manager) password. Default: generated and "
+            "stored encrypted in the state database."
+        ),
+        examples=["env:ACME_PROD_MASTER_PASSWORD"],
+    )
+    options: dict[OptionKey, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="Extra odoo.conf options (those Odooplane manages cannot be overridden).",
+        examples=[{"log_level": "info"}],
+    )
+
+    @model_validator(mode="after")
+    def _options_not_managed(self) -> Environment:
+        clash = sorted(set(self.options) & _RESERVED_OPTIONS)
+        if clash:
+            raise ValueError(f"options may not set {', '.join(clash)}: Odooplane manages them")
+        return self
+
+    def resolved_stage(self, name: str) -> Stage:
+        if self.stage:
+            return self.stage
+        table: dict[str, Stage] = {
+            "prod": "production",
+            "production": "production",
+            "live": "production",
+            "staging": "staging",
+            "stage": "staging",
+            "preprod": "staging",
+            "uat": "staging",
+            "training": "training",
+            "dr": "dr",
+        }
+        return table.get(name, "development")
+
+
+Tier = Literal["pilot", "standard", "production", "mission-critical"]
+
+
+class Labels(Model):
+    """Who a tenant is, for reporting, policies and cost allocation."""
+
+    business_unit: str | None = Field(None, description="Business unit.", examples=["distribution"])
+    brand: str | None = Field(None, description="Brand.", examples=["Acme"])
+    site: str | None = Field(None, description="Site or country.", examples=["lyon"])
+    cost_centre: str | None = Field(None, description="Cost centre for chargeback.", examples=["CC-1042"])
+    tier: Tier = Field("standard", description="Service tier.", examples=["production"])
+    compliance: Literal["none", "regulated"] = Field("none", description="Compliance regime.", examples=["none"])
+
+
+class Tenant(Model):
+    """An organisation unit (company, brand, business unit, site) with its environments."""
+
+    display_name: str | None = Field(None, description="Human name.", examples=["Acme Distribution"])
+    labels: Labels = Field(default_factory=Labels, description="Labels.")
+    environments: dict[EnvName, Environment] = Field(
+        description="Environments by name.", examples=[{"prod": {"modules": ["sale_management"]}}]
+    )
+
+
+class Estate(Model):
+    """Everything Odooplane manages: the desired state."""
+
+    version: Literal[1] = Field(1, description="Schema version of this file.", examples=[1])
+    include: list[str] = Field(
+        default_factory=list,
+        description="Other YAML files (globs, relative to this file) merged into this estate.",
+        examples=[["tenants/*.yaml"]],
+    )
+    platform: Platform = Field(default_factory=Platform, description="Control plane settings.")
+    clusters: dict[ObjectName, Cluster] = Field(
+        default_factory=dict,
+        description="PostgreSQL clusters by name.",
+        examples=[{"main": {"kind": "managed"}}],
+    )
+    stacks: dict[ObjectName, Stack] = Field(
+        default_factory=dict,
+        description="Odoo runtimes by name.",
+        examples=[{"odoo18": {"series": "18.0", "simulator": True}}],
+    )
+    tenants: dict[TenantName, Tenant] = Field(
+        default_factory=dict,
+        description="Tenants by name.",
+        examples=[{"acme": {"environments": {"prod": {}}}}],
+    )
+
+
+def json_schema() -> dict[str, Any]:
+    """Return the JSON Schema of the estate file."""
+    schema = Estate.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://odooplane.dev/schema/estate-1.json"
+    return schema
+
+
+MANAGED_OPTION_KEYS = frozenset(_RESERVED_OPTIONS)

@@ -1,0 +1,147 @@
+"""Turn a validated estate into fully resolved desired environments (defaults applied)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from odooplane.estate import names
+from odooplane.estate.models import (
+    Cluster,
+    Environment,
+    Estate,
+    Labels,
+    Limits,
+    Stack,
+    Stage,
+)
+
+
+@dataclass(frozen=True, order=True)
+class EnvRef:
+    """``tenant/env``: how an environment is named on the command line and in logs."""
+
+    tenant: str
+    env: str
+
+    def __str__(self) -> str:
+        return f"{self.tenant}/{self.env}"
+
+    @property
+    def database(self) -> str:
+        return names.database_name(self.tenant, self.env)
+
+    @property
+    def role(self) -> str:
+        return self.database
+
+    @property
+    def slug(self) -> str:
+        """File- and program-name-safe form (``acme__prod``)."""
+        return f"{self.tenant}__{self.env}"
+
+    @classmethod
+    def parse(cls, text: str) -> EnvRef:
+        """Parse ``tenant/env``; raise ValueError naming the rule if it is malformed."""
+        tenant, sep, env = text.partition("/")
+        if not sep:
+            raise ValueError(f"{text!r} is not 'tenant/env'")
+        names.check_label(tenant, max_len=names.TENANT_MAX, what="tenant name")
+        names.check_label(env, max_len=names.ENV_MAX, what="environment name")
+        return cls(tenant, env)
+
+
+@dataclass(frozen=True)
+class DesiredEnvironment:
+    ref: EnvRef
+    stage: Stage
+    stack_name: str
+    stack: Stack
+    cluster_name: str
+    cluster: Cluster
+    hostnames: tuple[str, ...]
+    modules: tuple[str, ...]
+    workers: int
+    max_cron_threads: int
+    limits: Limits
+    http_port: int | None
+    admin_password: str | None
+    options: tuple[tuple[str, str | int | float | bool], ...]
+    labels: Labels
+
+    @property
+    def database(self) -> str:
+        return self.ref.database
+
+    @property
+    def role(self) -> str:
+        return self.ref.role
+
+
+def stack_name_of(estate: Estate, env: Environment) -> str | None:
+    return env.stack or estate.platform.default_stack
+
+
+def cluster_name_of(estate: Estate, env: Environment) -> str | None:
+    if env.cluster:
+        return env.cluster
+    if estate.platform.default_cluster:
+        return estate.platform.default_cluster
+    if len(estate.clusters) == 1:
+        return next(iter(estate.clusters))
+    return None
+
+
+def hostnames_of(estate: Estate, tenant: str, env_name: str, env: Environment) -> tuple[str, ...]:
+    if env.hostnames:
+        return tuple(env.hostnames)
+    return (names.default_hostname(tenant, env_name, estate.platform.edge.base_domain),)
+
+
+def environments(estate: Estate) -> list[DesiredEnvironment]:
+    """Return every environment of ``estate`` with defaults applied, sorted by tenant/env.
+
+    The estate must have passed cross-checks (stack and cluster references resolve).
+    """
+    out: list[DesiredEnvironment] = []
+    for tenant_name, tenant in sorted(estate.tenants.items()):
+        for env_name, env in sorted(tenant.environments.items()):
+            stack_name = stack_name_of(estate, env)
+            cluster_name = cluster_name_of(estate, env)
+            if stack_name is None or cluster_name is None:
+                raise ValueError(f"{tenant_name}/{env_name}: unresolved stack or cluster")
+            out.append(
+                DesiredEnvironment(
+                    ref=EnvRef(tenant_name, env_name),
+                    stage=env.resolved_stage(env_name),
+                    stack_name=stack_name,
+                    stack=estate.stacks[stack_name],
+                    cluster_name=cluster_name,
+                    cluster=estate.clusters[cluster_name],
+                    hostnames=hostnames_of(estate, tenant_name, env_name, env),
+                    modules=tuple(dict.fromkeys(env.modules)),
+                    workers=env.workers,
+                    max_cron_threads=env.max_cron_threads,
+                    limits=env.limits,
+                    http_port=env.http_port,
+                    admin_password=env.admin_password,
+                    options=tuple(sorted(env.options.items())),
+                    labels=tenant.labels,
+                )
+            )
+    return out
+
+
+def data_dir(estate: Estate, estate_file: Path) -> Path:
+    """Return the absolute data directory of ``estate`` (relative paths: next to the file)."""
+    configured = Path(estate.platform.data_dir).expanduser()
+    if configured.is_absolute():
+        return configured
+    return (estate_file.parent / configured).resolve()
+
+
+def stack_source(stack: Stack, estate_file: Path) -> Path | None:
+    if stack.source is None:
+        return None
+    source = Path(stack.source).expanduser()
+    return source if source.is_absolute() else (estate_file.parent / source).resolve()

@@ -1,0 +1,186 @@
+"""Generate the commented sample estate from the schema: every key carries its field's
+description as a comment, so the sample, the schema and the docs never disagree."""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel
+
+from odooplane.estate import models
+
+SAMPLE: dict[str, Any] = {
+    "version": 1,
+    "platform": {
+        "name": "default",
+        "data_dir": ".odooplane",
+        "default_stack": "odoo18",
+        "default_cluster": "main",
+        "edge": {"http_port": 8800, "api_port": 8801, "bind": "127.0.0.1", "base_domain": "localhost",
+                 "access_log": True},
+        "ports": {"start": 20000, "end": 29999},
+    },
+    "clusters": {
+        "main": {"kind": "managed", "settings": {"shared_buffers": "128MB"}},
+        "shared": {"kind": "external", "url": "postgresql://odooplane_admin@127.0.0.1:5432/postgres",
+                   "password": "env:PG_ADMIN_PASSWORD"},
+    },
+    "stacks": {
+        "odoo18": {"series": "18.0", "simulator": True},
+    },
+    "tenants": {
+        "acme": {
+            "display_name": "Acme Distribution",
+            "labels": {"business_unit": "distribution", "brand": "Acme", "site": "lyon", "cost_centre": "CC-1042",
+                       "tier": "production", "compliance": "none"},
+            "environments": {
+                "prod": {
+                    "stage": "production",
+                    "hostnames": ["acme-prod.localhost", "erp.acme.localhost"],
+                    "modules": ["sale_management", "stock"],
+                    "workers": 2,
+                    "max_cron_threads": 1,
+                    "limits": {"memory_soft_mib": 2048, "memory_hard_mib": 2560, "time_cpu_s": 60,
+                               "time_real_s": 120, "request": 8192},
+                    "admin_password": "env:ACME_PROD_MASTER_PASSWORD",
+                    "options": {"log_level": "info"},
+                },
+                "staging": {"cluster": "main", "modules": ["sale_management", "stock"]},
+            },
+        },
+    },
+}
+
+REAL_STACK_COMMENT = """\
+  # A real Odoo source tree instead of the simulator:
+  # odoo18-real:
+  #   series: "18.0"
+  #   source: /opt/odoo/18.0            # contains odoo-bin
+  #   python: /opt/odoo/venv/bin/python # has Odoo's requirements installed
+  #   addons_paths: [/opt/addons/oca-web]
+  #   server_wide_modules: [base, web]
+"""
+
+
+def _model_for(annotation: Any, value: Any) -> type[BaseModel] | None:
+    """Return the model class describing ``value`` under a field annotated ``annotation``."""
+    origin = get_origin(annotation)
+    if origin is typing.Annotated:
+        return _model_for(get_args(annotation)[0], value)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if origin in (Union, types.UnionType):
+        for arg in get_args(annotation):
+            found = _model_for(arg, value)
+            if found is None:
+                continue
+            kind = found.model_fields.get("kind")
+            if kind is None or (isinstance(value, dict) and value.get("kind") in get_args(kind.annotation)):
+                return found
+    return None
+
+
+def _dict_value_model(annotation: Any) -> Any:
+    origin = get_origin(annotation)
+    if origin is typing.Annotated:
+        return _dict_value_model(get_args(annotation)[0])
+    if origin is dict:
+        return get_args(annotation)[1]
+    if origin in (Union, types.UnionType):
+        for arg in get_args(annotation):
+            found = _dict_value_model(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value) if (not value or value[0] in "*&!%@`{[" or ":" in value or value[0].isdigit()) \
+            else value
+    return json.dumps(value)
+
+
+def _emit(model: type[BaseModel] | None, data: dict[str, Any], indent: int, out: list[str]) -> None:
+    pad = "  " * indent
+    for key, value in data.items():
+        field = model.model_fields.get(key) if model else None
+        if field is not None and field.description:
+            out.append(f"{pad}# {field.description}")
+        if isinstance(value, dict) and value:
+            out.append(f"{pad}{key}:")
+            sub = _model_for(field.annotation, value) if field is not None else None
+            if sub is not None:
+                _emit(sub, value, indent + 1, out)
+            else:
+                item_type = _dict_value_model(field.annotation) if field is not None else None
+                for name, item in value.items():
+                    item_model = _model_for(item_type, item) if item_type is not None else None
+                    if isinstance(item, dict):
+                        out.append(f"{pad}  {name}:")
+                        _emit(item_model, item, indent + 2, out)
+                    else:
+                        out.append(f"{pad}  {name}: {_scalar(item)}")
+        elif isinstance(value, list):
+            out.append(f"{pad}{key}: [" + ", ".join(_scalar(v) for v in value) + "]")
+        else:
+            out.append(f"{pad}{key}: {_scalar(value)}")
+        if key == "stacks" and indent == 0:
+            out.append(REAL_STACK_COMMENT.rstrip("\n"))
+
+
+def render() -> str:
+    """Return the sample estate as commented YAML."""
+    out = [
+        "# A sample Odooplane estate, generated from the schema (`odooplane schema --sample`).",
+        "# Every key is documented by the comment above it. Validate with `odooplane validate FILE`.",
+    ]
+    _emit(models.Estate, SAMPLE, 0, out)
+    return "\n".join(out) + "\n"
+
+
+def _type_name(annotation: Any) -> str:
+    origin = get_origin(annotation)
+    if origin is typing.Annotated:
+        return _type_name(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in get_args(annotation))
+    if origin is typing.Literal:
+        return " | ".join(json.dumps(a) for a in get_args(annotation))
+    if origin is dict:
+        return f"map of {_type_name(get_args(annotation)[1])}"
+    if origin is list:
+        return f"list of {_type_name(get_args(annotation)[0])}"
+    if isinstance(annotation, type):
+        return {"str": "string", "int": "integer", "bool": "boolean", "float": "number", "NoneType": "null"}.get(
+            annotation.__name__, annotation.__name__)
+    return str(annotation)
+
+
+def _models() -> list[type[BaseModel]]:
+    return [models.Estate, models.Platform, models.EdgeSettings, models.PortRange, models.ExternalCluster,
+            models.ManagedCluster, models.Stack, models.Tenant, models.Labels, models.Environment, models.Limits]
+
+
+def reference_markdown() -> str:
+    """Return the estate file reference (Markdown), one table per model, from the schema."""
+    out = ["# Estate file reference", "",
+           "Generated from the schema (`make schema`); the JSON Schema is `src/odooplane/estate/estate.schema.json`,",
+           "a commented sample is `docs/estate.sample.yaml`. Unknown keys are errors everywhere.", ""]
+    for model in _models():
+        out += [f"## {model.__name__}", "", (model.__doc__ or "").strip(), "",
+                "| key | type | default | description |", "|---|---|---|---|"]
+        for name, field in model.model_fields.items():
+            if field.is_required():
+                default = "required"
+            elif field.default_factory is not None:
+                default = "(see model)"
+            else:
+                default = f"`{json.dumps(field.default)}`"
+            kind = _type_name(field.annotation).replace(" | ", " or ")
+            out.append(f"| `{name}` | {kind} | {default} | {field.description or ''} |")
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,240 @@
+"""Validation in stages — load → normalise → schema → cross-checks — reporting every problem at
+once, each with the file, line and dotted path it concerns."""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from odooplane.errors import EstateInvalid, Problem
+from odooplane.estate import load as loader
+from odooplane.estate import models, resolve
+from odooplane.estate.models import Estate, ManagedCluster
+
+_SECRET_FIELDS = ("password", "secret", "token", "key")
+
+
+@dataclass(frozen=True)
+class ValidEstate:
+    """An estate that passed every stage, with its environments resolved."""
+
+    path: Path
+    estate: Estate
+    environments: tuple[resolve.DesiredEnvironment, ...]
+    data_dir: Path
+
+    def environment(self, ref: resolve.EnvRef) -> resolve.DesiredEnvironment | None:
+        for env in self.environments:
+            if env.ref == ref:
+                return env
+        return None
+
+
+def validate(path: Path) -> ValidEstate:
+    """Return the validated estate at ``path``. Raise :class:`EstateInvalid` with every problem."""
+    valid, problems = check(path)
+    if problems or valid is None:
+        raise EstateInvalid(problems or [Problem(str(path), "", "invalid estate")])
+    return valid
+
+
+def check(path: Path) -> tuple[ValidEstate | None, list[Problem]]:
+    """Run every stage; return the valid estate (or None) and the list of problems."""
+    loaded = loader.load(path)
+    if loaded.problems:
+        return None, loaded.problems
+    try:
+        estate = Estate.model_validate(loaded.data)
+    except ValidationError as exc:
+        return None, schema_problems(exc, loaded)
+    problems = cross_check(estate, loaded)
+    if problems:
+        return None, problems
+    envs = tuple(resolve.environments(estate))
+    return ValidEstate(loaded.root, estate, envs, resolve.data_dir(estate, loaded.root)), []
+
+
+# --- schema stage -------------------------------------------------------------------------
+
+
+def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    out: list[str | int] = []
+    for i, part in enumerate(loc):
+        # Discriminated unions put the tag into the location: clusters.main.managed.port.
+        if i >= 2 and loc[i - 2] == "clusters" and part in ("external", "managed"):
+            continue
+        if isinstance(part, str) and part.startswith(("function-", "union[")):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _schema_node(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = schema["$defs"][node["$ref"].split("/")[-1]]
+    return node
+
+
+def _allowed_keys(loc: tuple[str | int, ...], data: Any) -> list[str]:
+    """Return the keys allowed at the mapping ``loc`` by walking the JSON Schema along it."""
+    schema = models.json_schema()
+    node = _schema_node(schema, schema)
+    value = data
+    for part in loc:
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and isinstance(part, int) and part < len(value):
+            value = value[part]
+        node = _schema_node(schema, node)
+        if "properties" in node and part in node["properties"]:
+            node = node["properties"][part]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        elif "items" in node:
+            node = node["items"]
+        else:
+            return []
+        node = _schema_node(schema, node)
+        for key in ("oneOf", "anyOf"):
+            if key in node:
+                options = [_schema_node(schema, o) for o in node[key]]
+                kind = value.get("kind") if isinstance(value, dict) else None
+                chosen = [o for o in options if o.get("properties", {}).get("kind", {}).get("const") == kind]
+                non_null = [o for o in options if o.get("type") != "null"]
+                node = (chosen or non_null or options)[0]
+    return sorted(_schema_node(schema, node).get("properties", {}))
+
+
+def _is_secret_field(loc: tuple[str | int, ...]) -> bool:
+    return any(isinstance(p, str) and any(s in p for s in _SECRET_FIELDS) for p in loc)
+
+
+def _message(err: dict[str, Any], loc: tuple[str | int, ...], data: Any) -> tuple[tuple[str | int, ...], str]:
+    kind = err["type"]
+    msg: str = err["msg"]
+    got = "" if _is_secret_field(loc) else f" (got {_short(err.get('input'))})"
+    if loc and loc[-1] == "[key]":
+        return loc[:-1], msg.removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        allowed = _allowed_keys(loc[:-1], data)
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        return loc[:-1], f"unknown key {key!r}{hint}"
+    if kind == "missing":
+        return loc[:-1], f"missing required key {loc[-1]!r}"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        return loc, "needs 'kind: external' (a URL) or 'kind: managed' (run by Odooplane)"
+    if kind == "value_error":
+        return loc, msg.removeprefix("Value error, ")
+    if msg.startswith("Input should be "):
+        return loc, "should be " + msg.removeprefix("Input should be ") + got
+    if msg.startswith("String should "):
+        return loc, "should " + msg.removeprefix("String should ") + got
+    return loc, msg + got
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def schema_problems(exc: ValidationError, loaded: loader.Loaded) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[tuple[str, str]] = set()
+    for err in exc.errors():
+        loc = _clean_loc(tuple(err["loc"]))
+        where, message = _message(dict(err), loc, loaded.data)
+        key = (loader.format_path(where), message)
+        if key in seen:
+            continue
+        seen.add(key)
+        problems.append(Problem(loaded.origin(where), loader.format_path(where), message))
+    return problems
+
+
+# --- cross-check stage ----------------------------------------------------------------------
+
+
+def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
+    """Check what one field cannot know alone: references, duplicates, ports, source trees."""
+    problems: list[Problem] = []
+
+    def add(path: tuple[str | int, ...], message: str) -> None:
+        problems.append(Problem(loaded.origin(path), loader.format_path(path), message))
+
+    platform = estate.platform
+    if platform.default_stack and platform.default_stack not in estate.stacks:
+        add(("platform", "default_stack"), f"unknown stack {platform.default_stack!r}{_known(estate.stacks)}")
+    if platform.default_cluster and platform.default_cluster not in estate.clusters:
+        add(("platform", "default_cluster"), f"unknown cluster {platform.default_cluster!r}{_known(estate.clusters)}")
+
+    for name, stack in estate.stacks.items():
+        source = resolve.stack_source(stack, loaded.root)
+        if source is not None and not (source / "odoo-bin").is_file():
+            add(("stacks", name, "source"), f"{source} has no odoo-bin (point it at an Odoo source tree)")
+        if stack.python and not Path(stack.python).expanduser().exists():
+            add(("stacks", name, "python"), f"interpreter {stack.python} does not exist")
+
+    hostnames: dict[str, tuple[str | int, ...]] = {}
+    databases: dict[str, str] = {}
+    ports: dict[int, list[tuple[str | int, ...]]] = defaultdict(list)
+    ports[platform.edge.http_port].append(("platform", "edge", "http_port"))
+    ports[platform.edge.api_port].append(("platform", "edge", "api_port"))
+    for cname, cluster in estate.clusters.items():
+        if isinstance(cluster, ManagedCluster) and cluster.port:
+            ports[cluster.port].append(("clusters", cname, "port"))
+
+    for tname, tenant in estate.tenants.items():
+        if not tenant.environments:
+            add(("tenants", tname, "environments"), "a tenant needs at least one environment")
+        for ename, env in tenant.environments.items():
+            base: tuple[str | int, ...] = ("tenants", tname, "environments", ename)
+            stack_ref = resolve.stack_name_of(estate, env)
+            if stack_ref is None:
+                add(base, "no stack: set 'stack' here or platform.default_stack")
+            elif stack_ref not in estate.stacks and env.stack:  # a bad default_stack is reported once
+                add((*base, "stack"), f"unknown stack {stack_ref!r}{_known(estate.stacks)}")
+            cluster_ref = resolve.cluster_name_of(estate, env)
+            if cluster_ref is None:
+                add(
+                    base,
+                    "no cluster: set 'cluster' here or platform.default_cluster"
+                    + ("" if estate.clusters else " (and define one under clusters)"),
+                )
+            elif cluster_ref not in estate.clusters and env.cluster:
+                add((*base, "cluster"), f"unknown cluster {cluster_ref!r}{_known(estate.clusters)}")
+            db = f"{tname}_{ename}"
+            if db in databases:
+                add(base, f"database name {db!r} is also used by {databases[db]}")
+            databases[db] = f"{tname}/{ename}"
+            for index, host in enumerate(resolve.hostnames_of(estate, tname, ename, env)):
+                hpath = (*base, "hostnames", index) if env.hostnames else base
+                bare = host.removeprefix("www.")
+                for candidate in {host, bare}:
+                    if candidate in hostnames and hostnames[candidate] != hpath:
+                        add(hpath, f"hostname {host!r} is already used at {loader.format_path(hostnames[candidate])}")
+                        break
+                else:
+                    hostnames[host] = hpath
+                    hostnames.setdefault(bare, hpath)
+            if env.http_port:
+                ports[env.http_port].append((*base, "http_port"))
+
+    for port, users in sorted(ports.items()):
+        if len(users) > 1:
+            first = loader.format_path(users[0])
+            for other in users[1:]:
+                add(other, f"port {port} is also used by {first}")
+    return problems
+
+
+def _known(mapping: dict[str, Any]) -> str:
+    if not mapping:
+        return " (none defined)"
+    return f" (known: {', '.join(sorted(mapping))})"

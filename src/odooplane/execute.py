@@ -1,0 +1,142 @@
+"""The only place that runs subprocesses.
+
+Command lines are argv lists built by pure functions elsewhere; this module logs them with
+secrets masked, captures output, and turns a non-zero exit into :class:`CommandFailed` whose
+message carries the (masked) tail of stderr.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import pwd
+import signal
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from odooplane import log
+from odooplane.errors import CommandFailed, PermanentError
+
+logger = logging.getLogger(__name__)
+
+_TAIL_LINES = 12
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def describe(argv: Sequence[str], secrets: Iterable[str] = ()) -> str:
+    """Return the command line as one masked string for logs and messages."""
+    return log.mask(" ".join(argv), secrets)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask the kernel to SIGKILL the child when the parent dies, so kill -9 of the CLI leaves no
+    orphan init/upgrade process behind to race the next run."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _demote(user: str | None) -> tuple[int | None, int | None]:
+    if user is None or os.geteuid() != 0:
+        return None, None
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    secrets: Iterable[str] = (),
+    timeout: float | None = None,
+    stdin: str | None = None,
+    user: str | None = None,
+    check: bool = True,
+    what: str | None = None,
+) -> Result:
+    """Run ``argv`` to completion and return its output.
+
+    Raise :class:`CommandFailed` if it exits non-zero (and ``check``), with the masked stderr tail.
+    ``env`` entries are added to the current environment. ``user`` runs it as that system user
+    when we are root (PostgreSQL refuses to run as root).
+    """
+    secret_list = [s for s in secrets if s]
+    shown = describe(argv, secret_list)
+    logger.debug("run: %s", shown)
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    uid, gid = _demote(user)
+    try:
+        proc = subprocess.run(
+            list(argv),
+            env=full_env,
+            cwd=str(cwd) if cwd else None,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            user=uid,
+            group=gid,
+            preexec_fn=_die_with_parent,
+            extra_groups=[] if uid is not None else None,
+        )
+    except FileNotFoundError as exc:
+        raise PermanentError(f"{what or argv[0]}: program not found: {argv[0]}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise PermanentError(f"{what or shown}: timed out after {timeout:.0f} s") from exc
+    result = Result(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
+    if check and proc.returncode != 0:
+        tail_source = proc.stderr.strip() or proc.stdout.strip()
+        tail = log.mask("\n".join(tail_source.splitlines()[-_TAIL_LINES:]), secret_list)
+        last = tail.splitlines()[-1] if tail else "(no output)"
+        raise CommandFailed(
+            f"{what or shown} exited with {proc.returncode}: {last}",
+            returncode=proc.returncode,
+            stderr_tail=tail,
+        )
+    return result
+
+
+def spawn_detached(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    log_file: Path,
+    secrets: Iterable[str] = (),
+    env_override: Mapping[str, str] | None = None,
+) -> int:
+    """Start ``argv`` in its own session (it outlives this process); return its PID.
+
+    Output goes to ``log_file``. Used only to start the supervisor daemon, which then owns every
+    other long-running process.
+    """
+    logger.debug("spawn: %s", describe(argv, secrets))
+    full_env = dict(env_override) if env_override is not None else dict(os.environ)
+    if env:
+        full_env.update(env)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "ab") as out, open(os.devnull, "rb") as devnull:
+        proc = subprocess.Popen(
+            list(argv),
+            env=full_env,
+            cwd=str(cwd) if cwd else None,
+            stdin=devnull,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return proc.pid

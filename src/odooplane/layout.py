@@ -1,0 +1,76 @@
+"""Where things live in the data directory (pure path arithmetic, no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    @property
+    def state_db(self) -> Path:
+        return self.root / "state.db"
+
+    @property
+    def key_file(self) -> Path:
+        return self.root / "secret.key"
+
+    @property
+    def supervisor(self) -> Path:
+        return self.root / "supervisor"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def locks(self) -> Path:
+        return self.root / "locks"
+
+    @property
+    def edge(self) -> Path:
+        return self.root / "edge"
+
+    @property
+    def edge_dynamic(self) -> Path:
+        return self.edge / "dynamic"
+
+    @property
+    def envs(self) -> Path:
+        return self.root / "envs"
+
+    def env_dir(self, slug: str) -> Path:
+        return self.envs / slug
+
+    def env_conf(self, slug: str) -> Path:
+        return self.env_dir(slug) / "odoo.conf"
+
+    def env_data(self, slug: str) -> Path:
+        """Odoo's data_dir of one environment (filestore/<db>/…, sessions/)."""
+        return self.env_dir(slug) / "data"
+
+    def filestore(self, slug: str, database: str) -> Path:
+        return self.env_data(slug) / "filestore" / database
+
+    def env_logs(self, slug: str) -> Path:
+        return self.logs / "envs" / slug
+
+    def odoo_log(self, slug: str) -> Path:
+        return self.env_logs(slug) / "odoo.log"
+
+    def process_log(self, name: str) -> Path:
+        return self.logs / "processes" / f"{name}.log"
+
+    def route_file(self, name: str) -> Path:
+        return self.edge_dynamic / f"env-{name}.yaml"
+
+    @property
+    def access_log(self) -> Path:
+        return self.logs / "edge-access.log"
+
+    @property
+    def edge_log(self) -> Path:
+        return self.logs / "edge.log"

@@ -1,0 +1,137 @@
+"""Everything an action needs for one estate: the validated estate, the data directory layout,
+the state store, encrypted secrets, the driver and the clock — built once per command."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from odooplane.clock import Clock, SystemClock
+from odooplane.drivers import registry
+from odooplane.drivers.base import Driver, EdgeSpec
+from odooplane.estate.models import ExternalCluster, ManagedCluster
+from odooplane.estate.resolve import DesiredEnvironment
+from odooplane.estate.validate import ValidEstate
+from odooplane.layout import Layout
+from odooplane.services import managed_pg, secret_refs
+from odooplane.services.postgres import ClusterConn
+from odooplane.store import ports
+from odooplane.store.db import Store, default_url, open_store
+from odooplane.store.secrets import SecretBox, load_key
+
+
+def actor_name() -> str:
+    return os.environ.get("ODOOPLANE_ACTOR") or getpass.getuser()
+
+
+@dataclass
+class Context:
+    valid: ValidEstate
+    layout: Layout
+    store: Store
+    secrets: SecretBox
+    driver: Driver
+    estate_id: str
+    clock: Clock = field(default_factory=SystemClock)
+    actor: str = field(default_factory=actor_name)
+
+    @property
+    def estate(self):  # type: ignore[no-untyped-def]
+        return self.valid.estate
+
+    @property
+    def base_dir(self) -> Path:
+        return self.valid.path.parent
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- clusters ---------------------------------------------------------------------------
+    def cluster_conn(self, name: str, *, allocate: bool = True) -> ClusterConn | None:
+        """Return how to reach cluster ``name`` as an administrator.
+
+        Raise PermanentError if its secrets cannot be resolved.
+        """
+        cluster = self.valid.estate.clusters[name]
+        if isinstance(cluster, ExternalCluster):
+            parts = urlsplit(cluster.url)
+            password = (
+                secret_refs.resolve(cluster.password, base_dir=self.base_dir, where=f"clusters.{name}.password")
+                if cluster.password
+                else None
+            )
+            return ClusterConn(
+                name=name,
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or 5432,
+                user=unquote(parts.username or "postgres"),
+                password=password,
+                dbname=(parts.path.lstrip("/") or "postgres"),
+            )
+        assert isinstance(cluster, ManagedCluster)
+        if not allocate:
+            known_port = ports.allocated(self.store).get((f"cluster/{name}", "pg")) or cluster.port
+            known_password = self.secrets.get(f"cluster/{name}/superuser")
+            if known_port is None or known_password is None:
+                return None  # never created: nothing to observe
+            return ClusterConn(name=name, host="127.0.0.1", port=known_port, user="postgres", password=known_password)
+        port = self.cluster_port(name)
+        password = self.secrets.get_or_create(f"cluster/{name}/superuser")
+        return ClusterConn(name=name, host="127.0.0.1", port=port, user="postgres", password=password)
+
+    def cluster_port(self, name: str) -> int:
+        cluster = self.valid.estate.clusters[name]
+        assert isinstance(cluster, ManagedCluster)
+        owner = f"cluster/{name}"
+        if cluster.port:
+            ports.pin(self.store, owner=owner, purpose="pg", port=cluster.port)
+            return cluster.port
+        rng = self.valid.estate.platform.ports
+        return ports.allocate(
+            self.store, owner=owner, purpose="pg", start=rng.start, end=rng.end, reserved=self.reserved_ports()
+        )
+
+    def cluster_root(self, name: str) -> managed_pg.ClusterLayout:
+        return managed_pg.ClusterLayout(managed_pg.cluster_dir(self.layout.root, estate_id=self.estate_id, name=name))
+
+    def reserved_ports(self) -> set[int]:
+        """Ports fixed in the estate: never handed out by allocation."""
+        estate = self.valid.estate
+        fixed = {estate.platform.edge.http_port, estate.platform.edge.api_port}
+        fixed |= {c.port for c in estate.clusters.values() if isinstance(c, ManagedCluster) and c.port}
+        fixed |= {e.http_port for e in self.valid.environments if e.http_port}
+        return fixed
+
+    def env_marker_target(self, env: DesiredEnvironment) -> str:
+        return str(env.ref)
+
+
+def edge_spec(valid: ValidEstate) -> EdgeSpec:
+    edge = valid.estate.platform.edge
+    return EdgeSpec(
+        http_address=f"{edge.bind}:{edge.http_port}",
+        api_port=edge.api_port,
+        trusted_proxies=tuple(edge.trusted_proxies),
+        access_log=edge.access_log,
+    )
+
+
+def open_context(valid: ValidEstate, *, clock: Clock | None = None) -> Context:
+    """Open the state store (migrating it), the secret box and the driver for ``valid``."""
+    layout = Layout(valid.data_dir)
+    layout.root.mkdir(parents=True, exist_ok=True)
+    store = open_store(valid.estate.platform.state_db or default_url(layout.root))
+    box = SecretBox(store, load_key(layout.key_file))
+    driver = registry.create(valid.estate.platform.driver, layout, edge_spec(valid))
+    return Context(
+        valid=valid,
+        layout=layout,
+        store=store,
+        secrets=box,
+        driver=driver,
+        estate_id=store.estate_id(),
+        clock=clock or SystemClock(),
+    )

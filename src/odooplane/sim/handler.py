@@ -1,0 +1,105 @@
+"""Serving one HTTP connection: parse, dispatch to the Application, write, log.
+
+Every response closes the connection (``Connection: close``, as Odoo's
+werkzeug servers do) except a ``101`` upgrade, whose socket is handed to the
+response's ``upgrade`` callback.  Accepted sockets get ``TCP_NODELAY``.  Each
+request produces a werkzeug-style access line on the ``werkzeug`` logger,
+tagged with the request's database and perf counters, plus
+``request_id=...`` when the client sent ``X-Request-Id``.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from http.server import BaseHTTPRequestHandler
+from typing import Any, ClassVar
+
+from odooplane.sim import httpio, logs
+from odooplane.sim.app import Application
+
+_access = logging.getLogger("werkzeug")
+_logger = logging.getLogger("odoo.service.server")
+MAX_BODY = 128 * 1024 * 1024  # DEFAULT_MAX_CONTENT_LENGTH
+
+
+class Handler(BaseHTTPRequestHandler):
+    """A BaseHTTPRequestHandler bound to an Application (set on a subclass by ``bind``)."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "Werkzeug/3.0.6 odooplane-sim"  # werkzeug-like, but says it is the simulator
+    app: ClassVar[Application]
+
+    def setup(self) -> None:
+        super().setup()
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:
+        _logger.debug(format, *args)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # logged once the response is fully written, see _serve
+
+    def _serve(self) -> None:
+        logs.start_request()
+        self.close_connection = True
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        length = int(headers.get("content-length") or 0)
+        if length > MAX_BODY:
+            self._write(httpio.error_page(413, "The data value transmitted exceeds the capacity limit."))
+            return
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            body = self._read_chunked()
+        else:
+            body = self.rfile.read(length) if length > 0 else b""
+        path, _, query = self.path.partition("?")
+        request = httpio.Request(method=self.command, path=path or "/", query_string=query, headers=headers,
+                                 body=body, remote_addr=self.client_address[0] if self.client_address else "",
+                                 requestline=self.requestline)
+        try:
+            response = self.app(request)
+        except Exception:
+            _logger.exception("Exception happened during processing of request from %s", self.client_address)
+            response = httpio.error_page(500)
+        self._write(response)
+        _access.info(logs.access_line(address=request.remote_addr, requestline=self.requestline,
+                                      status=response.status, request_id=headers.get("x-request-id")))
+        logs.set_dbname(None)
+        self.app.services.counter.served()
+        if response.upgrade is not None:
+            response.upgrade(self.connection)
+
+    def _read_chunked(self) -> bytes:
+        body = b""
+        while len(body) <= MAX_BODY:
+            size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline().strip():  # trailers
+                    pass
+                break
+            body += self.rfile.read(size)
+            self.rfile.readline()
+        return body
+
+    def _write(self, response: httpio.Response) -> None:
+        self.send_response(response.status, httpio.reason(response.status))
+        upgrading = response.status == 101
+        for key, value in response.headers:
+            self.send_header(key, value)
+        if not upgrading:
+            self.send_header("Content-Length", str(len(response.body)))
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and not upgrading:
+            self.wfile.write(response.body)
+        self.wfile.flush()
+
+    do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _serve
+
+
+def bind(app: Application, *, timeout: float | None = None) -> type[Handler]:
+    """Return a Handler class serving ``app``, with an optional socket timeout."""
+    return type("BoundHandler", (Handler,), {"app": app, "timeout": timeout})

@@ -1,0 +1,60 @@
+"""Evidence: records that prove something happened and worked (restore verifications, drills,
+backup manifests, approvals). Written only after the thing was checked."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from odooplane.store import tables
+from odooplane.store.db import Store, aware, now
+
+
+@dataclass(frozen=True)
+class Evidence:
+    id: int
+    ts: dt.datetime
+    kind: str
+    target: str
+    ok: bool
+    operation_id: int | None
+    data: dict[str, Any]
+    summary: str
+
+
+def add(
+    store: Store,
+    *,
+    kind: str,
+    target: str,
+    ok: bool,
+    data: dict[str, Any],
+    summary: str,
+    operation_id: int | None = None,
+) -> int:
+    with store.begin() as conn:
+        result = conn.execute(
+            tables.evidence.insert().values(
+                ts=now(), kind=kind, target=target, ok=ok, data=data, summary=summary, operation_id=operation_id
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+
+def query(store: Store, *, kind: str | None = None, target: str | None = None, limit: int = 50) -> list[Evidence]:
+    q = sa.select(tables.evidence).order_by(tables.evidence.c.id.desc()).limit(limit)
+    if kind:
+        q = q.where(tables.evidence.c.kind == kind)
+    if target:
+        q = q.where(tables.evidence.c.target == target)
+    with store.connect() as conn:
+        rows = conn.execute(q).all()
+    out = []
+    for r in rows:
+        ts = aware(r.ts)
+        assert ts is not None
+        out.append(Evidence(r.id, ts, r.kind, r.target, bool(r.ok), r.operation_id, r.data, r.summary))
+    return out

@@ -1,0 +1,211 @@
+"""The operation journal: every change is an operation of steps, each recorded as an intent
+before it acts and as done (or failed) after, so an interrupted run can be seen and resumed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from odooplane.store import tables
+from odooplane.store.db import Store, aware, now
+
+
+@dataclass(frozen=True)
+class OperationRow:
+    id: int
+    kind: str
+    target: str
+    status: str
+    actor: str
+    pid: int
+    host: str
+    dry_run: bool
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    error: str | None
+    summary: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class StepRow:
+    id: int
+    operation_id: int
+    seq: int
+    name: str
+    target: str
+    status: str
+    attempts: int
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    duration_s: float | None
+    detail: str | None
+    error: str | None
+
+
+def _op(row: Any) -> OperationRow:
+    started = aware(row.started_at)
+    assert started is not None
+    return OperationRow(
+        row.id,
+        row.kind,
+        row.target,
+        row.status,
+        row.actor,
+        row.pid,
+        row.host,
+        bool(row.dry_run),
+        started,
+        aware(row.finished_at),
+        row.error,
+        row.summary,
+    )
+
+
+def _step(row: Any) -> StepRow:
+    started = aware(row.started_at)
+    assert started is not None
+    return StepRow(
+        row.id,
+        row.operation_id,
+        row.seq,
+        row.name,
+        row.target,
+        row.status,
+        row.attempts,
+        started,
+        aware(row.finished_at),
+        row.duration_s,
+        row.detail,
+        row.error,
+    )
+
+
+def start_operation(store: Store, *, kind: str, target: str, actor: str, dry_run: bool = False) -> int:
+    """Record a new running operation of this process; return its id."""
+    with store.begin() as conn:
+        result = conn.execute(
+            tables.operations.insert().values(
+                kind=kind,
+                target=target,
+                status="running",
+                actor=actor,
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                dry_run=dry_run,
+                started_at=now(),
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+
+def finish_operation(
+    store: Store, op_id: int, *, status: str, error: str | None = None, summary: dict[str, Any] | None = None
+) -> None:
+    with store.begin() as conn:
+        conn.execute(
+            tables.operations.update()
+            .where(tables.operations.c.id == op_id)
+            .values(status=status, finished_at=now(), error=error, summary=summary)
+        )
+
+
+def step_intent(store: Store, op_id: int, *, name: str, target: str, detail: str | None = None) -> int:
+    """Record that a step is about to act; return the step id."""
+    with store.begin() as conn:
+        seq = conn.execute(
+            sa.select(sa.func.count()).select_from(tables.steps).where(tables.steps.c.operation_id == op_id)
+        ).scalar_one()
+        result = conn.execute(
+            tables.steps.insert().values(
+                operation_id=op_id,
+                seq=int(seq) + 1,
+                name=name,
+                target=target,
+                status="intent",
+                attempts=0,
+                started_at=now(),
+                detail=detail,
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+
+def step_attempt(store: Store, step_id: int, *, attempts: int, error: str | None) -> None:
+    with store.begin() as conn:
+        conn.execute(tables.steps.update().where(tables.steps.c.id == step_id).values(attempts=attempts, error=error))
+
+
+def step_finish(
+    store: Store,
+    step_id: int,
+    *,
+    status: str,
+    duration_s: float,
+    error: str | None = None,
+    detail: str | None = None,
+) -> None:
+    values: dict[str, Any] = {"status": status, "finished_at": now(), "duration_s": duration_s, "error": error}
+    if detail is not None:
+        values["detail"] = detail
+    with store.begin() as conn:
+        conn.execute(tables.steps.update().where(tables.steps.c.id == step_id).values(**values))
+
+
+def mark_interrupted(store: Store, *, is_alive: Any) -> list[OperationRow]:
+    """Mark running operations whose process is gone as interrupted; return them.
+
+    ``is_alive(pid, host)`` decides; an operation of another host is left alone.
+    """
+    found: list[OperationRow] = []
+    with store.begin() as conn:
+        rows = conn.execute(sa.select(tables.operations).where(tables.operations.c.status == "running")).all()
+        for row in rows:
+            op = _op(row)
+            if op.host == socket.gethostname() and not is_alive(op.pid):
+                conn.execute(
+                    tables.operations.update()
+                    .where(tables.operations.c.id == op.id)
+                    .values(
+                        status="interrupted",
+                        finished_at=now(),
+                        error="the process running it stopped (killed or crashed) before it finished",
+                    )
+                )
+                conn.execute(
+                    tables.steps.update()
+                    .where(tables.steps.c.operation_id == op.id, tables.steps.c.status == "intent")
+                    .values(status="interrupted", finished_at=now())
+                )
+                found.append(op)
+    return found
+
+
+def operations(
+    store: Store, *, limit: int = 50, kind: str | None = None, target: str | None = None
+) -> list[OperationRow]:
+    query = sa.select(tables.operations).order_by(tables.operations.c.id.desc()).limit(limit)
+    if kind:
+        query = query.where(tables.operations.c.kind == kind)
+    if target:
+        query = query.where(tables.operations.c.target == target)
+    with store.connect() as conn:
+        return [_op(r) for r in conn.execute(query).all()]
+
+
+def operation(store: Store, op_id: int) -> OperationRow | None:
+    with store.connect() as conn:
+        row = conn.execute(sa.select(tables.operations).where(tables.operations.c.id == op_id)).first()
+    return None if row is None else _op(row)
+
+
+def steps(store: Store, op_id: int) -> list[StepRow]:
+    with store.connect() as conn:
+        rows = conn.execute(
+            sa.select(tables.steps).where(tables.steps.c.operation_id == op_id).order_by(tables.steps.c.seq)
+        ).all()
+    return [_step(r) for r in rows]

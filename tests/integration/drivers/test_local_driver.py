@@ -1,0 +1,116 @@
+"""The local driver with the real supervisord and the real Traefik binary: processes survive the
+caller, are restarted when they die, and routes are served by Host header."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from odooplane.clock import wait_until
+from odooplane.drivers.base import EdgeSpec, ProcessSpec
+from odooplane.drivers.local import LocalDriver
+from odooplane.layout import Layout
+from odooplane.render.traefik import EnvRoute
+from tests.support.services import free_port
+
+pytestmark = pytest.mark.integration
+
+SERVER = """
+import http.server, os, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = (os.environ.get("WHO", "?") + " " + self.headers.get("Host", "") + " " +
+                self.headers.get("X-Forwarded-Host", "") + " " + self.headers.get("X-Forwarded-For", "")).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+@pytest.fixture
+def driver(tmp_path: Path) -> Iterator[LocalDriver]:
+    layout = Layout(tmp_path / "data")
+    edge = EdgeSpec(http_address=f"127.0.0.1:{free_port()}", api_port=free_port(), trusted_proxies=(),
+                    access_log=True)
+    drv = LocalDriver(layout, edge)
+    drv.prepare()
+    try:
+        yield drv
+    finally:
+        drv.shutdown()
+
+
+def backend(tmp_path: Path, name: str, port: int) -> ProcessSpec:
+    script = tmp_path / "server.py"
+    script.write_text(SERVER)
+    return ProcessSpec(name=name, kind="service", argv=(sys.executable, str(script), str(port)), cwd=tmp_path,
+                       log_file=tmp_path / f"{name}.log", env={"WHO": name}, stop_wait_s=5)
+
+
+def edge_get(driver: LocalDriver, host: str, path: str = "/", **headers: str) -> httpx.Response:
+    return httpx.get(f"http://{driver.edge.http_address}{path}", headers={"Host": host, **headers}, timeout=5)
+
+
+def test_processes_are_supervised_and_restarted(driver: LocalDriver, tmp_path: Path) -> None:
+    port = free_port()
+    spec = backend(tmp_path, "svc-a", port)
+    assert driver.ensure_process(spec) is True
+    first = driver.wait_running("svc-a", timeout=20)
+    assert driver.ensure_process(spec) is False  # unchanged: nothing to do
+    assert driver.process_current(spec)
+    os.kill(first.pid, signal.SIGKILL)
+    assert wait_until(lambda: (p := driver.processes().get("svc-a")) is not None and p.running and p.pid != first.pid,
+                      timeout=20)
+    assert driver.remove_process("svc-a") is True
+    assert "svc-a" not in driver.processes()
+    assert wait_until(lambda: _dead(first.pid), timeout=5)
+
+
+def test_routes_by_host_and_untrusted_forwarded_headers(driver: LocalDriver, tmp_path: Path) -> None:
+    driver.ensure_edge()
+    ports = {name: free_port() for name in ("a", "b")}
+    for name, port in ports.items():
+        driver.ensure_process(backend(tmp_path, f"svc-{name}", port))
+        driver.wait_running(f"svc-{name}", timeout=20)
+        driver.ensure_route(EnvRoute(name=f"t-{name}", hostnames=(f"{name}.localhost",), http_port=port,
+                                     evented_port=None, series_major=18))
+    for name in ports:
+        driver.wait_route_served(f"t-{name}", timeout=15)
+    a = edge_get(driver, "a.localhost", **{"X-Forwarded-Host": "b.localhost", "X-Forwarded-For": "6.6.6.6"})
+    assert a.status_code == 200
+    who, host, fwd_host = [*a.text.split(" "), "", "", ""][:3]
+    assert who == "svc-a" and host == "a.localhost"
+    assert fwd_host == "a.localhost", "a client-sent X-Forwarded-Host must not reach Odoo"
+    assert "6.6.6.6" not in a.text
+    assert edge_get(driver, "b.localhost").text.startswith("svc-b ")
+    assert edge_get(driver, "nobody.localhost").status_code == 404
+    assert edge_get(driver, "a.localhost", "/web/database/manager").status_code == 403
+    assert driver.remove_route("t-a") is True
+    assert wait_until(lambda: edge_get(driver, "a.localhost").status_code == 404, timeout=10)
+
+
+def test_a_broken_route_file_keeps_the_others_served(driver: LocalDriver, tmp_path: Path) -> None:
+    driver.ensure_edge()
+    port = free_port()
+    driver.ensure_process(backend(tmp_path, "svc-c", port))
+    driver.wait_running("svc-c", timeout=20)
+    driver.ensure_route(EnvRoute(name="t-c", hostnames=("c.localhost",), http_port=port, evented_port=None,
+                                 series_major=18))
+    driver.wait_route_served("t-c", timeout=15)
+    (driver.layout.edge_dynamic / "env-broken.yaml").write_text("http: [this is: not valid\n")
+    assert edge_get(driver, "c.localhost").status_code == 200
+
+
+def _dead(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False

@@ -1,0 +1,116 @@
+"""Build throwaway estates for integration and e2e tests: unique tenant names, free ports, the
+test PostgreSQL as an external cluster, the data directory in a temporary directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import yaml
+
+from tests.support.services import free_port
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class TestEstate:
+    __test__ = False  # not a test class
+    path: Path
+    data: dict[str, Any]
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path.parent / "data"
+
+    @property
+    def edge_port(self) -> int:
+        return int(self.data["platform"]["edge"]["http_port"])
+
+    def write(self) -> None:
+        self.path.write_text(yaml.safe_dump(self.data, sort_keys=False))
+
+    def cli(self, *args: str, check: bool = True, extra_env: dict[str, str] | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run ``odooplane ARGS`` as a user would, in a subprocess."""
+        env = {**os.environ, **self.env, **(extra_env or {})}
+        proc = subprocess.run([sys.executable, "-m", "odooplane", *args], capture_output=True, text=True,
+                              env=env, timeout=timeout, check=False, cwd=self.path.parent)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"odooplane {' '.join(args)} exited {proc.returncode}\n"
+                                 f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+        return proc
+
+    def status(self) -> dict[str, Any]:
+        proc = self.cli("status", "-f", str(self.path), "--json", check=False)
+        assert proc.returncode in (0, 5), proc.stderr
+        return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+    def estate_id(self) -> str:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(f"sqlite:///{self.data_dir / 'state.db'}")
+        with engine.connect() as conn:
+            value = conn.execute(sa.text("SELECT value FROM meta WHERE key='estate_id'")).scalar()
+        engine.dispose()
+        return str(value)
+
+
+def make_estate(tmp_path: Path, tenants: dict[str, dict[str, Any]], *, cluster: str = "external",
+                stack: dict[str, Any] | None = None) -> TestEstate:
+    """Return an estate with ``tenants``; ``cluster`` 'external' (the test PostgreSQL) or 'managed'."""
+    clusters: dict[str, Any] = {
+        "external": {"main": {"kind": "external", "url": os.environ["ODOOPLANE_TEST_PG"]}},
+        "managed": {"main": {"kind": "managed"}},
+    }[cluster]
+    # Below the kernel's ephemeral range (32768+), where outgoing connections take ports.
+    low = 21000 + int(uuid.uuid4().int % 50) * 200
+    data = {
+        "platform": {
+            "name": unique("e"),
+            "data_dir": "data",
+            "default_stack": "odoo",
+            "default_cluster": "main",
+            "edge": {"http_port": free_port(), "api_port": free_port()},
+            "ports": {"start": low, "end": low + 199},
+        },
+        "clusters": clusters,
+        "stacks": {"odoo": stack or real_or_sim_stack()},
+        "tenants": tenants,
+    }
+    estate = TestEstate(tmp_path / "estate.yaml", data,
+                        env={"XDG_STATE_HOME": str(tmp_path / "xdg"), "ODOOPLANE_RETRY_ATTEMPTS": "2",
+                             "ODOOPLANE_RETRY_MAX_DELAY": "0.5"})
+    estate.write()
+    return estate
+
+
+def real_or_sim_stack() -> dict[str, Any]:
+    """The real Odoo tier when ODOO_SOURCE/ODOO_PYTHON are set, the simulator otherwise."""
+    source = os.environ.get("ODOO_SOURCE")
+    if source:
+        return {"series": os.environ.get("ODOO_SERIES", "18.0"), "source": source,
+                "python": os.environ.get("ODOO_PYTHON", sys.executable)}
+    return {"series": "18.0", "simulator": True}
+
+
+def owned_objects(estate_id: str) -> tuple[set[str], set[str]]:
+    """Databases and roles on the test PostgreSQL marked as owned by ``estate_id``."""
+    with psycopg.connect(os.environ["ODOOPLANE_TEST_PG"], autocommit=True) as conn:
+        dbs = conn.execute(
+            "SELECT d.datname FROM pg_database d WHERE shobj_description(d.oid, 'pg_database') LIKE %s",
+            (f"odooplane:{estate_id}:%",)).fetchall()
+        roles = conn.execute(
+            "SELECT r.rolname FROM pg_roles r WHERE shobj_description(r.oid, 'pg_authid') LIKE %s",
+            (f"odooplane:{estate_id}:%",)).fetchall()
+    return {str(r[0]) for r in dbs}, {str(r[0]) for r in roles}
