@@ -41,7 +41,7 @@ def assert_converged(estate: TestEstate, expected_envs: set[str]) -> None:
     assert status["healthy"], status
     assert {r["target"] for r in status["environments"]} == expected_envs
     assert status["orphans"] == []
-    dbs, roles = owned_objects(estate.estate_id())
+    dbs, roles = owned_objects(estate.estate_id(), estate.cluster_url())
     expected_dbs = {t.replace("/", "_") for t in expected_envs}
     assert dbs == expected_dbs and roles == expected_dbs
     programs = {p.stem for p in (estate.data_dir / "supervisor" / "programs").glob("*.conf")}
@@ -90,6 +90,13 @@ def test_kill_at_every_step_then_apply_converges(tmp_path: Path, cluster: str) -
                 assert_converged(estate, expected)
             except AssertionError as exc:
                 raise AssertionError(f"after kill at {step} ({target}, {phase}): {exc}") from exc
+        url = estate.cluster_url()
     finally:
         estate.cli("down", "-f", str(estate.path), "--purge", "--yes", check=False)
-    assert owned_objects(estate.estate_id()) == (set(), set())
+    if cluster == "external":
+        assert owned_objects(estate.estate_id(), url) == (set(), set())
+    else:
+        from odooplane.services.managed_pg import cluster_dir
+
+        where = cluster_dir(estate.data_dir, estate_id=estate.estate_id(), name="main")
+        assert not where.exists(), f"the managed cluster must be gone: {where}"

@@ -56,6 +56,22 @@ class TestEstate:
         assert proc.returncode in (0, 5), proc.stderr
         return json.loads(proc.stdout)  # type: ignore[no-any-return]
 
+    def cluster_url(self, name: str = "main") -> str:
+        """The administrative URL of cluster ``name`` (a managed one: from the state database)."""
+        cluster = self.data["clusters"][name]
+        if cluster["kind"] == "external":
+            return str(cluster["url"])
+        from odooplane.store import db, ports
+        from odooplane.store.secrets import SecretBox, load_key
+
+        store = db.open_store(f"sqlite:///{self.data_dir / 'state.db'}")
+        try:
+            password = SecretBox(store, load_key(self.data_dir / "secret.key")).get(f"cluster/{name}/superuser")
+            port = ports.allocated(store)[(f"cluster/{name}", "pg")]
+        finally:
+            store.close()
+        return f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres"
+
     def estate_id(self) -> str:
         import sqlalchemy as sa
 
@@ -104,9 +120,9 @@ def real_or_sim_stack() -> dict[str, Any]:
     return {"series": "18.0", "simulator": True}
 
 
-def owned_objects(estate_id: str) -> tuple[set[str], set[str]]:
-    """Databases and roles on the test PostgreSQL marked as owned by ``estate_id``."""
-    with psycopg.connect(os.environ["ODOOPLANE_TEST_PG"], autocommit=True) as conn:
+def owned_objects(estate_id: str, url: str | None = None) -> tuple[set[str], set[str]]:
+    """Databases and roles on the test PostgreSQL (or ``url``) marked as owned by ``estate_id``."""
+    with psycopg.connect(url or os.environ["ODOOPLANE_TEST_PG"], autocommit=True) as conn:
         dbs = conn.execute(
             "SELECT d.datname FROM pg_database d WHERE shobj_description(d.oid, 'pg_database') LIKE %s",
             (f"odooplane:{estate_id}:%",)).fetchall()

@@ -16,6 +16,7 @@ from odooplane.operations.context import Context
 from odooplane.operations.runner import Operation, StepFailed, StepRecord
 from odooplane.planner import plan as planner
 from odooplane.planner.observed import Observed
+from odooplane.services import logrotate
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ def converge(
             on_plan(the_plan)
         result = ApplyResult(operation_id=op.op_id, plan=the_plan)
         if the_plan.empty:
+            _rotate_logs(ctx)
             result.duration_s = ctx.clock.monotonic() - started
             return result
         op.step("supervisor", "runtime", ctx.driver.prepare)
@@ -98,6 +100,7 @@ def converge(
             for failure in pool.map(converge_one, range(len(pending))):
                 if failure:
                     result.failures.append(failure)
+        _rotate_logs(ctx)
         result.steps = list(op.records)
         result.duration_s = ctx.clock.monotonic() - started
         return result
@@ -109,3 +112,10 @@ def _remove_orphans(ctx: Context, op: Operation, observed: Observed, *, prune: b
             provision.remove_orphan(ctx, op, orphan, prune=prune)
         except StepFailed as exc:
             result.failures.append(str(exc))
+
+
+def _rotate_logs(ctx: Context) -> None:
+    """Rotate oversized Odoo and edge logs (the worker does this too, between applies)."""
+    for env in ctx.valid.environments:
+        logrotate.rotate(ctx.layout.odoo_log(env.ref.slug))
+    ctx.driver.rotate_logs(max_bytes=logrotate.MAX_BYTES)

@@ -107,6 +107,10 @@ class Driver(Protocol):
 
     def wait_route_served(self, name: str, *, timeout: float) -> None: ...
 
+    def rotate_logs(self, *, max_bytes: int) -> list[str]:
+        """Rotate the logs of the runtime's own components (edge); return those rotated."""
+        ...
+
     def shutdown(self) -> None:
         """Stop every process and the runtime itself."""
         ...

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Mapping
 
 from odooplane.clock import wait_until
@@ -11,7 +13,7 @@ from odooplane.errors import PermanentError
 from odooplane.layout import Layout
 from odooplane.render import supervisor as render_supervisor
 from odooplane.render import traefik as render_traefik
-from odooplane.services import traefik
+from odooplane.services import logrotate, traefik
 from odooplane.services.supervisor import Supervisor, atomic_write
 
 EDGE_PROGRAM = "edge"
@@ -89,6 +91,14 @@ class LocalDriver:
     def edge_running(self) -> bool:
         info = self.supervisor.info(EDGE_PROGRAM)
         return info is not None and info.running
+
+    def rotate_logs(self, *, max_bytes: int) -> list[str]:
+        rotated = [str(p) for p in (self.layout.access_log, self.layout.edge_log)
+                   if logrotate.rotate(p, max_bytes=max_bytes)]
+        info = self.supervisor.info(EDGE_PROGRAM)
+        if rotated and info is not None and info.running:
+            os.kill(info.pid, signal.SIGUSR1)  # Traefik reopens its log files
+        return rotated
 
     # -- processes ------------------------------------------------------------------------
     def ensure_process(self, spec: ProcessSpec) -> bool:

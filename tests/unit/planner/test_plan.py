@@ -1,0 +1,113 @@
+"""The planner is a pure diff: observed facts in, the changes apply would make out."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from odooplane.drivers.base import ProcessState
+from odooplane.estate import validate
+from odooplane.estate.resolve import EnvRef
+from odooplane.planner import plan as planner
+from odooplane.planner.observed import ClusterObservation, EnvObservation, Observed, Orphan
+from odooplane.services.odoo import Probe
+
+ESTATE = """
+platform: {default_stack: sim, default_cluster: main}
+clusters: {main: {kind: external, url: "postgresql://postgres@127.0.0.1:5432/postgres"}}
+stacks: {sim: {series: "18.0", simulator: true}}
+tenants:
+  acme:
+    environments:
+      prod: {modules: [sale, stock]}
+"""
+REF = EnvRef("acme", "prod")
+RUNNING = ProcessState("odoo-acme__prod", "RUNNING", 42, 0, "")
+
+
+@pytest.fixture
+def valid(tmp_path: Path) -> validate.ValidEstate:
+    path = tmp_path / "estate.yaml"
+    path.write_text(textwrap.dedent(ESTATE))
+    return validate.validate(path)
+
+
+def converged() -> EnvObservation:
+    return EnvObservation(
+        ref=REF, provisioned=True, role_exists=True, database_exists=True,
+        modules={"base": "installed", "sale": "installed", "stock": "installed"}, config_exists=True,
+        config_current=True, process=RUNNING, process_current=True, route_exists=True, route_current=True,
+        route_served=True, health=Probe(True, 200, 3.0, None),
+    )
+
+
+def observed(env: EnvObservation, *, orphans: list[Orphan] | None = None, edge: bool = True) -> Observed:
+    cluster = ClusterObservation("main", "external", True, None, True, None)
+    return Observed(supervisor_running=True, edge_running=edge, clusters={"main": cluster}, envs={REF: env},
+                    orphans=orphans or [])
+
+
+def changes(valid: validate.ValidEstate, env: EnvObservation, **kw: object) -> set[tuple[str, str]]:
+    return {(c.resource, c.action) for c in planner.plan(valid, observed(env, **kw)).changes}  # type: ignore[arg-type]
+
+
+def test_converged_estate_has_an_empty_plan(valid: validate.ValidEstate) -> None:
+    result = planner.plan(valid, observed(converged()))
+    assert result.empty and result.changes == []
+
+
+def test_new_environment_is_one_create(valid: validate.ValidEstate) -> None:
+    new = replace(converged(), provisioned=False, role_exists=False, database_exists=False, modules=None,
+                  config_exists=False, config_current=False, process=None, process_current=False,
+                  route_exists=False, route_current=False, route_served=False, health=None)
+    result = planner.plan(valid, observed(new))
+    assert [(c.resource, c.action) for c in result.changes] == [("environment", "create")]
+    assert "init (base,sale,stock)" in result.changes[0].reason
+
+
+def test_missing_module_is_installed(valid: validate.ValidEstate) -> None:
+    env = replace(converged(), modules={"base": "installed", "sale": "installed"})
+    assert changes(valid, env) == {("modules", "install")}
+
+
+def test_half_initialised_database_is_recreated(valid: validate.ValidEstate) -> None:
+    env = replace(converged(), modules={"base": "to install"})
+    assert {("database", "recreate"), ("init", "install")} <= changes(valid, env)
+
+
+def test_changed_config_restarts_the_process(valid: validate.ValidEstate) -> None:
+    env = replace(converged(), config_current=False)
+    assert changes(valid, env) == {("config", "update"), ("process", "restart")}
+
+
+def test_failing_health_restarts(valid: validate.ValidEstate) -> None:
+    env = replace(converged(), health=Probe(False, 500, 1.0, None))
+    assert changes(valid, env) == {("process", "restart")}
+
+
+def test_stopped_process_and_unserved_route(valid: validate.ValidEstate) -> None:
+    env = replace(converged(), process=replace(RUNNING, state="FATAL"), route_served=False)
+    assert changes(valid, env) == {("process", "start"), ("route", "check")}
+
+
+def test_edge_down(valid: validate.ValidEstate) -> None:
+    assert changes(valid, converged(), edge=False) == {("edge", "start")}
+
+
+def test_orphans_processes_removed_data_retained_unless_pruned(valid: validate.ValidEstate) -> None:
+    orphans = [Orphan("process", "odoo-old__prod"), Orphan("route", "old__prod"),
+               Orphan("database", "old_prod", "main", "old/prod")]
+    result = planner.plan(valid, observed(converged(), orphans=orphans))
+    assert {(c.resource, c.action) for c in result.changes} == {
+        ("process", "remove"), ("route", "remove"), ("database", "retain")}
+    assert not result.empty
+    pruned = planner.plan(valid, observed(converged(), orphans=orphans), prune=True)
+    assert ("database", "remove") in {(c.resource, c.action) for c in pruned.changes}
+
+
+def test_only_retained_data_is_an_empty_plan(valid: validate.ValidEstate) -> None:
+    result = planner.plan(valid, observed(converged(), orphans=[Orphan("database", "old_prod", "main", "old/prod")]))
+    assert result.empty
