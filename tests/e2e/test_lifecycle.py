@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from tests.support.estate import make_estate, owned_objects, unique
@@ -43,6 +44,19 @@ def test_two_tenants_routed_isolated_and_purged(tmp_path: Path) -> None:
     assert rows[f"{a}/prod"]["state"] == "running" and rows[f"{a}/prod"]["route"] == "served"
     assert rows[f"{a}/prod"]["pid"] and rows[f"{a}/prod"]["http_port"]
 
+    # Each environment's role reaches its own database only.
+    url = estate.cluster_url()
+    a_password = estate.secret(f"env/{a}/prod/db_password")
+    base_pg = url.rsplit("@", 1)[1].rsplit("/", 1)[0]
+    with psycopg.connect(f"postgresql://{a}_prod:{a_password}@{base_pg}/{a}_prod") as conn:
+        assert conn.execute("SELECT current_database()").fetchone() == (f"{a}_prod",)
+    for other in (f"{b}_prod", f"{a}_staging"):
+        with pytest.raises(psycopg.OperationalError, match=r"permission denied"):
+            psycopg.connect(f"postgresql://{a}_prod:{a_password}@{base_pg}/{other}").close()
+
+    logs = estate.cli("logs", f"{a}/prod", "-f", str(estate.path), "--grep", "GET /web/login", "-n", "5").stdout
+    assert "GET /web/login" in logs and all("GET /web/login" in line for line in logs.splitlines())
+
     again = json.loads(estate.cli("plan", str(estate.path), "--json").stdout)
     assert again["empty"] is True, again["changes"]
     noop = json.loads(estate.cli("apply", str(estate.path), "--json").stdout)
@@ -74,4 +88,19 @@ def test_removed_environment_is_stopped_and_its_data_kept_until_prune(tmp_path: 
     estate.cli("apply", str(estate.path), "--prune", "-q")
     assert owned_objects(estate_id) == ({f"{t}_prod"}, {f"{t}_prod"})
     assert not (estate.data_dir / "envs" / f"{t}__dev").exists()
+    estate.cli("down", "-f", str(estate.path), "--purge", "--yes")
+
+
+def test_postgresql_state_store(tmp_path: Path, scratch_db: str) -> None:
+    t = unique("q")
+    estate = make_estate(tmp_path, {t: {"environments": {"prod": {}}}})
+    estate.data["platform"]["state_db"] = scratch_db
+    estate.write()
+    estate.cli("apply", str(estate.path), "-q")
+    with psycopg.connect(scratch_db) as conn:
+        kinds = conn.execute("SELECT kind, status FROM operations ORDER BY id").fetchall()
+        secrets = conn.execute("SELECT name FROM secrets").fetchall()
+    assert kinds == [("apply", "succeeded")]
+    assert (f"env/{t}/prod/db_password",) in secrets
+    assert not (estate.data_dir / "state.db").exists()
     estate.cli("down", "-f", str(estate.path), "--purge", "--yes")

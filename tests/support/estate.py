@@ -72,10 +72,25 @@ class TestEstate:
             store.close()
         return f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres"
 
+    def secret(self, name: str) -> str | None:
+        """Read a stored secret the way Odooplane does (white-box, for isolation tests)."""
+        from odooplane.store import db
+        from odooplane.store.secrets import SecretBox, load_key
+
+        store = db.open_store(self.data.get("platform", {}).get("state_db") or
+                              f"sqlite:///{self.data_dir / 'state.db'}")
+        try:
+            return SecretBox(store, load_key(self.data_dir / "secret.key")).get(name)
+        finally:
+            store.close()
+
     def estate_id(self) -> str:
         import sqlalchemy as sa
 
-        engine = sa.create_engine(f"sqlite:///{self.data_dir / 'state.db'}")
+        from odooplane.store.db import normalise_url
+
+        url = self.data.get("platform", {}).get("state_db") or f"sqlite:///{self.data_dir / 'state.db'}"
+        engine = sa.create_engine(normalise_url(url))
         with engine.connect() as conn:
             value = conn.execute(sa.text("SELECT value FROM meta WHERE key='estate_id'")).scalar()
         engine.dispose()
