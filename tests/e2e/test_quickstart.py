@@ -3,6 +3,7 @@ cluster, two tenants answering through Traefik on their own databases."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -24,16 +25,20 @@ def test_quickstart_estate_comes_up_and_purges(tmp_path: Path) -> None:
     data["platform"]["data_dir"] = "data"
     data["platform"]["edge"].update(http_port=free_port(), api_port=free_port())
     data["platform"]["ports"] = {"start": 31000, "end": 31400}
-    estate = TestEstate(tmp_path / "estate.yaml", data, env={"XDG_STATE_HOME": str(tmp_path / "xdg")})
+    real = bool(os.environ.get("ODOO_SOURCE"))
+    env = {"XDG_STATE_HOME": str(tmp_path / "xdg")}
+    if real:  # as scripts/quickstart does
+        env["ODOOPLANE_SIMULATOR"] = "false"
+    estate = TestEstate(tmp_path / "estate.yaml", data, env=env)
     estate.write()
     try:
-        estate.cli("apply", str(estate.path), "-q")
+        estate.cli("apply", str(estate.path), "-q", timeout=1200)
         base = f"http://127.0.0.1:{estate.edge_port}"
         assert session_db(base, "acme-prod.localhost") == "acme_prod"
         assert session_db(base, "globex-prod.localhost") == "globex_prod"
         status = estate.status()
         assert status["healthy"] and status["clusters"] == {"main": "reachable"}
-        assert {r["runtime"] for r in status["environments"]} == {"simulator 18.0"}
+        assert {r["runtime"] for r in status["environments"]} == {"odoo 18.0" if real else "simulator 18.0"}
         # prod runs prefork: its websocket goes to the evented port through the edge.
         ws = httpx.get(f"{base}/websocket", headers={"Host": "acme-prod.localhost", "Connection": "Upgrade",
                                                       "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
