@@ -67,6 +67,36 @@ class Layout:
     def route_file(self, name: str) -> Path:
         return self.edge_dynamic / f"env-{name}.yaml"
 
+    def pool_route_file(self, name: str) -> Path:
+        return self.edge_dynamic / f"pool-{name}.yaml"
+
+    @property
+    def pools(self) -> Path:
+        return self.root / "pools"
+
+    def pool_dir(self, name: str) -> Path:
+        return self.pools / name
+
+    def pool_conf(self, name: str, index: int) -> Path:
+        return self.pool_dir(name) / f"odoo-{index}.conf"
+
+    def pool_data(self, name: str) -> Path:
+        """Odoo's data_dir shared by every process of a pool (filestores, sessions)."""
+        return self.pool_dir(name) / "data"
+
+    def pool_logs(self, name: str) -> Path:
+        return self.logs / "pools" / name
+
+    def pool_odoo_log(self, name: str, index: int) -> Path:
+        return self.pool_logs(name) / f"odoo-{index}.log"
+
+    @property
+    def templates(self) -> Path:
+        return self.root / "templates"
+
+    def template_dir(self, key: str) -> Path:
+        return self.templates / key
+
     @property
     def access_log(self) -> Path:
         return self.logs / "edge-access.log"

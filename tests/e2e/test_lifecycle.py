@@ -11,7 +11,6 @@ import psycopg
 import pytest
 
 from tests.support.estate import make_estate, owned_objects, unique
-from tests.support.odoo_client import session_db
 
 pytestmark = pytest.mark.e2e
 
@@ -30,9 +29,9 @@ def test_two_tenants_routed_isolated_and_purged(tmp_path: Path) -> None:
     assert applied["ok"] is True
 
     base = f"http://127.0.0.1:{estate.edge_port}"
-    assert session_db(base, f"{a}-prod.localhost") == f"{a}_prod"
-    assert session_db(base, f"{a}-staging.localhost") == f"{a}_staging"
-    assert session_db(base, f"{b}-prod.localhost") == f"{b}_prod"
+    assert estate.session_db(f"{a}/prod") == f"{a}_prod"
+    assert estate.session_db(f"{a}/staging") == f"{a}_staging"
+    assert estate.session_db(f"{b}/prod") == f"{b}_prod"
     login = httpx.get(f"{base}/web/login", headers={"Host": f"{b}-prod.localhost"})
     assert login.status_code == 200 and "csrf_token" in login.text
     assert httpx.get(f"{base}/web/database/manager", headers={"Host": f"{b}-prod.localhost"}).status_code == 403

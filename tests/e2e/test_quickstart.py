@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from tests.support.estate import TestEstate
-from tests.support.odoo_client import session_db
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.e2e
@@ -34,8 +33,8 @@ def test_quickstart_estate_comes_up_and_purges(tmp_path: Path) -> None:
     try:
         estate.cli("apply", str(estate.path), "-q", timeout=1200)
         base = f"http://127.0.0.1:{estate.edge_port}"
-        assert session_db(base, "acme-prod.localhost") == "acme_prod"
-        assert session_db(base, "globex-prod.localhost") == "globex_prod"
+        assert estate.session_db("acme/prod") == "acme_prod"
+        assert estate.session_db("globex/prod") == "globex_prod"
         status = estate.status()
         assert status["healthy"] and status["clusters"] == {"main": "reachable"}
         assert {r["runtime"] for r in status["environments"]} == {"odoo 18.0" if real else "simulator 18.0"}

@@ -84,6 +84,20 @@ class TestEstate:
         finally:
             store.close()
 
+    def admin_password(self, target: str) -> str:
+        """The admin user's password of environment ``tenant/env`` (set by Odooplane at creation)."""
+        value = self.secret(f"env/{target}/admin_user_password")
+        assert value, f"no admin password stored for {target}"
+        return value
+
+    def session_db(self, target: str, host: str | None = None) -> str:
+        """Log in through the edge as admin of ``target``; return the session's database."""
+        from tests.support.odoo_client import session_db
+
+        tenant, env = target.split("/")
+        return session_db(f"http://127.0.0.1:{self.edge_port}", host or f"{tenant}-{env}.localhost",
+                          password=self.admin_password(target))
+
     def estate_id(self) -> str:
         import sqlalchemy as sa
 

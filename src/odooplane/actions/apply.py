@@ -11,7 +11,7 @@ from pathlib import Path
 
 from odooplane.actions import estate_file
 from odooplane.errors import LockedError, OdooplaneError
-from odooplane.operations import observe, provision
+from odooplane.operations import moves, observe, pools, provision, templates
 from odooplane.operations.context import Context
 from odooplane.operations.runner import Operation, StepFailed, StepRecord
 from odooplane.planner import plan as planner
@@ -29,6 +29,7 @@ class ApplyResult:
     plan: planner.Plan
     steps: list[StepRecord] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    moves: list[moves.MoveResult] = field(default_factory=list)
     duration_s: float = 0.0
 
     @property
@@ -68,7 +69,7 @@ def converge(
         ctx.store, kind="apply", target=f"estate {ctx.estate.platform.name}", actor=ctx.actor, listener=listener
     ) as op:
         observed, _ = observe.observe(ctx)
-        the_plan = planner.plan(ctx.valid, observed, prune=prune)
+        the_plan = planner.plan(ctx.valid, observed, prune=prune, templates=template_sources(ctx))
         if on_plan:
             on_plan(the_plan)
         result = ApplyResult(operation_id=op.op_id, plan=the_plan)
@@ -77,33 +78,62 @@ def converge(
             result.duration_s = ctx.clock.monotonic() - started
             return result
         op.step("supervisor", "runtime", ctx.driver.prepare)
-        used = {env.cluster_name for env in ctx.valid.environments}
+        used = {env.cluster_name for env in ctx.valid.environments} | {p.cluster_name for p in ctx.valid.pools}
         for name in sorted(ctx.estate.clusters):
             if name in used or not observed.clusters[name].reachable:
                 provision.ensure_cluster(ctx, op, name)
         provision.ensure_edge(ctx, op)
         observed, _ = observe.observe(ctx, health=True)
         _remove_orphans(ctx, op, observed, prune=prune, result=result)
-        pending = [env for env in ctx.valid.environments if planner.env_changes(env, observed.envs[env.ref])]
+        for template in templates.desired(ctx):
+            if not observed.templates[template.database].ready:
+                try:
+                    provision.ensure_template(ctx, op, template)
+                except StepFailed as exc:
+                    result.failures.append(str(exc))
+        broken_pools = set()
+        for pool in ctx.valid.pools:
+            if planner.pool_changes(pool, observed.pools.get(pool.name)):
+                try:
+                    pools.ensure_pool(ctx, op, pool, observed.pools.get(pool.name))
+                except (StepFailed, LockedError) as exc:
+                    result.failures.append(str(exc))
+                    broken_pools.add(pool.name)
+        pending = [env for env in ctx.valid.environments
+                   if env.pool not in broken_pools and planner.env_changes(env, observed.envs[env.ref])]
 
         def converge_one(env_index: int) -> str | None:
             env = pending[env_index]
+            obs = observed.envs[env.ref]
             try:
-                provision.ensure_env(ctx, op, env, observed.envs[env.ref])
+                if any(c.action == "move" for c in planner.env_changes(env, obs)):
+                    result.moves.append(moves.move_env(ctx, op, env, obs))
+                else:
+                    provision.ensure_env(ctx, op, env, obs)
             except (StepFailed, LockedError) as exc:
                 return str(exc)
             except OdooplaneError as exc:
                 return f"{env.ref}: {exc.message}"
             return None
 
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            for failure in pool.map(converge_one, range(len(pending))):
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool_executor:
+            for failure in pool_executor.map(converge_one, range(len(pending))):
                 if failure:
                     result.failures.append(failure)
         _rotate_logs(ctx)
         result.steps = list(op.records)
         result.duration_s = ctx.clock.monotonic() - started
         return result
+
+
+def template_sources(ctx: Context) -> dict[str, str]:
+    """Which template each environment would be created from (for the plan)."""
+    out = {}
+    for env in ctx.valid.environments:
+        template = templates.for_environment(ctx, env)
+        if template is not None:
+            out[str(env.ref)] = template.database
+    return out
 
 
 def _remove_orphans(ctx: Context, op: Operation, observed: Observed, *, prune: bool, result: ApplyResult) -> None:

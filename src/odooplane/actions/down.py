@@ -41,7 +41,9 @@ def run(path: Path | None, *, purge: bool = False) -> DownResult:
                         ports.release(ctx.store, owner=f"cluster/{name}")
                         ctx.secrets.delete_prefix(f"cluster/{name}/")
                         result.purged.append(f"cluster {name}")
-                for sub in (ctx.layout.envs, ctx.layout.edge, ctx.layout.supervisor, ctx.layout.locks):
+                subs = (ctx.layout.envs, ctx.layout.pools, ctx.layout.templates, ctx.layout.edge, ctx.layout.supervisor,
+                        ctx.layout.locks)
+                for sub in subs:
                     op.step("remove-directory", str(sub.name), partial(shutil.rmtree, sub, ignore_errors=True))
             return result
     finally:
@@ -59,7 +61,7 @@ def _purge_data(ctx: Context, op: Operation, result: DownResult) -> None:
             continue
         # Stop Odoo first so nothing reconnects while we drop.
         for proc in ctx.driver.process_names():
-            if proc.startswith("odoo-"):
+            if proc.startswith(("odoo-", "pool-")):
                 op.step("remove-process", proc, partial(ctx.driver.remove_process, proc))
         dbs, roles = postgres.owned_objects(conn, ctx.estate_id)
         for db, target in sorted(dbs.items()):
@@ -71,6 +73,10 @@ def _purge_data(ctx: Context, op: Operation, result: DownResult) -> None:
     for env in ctx.valid.environments:
         ports.release(ctx.store, owner=f"env/{env.ref}")
         ctx.secrets.delete_prefix(f"env/{env.ref}/")
+    for pool in ctx.valid.pools:
+        ports.release(ctx.store, owner=f"pool/{pool.name}")
+        ctx.secrets.delete_prefix(f"pool/{pool.name}/")
+    ctx.secrets.delete_prefix("template/")
 
 
 def _remove_tree(path: Path) -> None:

@@ -12,7 +12,9 @@ from odooplane.planner import plan as planner
 def run(path: Path | None, *, prune: bool = False) -> planner.Plan:
     ctx = estate_file.context(path)
     try:
+        from odooplane.actions.apply import template_sources
+
         observed, _ = observe.observe(ctx)
-        return planner.plan(ctx.valid, observed, prune=prune)
+        return planner.plan(ctx.valid, observed, prune=prune, templates=template_sources(ctx))
     finally:
         ctx.close()

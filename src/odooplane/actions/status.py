@@ -16,7 +16,8 @@ class EnvStatus:
     tenant: str
     environment: str
     stage: str
-    placement: str
+    placement: str  # "dedicated" or "shared:<pool>"
+    pool: str | None
     runtime: str  # "simulator 18.0" or "odoo 18.0"
     state: str  # running | stopped | not provisioned | …
     health: str  # ok | failing | unknown
@@ -41,6 +42,7 @@ class EstateStatus:
     edge: str
     edge_url: str
     clusters: dict[str, str]
+    pools: list[dict[str, Any]]
     environments: list[EnvStatus]
     orphans: list[dict[str, str]]
 
@@ -54,6 +56,7 @@ class EstateStatus:
             "edge": self.edge,
             "edge_url": self.edge_url,
             "clusters": self.clusters,
+            "pools": self.pools,
             "healthy": self.healthy,
             "environments": [e.as_dict() for e in self.environments],
             "orphans": self.orphans,
@@ -86,7 +89,8 @@ def run(path: Path | None, *, tenant: str | None = None) -> EstateStatus:
                     tenant=env.ref.tenant,
                     environment=env.ref.env,
                     stage=env.stage,
-                    placement="dedicated",
+                    placement=env.placement,
+                    pool=env.pool,
                     runtime=f"{'simulator' if env.stack.simulator else 'odoo'} {env.stack.series}",
                     state=state,
                     health=health,
@@ -105,11 +109,34 @@ def run(path: Path | None, *, tenant: str | None = None) -> EstateStatus:
         clusters = {
             name: ("reachable" if c.reachable else f"down ({c.error})") for name, c in observed.clusters.items()
         }
+        pools = []
+        for pool in ctx.valid.pools:
+            obs_pool = observed.pools.get(pool.name)
+            procs = obs_pool.processes if obs_pool else ()
+            pools.append(
+                {
+                    "name": pool.name,
+                    "stack": pool.stack_name,
+                    "cluster": pool.cluster_name,
+                    "processes": [
+                        {
+                            "name": p.name,
+                            "state": p.process.state.lower() if p.process else "stopped",
+                            "pid": p.process.pid if p.process and p.process.running else None,
+                            "healthy": p.healthy,
+                        }
+                        for p in procs
+                    ],
+                    "workers": pool.workers,
+                    "tenants": [str(e.ref) for e in ctx.valid.pool_members(pool.name)],
+                }
+            )
         return EstateStatus(
             estate=str(ctx.valid.path),
             edge="running" if observed.edge_running else "stopped",
             edge_url=f"http://{edge.bind}:{edge.http_port}/",
             clusters=clusters,
+            pools=pools,
             environments=rows,
             orphans=[{"kind": o.kind, "name": o.name, "target": o.target} for o in observed.orphans],
         )

@@ -24,20 +24,48 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(result.as_dict())
         else:
-            console.print(f"estate {result.estate} · edge {styled(result.edge)} {result.edge_url} · clusters: "
-                          + ", ".join(f"{n} {styled(s)}" for n, s in result.clusters.items()))
+            console.print(
+                f"estate {result.estate} · edge {styled(result.edge)} {result.edge_url} · clusters: "
+                + ", ".join(f"{n} {styled(s)}" for n, s in result.clusters.items())
+            )
             table = Table()
-            for column in ("environment", "runtime", "placement", "state", "health", "route", "url", "pid",
-                           "ports", "db MiB", "conns"):
+            for column in (
+                "environment",
+                "runtime",
+                "placement",
+                "state",
+                "health",
+                "route",
+                "url",
+                "pid",
+                "ports",
+                "db MiB",
+                "conns",
+            ):
                 table.add_column(column, overflow="fold")
             for env in result.environments:
                 ports = f"{env.http_port}/{env.evented_port}" if env.http_port else "-"
                 table.add_row(
-                    env.target, env.runtime, env.placement, styled(env.state), styled(env.health), styled(env.route),
-                    env.url, str(env.pid or "-"), ports, "-" if env.db_size_mib is None else f"{env.db_size_mib:.1f}",
+                    env.target,
+                    env.runtime,
+                    env.placement.replace("shared:", "pool "),
+                    styled(env.state),
+                    styled(env.health),
+                    styled(env.route),
+                    env.url,
+                    str(env.pid or "-"),
+                    ports,
+                    "-" if env.db_size_mib is None else f"{env.db_size_mib:.1f}",
                     "-" if env.connections is None else str(env.connections),
                 )
             console.print(table)
+            for pool in result.pools:
+                states = ", ".join(f"{p['name']} {styled(p['state'])}" for p in pool["processes"]) or "not provisioned"
+                console.print(
+                    f"pool {pool['name']} ({pool['stack']} on {pool['cluster']}, "
+                    f"{pool['workers'] or 'threaded'} workers): {states}; "
+                    f"{len(pool['tenants'])} tenant(s): {', '.join(pool['tenants'])}"
+                )
             for orphan in result.orphans:
                 console.print(f"[yellow]orphan[/] {orphan['kind']} {orphan['name']} {orphan['target']}")
         if not result.healthy:

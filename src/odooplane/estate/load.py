@@ -16,7 +16,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from odooplane.errors import Problem
 
 PathKey = tuple[str | int, ...]
-MERGED_SECTIONS = ("clusters", "stacks", "tenants")
+MERGED_SECTIONS = ("clusters", "stacks", "pools", "tenants")
 MAX_INCLUDE_DEPTH = 4
 
 

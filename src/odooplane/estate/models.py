@@ -220,6 +220,15 @@ class Stack(Model):
         description="Modules loaded for every database (odoo.conf server_wide_modules).",
         examples=[["base", "web"]],
     )
+    templates: list[list[ModuleName]] = Field(
+        default_factory=list,
+        description=(
+            "Module sets to keep a template database of, on every cluster this stack serves: a new "
+            "environment whose modules are exactly one of these sets is a copy of it (well under a "
+            "second) instead of an Odoo init. [] is base alone."
+        ),
+        examples=[[[], ["sale_management", "stock"]]],
+    )
 
     @model_validator(mode="after")
     def _one_runtime(self) -> Stack:
@@ -281,8 +290,42 @@ _RESERVED_OPTIONS = {
 }
 
 
+class SharedPlacement(Model):
+    """Placement in a shared pool: served by the pool's processes on the pool's cluster."""
+
+    shared: ObjectName = Field(description="Name of the pool (under pools).", examples=["shared18"])
+
+
+Placement = Literal["dedicated"] | SharedPlacement
+
+
+class RateLimit(Model):
+    """Traefik rate limit of one environment's routes (requests per second per client IP)."""
+
+    average: int = Field(ge=1, le=100000, description="Sustained requests per second.", examples=[50])
+    burst: int = Field(ge=1, le=100000, description="Requests allowed in a burst.", examples=[100])
+
+
 class Environment(Model):
     """One Odoo database and its filestore, served on its own hostnames."""
+
+    placement: Placement = Field(
+        "dedicated",
+        description=(
+            "'dedicated' (own Odoo processes) or {shared: <pool>} (served by a shared pool; stack, "
+            "cluster, workers and limits then come from the pool)."
+        ),
+        examples=["dedicated", {"shared": "shared18"}],
+    )
+    connection_limit: int | None = Field(
+        None, ge=1, le=10000, description="PostgreSQL CONNECTION LIMIT of the database.", examples=[40]
+    )
+    statement_timeout_s: int | None = Field(
+        None, ge=1, le=86400, description="statement_timeout of the environment's database role.", examples=[120]
+    )
+    rate_limit: RateLimit | None = Field(
+        None, description="Edge rate limit of the environment's hostnames.", examples=[{"average": 50, "burst": 100}]
+    )
 
     stage: Stage | None = Field(
         None,
@@ -359,14 +402,102 @@ class Labels(Model):
     compliance: Literal["none", "regulated"] = Field("none", description="Compliance regime.", examples=["none"])
 
 
+class Profile(Model):
+    """What the placement advisor weighs besides the labels (see docs/placement.md)."""
+
+    customization: Literal["none", "light", "heavy"] = Field(
+        "light", description="Depth of custom code: heavy means own addons that need their own release cycle.",
+        examples=["heavy"],
+    )
+    peak_users: int = Field(10, ge=0, le=100000, description="Peak concurrent users.", examples=[40])
+    rpo_minutes: int | None = Field(None, ge=0, description="Recovery point objective in minutes.", examples=[15])
+    rto_minutes: int | None = Field(None, ge=0, description="Recovery time objective in minutes.", examples=[60])
+    data_residency: str | None = Field(
+        None, description="Where the data must stay (a region or country code).", examples=["eu"]
+    )
+
+
 class Tenant(Model):
     """An organisation unit (company, brand, business unit, site) with its environments."""
 
     display_name: str | None = Field(None, description="Human name.", examples=["Acme Distribution"])
     labels: Labels = Field(default_factory=Labels, description="Labels.")
+    profile: Profile = Field(default_factory=Profile, description="Facts the placement advisor weighs.")
     environments: dict[EnvName, Environment] = Field(
         description="Environments by name.", examples=[{"prod": {"modules": ["sale_management"]}}]
     )
+
+
+class Pool(Model):
+    """Odoo processes of one stack serving many tenant databases on one cluster."""
+
+    stack: ObjectName | None = Field(None, description="Stack (default: platform.default_stack).", examples=["odoo18"])
+    cluster: ObjectName | None = Field(
+        None, description="Cluster of its databases (default: platform.default_cluster).", examples=["main"]
+    )
+    processes: int = Field(1, ge=1, le=16, description="Odoo server processes behind the edge.", examples=[2])
+    workers: int = Field(
+        2, ge=0, le=64,
+        description=(
+            "HTTP workers per process (0 = threaded: crons then only run for tenants served since the "
+            "process started)."
+        ),
+        examples=[2],
+    )
+    max_cron_threads: int = Field(1, ge=0, le=16, description="Cron workers per process.", examples=[1])
+    limits: Limits = Field(default_factory=Limits, description="Odoo's process limits.")
+    db_maxconn: int = Field(64, ge=4, le=1000, description="Connections per process (odoo.conf db_maxconn).",
+                            examples=[64])
+    options: dict[OptionKey, str | int | float | bool] = Field(
+        default_factory=dict, description="Extra odoo.conf options of the pool.", examples=[{"log_level": "info"}]
+    )
+
+    @model_validator(mode="after")
+    def _options_not_managed(self) -> Pool:
+        clash = sorted(set(self.options) & _RESERVED_OPTIONS)
+        if clash:
+            raise ValueError(f"options may not set {', '.join(clash)}: Odooplane manages them")
+        return self
+
+
+class PolicyMatch(Model):
+    """Which environments a policy applies to (every given key must match)."""
+
+    tier: list[Tier] | None = Field(None, description="Tenant tiers.", examples=[["mission-critical"]])
+    compliance: list[Literal["none", "regulated"]] | None = Field(
+        None, description="Compliance regimes.", examples=[["regulated"]]
+    )
+    stage: list[Stage] | None = Field(None, description="Environment stages.", examples=[["production"]])
+    business_unit: list[str] | None = Field(None, description="Business units.", examples=[["retail"]])
+    customization: list[Literal["none", "light", "heavy"]] | None = Field(
+        None, description="Customization depths.", examples=[["heavy"]]
+    )
+
+
+class PolicyRequire(Model):
+    """What a policy requires of the environments it matches."""
+
+    placement: Literal["dedicated", "shared"] | None = Field(
+        None, description="Required placement.", examples=["dedicated"]
+    )
+    dedicated_cluster: bool | None = Field(
+        None, description="The environment's cluster serves no other tenant.", examples=[True]
+    )
+    cluster_kind: Literal["managed", "external"] | None = Field(
+        None, description="Required kind of cluster.", examples=["managed"]
+    )
+    min_workers: int | None = Field(None, ge=0, description="At least this many HTTP workers.", examples=[2])
+
+
+class Policy(Model):
+    """A guardrail: environments that match must satisfy the requirement, or validation fails."""
+
+    name: ObjectName = Field(description="Policy name (shown in errors).", examples=["critical-dedicated"])
+    when: PolicyMatch = Field(
+        description="Which environments it applies to.", examples=[{"tier": ["mission-critical"]}]
+    )
+    require: PolicyRequire = Field(description="The requirement.", examples=[{"placement": "dedicated"}])
+    reason: str | None = Field(None, description="Why (shown in errors).", examples=["24/7 operations"])
 
 
 class Estate(Model):
@@ -389,10 +520,21 @@ class Estate(Model):
         description="Odoo runtimes by name.",
         examples=[{"odoo18": {"series": "18.0", "simulator": True}}],
     )
+    pools: dict[ObjectName, Pool] = Field(
+        default_factory=dict,
+        description="Shared pools by name.",
+        examples=[{"shared18": {"stack": "odoo18", "processes": 1, "workers": 2}}],
+    )
     tenants: dict[TenantName, Tenant] = Field(
         default_factory=dict,
         description="Tenants by name.",
         examples=[{"acme": {"environments": {"prod": {}}}}],
+    )
+    policies: list[Policy] = Field(
+        default_factory=list,
+        description="Placement guardrails checked by validate.",
+        examples=[[{"name": "critical-dedicated", "when": {"tier": ["mission-critical"]},
+                    "require": {"placement": "dedicated"}}]],
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from odooplane.estate import names
@@ -12,6 +12,10 @@ from odooplane.estate.models import (
     Estate,
     Labels,
     Limits,
+    Pool,
+    Profile,
+    RateLimit,
+    SharedPlacement,
     Stack,
     Stage,
 )
@@ -52,6 +56,31 @@ class EnvRef:
 
 
 @dataclass(frozen=True)
+class DesiredPool:
+    """A shared pool with defaults applied; its databases are owned by ``role``."""
+
+    name: str
+    stack_name: str
+    stack: Stack
+    cluster_name: str
+    cluster: Cluster
+    processes: int
+    workers: int
+    max_cron_threads: int
+    limits: Limits
+    db_maxconn: int
+    options: tuple[tuple[str, str | int | float | bool], ...]
+
+    @property
+    def role(self) -> str:
+        return names.sql_identifier(f"pool_{self.name}")
+
+    @property
+    def slug(self) -> str:
+        return f"pool-{self.name}"
+
+
+@dataclass(frozen=True)
 class DesiredEnvironment:
     ref: EnvRef
     stage: Stage
@@ -68,6 +97,11 @@ class DesiredEnvironment:
     admin_password: str | None
     options: tuple[tuple[str, str | int | float | bool], ...]
     labels: Labels
+    profile: Profile = field(default_factory=Profile)
+    pool: str | None = None  # None: dedicated
+    connection_limit: int | None = None
+    statement_timeout_s: int | None = None
+    rate_limit: RateLimit | None = None
 
     @property
     def database(self) -> str:
@@ -75,14 +109,33 @@ class DesiredEnvironment:
 
     @property
     def role(self) -> str:
-        return self.ref.role
+        """The role owning the database: the environment's own, or the pool's."""
+        return names.sql_identifier(f"pool_{self.pool}") if self.pool else self.ref.role
+
+    @property
+    def placement(self) -> str:
+        return f"shared:{self.pool}" if self.pool else "dedicated"
 
 
-def stack_name_of(estate: Estate, env: Environment) -> str | None:
+def pool_of(estate: Estate, env: Environment) -> Pool | None:
+    if isinstance(env.placement, SharedPlacement):
+        return estate.pools.get(env.placement.shared)
+    return None
+
+
+def stack_name_of(estate: Estate, env: Environment | Pool) -> str | None:
+    if isinstance(env, Environment):
+        pool = pool_of(estate, env)
+        if pool is not None:
+            return stack_name_of(estate, pool)
     return env.stack or estate.platform.default_stack
 
 
-def cluster_name_of(estate: Estate, env: Environment) -> str | None:
+def cluster_name_of(estate: Estate, env: Environment | Pool) -> str | None:
+    if isinstance(env, Environment):
+        pool = pool_of(estate, env)
+        if pool is not None:
+            return cluster_name_of(estate, pool)
     if env.cluster:
         return env.cluster
     if estate.platform.default_cluster:
@@ -110,6 +163,7 @@ def environments(estate: Estate) -> list[DesiredEnvironment]:
             cluster_name = cluster_name_of(estate, env)
             if stack_name is None or cluster_name is None:
                 raise ValueError(f"{tenant_name}/{env_name}: unresolved stack or cluster")
+            pool = pool_of(estate, env)
             out.append(
                 DesiredEnvironment(
                     ref=EnvRef(tenant_name, env_name),
@@ -120,15 +174,37 @@ def environments(estate: Estate) -> list[DesiredEnvironment]:
                     cluster=estate.clusters[cluster_name],
                     hostnames=hostnames_of(estate, tenant_name, env_name, env),
                     modules=tuple(dict.fromkeys(env.modules)),
-                    workers=env.workers,
-                    max_cron_threads=env.max_cron_threads,
-                    limits=env.limits,
-                    http_port=env.http_port,
+                    workers=pool.workers if pool else env.workers,
+                    max_cron_threads=pool.max_cron_threads if pool else env.max_cron_threads,
+                    limits=pool.limits if pool else env.limits,
+                    http_port=None if pool else env.http_port,
                     admin_password=env.admin_password,
                     options=tuple(sorted(env.options.items())),
                     labels=tenant.labels,
+                    profile=tenant.profile,
+                    pool=env.placement.shared if isinstance(env.placement, SharedPlacement) else None,
+                    connection_limit=env.connection_limit,
+                    statement_timeout_s=env.statement_timeout_s,
+                    rate_limit=env.rate_limit,
                 )
             )
+    return out
+
+
+def pools(estate: Estate) -> list[DesiredPool]:
+    """Return every pool with defaults applied (the estate passed cross-checks)."""
+    out = []
+    for name, pool in sorted(estate.pools.items()):
+        stack_name = stack_name_of(estate, pool)
+        cluster_name = cluster_name_of(estate, pool)
+        if stack_name is None or cluster_name is None:
+            raise ValueError(f"pool {name}: unresolved stack or cluster")
+        out.append(DesiredPool(
+            name=name, stack_name=stack_name, stack=estate.stacks[stack_name], cluster_name=cluster_name,
+            cluster=estate.clusters[cluster_name], processes=pool.processes, workers=pool.workers,
+            max_cron_threads=pool.max_cron_threads, limits=pool.limits, db_maxconn=pool.db_maxconn,
+            options=tuple(sorted(pool.options.items())),
+        ))
     return out
 
 

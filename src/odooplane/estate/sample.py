@@ -31,13 +31,20 @@ SAMPLE: dict[str, Any] = {
     "stacks": {
         "odoo18": {"series": "18.0", "simulator": True},
     },
+    "pools": {
+        "shared18": {"stack": "odoo18", "cluster": "main", "processes": 1, "workers": 2, "max_cron_threads": 1,
+                     "db_maxconn": 64},
+    },
     "tenants": {
         "acme": {
             "display_name": "Acme Distribution",
             "labels": {"business_unit": "distribution", "brand": "Acme", "site": "lyon", "cost_centre": "CC-1042",
                        "tier": "production", "compliance": "none"},
+            "profile": {"customization": "light", "peak_users": 40, "rpo_minutes": 15, "rto_minutes": 60,
+                        "data_residency": "eu"},
             "environments": {
                 "prod": {
+                    "placement": "dedicated",
                     "stage": "production",
                     "hostnames": ["acme-prod.localhost", "erp.acme.localhost"],
                     "modules": ["sale_management", "stock"],
@@ -47,11 +54,20 @@ SAMPLE: dict[str, Any] = {
                                "time_real_s": 120, "request": 8192},
                     "admin_password": "env:ACME_PROD_MASTER_PASSWORD",
                     "options": {"log_level": "info"},
+                    "connection_limit": 60,
+                    "statement_timeout_s": 300,
+                    "rate_limit": {"average": 50, "burst": 100},
                 },
-                "staging": {"cluster": "main", "modules": ["sale_management", "stock"]},
+                "staging": {"placement": {"shared": "shared18"}, "modules": ["sale_management", "stock"]},
             },
         },
     },
+    "policies": [
+        {"name": "critical-dedicated", "when": {"tier": ["mission-critical"]}, "require": {"placement": "dedicated"},
+         "reason": "24/7 operations must not share processes"},
+        {"name": "regulated-own-cluster", "when": {"compliance": ["regulated"]},
+         "require": {"dedicated_cluster": True}},
+    ],
 }
 
 REAL_STACK_COMMENT = """\
@@ -97,6 +113,14 @@ def _dict_value_model(annotation: Any) -> Any:
     return None
 
 
+def _list_item_model(annotation: Any) -> type[BaseModel] | None:
+    origin = get_origin(annotation)
+    if origin is list:
+        item = get_args(annotation)[0]
+        return item if isinstance(item, type) and issubclass(item, BaseModel) else None
+    return None
+
+
 def _scalar(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value) if (not value or value[0] in "*&!%@`{[" or ":" in value or value[0].isdigit()) \
@@ -124,6 +148,15 @@ def _emit(model: type[BaseModel] | None, data: dict[str, Any], indent: int, out:
                         _emit(item_model, item, indent + 2, out)
                     else:
                         out.append(f"{pad}  {name}: {_scalar(item)}")
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            out.append(f"{pad}{key}:")
+            item_model = _list_item_model(field.annotation) if field is not None else None
+            for item in value:
+                lines: list[str] = []
+                _emit(item_model, item, indent + 2, lines)
+                first = next(i for i, line in enumerate(lines) if not line.lstrip().startswith("#"))
+                lines[first] = f"{pad}  - " + lines[first].lstrip()
+                out.extend(lines)
         elif isinstance(value, list):
             out.append(f"{pad}{key}: [" + ", ".join(_scalar(v) for v in value) + "]")
         else:
@@ -162,7 +195,9 @@ def _type_name(annotation: Any) -> str:
 
 def _models() -> list[type[BaseModel]]:
     return [models.Estate, models.Platform, models.EdgeSettings, models.PortRange, models.ExternalCluster,
-            models.ManagedCluster, models.Stack, models.Tenant, models.Labels, models.Environment, models.Limits]
+            models.ManagedCluster, models.Stack, models.Pool, models.Tenant, models.Labels, models.Profile,
+            models.Environment, models.SharedPlacement, models.RateLimit, models.Limits, models.Policy,
+            models.PolicyMatch, models.PolicyRequire]
 
 
 def reference_markdown() -> str:

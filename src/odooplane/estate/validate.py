@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from odooplane.errors import EstateInvalid, Problem
 from odooplane.estate import load as loader
-from odooplane.estate import models, resolve
-from odooplane.estate.models import Estate, ManagedCluster
+from odooplane.estate import models, policies, resolve
+from odooplane.estate.models import Estate, ManagedCluster, SharedPlacement
 
 _SECRET_FIELDS = ("password", "secret", "token", "key")
 
@@ -27,6 +27,13 @@ class ValidEstate:
     estate: Estate
     environments: tuple[resolve.DesiredEnvironment, ...]
     data_dir: Path
+    pools: tuple[resolve.DesiredPool, ...] = ()
+
+    def pool(self, name: str) -> resolve.DesiredPool | None:
+        return next((p for p in self.pools if p.name == name), None)
+
+    def pool_members(self, name: str) -> list[resolve.DesiredEnvironment]:
+        return [e for e in self.environments if e.pool == name]
 
     def environment(self, ref: resolve.EnvRef) -> resolve.DesiredEnvironment | None:
         for env in self.environments:
@@ -56,7 +63,14 @@ def check(path: Path) -> tuple[ValidEstate | None, list[Problem]]:
     if problems:
         return None, problems
     envs = tuple(resolve.environments(estate))
-    return ValidEstate(loaded.root, estate, envs, resolve.data_dir(estate, loaded.root)), []
+    problems = [
+        Problem(loaded.origin(path), loader.format_path(path), message)
+        for path, message in policies.check(estate, list(envs))
+    ]
+    if problems:
+        return None, problems
+    return ValidEstate(loaded.root, estate, envs, resolve.data_dir(estate, loaded.root),
+                       tuple(resolve.pools(estate))), []
 
 
 # --- schema stage -------------------------------------------------------------------------
@@ -181,6 +195,19 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
         if stack.python and not Path(stack.python).expanduser().exists():
             add(("stacks", name, "python"), f"interpreter {stack.python} does not exist")
 
+    for pname, pool in estate.pools.items():
+        ppath: tuple[str | int, ...] = ("pools", pname)
+        pstack = resolve.stack_name_of(estate, pool)
+        if pstack is None:
+            add(ppath, "no stack: set 'stack' here or platform.default_stack")
+        elif pstack not in estate.stacks and pool.stack:
+            add((*ppath, "stack"), f"unknown stack {pstack!r}{_known(estate.stacks)}")
+        pcluster = resolve.cluster_name_of(estate, pool)
+        if pcluster is None:
+            add(ppath, "no cluster: set 'cluster' here or platform.default_cluster")
+        elif pcluster not in estate.clusters and pool.cluster:
+            add((*ppath, "cluster"), f"unknown cluster {pcluster!r}{_known(estate.clusters)}")
+
     hostnames: dict[str, tuple[str | int, ...]] = {}
     databases: dict[str, str] = {}
     ports: dict[int, list[tuple[str | int, ...]]] = defaultdict(list)
@@ -195,6 +222,22 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
             add(("tenants", tname, "environments"), "a tenant needs at least one environment")
         for ename, env in tenant.environments.items():
             base: tuple[str | int, ...] = ("tenants", tname, "environments", ename)
+            if isinstance(env.placement, SharedPlacement):
+                env_pool = estate.pools.get(env.placement.shared)
+                if env_pool is None:
+                    add((*base, "placement", "shared"),
+                        f"unknown pool {env.placement.shared!r}{_known(estate.pools)}")
+                    continue
+                for key in ("workers", "max_cron_threads", "limits", "http_port"):
+                    if key in env.model_fields_set:
+                        add((*base, key), f"{key} of a shared environment is set on its pool "
+                                          f"(pools.{env.placement.shared}.{key})")
+                for key, pool_value in (("stack", env_pool.stack or estate.platform.default_stack),
+                                        ("cluster", resolve.cluster_name_of(estate, env_pool))):
+                    value = getattr(env, key)
+                    if value is not None and value != pool_value:
+                        add((*base, key), f"{key} {value!r} differs from the pool's ({pool_value!r}); "
+                                          "a shared environment runs on its pool's")
             stack_ref = resolve.stack_name_of(estate, env)
             if stack_ref is None:
                 add(base, "no stack: set 'stack' here or platform.default_stack")

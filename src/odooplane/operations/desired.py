@@ -1,19 +1,52 @@
-"""Desired artifacts of one environment: its ports, credentials, odoo.conf, process definition
-and route — everything needed to compare with what runs and to make it so."""
+"""Desired artifacts: for every environment and pool, its ports, credentials, odoo.conf, process
+definitions and routes — everything needed to compare with what runs and to make it so."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+import odooplane
 from odooplane.drivers.base import ProcessSpec
-from odooplane.estate.resolve import DesiredEnvironment, stack_source
+from odooplane.estate.models import Limits, Stack
+from odooplane.estate.resolve import DesiredEnvironment, DesiredPool, stack_source
 from odooplane.operations.context import Context
 from odooplane.render import odoo_conf
-from odooplane.render.traefik import EnvRoute
+from odooplane.render.traefik import EnvRoute, PoolService
 from odooplane.services import odoo, passwords, secret_refs
 from odooplane.services.postgres import ClusterConn
 from odooplane.store import ports
+
+DBROUTER = "odooplane_dbrouter"
+ODOO_ADDONS = Path(odooplane.__file__).parent / "odoo_addons"
+POOL_DBFILTER = r"^[a-z][a-z0-9-]*_[a-z0-9-]+$"  # tenant databases only, never templates
+
+
+@dataclass(frozen=True)
+class OdooProcess:
+    """One Odoo server process: its ports, odoo.conf and supervised definition."""
+
+    http_port: int
+    evented_port: int
+    conf_path: Path
+    conf_text: str
+    spec: ProcessSpec
+
+
+@dataclass(frozen=True)
+class PoolArtifacts:
+    pool: DesiredPool
+    runtime: odoo.Runtime
+    cluster: ClusterConn
+    db_password: str
+    data_dir: Path
+    processes: tuple[OdooProcess, ...]
+    service: PoolService
+
+    @property
+    def init_conf(self) -> Path:
+        """The odoo.conf that init/update commands of the pool's databases run with."""
+        return self.processes[0].conf_path
 
 
 @dataclass(frozen=True)
@@ -21,21 +54,37 @@ class EnvArtifacts:
     env: DesiredEnvironment
     runtime: odoo.Runtime
     cluster: ClusterConn
-    db_password: str
-    http_port: int
-    evented_port: int
-    conf_path: Path
-    conf_text: str
-    process: ProcessSpec
+    db_password: str  # of the role owning the database (the pool's for a shared environment)
+    data_dir: Path  # Odoo's data_dir: filestore/<db> lives under it
+    conf_path: Path  # the odoo.conf init/update run with
+    process: OdooProcess | None  # None for a shared environment: the pool serves it
     route: EnvRoute
+    admin_password: str  # the admin user's login password
+    base_url: str
 
     @property
     def slug(self) -> str:
         return self.env.ref.slug
 
+    @property
+    def http_port(self) -> int | None:
+        return self.process.http_port if self.process else None
+
+    @property
+    def evented_port(self) -> int | None:
+        return self.process.evented_port if self.process else None
+
+    @property
+    def filestore(self) -> Path:
+        return self.data_dir / "filestore" / self.env.database
+
 
 def program_name(slug: str) -> str:
     return f"odoo-{slug}"
+
+
+def pool_program(name: str, index: int) -> str:
+    return f"pool-{name}-{index}"
 
 
 def owner(env: DesiredEnvironment) -> str:
@@ -46,27 +95,23 @@ def secret_name(env: DesiredEnvironment, what: str) -> str:
     return f"env/{env.ref}/{what}"
 
 
-def runtime_of(ctx: Context, env: DesiredEnvironment) -> odoo.Runtime:
-    return odoo.runtime(env.stack, source=stack_source(env.stack, ctx.valid.path), estate_dir=ctx.base_dir)
+def runtime_of(ctx: Context, stack: Stack) -> odoo.Runtime:
+    return odoo.runtime(stack, source=stack_source(stack, ctx.valid.path), estate_dir=ctx.base_dir)
 
 
-def _admin_hash(ctx: Context, env: DesiredEnvironment, *, create: bool) -> str | None:
-    """Return the pbkdf2 hash of the master password, reusing the stored one while the password
-    is unchanged (a new salt on every apply would rewrite odoo.conf and restart Odoo)."""
-    if env.admin_password:
-        password: str | None = secret_refs.resolve(
-            env.admin_password,
-            base_dir=ctx.base_dir,
-            where=f"tenants.{env.ref.tenant}.environments.{env.ref.env}.admin_password",
-        )
-    elif create:
-        password = ctx.secrets.get_or_create(secret_name(env, "admin_password"))
-    else:
-        password = ctx.secrets.get(secret_name(env, "admin_password"))
+def _secret(ctx: Context, name: str, *, create: bool) -> str | None:
+    return ctx.secrets.get_or_create(name) if create else ctx.secrets.get(name)
+
+
+def _master_hash(ctx: Context, prefix: str, ref: str | None, where: str, *, create: bool) -> str | None:
+    """Return the pbkdf2 hash of a master password, reusing the stored one while the password is
+    unchanged (a new salt on every apply would rewrite odoo.conf and restart Odoo)."""
+    password = (secret_refs.resolve(ref, base_dir=ctx.base_dir, where=where) if ref
+                else _secret(ctx, f"{prefix}/admin_password", create=create))
     if password is None:
         return None
     fingerprint = ctx.secrets.fingerprint(password)
-    cached = ctx.secrets.get(secret_name(env, "admin_hash"))
+    cached = ctx.secrets.get(f"{prefix}/admin_hash")
     if cached:
         fp, _, hashed = cached.partition("|")
         if fp == fingerprint:
@@ -74,33 +119,84 @@ def _admin_hash(ctx: Context, env: DesiredEnvironment, *, create: bool) -> str |
     if not create:
         return None
     hashed = passwords.hash_password(password)
-    ctx.secrets.put(secret_name(env, "admin_hash"), f"{fingerprint}|{hashed}")
+    ctx.secrets.put(f"{prefix}/admin_hash", f"{fingerprint}|{hashed}")
     return hashed
 
 
-def _ports(ctx: Context, env: DesiredEnvironment, *, create: bool) -> tuple[int, int] | None:
-    who = owner(env)
-    known = ports.allocated(ctx.store)
-    rng = ctx.estate.platform.ports
-    if env.http_port:
+def _port(ctx: Context, who: str, purpose: str, *, create: bool, fixed: int | None = None) -> int | None:
+    if fixed:
         if create:
-            ports.pin(ctx.store, owner=who, purpose="http", port=env.http_port)
-        http: int | None = env.http_port
-    elif create:
-        http = ports.allocate(
-            ctx.store, owner=who, purpose="http", start=rng.start, end=rng.end, reserved=ctx.reserved_ports()
-        )
-    else:
-        http = known.get((who, "http"))
-    if create:
-        evented: int | None = ports.allocate(
-            ctx.store, owner=who, purpose="evented", start=rng.start, end=rng.end, reserved=ctx.reserved_ports()
-        )
-    else:
-        evented = known.get((who, "evented"))
-    if http is None or evented is None:
+            ports.pin(ctx.store, owner=who, purpose=purpose, port=fixed)
+        return fixed
+    if not create:
+        return ports.allocated(ctx.store).get((who, purpose))
+    rng = ctx.estate.platform.ports
+    return ports.allocate(ctx.store, owner=who, purpose=purpose, start=rng.start, end=rng.end,
+                          reserved=ctx.reserved_ports())
+
+
+def _conf(
+    *, series_major: int, cluster: ClusterConn, role: str, password: str, database: str, dbfilter: str,
+    data_dir: Path, runtime: odoo.Runtime, http_port: int, evented_port: int, admin_hash: str, logfile: Path,
+    workers: int, max_cron_threads: int, limits: Limits, server_wide: tuple[str, ...],
+    extra: dict[str, str | int | float | bool], db_maxconn: int = 64,
+) -> str:
+    return odoo_conf.render(odoo_conf.OdooConf(
+        series_major=series_major, db_host=cluster.host, db_port=cluster.port, db_user=role, db_password=password,
+        db_name=database, dbfilter=dbfilter, data_dir=str(data_dir), addons_path=runtime.addons_path,
+        http_port=http_port, evented_port=evented_port, admin_passwd_hash=admin_hash, logfile=str(logfile),
+        workers=workers, max_cron_threads=max_cron_threads, limit_memory_soft_mib=limits.memory_soft_mib,
+        limit_memory_hard_mib=limits.memory_hard_mib, limit_time_cpu=limits.time_cpu_s,
+        limit_time_real=limits.time_real_s, limit_request=limits.request, server_wide_modules=server_wide,
+        db_maxconn=db_maxconn, extra=extra,
+    ))
+
+
+def pool_artifacts(ctx: Context, pool: DesiredPool, *, create: bool) -> PoolArtifacts | None:
+    """Return the desired artifacts of a pool (None: never provisioned, with ``create`` False)."""
+    cluster = ctx.cluster_conn(pool.cluster_name, allocate=create)
+    if cluster is None:
         return None
-    return http, evented
+    prefix = f"pool/{pool.name}"
+    password = _secret(ctx, f"{prefix}/db_password", create=create)
+    admin_hash = _master_hash(ctx, prefix, None, f"pools.{pool.name}", create=create)
+    if password is None or admin_hash is None:
+        return None
+    rt = runtime_of(ctx, pool.stack)
+    if not rt.simulator:
+        rt = odoo.Runtime(rt.base, (str(ODOO_ADDONS), *rt.addons_path), rt.simulator, rt.series_major)
+    layout = ctx.layout
+    data_dir = layout.pool_data(pool.name)
+    server_wide = tuple(dict.fromkeys([*pool.stack.server_wide_modules, DBROUTER]))
+    procs = []
+    for index in range(pool.processes):
+        http = _port(ctx, prefix, f"http-{index}", create=create)
+        evented = _port(ctx, prefix, f"evented-{index}", create=create)
+        if http is None or evented is None:
+            return None
+        conf_path = layout.pool_conf(pool.name, index)
+        text = _conf(
+            series_major=pool.stack.major, cluster=cluster, role=pool.role, password=password, database="",
+            dbfilter=POOL_DBFILTER, data_dir=data_dir, runtime=rt, http_port=http, evented_port=evented,
+            admin_hash=admin_hash, logfile=layout.pool_odoo_log(pool.name, index), workers=pool.workers,
+            max_cron_threads=pool.max_cron_threads, limits=pool.limits, server_wide=server_wide,
+            extra=dict(pool.options), db_maxconn=pool.db_maxconn,
+        )
+        name = pool_program(pool.name, index)
+        spec = ProcessSpec(name=name, kind="odoo", argv=tuple(odoo.server_argv(rt, conf_path)),
+                           cwd=layout.pool_dir(pool.name), log_file=layout.process_log(name),
+                           env={"ODOOPLANE_TARGET": f"pool {pool.name}"}, stop_wait_s=30)
+        procs.append(OdooProcess(http, evented, conf_path, text, spec))
+    service = PoolService(
+        name=pool.slug, http_ports=tuple(p.http_port for p in procs),
+        evented_ports=tuple(p.evented_port for p in procs) if pool.workers > 0 else (),
+    )
+    return PoolArtifacts(pool, rt, cluster, password, data_dir, tuple(procs), service)
+
+
+def base_url(ctx: Context, env: DesiredEnvironment) -> str:
+    port = ctx.estate.platform.edge.http_port
+    return f"http://{env.hostnames[0]}" + ("" if port == 80 else f":{port}")
 
 
 def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool) -> EnvArtifacts | None:
@@ -109,75 +205,50 @@ def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool) -> EnvArti
     With ``create`` False (plan, status) nothing is allocated or generated: None means the
     environment has never been provisioned. Raise SecretError if a secret reference is unset.
     """
+    admin_password = _secret(ctx, secret_name(env, "admin_user_password"), create=create)
+    rate = (env.rate_limit.average, env.rate_limit.burst) if env.rate_limit else None
+    if env.pool:
+        desired_pool = ctx.valid.pool(env.pool)
+        assert desired_pool is not None
+        pool = pool_artifacts(ctx, desired_pool, create=create)
+        if pool is None or admin_password is None:
+            return None
+        route = EnvRoute(name=env.ref.slug, hostnames=env.hostnames, http_port=None, evented_port=None,
+                         series_major=env.stack.major, pool=desired_pool.slug, pool_evented=desired_pool.workers > 0,
+                         database=env.database, rate_limit=rate)
+        return EnvArtifacts(env=env, runtime=pool.runtime, cluster=pool.cluster, db_password=pool.db_password,
+                            data_dir=pool.data_dir, conf_path=pool.init_conf, process=None, route=route,
+                            admin_password=admin_password, base_url=base_url(ctx, env))
     cluster = ctx.cluster_conn(env.cluster_name, allocate=create)
     if cluster is None:
         return None
-    db_password = (
-        ctx.secrets.get_or_create(secret_name(env, "db_password"))
-        if create
-        else ctx.secrets.get(secret_name(env, "db_password"))
-    )
-    admin_hash = _admin_hash(ctx, env, create=create)
-    port_pair = _ports(ctx, env, create=create)
-    if db_password is None or admin_hash is None or port_pair is None:
+    db_password = _secret(ctx, secret_name(env, "db_password"), create=create)
+    where = f"tenants.{env.ref.tenant}.environments.{env.ref.env}.admin_password"
+    admin_hash = _master_hash(ctx, f"env/{env.ref}", env.admin_password, where, create=create)
+    http_port = _port(ctx, owner(env), "http", create=create, fixed=env.http_port)
+    evented_port = _port(ctx, owner(env), "evented", create=create)
+    if None in (db_password, admin_hash, http_port, evented_port, admin_password):
         return None
-    http_port, evented_port = port_pair
+    assert db_password and admin_hash and http_port and evented_port and admin_password
     slug = env.ref.slug
     layout = ctx.layout
-    rt = runtime_of(ctx, env)
-    conf = odoo_conf.OdooConf(
-        series_major=env.stack.major,
-        db_host=cluster.host,
-        db_port=cluster.port,
-        db_user=env.role,
-        db_password=db_password,
-        db_name=env.database,
-        dbfilter=odoo_conf.dbfilter_exact(env.database),
-        data_dir=str(layout.env_data(slug)),
-        addons_path=rt.addons_path,
-        http_port=http_port,
-        evented_port=evented_port,
-        admin_passwd_hash=admin_hash,
-        logfile=str(layout.odoo_log(slug)),
-        workers=env.workers,
-        max_cron_threads=env.max_cron_threads,
-        limit_memory_soft_mib=env.limits.memory_soft_mib,
-        limit_memory_hard_mib=env.limits.memory_hard_mib,
-        limit_time_cpu=env.limits.time_cpu_s,
-        limit_time_real=env.limits.time_real_s,
-        limit_request=env.limits.request,
-        server_wide_modules=tuple(env.stack.server_wide_modules),
-        extra=dict(env.options),
-    )
+    rt = runtime_of(ctx, env.stack)
     conf_path = layout.env_conf(slug)
+    text = _conf(
+        series_major=env.stack.major, cluster=cluster, role=env.role, password=db_password, database=env.database,
+        dbfilter=odoo_conf.dbfilter_exact(env.database), data_dir=layout.env_data(slug), runtime=rt,
+        http_port=http_port, evented_port=evented_port, admin_hash=admin_hash, logfile=layout.odoo_log(slug),
+        workers=env.workers, max_cron_threads=env.max_cron_threads, limits=env.limits,
+        server_wide=tuple(env.stack.server_wide_modules), extra=dict(env.options),
+    )
     name = program_name(slug)
-    process = ProcessSpec(
-        name=name,
-        kind="odoo",
-        argv=tuple(odoo.server_argv(rt, conf_path)),
-        cwd=layout.env_dir(slug),
-        log_file=layout.process_log(name),
-        env={"ODOOPLANE_TARGET": str(env.ref)},
-        stop_signal="TERM",
-        stop_wait_s=30,
-        start_s=1,
-    )
-    route = EnvRoute(
-        name=slug,
-        hostnames=env.hostnames,
-        http_port=http_port,
-        evented_port=evented_port if env.workers > 0 else None,
-        series_major=env.stack.major,
-    )
-    return EnvArtifacts(
-        env=env,
-        runtime=rt,
-        cluster=cluster,
-        db_password=db_password,
-        http_port=http_port,
-        evented_port=evented_port,
-        conf_path=conf_path,
-        conf_text=odoo_conf.render(conf),
-        process=process,
-        route=route,
-    )
+    spec = ProcessSpec(name=name, kind="odoo", argv=tuple(odoo.server_argv(rt, conf_path)), cwd=layout.env_dir(slug),
+                       log_file=layout.process_log(name), env={"ODOOPLANE_TARGET": str(env.ref)},
+                       stop_signal="TERM", stop_wait_s=30, start_s=1)
+    process = OdooProcess(http_port, evented_port, conf_path, text, spec)
+    route = EnvRoute(name=slug, hostnames=env.hostnames, http_port=http_port,
+                     evented_port=evented_port if env.workers > 0 else None, series_major=env.stack.major,
+                     rate_limit=rate)
+    return EnvArtifacts(env=env, runtime=rt, cluster=cluster, db_password=db_password, data_dir=layout.env_data(slug),
+                        conf_path=conf_path, process=process, route=route, admin_password=admin_password,
+                        base_url=base_url(ctx, env))

@@ -1,24 +1,45 @@
-"""Observe what actually runs: clusters, databases and roles (by ownership marker), Odoo
-processes, routes served by the edge, and health. Nothing here changes anything."""
+"""Observe what actually runs: clusters, databases and roles (by ownership marker), templates,
+Odoo processes of environments and pools, routes served by the edge, and health. Nothing here
+changes anything."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from odooplane.drivers.base import ProcessState
 from odooplane.errors import OdooplaneError
 from odooplane.estate.models import ManagedCluster
-from odooplane.estate.resolve import EnvRef
+from odooplane.estate.resolve import DesiredEnvironment, DesiredPool, EnvRef
+from odooplane.operations import templates
 from odooplane.operations.context import Context
-from odooplane.operations.desired import EnvArtifacts, artifacts, program_name
-from odooplane.planner.observed import ClusterObservation, EnvObservation, Observed, Orphan
+from odooplane.operations.desired import (
+    EnvArtifacts,
+    OdooProcess,
+    PoolArtifacts,
+    artifacts,
+    pool_artifacts,
+    pool_program,
+    program_name,
+)
+from odooplane.planner.observed import (
+    ClusterObservation,
+    EnvObservation,
+    Observed,
+    Orphan,
+    PoolObservation,
+    ProcessObservation,
+    TemplateObservation,
+)
+from odooplane.render.traefik import DATABASE_HEADER, render_pool
 from odooplane.services import odoo, postgres
 from odooplane.services.postgres import DatabaseStats
 
 logger = logging.getLogger(__name__)
 CLUSTER_PROGRAM_PREFIX = "pg-"
+POOL_PROGRAM_PREFIX = "pool-"
 
 
 def cluster_program(name: str) -> str:
@@ -37,118 +58,170 @@ def _observe_cluster(ctx: Context, name: str, processes: dict[str, ProcessState]
     if conn is None or (managed and (process is None or not process.running)):
         return ClusterObservation(name, cluster.kind, initialised, process, False, "not running")
     try:
-        dbs, roles = postgres.owned_objects(conn, ctx.estate_id)
+        dbs = postgres.owned_databases(conn, ctx.estate_id)
+        _, roles = postgres.owned_objects(conn, ctx.estate_id)
     except OdooplaneError as exc:
         return ClusterObservation(name, cluster.kind, initialised, process, False, exc.message)
     return ClusterObservation(name, cluster.kind, initialised, process, True, None, dbs, roles)
 
 
-def _env_db_facts(
-    ctx: Context, art: EnvArtifacts | None, cluster: ClusterObservation, ref: EnvRef, *, stats: bool
-) -> tuple[bool | None, bool | None, dict[str, str] | None, DatabaseStats | None, str | None]:
-    if not cluster.reachable:
-        return None, None, None, None, cluster.error
-    database = ref.database
-    role_exists = ref.role in cluster.roles
-    database_exists = database in cluster.databases
-    modules = None
-    db_stats = None
-    error = None
-    if database_exists:
-        conn = art.cluster if art else ctx.cluster_conn(cluster.name, allocate=False)
-        if conn is not None:
-            try:
-                modules = postgres.module_states(conn, database)
-                if stats:
-                    db_stats = postgres.database_stats(conn, database)
-            except OdooplaneError as exc:
-                error = exc.message
-    return role_exists, database_exists, modules, db_stats, error
+def _file_is(path: Path, text: str) -> bool:
+    try:
+        return path.read_text() == text
+    except FileNotFoundError:
+        return False
+
+
+def _health(port: int, database: str | None = None) -> odoo.Probe:
+    if database is None:
+        return odoo.probe(f"http://127.0.0.1:{port}/web/health", timeout=2.0)
+    # A shared pool serves a database only with the edge's header: probe the tenant's login page.
+    return odoo.probe(f"http://127.0.0.1:{port}/web/login", timeout=3.0, headers={DATABASE_HEADER: database})
+
+
+def _process_obs(ctx: Context, proc: OdooProcess, processes: dict[str, ProcessState], *,
+                 health: bool) -> ProcessObservation:
+    state = processes.get(proc.spec.name)
+    current = ctx.driver.process_current(proc.spec) and _file_is(proc.conf_path, proc.conf_text)
+    healthy = None
+    if health and state is not None and state.running:
+        healthy = _health(proc.http_port).ok
+    return ProcessObservation(proc.spec.name, state, current, healthy)
+
+
+def _observe_pool(ctx: Context, pool: DesiredPool, art: PoolArtifacts | None, cluster: ClusterObservation,
+                  processes: dict[str, ProcessState], *, health: bool) -> PoolObservation:
+    role_exists = (pool.role in cluster.roles) if cluster.reachable else None
+    if art is None:
+        return PoolObservation(pool.name, False, role_exists, (), False)
+    procs = tuple(_process_obs(ctx, p, processes, health=health) for p in art.processes)
+    route_current = _file_is(ctx.layout.pool_route_file(pool.name), render_pool(art.service))
+    return PoolObservation(pool.name, True, role_exists, procs, route_current)
+
+
+def _limits_current(env: DesiredEnvironment, owned: postgres.OwnedDatabase | None) -> bool:
+    if owned is None:
+        return True
+    want_timeout = f"{env.statement_timeout_s}s" if env.statement_timeout_s else None
+    return owned.connection_limit == env.connection_limit and owned.statement_timeouts.get(env.role) == want_timeout
 
 
 def observe(
     ctx: Context, *, health: bool = True, stats: bool = False
 ) -> tuple[Observed, dict[EnvRef, EnvArtifacts | None]]:
-    """Return what runs now for every environment of the estate and what is orphaned, with the
-    desired artifacts of the environments already provisioned (None for the others)."""
+    """Return what runs now for every environment and pool of the estate and what is orphaned,
+    with the desired artifacts of the environments already provisioned (None for the others)."""
     driver = ctx.driver
-    supervisor_running = bool(driver.process_names()) and bool(driver.processes())
     processes = driver.processes()
+    supervisor_running = bool(processes) or bool(driver.process_names())
     clusters = {name: _observe_cluster(ctx, name, processes) for name in ctx.estate.clusters}
+    pool_arts = {p.name: pool_artifacts(ctx, p, create=False) for p in ctx.valid.pools}
+    pools = {p.name: _observe_pool(ctx, p, pool_arts[p.name], clusters[p.cluster_name], processes, health=health)
+             for p in ctx.valid.pools}
     arts = {env.ref: artifacts(ctx, env, create=False) for env in ctx.valid.environments}
     routes = driver.routes({a.route.name: a.route for a in arts.values() if a is not None})
 
-    def one(ref: EnvRef) -> EnvObservation:
-        env = ctx.valid.environment(ref)
-        assert env is not None
-        art = arts[ref]
-        role_exists, database_exists, modules, db_stats, error = _env_db_facts(
-            ctx, art, clusters[env.cluster_name], ref, stats=stats
-        )
-        conf_path = ctx.layout.env_conf(ref.slug)
-        conf_exists = conf_path.exists()
-        conf_current = bool(art) and conf_exists and conf_path.read_text() == art.conf_text  # type: ignore[union-attr]
-        process = processes.get(program_name(ref.slug))
-        process_current = art is not None and driver.process_current(art.process)
-        route = routes.get(ref.slug)
-        probe = None
-        if health and art is not None and process is not None and process.running:
-            probe = odoo.probe(f"http://127.0.0.1:{art.http_port}/web/health", timeout=2.0)
+    def one(env: DesiredEnvironment) -> EnvObservation:
+        art = arts[env.ref]
+        cluster = clusters[env.cluster_name]
+        owned = cluster.databases.get(env.database) if cluster.reachable else None
+        modules: dict[str, str] | None = None
+        db_stats: DatabaseStats | None = None
+        error = cluster.error if not cluster.reachable else None
+        if owned is not None and (conn := ctx.cluster_conn(env.cluster_name, allocate=False)) is not None:
+            try:
+                modules = postgres.module_states(conn, env.database)
+                if stats:
+                    db_stats = postgres.database_stats(conn, env.database)
+            except OdooplaneError as exc:
+                error = exc.message
+        route = routes.get(env.ref.slug)
+        if art is not None and art.process is not None:
+            proc = _process_obs(ctx, art.process, processes, health=health)
+            process, process_current = proc.process, proc.current
+            config_exists = art.process.conf_path.exists()
+            config_current = _file_is(art.process.conf_path, art.process.conf_text)
+            probe = _health(art.process.http_port) if health and process and process.running else None
+        elif art is not None:  # shared: the pool's first process stands for it
+            pool_art = pool_arts[env.pool or ""]
+            first = pool_art.processes[0] if pool_art else None
+            process = processes.get(first.spec.name) if first else None
+            process_current, config_exists, config_current = True, True, True
+            probe = (_health(first.http_port, env.database) if health and first and process and process.running
+                     else None)
+        else:
+            process = processes.get(program_name(env.ref.slug))
+            process_current = config_exists = config_current = False
+            probe = None
         return EnvObservation(
-            ref=ref,
-            provisioned=art is not None,
-            role_exists=role_exists,
-            database_exists=database_exists,
-            modules=modules,
-            config_exists=conf_exists,
-            config_current=conf_current,
-            process=process,
-            process_current=process_current,
-            route_exists=route is not None,
-            route_current=bool(route and route.current),
-            route_served=bool(route and route.served),
-            health=probe,
-            stats=db_stats,
-            error=error,
+            ref=env.ref, provisioned=art is not None,
+            role_exists=(env.role in cluster.roles) if cluster.reachable else None,
+            database_exists=(owned is not None) if cluster.reachable else None, modules=modules,
+            config_exists=config_exists, config_current=config_current, process=process,
+            process_current=process_current, route_exists=route is not None,
+            route_current=bool(route and route.current), route_served=bool(route and route.served),
+            health=probe, stats=db_stats, error=error, owner=owned.owner if owned else None,
+            limits_current=_limits_current(env, owned),
         )
 
-    refs = [env.ref for env in ctx.valid.environments]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        envs = dict(zip(refs, pool.map(one, refs), strict=True))
+    envs_list = list(ctx.valid.environments)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        envs = dict(zip([e.ref for e in envs_list], pool.map(one, envs_list), strict=True))
+    observed_templates = _templates(ctx, clusters)
     observed = Observed(
         supervisor_running=supervisor_running,
         edge_running=driver.edge_running(),
         clusters=clusters,
         envs=envs,
-        orphans=_orphans(ctx, clusters, routes.keys(), processes),
+        orphans=_orphans(ctx, clusters, routes.keys(), processes, observed_templates),
+        pools=pools,
+        templates=observed_templates,
     )
     return observed, arts
 
 
+def _templates(ctx: Context, clusters: dict[str, ClusterObservation]) -> dict[str, TemplateObservation]:
+    out: dict[str, TemplateObservation] = {}
+    for template in templates.desired(ctx):
+        cluster = clusters[template.cluster_name]
+        owned = cluster.databases.get(template.database)
+        ready = owned is not None and owned.is_template and not owned.allows_connections
+        out[template.database] = TemplateObservation(template.key, template.database, template.cluster_name,
+                                                     ready, owned is not None)
+    return out
+
+
 def _orphans(
-    ctx: Context,
-    clusters: dict[str, ClusterObservation],
-    route_names: Iterable[str],
-    processes: dict[str, ProcessState],
+    ctx: Context, clusters: dict[str, ClusterObservation], route_names: Iterable[str],
+    processes: dict[str, ProcessState], wanted_templates: dict[str, TemplateObservation],
 ) -> list[Orphan]:
-    wanted_slugs = {env.ref.slug for env in ctx.valid.environments}
-    wanted_dbs = {env.database for env in ctx.valid.environments}
-    wanted_clusters = {cluster_program(n) for n, c in ctx.estate.clusters.items() if isinstance(c, ManagedCluster)}
+    wanted_slugs = {env.ref.slug for env in ctx.valid.environments if env.pool is None}
+    all_slugs = {env.ref.slug for env in ctx.valid.environments}
+    wanted_dbs = {env.database for env in ctx.valid.environments} | set(wanted_templates)
+    wanted_roles = ({env.role for env in ctx.valid.environments} | {p.role for p in ctx.valid.pools}
+                    | set(wanted_templates))
+    wanted_programs = {cluster_program(n) for n, c in ctx.estate.clusters.items() if isinstance(c, ManagedCluster)}
+    wanted_programs |= {program_name(slug) for slug in wanted_slugs}
+    wanted_programs |= {pool_program(p.name, i) for p in ctx.valid.pools for i in range(p.processes)}
     out: list[Orphan] = []
     for name in sorted(set(ctx.driver.process_names()) | set(processes)):
-        stray_env = name.startswith("odoo-") and name.removeprefix("odoo-") not in wanted_slugs
-        stray_cluster = name.startswith(CLUSTER_PROGRAM_PREFIX) and name not in wanted_clusters
-        if stray_env or stray_cluster:
+        ours = name.startswith(("odoo-", CLUSTER_PROGRAM_PREFIX, POOL_PROGRAM_PREFIX))
+        if ours and name not in wanted_programs:
             out.append(Orphan("process", name))
     for name in sorted(route_names):
-        if name not in wanted_slugs:
+        if name not in all_slugs:
             out.append(Orphan("route", name))
+    pool_names = {p.name for p in ctx.valid.pools}
+    for path in sorted(ctx.layout.edge_dynamic.glob("pool-*.yaml")) if ctx.layout.edge_dynamic.is_dir() else []:
+        if path.stem.removeprefix("pool-") not in pool_names:
+            out.append(Orphan("pool-route", path.stem.removeprefix("pool-")))
     for cname, cluster in clusters.items():
-        for db, target in sorted(cluster.databases.items()):
+        for db, owned in sorted(cluster.databases.items()):
             if db not in wanted_dbs:
-                out.append(Orphan("database", db, cname, target))
+                kind = "template" if db.startswith(templates.PREFIX) else "database"
+                out.append(Orphan(kind, db, cname, owned.target))
         for role, target in sorted(cluster.roles.items()):
-            if role not in wanted_dbs:
+            if role not in wanted_roles and not role.startswith(templates.PREFIX):
                 out.append(Orphan("role", role, cname, target))
     if ctx.layout.envs.is_dir():
         for path in sorted(ctx.layout.envs.iterdir()):

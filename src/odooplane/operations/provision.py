@@ -1,35 +1,34 @@
-"""Provisioning steps: clusters, the edge, and one environment's pipeline
-(role → database → config → init → process → health → route), each idempotent and journaled."""
+"""Provisioning steps: clusters, the edge, templates, and one environment's pipeline
+(role → database (template copy or Odoo init) → identity → limits → config → process → health →
+route), each idempotent and journaled."""
 
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 from pathlib import Path
 
 import httpx
 
-from odooplane import execute
 from odooplane.clock import wait_until
 from odooplane.drivers.base import ProcessSpec
-from odooplane.errors import CommandFailed, OdooplaneError, PermanentError, TemporaryError
+from odooplane.errors import OdooplaneError, PermanentError, TemporaryError
 from odooplane.estate.models import ManagedCluster
 from odooplane.estate.resolve import DesiredEnvironment
-from odooplane.operations import locks
+from odooplane.operations import locks, odoo_commands, templates
 from odooplane.operations.context import Context
-from odooplane.operations.desired import EnvArtifacts, artifacts, owner, program_name, secret_name
+from odooplane.operations.desired import EnvArtifacts, OdooProcess, artifacts, owner, program_name, secret_name
 from odooplane.operations.observe import cluster_program
 from odooplane.operations.runner import Operation, StepFailed
 from odooplane.planner.observed import EnvObservation, Orphan
-from odooplane.services import managed_pg, odoo, pg_binaries, postgres
+from odooplane.render.traefik import DATABASE_HEADER
+from odooplane.services import managed_pg, odoo, odoo_db, passwords, pg_binaries, postgres
 from odooplane.services.postgres import ClusterConn, marker
 from odooplane.services.supervisor import atomic_write
 from odooplane.store import ports
 
 logger = logging.getLogger(__name__)
 
-INIT_TIMEOUT_S = 1800
 HEALTH_TIMEOUT_S = 90
 ROUTE_TIMEOUT_S = 30
 
@@ -111,68 +110,90 @@ def ensure_edge(ctx: Context, op: Operation) -> None:
     if not ctx.driver.edge_running():
         for port, key in ((edge.http_port, "http_port"), (edge.api_port, "api_port")):
             if not ports.port_is_free(port, edge.bind if key == "http_port" else "127.0.0.1"):
-                raise StepFailed(
-                    target="edge",
-                    step="edge",
-                    reason=f"platform.edge.{key} {port} is already in use by another program",
-                )
+                raise StepFailed(target="edge", step="edge",
+                                 reason=f"platform.edge.{key} {port} is already in use by another program")
     op.step("edge", "edge", ctx.driver.ensure_edge)
+
+
+# -- templates ----------------------------------------------------------------------------------
+
+
+def ensure_template(ctx: Context, op: Operation, template: templates.DesiredTemplate) -> None:
+    conn = ctx.cluster_conn(template.cluster_name)
+    assert conn is not None
+    with locks.hold(ctx.layout.locks, f"template-{template.key}", wait=1800, what=f"template {template.database}"):
+        state = postgres.template_state(conn, template.database)
+        if state == (True, False):
+            return
+        op.step("template", f"template {template.database}", lambda: templates.build(ctx, template, conn),
+                detail=",".join(["base", *template.modules]))
+
+
+# -- processes ------------------------------------------------------------------------------------
+
+
+def start_process(ctx: Context, proc: OdooProcess, *, restart: bool) -> None:
+    """Make the supervised process match ``proc`` (restart it if asked: odoo.conf changed)."""
+    changed = ctx.driver.ensure_process(proc.spec)
+    if restart and not changed:
+        ctx.driver.restart_process(proc.spec.name)
+    ctx.driver.wait_running(proc.spec.name, timeout=60, started=True)
+
+
+def wait_healthy(ctx: Context, proc: OdooProcess, *, database: str | None = None, log: Path | None = None) -> None:
+    """Wait until Odoo answers directly (/web/health, or a shared pool's tenant login page with
+    the edge's header); fail fast if the process gives up."""
+    path = "/web/login" if database else "/web/health"
+    url = f"http://127.0.0.1:{proc.http_port}{path}"
+    headers = {DATABASE_HEADER: database} if database else None
+    gave_up = False
+
+    def healthy() -> bool:
+        nonlocal gave_up
+        if odoo.probe(url, timeout=3.0, headers=headers).ok:
+            return True
+        info = ctx.driver.processes().get(proc.spec.name)
+        gave_up = info is None or info.state == "FATAL"
+        return gave_up
+
+    if wait_until(healthy, timeout=HEALTH_TIMEOUT_S, interval=0.05) and not gave_up:
+        return
+    info = ctx.driver.processes().get(proc.spec.name)
+    state = f"{info.state} {info.detail}" if info else "not running"
+    raise PermanentError(f"Odoo does not answer {url} (process {state}" + (f"; log: {log})" if log else ")"))
+
+
+def check_through_edge(ctx: Context, art: EnvArtifacts) -> None:
+    """GET the login page through Traefik with the environment's first hostname: proves the route,
+    the database selection and Odoo in one request."""
+    edge = ctx.estate.platform.edge
+    host = art.env.hostnames[0]
+    try:
+        response = httpx.get(f"http://127.0.0.1:{edge.http_port}/web/login", headers={"Host": host}, timeout=10)
+    except httpx.HTTPError as exc:
+        raise TemporaryError(f"edge did not answer for {host}: {type(exc).__name__}", delay=0.1) from exc
+    if response.status_code != 200:
+        raise TemporaryError(f"edge answered {response.status_code} for {host}/web/login", delay=0.1)
 
 
 # -- one environment ----------------------------------------------------------------------------
 
 
-def _dirs(ctx: Context, slug: str) -> None:
-    for path in (ctx.layout.env_dir(slug), ctx.layout.env_data(slug), ctx.layout.env_logs(slug)):
-        path.mkdir(parents=True, exist_ok=True)
-
-
 def _write_conf(ctx: Context, art: EnvArtifacts) -> bool:
-    _dirs(ctx, art.slug)
-    return atomic_write(art.conf_path, art.conf_text, mode=0o600)
+    assert art.process is not None
+    for path in (ctx.layout.env_dir(art.slug), art.data_dir, ctx.layout.env_logs(art.slug)):
+        path.mkdir(parents=True, exist_ok=True)
+    return atomic_write(art.process.conf_path, art.process.conf_text, mode=0o600)
 
 
-_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Denied|Fault)\b.*")
-_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ \d+ (?:ERROR|CRITICAL) \S+ (.*)$")
-
-
-def odoo_error_summary(log_file: Path) -> str:
-    """Return the most telling line of a failed Odoo run: the final exception line of the last
-    traceback, else the last ERROR/CRITICAL message, else the last line."""
-    try:
-        lines = log_file.read_text(errors="replace").splitlines()
-    except FileNotFoundError:
-        return ""
-    exceptions = [ln.strip() for ln in lines if _EXCEPTION_LINE.match(ln)]
-    if exceptions:
-        return exceptions[-1][:300]
-    errors = [m.group(1).strip() for ln in lines if (m := _LOG_LINE.match(ln))]
-    if errors:
-        return errors[-1][:300]
-    return lines[-1].strip()[:300] if lines else ""
-
-
-def run_odoo_command(art: EnvArtifacts, argv: list[str], *, what: str, log_file: Path) -> None:
-    """Run an odoo-bin command that stops by itself; raise PermanentError with the log's last error."""
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    log_file.unlink(missing_ok=True)
-    try:
-        execute.run(
-            [*argv, f"--logfile={log_file}"],
-            what=what,
-            timeout=INIT_TIMEOUT_S,
-            cwd=log_file.parent,
-            secrets=[art.db_password],
-        )
-    except CommandFailed as exc:
-        text = odoo_error_summary(log_file) or (exc.stderr_tail.splitlines() or ["(no output)"])[-1]
-        raise PermanentError(f"{what} exited with {exc.returncode}: {text} (log: {log_file})") from exc
+def _logs_dir(ctx: Context, art: EnvArtifacts) -> Path:
+    return ctx.layout.env_logs(art.slug)
 
 
 def _init(ctx: Context, art: EnvArtifacts) -> None:
     env = art.env
     argv = odoo.init_argv(art.runtime, art.conf_path, database=env.database, modules=list(env.modules))
-    run_odoo_command(art, argv, what="Odoo init", log_file=ctx.layout.env_logs(art.slug) / "init.log")
+    odoo_commands.run(argv, what="Odoo init", log_file=_logs_dir(ctx, art) / "init.log", secrets=[art.db_password])
     states = postgres.module_states(art.cluster, env.database) or {}
     if states.get("base") != "installed":
         raise PermanentError("Odoo init finished but base is not installed")
@@ -180,42 +201,19 @@ def _init(ctx: Context, art: EnvArtifacts) -> None:
 
 def _install(ctx: Context, art: EnvArtifacts, modules: list[str]) -> None:
     argv = odoo.install_argv(art.runtime, art.conf_path, database=art.env.database, modules=modules)
-    run_odoo_command(art, argv, what="Odoo module install", log_file=ctx.layout.env_logs(art.slug) / "install.log")
+    odoo_commands.run(argv, what="Odoo module install", log_file=_logs_dir(ctx, art) / "install.log",
+                      secrets=[art.db_password])
 
 
-def wait_healthy(ctx: Context, art: EnvArtifacts) -> None:
-    """Wait until Odoo answers /web/health directly; fail fast if the process gives up."""
-    url = f"http://127.0.0.1:{art.http_port}/web/health"
-
-    gave_up = False
-
-    def healthy() -> bool:
-        nonlocal gave_up
-        if odoo.probe(url, timeout=2.0).ok:
-            return True
-        info = ctx.driver.processes().get(art.process.name)
-        gave_up = info is None or info.state == "FATAL"
-        return gave_up
-
-    if wait_until(healthy, timeout=HEALTH_TIMEOUT_S, interval=0.05) and not gave_up:
-        return
-    info = ctx.driver.processes().get(art.process.name)
-    state = f"{info.state} {info.detail}" if info else "not running"
-    raise PermanentError(
-        f"Odoo does not answer {url} (process {state}; log: {ctx.layout.odoo_log(art.slug)})"
-    )
+def _identity(ctx: Context, art: EnvArtifacts) -> None:
+    hashed = passwords.hash_password(art.admin_password, rounds=passwords.ROUNDS)
+    odoo_db.reset_identity(art.cluster, art.env.database, odoo_db.Identity(art.base_url, hashed))
 
 
-def check_through_edge(ctx: Context, art: EnvArtifacts) -> None:
-    """GET /web/health through Traefik with the environment's first hostname."""
-    edge = ctx.estate.platform.edge
-    host = art.env.hostnames[0]
-    try:
-        response = httpx.get(f"http://127.0.0.1:{edge.http_port}/web/health", headers={"Host": host}, timeout=5)
-    except httpx.HTTPError as exc:
-        raise TemporaryError(f"edge did not answer for {host}: {type(exc).__name__}", delay=0.2) from exc
-    if response.status_code != 200:
-        raise TemporaryError(f"edge answered {response.status_code} for {host}", delay=0.2)
+def _limits(art: EnvArtifacts) -> None:
+    env = art.env
+    postgres.set_tenant_limits(art.cluster, database=env.database, role=env.role,
+                               connection_limit=env.connection_limit, statement_timeout_s=env.statement_timeout_s)
 
 
 def ensure_env(ctx: Context, op: Operation, env: DesiredEnvironment, obs: EnvObservation) -> None:
@@ -236,78 +234,81 @@ def _converge_env(
     ctx: Context, op: Operation, env: DesiredEnvironment, obs: EnvObservation, created: list[str]
 ) -> None:
     t = str(env.ref)
-    art = (
-        op.step("prepare", t, lambda: artifacts(ctx, env, create=True))
-        if not obs.provisioned
-        else artifacts(ctx, env, create=True)
-    )
+    if obs.provisioned:
+        art = artifacts(ctx, env, create=True)
+    else:
+        art = op.step("prepare", t, lambda: artifacts(ctx, env, create=True))
     assert art is not None
     comment = marker(ctx.estate_id, t)
-    if not obs.role_exists:
-        op.step(
-            "role",
-            t,
-            lambda: postgres.ensure_role(art.cluster, role=env.role, password=art.db_password, comment=comment),
-        )
+    if env.pool is None and not obs.role_exists:
+        op.step("role", t, lambda: postgres.ensure_role(art.cluster, role=env.role, password=art.db_password,
+                                                        comment=comment))
+    if art.process is not None and not obs.config_current:
+        op.step("config", t, lambda: _write_conf(ctx, art))
+    else:
+        art.data_dir.mkdir(parents=True, exist_ok=True)
+        _logs_dir(ctx, art).mkdir(parents=True, exist_ok=True)
     if obs.database_exists and not obs.base_installed:
         # Never fully initialised (an interrupted first apply): it holds no data, start again.
         op.step("database-reset", t, lambda: postgres.drop_database(art.cluster, env.database))
-    if not obs.database_exists or not obs.base_installed:
-        op.step(
-            "database",
-            t,
-            lambda: postgres.ensure_database(art.cluster, database=env.database, owner=env.role, comment=comment),
-        )
-        created.append("database")
-    conf_changed = False
-    if not obs.config_current:
-        conf_changed = op.step("config", t, lambda: _write_conf(ctx, art))
-    if not obs.base_installed:
-        op.step("init", t, lambda: _init(ctx, art), detail=",".join(["base", *env.modules]))
-    else:
+    new = not obs.database_exists or not obs.base_installed
+    if new:
+        template = templates.for_environment(ctx, env)
+        if template is not None:
+            op.step("from-template", t, lambda: templates.copy_into(ctx, template, art), detail=template.database)
+            created.append("database")
+        else:
+            op.step("database", t, lambda: postgres.ensure_database(art.cluster, database=env.database,
+                                                                    owner=env.role, comment=comment))
+            created.append("database")
+            op.step("init", t, lambda: _init(ctx, art), detail=",".join(["base", *env.modules]))
+        op.step("identity", t, lambda: _identity(ctx, art))
+    restart = bool(obs.process is not None and not obs.config_current)
+    if not new:
         installed = {m for m, s in (obs.modules or {}).items() if s == "installed"}
         missing = [m for m in env.modules if m not in installed]
         if missing:
             op.step("modules", t, lambda: _install(ctx, art, missing), detail=",".join(missing))
-            conf_changed = True  # the running registry must load the new modules
-    info = obs.process
-    healthy = obs.health is not None and obs.health.ok
-    need_process = info is None or not info.running or not obs.process_current or conf_changed or not healthy
-    if need_process:
-
-        def start() -> None:
-            changed = ctx.driver.ensure_process(art.process)
-            current = ctx.driver.processes().get(art.process.name)
-            if not changed and (conf_changed or (current is not None and current.running and not healthy)):
-                ctx.driver.restart_process(art.process.name)
-            ctx.driver.wait_running(art.process.name, timeout=60, started=True)
-
-        op.step("process", t, start)
-        op.step("health", t, lambda: wait_healthy(ctx, art))
+            restart = True  # the running registry must load the new modules
+    if new or not obs.limits_current:
+        op.step("limits", t, lambda: _limits(art))
+    if art.process is not None:
+        proc = art.process
+        healthy = obs.health is not None and obs.health.ok
+        running = obs.process is not None and obs.process.running
+        if not running or not obs.process_current or restart or not healthy:
+            op.step("process", t, lambda: start_process(ctx, proc, restart=restart or (running and not healthy)))
+            op.step("health", t, lambda: wait_healthy(ctx, proc, log=ctx.layout.odoo_log(art.slug)))
+    elif new:
+        pool_first = _pool_first_process(ctx, env)
+        op.step("health", t, lambda: wait_healthy(ctx, pool_first, database=env.database))
     if not obs.route_current or not obs.route_served:
-
         def route() -> None:
             ctx.driver.ensure_route(art.route)
             ctx.driver.wait_route_served(art.route.name, timeout=ROUTE_TIMEOUT_S)
 
         op.step("route", t, route)
-        op.step("edge-check", t, lambda: check_through_edge(ctx, art), attempts=10)
+        op.step("edge-check", t, lambda: check_through_edge(ctx, art), attempts=20)
+
+
+def _pool_first_process(ctx: Context, env: DesiredEnvironment) -> OdooProcess:
+    from odooplane.operations.desired import pool_artifacts
+
+    pool = ctx.valid.pool(env.pool or "")
+    assert pool is not None
+    arts = pool_artifacts(ctx, pool, create=False)
+    if arts is None:
+        raise PermanentError(f"pool {env.pool} is not provisioned")
+    return arts.processes[0]
 
 
 # -- removal ------------------------------------------------------------------------------------
 
 
-def remove_env(
-    ctx: Context,
-    slug: str,
-    *,
-    env: DesiredEnvironment | None,
-    drop_data: bool,
-    cluster: ClusterConn | None = None,
-    database: str | None = None,
-) -> None:
+def remove_env(ctx: Context, slug: str, *, env: DesiredEnvironment | None, drop_data: bool,
+               cluster: ClusterConn | None = None, database: str | None = None) -> None:
     """Stop and unroute one environment; with ``drop_data`` also drop its database, role,
-    directory, port allocations and stored secrets. Idempotent."""
+    filestore, port allocations and stored secrets. Idempotent. Logs are kept."""
     ctx.driver.remove_route(slug)
     ctx.driver.remove_process(program_name(slug))
     if not drop_data:
@@ -318,11 +319,54 @@ def remove_env(
         conn = ctx.cluster_conn(env.cluster_name, allocate=False)
     if conn is not None and db:
         postgres.drop_database(conn, db)
-        postgres.drop_role(conn, db)
-    shutil.rmtree(ctx.layout.env_dir(slug), ignore_errors=True)  # logs are kept: they explain what happened
+        if env is None or env.pool is None:
+            postgres.drop_role(conn, db)
+    shutil.rmtree(ctx.layout.env_dir(slug), ignore_errors=True)
+    if env is not None and env.pool is not None:
+        shutil.rmtree(ctx.layout.pool_data(env.pool) / "filestore" / env.database, ignore_errors=True)
     if env is not None:
         ports.release(ctx.store, owner=owner(env))
         ctx.secrets.delete_prefix(secret_name(env, ""))
+
+
+def remove_orphan(ctx: Context, op: Operation, orphan: Orphan, *, prune: bool) -> None:
+    """Stop a process or route that belongs to nothing in the estate, drop a stale template; with
+    ``prune`` also drop an old environment's database, role and directory (data is never dropped
+    implicitly)."""
+    label = orphan.target or orphan.name
+    if orphan.kind == "process":
+        op.step("remove-process", orphan.name, lambda: ctx.driver.remove_process(orphan.name))
+        return
+    if orphan.kind == "route":
+        op.step("remove-route", orphan.name, lambda: ctx.driver.remove_route(orphan.name))
+        return
+    if orphan.kind == "pool-route":
+        op.step("remove-route", f"pool {orphan.name}",
+                lambda: ctx.layout.pool_route_file(orphan.name).unlink(missing_ok=True))
+        return
+    conn = ctx.cluster_conn(orphan.where, allocate=False) if orphan.where in ctx.estate.clusters else None
+    if orphan.kind == "template":
+        if conn is not None:
+            key = orphan.name.removeprefix(templates.PREFIX)
+            op.step("remove-template", orphan.name, lambda: templates.remove(ctx, conn, orphan.name, key))
+        return
+    if not prune:
+        return
+    if orphan.kind == "directory":
+        op.step("remove-directory", label, lambda: shutil.rmtree(orphan.where, ignore_errors=True))
+        return
+    if conn is None:
+        return
+    if orphan.kind == "database":
+        def drop() -> None:
+            postgres.drop_database(conn, orphan.name)
+            if orphan.target:
+                ports.release(ctx.store, owner=f"env/{orphan.target}")
+                ctx.secrets.delete_prefix(f"env/{orphan.target}/")
+
+        op.step("drop-database", label, drop)
+    elif orphan.kind == "role":
+        op.step("drop-role", label, lambda: postgres.drop_role(conn, orphan.name))
 
 
 def find_cluster_of(ctx: Context, database: str) -> ClusterConn | None:
@@ -335,34 +379,3 @@ def find_cluster_of(ctx: Context, database: str) -> ClusterConn | None:
         except OdooplaneError:
             continue
     return None
-
-
-def remove_orphan(ctx: Context, op: Operation, orphan: Orphan, *, prune: bool) -> None:
-    """Stop a process or route of an environment no longer in the estate; with ``prune`` also
-    drop its database, role and directory (data is never dropped implicitly)."""
-    label = orphan.target or orphan.name
-    if orphan.kind == "process":
-        op.step("remove-process", orphan.name, lambda: ctx.driver.remove_process(orphan.name))
-        return
-    if orphan.kind == "route":
-        op.step("remove-route", orphan.name, lambda: ctx.driver.remove_route(orphan.name))
-        return
-    if not prune:
-        return
-    if orphan.kind == "directory":
-        op.step("remove-directory", label, lambda: shutil.rmtree(orphan.where, ignore_errors=True))
-        return
-    conn = ctx.cluster_conn(orphan.where, allocate=False)
-    if conn is None:
-        return
-    if orphan.kind == "database":
-
-        def drop() -> None:
-            postgres.drop_database(conn, orphan.name)
-            if orphan.target:
-                ports.release(ctx.store, owner=f"env/{orphan.target}")
-                ctx.secrets.delete_prefix(f"env/{orphan.target}/")
-
-        op.step("drop-database", label, drop)
-    elif orphan.kind == "role":
-        op.step("drop-role", label, lambda: postgres.drop_role(conn, orphan.name))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from odooplane.drivers.base import ProcessState
 from odooplane.estate.resolve import EnvRef
 from odooplane.services.odoo import Probe
-from odooplane.services.postgres import DatabaseStats
+from odooplane.services.postgres import DatabaseStats, OwnedDatabase
 
 
 @dataclass(frozen=True)
@@ -18,8 +18,38 @@ class ClusterObservation:
     process: ProcessState | None
     reachable: bool
     error: str | None
-    databases: dict[str, str] = field(default_factory=dict)  # name -> "tenant/env"
-    roles: dict[str, str] = field(default_factory=dict)
+    databases: dict[str, OwnedDatabase] = field(default_factory=dict)  # ours, by name
+    roles: dict[str, str] = field(default_factory=dict)  # ours: role -> marker target
+
+
+@dataclass(frozen=True)
+class ProcessObservation:
+    name: str
+    process: ProcessState | None
+    current: bool  # its definition and odoo.conf match the estate
+    healthy: bool | None
+
+
+@dataclass(frozen=True)
+class PoolObservation:
+    name: str
+    provisioned: bool
+    role_exists: bool | None
+    processes: tuple[ProcessObservation, ...]
+    route_current: bool
+
+    @property
+    def running(self) -> bool:
+        return bool(self.processes) and all(p.process is not None and p.process.running for p in self.processes)
+
+
+@dataclass(frozen=True)
+class TemplateObservation:
+    key: str
+    database: str
+    cluster: str
+    ready: bool  # built, sealed (a template nobody can connect to)
+    exists: bool
 
 
 @dataclass(frozen=True)
@@ -39,6 +69,8 @@ class EnvObservation:
     health: Probe | None
     stats: DatabaseStats | None = None
     error: str | None = None
+    owner: str | None = None  # the role owning the database now
+    limits_current: bool = True
 
     @property
     def base_installed(self) -> bool:
@@ -47,7 +79,7 @@ class EnvObservation:
 
 @dataclass(frozen=True)
 class Orphan:
-    kind: str  # process | route | database | role | directory
+    kind: str  # process | route | database | role | directory | template
     name: str
     where: str = ""
     target: str = ""
@@ -60,3 +92,5 @@ class Observed:
     clusters: dict[str, ClusterObservation]
     envs: dict[EnvRef, EnvObservation]
     orphans: list[Orphan]
+    pools: dict[str, PoolObservation] = field(default_factory=dict)
+    templates: dict[str, TemplateObservation] = field(default_factory=dict)  # by template database name

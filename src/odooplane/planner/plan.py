@@ -10,11 +10,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from odooplane.estate.models import ManagedCluster
-from odooplane.estate.resolve import DesiredEnvironment
+from odooplane.estate.resolve import DesiredEnvironment, DesiredPool
 from odooplane.estate.validate import ValidEstate
-from odooplane.planner.observed import EnvObservation, Observed
+from odooplane.planner.observed import EnvObservation, Observed, PoolObservation
 
-Action = Literal["create", "update", "start", "restart", "install", "remove", "retain", "recreate", "check"]
+Action = Literal["create", "update", "start", "restart", "install", "remove", "retain", "recreate", "check", "move"]
 
 
 @dataclass(frozen=True)
@@ -44,42 +44,69 @@ class Plan:
         return {"changes": [c.as_dict() for c in self.changes], "notes": self.notes, "empty": self.empty}
 
 
-def env_changes(env: DesiredEnvironment, obs: EnvObservation) -> list[Change]:
+def pool_changes(pool: DesiredPool, obs: PoolObservation | None) -> list[Change]:
+    t = f"pool {pool.name}"
+    if obs is None or not obs.provisioned or not obs.processes:
+        return [Change(t, "pool", "create", f"new: role {pool.role}, {pool.processes} process(es) of "
+                                             f"{pool.workers or 'threaded'} worker(s), edge service")]
+    out: list[Change] = []
+    if not obs.role_exists:
+        out.append(Change(t, "role", "create", f"role {pool.role} does not exist"))
+    for proc in obs.processes:
+        if proc.process is None:
+            out.append(Change(t, "process", "start", f"{proc.name} is not running"))
+        elif not proc.current:
+            out.append(Change(t, "process", "restart", f"{proc.name}: its definition or odoo.conf changed"))
+        elif not proc.process.running:
+            out.append(Change(t, "process", "start", f"{proc.name} is {proc.process.state}"))
+        elif proc.healthy is False:
+            out.append(Change(t, "process", "restart", f"{proc.name}: /web/health failed"))
+    if not obs.route_current:
+        out.append(Change(t, "route", "update", "the pool's edge service differs from the estate"))
+    return out
+
+
+def env_changes(env: DesiredEnvironment, obs: EnvObservation, *, template: str | None = None) -> list[Change]:
     """Return the changes one environment needs, in apply's step order."""
     t = str(env.ref)
     out: list[Change] = []
-    if obs.role_exists is None or (not obs.provisioned and not obs.database_exists and not obs.role_exists):
-        mods = ",".join(["base", *env.modules])
-        why = f"new: role, database, odoo.conf, init ({mods}), process, route {', '.join(env.hostnames)}"
+    how = f"copy of template {template}" if template else f"init ({','.join(['base', *env.modules])})"
+    if obs.role_exists is None or (not obs.provisioned and not obs.database_exists):
+        where = f"in pool {env.pool}" if env.pool else "dedicated"
+        why = f"new, {where}: database ({how}), route {', '.join(env.hostnames)}"
         if obs.role_exists is None:
             why += f" (once cluster {env.cluster_name} is up)"
         return [Change(t, "environment", "create", why)]
-    if not obs.role_exists:
+    if obs.database_exists and obs.base_installed and obs.owner and obs.owner != env.role:
+        out.append(Change(t, "placement", "move", f"database owned by {obs.owner}: move it to {env.placement}"))
+        return out
+    if env.pool is None and not obs.role_exists:
         out.append(Change(t, "role", "create", f"role {env.role} does not exist"))
     if not obs.database_exists:
-        out.append(Change(t, "database", "create", f"database {env.database} does not exist"))
+        out.append(Change(t, "database", "create", f"database {env.database} does not exist ({how})"))
     elif not obs.base_installed:
-        out.append(Change(t, "database", "recreate", "database exists but was never fully initialised"))
-    if not obs.config_exists:
-        out.append(Change(t, "config", "create", "odoo.conf missing"))
-    elif not obs.config_current:
-        out.append(Change(t, "config", "update", "odoo.conf differs from the estate"))
-    if not obs.database_exists or not obs.base_installed:
-        mods = ", ".join(["base", *env.modules])
-        out.append(Change(t, "init", "install", f"initialise with {mods}"))
-    else:
+        out.append(Change(t, "database", "recreate", f"database exists but was never fully initialised ({how})"))
+    if env.pool is None:
+        if not obs.config_exists:
+            out.append(Change(t, "config", "create", "odoo.conf missing"))
+        elif not obs.config_current:
+            out.append(Change(t, "config", "update", "odoo.conf differs from the estate"))
+    if obs.database_exists and obs.base_installed:
         installed = {m for m, s in (obs.modules or {}).items() if s == "installed"}
         missing = [m for m in env.modules if m not in installed]
         if missing:
             out.append(Change(t, "modules", "install", f"install {', '.join(missing)}"))
-    if obs.process is None:
-        out.append(Change(t, "process", "start", "Odoo is not running"))
-    elif not obs.process_current or not obs.config_current:
-        out.append(Change(t, "process", "restart", "its definition or odoo.conf changed"))
-    elif not obs.process.running:
-        out.append(Change(t, "process", "start", f"Odoo is {obs.process.state}"))
-    elif obs.health is not None and not obs.health.ok:
-        out.append(Change(t, "process", "restart", f"/web/health failed ({obs.health.status or obs.health.error})"))
+    if not obs.limits_current:
+        out.append(Change(t, "limits", "update", "connection limit or statement timeout differs from the estate"))
+    if env.pool is None:
+        if obs.process is None:
+            out.append(Change(t, "process", "start", "Odoo is not running"))
+        elif not obs.process_current or not obs.config_current:
+            out.append(Change(t, "process", "restart", "its definition or odoo.conf changed"))
+        elif not obs.process.running:
+            out.append(Change(t, "process", "start", f"Odoo is {obs.process.state}"))
+        elif obs.health is not None and not obs.health.ok:
+            out.append(Change(t, "process", "restart", f"/web/health failed ({obs.health.status or obs.health.error})"))
     if not obs.route_exists:
         out.append(Change(t, "route", "create", f"route for {', '.join(env.hostnames)} missing"))
     elif not obs.route_current:
@@ -89,8 +116,13 @@ def env_changes(env: DesiredEnvironment, obs: EnvObservation) -> list[Change]:
     return out
 
 
-def plan(valid: ValidEstate, observed: Observed, *, prune: bool = False) -> Plan:
-    """Return the changes that make what runs match ``valid`` (pure: no I/O)."""
+def plan(valid: ValidEstate, observed: Observed, *, prune: bool = False,
+         templates: dict[str, str] | None = None) -> Plan:
+    """Return the changes that make what runs match ``valid`` (pure: no I/O).
+
+    ``templates`` maps an environment (``tenant/env``) to the template database it would be
+    copied from when it is created.
+    """
     result = Plan()
     for name, cluster in sorted(valid.estate.clusters.items()):
         obs = observed.clusters.get(name)
@@ -105,30 +137,27 @@ def plan(valid: ValidEstate, observed: Observed, *, prune: bool = False) -> Plan
             result.changes.append(Change(f"cluster {name}", "cluster", "check", obs.error or "unreachable"))
     if not observed.edge_running:
         result.changes.append(Change("edge", "edge", "start", "Traefik is not running"))
+    for template in sorted(observed.templates.values(), key=lambda t: t.database):
+        if not template.ready:
+            result.changes.append(Change(f"template {template.database}", "template", "create",
+                                         f"initialise, warm and seal it on cluster {template.cluster}"))
+    for pool in valid.pools:
+        result.changes.extend(pool_changes(pool, observed.pools.get(pool.name)))
+        if pool.workers == 0:
+            result.notes.append(f"pool {pool.name} is threaded: Odoo only runs the crons of tenants it has served "
+                                "since it started (use workers >= 1 for crons of idle tenants)")
     for env in valid.environments:
         env_obs = observed.envs.get(env.ref)
         if env_obs is not None:
-            result.changes.extend(env_changes(env, env_obs))
+            result.changes.extend(env_changes(env, env_obs, template=(templates or {}).get(str(env.ref))))
     for orphan in observed.orphans:
         label = f"{orphan.kind} {orphan.name}"
-        if orphan.kind in ("process", "route"):
-            result.changes.append(
-                Change(
-                    orphan.target or orphan.name,
-                    orphan.kind,
-                    "remove",
-                    f"{label} belongs to no environment of the estate",
-                )
-            )
+        if orphan.kind in ("process", "route", "pool-route", "template"):
+            result.changes.append(Change(orphan.target or orphan.name, orphan.kind, "remove",
+                                         f"{label} belongs to nothing in the estate"))
         elif prune:
             result.changes.append(Change(orphan.target or orphan.name, orphan.kind, "remove", f"{label} (--prune)"))
         else:
-            result.changes.append(
-                Change(
-                    orphan.target or orphan.name,
-                    orphan.kind,
-                    "retain",
-                    f"{label} is kept: data is removed only with --prune or down --purge",
-                )
-            )
+            result.changes.append(Change(orphan.target or orphan.name, orphan.kind, "retain",
+                                         f"{label} is kept: data is removed only with --prune or down --purge"))
     return result

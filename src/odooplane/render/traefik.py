@@ -79,32 +79,54 @@ def render_common() -> str:
     return _dump(config)
 
 
+DATABASE_HEADER = "X-Odooplane-Database"
+
+
 @dataclass(frozen=True)
 class EnvRoute:
+    """The edge configuration of one environment.
+
+    A dedicated environment has its own backend ports; a shared one points at its pool's
+    services (``pool``) and gets the trusted ``X-Odooplane-Database`` header, set here and so
+    overwriting whatever a client sent.
+    """
+
     name: str  # file- and router-safe, e.g. acme__prod
     hostnames: tuple[str, ...]
-    http_port: int
+    http_port: int | None
     evented_port: int | None  # None: threaded mode serves the evented path itself
     series_major: int
     backend_host: str = "127.0.0.1"
+    pool: str | None = None  # service name of a shared pool (pool-<name>)
+    pool_evented: bool = False  # the pool runs prefork: route the evented path to its gevent ports
+    database: str | None = None  # sets the trusted database header
+    rate_limit: tuple[int, int] | None = None  # (average, burst) requests per second
 
 
 def _host_rule(hostnames: tuple[str, ...]) -> str:
     return " || ".join(f"Host(`{h}`)" for h in hostnames)
 
 
+def _server(host: str, port: int) -> dict[str, Any]:
+    return {"url": f"http://{host}:{port}"}
+
+
 def render_env(route: EnvRoute) -> str:
     """Return the dynamic configuration file of one environment."""
     hosts = _host_rule(route.hostnames)
     evented_path = "/websocket" if route.series_major >= 16 else "/longpolling"
+    middlewares: dict[str, Any] = {}
     mw = [f"{SECURITY_MIDDLEWARE}@file"]
+    if route.database:
+        middlewares[f"{route.name}-db"] = {"headers": {"customRequestHeaders": {DATABASE_HEADER: route.database}}}
+        mw.append(f"{route.name}-db")
+    if route.rate_limit:
+        average, burst = route.rate_limit
+        middlewares[f"{route.name}-ratelimit"] = {"rateLimit": {"average": average, "burst": burst}}
+        mw.insert(0, f"{route.name}-ratelimit")
+    main_service = f"{route.pool}@file" if route.pool else route.name
     routers: dict[str, Any] = {
-        route.name: {
-            "rule": hosts,
-            "entryPoints": ["web"],
-            "service": route.name,
-            "middlewares": mw,
-        },
+        route.name: {"rule": hosts, "entryPoints": ["web"], "service": main_service, "middlewares": mw},
         f"{route.name}-dbmanager": {
             "rule": f"({hosts}) && PathPrefix(`/web/database`)",
             "entryPoints": ["web"],
@@ -113,29 +135,55 @@ def render_env(route: EnvRoute) -> str:
             "priority": 10_000,
         },
     }
-    services: dict[str, Any] = {
-        route.name: {
-            "loadBalancer": {
-                "servers": [{"url": f"http://{route.backend_host}:{route.http_port}"}],
-                "passHostHeader": True,
-            }
-        },
-    }
-    if route.evented_port is not None:
+    services: dict[str, Any] = {}
+    if not route.pool:
+        assert route.http_port is not None
+        services[route.name] = {"loadBalancer": {"servers": [_server(route.backend_host, route.http_port)],
+                                                 "passHostHeader": True}}
+    evented_service = None
+    if route.pool and route.pool_evented:
+        evented_service = f"{route.pool}-evented@file"
+    elif not route.pool and route.evented_port is not None:
+        evented_service = f"{route.name}-evented"
+        services[evented_service] = {"loadBalancer": {"servers": [_server(route.backend_host, route.evented_port)],
+                                                      "passHostHeader": True}}
+    if evented_service:
         routers[f"{route.name}-evented"] = {
             "rule": f"({hosts}) && PathPrefix(`{evented_path}`)",
             "entryPoints": ["web"],
-            "service": f"{route.name}-evented",
+            "service": evented_service,
             "middlewares": mw,
             "priority": 9_000,
         }
-        services[f"{route.name}-evented"] = {
-            "loadBalancer": {
-                "servers": [{"url": f"http://{route.backend_host}:{route.evented_port}"}],
-                "passHostHeader": True,
-            }
+    http: dict[str, Any] = {"routers": routers}
+    if services:
+        http["services"] = services
+    if middlewares:
+        http["middlewares"] = middlewares
+    return _dump({"http": http})
+
+
+@dataclass(frozen=True)
+class PoolService:
+    name: str  # pool-<name>
+    http_ports: tuple[int, ...]
+    evented_ports: tuple[int, ...]  # empty: threaded processes serve the evented path themselves
+    backend_host: str = "127.0.0.1"
+
+
+def render_pool(pool: PoolService) -> str:
+    """Return the dynamic file of a pool: its load-balanced services (no routers of its own)."""
+    services: dict[str, Any] = {
+        pool.name: {"loadBalancer": {"servers": [_server(pool.backend_host, p) for p in pool.http_ports],
+                                     "passHostHeader": True,
+                                     "healthCheck": {"path": "/web/health", "interval": "5s", "timeout": "3s"}}},
+    }
+    if pool.evented_ports:
+        services[f"{pool.name}-evented"] = {
+            "loadBalancer": {"servers": [_server(pool.backend_host, p) for p in pool.evented_ports],
+                             "passHostHeader": True}
         }
-    return _dump({"http": {"routers": routers, "services": services}})
+    return _dump({"http": {"services": services}})
 
 
 class _NoAliases(yaml.SafeDumper):

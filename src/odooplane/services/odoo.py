@@ -76,9 +76,9 @@ class Probe:
     error: str | None
 
 
-def probe(url: str, *, host: str | None = None, timeout: float = 3.0) -> Probe:
-    """GET ``url`` (optionally with a Host header); ok when the answer is 200."""
-    headers = {"Host": host} if host else {}
+def probe(url: str, *, host: str | None = None, timeout: float = 3.0, headers: dict[str, str] | None = None) -> Probe:
+    """GET ``url`` (optionally with a Host header and other headers); ok when the answer is 200."""
+    headers = {**({"Host": host} if host else {}), **(headers or {})}
     try:
         response = httpx.get(url, headers=headers, timeout=timeout, follow_redirects=False)
     except httpx.HTTPError as exc:

@@ -182,6 +182,45 @@ def module_states(cluster: ClusterConn, database: str) -> dict[str, str] | None:
     return {str(name): str(state) for name, state in rows}
 
 
+@dataclass(frozen=True)
+class OwnedDatabase:
+    name: str
+    target: str  # what the marker says it is: "acme/prod", "template/<key>"
+    owner: str
+    is_template: bool
+    allows_connections: bool
+    connection_limit: int | None
+    statement_timeouts: dict[str, str]  # role -> statement_timeout set for it in this database
+
+
+def owned_databases(cluster: ClusterConn, estate_id: str) -> dict[str, OwnedDatabase]:
+    """Return the databases marked as owned by this estate, with what the planner needs of them —
+    one query, whatever the number of databases."""
+    prefix = marker(estate_id, "")
+    with connect(cluster) as conn:
+        rows = conn.execute(
+            "SELECT d.datname, shobj_description(d.oid, 'pg_database'), pg_get_userbyid(d.datdba), d.datistemplate, "
+            "d.datallowconn, d.datconnlimit, "
+            "(SELECT array_agg(r.rolname || '=' || cfg) FROM pg_db_role_setting s "
+            " JOIN pg_roles r ON r.oid = s.setrole, "
+            " unnest(s.setconfig) cfg WHERE s.setdatabase = d.oid AND cfg LIKE 'statement_timeout=%%') "
+            "FROM pg_database d WHERE shobj_description(d.oid, 'pg_database') LIKE %s",
+            (prefix + "%",),
+        ).fetchall()
+    out: dict[str, OwnedDatabase] = {}
+    for name, comment, owner, is_template, allow, limit, timeouts in rows:
+        settings: dict[str, str] = {}
+        for item in timeouts if isinstance(timeouts, list) else []:
+            role, _, rest = str(item).partition("=")
+            settings[role] = rest.partition("=")[2]
+        out[str(name)] = OwnedDatabase(
+            name=str(name), target=str(comment)[len(prefix):], owner=str(owner), is_template=bool(is_template),
+            allows_connections=bool(allow), connection_limit=None if int(str(limit)) < 0 else int(str(limit)),
+            statement_timeouts=settings,
+        )
+    return out
+
+
 def owned_objects(cluster: ClusterConn, estate_id: str) -> tuple[dict[str, str], dict[str, str]]:
     """Return ({database: target}, {role: target}) of objects marked as owned by this estate."""
     prefix = marker(estate_id, "")
@@ -202,12 +241,15 @@ def owned_objects(cluster: ClusterConn, estate_id: str) -> tuple[dict[str, str],
 
 
 def drop_database(cluster: ClusterConn, database: str) -> bool:
-    """Drop ``database`` (closing its connections); return True if it existed."""
+    """Drop ``database`` (closing its connections; a template is unmarked first); return True if
+    it existed."""
     db = sql.Identifier(sql_identifier(database))
     with connect(cluster) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        exists = conn.execute("SELECT datistemplate FROM pg_database WHERE datname = %s", (database,)).fetchone()
         if not exists:
             return False
+        if exists[0]:
+            conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(db))
         if conn.info.server_version >= 130000:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(db))
         else:  # pragma: no cover - PostgreSQL 12 and older
@@ -242,3 +284,99 @@ def database_stats(cluster: ClusterConn, database: str) -> DatabaseStats | None:
     if row is None:
         return None
     return DatabaseStats(int(str(row[0])), int(str(row[1])))
+
+
+def create_from_template(
+    cluster: ClusterConn, *, database: str, template: str, owner: str, comment: str
+) -> None:
+    """``CREATE DATABASE database TEMPLATE template OWNER owner`` (WAL_LOG strategy on PG 15+: fast
+    for small databases), then the same ACL and marker as :func:`ensure_database`.
+
+    The template must have no connections (templates are kept with ALLOW_CONNECTIONS false).
+    """
+    db = sql.Identifier(sql_identifier(database))
+    with connect(cluster) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
+                db, sql.Identifier(sql_identifier(template)), sql.Identifier(sql_identifier(owner))
+            )
+        )
+        conn.execute(sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(db))
+        conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
+            db, sql.Identifier(sql_identifier(owner))))
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(db, sql.Literal(comment)))
+
+
+def seal_template(cluster: ClusterConn, database: str) -> None:
+    """Make ``database`` a template nobody can connect to (CREATE DATABASE … TEMPLATE needs that)."""
+    db = sql.Identifier(sql_identifier(database))
+    with connect(cluster) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true").format(db))
+
+
+def template_state(cluster: ClusterConn, database: str) -> tuple[bool, bool] | None:
+    """Return (is_template, allows_connections) of ``database``, or None if it does not exist."""
+    with connect(cluster) as conn:
+        row = conn.execute(
+            "SELECT datistemplate, datallowconn FROM pg_database WHERE datname = %s", (database,)
+        ).fetchone()
+    return None if row is None else (bool(row[0]), bool(row[1]))
+
+
+def grant_schema_create(cluster: ClusterConn, *, database: str, role: str) -> None:
+    """Let ``role`` create objects in ``database``'s public schema without owning the database."""
+    with connect(cluster, database) as conn:
+        conn.execute(sql.SQL("GRANT CREATE, USAGE ON SCHEMA public TO {}").format(
+            sql.Identifier(sql_identifier(role))))
+
+
+def set_tenant_limits(
+    cluster: ClusterConn, *, database: str, role: str, connection_limit: int | None,
+    statement_timeout_s: int | None,
+) -> None:
+    """Per-tenant controls that PostgreSQL offers even inside a shared pool: the database's
+    CONNECTION LIMIT and the role's statement_timeout in that database (-1 / RESET when unset)."""
+    db = sql.Identifier(sql_identifier(database))
+    who = sql.Identifier(sql_identifier(role))
+    with connect(cluster) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} CONNECTION LIMIT {}").format(
+            db, sql.Literal(connection_limit if connection_limit is not None else -1)))
+        if statement_timeout_s is None:
+            conn.execute(sql.SQL("ALTER ROLE {} IN DATABASE {} RESET statement_timeout").format(who, db))
+        else:
+            conn.execute(sql.SQL("ALTER ROLE {} IN DATABASE {} SET statement_timeout = {}").format(
+                who, db, sql.Literal(f"{statement_timeout_s}s")))
+
+
+def tenant_limits(cluster: ClusterConn, *, database: str, role: str) -> tuple[int | None, str | None]:
+    """Return (connection limit or None, statement_timeout setting or None) as configured."""
+    with connect(cluster) as conn:
+        row = conn.execute(
+            "SELECT d.datconnlimit, (SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_roles r "
+            "ON r.oid = s.setrole WHERE s.setdatabase = d.oid AND r.rolname = %s) "
+            "FROM pg_database d WHERE d.datname = %s", (role, database),
+        ).fetchone()
+    if row is None:
+        return None, None
+    limit = None if int(str(row[0])) < 0 else int(str(row[0]))
+    timeout = None
+    settings: list[object] = list(row[1] or []) if isinstance(row[1], list) else []
+    for item in settings:
+        key, _, value = str(item).partition("=")
+        if key == "statement_timeout":
+            timeout = value
+    return limit, timeout
+
+
+def database_owner(cluster: ClusterConn, database: str) -> str | None:
+    with connect(cluster) as conn:
+        row = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
+                           (database,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def grant_connect(cluster: ClusterConn, *, database: str, role: str) -> None:
+    with connect(cluster) as conn:
+        conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
+            sql.Identifier(sql_identifier(database)), sql.Identifier(sql_identifier(role))))

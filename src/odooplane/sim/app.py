@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from odooplane.sim import auth, database, dbfilter, httpio, logs
+from odooplane.sim import auth, database, dbfilter, dbrouter, httpio, logs
 from odooplane.sim.config import Config
 from odooplane.sim.database import Connection, Pool
 from odooplane.sim.exceptions import (
@@ -54,12 +54,14 @@ class Services:
     kind: str  # "threaded", "prefork" (HTTP worker) or "evented"
     counter: RequestCounter
     stopping: threading.Event = field(default_factory=threading.Event)
+    dbrouter: bool = False  # the odooplane_dbrouter server-wide module is loaded
 
     @classmethod
     def create(cls, config: Config, kind: str) -> Services:
         pool = Pool(config)
         return cls(config=config, pool=pool, registries=Registries(config, pool),
-                   store=SessionStore(config.session_dir), kind=kind, counter=RequestCounter(config))
+                   store=SessionStore(config.session_dir), kind=kind, counter=RequestCounter(config),
+                   dbrouter=dbrouter.MODULE in config.server_wide_modules)
 
 
 @dataclass
@@ -79,18 +81,21 @@ class RequestContext:
         return self.services.config
 
     @contextmanager
-    def cursor(self, db: str | None = None) -> Iterator[Connection]:
-        """A transaction on ``db`` (default: the request's database)."""
+    def cursor(self, db: str | None = None, *, readonly: bool = False) -> Iterator[Connection]:
+        """A transaction on ``db`` (default: the request's database); ``readonly`` when it only reads."""
         name = db or self.db
         if not name:
             raise HttpError(404)
-        with self.services.pool.cursor(name) as conn:
+        with self.services.pool.cursor(name, readonly=readonly) as conn:
             yield conn
 
     def db_filter(self, dbs: list[str]) -> list[str]:
-        """``http.db_filter`` with this request's host."""
-        return dbfilter.db_filter(dbs, host=self.request.host, dbfilter=str(self.config["dbfilter"] or ""),
+        """``http.db_filter`` with this request's host (then the ``odooplane_dbrouter`` header, if loaded)."""
+        kept = dbfilter.db_filter(dbs, host=self.request.host, dbfilter=str(self.config["dbfilter"] or ""),
                                   db_name=str(self.config["db_name"] or ""))
+        if self.services.dbrouter:
+            return dbrouter.route(kept, dbrouter.routed_database(self.request.headers))
+        return kept
 
     def db_list(self, *, force: bool = False) -> list[str]:
         """``http.db_list``: list_dbs filtered for this host ([] if PostgreSQL is unreachable)."""
@@ -168,7 +173,7 @@ class Application:
                 registry = self.services.registries.get(db)
                 # Registry.check_signaling: every request opens a cursor, so a database that vanished
                 # (dropped, renamed, server down) makes the request fall back to database-less serving.
-                with self.services.pool.cursor(db) as conn:
+                with self.services.pool.cursor(db, readonly=True) as conn:
                     database.execute(conn, "SELECT 1")
             except psycopg.OperationalError as exc:
                 self.services.registries.delete(db)
@@ -220,7 +225,7 @@ class Application:
             if not ctx.db:
                 return httpio.redirect("/web/database/selector")
             token = ctx.params.pop("csrf_token", None)
-            with ctx.cursor() as conn:
+            with ctx.cursor(readonly=True) as conn:
                 secret = auth.get_param(conn, "database.secret", "") or ""
             if not validate_csrf(token, ctx.session.sid, secret):
                 _logger.warning("CSRF validation failed on path '%s'", request.path)
@@ -231,7 +236,7 @@ class Application:
     def _authenticate(self, ctx: RequestContext, mode: str) -> None:
         session = ctx.session
         if session.uid is not None:
-            with ctx.cursor() as conn:
+            with ctx.cursor(readonly=True) as conn:
                 expected = auth.compute_session_token(conn, session.uid, session.sid)
             if not expected or expected != session.get("session_token"):
                 session.logout(keep_db=True)
@@ -285,7 +290,7 @@ class Application:
         if not ctx.db:
             return SESSION_LIFETIME
         try:
-            with ctx.cursor() as conn:
+            with ctx.cursor(readonly=True) as conn:
                 return int(auth.get_param(conn, "sessions.max_inactivity_seconds", str(SESSION_LIFETIME)) or 0)
         except ValueError:
             return SESSION_LIFETIME

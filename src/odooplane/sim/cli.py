@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 
 from odooplane.sim import config as configuration
-from odooplane.sim import database, faults, logs, neutralize
+from odooplane.sim import database, dbrouter, faults, logs
 from odooplane.sim.config import Config, ConfigError
 from odooplane.sim.exceptions import DatabaseExists
 from odooplane.sim.release import DEFAULT_SERIES, release_for
@@ -138,6 +138,8 @@ def serve(config: Config, argv: list[str], *, evented: bool) -> int:
         except ModuleNotFoundError:
             _logger.critical("Failed to start the server (sim_boot_fail)", exc_info=True)
             return 1
+    if dbrouter.MODULE in config.server_wide_modules:
+        dbrouter.log_loaded()  # load_server_wide_modules(): the addon is imported at start
     if evented:
         from odooplane.sim.evented import EventedServer
 
@@ -163,6 +165,8 @@ def serve(config: Config, argv: list[str], *, evented: bool) -> int:
 
 
 def run_neutralize(config: Config, *, to_stdout: bool) -> int:
+    from odooplane.sim import neutralize
+
     dbname = config.db_names[0] if config.db_names else ""
     if not dbname:
         _logger.error('Neutralize command needs a database name. Use "-d" argument')

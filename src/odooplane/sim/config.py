@@ -116,6 +116,11 @@ class Config:
         return [p for p in str(self.options["addons_path"] or "").split(",") if p]
 
     @property
+    def server_wide_modules(self) -> list[str]:
+        """``server_wide_modules`` (odoo.conf or ``--load``) split on commas."""
+        return [name.strip() for name in str(self.options["server_wide_modules"] or "").split(",") if name.strip()]
+
+    @property
     def evented_port(self) -> int:
         return int(self.options[self.release.evented_port_key])
 

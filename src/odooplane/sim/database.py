@@ -93,8 +93,12 @@ class Pool:
             return None
 
     @contextmanager
-    def cursor(self, dbname: str) -> Iterator[Connection]:
-        """Borrow a connection to ``dbname`` for one transaction: commit on success, roll back on error."""
+    def cursor(self, dbname: str, *, readonly: bool = False) -> Iterator[Connection]:
+        """Borrow a connection to ``dbname`` for one transaction: commit on success, roll back on error.
+
+        ``readonly`` blocks (that only SELECT) run in autocommit: under READ COMMITTED each statement sees
+        its own snapshot anyway, and they are spared the BEGIN and COMMIT round trips.
+        """
         conn = self._take(dbname)
         try:
             if conn is None:
@@ -105,6 +109,11 @@ class Pool:
             raise
         ok = False
         try:
+            if readonly:
+                try:
+                    conn.autocommit = True
+                except psycopg.Error:
+                    readonly = False  # an unusable connection: let the statement report it, as without
             yield conn
             conn.commit()
             ok = True
@@ -112,6 +121,11 @@ class Pool:
             if not ok and not conn.closed:
                 try:
                     conn.rollback()
+                except psycopg.Error:
+                    conn.close()
+            if readonly and not conn.closed:
+                try:
+                    conn.autocommit = False
                 except psycopg.Error:
                     conn.close()
             with self._lock:
@@ -204,16 +218,22 @@ def create_empty_database(config: Config, name: str) -> None:
         execute(conn, sql.SQL("CREATE DATABASE {} ENCODING 'unicode' {} TEMPLATE {}").format(
             sql.Identifier(name), collate, sql.Identifier(template)))
     forget_db_list()
+    log = logging.getLogger("odoo.service.db")
     try:
-        with connect(config, name, autocommit=True) as conn:
+        conn = connect(config, name, autocommit=True)
+    except psycopg.Error as exc:
+        log.warning("Unable to create PostgreSQL extensions : %s", exc)
+        log.warning("Unable to make public schema public-accessible: %s", exc)
+        return
+    with conn:  # one connection for both steps; each may fail on its own, as in Odoo
+        try:
             execute(conn, "CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    except psycopg.Error as exc:
-        logging.getLogger("odoo.service.db").warning("Unable to create PostgreSQL extensions : %s", exc)
-    try:
-        with connect(config, name, autocommit=True) as conn:
+        except psycopg.Error as exc:
+            log.warning("Unable to create PostgreSQL extensions : %s", exc)
+        try:
             execute(conn, "GRANT CREATE ON SCHEMA PUBLIC TO PUBLIC")
-    except psycopg.Error as exc:
-        logging.getLogger("odoo.service.db").warning("Unable to make public schema public-accessible: %s", exc)
+        except psycopg.Error as exc:
+            log.warning("Unable to make public schema public-accessible: %s", exc)
 
 
 def is_initialized(conn: Connection) -> bool:

@@ -17,8 +17,8 @@ from types import FrameType
 
 from odooplane.sim import limits
 from odooplane.sim.config import Config
-from odooplane.sim.handler import bind
-from odooplane.sim.server import HTTPServer, listen_host, make_application
+from odooplane.sim.handler import HTTPServer, bind
+from odooplane.sim.server import listen_host, make_application
 
 _logger = logging.getLogger("odoo.service.server")
 BEAT = 4.0

@@ -9,6 +9,7 @@ outlive a rolled-back transaction until Odoo's garbage collection.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import struct
@@ -58,6 +59,7 @@ def read(filestore_dir: str, fname: str) -> bytes:
         return handle.read()
 
 
+@functools.cache
 def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     """Return a valid solid-colour PNG image (stand-in for logos and icons)."""
 

@@ -5,18 +5,24 @@ werkzeug servers do) except a ``101`` upgrade, whose socket is handed to the
 response's ``upgrade`` callback.  Accepted sockets get ``TCP_NODELAY``.  Each
 request produces a werkzeug-style access line on the ``werkzeug`` logger,
 tagged with the request's database and perf counters, plus
-``request_id=...`` when the client sent ``X-Request-Id``.
+``request_id=...`` when the client sent ``X-Request-Id``.  ``HTTPServer`` is
+the threaded server the threaded and evented modes listen with.
 """
 
 from __future__ import annotations
 
+import http.server
 import logging
 import socket
+import socketserver
+import sys
 from http.server import BaseHTTPRequestHandler
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from odooplane.sim import httpio, logs
-from odooplane.sim.app import Application
+from odooplane.sim import dbrouter, httpio, logs
+
+if TYPE_CHECKING:
+    from odooplane.sim.app import Application
 
 _access = logging.getLogger("werkzeug")
 _logger = logging.getLogger("odoo.service.server")
@@ -27,6 +33,7 @@ class Handler(BaseHTTPRequestHandler):
     """A BaseHTTPRequestHandler bound to an Application (set on a subclass by ``bind``)."""
 
     protocol_version = "HTTP/1.1"
+    wbufsize = -1  # buffered: the status line, headers and a small body leave in one send (flushed in _write)
     server_version = "Werkzeug/3.0.6 odooplane-sim"  # werkzeug-like, but says it is the simulator
     app: ClassVar[Application]
 
@@ -47,6 +54,10 @@ class Handler(BaseHTTPRequestHandler):
         logs.start_request()
         self.close_connection = True
         headers = {key.lower(): value for key, value in self.headers.items()}
+        routed = self.headers.get_all(dbrouter.HEADER) or []
+        if len(routed) > 1:
+            # werkzeug joins repeated headers with "," in the WSGI environ (the value then names no database).
+            headers[dbrouter.HEADER] = ",".join(routed)
         length = int(headers.get("content-length") or 0)
         if length > MAX_BODY:
             self._write(httpio.error_page(413, "The data value transmitted exceeds the capacity limit."))
@@ -98,6 +109,25 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _serve
+
+
+class HTTPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    """A threaded HTTP server whose threads die with the process."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], handler: type[http.server.BaseHTTPRequestHandler]) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # LoggingBaseWSGIServerMixIn: a client that hung up is not an error; anything else goes to the log.
+        error = sys.exc_info()[1]
+        if isinstance(error, BrokenPipeError | ConnectionResetError):
+            return
+        _logger.exception("Exception happened during processing of request from %s", client_address)
 
 
 def bind(app: Application, *, timeout: float | None = None) -> type[Handler]:

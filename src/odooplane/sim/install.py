@@ -27,55 +27,97 @@ _loading = logging.getLogger("odoo.modules.loading")
 _registry = logging.getLogger("odoo.modules.registry")
 
 
-def _create_categories(conn: Connection, category: str, cache: dict[str, int]) -> int | None:
-    """``create_categories``: find or create each level of ``A/B/C``, keyed by its XML id."""
-    parent: int | None = None
-    path: list[str] = []
-    for part in category.split("/"):
-        path.append(part)
-        xml_name = "module_category_" + "_".join(p.lower() for p in path).replace("&", "and").replace(" ", "_")
-        if xml_name not in cache:
-            row = execute(conn, "SELECT res_id FROM ir_model_data WHERE name = %s AND module = 'base'"
-                                " AND model = 'ir.module.category'", (xml_name,)).fetchone()
-            if row is None:
-                row = execute(conn, "INSERT INTO ir_module_category (name, parent_id) VALUES (%s, %s) RETURNING id",
-                              (json.dumps({"en_US": part}), parent)).fetchone()
-                assert row is not None
-                execute(conn, "INSERT INTO ir_model_data (module, name, res_id, model, noupdate)"
-                              " VALUES ('base', %s, %s, 'ir.module.category', true)", (xml_name, row[0]))
-            cache[xml_name] = int(row[0])
-        parent = cache[xml_name]
-    return parent
+def _category_xml_name(path: list[str]) -> str:
+    return "module_category_" + "_".join(p.lower() for p in path).replace("&", "and").replace(" ", "_")
 
 
-def _insert_module(conn: Connection, manifest: Manifest, categories: dict[str, int]) -> None:
-    category_id = _create_categories(conn, manifest.category, categories)
-    row = execute(conn, """
-        INSERT INTO ir_module_module (author, name, shortdesc, description, category_id, auto_install, state,
-                                      web, license, application, icon, sequence, summary)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, false, %s, %s, %s, %s, %s) RETURNING id""", (
-        manifest.author, manifest.name, json.dumps({"en_US": manifest.shortdesc}), json.dumps({"en_US": ""}),
-        category_id, manifest.auto_install is not False, "uninstalled" if manifest.installable else "uninstallable",
-        manifest.license, manifest.application, f"/{manifest.name}/static/description/icon.png",
-        manifest.sequence, json.dumps({"en_US": manifest.summary}))).fetchone()
+ROWS_PER_STATEMENT = 1000  # PostgreSQL takes at most 65535 parameters per statement
+
+
+def _rows(conn: Connection, head: str, row: str, rows: list[tuple[object, ...]], tail: str = "") -> None:
+    """Run ``head VALUES row, row, ... tail`` for ``rows``, in order, 1000 rows per statement."""
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        chunk = rows[start:start + ROWS_PER_STATEMENT]
+        execute(conn, f"{head} VALUES {', '.join([row] * len(chunk))}{tail}", [v for values in chunk for v in values])
+
+
+def _next_ids(conn: Connection, sequences: list[tuple[str, int]]) -> list[list[int]]:
+    """Draw ``count`` ids from each serial sequence in one query, ascending (as a serial default would)."""
+    columns = ", ".join(f"array(SELECT nextval('{seq}') FROM generate_series(1, {int(count)}) ORDER BY 1)"
+                        for seq, count in sequences)
+    row = execute(conn, f"SELECT {columns}").fetchone()
     assert row is not None
-    module_id = int(row[0])
-    execute(conn, "INSERT INTO ir_model_data (name, model, module, res_id, noupdate)"
-                  " VALUES (%s, 'ir.module.module', 'base', %s, true)", (f"module_{manifest.name}", module_id))
-    triggers = manifest.auto_install_triggers or frozenset()
-    for dep in manifest.depends:
-        execute(conn, "INSERT INTO ir_module_module_dependency (module_id, name, auto_install_required)"
-                      " VALUES (%s, %s, %s)", (module_id, dep, dep in triggers))
+    return [[int(i) for i in ids] for ids in row]
+
+
+def _category_path(manifest: Manifest) -> list[str]:
+    """The XML names of each level of the module's category ``A/B/C``, top first."""
+    parts = manifest.category.split("/")
+    return [_category_xml_name(parts[:depth]) for depth in range(1, len(parts) + 1)]
+
+
+def insert_modules(conn: Connection, manifests: Iterable[Manifest]) -> None:
+    """Add modules to ir_module_module as uninstalled (or uninstallable), with their dependencies, their
+    ``module_<name>`` XML ids and the categories of ``create_categories`` (each level of ``A/B/C`` found or
+    created by its XML id).
+
+    The rows and ids are those inserting the modules one by one would give, in a handful of statements.
+    """
+    manifests = list(manifests)
+    if not manifests:
+        return
+    # Every category level: xml name -> (label, parent xml name), in first-occurrence order.
+    levels: dict[str, tuple[str, str | None]] = {}
+    for manifest in manifests:
+        parent: str | None = None
+        for part, xml_name in zip(manifest.category.split("/"), _category_path(manifest), strict=True):
+            levels.setdefault(xml_name, (part, parent))
+            parent = xml_name
+    existing = {str(name): int(res_id) for name, res_id in execute(
+        conn, "SELECT name, res_id FROM ir_model_data WHERE module = 'base' AND model = 'ir.module.category'"
+              " AND name = ANY(%s) ORDER BY id DESC", (list(levels),))}
+    missing = [name for name in levels if name not in existing]
+    category_ids, module_ids = _next_ids(conn, [("ir_module_category_id_seq", len(missing)),
+                                                ("ir_module_module_id_seq", len(manifests))])
+    ids = {**existing, **dict(zip(missing, category_ids, strict=True))}
+    category_rows: list[tuple[object, ...]] = []
+    for name in missing:
+        label, parent_name = levels[name]
+        category_rows.append((ids[name], json.dumps({"en_US": label}), ids[parent_name] if parent_name else None))
+    _rows(conn, "INSERT INTO ir_module_category (id, name, parent_id)", "(%s, %s, %s)", category_rows)
+    module_rows: list[tuple[object, ...]] = []
+    xmlid_rows: list[tuple[object, ...]] = []
+    dependency_rows: list[tuple[object, ...]] = []
+    created = set(missing)
+    for manifest, module_id in zip(manifests, module_ids, strict=True):
+        path = _category_path(manifest)
+        module_rows.append((
+            module_id, manifest.author, manifest.name, json.dumps({"en_US": manifest.shortdesc}),
+            json.dumps({"en_US": ""}), ids[path[-1]], manifest.auto_install is not False,
+            "uninstalled" if manifest.installable else "uninstallable", manifest.license, manifest.application,
+            f"/{manifest.name}/static/description/icon.png", manifest.sequence,
+            json.dumps({"en_US": manifest.summary})))
+        for xml_name in path:
+            if xml_name in created:  # a category's XML id comes right after the category, as in Odoo
+                created.discard(xml_name)
+                xmlid_rows.append((xml_name, ids[xml_name], "ir.module.category"))
+        xmlid_rows.append((f"module_{manifest.name}", module_id, "ir.module.module"))
+        triggers = manifest.auto_install_triggers or frozenset()
+        dependency_rows += [(module_id, dep, dep in triggers) for dep in manifest.depends]
+    _rows(conn, "INSERT INTO ir_module_module (id, author, name, shortdesc, description, category_id,"
+                " auto_install, state, web, license, application, icon, sequence, summary)",
+          "(%s, %s, %s, %s, %s, %s, %s, %s, false, %s, %s, %s, %s, %s)", module_rows)
+    _rows(conn, "INSERT INTO ir_model_data (module, name, res_id, model, noupdate)", "('base', %s, %s, %s, true)",
+          xmlid_rows)
+    _rows(conn, "INSERT INTO ir_module_module_dependency (module_id, name, auto_install_required)", "(%s, %s, %s)",
+          dependency_rows)
 
 
 def initialize(conn: Connection, config: Config, dbname: str, manifests: Mapping[str, Manifest]) -> None:
     """``odoo.modules.db.initialize``: core tables, every known module as uninstalled, base marked."""
-    for statement in schema.CORE:
-        execute(conn, statement)
+    execute(conn, ";\n".join(schema.CORE))
     records.seed_core(records.SeedContext(conn=conn, config=config, dbname=dbname, demo=config.demo))
-    categories: dict[str, int] = {}
-    for manifest in manifests.values():
-        _insert_module(conn, manifest, categories)
+    insert_modules(conn, manifests.values())
     # base is auto_install without dependencies; so is any module with an empty trigger list.
     seeds = ["base"] + [m.name for m in manifests.values() if m.auto_install_triggers == frozenset() and
                         m.name != "base" and not m.countries]
@@ -89,19 +131,31 @@ def module_states(conn: Connection) -> dict[str, str]:
 
 
 def update_list(conn: Connection, manifests: Mapping[str, Manifest]) -> None:
-    """``ir.module.module.update_list``: add modules new on addons_path, refresh descriptions."""
-    known = module_states(conn)
-    categories: dict[str, int] = {}
+    """``ir.module.module.update_list``: add modules new on addons_path, refresh descriptions.
+
+    Like Odoo, only the modules whose description changed are written.
+    """
+    known = {str(row[0]): row for row in execute(
+        conn, "SELECT name, state, shortdesc, author, license, application, auto_install FROM ir_module_module")}
+    insert_modules(conn, [manifest for manifest in manifests.values() if manifest.name not in known])
+    changed: list[tuple[object, ...]] = []
+    installable: list[str] = []
     for manifest in manifests.values():
-        if manifest.name not in known:
-            _insert_module(conn, manifest, categories)
+        row = known.get(manifest.name)
+        if row is None:
             continue
-        execute(conn, "UPDATE ir_module_module SET shortdesc = %s, author = %s, license = %s, application = %s,"
-                      " auto_install = %s WHERE name = %s",
-                (json.dumps({"en_US": manifest.shortdesc}), manifest.author, manifest.license, manifest.application,
-                 manifest.auto_install is not False, manifest.name))
-        if known[manifest.name] == "uninstallable" and manifest.installable:
-            execute(conn, "UPDATE ir_module_module SET state = 'uninstalled' WHERE name = %s", (manifest.name,))
+        values = ({"en_US": manifest.shortdesc}, manifest.author, manifest.license, manifest.application,
+                  manifest.auto_install is not False)
+        if tuple(row[2:]) != values:
+            changed.append((manifest.name, json.dumps(values[0]), *values[1:]))
+        if row[1] == "uninstallable" and manifest.installable:
+            installable.append(manifest.name)
+    _rows(conn, "UPDATE ir_module_module AS m SET shortdesc = v.shortdesc, author = v.author, license = v.license,"
+                " application = v.application, auto_install = v.auto_install FROM (",
+          "(%s::varchar, %s::jsonb, %s::varchar, %s::varchar, %s::boolean, %s::boolean)", changed,
+          ") AS v (name, shortdesc, author, license, application, auto_install) WHERE m.name = v.name")
+    if installable:
+        execute(conn, "UPDATE ir_module_module SET state = 'uninstalled' WHERE name = ANY(%s)", (installable,))
 
 
 def reset_modules_state(config: Config, dbname: str) -> None:
@@ -145,17 +199,18 @@ class Loader:
             _loading.error("Some modules are not loaded, some dependencies or manifest may be missing: %s", [name])
             return
         _registry.info("module %s: creating or updating database tables", name)
-        for statement in schema.statements_for(name):
-            execute(self.conn, statement)
+        statements = schema.statements_for(name)
+        if statements:
+            execute(self.conn, ";\n".join(statements))  # one round trip (simple query protocol)
         if mode == "install":
             records.seed(records.SeedContext(self.conn, self.config, self.dbname, self.demo), name)
             self.installed_now.append(name)
         if name == "base":
             self._hash_plaintext_passwords()
+        # The demo flag is only set when installing.
         execute(self.conn, "UPDATE ir_module_module SET state = 'installed', latest_version = %s,"
-                           " write_date = now() at time zone 'UTC' WHERE name = %s", (manifest.version, name))
-        if mode == "install":
-            execute(self.conn, "UPDATE ir_module_module SET demo = %s WHERE name = %s", (self.demo, name))
+                           " write_date = now() at time zone 'UTC', demo = CASE WHEN %s THEN %s ELSE demo END"
+                           " WHERE name = %s", (manifest.version, mode == "install", self.demo, name))
         self.conn.commit()
         self.processed.append(name)
 

@@ -9,7 +9,6 @@ that depend on an upgraded one).
 
 from __future__ import annotations
 
-import ast
 import logging
 import os
 import re
@@ -76,6 +75,8 @@ def read_manifest(module_dir: str, series: str) -> Manifest:
     Raise ValueError if the manifest is not a literal dict, or if an
     installable module has an invalid version.
     """
+    import ast  # only modules found on addons_path have a manifest to read
+
     name = os.path.basename(os.path.normpath(module_dir))
     with open(os.path.join(module_dir, MANIFEST_NAME), encoding="utf-8") as handle:
         data = ast.literal_eval(handle.read())

@@ -12,6 +12,7 @@ successful login.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -45,6 +46,27 @@ def hash_password(password: str, *, rounds: int = DEFAULT_ROUNDS, salt: bytes | 
     salt = os.urandom(SALT_SIZE) if salt is None else salt
     checksum = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), salt, rounds)
     return f"{SCHEME_PREFIX}{rounds}${ab64_encode(salt)}${ab64_encode(checksum)}"
+
+
+@functools.cache
+def admin_hash(rounds: int = DEFAULT_ROUNDS) -> str:
+    """The hash of ``admin`` a new database's administrator gets, computed once per process.
+
+    At Odoo's 600 000 rounds one PBKDF2 costs about half a second of CPU, so a
+    process initialising several databases (``-d a,b``) shares one hash.
+    """
+    return hash_password("admin", rounds=rounds)
+
+
+def unknown_password_hash(rounds: int = DEFAULT_ROUNDS) -> str:
+    """A hash of a random password nobody knows, without spending a PBKDF2 on it.
+
+    The checksum is random bytes: as a PBKDF2 output is indistinguishable from
+    random, the value is as good as hashing a random secret and forgetting it,
+    and no password is known to match it.
+    """
+    checksum = os.urandom(hashlib.sha512().digest_size)
+    return f"{SCHEME_PREFIX}{rounds}${ab64_encode(os.urandom(SALT_SIZE))}${ab64_encode(checksum)}"
 
 
 def identify(stored: str) -> str:

@@ -26,9 +26,8 @@ import sys
 import time
 from types import FrameType
 
-from odooplane.sim import install
 from odooplane.sim.config import Config
-from odooplane.sim.server import listen_host, stripped_argv
+from odooplane.sim.server import listen_host, preload, stripped_argv
 from odooplane.sim.workers import CronWorker, HttpWorker, Worker
 
 _logger = logging.getLogger("odoo.service.server")
@@ -153,7 +152,7 @@ class PreforkServer:
 
     def run(self) -> int:
         self.start()
-        rc = install.preload_registries(self.config, self.config.db_names)
+        rc = preload(self.config)
         if self.config.stop_after_init:
             self.stop()
             return rc

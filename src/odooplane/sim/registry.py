@@ -79,7 +79,7 @@ class Registries:
     def _load(self, db_name: str, *, quiet: bool) -> Registry:
         start = time.monotonic()
         try:
-            with self._pool.cursor(db_name) as conn:
+            with self._pool.cursor(db_name, readonly=True) as conn:
                 if not database.is_initialized(conn):
                     _logger.error("Database %s not initialized, you can force it with `-i base`", db_name)
                     raise RegistryError(f"Cannot get registry {db_name}")

@@ -50,7 +50,7 @@ def finalize_login(ctx: RequestContext, db: str, uid: int, login: str) -> None:
     store.delete(session)
     session.sid = store.generate_key()
     session.should_rotate = False
-    with ctx.cursor(db) as conn:
+    with ctx.cursor(db, readonly=True) as conn:
         token = auth.compute_session_token(conn, uid, session.sid)
     for key, value in (("db", db), ("login", login), ("uid", uid), ("session_token", token),
                        ("context", {"lang": "en_US", "tz": False, "uid": uid})):
@@ -74,7 +74,7 @@ def web_client(ctx: RequestContext) -> httpio.Response:
         return httpio.redirect(f"/web/login?redirect={ctx.request.full_path}", 303)
     if ctx.params.get("redirect"):
         return httpio.redirect(str(ctx.params["redirect"]), 303)
-    with ctx.cursor(db) as conn:
+    with ctx.cursor(db, readonly=True) as conn:
         info = auth.user_info(conn, session.uid)
     return httpio.html_response(pages.webclient(db=db, uid=session.uid, name=str(info.get("name") or "")),
                                 headers=[("X-Frame-Options", "DENY")])
@@ -102,7 +102,7 @@ def web_login(ctx: RequestContext) -> httpio.Response:
         databases: list[str] | None = ctx.db_list()
     except AccessDenied:
         databases = None
-    with ctx.cursor(db) as conn:
+    with ctx.cursor(db, readonly=True) as conn:
         secret = auth.get_param(conn, "database.secret", "") or ""
     body = pages.login_page(csrf_token=sessions.csrf_token(session.sid, secret), login=str(params.get("login", "")),
                             redirect=redirect, error=error, databases=databases, db=db,
@@ -119,7 +119,7 @@ def logout(ctx: RequestContext) -> httpio.Response:
 def session_info(ctx: RequestContext, db: str, uid: int) -> dict[str, Any]:
     """``ir.http.session_info`` (the keys clients read)."""
     release = ctx.config.release
-    with ctx.cursor(db) as conn:
+    with ctx.cursor(db, readonly=True) as conn:
         info = auth.user_info(conn, uid)
         system = auth.is_system(conn, uid)
         base_url = auth.get_param(conn, "web.base.url", "") or ""

@@ -4,7 +4,8 @@ Services ``common`` (version, login, authenticate, about), ``db`` (list,
 server_version, db_exist, list_lang, and the master-password operations) and
 ``object`` (execute, execute_kw) behave as ``odoo/service/*.py``.  Like real
 Odoo these routes ignore dbfilter: the database is an argument, so an edge
-proxy must restrict them per tenant.  XML-RPC faults use the codes of
+proxy must restrict them per tenant (``odooplane_dbrouter``, see ``dbrouter``,
+refuses calls naming another database than the request's header).  XML-RPC faults use the codes of
 ``odoo/addons/base/controllers/rpc.py`` (3 access denied, 4 access error,
 2 user error, 1 anything else with the traceback as faultString).
 """
@@ -16,7 +17,7 @@ import traceback
 import xmlrpc.client
 from typing import Any
 
-from odooplane.sim import auth, database, dbmanager, httpio, logs, orm, passwords
+from odooplane.sim import auth, database, dbmanager, dbrouter, httpio, logs, orm, passwords
 from odooplane.sim.app import RequestContext
 from odooplane.sim.exceptions import AccessDenied, AccessError, OdooError, UserError
 
@@ -133,7 +134,12 @@ SERVICES = {"common": common, "db": db_service, "object": object_service}
 
 
 def dispatch(ctx: RequestContext, service: str, method: str, params: list[Any]) -> Any:
-    """``http.dispatch_rpc``."""
+    """``http.dispatch_rpc`` (guarded by ``odooplane_dbrouter`` when it is loaded)."""
+    if ctx.services.dbrouter:
+        routed = dbrouter.routed_database(ctx.request.headers)
+        if not dbrouter.rpc_allowed(service, method, params, routed):
+            dbrouter.log_refused(service, method, params, routed)
+            raise AccessDenied()
     if service not in SERVICES:
         raise KeyError(service)
     return SERVICES[service](ctx, method, params)

@@ -11,49 +11,43 @@ going over ``limit_memory_soft`` re-executes it too.
 
 from __future__ import annotations
 
-import http.server
 import logging
 import os
 import signal
 import socket
-import socketserver
 import sys
 import threading
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING
 
-from odooplane.sim import cron, install, limits, routes
-from odooplane.sim.app import Application, Services
+from odooplane.sim import limits
 from odooplane.sim.config import Config
-from odooplane.sim.handler import bind
+
+if TYPE_CHECKING:
+    from odooplane.sim.app import Application
+    from odooplane.sim.handler import HTTPServer
 
 _logger = logging.getLogger("odoo.service.server")
 CHECK_INTERVAL = 60.0  # SLEEP_INTERVAL of the threaded server's main loop
 STRIPPED_ARGS = ("-s", "--save", "-u", "--update", "-i", "--init", "--i18n-overwrite", "--stop-after-init")
 
 
-class HTTPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    """A threaded HTTP server whose threads die with the process."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], handler: type[http.server.BaseHTTPRequestHandler]) -> None:
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        super().__init__(address, handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # LoggingBaseWSGIServerMixIn: a client that hung up is not an error; anything else goes to the log.
-        error = sys.exc_info()[1]
-        if isinstance(error, BrokenPipeError | ConnectionResetError):
-            return
-        _logger.exception("Exception happened during processing of request from %s", client_address)
-
-
 def make_application(config: Config, kind: str) -> Application:
     """Build this process's services and route table."""
+    # Imported here: ``-i ... --stop-after-init`` never serves, and skips importing the web stack.
+    from odooplane.sim import routes
+    from odooplane.sim.app import Application, Services
+
     return Application(Services.create(config, kind), routes.build(config.release))
+
+
+def preload(config: Config) -> int:
+    """``preload_registries`` of the ``-d`` databases: 0, or -1 if loading one failed."""
+    if not config.db_names:
+        return 0
+    from odooplane.sim import install  # only a server given databases loads (or installs) modules
+
+    return install.preload_registries(config, config.db_names)
 
 
 def listen_host(config: Config) -> str:
@@ -90,7 +84,7 @@ class ThreadedServer:
     def __init__(self, config: Config, argv: list[str]) -> None:
         self.config = config
         self.argv = argv
-        self.app = make_application(config, "threaded")
+        self.app: Application | None = None  # built when the server serves (not with --stop-after-init)
         self.httpd: HTTPServer | None = None
         self.quit = threading.Event()
         self.signals = 0
@@ -104,9 +98,11 @@ class ThreadedServer:
         self.phoenix = sig == signal.SIGHUP
         self.quit.set()
 
-    def start_http(self) -> None:
+    def start_http(self, app: Application) -> None:
+        from odooplane.sim.handler import HTTPServer, bind
+
         host, port = listen_host(self.config), int(self.config["http_port"])
-        self.httpd = HTTPServer((host, port), bind(self.app))
+        self.httpd = HTTPServer((host, port), bind(app))
         _logger.info("HTTP service (werkzeug) running on %s:%s", socket.getfqdn() if host == "0.0.0.0" else host,
                      self.httpd.server_address[1])
         threading.Thread(target=self.httpd.serve_forever, name="odoo.service.httpd", daemon=True).start()
@@ -116,19 +112,23 @@ class ThreadedServer:
         limits.set_limit_memory_hard(config)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, self._signal)
-        if config["http_enable"] and not config.stop_after_init:
-            self.start_http()
-        rc = install.preload_registries(config, config.db_names)
+        if config.stop_after_init:
+            rc = preload(config)
+            self.stop()
+            return rc
+        from odooplane.sim import cron
+
+        self.app = app = make_application(config, "threaded")
+        if config["http_enable"]:
+            self.start_http(app)
+        rc = preload(config)
         for dbname in config.db_names if rc == 0 else []:
             try:
                 # preload_registries put the registry in this process's LRU: threaded crons visit it
-                self.app.services.registries.get(dbname, quiet=True)
+                app.services.registries.get(dbname, quiet=True)
             except Exception:
                 _logger.debug("registry of %s not loaded", dbname, exc_info=True)
-        if config.stop_after_init:
-            self.stop()
-            return rc
-        services = self.app.services
+        services = app.services
 
         def loaded() -> list[str]:
             return [registry.db_name for registry in services.registries.loaded() if registry.ready]
@@ -152,8 +152,10 @@ class ThreadedServer:
         if not self.phoenix:
             _logger.info("Initiating shutdown")
             _logger.info("Hit CTRL-C again or send a second signal to force the shutdown.")
-        self.app.services.stopping.set()
+        if self.app is not None:
+            self.app.services.stopping.set()
         if self.httpd is not None:
             self.httpd.shutdown()
             self.httpd.server_close()
-        self.app.services.pool.close_all()
+        if self.app is not None:
+            self.app.services.pool.close_all()

@@ -22,7 +22,6 @@ from types import FrameType
 
 from odooplane.sim import cron, database, limits
 from odooplane.sim.config import Config
-from odooplane.sim.handler import bind
 from odooplane.sim.server import make_application
 
 _logger = logging.getLogger("odoo.service.server")
@@ -130,6 +129,8 @@ class HttpWorker(Worker):
     """Accepts connections on the shared socket, one request per connection."""
 
     def start(self) -> None:
+        from odooplane.sim.handler import bind
+
         super().start()
         self.app = make_application(self.config, "prefork")
         self.handler = bind(self.app, timeout=SOCKET_TIMEOUT)

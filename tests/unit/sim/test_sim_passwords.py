@@ -66,3 +66,23 @@ def test_hashed_password_is_not_replaced() -> None:
 def test_is_hashed_uses_odoos_modular_crypt_test() -> None:
     assert passwords.is_hashed(PASSLIB_ADMIN)
     assert not passwords.is_hashed("admin")
+
+
+def test_the_admin_hash_is_computed_once_per_process_and_round_count() -> None:
+    first = passwords.admin_hash(1001)
+    assert passwords.admin_hash(1001) is first
+    assert passwords.verify("admin", first)
+    assert first.startswith("$pbkdf2-sha512$1001$")
+    assert passwords.admin_hash(1002) != first
+
+
+def test_an_unknown_password_hash_has_the_passlib_shape_and_matches_nothing() -> None:
+    stored = passwords.unknown_password_hash(600_000)
+    match = re.fullmatch(r"\$pbkdf2-sha512\$600000\$([./A-Za-z0-9]+)\$([./A-Za-z0-9]+)", stored)
+    assert match is not None
+    salt, checksum = (passwords.ab64_decode(part) for part in match.groups())
+    assert (len(salt), len(checksum)) == (passwords.SALT_SIZE, 64)
+    assert passwords.identify(stored) == "pbkdf2_sha512"
+    assert passwords.is_hashed(stored)  # res.users.init() leaves it alone
+    assert passwords.unknown_password_hash(1000) != passwords.unknown_password_hash(1000)
+    assert not passwords.verify("", passwords.unknown_password_hash(1000))

@@ -1,0 +1,86 @@
+"""``move``: change an environment's placement (a pool ↔ dedicated) — the estate file is edited
+(comments and layout kept) and then applied, which copies the database and filestore, switches
+the route and removes the old copy only after the new one answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from odooplane.actions import apply, estate_file
+from odooplane.errors import EstateInvalid, NotFound, UsageError
+from odooplane.estate import load as loader
+from odooplane.estate import validate
+from odooplane.estate.resolve import EnvRef
+from odooplane.operations.moves import MoveResult
+
+
+@dataclass
+class MoveOutcome:
+    target: str
+    file: str
+    placement_before: str
+    placement_after: str
+    move: MoveResult | None
+    result: apply.ApplyResult
+
+
+def parse_destination(text: str) -> Any:
+    """``dedicated``, ``shared:<pool>`` or ``<pool>`` → the placement value of the estate file."""
+    if text == "dedicated":
+        return "dedicated"
+    pool = text.removeprefix("shared:")
+    if not pool:
+        raise UsageError("--to: 'dedicated' or 'shared:<pool>'")
+    return {"shared": pool}
+
+
+def _edit(file: Path, ref: EnvRef, placement: Any) -> str:
+    """Set the placement of ``ref`` in ``file`` (round-trip: comments stay); return the old text."""
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    original = file.read_text(encoding="utf-8")
+    data = yaml.load(original)
+    env = data["tenants"][ref.tenant]["environments"][ref.env]
+    if env is None:
+        env = data["tenants"][ref.tenant]["environments"][ref.env] = {}
+    env["placement"] = placement
+    with open(file, "w", encoding="utf-8") as out:
+        yaml.dump(data, out)
+    return original
+
+
+def run(
+    path: Path | None, target: str, to: str, *, listener: apply.Listener | None = None,
+    on_plan: Callable[[Any], None] | None = None,
+) -> MoveOutcome:
+    try:
+        ref = EnvRef.parse(target)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    valid = estate_file.load(path)
+    env = valid.environment(ref)
+    if env is None:
+        raise NotFound(f"{target}: no such environment in {valid.path}")
+    placement = parse_destination(to)
+    wanted = "dedicated" if placement == "dedicated" else f"shared:{placement['shared']}"
+    if wanted == env.placement:
+        raise UsageError(f"{target} is already {env.placement}")
+    loaded = loader.load(valid.path)
+    origin = loaded.origin(("tenants", ref.tenant, "environments", ref.env)).rsplit(":", 1)[0]
+    file = Path(origin)
+    original = _edit(file, ref, placement)
+    try:
+        moved = validate.validate(valid.path)
+    except EstateInvalid:
+        file.write_text(original, encoding="utf-8")  # nothing half-applied
+        raise
+    result = apply.run(moved.path, listener=listener, on_plan=on_plan)
+    move = next((m for m in result.moves if m.target == target), None)
+    return MoveOutcome(target=target, file=str(file), placement_before=env.placement, placement_after=wanted,
+                       move=move, result=result)
+

@@ -1,0 +1,146 @@
+"""Moving an environment between placements (a shared pool ↔ dedicated processes, or another
+pool) on the same cluster: copy the database and filestore under the new owner, switch the route,
+and remove the old copy only after the new one answers. The downtime is measured."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from odooplane.errors import PermanentError
+from odooplane.estate.names import sql_identifier
+from odooplane.estate.resolve import DesiredEnvironment
+from odooplane.operations import locks, provision, templates
+from odooplane.operations.context import Context
+from odooplane.operations.desired import EnvArtifacts, artifacts, program_name
+from odooplane.operations.runner import Operation, StepFailed
+from odooplane.planner.observed import EnvObservation
+from odooplane.services import odoo_db, postgres
+from odooplane.services.postgres import ClusterConn, connect
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    target: str
+    source: str  # the role that owned the database
+    destination: str
+    downtime_s: float
+
+
+def _old_location(ctx: Context, env: DesiredEnvironment, old_owner: str) -> tuple[str | None, str]:
+    """(pool name or None for dedicated, filestore directory) of where the database lives now."""
+    for pool in ctx.valid.pools:
+        if pool.role == old_owner:
+            return pool.name, str(ctx.layout.pool_data(pool.name) / "filestore" / env.database)
+    if old_owner.startswith("pool_"):
+        name = old_owner.removeprefix("pool_")
+        return name, str(ctx.layout.pool_data(name) / "filestore" / env.database)
+    return None, str(ctx.layout.env_data(env.ref.slug) / "filestore" / env.database)
+
+
+def _block(cluster: ClusterConn, database: str, allow: bool) -> None:
+    db = sql.Identifier(sql_identifier(database))
+    with connect(cluster) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(db, sql.SQL("true" if allow
+                                                                                                   else "false")))
+        if not allow:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
+
+
+def _rename(cluster: ClusterConn, old: str, new: str) -> None:
+    with connect(cluster) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+            sql.Identifier(sql_identifier(old)), sql.Identifier(sql_identifier(new))))
+
+
+def move_env(ctx: Context, op: Operation, env: DesiredEnvironment, obs: EnvObservation) -> MoveResult:
+    """Move ``env`` to its desired placement; on failure before the switch, put everything back."""
+    t = str(env.ref)
+    assert obs.owner is not None
+    old_owner = obs.owner
+    old_pool, old_filestore = _old_location(ctx, env, old_owner)
+    with locks.hold(ctx.layout.locks, f"env-{env.ref.slug}", wait=5, what=t):
+        art = op.step("prepare", t, lambda: artifacts(ctx, env, create=True))
+        assert art is not None
+        comment = postgres.marker(ctx.estate_id, t)
+        if env.pool is None:
+            op.step("role", t, lambda: postgres.ensure_role(art.cluster, role=env.role, password=art.db_password,
+                                                            comment=comment))
+            op.step("config", t, lambda: provision._write_conf(ctx, art))
+        moving = f"{env.database}__moving"
+        started = time.monotonic()
+        switched = False
+        try:
+            op.step("block", t, lambda: _block(art.cluster, env.database, allow=False))
+            op.step("copy", t, lambda: _copy(ctx, art, moving, old_owner, old_filestore))
+            if art.process is not None:
+                proc = art.process
+                op.step("process", t, lambda: provision.start_process(ctx, proc, restart=True))
+                op.step("health", t, lambda: provision.wait_healthy(ctx, proc))
+            else:
+                first = provision._pool_first_process(ctx, env)
+                op.step("health", t, lambda: provision.wait_healthy(ctx, first, database=env.database))
+
+            def switch() -> None:
+                ctx.driver.ensure_route(art.route)
+                ctx.driver.wait_route_served(art.route.name, timeout=provision.ROUTE_TIMEOUT_S)
+
+            op.step("switch-route", t, switch)
+            op.step("edge-check", t, lambda: provision.check_through_edge(ctx, art), attempts=20)
+            switched = True
+        except StepFailed:
+            if not switched:
+                op.step("move-rollback", t, lambda: _rollback(ctx, art, moving, old_pool))
+            raise
+        downtime = time.monotonic() - started
+        op.step("cleanup", t, lambda: _cleanup(ctx, art, moving, old_pool, old_filestore))
+        op.step("limits", t, lambda: provision._limits(art))
+    return MoveResult(target=t, source=old_owner, destination=env.placement, downtime_s=round(downtime, 3))
+
+
+def _copy(ctx: Context, art: EnvArtifacts, moving: str, old_owner: str, old_filestore: str) -> None:
+    env = art.env
+    if postgres.database_exists(art.cluster, moving):
+        # A previous attempt was interrupted after the rename: the moving copy is the original.
+        postgres.drop_database(art.cluster, env.database)
+    else:
+        _rename(art.cluster, env.database, moving)
+    postgres.create_from_template(art.cluster, database=env.database, template=moving, owner=env.role,
+                                  comment=postgres.marker(ctx.estate_id, str(env.ref)))
+    odoo_db.take_ownership(art.cluster, env.database, from_role=old_owner, to_role=env.role)
+    from pathlib import Path
+
+    if Path(old_filestore) != art.filestore:
+        shutil.rmtree(art.filestore, ignore_errors=True)
+        templates.copy_filestore(Path(old_filestore), art.filestore)
+
+
+def _rollback(ctx: Context, art: EnvArtifacts, moving: str, old_pool: str | None) -> None:
+    env = art.env
+    if postgres.database_exists(art.cluster, moving):
+        postgres.drop_database(art.cluster, env.database)
+        _rename(art.cluster, moving, env.database)
+    _block(art.cluster, env.database, allow=True)
+    if art.process is not None and old_pool is not None:
+        ctx.driver.remove_process(program_name(art.slug))
+
+
+def _cleanup(ctx: Context, art: EnvArtifacts, moving: str, old_pool: str | None, old_filestore: str) -> None:
+    postgres.drop_database(art.cluster, moving)
+    from pathlib import Path
+
+    if Path(old_filestore) != art.filestore:
+        shutil.rmtree(old_filestore, ignore_errors=True)
+    if old_pool is None and art.process is None:
+        # Was dedicated: its process, configuration and role go.
+        ctx.driver.remove_process(program_name(art.slug))
+        shutil.rmtree(ctx.layout.env_dir(art.slug), ignore_errors=True)
+        postgres.drop_role(art.cluster, art.env.ref.role)
+
+
+def check_movable(obs: EnvObservation) -> None:
+    if not obs.database_exists or not obs.base_installed:
+        raise PermanentError(f"{obs.ref}: nothing to move (the database is not provisioned)")

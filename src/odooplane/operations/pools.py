@@ -1,0 +1,45 @@
+"""Shared pools: the pool's role (it owns every tenant database of the pool, so Odoo lists and
+runs crons for them), its odoo.conf per process, the supervised processes and the edge service
+that the tenants' routes point at."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from odooplane.estate.resolve import DesiredPool
+from odooplane.operations import locks
+from odooplane.operations.context import Context
+from odooplane.operations.desired import PoolArtifacts, pool_artifacts
+from odooplane.operations.provision import start_process, wait_healthy
+from odooplane.operations.runner import Operation
+from odooplane.planner.observed import PoolObservation
+from odooplane.render.traefik import render_pool
+from odooplane.services import postgres
+from odooplane.services.supervisor import atomic_write
+
+
+def ensure_pool(ctx: Context, op: Operation, pool: DesiredPool, obs: PoolObservation | None) -> PoolArtifacts:
+    """Converge a pool: role, configuration, processes (healthy), edge service."""
+    t = f"pool {pool.name}"
+    with locks.hold(ctx.layout.locks, f"pool-{pool.name}", wait=60, what=t):
+        art = pool_artifacts(ctx, pool, create=True)
+        assert art is not None
+        if obs is None or not obs.role_exists:
+            op.step("role", t, lambda: postgres.ensure_role(
+                art.cluster, role=pool.role, password=art.db_password,
+                comment=postgres.marker(ctx.estate_id, f"pool/{pool.name}")))
+        ctx.layout.pool_logs(pool.name).mkdir(parents=True, exist_ok=True)
+        art.data_dir.mkdir(parents=True, exist_ok=True)
+        current = {p.name: p for p in (obs.processes if obs else ())}
+        for proc in art.processes:
+            seen = current.get(proc.spec.name)
+            conf_changed = atomic_write(proc.conf_path, proc.conf_text, mode=0o600)
+            running = seen is not None and seen.process is not None and seen.process.running
+            if conf_changed or not running or seen is None or not seen.current or seen.healthy is False:
+                restart = conf_changed or (seen is not None and seen.healthy is False)
+                where = f"{t} #{proc.spec.name.rsplit('-', 1)[-1]}"
+                op.step("process", where, partial(start_process, ctx, proc, restart=restart))
+                op.step("health", where, partial(wait_healthy, ctx, proc, log=proc.spec.log_file))
+        if obs is None or not obs.route_current:
+            op.step("route", t, lambda: atomic_write(ctx.layout.pool_route_file(pool.name), render_pool(art.service)))
+    return art

@@ -1,0 +1,257 @@
+"""Template provisioning: per (cluster, stack, module set) a template database initialised once,
+warmed, sealed (a template nobody can connect to); a new environment is then a copy of it —
+``CREATE DATABASE … TEMPLATE`` plus a hard-linked filestore — instead of an Odoo init."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+import odooplane
+from odooplane.clock import wait_until
+from odooplane.estate.models import Stack
+from odooplane.estate.resolve import DesiredEnvironment, stack_source
+from odooplane.operations import odoo_commands
+from odooplane.operations.context import Context
+from odooplane.operations.desired import EnvArtifacts, runtime_of
+from odooplane.render import odoo_conf
+from odooplane.services import odoo, odoo_db, passwords, postgres
+from odooplane.services.postgres import ClusterConn
+from odooplane.services.supervisor import atomic_write
+from odooplane.store.ports import port_is_free
+
+logger = logging.getLogger(__name__)
+PREFIX = "tpl-"
+_ASSET = re.compile(r"""(?:src|href)="(/web/assets/[^"]+)\"""")
+
+
+@dataclass(frozen=True)
+class DesiredTemplate:
+    key: str
+    stack_name: str
+    stack: Stack
+    cluster_name: str
+    modules: tuple[str, ...]
+
+    @property
+    def database(self) -> str:
+        return f"{PREFIX}{self.key}"
+
+    @property
+    def role(self) -> str:
+        return f"{PREFIX}{self.key}"
+
+    @property
+    def target(self) -> str:
+        return f"template/{self.key}"
+
+
+def stack_fingerprint(ctx: Context, stack: Stack) -> str:
+    """What makes a template stale when it changes: the series, the runtime and its code."""
+    parts = [stack.series, ",".join(stack.server_wide_modules), ",".join(stack.addons_paths)]
+    if stack.simulator:
+        parts.append(f"simulator {odooplane.__version__}")
+    else:
+        source = stack_source(stack, ctx.valid.path)
+        assert source is not None
+        parts.append(str(source))
+        release = source / "odoo" / "release.py"
+        parts.append(hashlib.sha256(release.read_bytes()).hexdigest() if release.exists() else "")
+        head = source / ".git" / "HEAD"
+        parts.append(head.read_text().strip() if head.exists() else "")
+        parts.append(stack.python or "")
+    return "|".join(parts)
+
+
+def _key(fingerprint: str, cluster: str, modules: tuple[str, ...]) -> str:
+    return hashlib.sha256(f"{fingerprint}|{cluster}|{','.join(modules)}".encode()).hexdigest()[:12]
+
+
+def desired(ctx: Context) -> list[DesiredTemplate]:
+    """Every template the estate asks for: each declared module set of a stack, on each cluster
+    where an environment of that stack lives."""
+    wanted: dict[str, DesiredTemplate] = {}
+    for env in ctx.valid.environments:
+        for module_set in env.stack.templates:
+            modules = tuple(sorted(set(module_set)))
+            key = _key(stack_fingerprint(ctx, env.stack), env.cluster_name, modules)
+            wanted.setdefault(key, DesiredTemplate(key, env.stack_name, env.stack, env.cluster_name, modules))
+    return sorted(wanted.values(), key=lambda t: t.key)
+
+
+def for_environment(ctx: Context, env: DesiredEnvironment) -> DesiredTemplate | None:
+    """The template a new ``env`` is copied from, or None (its module set has none: Odoo init)."""
+    modules = tuple(sorted(set(env.modules) - {"base"}))
+    for template in desired(ctx):
+        if (template.stack_name, template.cluster_name) == (env.stack_name, env.cluster_name) and tuple(
+            m for m in template.modules if m != "base"
+        ) == modules:
+            return template
+    return None
+
+
+# -- building -----------------------------------------------------------------------------------
+
+
+def _conf(ctx: Context, template: DesiredTemplate, cluster: ClusterConn, password: str, http_port: int) -> Path:
+    rt = runtime_of(ctx, template.stack)
+    root = ctx.layout.template_dir(template.key)
+    conf = odoo_conf.OdooConf(
+        series_major=template.stack.major,
+        db_host=cluster.host,
+        db_port=cluster.port,
+        db_user=template.role,
+        # No dbfilter and a db_name: Odoo then serves db_name without requiring that the role owns
+        # it (the template database belongs to the administrator).
+        db_password=password,
+        db_name=template.database,
+        dbfilter="",
+        data_dir=str(root / "data"),
+        addons_path=rt.addons_path,
+        http_port=http_port,
+        evented_port=http_port + 1,
+        admin_passwd_hash=passwords.hash_password(secrets.token_urlsafe(24), rounds=1000),
+        logfile=str(root / "odoo.log"),
+        workers=0,
+        max_cron_threads=0,
+        server_wide_modules=tuple(template.stack.server_wide_modules),
+    )
+    path = root / "odoo.conf"
+    atomic_write(path, odoo_conf.render(conf), mode=0o600)
+    return path
+
+
+def build(ctx: Context, template: DesiredTemplate, cluster: ClusterConn) -> None:
+    """Initialise, warm and seal ``template`` on ``cluster``. A half-built one is started again."""
+    comment = postgres.marker(ctx.estate_id, template.target)
+    state = postgres.template_state(cluster, template.database)
+    if state is not None and state == (True, False):
+        return  # built and sealed
+    if state is not None:
+        postgres.drop_database(cluster, template.database)
+    shutil.rmtree(ctx.layout.template_dir(template.key), ignore_errors=True)
+    password = ctx.secrets.get_or_create(f"template/{template.key}/db_password")
+    postgres.ensure_role(cluster, role=template.role, password=password, comment=comment)
+    # The database belongs to the administrator, its objects to the template role: a copy then
+    # hands the objects over with REASSIGN OWNED without touching the template itself.
+    postgres.ensure_database(cluster, database=template.database, owner=cluster.user, comment=comment)
+    postgres.grant_schema_create(cluster, database=template.database, role=template.role)
+    postgres.grant_connect(cluster, database=template.database, role=template.role)
+    port = _free_port()
+    conf = _conf(ctx, template, cluster, password, port)
+    rt = runtime_of(ctx, template.stack)
+    argv = odoo.init_argv(rt, conf, database=template.database, modules=list(template.modules))
+    odoo_commands.run(argv, what="Odoo init of a template", log_file=conf.parent / "init.log", secrets=[password])
+    _warm(rt, conf, port)
+    postgres.seal_template(cluster, template.database)
+
+
+def _free_port() -> int:
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port_is_free(port + 1):
+            return port
+    raise RuntimeError("no free port pair for warming a template")
+
+
+def _warm(rt: odoo.Runtime, conf: Path, port: int) -> None:
+    """Serve the template once and load its login page and web client, so that the asset
+    bundles Odoo generates lazily are in the template, not compiled again by every tenant."""
+    log = conf.parent / "warm.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [*odoo.server_argv(rt, conf), f"--http-port={port}", "--max-cron-threads=0"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=conf.parent,
+            start_new_session=True,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        if not wait_until(lambda: odoo.probe(f"{base}/web/health", timeout=1).ok, timeout=120, interval=0.1):
+            logger.warning("template warm-up: Odoo did not answer (see %s); the template is not warmed", log)
+            return
+        with httpx.Client(base_url=base, timeout=120) as client:
+            page = client.get("/web/login")
+            token = re.search(r'name="csrf_token"\s+value="([^"]+)"', page.text)
+            if token:
+                client.post(
+                    "/web/login",
+                    data={"login": "admin", "password": "admin", "csrf_token": token.group(1), "redirect": ""},
+                )
+            for path in ("/web/login", "/odoo" if rt.series_major >= 18 else "/web"):
+                body = client.get(path).text
+                for asset in sorted(set(_ASSET.findall(body)))[:20]:
+                    client.get(asset)
+    except httpx.HTTPError as exc:
+        logger.warning("template warm-up incomplete: %s", exc)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+# -- copying ------------------------------------------------------------------------------------
+
+
+def copy_filestore(source: Path, target: Path) -> int:
+    """Copy a filestore with hard links (its files are content-addressed, never modified in
+    place); fall back to copying across filesystems. Return the number of files."""
+    count = 0
+    target.mkdir(parents=True, exist_ok=True)
+    if not source.is_dir():
+        return 0
+    for directory, _dirs, files in os.walk(source):
+        relative = Path(directory).relative_to(source)
+        (target / relative).mkdir(parents=True, exist_ok=True)
+        for name in files:
+            src, dst = Path(directory) / name, target / relative / name
+            if dst.exists():
+                continue
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copy2(src, dst)
+            count += 1
+    return count
+
+
+def copy_into(ctx: Context, template: DesiredTemplate, art: EnvArtifacts) -> None:
+    """Create the environment's database as a copy of ``template`` and give it its filestore."""
+    env = art.env
+    postgres.create_from_template(
+        art.cluster,
+        database=env.database,
+        template=template.database,
+        owner=env.role,
+        comment=postgres.marker(ctx.estate_id, str(env.ref)),
+    )
+    odoo_db.take_ownership(art.cluster, env.database, from_role=template.role, to_role=env.role)
+    source = ctx.layout.template_dir(template.key) / "data" / "filestore" / template.database
+    shutil.rmtree(art.filestore, ignore_errors=True)
+    copy_filestore(source, art.filestore)
+
+
+def remove(ctx: Context, cluster: ClusterConn, database: str, key: str) -> None:
+    """Drop a template no longer wanted (it holds no tenant data), its role and files."""
+    postgres.drop_database(cluster, database)
+    postgres.drop_role(cluster, database)
+    shutil.rmtree(ctx.layout.template_dir(key), ignore_errors=True)
+    ctx.secrets.delete_prefix(f"template/{key}/")
