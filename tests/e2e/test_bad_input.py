@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -106,3 +107,28 @@ def test_unknown_environment_in_logs_exits_3(tmp_path: Path) -> None:
     assert proc.returncode == 3 and "nobody/prod: no such environment" in proc.stderr
     proc = estate.cli("logs", "Bad/prod", "-f", str(estate.path), check=False)
     assert proc.returncode == 2
+
+
+def test_advise_size_and_policy_violations_through_the_cli(tmp_path: Path) -> None:
+    t = unique("a")
+    estate = make_estate(tmp_path, {t: {"labels": {"tier": "mission-critical"}, "profile": {"peak_users": 48},
+                                        "environments": {"prod": {"placement": {"shared": "px"}}}}})
+    estate.data["pools"] = {"px": {}}
+    estate.write()
+    advice = json.loads(estate.cli("advise", "-f", str(estate.path), "--json").stdout)
+    assert advice[0]["recommended"] == "dedicated" and advice[0]["agrees"] is False
+    assert {r["code"] for r in advice[0]["rules"]} == {"mission-critical", "load"}
+    size = json.loads(estate.cli("size", "-f", str(estate.path), "--json").stdout)
+    assert size["rows"][0]["users"] == 48 and size["rows"][0]["workers_recommended"] == 8
+    assert size["cpus"] >= 1 and size["machine_workers"] == 2 * size["cpus"] + 1
+    estate.data["policies"] = [{"name": "critical-dedicated", "when": {"tier": ["mission-critical"]},
+                                "require": {"placement": "dedicated"}}]
+    estate.write()
+    proc = estate.cli("plan", str(estate.path), check=False)
+    assert proc.returncode == 2
+    assert f"tenants.{t}.environments.prod.placement: policy 'critical-dedicated'" in proc.stderr
+    del estate.data["policies"]
+    estate.write()
+    moved = estate.cli("move", f"{t}/prod", "--to", "nowhere", "-f", str(estate.path), check=False)
+    assert moved.returncode == 2 and "unknown pool 'nowhere'" in moved.stderr
+    assert "nowhere" not in estate.path.read_text(), "a refused move leaves the estate file as it was"

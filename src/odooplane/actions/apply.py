@@ -77,13 +77,16 @@ def converge(
             _rotate_logs(ctx)
             result.duration_s = ctx.clock.monotonic() - started
             return result
-        op.step("supervisor", "runtime", ctx.driver.prepare)
+        runtime_changes = any(c.target == "edge" or c.target.startswith("cluster ") for c in the_plan.changes)
+        if runtime_changes or not observed.supervisor_running:
+            op.step("supervisor", "runtime", ctx.driver.prepare)
         used = {env.cluster_name for env in ctx.valid.environments} | {p.cluster_name for p in ctx.valid.pools}
         for name in sorted(ctx.estate.clusters):
-            if name in used or not observed.clusters[name].reachable:
+            if not observed.clusters[name].reachable or (runtime_changes and name in used):
                 provision.ensure_cluster(ctx, op, name)
         provision.ensure_edge(ctx, op)
-        observed, _ = observe.observe(ctx, health=True)
+        if runtime_changes:
+            observed, _ = observe.observe(ctx, health=True)  # clusters and the edge are up now
         _remove_orphans(ctx, op, observed, prune=prune, result=result)
         for template in templates.desired(ctx):
             if not observed.templates[template.database].ready:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from odooplane import __version__, log
-from odooplane.cli import apply, credentials, down, logs, move, operations, plan, schema, status, validate
+from odooplane.cli import advise, apply, credentials, down, logs, move, operations, plan, schema, size, status, validate
 
 app = typer.Typer(
     name="odooplane",
@@ -35,7 +35,7 @@ def main(
     log.setup(level=log_level, json_output=log_json)
 
 
-for module in (validate, plan, apply, status, logs, credentials, move, down, schema, operations):
+for module in (validate, plan, apply, status, logs, credentials, move, advise, size, down, schema, operations):
     module.register(app)
 
 

@@ -155,6 +155,9 @@ class ExternalCluster(Model):
     password: SecretRef | None = Field(
         None, description="Secret reference of the administrative password.", examples=["env:PG_ADMIN_PASSWORD"]
     )
+    region: str | None = Field(
+        None, description="Where the cluster's data lives (checked against tenants' data_residency).", examples=["eu"]
+    )
 
     @model_validator(mode="after")
     def _url_shape(self) -> ExternalCluster:
@@ -185,6 +188,9 @@ class ManagedCluster(Model):
         default_factory=dict,
         description="Extra postgresql.conf settings.",
         examples=[{"shared_buffers": "256MB"}],
+    )
+    region: str | None = Field(
+        None, description="Where the cluster's data lives (checked against tenants' data_residency).", examples=["eu"]
     )
 
 

@@ -24,7 +24,7 @@ SAMPLE: dict[str, Any] = {
         "ports": {"start": 20000, "end": 29999},
     },
     "clusters": {
-        "main": {"kind": "managed", "settings": {"shared_buffers": "128MB"}},
+        "main": {"kind": "managed", "region": "eu", "settings": {"shared_buffers": "128MB"}},
         "shared": {"kind": "external", "url": "postgresql://odooplane_admin@127.0.0.1:5432/postgres",
                    "password": "env:PG_ADMIN_PASSWORD"},
     },

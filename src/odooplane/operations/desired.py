@@ -3,6 +3,7 @@ definitions and routes — everything needed to compare with what runs and to ma
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +80,12 @@ class EnvArtifacts:
         return self.data_dir / "filestore" / self.env.database
 
 
+def ready_state(env: DesiredEnvironment) -> str:
+    """The marker state of a complete database with ``env``'s modules installed."""
+    modules = ",".join(sorted({"base", *env.modules}))
+    return "ready:" + hashlib.sha1(modules.encode()).hexdigest()[:10]  # noqa: S324 - a fingerprint
+
+
 def program_name(slug: str) -> str:
     return f"odoo-{slug}"
 
@@ -118,7 +125,8 @@ def _master_hash(ctx: Context, prefix: str, ref: str | None, where: str, *, crea
             return hashed
     if not create:
         return None
-    hashed = passwords.hash_password(password)
+    # A password the user chose gets Odoo's full stretching; a generated one does not need it.
+    hashed = passwords.hash_password(password, rounds=passwords.ROUNDS if ref else passwords.GENERATED_ROUNDS)
     ctx.secrets.put(f"{prefix}/admin_hash", f"{fingerprint}|{hashed}")
     return hashed
 

@@ -98,6 +98,7 @@ def move_env(ctx: Context, op: Operation, env: DesiredEnvironment, obs: EnvObser
         downtime = time.monotonic() - started
         op.step("cleanup", t, lambda: _cleanup(ctx, art, moving, old_pool, old_filestore))
         op.step("limits", t, lambda: provision._limits(art))
+        provision.mark_ready(ctx, art)
     return MoveResult(target=t, source=old_owner, destination=env.placement, downtime_s=round(downtime, 3))
 
 

@@ -23,6 +23,7 @@ from odooplane.operations.desired import (
     pool_artifacts,
     pool_program,
     program_name,
+    ready_state,
 )
 from odooplane.planner.observed import (
     ClusterObservation,
@@ -128,7 +129,10 @@ def observe(
         modules: dict[str, str] | None = None
         db_stats: DatabaseStats | None = None
         error = cluster.error if not cluster.reachable else None
-        if owned is not None and (conn := ctx.cluster_conn(env.cluster_name, allocate=False)) is not None:
+        if owned is not None and owned.state == ready_state(env) and not stats:
+            # Complete, with exactly these modules (recorded in its marker): no query inside it.
+            modules = {module: "installed" for module in ("base", *env.modules)}
+        elif owned is not None and (conn := ctx.cluster_conn(env.cluster_name, allocate=False)) is not None:
             try:
                 modules = postgres.module_states(conn, env.database)
                 if stats:

@@ -8,8 +8,6 @@ import logging
 import shutil
 from pathlib import Path
 
-import httpx
-
 from odooplane.clock import wait_until
 from odooplane.drivers.base import ProcessSpec
 from odooplane.errors import OdooplaneError, PermanentError, TemporaryError
@@ -17,12 +15,20 @@ from odooplane.estate.models import ManagedCluster
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import locks, odoo_commands, templates
 from odooplane.operations.context import Context
-from odooplane.operations.desired import EnvArtifacts, OdooProcess, artifacts, owner, program_name, secret_name
+from odooplane.operations.desired import (
+    EnvArtifacts,
+    OdooProcess,
+    artifacts,
+    owner,
+    program_name,
+    ready_state,
+    secret_name,
+)
 from odooplane.operations.observe import cluster_program
 from odooplane.operations.runner import Operation, StepFailed
 from odooplane.planner.observed import EnvObservation, Orphan
 from odooplane.render.traefik import DATABASE_HEADER
-from odooplane.services import managed_pg, odoo, odoo_db, passwords, pg_binaries, postgres
+from odooplane.services import http, managed_pg, odoo, odoo_db, passwords, pg_binaries, postgres
 from odooplane.services.postgres import ClusterConn, marker
 from odooplane.services.supervisor import atomic_write
 from odooplane.store import ports
@@ -122,9 +128,6 @@ def ensure_template(ctx: Context, op: Operation, template: templates.DesiredTemp
     conn = ctx.cluster_conn(template.cluster_name)
     assert conn is not None
     with locks.hold(ctx.layout.locks, f"template-{template.key}", wait=1800, what=f"template {template.database}"):
-        state = postgres.template_state(conn, template.database)
-        if state == (True, False):
-            return
         op.step("template", f"template {template.database}", lambda: templates.build(ctx, template, conn),
                 detail=",".join(["base", *template.modules]))
 
@@ -169,11 +172,11 @@ def check_through_edge(ctx: Context, art: EnvArtifacts) -> None:
     edge = ctx.estate.platform.edge
     host = art.env.hostnames[0]
     try:
-        response = httpx.get(f"http://127.0.0.1:{edge.http_port}/web/login", headers={"Host": host}, timeout=10)
-    except httpx.HTTPError as exc:
-        raise TemporaryError(f"edge did not answer for {host}: {type(exc).__name__}", delay=0.1) from exc
-    if response.status_code != 200:
-        raise TemporaryError(f"edge answered {response.status_code} for {host}/web/login", delay=0.1)
+        response = http.get(f"http://127.0.0.1:{edge.http_port}/web/login", headers={"Host": host}, timeout=10)
+    except http.HttpError as exc:
+        raise TemporaryError(f"edge did not answer for {host}: {exc}", delay=0.1) from exc
+    if response.status != 200:
+        raise TemporaryError(f"edge answered {response.status} for {host}/web/login", delay=0.1)
 
 
 # -- one environment ----------------------------------------------------------------------------
@@ -206,7 +209,7 @@ def _install(ctx: Context, art: EnvArtifacts, modules: list[str]) -> None:
 
 
 def _identity(ctx: Context, art: EnvArtifacts) -> None:
-    hashed = passwords.hash_password(art.admin_password, rounds=passwords.ROUNDS)
+    hashed = passwords.hash_password(art.admin_password, rounds=passwords.GENERATED_ROUNDS)
     odoo_db.reset_identity(art.cluster, art.env.database, odoo_db.Identity(art.base_url, hashed))
 
 
@@ -214,6 +217,13 @@ def _limits(art: EnvArtifacts) -> None:
     env = art.env
     postgres.set_tenant_limits(art.cluster, database=env.database, role=env.role,
                                connection_limit=env.connection_limit, statement_timeout_s=env.statement_timeout_s)
+
+
+def mark_ready(ctx: Context, art: EnvArtifacts) -> None:
+    """Record in the database's marker that it is complete, with which modules (so observing many
+    environments needs no query inside each database)."""
+    postgres.set_database_state(art.cluster, database=art.env.database, estate_id=ctx.estate_id,
+                                target=str(art.env.ref), state=ready_state(art.env))
 
 
 def ensure_env(ctx: Context, op: Operation, env: DesiredEnvironment, obs: EnvObservation) -> None:
@@ -240,6 +250,11 @@ def _converge_env(
         art = op.step("prepare", t, lambda: artifacts(ctx, env, create=True))
     assert art is not None
     comment = marker(ctx.estate_id, t)
+    new = not obs.database_exists or not obs.base_installed
+    if new and not obs.route_exists:
+        # Let Traefik load the route while the database is made: until it exists the edge answers
+        # with Odoo's database selector (a pool) or 502 (no process yet), never another tenant.
+        ctx.driver.ensure_route(art.route)
     if env.pool is None and not obs.role_exists:
         op.step("role", t, lambda: postgres.ensure_role(art.cluster, role=env.role, password=art.db_password,
                                                         comment=comment))
@@ -251,7 +266,6 @@ def _converge_env(
     if obs.database_exists and not obs.base_installed:
         # Never fully initialised (an interrupted first apply): it holds no data, start again.
         op.step("database-reset", t, lambda: postgres.drop_database(art.cluster, env.database))
-    new = not obs.database_exists or not obs.base_installed
     if new:
         template = templates.for_environment(ctx, env)
         if template is not None:
@@ -263,12 +277,14 @@ def _converge_env(
             created.append("database")
             op.step("init", t, lambda: _init(ctx, art), detail=",".join(["base", *env.modules]))
         op.step("identity", t, lambda: _identity(ctx, art))
+        mark_ready(ctx, art)
     restart = bool(obs.process is not None and not obs.config_current)
     if not new:
         installed = {m for m, s in (obs.modules or {}).items() if s == "installed"}
         missing = [m for m in env.modules if m not in installed]
         if missing:
             op.step("modules", t, lambda: _install(ctx, art, missing), detail=",".join(missing))
+            mark_ready(ctx, art)
             restart = True  # the running registry must load the new modules
     if new or not obs.limits_current:
         op.step("limits", t, lambda: _limits(art))

@@ -15,10 +15,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 import odooplane
 from odooplane.clock import wait_until
+from odooplane.errors import PermanentError
 from odooplane.estate.models import Stack
 from odooplane.estate.resolve import DesiredEnvironment, stack_source
 from odooplane.operations import odoo_commands
@@ -73,8 +72,11 @@ def stack_fingerprint(ctx: Context, stack: Stack) -> str:
     return "|".join(parts)
 
 
-def _key(fingerprint: str, cluster: str, modules: tuple[str, ...]) -> str:
-    return hashlib.sha256(f"{fingerprint}|{cluster}|{','.join(modules)}".encode()).hexdigest()[:12]
+def _key(estate_id: str, fingerprint: str, cluster: str, modules: tuple[str, ...]) -> str:
+    """Templates belong to one estate (its id is in the key): two estates on one cluster never
+    share — or drop — each other's."""
+    text = f"{estate_id}|{fingerprint}|{cluster}|{','.join(modules)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def desired(ctx: Context) -> list[DesiredTemplate]:
@@ -84,7 +86,7 @@ def desired(ctx: Context) -> list[DesiredTemplate]:
     for env in ctx.valid.environments:
         for module_set in env.stack.templates:
             modules = tuple(sorted(set(module_set)))
-            key = _key(stack_fingerprint(ctx, env.stack), env.cluster_name, modules)
+            key = _key(ctx.estate_id, stack_fingerprint(ctx, env.stack), env.cluster_name, modules)
             wanted.setdefault(key, DesiredTemplate(key, env.stack_name, env.stack, env.cluster_name, modules))
     return sorted(wanted.values(), key=lambda t: t.key)
 
@@ -135,6 +137,10 @@ def build(ctx: Context, template: DesiredTemplate, cluster: ClusterConn) -> None
     """Initialise, warm and seal ``template`` on ``cluster``. A half-built one is started again."""
     comment = postgres.marker(ctx.estate_id, template.target)
     state = postgres.template_state(cluster, template.database)
+    owned = postgres.owned_databases(cluster, ctx.estate_id).get(template.database)
+    if state is not None and owned is None:
+        raise PermanentError(f"database {template.database} exists on cluster {cluster.name} and is not "
+                             "managed by this estate")
     if state is not None and state == (True, False):
         return  # built and sealed
     if state is not None:
@@ -171,6 +177,7 @@ def _free_port() -> int:
 def _warm(rt: odoo.Runtime, conf: Path, port: int) -> None:
     """Serve the template once and load its login page and web client, so that the asset
     bundles Odoo generates lazily are in the template, not compiled again by every tenant."""
+    import httpx  # a session with cookies and forms; only needed here
     log = conf.parent / "warm.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(

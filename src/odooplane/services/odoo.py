@@ -7,9 +7,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from odooplane.estate.models import Stack
+from odooplane.services import http
 
 
 @dataclass(frozen=True)
@@ -26,6 +25,14 @@ class Runtime:
         return "simulator" if self.simulator else "odoo"
 
 
+def own_python() -> str:
+    """This environment's interpreter under one stable name: a console script runs as ``python3``,
+    ``python -m odooplane`` as ``python`` — the same program, but a different command line would
+    look like a changed process definition and restart Odoo."""
+    candidate = Path(sys.prefix) / "bin" / "python"
+    return str(candidate) if candidate.exists() else sys.executable
+
+
 def runtime(stack: Stack, *, source: Path | None, estate_dir: Path) -> Runtime:
     """Return how to run ``stack``. Extra addons paths come first, like Odoo's own precedence."""
     extra = tuple(
@@ -33,8 +40,8 @@ def runtime(stack: Stack, *, source: Path | None, estate_dir: Path) -> Runtime:
         for p in (Path(a).expanduser() for a in stack.addons_paths)
     )
     if stack.simulator or source is None:
-        return Runtime((sys.executable, "-m", "odooplane.sim"), extra, True, stack.major)
-    python = stack.python or sys.executable
+        return Runtime((own_python(), "-m", "odooplane.sim"), extra, True, stack.major)
+    python = stack.python or own_python()
     own = [source / "odoo" / "addons"]
     if (source / "addons").is_dir():
         own.append(source / "addons")
@@ -80,7 +87,7 @@ def probe(url: str, *, host: str | None = None, timeout: float = 3.0, headers: d
     """GET ``url`` (optionally with a Host header and other headers); ok when the answer is 200."""
     headers = {**({"Host": host} if host else {}), **(headers or {})}
     try:
-        response = httpx.get(url, headers=headers, timeout=timeout, follow_redirects=False)
-    except httpx.HTTPError as exc:
-        return Probe(False, None, None, type(exc).__name__)
-    return Probe(response.status_code == 200, response.status_code, response.elapsed.total_seconds() * 1000, None)
+        response = http.get(url, headers=headers, timeout=timeout)
+    except http.HttpError as exc:
+        return Probe(False, None, None, str(exc).split(":", 1)[0])
+    return Probe(response.status == 200, response.status, response.elapsed_ms, None)

@@ -85,8 +85,18 @@ def scram_verifier(password: str, *, iterations: int = 4096, salt: bytes | None 
     return f"SCRAM-SHA-256${iterations}:{b64(salt).decode()}${b64(stored_key).decode()}:{b64(server_key).decode()}"
 
 
-def marker(estate_id: str, target: str) -> str:
-    return f"{MARKER_PREFIX}{estate_id}:{target}"
+def marker(estate_id: str, target: str, *, state: str | None = None) -> str:
+    """The comment that marks a database or role as this estate's: ``odooplane:<estate>:<target>``,
+    with ``|<state>`` once the object is complete (``ready:<modules hash>`` for a database)."""
+    base = f"{MARKER_PREFIX}{estate_id}:{target}"
+    return f"{base}|{state}" if state else base
+
+
+def set_database_state(cluster: ClusterConn, *, database: str, estate_id: str, target: str, state: str) -> None:
+    """Record in the database's marker that it is complete (cheap to observe for many databases)."""
+    with connect(cluster) as conn:
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+            sql.Identifier(sql_identifier(database)), sql.Literal(marker(estate_id, target, state=state))))
 
 
 def role_exists(cluster: ClusterConn, role: str) -> bool:
@@ -103,7 +113,7 @@ def ensure_role(cluster: ClusterConn, *, role: str, password: str, comment: str)
             "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = %s", (role,)
         ).fetchone()
         exists = row is not None
-        if row is not None and row[0] != comment:
+        if row is not None and row[0] != comment and str(row[0] or "").partition("|")[0] != comment:
             raise PermanentError(
                 f"role {role} already exists on cluster {cluster.name} and is not managed by this estate"
             )
@@ -140,7 +150,7 @@ def ensure_database(cluster: ClusterConn, *, database: str, owner: str, comment:
             (database,),
         ).fetchone()
         created = row is None
-        if row is not None and row[1] != comment:
+        if row is not None and str(row[1] or "").partition("|")[0] != comment.partition("|")[0]:
             raise PermanentError(
                 f"database {database} already exists on cluster {cluster.name} and is not managed by this estate"
             )
@@ -154,7 +164,8 @@ def ensure_database(cluster: ClusterConn, *, database: str, owner: str, comment:
             conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(db, own))
         conn.execute(sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(db))
         conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(db, own))
-        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(db, sql.Literal(comment)))
+        if created:  # an existing one keeps its marker (and the state recorded in it)
+            conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(db, sql.Literal(comment)))
     if created:
         _create_extensions(cluster, database)
     return created
@@ -186,6 +197,7 @@ def module_states(cluster: ClusterConn, database: str) -> dict[str, str] | None:
 class OwnedDatabase:
     name: str
     target: str  # what the marker says it is: "acme/prod", "template/<key>"
+    state: str  # "" until complete, then e.g. "ready:<modules hash>"
     owner: str
     is_template: bool
     allows_connections: bool
@@ -214,7 +226,8 @@ def owned_databases(cluster: ClusterConn, estate_id: str) -> dict[str, OwnedData
             role, _, rest = str(item).partition("=")
             settings[role] = rest.partition("=")[2]
         out[str(name)] = OwnedDatabase(
-            name=str(name), target=str(comment)[len(prefix):], owner=str(owner), is_template=bool(is_template),
+            name=str(name), target=str(comment)[len(prefix):].partition("|")[0],
+            state=str(comment)[len(prefix):].partition("|")[2], owner=str(owner), is_template=bool(is_template),
             allows_connections=bool(allow), connection_limit=None if int(str(limit)) < 0 else int(str(limit)),
             statement_timeouts=settings,
         )
@@ -237,7 +250,10 @@ def owned_objects(cluster: ClusterConn, estate_id: str) -> tuple[dict[str, str],
             "WHERE c.description LIKE %s",
             (prefix + "%",),
         ).fetchall()
-    return ({str(n): str(d)[len(prefix) :] for n, d in dbs}, {str(n): str(d)[len(prefix) :] for n, d in roles})
+    return (
+        {str(n): str(d)[len(prefix):].partition("|")[0] for n, d in dbs},
+        {str(n): str(d)[len(prefix):].partition("|")[0] for n, d in roles},
+    )
 
 
 def drop_database(cluster: ClusterConn, database: str) -> bool:

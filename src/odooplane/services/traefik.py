@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from odooplane.errors import PermanentError
+from odooplane.services import http
 
 
 def binary() -> str:
@@ -39,16 +38,17 @@ class TraefikApi:
 
     def ping(self) -> bool:
         try:
-            return httpx.get(f"{self.base}/ping", timeout=1.0).status_code == 200
-        except httpx.HTTPError:
+            return http.get(f"{self.base}/ping", timeout=1.0).status == 200
+        except http.HttpError:
             return False
 
     def routers(self) -> dict[str, RouterState] | None:
         """Return file-provider routers by name (without ``@file``), or None if the API is down."""
         try:
-            response = httpx.get(f"{self.base}/api/http/routers", params={"per_page": 10000}, timeout=2.0)
-            response.raise_for_status()
-        except httpx.HTTPError:
+            response = http.get(f"{self.base}/api/http/routers", params={"per_page": 10000}, timeout=2.0)
+        except http.HttpError:
+            return None
+        if response.status != 200:
             return None
         out: dict[str, RouterState] = {}
         items: list[dict[str, Any]] = response.json()
@@ -68,8 +68,9 @@ class TraefikApi:
 
     def metrics(self) -> str | None:
         try:
-            response = httpx.get(f"{self.base}/metrics", timeout=2.0)
-            response.raise_for_status()
-        except httpx.HTTPError:
+            response = http.get(f"{self.base}/metrics", timeout=2.0)
+        except http.HttpError:
+            return None
+        if response.status != 200:
             return None
         return response.text

@@ -107,3 +107,7 @@ def test_evidence(store: db.Store) -> None:
 def test_unreachable_state_database_is_a_clear_error() -> None:
     with pytest.raises(OdooplaneError, match=r"state database postgresql\+psycopg://nobody@127.0.0.1:1/x"):
         db.open_store("postgresql://nobody@127.0.0.1:1/x")
+
+
+def test_head_constant_matches_alembic() -> None:
+    assert db.HEAD == db.alembic_head(), "update store.db.HEAD to the newest migration"

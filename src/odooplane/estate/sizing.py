@@ -1,0 +1,61 @@
+"""Sizing from Odoo's deployment guidance: about 2xCPU+1 workers per machine, one worker per ~6
+concurrent users, RAM per worker about 0.8 x 150 MB + 0.2 x 1 GB (most requests light, some heavy)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from odooplane.estate.resolve import DesiredEnvironment, DesiredPool
+
+USERS_PER_WORKER = 6
+RAM_PER_WORKER_MIB = round(0.8 * 150 + 0.2 * 1024)  # 325 MiB
+STAGE_LOAD = {"production": 1.0, "dr": 1.0, "staging": 0.1, "training": 0.3, "development": 0.05}
+PROCESS_OVERHEAD_MIB = 150  # a prefork master, cron and evented processes (PSS, measured on Odoo 18)
+
+
+@dataclass(frozen=True)
+class Sizing:
+    target: str
+    kind: str  # "pool" or "dedicated"
+    tenants: int
+    users: int
+    workers_now: int  # HTTP workers in total (0 = threaded)
+    workers_recommended: int
+    ram_now_mib: int
+    ram_recommended_mib: int
+    limit_memory_soft_mib: int
+    limit_memory_hard_mib: int
+
+
+def users_of(env: DesiredEnvironment) -> int:
+    return math.ceil(env.profile.peak_users * STAGE_LOAD.get(env.stage, 0.1))
+
+
+def recommended_workers(users: int) -> int:
+    return max(1, math.ceil(users / USERS_PER_WORKER))
+
+
+def ram_mib(workers: int, processes: int = 1) -> int:
+    return processes * PROCESS_OVERHEAD_MIB + max(workers, 1) * RAM_PER_WORKER_MIB
+
+
+def for_dedicated(env: DesiredEnvironment) -> Sizing:
+    users = users_of(env)
+    want = recommended_workers(users)
+    return Sizing(str(env.ref), "dedicated", 1, users, env.workers, want, ram_mib(env.workers), ram_mib(want),
+                  env.limits.memory_soft_mib, env.limits.memory_hard_mib)
+
+
+def for_pool(pool: DesiredPool, members: list[DesiredEnvironment]) -> Sizing:
+    users = sum(users_of(env) for env in members)
+    want_total = recommended_workers(users)
+    now_total = pool.workers * pool.processes
+    return Sizing(f"pool {pool.name}", "pool", len(members), users, now_total, want_total,
+                  ram_mib(now_total, pool.processes), ram_mib(want_total, pool.processes),
+                  pool.limits.memory_soft_mib, pool.limits.memory_hard_mib)
+
+
+def machine_workers(cpus: int) -> int:
+    """Odoo's rule of thumb for the HTTP workers one machine can serve."""
+    return 2 * cpus + 1
