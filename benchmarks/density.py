@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tests.support import services
 
 from benchmarks.common import cli, emit, postgres, workdir
-from tests.support import services
 
 COUNTS = [int(c) for c in os.environ.get("DENSITY_COUNTS", "1,20,100").split(",")]
 DEDICATED = int(os.environ.get("DENSITY_DEDICATED", "10"))

@@ -22,9 +22,9 @@ import httpx
 import psycopg
 import yaml
 from psycopg import sql
+from tests.support import services
 
 from benchmarks.common import cli, emit, postgres, workdir
-from tests.support import services
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 

@@ -104,3 +104,19 @@ class Layout:
     @property
     def edge_log(self) -> Path:
         return self.logs / "edge.log"
+
+    @property
+    def backups(self) -> Path:
+        return self.root / "backups"
+
+    def backup_repository(self, name: str) -> Path:
+        """Default location of a local backup repository."""
+        return self.backups / "repositories" / name
+
+    def backup_stage(self, slug: str) -> Path:
+        """Where a backup of one environment is assembled (dump, filestore links, manifest)."""
+        return self.backups / "staging" / slug
+
+    def sandbox(self, name: str) -> Path:
+        """Scratch space of a restore (verification, restore, drill)."""
+        return self.backups / "sandboxes" / name

@@ -5,7 +5,23 @@ from __future__ import annotations
 import typer
 
 from odooplane import __version__, log
-from odooplane.cli import advise, apply, credentials, down, logs, move, operations, plan, schema, size, status, validate
+from odooplane.cli import (
+    advise,
+    apply,
+    backup,
+    credentials,
+    down,
+    evidence,
+    logs,
+    move,
+    operations,
+    plan,
+    schema,
+    size,
+    status,
+    validate,
+    verify,
+)
 
 app = typer.Typer(
     name="odooplane",
@@ -35,7 +51,8 @@ def main(
     log.setup(level=log_level, json_output=log_json)
 
 
-for module in (validate, plan, apply, status, logs, credentials, move, advise, size, down, schema, operations):
+for module in (validate, plan, apply, status, logs, credentials, move, advise, size, backup, verify, evidence,
+               down, schema, operations):
     module.register(app)
 
 

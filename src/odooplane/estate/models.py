@@ -266,6 +266,7 @@ class Limits(Model):
 
 
 Stage = Literal["production", "staging", "development", "training", "dr"]
+Tier = Literal["pilot", "standard", "production", "mission-critical"]
 
 _RESERVED_OPTIONS = {
     "db_host",
@@ -332,6 +333,15 @@ class Environment(Model):
     rate_limit: RateLimit | None = Field(
         None, description="Edge rate limit of the environment's hostnames.", examples=[{"average": 50, "burst": 100}]
     )
+    backup: ObjectName | Literal[False] | None = Field(
+        None,
+        description="Backup policy (default: the tier's, then backups.default_policy); false: no backups.",
+        examples=["standard", False],
+    )
+    objectives: Objectives | None = Field(
+        None, description="Recovery objectives, checked by DR drills.",
+        examples=[{"rpo": "15m", "rto": "1h", "processes": {"order_capture": {"rpo": "5m", "rto": "30m"}}}],
+    )
 
     stage: Stage | None = Field(
         None,
@@ -394,9 +404,6 @@ class Environment(Model):
         return table.get(name, "development")
 
 
-Tier = Literal["pilot", "standard", "production", "mission-critical"]
-
-
 class Labels(Model):
     """Who a tenant is, for reporting, policies and cost allocation."""
 
@@ -431,6 +438,129 @@ class Tenant(Model):
     profile: Profile = Field(default_factory=Profile, description="Facts the placement advisor weighs.")
     environments: dict[EnvName, Environment] = Field(
         description="Environments by name.", examples=[{"prod": {"modules": ["sale_management"]}}]
+    )
+
+
+def _cron_expression(value: str) -> str:
+    from odooplane.estate import cron
+
+    cron.parse(value)
+    return value
+
+
+def _time_zone(value: str) -> str:
+    from odooplane.estate import cron
+
+    cron.zone(value)
+    return value
+
+
+def _duration(value: str) -> str:
+    from odooplane.estate import durations
+
+    durations.parse(value)
+    return value
+
+
+CronExpression = Annotated[str, AfterValidator(_cron_expression)]
+TimeZone = Annotated[str, AfterValidator(_time_zone)]
+Duration = Annotated[str, AfterValidator(_duration)]
+
+
+class Retention(Model):
+    """How many backups to keep (like Odoo.sh: 7 daily, 4 weekly, 3 monthly)."""
+
+    daily: int = Field(7, ge=0, le=366, description="Newest backup of each of the last N days.", examples=[7])
+    weekly: int = Field(4, ge=0, le=520, description="Newest backup of each of the last N weeks.", examples=[4])
+    monthly: int = Field(3, ge=0, le=120, description="Newest backup of each of the last N months.", examples=[3])
+
+
+class BackupRepository(Model):
+    """A restic repository (encrypted, deduplicated)."""
+
+    url: str | None = Field(
+        None,
+        description=(
+            "restic repository: a local directory (default: <data_dir>/backups/<name>) or "
+            "'s3:http(s)://host[:port]/bucket[/prefix]'."
+        ),
+        examples=["/srv/backups/odooplane", "s3:https://s3.eu-west-1.amazonaws.com/acme-backups/odoo"],
+    )
+    password: SecretRef | None = Field(
+        None,
+        description="Secret reference of the repository password (default: generated, stored encrypted).",
+        examples=["env:RESTIC_PASSWORD"],
+    )
+    s3_access_key_id: SecretRef | None = Field(
+        None, description="Secret reference of the S3 access key id.", examples=["env:AWS_ACCESS_KEY_ID"]
+    )
+    s3_secret_access_key: SecretRef | None = Field(
+        None, description="Secret reference of the S3 secret key.", examples=["env:AWS_SECRET_ACCESS_KEY"]
+    )
+    per_tenant: bool = Field(
+        False, description="One repository per tenant (a sub-path per tenant) instead of one per estate.",
+        examples=[True],
+    )
+    offsite: bool = Field(False, description="This repository is an off-site copy.", examples=[True])
+
+
+class BackupPolicy(Model):
+    """When to back up, how long to keep, where to, and how often to prove a restore."""
+
+    schedule: CronExpression = Field(
+        "0 2 * * *", description="Cron expression (minute hour day month weekday).", examples=["0 2 * * *"]
+    )
+    timezone: TimeZone = Field("UTC", description="Time zone of the schedule.", examples=["Europe/Paris"])
+    retention: Retention = Field(default_factory=Retention, description="What to keep.")
+    targets: list[ObjectName] = Field(
+        default_factory=lambda: ["local"], description="Repositories every backup goes to.",
+        examples=[["local", "offsite"]],
+    )
+    verify: Literal["after-each", "daily", "weekly", "never"] = Field(
+        "weekly",
+        description="How often the worker proves a backup restores (restore into a sandbox and check it).",
+        examples=["after-each"],
+    )
+
+
+class Objective(Model):
+    """Recovery objectives."""
+
+    rpo: Duration = Field(description="Recovery point objective: data you can afford to lose.", examples=["15m"])
+    rto: Duration = Field(description="Recovery time objective: how long a recovery may take.", examples=["1h"])
+
+
+class Objectives(Objective):
+    """Recovery objectives of an environment and of its business processes."""
+
+    processes: dict[OptionKey, Objective] = Field(
+        default_factory=dict,
+        description="Objectives per business process (drills are judged against the strictest).",
+        examples=[{"order_capture": {"rpo": "15m", "rto": "1h"}}],
+    )
+
+
+class Backups(Model):
+    """Backup repositories and policies of the estate."""
+
+    repositories: dict[ObjectName, BackupRepository] = Field(
+        default_factory=lambda: {"local": BackupRepository()},
+        description="Repositories by name ('local' exists by default).",
+        examples=[{"local": {}, "offsite": {"url": "s3:https://s3.example.com/bucket", "offsite": True}}],
+    )
+    policies: dict[ObjectName, BackupPolicy] = Field(
+        default_factory=lambda: {"standard": BackupPolicy()},
+        description="Backup policies by name ('standard' exists by default).",
+        examples=[{"standard": {"schedule": "0 2 * * *"}}],
+    )
+    tier_policies: dict[Tier, ObjectName] = Field(
+        default_factory=dict,
+        description="Policy of environments that name none, by tenant tier.",
+        examples=[{"mission-critical": "hourly"}],
+    )
+    default_policy: ObjectName | None = Field(
+        "standard", description="Policy of environments that name none and whose tier has none.",
+        examples=["standard"],
     )
 
 
@@ -536,6 +666,7 @@ class Estate(Model):
         description="Tenants by name.",
         examples=[{"acme": {"environments": {"prod": {}}}}],
     )
+    backups: Backups = Field(default_factory=Backups, description="Backup repositories and policies.")
     policies: list[Policy] = Field(
         default_factory=list,
         description="Placement guardrails checked by validate.",

@@ -12,6 +12,7 @@ from odooplane.estate.models import (
     Estate,
     Labels,
     Limits,
+    Objectives,
     Pool,
     Profile,
     RateLimit,
@@ -102,6 +103,8 @@ class DesiredEnvironment:
     connection_limit: int | None = None
     statement_timeout_s: int | None = None
     rate_limit: RateLimit | None = None
+    backup_policy: str | None = None  # resolved; None: not backed up
+    objectives: Objectives | None = None
 
     @property
     def database(self) -> str:
@@ -115,6 +118,15 @@ class DesiredEnvironment:
     @property
     def placement(self) -> str:
         return f"shared:{self.pool}" if self.pool else "dedicated"
+
+
+def backup_policy_of(estate: Estate, env: Environment, tier: str) -> str | None:
+    """The policy an environment is backed up with: its own, its tier's, the default; or None."""
+    if env.backup is False:
+        return None
+    if env.backup:
+        return env.backup
+    return estate.backups.tier_policies.get(tier) or estate.backups.default_policy  # type: ignore[call-overload]
 
 
 def pool_of(estate: Estate, env: Environment) -> Pool | None:
@@ -186,6 +198,8 @@ def environments(estate: Estate) -> list[DesiredEnvironment]:
                     connection_limit=env.connection_limit,
                     statement_timeout_s=env.statement_timeout_s,
                     rate_limit=env.rate_limit,
+                    backup_policy=backup_policy_of(estate, env, tenant.labels.tier),
+                    objectives=env.objectives,
                 )
             )
     return out

@@ -208,6 +208,19 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
         elif pcluster not in estate.clusters and pool.cluster:
             add((*ppath, "cluster"), f"unknown cluster {pcluster!r}{_known(estate.clusters)}")
 
+    backups = estate.backups
+    for pname, policy in backups.policies.items():
+        for index, repo in enumerate(policy.targets):
+            if repo not in backups.repositories:
+                add(("backups", "policies", pname, "targets", index),
+                    f"unknown repository {repo!r}{_known(backups.repositories)}")
+    for tier, pname in backups.tier_policies.items():
+        if pname not in backups.policies:
+            add(("backups", "tier_policies", tier), f"unknown backup policy {pname!r}{_known(backups.policies)}")
+    if backups.default_policy and backups.default_policy not in backups.policies:
+        add(("backups", "default_policy"),
+            f"unknown backup policy {backups.default_policy!r}{_known(backups.policies)}")
+
     hostnames: dict[str, tuple[str | int, ...]] = {}
     databases: dict[str, str] = {}
     ports: dict[int, list[tuple[str | int, ...]]] = defaultdict(list)
@@ -222,6 +235,8 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
             add(("tenants", tname, "environments"), "a tenant needs at least one environment")
         for ename, env in tenant.environments.items():
             base: tuple[str | int, ...] = ("tenants", tname, "environments", ename)
+            if env.backup and env.backup not in backups.policies:
+                add((*base, "backup"), f"unknown backup policy {env.backup!r}{_known(backups.policies)}")
             if isinstance(env.placement, SharedPlacement):
                 env_pool = estate.pools.get(env.placement.shared)
                 if env_pool is None:

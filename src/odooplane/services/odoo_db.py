@@ -112,3 +112,40 @@ def parameter(cluster: ClusterConn, database: str, key: str) -> str | None:
     with connect(cluster, database) as conn:
         row = conn.execute("SELECT value FROM ir_config_parameter WHERE key = %s", (key,)).fetchone()
     return None if row is None else str(row[0])
+
+
+KEY_TABLES = ("res_partner", "res_users", "res_company", "ir_attachment", "ir_module_module", "ir_config_parameter",
+              "sale_order", "account_move", "stock_picking", "purchase_order", "product_template", "mail_message")
+
+
+def facts(cluster: ClusterConn, database: str) -> dict[str, object]:
+    """What a backup manifest records about an Odoo database: series, installed modules with
+    versions, PostgreSQL version, row counts of the key tables that exist, attachments."""
+    with connect(cluster, database) as conn:
+        modules = {str(n): str(v or "") for n, v in conn.execute(
+            "SELECT name, latest_version FROM ir_module_module WHERE state = 'installed' ORDER BY name").fetchall()}
+        counts: dict[str, int] = {}
+        for table in KEY_TABLES:
+            if conn.execute("SELECT to_regclass(%s)", (f"public.{table}",)).fetchone() not in (None, (None,)):
+                row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()
+                counts[table] = int(str(row[0])) if row else 0
+        attachments = conn.execute(
+            "SELECT count(*), coalesce(sum(file_size), 0) FROM ir_attachment WHERE store_fname IS NOT NULL"
+        ).fetchone()
+        pg_version = int(conn.info.server_version)
+    base = modules.get("base", "")
+    series = ".".join(base.split(".")[:2]) if base else ""
+    return {
+        "series": series, "modules": modules, "pg_version": pg_version, "row_counts": counts,
+        "attachments": {"count": int(str(attachments[0])) if attachments else 0,
+                        "bytes": int(str(attachments[1])) if attachments else 0},
+    }
+
+
+def stored_attachments(cluster: ClusterConn, database: str) -> list[tuple[str, str]]:
+    """(store_fname, checksum) of every attachment kept in the filestore."""
+    with connect(cluster, database) as conn:
+        rows = conn.execute(
+            "SELECT store_fname, checksum FROM ir_attachment WHERE store_fname IS NOT NULL ORDER BY id"
+        ).fetchall()
+    return [(str(f), str(c or "")) for f, c in rows]

@@ -110,4 +110,4 @@ def test_unreachable_state_database_is_a_clear_error() -> None:
 
 
 def test_head_constant_matches_alembic() -> None:
-    assert db.HEAD == db.alembic_head(), "update store.db.HEAD to the newest migration"
+    assert db.alembic_head() == db.HEAD, "update store.db.HEAD to the newest migration"

@@ -69,9 +69,10 @@ def test_policy_violations_name_the_rule_and_the_path(tmp_path: Path) -> None:
       - {name: prod-workers, when: {stage: [production]}, require: {min_workers: 2}}
     """)
     _, problems = check(tmp_path, text)
-    joined = "\\n".join(problems)
+    joined = "\n".join(problems)
     assert ("tenants.acme.environments.staging.placement: policy 'critical-dedicated' "
-            "[tier: mission-critical ⇒ placement: dedicated]: requires dedicated placement, got shared:shared18") in joined
+            "[tier: mission-critical ⇒ placement: dedicated]: "
+            "requires dedicated placement, got shared:shared18") in joined
     assert "tenants.beta.environments.prod.cluster: policy 'regulated-own-cluster'" in joined
     assert "(auditors): requires a dedicated cluster, but cluster main also serves acme" in joined
     assert "tenants.acme.environments.prod.workers: policy 'prod-workers'" in joined

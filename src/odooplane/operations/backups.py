@@ -1,0 +1,149 @@
+"""Backing up an environment: the database dump first (consistent, uncompressed directory format
+so unchanged tables deduplicate), then the filestore, then a manifest written last with a SHA-256
+of every artifact; uploaded to each target repository and recorded as a success only after the
+snapshot is listed by restic and the manifest read back from it matches."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from odooplane import execute
+from odooplane.errors import PermanentError
+from odooplane.estate.resolve import DesiredEnvironment
+from odooplane.operations import locks, repositories, templates
+from odooplane.operations.context import Context
+from odooplane.operations.desired import EnvArtifacts, artifacts
+from odooplane.operations.runner import Operation
+from odooplane.services import odoo_db, pg_tools, restic
+from odooplane.store import evidence
+
+MANIFEST = "manifest.json"
+FORMAT = 1
+
+
+@dataclass
+class BackupResult:
+    target: str
+    kind: str
+    manifest_sha256: str
+    snapshots: dict[str, str] = field(default_factory=dict)  # repository -> snapshot id
+    duration_s: float = 0.0
+    bytes: int = 0
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def artifact_hashes(stage: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``stage`` but the manifest, by relative path."""
+    out: dict[str, str] = {}
+    for directory, _dirs, files in os.walk(stage):
+        for name in files:
+            path = Path(directory) / name
+            relative = str(path.relative_to(stage))
+            if relative != MANIFEST:
+                out[relative] = sha256_file(path)
+    return dict(sorted(out.items()))
+
+
+def sync_filestore(source: Path, target: Path) -> int:
+    """Make ``target`` a hard-linked mirror of ``source`` (stale files removed). Return file count."""
+    if target.exists():
+        shutil.rmtree(target)
+    return templates.copy_filestore(source, target)
+
+
+def dump(art: EnvArtifacts, out_dir: Path) -> None:
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tool = pg_tools.client("pg_dump")
+    execute.run(pg_tools.dump_argv(tool, art.cluster, database=art.env.database, out_dir=out_dir),
+                env=pg_tools.env(art.cluster), secrets=[art.cluster.password or ""], what="pg_dump", timeout=6 * 3600)
+
+
+def write_manifest(ctx: Context, art: EnvArtifacts, stage: Path, *, kind: str, dumped_at: dt.datetime) -> str:
+    """Write the manifest last; return its SHA-256."""
+    facts = odoo_db.facts(art.cluster, art.env.database)
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "target": str(art.env.ref),
+        "database": art.env.database,
+        "kind": kind,
+        "estate": ctx.estate_id,
+        "dumped_at": dumped_at.isoformat(),
+        "stack": {"series": art.env.stack.series, "runtime": art.runtime.label},
+        **facts,
+        "artifacts": artifact_hashes(stage),
+    }
+    text = json.dumps(manifest, indent=2, sort_keys=True)
+    (stage / MANIFEST).write_text(text)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def upload(ctx: Context, env: DesiredEnvironment, repo: restic.Repository, stage: Path, *, kind: str,
+           manifest_sha: str) -> str:
+    """Back ``stage`` up to ``repo``; confirm the snapshot and its manifest; return the snapshot id."""
+    restic.init(repo)
+    snapshot = restic.backup(repo, [stage], tags=[*repositories.tags(ctx, env, kind=kind),
+                                                  f"manifest={manifest_sha[:16]}"])
+    listed = {s.short_id for s in restic.snapshots(repo, tags=repositories.env_tags(ctx, env))} | {
+        s.id for s in restic.snapshots(repo, tags=repositories.env_tags(ctx, env))}
+    if snapshot not in listed:
+        raise PermanentError(f"repository {repo.name}: snapshot {snapshot} is not listed after the backup")
+    read_back = restic.dump(repo, snapshot, str(stage / MANIFEST))
+    if hashlib.sha256(read_back).hexdigest() != manifest_sha:
+        raise PermanentError(f"repository {repo.name}: the manifest read back from snapshot {snapshot} "
+                             "does not match what was written")
+    return snapshot
+
+
+def backup_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: str = "manual",
+               repos: list[str] | None = None) -> BackupResult:
+    """Back ``env`` up to its policy's repositories (or ``repos``). Success is recorded per
+    repository as evidence only once confirmed; a failure raises StepFailed and records nothing
+    successful."""
+    t = str(env.ref)
+    names = repos if repos is not None else repositories.targets(ctx, env)
+    if not names:
+        raise PermanentError(f"{t} has no backup policy (backup: false) and no repository was named")
+    started = ctx.clock.monotonic()
+    with locks.hold(ctx.layout.locks, f"env-{env.ref.slug}", wait=300, what=t):
+        art = artifacts(ctx, env, create=False)
+        if art is None:
+            raise PermanentError(f"{t} is not provisioned (run apply first)")
+        stage = ctx.layout.backup_stage(env.ref.slug)
+        stage.mkdir(parents=True, exist_ok=True)
+        (stage / MANIFEST).unlink(missing_ok=True)  # a stage without a manifest is never uploaded
+        dumped_at = ctx.clock.now()
+        op.step("dump", t, lambda: dump(art, stage / "dump"))
+        op.step("filestore", t, lambda: sync_filestore(art.filestore, stage / "filestore"))
+        manifest_sha = op.step("manifest", t, lambda: write_manifest(ctx, art, stage, kind=kind,
+                                                                      dumped_at=dumped_at))
+    result = BackupResult(target=t, kind=kind, manifest_sha256=manifest_sha)
+    size = sum(p.stat().st_size for p in stage.rglob("*") if p.is_file())
+    result.bytes = size
+    for name in names:
+        repo = repositories.repository(ctx, name, tenant=env.ref.tenant)
+        snapshot = op.step(f"upload:{name}", t, lambda r=repo: upload(ctx, env, r, stage, kind=kind,  # type: ignore[misc]
+                                                                      manifest_sha=manifest_sha))
+        result.snapshots[name] = snapshot
+        evidence.add(ctx.store, kind="backup", target=t, ok=True, operation_id=op.op_id, data={
+            "repository": name, "snapshot": snapshot, "manifest_sha256": manifest_sha, "kind": kind,
+            "bytes": size, "dumped_at": dumped_at.isoformat(), "offsite": ctx.estate.backups.repositories[name].offsite,
+        }, summary=f"{t}: backup {snapshot} in {name} ({size / 1048576:.1f} MiB), manifest confirmed")
+    shutil.rmtree(stage / "dump", ignore_errors=True)  # the filestore links cost nothing and speed up the next one
+    result.duration_s = round(ctx.clock.monotonic() - started, 3)
+    return result

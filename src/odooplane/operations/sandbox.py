@@ -1,0 +1,196 @@
+"""Restoring a backup somewhere safe: fetch a snapshot from the repository, check every artifact
+against the manifest, and load the dump into a database of its own with PostgreSQL stopping at the
+first error. Used by verification, restores and drills."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from odooplane import execute
+from odooplane.clock import wait_until
+from odooplane.errors import PermanentError
+from odooplane.estate.resolve import DesiredEnvironment
+from odooplane.operations.backups import MANIFEST, sha256_file
+from odooplane.operations.context import Context
+from odooplane.operations.desired import runtime_of
+from odooplane.render import odoo_conf
+from odooplane.services import odoo, odoo_db, passwords, pg_tools, postgres, restic
+from odooplane.services.postgres import ClusterConn
+from odooplane.services.supervisor import atomic_write
+
+
+@dataclass
+class Restored:
+    """A backup fetched to local disk: the stage as it was backed up, and its manifest."""
+
+    root: Path  # the restored stage: dump/, filestore/, manifest.json
+    manifest: dict[str, Any]
+    snapshot: str
+    repository: str
+
+
+@dataclass
+class Checks:
+    """Findings of a restore check; ``failures`` empty means everything matched."""
+
+    failures: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def fetch(repo: restic.Repository, snapshot: restic.Snapshot, into: Path) -> Restored:
+    """Restore ``snapshot`` under ``into``; raise PermanentError if its manifest is missing."""
+    if into.exists():
+        shutil.rmtree(into)
+    into.mkdir(parents=True)
+    restic.restore(repo, snapshot.id, into)
+    for path in snapshot.paths:
+        candidate = into / path.lstrip("/")
+        if (candidate / MANIFEST).is_file():
+            return Restored(candidate, json.loads((candidate / MANIFEST).read_text()), snapshot.short_id, repo.name)
+    raise PermanentError(f"snapshot {snapshot.short_id} in {repo.name} has no {MANIFEST}: not an Odooplane backup")
+
+
+def check_artifacts(restored: Restored) -> Checks:
+    """Every artifact the manifest lists is present with the same SHA-256, and nothing is extra."""
+    checks = Checks()
+    listed: dict[str, str] = restored.manifest.get("artifacts", {})
+    bad = []
+    for relative, digest in listed.items():
+        path = restored.root / relative
+        if not path.is_file():
+            bad.append(f"{relative} missing")
+        elif sha256_file(path) != digest:
+            bad.append(f"{relative} differs from its checksum")
+    if bad:
+        checks.failures.append(f"{len(bad)} artifact(s) do not match the manifest: {', '.join(bad[:5])}")
+    checks.details["artifacts_checked"] = len(listed)
+    return checks
+
+
+def create_scratch(cluster: ClusterConn, *, database: str, role: str, password: str, comment: str) -> None:
+    postgres.ensure_role(cluster, role=role, password=password, comment=comment)
+    with postgres.connect(cluster) as conn:
+        from psycopg import sql
+
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' "
+                             "TEMPLATE template0").format(sql.Identifier(database), sql.Identifier(role)))
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(database), sql.Literal(comment)))
+
+
+def load_dump(cluster: ClusterConn, restored: Restored, *, database: str, role: str) -> None:
+    """pg_restore into ``database`` as ``role``, stopping at the first error."""
+    tool = pg_tools.client("pg_restore")
+    execute.run(pg_tools.restore_argv(tool, cluster, database=database, dump_dir=restored.root / "dump", role=role),
+                env=pg_tools.env(cluster), secrets=[cluster.password or ""], what="pg_restore", timeout=6 * 3600)
+
+
+def check_database(cluster: ClusterConn, database: str, restored: Restored, filestore: Path) -> Checks:
+    """Row counts equal the manifest's, every stored attachment is in the filestore with its sha1,
+    the installed modules are the manifest's."""
+    checks = Checks()
+    facts = odoo_db.facts(cluster, database)
+    expected_counts: dict[str, int] = restored.manifest.get("row_counts", {})
+    counts = facts["row_counts"]
+    assert isinstance(counts, dict)
+    wrong = {t: (n, counts.get(t)) for t, n in expected_counts.items() if counts.get(t) != n}
+    if wrong:
+        checks.failures.append("row counts differ: " + ", ".join(f"{t} {a} → {b}" for t, (a, b) in wrong.items()))
+    modules = facts["modules"]
+    assert isinstance(modules, dict)
+    if modules != restored.manifest.get("modules"):
+        checks.failures.append("installed modules differ from the manifest")
+    missing, corrupt = [], []
+    attachments = odoo_db.stored_attachments(cluster, database)
+    for store_fname, checksum in attachments:
+        path = filestore / store_fname
+        if not path.is_file():
+            missing.append(store_fname)
+            continue
+        if checksum and hashlib.sha1(path.read_bytes()).hexdigest() != checksum:  # noqa: S324 - Odoo's checksum
+            corrupt.append(store_fname)
+    if missing:
+        checks.failures.append(f"{len(missing)} attachment file(s) missing from the filestore: "
+                               f"{', '.join(missing[:10])}")
+    if corrupt:
+        checks.failures.append(f"{len(corrupt)} attachment file(s) do not match their checksum: "
+                               f"{', '.join(corrupt[:10])}")
+    checks.details.update({"row_counts": counts, "attachments": len(attachments), "modules": len(modules)})
+    return checks
+
+
+def boot(ctx: Context, env: DesiredEnvironment, cluster: ClusterConn, *, database: str, role: str, password: str,
+         data_dir: Path) -> Checks:
+    """Start the environment's Odoo on the restored database and filestore; /web/health and the
+    login page must answer 200."""
+    checks = Checks()
+    rt = runtime_of(ctx, env.stack)
+    port = free_port()
+    conf = data_dir.parent / "odoo.conf"
+    atomic_write(conf, odoo_conf.render(odoo_conf.OdooConf(
+        series_major=env.stack.major, db_host=cluster.host, db_port=cluster.port, db_user=role, db_password=password,
+        db_name=database, dbfilter="", data_dir=str(data_dir), addons_path=rt.addons_path, http_port=port,
+        evented_port=free_port(), admin_passwd_hash=passwords.hash_password(secrets.token_urlsafe(24), rounds=1000),
+        logfile=str(data_dir.parent / "odoo.log"), workers=0, max_cron_threads=0,
+        server_wide_modules=tuple(env.stack.server_wide_modules),
+    )), mode=0o600)
+    with open(data_dir.parent / "boot.log", "wb") as out:
+        proc = subprocess.Popen(odoo.server_argv(rt, conf), stdout=out, stderr=subprocess.STDOUT, cwd=data_dir.parent,
+                                start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        if not wait_until(lambda: odoo.probe(f"{base}/web/health", timeout=2).ok or proc.poll() is not None,
+                          timeout=180, interval=0.1) or proc.poll() is not None:
+            checks.failures.append(f"Odoo did not start on the restored database (log: {data_dir.parent / 'odoo.log'})")
+            return checks
+        login = odoo.probe(f"{base}/web/login", timeout=60)
+        if not login.ok:
+            checks.failures.append(f"Odoo's login page answered {login.status or login.error} on the restored database")
+        checks.details["boot"] = {"health": True, "login": login.status}
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return checks
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def drop_scratch(cluster: ClusterConn, *, database: str, role: str) -> None:
+    postgres.drop_database(cluster, database)
+    postgres.drop_role(cluster, role)
+
+
+def place_filestore(restored: Restored, data_dir: Path, database: str) -> Path:
+    """Move the restored filestore to ``data_dir/filestore/<database>`` (same filesystem: a rename)."""
+    target = data_dir / "filestore" / database
+    if target.exists():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = restored.root / "filestore"
+    if source.is_dir():
+        os.replace(source, target)
+    else:
+        target.mkdir()
+    return target

@@ -1,0 +1,105 @@
+"""pg_dump, pg_restore and psql command lines (pure) and the choice of client binaries: the
+newest major version found, since a client can dump any older server but no newer one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from odooplane.services.pg_binaries import candidates
+from odooplane.services.postgres import ClusterConn
+
+
+def client(name: str) -> str:
+    """The newest ``name`` (pg_dump, pg_restore, psql) among the known PostgreSQL installations."""
+    import shutil
+    import subprocess
+
+    from odooplane.errors import PermanentError
+
+    best: tuple[int, str] | None = None
+    seen = {str(d / name) for d, _ in candidates() if (d / name).is_file()}
+    on_path = shutil.which(name)
+    if on_path:
+        seen.add(on_path)
+    for path in seen:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, check=False).stdout
+        digits = [t for t in out.split() if t[:1].isdigit()]
+        major = int(digits[0].split(".")[0]) if digits else 0
+        if best is None or major > best[0]:
+            best = (major, path)
+    if best is None:
+        raise PermanentError(f"{name} not found (install postgresql-client or `pip install pgserver`)")
+    return best[1]
+
+
+def _conn_args(conn: ClusterConn) -> list[str]:
+    return ["-h", conn.host, "-p", str(conn.port), "-U", conn.user]
+
+
+def env(conn: ClusterConn) -> dict[str, str]:
+    return {"PGPASSWORD": conn.password} if conn.password else {}
+
+
+def dump_argv(tool: str, conn: ClusterConn, *, database: str, out_dir: Path, jobs: int = 2) -> list[str]:
+    """Directory format, uncompressed: unchanged tables give identical files that the backup
+    repository deduplicates (a compressed dump would defeat it)."""
+    return [
+        tool,
+        *_conn_args(conn),
+        "--format=directory",
+        "--compress=0",
+        f"--jobs={jobs}",
+        "--no-password",
+        f"--file={out_dir}",
+        database,
+    ]
+
+
+def restore_argv(tool: str, conn: ClusterConn, *, database: str, dump_dir: Path, role: str, jobs: int = 2) -> list[str]:
+    """Stop at the first error (Odoo's own restore ignores them and reports success), and give every
+    object to ``role`` whatever the dump says."""
+    return [
+        tool,
+        *_conn_args(conn),
+        f"--dbname={database}",
+        "--exit-on-error",
+        "--no-owner",
+        "--no-privileges",
+        f"--role={role}",
+        f"--jobs={jobs}",
+        "--no-password",
+        str(dump_dir),
+    ]
+
+
+def plain_dump_argv(tool: str, conn: ClusterConn, *, database: str, out_file: Path) -> list[str]:
+    """A plain SQL dump without owners, as Odoo's database manager writes ``dump.sql``."""
+    return [
+        tool,
+        *_conn_args(conn),
+        "--format=plain",
+        "--no-owner",
+        "--no-privileges",
+        "--no-password",
+        f"--file={out_file}",
+        database,
+    ]
+
+
+def psql_file_argv(
+    tool: str, conn: ClusterConn, *, database: str, sql_file: Path, role: str | None = None
+) -> list[str]:
+    """Run a SQL file with ON_ERROR_STOP in one transaction: it applies whole or not at all."""
+    argv = [
+        tool,
+        *_conn_args(conn),
+        f"--dbname={database}",
+        "--no-password",
+        "--quiet",
+        "--set=ON_ERROR_STOP=1",
+        "--single-transaction",
+        f"--file={sql_file}",
+    ]
+    if role:
+        argv.insert(-1, f'--command=SET ROLE "{role}"')
+    return argv
