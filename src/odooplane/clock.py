@@ -57,7 +57,7 @@ class FakeClock:
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return current().now()
 
 
 def wait_until(predicate: PredicateFn, *, timeout: float, interval: float = 0.05, clock: Clock | None = None) -> bool:
@@ -77,3 +77,33 @@ def wait_until(predicate: PredicateFn, *, timeout: float, interval: float = 0.05
 
 class PredicateFn(Protocol):
     def __call__(self) -> bool: ...
+
+
+class ShiftedClock(SystemClock):
+    """Real time moved to start at a given instant (``ODOOPLANE_FAKE_NOW``): lets a whole process —
+    the CLI, the worker — run as if it were another time, e.g. to fire a schedule in a test."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self._start = start
+        self._origin = time.monotonic()
+
+    def now(self) -> dt.datetime:
+        return self._start + dt.timedelta(seconds=time.monotonic() - self._origin)
+
+
+_current: Clock | None = None
+
+
+def current() -> Clock:
+    """The process's clock: the system clock, or a shifted one when ODOOPLANE_FAKE_NOW is set."""
+    global _current  # noqa: PLW0603 - one clock per process
+    if _current is None:
+        import os
+
+        fake = os.environ.get("ODOOPLANE_FAKE_NOW")
+        if fake:
+            start = dt.datetime.fromisoformat(fake)
+            _current = ShiftedClock(start if start.tzinfo else start.replace(tzinfo=dt.UTC))
+        else:
+            _current = SystemClock()
+    return _current

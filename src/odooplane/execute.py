@@ -22,7 +22,7 @@ from odooplane.errors import CommandFailed, PermanentError
 
 logger = logging.getLogger(__name__)
 
-_TAIL_LINES = 12
+_TAIL_LINES = 40
 _PR_SET_PDEATHSIG = 1
 
 

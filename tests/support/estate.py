@@ -132,6 +132,9 @@ def make_estate(tmp_path: Path, tenants: dict[str, dict[str, Any]], *, cluster: 
         "clusters": clusters,
         "stacks": {"odoo": stack or real_or_sim_stack()},
         "tenants": tenants,
+        # Manual backups only: a scheduled policy would start the worker, whose first tick backs
+        # every new environment up at once — tests that want it say so.
+        "backups": {"policies": {"standard": {"schedule": None}}},
     }
     estate = TestEstate(tmp_path / "estate.yaml", data,
                         env={"XDG_STATE_HOME": str(tmp_path / "xdg"), "ODOOPLANE_RETRY_ATTEMPTS": "2",

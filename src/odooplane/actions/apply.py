@@ -85,6 +85,7 @@ def converge(
             if not observed.clusters[name].reachable or (runtime_changes and name in used):
                 provision.ensure_cluster(ctx, op, name)
         provision.ensure_edge(ctx, op)
+        provision.ensure_worker(ctx, op)
         if runtime_changes:
             observed, _ = observe.observe(ctx, health=True)  # clusters and the edge are up now
         _remove_orphans(ctx, op, observed, prune=prune, result=result)

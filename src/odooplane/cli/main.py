@@ -14,13 +14,16 @@ from odooplane.cli import (
     evidence,
     logs,
     move,
+    odoo_zip,
     operations,
     plan,
+    restore,
     schema,
     size,
     status,
     validate,
     verify,
+    worker,
 )
 
 app = typer.Typer(
@@ -51,8 +54,26 @@ def main(
     log.setup(level=log_level, json_output=log_json)
 
 
-for module in (validate, plan, apply, status, logs, credentials, move, advise, size, backup, verify, evidence,
-               down, schema, operations):
+for module in (
+    validate,
+    plan,
+    apply,
+    status,
+    logs,
+    credentials,
+    move,
+    advise,
+    size,
+    backup,
+    verify,
+    restore,
+    odoo_zip,
+    evidence,
+    down,
+    schema,
+    operations,
+    worker,
+):
     module.register(app)
 
 

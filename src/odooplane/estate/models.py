@@ -507,8 +507,10 @@ class BackupRepository(Model):
 class BackupPolicy(Model):
     """When to back up, how long to keep, where to, and how often to prove a restore."""
 
-    schedule: CronExpression = Field(
-        "0 2 * * *", description="Cron expression (minute hour day month weekday).", examples=["0 2 * * *"]
+    schedule: CronExpression | None = Field(
+        "0 2 * * *",
+        description="Cron expression (minute hour day month weekday); null: manual backups only.",
+        examples=["0 2 * * *", None],
     )
     timezone: TimeZone = Field("UTC", description="Time zone of the schedule.", examples=["Europe/Paris"])
     retention: Retention = Field(default_factory=Retention, description="What to keep.")

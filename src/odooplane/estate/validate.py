@@ -29,6 +29,12 @@ class ValidEstate:
     data_dir: Path
     pools: tuple[resolve.DesiredPool, ...] = ()
 
+    def scheduled(self) -> bool:
+        """Whether any environment is backed up on a schedule (the worker is then needed)."""
+        policies = self.estate.backups.policies
+        return any(e.backup_policy is not None and policies[e.backup_policy].schedule is not None
+                   for e in self.environments)
+
     def pool(self, name: str) -> resolve.DesiredPool | None:
         return next((p for p in self.pools if p.name == name), None)
 

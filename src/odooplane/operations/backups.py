@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ def upload(ctx: Context, env: DesiredEnvironment, repo: restic.Repository, stage
     """Back ``stage`` up to ``repo``; confirm the snapshot and its manifest; return the snapshot id."""
     restic.init(repo)
     snapshot = restic.backup(repo, [stage], tags=[*repositories.tags(ctx, env, kind=kind),
-                                                  f"manifest={manifest_sha[:16]}"])
+                                                  f"manifest={manifest_sha[:16]}"], when=ctx.clock.now())
     listed = {s.short_id for s in restic.snapshots(repo, tags=repositories.env_tags(ctx, env))} | {
         s.id for s in restic.snapshots(repo, tags=repositories.env_tags(ctx, env))}
     if snapshot not in listed:
@@ -108,6 +109,22 @@ def upload(ctx: Context, env: DesiredEnvironment, repo: restic.Repository, stage
         raise PermanentError(f"repository {repo.name}: the manifest read back from snapshot {snapshot} "
                              "does not match what was written")
     return snapshot
+
+
+def forget_unconfirmed(ctx: Context, env: DesiredEnvironment, repo: restic.Repository) -> list[str]:
+    """Forget snapshots of ``env`` that this estate made but never confirmed (a backup killed after
+    restic wrote the snapshot, before the manifest was read back): they must never be taken for
+    good backups. Snapshots without this estate's tags are never touched."""
+    if not restic.is_initialised(repo):
+        return []
+    restic.unlock(repo)  # a killed restic leaves its lock behind
+    confirmed = {str(e.data.get("snapshot")) for e in evidence.query(ctx.store, kind="backup", target=str(env.ref),
+                                                                     limit=100000)
+                 if e.ok and e.data.get("repository") == repo.name}
+    stale = [s.short_id for s in restic.snapshots(repo, tags=repositories.env_tags(ctx, env))
+             if s.short_id not in confirmed and s.id not in confirmed]
+    restic.forget(repo, stale, prune=bool(stale))
+    return stale
 
 
 def backup_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: str = "manual",
@@ -120,7 +137,9 @@ def backup_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: st
     if not names:
         raise PermanentError(f"{t} has no backup policy (backup: false) and no repository was named")
     started = ctx.clock.monotonic()
-    with locks.hold(ctx.layout.locks, f"env-{env.ref.slug}", wait=300, what=t):
+    # One lock for the whole backup: another backup of this environment must not rewrite the
+    # stage while restic reads it.
+    with locks.hold(ctx.layout.locks, f"env-{env.ref.slug}", wait=600, what=t):
         art = artifacts(ctx, env, create=False)
         if art is None:
             raise PermanentError(f"{t} is not provisioned (run apply first)")
@@ -132,18 +151,19 @@ def backup_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: st
         op.step("filestore", t, lambda: sync_filestore(art.filestore, stage / "filestore"))
         manifest_sha = op.step("manifest", t, lambda: write_manifest(ctx, art, stage, kind=kind,
                                                                       dumped_at=dumped_at))
-    result = BackupResult(target=t, kind=kind, manifest_sha256=manifest_sha)
-    size = sum(p.stat().st_size for p in stage.rglob("*") if p.is_file())
-    result.bytes = size
-    for name in names:
-        repo = repositories.repository(ctx, name, tenant=env.ref.tenant)
-        snapshot = op.step(f"upload:{name}", t, lambda r=repo: upload(ctx, env, r, stage, kind=kind,  # type: ignore[misc]
-                                                                      manifest_sha=manifest_sha))
-        result.snapshots[name] = snapshot
-        evidence.add(ctx.store, kind="backup", target=t, ok=True, operation_id=op.op_id, data={
-            "repository": name, "snapshot": snapshot, "manifest_sha256": manifest_sha, "kind": kind,
-            "bytes": size, "dumped_at": dumped_at.isoformat(), "offsite": ctx.estate.backups.repositories[name].offsite,
-        }, summary=f"{t}: backup {snapshot} in {name} ({size / 1048576:.1f} MiB), manifest confirmed")
-    shutil.rmtree(stage / "dump", ignore_errors=True)  # the filestore links cost nothing and speed up the next one
+        result = BackupResult(target=t, kind=kind, manifest_sha256=manifest_sha)
+        result.bytes = sum(p.stat().st_size for p in stage.rglob("*") if p.is_file())
+        for name in names:
+            repo = repositories.repository(ctx, name, tenant=env.ref.tenant)
+            op.step(f"reconcile-{name}", t, partial(forget_unconfirmed, ctx, env, repo))
+            snapshot = op.step(f"upload-{name}", t, partial(upload, ctx, env, repo, stage, kind=kind,
+                                                            manifest_sha=manifest_sha))
+            result.snapshots[name] = snapshot
+            evidence.add(ctx.store, kind="backup", target=t, ok=True, operation_id=op.op_id, data={
+                "repository": name, "snapshot": snapshot, "manifest_sha256": manifest_sha, "kind": kind,
+                "bytes": result.bytes, "dumped_at": dumped_at.isoformat(),
+                "offsite": ctx.estate.backups.repositories[name].offsite,
+            }, summary=f"{t}: backup {snapshot} in {name} ({result.bytes / 1048576:.1f} MiB), manifest confirmed")
+        shutil.rmtree(stage / "dump", ignore_errors=True)  # the filestore links cost nothing: they stay
     result.duration_s = round(ctx.clock.monotonic() - started, 3)
     return result

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from odooplane.clock import Clock, SystemClock
+from odooplane.clock import Clock, SystemClock, current
 from odooplane.drivers import registry
 from odooplane.drivers.base import Driver, EdgeSpec
 from odooplane.estate.models import ExternalCluster, ManagedCluster
@@ -133,5 +133,5 @@ def open_context(valid: ValidEstate, *, clock: Clock | None = None) -> Context:
         secrets=box,
         driver=driver,
         estate_id=store.estate_id(),
-        clock=clock or SystemClock(),
+        clock=clock or current(),
     )

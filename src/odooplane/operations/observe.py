@@ -180,6 +180,7 @@ def observe(
         orphans=_orphans(ctx, clusters, routes.keys(), processes, observed_templates),
         pools=pools,
         templates=observed_templates,
+        worker=processes.get("worker"),
     )
     return observed, arts
 

@@ -121,6 +121,44 @@ def ensure_edge(ctx: Context, op: Operation) -> None:
     op.step("edge", "edge", ctx.driver.ensure_edge)
 
 
+# -- the worker ----------------------------------------------------------------------------------
+
+WORKER_PROGRAM = "worker"
+
+
+def worker_spec(ctx: Context) -> ProcessSpec:
+    """The supervised worker (schedules). It gets the environment variables the estate's secret
+    references name (supervisord itself starts with a clean environment)."""
+    import os
+    import re
+
+    from odooplane.store.secrets import KEY_ENV
+
+    text = ctx.valid.path.read_text(errors="replace")
+    names = set(re.findall(r"env:([A-Za-z_][A-Za-z0-9_]*)", text)) | {KEY_ENV, "ODOOPLANE_FAKE_NOW"}
+    env = {name: os.environ[name] for name in sorted(names) if os.environ.get(name)}
+    return ProcessSpec(
+        name=WORKER_PROGRAM, kind="service",
+        argv=(odoo.own_python(), "-m", "odooplane", "--log-level", "info", "worker", "-f", str(ctx.valid.path)),
+        cwd=ctx.layout.root, log_file=ctx.layout.process_log(WORKER_PROGRAM), env=env, stop_wait_s=120,
+        priority=900,
+    )
+
+
+def ensure_worker(ctx: Context, op: Operation) -> None:
+    """Keep the worker supervised while any environment is backed up (schedules need no CLI)."""
+    wanted = ctx.valid.scheduled()
+    info = ctx.driver.processes().get(WORKER_PROGRAM)
+    if not wanted:
+        if info is not None or WORKER_PROGRAM in ctx.driver.process_names():
+            op.step("remove-process", WORKER_PROGRAM, lambda: ctx.driver.remove_process(WORKER_PROGRAM))
+        return
+    spec = worker_spec(ctx)
+    if info is None or not info.running or not ctx.driver.process_current(spec):
+        op.step("worker", "runtime", lambda: (ctx.driver.ensure_process(spec),
+                                              ctx.driver.wait_running(WORKER_PROGRAM, timeout=30, started=True)))
+
+
 # -- templates ----------------------------------------------------------------------------------
 
 
@@ -208,9 +246,10 @@ def _install(ctx: Context, art: EnvArtifacts, modules: list[str]) -> None:
                       secrets=[art.db_password])
 
 
-def _identity(ctx: Context, art: EnvArtifacts) -> None:
+def reset_identity(art: EnvArtifacts, *, database: str | None = None) -> None:
+    """Give the environment's database (or ``database``, a copy about to become it) its own identity."""
     hashed = passwords.hash_password(art.admin_password, rounds=passwords.GENERATED_ROUNDS)
-    odoo_db.reset_identity(art.cluster, art.env.database, odoo_db.Identity(art.base_url, hashed))
+    odoo_db.reset_identity(art.cluster, database or art.env.database, odoo_db.Identity(art.base_url, hashed))
 
 
 def _limits(art: EnvArtifacts) -> None:
@@ -276,7 +315,7 @@ def _converge_env(
                                                                     owner=env.role, comment=comment))
             created.append("database")
             op.step("init", t, lambda: _init(ctx, art), detail=",".join(["base", *env.modules]))
-        op.step("identity", t, lambda: _identity(ctx, art))
+        op.step("identity", t, lambda: reset_identity(art))
         mark_ready(ctx, art)
     restart = bool(obs.process is not None and not obs.config_current)
     if not new:

@@ -94,3 +94,4 @@ class Observed:
     orphans: list[Orphan]
     pools: dict[str, PoolObservation] = field(default_factory=dict)
     templates: dict[str, TemplateObservation] = field(default_factory=dict)  # by template database name
+    worker: ProcessState | None = None

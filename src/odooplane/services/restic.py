@@ -31,7 +31,8 @@ class Repository:
         return self.url.startswith("s3:")
 
     def environment(self) -> dict[str, str]:
-        return {"RESTIC_REPOSITORY": self.url, "RESTIC_PASSWORD": self.password, **self.env}
+        # TZ=UTC: restic reads and prints --time in the local zone.
+        return {"RESTIC_REPOSITORY": self.url, "RESTIC_PASSWORD": self.password, "TZ": "UTC", **self.env}
 
     def secrets(self) -> list[str]:
         return [self.password, *self.env.values()]
@@ -64,11 +65,15 @@ def _run(repo: Repository, args: Sequence[str], *, what: str, timeout: float = 3
                            what=f"restic {what} ({repo.name})", stdin=stdin)
     except CommandFailed as exc:
         tail = exc.stderr_tail
+        telling = [ln for ln in tail.splitlines() if ln.startswith(("Fatal:", "panic:", "fatal error:", "error:"))]
+        if telling and not exc.message.endswith(telling[-1]):
+            exc = CommandFailed(f"restic {what} ({repo.name}) exited with {exc.returncode}: {telling[-1]}",
+                                returncode=exc.returncode, stderr_tail=tail)
         unreachable = ("connection refused", "no such host", "dial tcp", "timeout", "i/o timeout",
                        "503", "502", "Service Unavailable")
         if any(marker in tail for marker in unreachable):
             raise TemporaryError(f"repository {repo.name} is unreachable: {tail.splitlines()[-1]}", delay=2) from exc
-        raise
+        raise exc from None
 
 
 def is_initialised(repo: Repository) -> bool:
@@ -92,10 +97,13 @@ def init(repo: Repository) -> bool:
     return True
 
 
-def backup(repo: Repository, paths: Iterable[Path], *, tags: Iterable[str], timeout: float = 6 * 3600) -> str:
+def backup(repo: Repository, paths: Iterable[Path], *, tags: Iterable[str], when: dt.datetime | None = None,
+           timeout: float = 6 * 3600) -> str:
     """Back up ``paths``; return the snapshot id restic reports. Unchanged files (same size, mtime)
     are not read again; inode and ctime changes are ignored so a hard-linked staging tree is cheap."""
     args = ["backup", "--json", "--host", HOST, "--ignore-inode", "--ignore-ctime"]
+    if when is not None:  # the platform's clock, so schedules and retention agree in tests too
+        args += ["--time", when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")]
     for tag in tags:
         args += ["--tag", tag]
     result = _run(repo, [*args, *(str(p) for p in paths)], what="backup", timeout=timeout)

@@ -139,7 +139,9 @@ def alembic_head() -> str:
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    from odooplane.clock import current
+
+    return current().now()
 
 
 def aware(value: dt.datetime | None) -> dt.datetime | None:

@@ -46,8 +46,9 @@ def converged() -> EnvObservation:
 
 def observed(env: EnvObservation, *, orphans: list[Orphan] | None = None, edge: bool = True) -> Observed:
     cluster = ClusterObservation("main", "external", True, None, True, None)
+    worker = ProcessState("worker", "RUNNING", 7, 0, "")
     return Observed(supervisor_running=True, edge_running=edge, clusters={"main": cluster}, envs={REF: env},
-                    orphans=orphans or [])
+                    orphans=orphans or [], worker=worker)
 
 
 def changes(valid: validate.ValidEstate, env: EnvObservation, **kw: object) -> set[tuple[str, str]]:
@@ -113,3 +114,9 @@ def test_orphans_processes_removed_data_retained_unless_pruned(valid: validate.V
 def test_only_retained_data_is_an_empty_plan(valid: validate.ValidEstate) -> None:
     result = planner.plan(valid, observed(converged(), orphans=[Orphan("database", "old_prod", "main", "old/prod")]))
     assert result.empty
+
+
+def test_scheduled_backups_need_the_worker(valid: validate.ValidEstate) -> None:
+    obs = observed(converged())
+    stopped = Observed(obs.supervisor_running, obs.edge_running, obs.clusters, obs.envs, obs.orphans)
+    assert ("process", "start") in {(c.resource, c.action) for c in planner.plan(valid, stopped).changes}

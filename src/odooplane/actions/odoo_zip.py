@@ -1,0 +1,35 @@
+"""``export`` and ``import``: Odoo's own backup zip format, both ways."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from odooplane.actions import estate_file
+from odooplane.actions.backup import select
+from odooplane.errors import UsageError
+from odooplane.operations import odoo_zip
+from odooplane.operations.runner import Operation
+
+
+def export(path: Path | None, target: str, out: Path) -> odoo_zip.ZipResult:
+    if out.exists():
+        raise UsageError(f"{out} exists: choose another name (nothing is overwritten)")
+    ctx = estate_file.context(path)
+    try:
+        (env,) = select(ctx, [target])
+        with Operation(ctx.store, kind="export", target=target, actor=ctx.actor) as op:
+            return odoo_zip.export(ctx, op, env, out.resolve())
+    finally:
+        ctx.close()
+
+
+def import_(path: Path | None, target: str, source: Path) -> odoo_zip.ZipResult:
+    if not source.is_file():
+        raise UsageError(f"{source}: no such file")
+    ctx = estate_file.context(path)
+    try:
+        (env,) = select(ctx, [target])
+        with Operation(ctx.store, kind="import", target=target, actor=ctx.actor) as op:
+            return odoo_zip.import_zip(ctx, op, env, source.resolve())
+    finally:
+        ctx.close()

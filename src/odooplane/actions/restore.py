@@ -1,0 +1,41 @@
+"""``restore``: bring back an environment from a backup — in place or into another environment."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from odooplane.actions import estate_file
+from odooplane.actions.backup import select
+from odooplane.errors import UsageError
+from odooplane.operations import restore as restoring
+from odooplane.operations.runner import Operation
+
+
+def parse_at(text: str) -> dt.datetime:
+    """An ISO timestamp (``2026-11-20T14:30``, UTC unless it says otherwise)."""
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise UsageError(f"--at {text!r}: use an ISO timestamp like 2026-11-20T14:30 or 2026-11-20T14:30+01:00"
+                         ) from exc
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def run(path: Path | None, target: str, *, source: str | None = None, repository: str | None = None,
+        snapshot: str | None = None, at: str | None = None,
+        listener: Callable[[str, str, str], None] | None = None) -> restoring.RestoreResult:
+    if snapshot and at:
+        raise UsageError("give --snapshot or --at, not both")
+    ctx = estate_file.context(path)
+    try:
+        (target_env,) = select(ctx, [target]) if "/" in target else (None,)
+        if target_env is None:
+            raise UsageError(f"{target}: name one environment (tenant/env)")
+        source_env = select(ctx, [source])[0] if source else target_env
+        with Operation(ctx.store, kind="restore", target=target, actor=ctx.actor, listener=listener) as op:
+            return restoring.restore(ctx, op, source=source_env, target=target_env, repository=repository,
+                                     snapshot=snapshot, at=parse_at(at) if at else None)
+    finally:
+        ctx.close()

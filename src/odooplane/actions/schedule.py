@@ -1,0 +1,59 @@
+"""One tick of the worker: run the backups, verifications and retention that are due now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from odooplane.actions import backup as backup_action
+from odooplane.operations import verify as verifying
+from odooplane.operations.context import Context
+from odooplane.operations.runner import Operation
+from odooplane.planner import schedule
+from odooplane.services import logrotate
+from odooplane.store import evidence
+
+
+@dataclass
+class TickResult:
+    backed_up: list[str] = field(default_factory=list)
+    verified: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    pruned: int = 0
+
+
+def history(ctx: Context, target: str) -> schedule.History:
+    backups = [e for e in evidence.query(ctx.store, kind="backup", target=target, limit=50) if e.ok]
+    checks = evidence.query(ctx.store, kind="restore-verification", target=target, limit=1)
+    return schedule.History(last_backup=backups[0].ts if backups else None,
+                            last_verification=checks[0].ts if checks else None)
+
+
+def tick(ctx: Context) -> TickResult:
+    """Do what is due at ``ctx.clock.now()``; failures are recorded, never raised."""
+    now = ctx.clock.now()
+    result = TickResult()
+    due_backup = []
+    for env in ctx.valid.environments:
+        if env.backup_policy is None:
+            continue
+        policy = ctx.estate.backups.policies[env.backup_policy]
+        if schedule.backup_due(policy, history(ctx, str(env.ref)), now):
+            due_backup.append(env)
+    if due_backup:
+        run = backup_action.run_in(ctx, due_backup, kind="scheduled")
+        result.backed_up = [b.target for b in run.backups]
+        result.failures += run.failures
+        pruned = backup_action.prune_in(ctx, due_backup)
+        result.pruned = pruned.forgotten
+    due_verify = [e for e in ctx.valid.environments if e.backup_policy is not None and schedule.verification_due(
+        ctx.estate.backups.policies[e.backup_policy], history(ctx, str(e.ref)), now)]
+    if due_verify:
+        with Operation(ctx.store, kind="verify", target="scheduled", actor="worker") as op:
+            for env in due_verify:
+                verdict = verifying.verify(ctx, op, env)
+                (result.verified if verdict.ok else result.failures).append(
+                    str(env.ref) if verdict.ok else f"{env.ref}: verification failed: {'; '.join(verdict.failures)}")
+    for env in ctx.valid.environments:
+        logrotate.rotate(ctx.layout.odoo_log(env.ref.slug))
+    ctx.driver.rotate_logs(max_bytes=logrotate.MAX_BYTES)
+    return result

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from odooplane.cli.output import console, errors, print_json
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("export")
+    def export(
+        target: str = typer.Argument(..., help="tenant/env."),
+        out: Path = typer.Argument(..., help="The zip to write (Odoo database-manager format)."),
+        estate: Path = typer.Option(None, "--estate", "-f", help="Estate file (default: the last applied)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Write an environment as Odoo's own backup zip (dump.sql, filestore/, manifest.json)."""
+        from odooplane.actions import odoo_zip as action
+
+        with errors():
+            result = action.export(estate, target, out)
+        if as_json:
+            print_json(result.__dict__)
+        else:
+            console.print(f"[green]exported[/] {result.target} to {result.path} ({result.files} files)")
+
+    @app.command("import")
+    def import_(
+        target: str = typer.Argument(..., help="tenant/env to create or replace."),
+        source: Path = typer.Option(..., "--from", help="A zip made by Odoo's database manager."),
+        yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before replacing an existing environment."),
+        estate: Path = typer.Option(None, "--estate", "-f", help="Estate file (default: the last applied)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Import Odoo's backup zip: SQL stopping at the first error in one transaction, attachments checked,
+        a new identity; the environment is replaced only once the copy verifies."""
+        from odooplane.actions import odoo_zip as action
+
+        if not yes and not as_json and not typer.confirm(f"Replace {target} with {source} if it exists?"):
+            raise typer.Exit(1)
+        with errors():
+            result = action.import_(estate, target, source)
+        if as_json:
+            print_json(result.__dict__)
+        else:
+            console.print(f"[green]imported[/] {result.path} into {result.target} ({result.files} files)")

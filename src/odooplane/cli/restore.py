@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from odooplane.cli.output import console, errors, print_json
+from odooplane.errors import ExitCode
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("restore")
+    def restore(
+        target: str = typer.Argument(..., help="The environment to restore into (tenant/env)."),
+        source: str = typer.Option(None, "--from", help="Whose backup (tenant/env; default: the target's own)."),
+        snapshot: str = typer.Option(None, "--snapshot", help="Snapshot id (default: the newest)."),
+        at: str = typer.Option(None, "--at", help="The newest backup taken at or before this time (ISO, UTC default)."),
+        repo: str = typer.Option(None, "--repo", "-r", help="Repository (default: the policy's first target)."),
+        yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before replacing an existing environment."),
+        estate: Path = typer.Option(None, "--estate", "-f", help="Estate file (default: the last applied)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Restore from a backup: loaded into a temporary database and checked first; the running environment is
+        replaced (database and filestore swapped, restarted) only once the copy verifies."""
+        from odooplane.actions import restore as action
+
+        if not yes and not as_json and not typer.confirm(
+                f"Replace {target} with a backup{' of ' + source if source else ''} if it exists?"):
+            raise typer.Exit(ExitCode.FAILED)
+        with errors():
+            result = action.run(estate, target, source=source, repository=repo, snapshot=snapshot, at=at)
+        if as_json:
+            print_json(result.__dict__)
+            return
+        how = "in place" if result.in_place else "as a new environment"
+        console.print(f"[green]restored[/] {result.target} {how} from {result.source} snapshot {result.snapshot} "
+                      f"({result.repository}) in {result.rto_s:.1f} s")

@@ -1,0 +1,158 @@
+"""Restoring an environment from a backup — into a new environment, or in place. Either way the
+backup is loaded into a temporary database first and checked; the running environment is only
+touched (a rename swap of database and filestore, then a restart) once the copy has verified."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import shutil
+from dataclasses import dataclass, field
+
+from psycopg import sql
+
+from odooplane.errors import PermanentError
+from odooplane.estate.names import sql_identifier
+from odooplane.estate.resolve import DesiredEnvironment
+from odooplane.operations import locks, provision, repositories, sandbox
+from odooplane.operations.context import Context
+from odooplane.operations.desired import EnvArtifacts, artifacts
+from odooplane.operations.runner import Operation
+from odooplane.operations.verify import find_snapshot
+from odooplane.services import postgres
+from odooplane.services.postgres import ClusterConn, connect
+from odooplane.store import evidence
+
+
+@dataclass
+class RestoreResult:
+    source: str
+    target: str
+    snapshot: str
+    repository: str
+    in_place: bool
+    rto_s: float = 0.0
+    checks: dict[str, object] = field(default_factory=dict)
+
+
+def _rename(cluster: ClusterConn, old: str, new: str) -> None:
+    with connect(cluster) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+            sql.Identifier(sql_identifier(old)), sql.Identifier(sql_identifier(new))))
+
+
+def _block(cluster: ClusterConn, database: str) -> None:
+    db = sql.Identifier(sql_identifier(database))
+    with connect(cluster) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(db))
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
+
+
+def _allow(cluster: ClusterConn, database: str) -> None:
+    with connect(cluster) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(
+            sql.Identifier(sql_identifier(database))))
+
+
+def load_into_temporary(
+    ctx: Context, op: Operation, art: EnvArtifacts, restored: sandbox.Restored, *, temp: str, reset_identity: bool
+) -> sandbox.Checks:
+    """Load ``restored`` into database ``temp`` owned by the target's role and check it; the
+    filestore is placed beside the target's as ``<db>.restore``."""
+    env = art.env
+    t = str(env.ref)
+    if env.pool is None:
+        op.step("role", t, lambda: postgres.ensure_role(art.cluster, role=env.role, password=art.db_password,
+                                                        comment=postgres.marker(ctx.estate_id, t)))
+    postgres.drop_database(art.cluster, temp)
+    op.step("database", t, lambda: postgres.ensure_database(
+        art.cluster, database=temp, owner=env.role,
+        comment=postgres.marker(ctx.estate_id, f"restore/{env.ref}")), detail=temp)
+    with connect(art.cluster, temp) as conn:
+        conn.execute("DROP EXTENSION IF EXISTS pg_trgm")  # the dump brings its own extensions
+    op.step("pg_restore", t, lambda: sandbox.load_dump(art.cluster, restored, database=temp, role=env.role))
+    staging = art.filestore.with_name(f"{env.database}.restore")
+    restored_filestore = restored.root / "filestore"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    if restored_filestore.is_dir():
+        os.replace(restored_filestore, staging)
+    else:
+        staging.mkdir()
+    checks = op.step("checks", t, lambda: sandbox.check_database(art.cluster, temp, restored, staging))
+    if not checks.ok:
+        raise PermanentError("the restored copy does not verify: " + "; ".join(checks.failures))
+    if reset_identity:  # a copy of another environment gets the target's own identity
+        op.step("identity", t, lambda: provision.reset_identity(art, database=temp))
+    return checks
+
+
+def restore(ctx: Context, op: Operation, *, source: DesiredEnvironment, target: DesiredEnvironment,
+            repository: str | None = None, snapshot: str | None = None, at: dt.datetime | None = None
+            ) -> RestoreResult:
+    """Restore the backup of ``source`` into ``target`` (the same environment: in place)."""
+    t = str(target.ref)
+    repo_name = repository or (repositories.targets(ctx, source) or ["local"])[0]
+    repo = repositories.repository(ctx, repo_name, tenant=source.ref.tenant)
+    snap = find_snapshot(ctx, source, repo, snapshot=snapshot, at=at)
+    started = ctx.clock.monotonic()
+    work = ctx.layout.sandbox(f"restore-{target.ref.slug}-{secrets.token_hex(3)}")
+    with locks.hold(ctx.layout.locks, f"env-{target.ref.slug}", wait=60, what=t):
+        art = op.step("prepare", t, lambda: artifacts(ctx, target, create=True))
+        assert art is not None
+        in_place = postgres.database_exists(art.cluster, target.database)
+        temp = f"{target.database}__restore"
+        try:
+            restored = op.step("fetch", t, lambda: sandbox.fetch(repo, snap, work), detail=snap.short_id)
+            verdict = sandbox.check_artifacts(restored)
+            if not verdict.ok:
+                raise PermanentError("; ".join(verdict.failures))
+            checks = load_into_temporary(ctx, op, art, restored, temp=temp, reset_identity=source.ref != target.ref)
+            op.step("swap", t, lambda: _swap(ctx, art, temp, in_place=in_place))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    result = RestoreResult(source=str(source.ref), target=t, snapshot=snap.short_id, repository=repo_name,
+                           in_place=in_place, checks=checks.details)
+    provision.mark_ready(ctx, art)
+    # Bring the target up as the estate says (a new environment gets its process and route here).
+    from odooplane.operations import observe
+
+    observed, _ = observe.observe(ctx)
+    obs = observed.envs[target.ref]
+    if art.process is not None and in_place:
+        op.step("restart", t, lambda: provision.start_process(ctx, art.process, restart=True))  # type: ignore[arg-type]
+    provision.ensure_env(ctx, op, target, obs)
+    if art.process is not None:
+        op.step("health", t, lambda: provision.wait_healthy(ctx, art.process))  # type: ignore[arg-type]
+    op.step("edge-check", t, lambda: provision.check_through_edge(ctx, art), attempts=20)
+    result.rto_s = round(ctx.clock.monotonic() - started, 2)
+    evidence.add(ctx.store, kind="restore", target=t, ok=True, operation_id=op.op_id, data={
+        "source": result.source, "snapshot": snap.short_id, "snapshot_time": snap.time.isoformat(),
+        "repository": repo_name, "in_place": in_place, "rto_s": result.rto_s, **checks.details},
+        summary=f"{t}: restored from {result.source} snapshot {snap.short_id} ({'in place' if in_place else 'new'})"
+                f" in {result.rto_s:.1f} s")
+    return result
+
+
+def _swap(ctx: Context, art: EnvArtifacts, temp: str, *, in_place: bool) -> None:
+    """Put the verified copy in place: databases and filestores swap by rename; the old ones go."""
+    env = art.env
+    staging = art.filestore.with_name(f"{env.database}.restore")
+    old_db = f"{env.database}__old"
+    old_files = art.filestore.with_name(f"{env.database}.old")
+    if in_place:
+        postgres.drop_database(art.cluster, old_db)
+        _block(art.cluster, env.database)
+        _rename(art.cluster, env.database, old_db)
+    _rename(art.cluster, temp, env.database)
+    with connect(art.cluster) as conn:
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+            sql.Identifier(sql_identifier(env.database)), sql.Literal(postgres.marker(ctx.estate_id, str(env.ref)))))
+    shutil.rmtree(old_files, ignore_errors=True)
+    if art.filestore.exists():
+        os.replace(art.filestore, old_files)
+    os.replace(staging, art.filestore)
+    if in_place:
+        postgres.drop_database(art.cluster, old_db)
+        shutil.rmtree(old_files, ignore_errors=True)

@@ -1,0 +1,45 @@
+"""What the worker has to do now (pure): backups whose scheduled time has passed since the last
+successful one, restore verifications that are due by policy."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from odooplane.estate import cron
+from odooplane.estate.models import BackupPolicy
+
+VERIFY_EVERY = {"daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=7)}
+
+
+@dataclass(frozen=True)
+class History:
+    last_backup: dt.datetime | None  # newest successful scheduled (or any) backup
+    last_verification: dt.datetime | None  # newest restore verification, passed or not
+
+
+def backup_due(policy: BackupPolicy, history: History, now: dt.datetime) -> bool:
+    """Due when the newest scheduled time at or before ``now`` has no successful backup after it
+    (a new environment is therefore backed up at the first tick, then on schedule)."""
+    if policy.schedule is None:
+        return False
+    fire = cron.last_at_or_before(cron.parse(policy.schedule), now, policy.timezone)
+    if fire is None:
+        return False
+    return history.last_backup is None or history.last_backup < fire
+
+
+def verification_due(policy: BackupPolicy, history: History, now: dt.datetime) -> bool:
+    if policy.verify == "never" or history.last_backup is None:
+        return False
+    if history.last_verification is None:
+        return True
+    if policy.verify == "after-each":
+        return history.last_verification < history.last_backup
+    return now - history.last_verification >= VERIFY_EVERY[policy.verify]
+
+
+def next_backup(policy: BackupPolicy, now: dt.datetime) -> dt.datetime | None:
+    if policy.schedule is None:
+        return None
+    return cron.next_after(cron.parse(policy.schedule), now, policy.timezone)

@@ -1,0 +1,45 @@
+"""The worker's loop: one tick, then wait until the next minute (schedules have minute precision)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from odooplane.actions import estate_file, schedule
+from odooplane.errors import OdooplaneError
+
+logger = logging.getLogger(__name__)
+
+
+def run(path: Path | None, *, once: bool = False, interval: float = 30.0,
+        report: Callable[[schedule.TickResult], None] | None = None) -> int:
+    """Tick until stopped (SIGTERM/SIGINT); with ``once`` a single tick. Return an exit code."""
+    stop = threading.Event()
+    if not once:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    failures = 0
+    while not stop.is_set():
+        try:
+            ctx = estate_file.context(path)  # re-read every tick: the estate may have changed
+            try:
+                result = schedule.tick(ctx)
+            finally:
+                ctx.close()
+            for failure in result.failures:
+                logger.error("%s", failure)
+            if result.backed_up or result.verified:
+                logger.info("backed up %s; verified %s", result.backed_up, result.verified)
+            if report:
+                report(result)
+            failures = len(result.failures)
+        except OdooplaneError as exc:
+            logger.error("tick failed: %s", exc.message)
+            failures = 1
+        if once:
+            break
+        stop.wait(interval)
+    return 1 if failures else 0

@@ -1,0 +1,284 @@
+"""Backups that are proven to restore: confirmed snapshots, sandbox verification with evidence,
+restores (in place, into another environment, at a time), Odoo's zip format, the worker's
+schedule, and the failures a real repository has (unreachable S3, corruption, missing files,
+a full disk, a kill mid-way)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.support.estate import TestEstate, make_estate, unique
+from tests.support.s3 import start_moto
+
+pytestmark = pytest.mark.e2e
+
+
+def db_url(database: str) -> str:
+    return os.environ["ODOOPLANE_TEST_PG"].rsplit("/", 1)[0] + f"/{database}"
+
+
+def sql(database: str, query: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    with psycopg.connect(db_url(database), autocommit=True) as conn:
+        cur = conn.execute(query, params)
+        return cur.fetchall() if cur.description else []
+
+
+@pytest.fixture
+def estate(tmp_path: Path) -> Iterator[TestEstate]:
+    t = unique("b")
+    est = make_estate(tmp_path, {t: {"environments": {"prod": {}, "staging": {"backup": False}}}})
+    est.tenant = t  # type: ignore[attr-defined]
+    try:
+        est.cli("apply", str(est.path), "-q")
+        yield est
+    finally:
+        est.cli("down", "-f", str(est.path), "--purge", "--yes", check=False)
+
+
+def backup(est: TestEstate, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return est.cli("backup", "run", *args, "-f", str(est.path), "--json", check=check)
+
+
+def test_backup_is_confirmed_then_proven_by_verification(estate: TestEstate) -> None:
+    t = estate.tenant  # type: ignore[attr-defined]
+    result = json.loads(backup(estate, f"{t}/prod").stdout)
+    (made,) = result["backups"]
+    snapshot = made["snapshots"]["local"]
+    listed = json.loads(estate.cli("backup", "list", "-f", str(estate.path), "--json").stdout)
+    assert [(b["target"], b["snapshot"], b["verified"]) for b in listed] == [(f"{t}/prod", snapshot, None)]
+    verified = json.loads(estate.cli("verify", f"{t}/prod", "-f", str(estate.path), "--json").stdout)
+    assert verified[0]["ok"] is True and verified[0]["rto_s"] > 0 and verified[0]["snapshot"] == snapshot
+    assert verified[0]["details"]["attachments"] > 0 and verified[0]["details"]["boot"]["login"] == 200
+    listed = json.loads(estate.cli("backup", "list", "-f", str(estate.path), "--json").stdout)
+    assert listed[0]["verified"] is True
+    records = json.loads(estate.cli("evidence", "-f", str(estate.path), "--json").stdout)
+    kinds = [(r["kind"], r["ok"]) for r in records]
+    assert ("backup", True) in kinds and ("restore-verification", True) in kinds
+    proof = next(r for r in records if r["kind"] == "restore-verification")
+    assert proof["data"]["snapshot"] == snapshot and "PASSED" in proof["summary"]
+    # Nothing of the sandbox stays behind.
+    leftovers = sql("postgres", "SELECT datname FROM pg_database WHERE datname LIKE 'vfy-%%'")
+    assert leftovers == []
+    # staging has `backup: false`: not backed up, and the worker is supervised for prod.
+    assert all(b["target"] != f"{t}/staging" for b in listed)
+    assert estate.status()["healthy"]
+
+
+def test_manifest_lists_every_artifact_with_its_checksum(estate: TestEstate) -> None:
+    t = estate.tenant  # type: ignore[attr-defined]
+    snapshot = json.loads(backup(estate, f"{t}/prod").stdout)["backups"][0]["snapshots"]["local"]
+    stage = estate.data_dir / "backups" / "staging" / f"{t}__prod"
+    repo = estate.data_dir / "backups" / "repositories" / "local"
+    password = estate.secret("backup/local/password")
+    dumped = subprocess.run(["restic", "-r", str(repo), "dump", snapshot, str(stage / "manifest.json")],
+                            env={**os.environ, "RESTIC_PASSWORD": password or ""}, capture_output=True, check=True)
+    manifest = json.loads(dumped.stdout)
+    assert manifest["series"] == "18.0" and "base" in manifest["modules"] and manifest["pg_version"] >= 150000
+    assert manifest["row_counts"]["res_partner"] >= 1 and manifest["attachments"]["count"] >= 1
+    assert any(k.startswith("dump/") for k in manifest["artifacts"])
+    assert any(k.startswith("filestore/") for k in manifest["artifacts"])
+    assert all(len(v) == 64 for v in manifest["artifacts"].values())
+    import datetime as dt
+
+    confirmed = json.loads(estate.cli("evidence", "-f", str(estate.path), "--json", "--kind", "backup").stdout)[0]
+    assert dt.datetime.fromisoformat(manifest["dumped_at"]) < dt.datetime.fromisoformat(confirmed["ts"]), \
+        "the success is recorded after the dump, never before"
+
+
+def test_missing_attachment_file_fails_verification_naming_it(estate: TestEstate) -> None:
+    t = estate.tenant  # type: ignore[attr-defined]
+    store_fname = str(sql(f"{t}_prod", "SELECT store_fname FROM ir_attachment WHERE store_fname IS NOT NULL "
+                                       "ORDER BY id LIMIT 1")[0][0])
+    victim = estate.data_dir / "envs" / f"{t}__prod" / "data" / "filestore" / f"{t}_prod" / store_fname
+    victim.unlink()
+    backup(estate, f"{t}/prod")
+    proc = estate.cli("verify", f"{t}/prod", "-f", str(estate.path), "--json", check=False)
+    assert proc.returncode == 1
+    (result,) = json.loads(proc.stdout)
+    assert result["ok"] is False
+    assert any("missing from the filestore" in f and store_fname in f for f in result["failures"])
+
+
+def test_restore_in_place_at_a_time_and_into_another_environment(estate: TestEstate) -> None:
+    t = estate.tenant  # type: ignore[attr-defined]
+    sql(f"{t}_prod", "INSERT INTO res_partner (name, active) VALUES ('first', true)")
+    backup(estate, f"{t}/prod")
+    between = sql("postgres", "SELECT now()")[0][0]
+    sql(f"{t}_prod", "INSERT INTO res_partner (name, active) VALUES ('second', true)")
+    backup(estate, f"{t}/prod")
+    sql(f"{t}_prod", "INSERT INTO res_partner (name, active) VALUES ('third', true)")
+    at = between.isoformat()  # type: ignore[attr-defined]
+    restored = json.loads(estate.cli("restore", f"{t}/prod", "--at", at, "-f", str(estate.path), "--json").stdout)
+    assert restored["in_place"] is True
+    names = {r[0] for r in sql(f"{t}_prod", "SELECT name FROM res_partner WHERE name IN ('first','second','third')")}
+    assert names == {"first"}
+    assert estate.session_db(f"{t}/prod") == f"{t}_prod"
+    uuid_prod = sql(f"{t}_prod", "SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'")[0][0]
+    copy = json.loads(estate.cli("restore", f"{t}/staging", "--from", f"{t}/prod", "-f", str(estate.path),
+                                 "--json").stdout)
+    assert copy["in_place"] is True and copy["source"] == f"{t}/prod"
+    names = {r[0] for r in sql(f"{t}_staging", "SELECT name FROM res_partner WHERE name IN ('first','second')")}
+    assert names == {"first", "second"}
+    uuid_staging = sql(f"{t}_staging", "SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'")[0][0]
+    assert uuid_staging != uuid_prod, "a copy gets its own identity"
+    assert estate.session_db(f"{t}/staging") == f"{t}_staging"
+
+
+def test_odoo_zip_export_and_import(estate: TestEstate, tmp_path: Path) -> None:
+    t = estate.tenant  # type: ignore[attr-defined]
+    sql(f"{t}_prod", "INSERT INTO res_partner (name, active) VALUES ('zipped', true)")
+    out = tmp_path / "prod.zip"
+    estate.cli("export", f"{t}/prod", str(out), "-f", str(estate.path))
+    import zipfile
+
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+        manifest = json.loads(archive.read("manifest.json"))
+    assert "dump.sql" in names and any(n.startswith("filestore/") for n in names)
+    assert manifest["odoo_dump"] == "1" and manifest["major_version"] == "18.0" and "base" in manifest["modules"]
+    estate.cli("import", f"{t}/staging", "--from", str(out), "--yes", "-f", str(estate.path))
+    assert sql(f"{t}_staging", "SELECT count(*) FROM res_partner WHERE name = 'zipped'") == [(1,)]
+    # A zip whose SQL fails half-way is refused and the environment stays as it was.
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(out) as source, zipfile.ZipFile(broken, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "dump.sql":
+                data = data.replace(b"CREATE TABLE", b"CREATE TABLE nonsense (", 1)
+            target.writestr(item, data)
+    proc = estate.cli("import", f"{t}/staging", "--from", str(broken), "--yes", "-f", str(estate.path), check=False)
+    assert proc.returncode == 1 and "psql" in proc.stderr
+    assert sql(f"{t}_staging", "SELECT count(*) FROM res_partner WHERE name = 'zipped'") == [(1,)]
+    hostile = tmp_path / "hostile.zip"
+    with zipfile.ZipFile(hostile, "w") as archive:
+        archive.writestr("dump.sql", "SELECT 1;")
+        archive.writestr("filestore/../../escape", "x")
+    proc = estate.cli("import", f"{t}/staging", "--from", str(hostile), "--yes", "-f", str(estate.path), check=False)
+    assert proc.returncode == 2 and "outside the extraction directory" in proc.stderr
+
+
+def test_worker_fires_the_schedule(estate: TestEstate) -> None:
+    t = estate.tenant  # type: ignore[attr-defined]
+    estate.data["backups"]["policies"]["standard"]["schedule"] = "0 2 * * *"
+    estate.write()
+    plan = json.loads(estate.cli("plan", str(estate.path), "--json").stdout)
+    assert ("worker", "start") in {(c["target"], c["action"]) for c in plan["changes"]}
+    estate.cli("apply", str(estate.path), "-q")
+    status = json.loads(estate.cli("status", "-f", str(estate.path), "--json").stdout)
+    assert status["healthy"]
+    first = json.loads(estate.cli("worker", "--once", "--json", "-f", str(estate.path),
+                                  extra_env={"ODOOPLANE_FAKE_NOW": "2031-03-02T02:01:00"}).stdout)
+    assert first["backed_up"] == [f"{t}/prod"] and first["failures"] == []
+    again = json.loads(estate.cli("worker", "--once", "--json", "-f", str(estate.path),
+                                  extra_env={"ODOOPLANE_FAKE_NOW": "2031-03-02T02:30:00"}).stdout)
+    assert again["backed_up"] == []
+    next_day = json.loads(estate.cli("worker", "--once", "--json", "-f", str(estate.path),
+                                     extra_env={"ODOOPLANE_FAKE_NOW": "2031-03-03T02:00:30"}).stdout)
+    assert next_day["backed_up"] == [f"{t}/prod"]
+    week_later = json.loads(estate.cli("worker", "--once", "--json", "-f", str(estate.path),
+                                       extra_env={"ODOOPLANE_FAKE_NOW": "2031-03-10T02:00:30"}).stdout)
+    assert week_later["verified"] == [f"{t}/prod"], "the standard policy verifies weekly"
+
+
+def test_a_backup_killed_mid_way_records_no_success(estate: TestEstate) -> None:
+    t = estate.tenant  # type: ignore[attr-defined]
+    killed = estate.cli("backup", "run", f"{t}/prod", "-f", str(estate.path), check=False,
+                        extra_env={"ODOOPLANE_TEST_KILL_AT": f"upload-local:{t}/prod:after"})
+    assert killed.returncode == -signal.SIGKILL
+    records = json.loads(estate.cli("evidence", "-f", str(estate.path), "--json", "--kind", "backup").stdout)
+    assert records == [], "a snapshot restic wrote but nobody confirmed is not a backup"
+    ok = json.loads(backup(estate, f"{t}/prod").stdout)
+    listed = json.loads(estate.cli("backup", "list", "-f", str(estate.path), "--json").stdout)
+    assert [b["snapshot"] for b in listed] == [ok["backups"][0]["snapshots"]["local"]], \
+        "the unconfirmed snapshot was forgotten"
+
+
+def test_corrupted_repository_fails_check_and_verify(estate: TestEstate) -> None:
+    t = estate.tenant  # type: ignore[attr-defined]
+    backup(estate, f"{t}/prod")
+    repo = estate.data_dir / "backups" / "repositories" / "local" / "data"
+    packs = sorted(p for p in repo.rglob("*") if p.is_file())
+    for pack in packs:
+        data = bytearray(pack.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        pack.write_bytes(bytes(data))
+    proc = estate.cli("backup", "check", "--read-data-subset", "100%", "-f", str(estate.path), check=False)
+    assert proc.returncode == 1 and "failed" in proc.stdout.lower()
+    proc = estate.cli("verify", f"{t}/prod", "-f", str(estate.path), "--json", check=False)
+    assert proc.returncode == 1 and json.loads(proc.stdout)[0]["ok"] is False
+
+
+def test_s3_offsite_and_an_unreachable_repository(tmp_path: Path) -> None:
+    moto = start_moto(tmp_path / "moto.log")
+    t = unique("s")
+    try:
+        moto.create_bucket("offsite")
+        est = make_estate(tmp_path, {t: {"environments": {"prod": {"backup": "offsite"}}}})
+        est.data["backups"] = {
+            "repositories": {"local": {}, "s3": {"url": f"s3:{moto.endpoint}/offsite/odoo", "offsite": True,
+                                                 "s3_access_key_id": "env:TEST_S3_KEY",
+                                                 "s3_secret_access_key": "env:TEST_S3_SECRET"}},
+            "policies": {"standard": {"schedule": None}, "offsite": {"targets": ["local", "s3"], "schedule": None}},
+        }
+        est.env.update({"TEST_S3_KEY": "test", "TEST_S3_SECRET": "test"})
+        est.write()
+        try:
+            est.cli("apply", str(est.path), "-q")
+            made = json.loads(backup(est, f"{t}/prod").stdout)["backups"][0]
+            assert set(made["snapshots"]) == {"local", "s3"}
+            records = json.loads(est.cli("evidence", "-f", str(est.path), "--json", "--kind", "backup").stdout)
+            assert {(r["data"]["repository"], r["data"]["offsite"]) for r in records} == {("local", False),
+                                                                                           ("s3", True)}
+            moto.stop()
+            proc = backup(est, f"{t}/prod", "--repo", "s3", check=False)
+            assert proc.returncode == 1
+            failure = json.loads(proc.stdout)["failures"][0]
+            assert "repository s3 is unreachable" in failure
+            failed = [r for r in json.loads(est.cli("evidence", "-f", str(est.path), "--json").stdout)
+                      if r["kind"] == "backup" and not r["ok"]]
+            assert failed and "unreachable" in failed[0]["summary"]
+            ops = json.loads(est.cli("operations", "-f", str(est.path), "--json", "-n", "1").stdout)
+            steps = json.loads(est.cli("operations", str(ops[0]["id"]), "-f", str(est.path), "--json").stdout)["steps"]
+            assert any(s["name"].startswith("reconcile-s3") and s["attempts"] >= 1 for s in steps), \
+                "a temporary failure is retried before the backup is reported failed"
+        finally:
+            est.cli("down", "-f", str(est.path), "--purge", "--yes", check=False)
+    finally:
+        moto.stop()
+
+
+def test_a_full_disk_is_a_clear_error_and_no_success(tmp_path: Path) -> None:
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", str(mount)], capture_output=True,
+                      check=False).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    t = unique("d")
+    try:
+        est = make_estate(tmp_path, {t: {"environments": {"prod": {}}}})
+        est.data["backups"]["repositories"] = {"local": {"url": str(mount / "repo")}}
+        est.write()
+        try:
+            est.cli("apply", str(est.path), "-q")
+            filestore = est.data_dir / "envs" / f"{t}__prod" / "data" / "filestore" / f"{t}_prod" / "ff"
+            filestore.mkdir(parents=True, exist_ok=True)
+            blob = os.urandom(3 * 1024 * 1024)
+            (filestore / hashlib.sha1(blob).hexdigest()).write_bytes(blob)
+            proc = backup(est, f"{t}/prod", check=False)
+            assert proc.returncode == 1
+            assert "no space left on device" in proc.stdout.lower()
+            records = json.loads(est.cli("evidence", "-f", str(est.path), "--json", "--kind", "backup").stdout)
+            assert records and not any(r["ok"] for r in records)
+        finally:
+            est.cli("down", "-f", str(est.path), "--purge", "--yes", check=False)
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
