@@ -282,3 +282,66 @@ def test_a_full_disk_is_a_clear_error_and_no_success(tmp_path: Path) -> None:
             est.cli("down", "-f", str(est.path), "--purge", "--yes", check=False)
     finally:
         subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_point_in_time_recovery_drills_and_a_restored_cluster(tmp_path: Path) -> None:
+    """Managed cluster with WAL archiving: a tenant restored to a time has exactly what was
+    committed then; drills judge RPO/RTO against objectives; a whole cluster restores into a new one."""
+    import datetime as dt
+    import time
+
+    t = unique("w")
+    est = make_estate(tmp_path, {t: {"environments": {"prod": {
+        "objectives": {"rpo": "1h", "rto": "1h", "processes": {"order_capture": {"rpo": "30m", "rto": "15m"}}}}}}},
+        cluster="managed")
+    est.data["clusters"]["main"]["pitr"] = {"archive_timeout_s": 10}
+    est.write()
+    try:
+        est.cli("apply", str(est.path), "-q", timeout=600)
+        info = json.loads(est.cli("pitr", "info", "main", "-f", str(est.path), "--json").stdout)
+        assert info["backups"] and info["backups"][0]["type"] == "full"
+        url = est.cluster_url().rsplit("/", 1)[0]
+        with psycopg.connect(f"{url}/{t}_prod", autocommit=True) as conn:
+            conn.execute("INSERT INTO res_partner (name, active) VALUES ('A', true)")
+            point = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+            conn.execute("INSERT INTO res_partner (name, active) VALUES ('B', true)")
+            committed = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+            conn.execute("SELECT pg_switch_wal()")
+        deadline = time.monotonic() + 60
+        while True:  # poll, with a deadline, until the WAL holding B is archived
+            newest = json.loads(est.cli("pitr", "info", "main", "-f", str(est.path), "--json").stdout)
+            if newest["newest_restorable"] and dt.datetime.fromisoformat(newest["newest_restorable"]) >= committed:
+                break
+            assert time.monotonic() < deadline, "the WAL was not archived within 60 s"
+        restored = json.loads(est.cli("restore", f"{t}/prod", "--pitr", "--at", point.isoformat(), "--yes",
+                                      "-f", str(est.path), "--json").stdout)
+        assert restored["checks"]["pitr"]["requested"].startswith(point.isoformat()[:19])
+        with psycopg.connect(f"{url}/{t}_prod") as conn:
+            names = {r[0] for r in conn.execute("SELECT name FROM res_partner WHERE name IN ('A', 'B')")}
+        assert names == {"A"}
+        assert est.session_db(f"{t}/prod") == f"{t}_prod"
+
+        backup(est, f"{t}/prod")
+        drills = json.loads(est.cli("drill", f"{t}/prod", "-f", str(est.path), "--json").stdout)
+        assert drills[0]["ok"] is True and drills[0]["restored"] is True
+        assert set(drills[0]["objectives"]) == {"environment", "order_capture"}
+        pitr_drill = json.loads(est.cli("drill", f"{t}/prod", "--pitr", "-f", str(est.path), "--json").stdout)
+        assert pitr_drill[0]["ok"] is True and pitr_drill[0]["rpo_s"] <= 60
+        est.data["tenants"][t]["environments"]["prod"]["objectives"]["processes"]["order_capture"]["rpo"] = "1s"
+        est.write()
+        failed = est.cli("drill", f"{t}/prod", "-f", str(est.path), "--json", check=False)
+        assert failed.returncode == 1
+        verdict = json.loads(failed.stdout)[0]
+        assert verdict["restored"] is True and verdict["ok"] is False
+        assert any(v.startswith("order_capture: RPO") for v in verdict["verdicts"])
+        drills_recorded = json.loads(est.cli("evidence", "--kind", "drill", "-f", str(est.path), "--json").stdout)
+        assert [d["ok"] for d in drills_recorded] == [False, True, True]
+
+        est.data["clusters"]["copy"] = {"kind": "managed"}
+        est.write()
+        est.cli("pitr", "restore-cluster", "main", "--to", "copy", "-f", str(est.path))
+        est.cli("apply", str(est.path), "-q", timeout=600)
+        with psycopg.connect(est.cluster_url("copy").rsplit("/", 1)[0] + f"/{t}_prod") as conn:
+            assert {r[0] for r in conn.execute("SELECT name FROM res_partner WHERE name IN ('A', 'B')")} == {"A"}
+    finally:
+        est.cli("down", "-f", str(est.path), "--purge", "--yes", check=False)

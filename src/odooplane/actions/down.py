@@ -38,6 +38,10 @@ def run(path: Path | None, *, purge: bool = False) -> DownResult:
                     if isinstance(cluster, ManagedCluster):
                         root = ctx.cluster_root(name).root
                         op.step("remove-cluster", f"cluster {name}", partial(_remove_tree, root))
+                        from odooplane.services import pgbackrest
+
+                        pitr_root = pgbackrest.pitr_dir(ctx.layout.root, estate_id=ctx.estate_id, name=name)
+                        op.step("remove-pitr", f"cluster {name}", partial(_remove_tree, pitr_root))
                         ports.release(ctx.store, owner=f"cluster/{name}")
                         ctx.secrets.delete_prefix(f"cluster/{name}/")
                         result.purged.append(f"cluster {name}")

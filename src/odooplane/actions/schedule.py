@@ -53,7 +53,48 @@ def tick(ctx: Context) -> TickResult:
                 verdict = verifying.verify(ctx, op, env)
                 (result.verified if verdict.ok else result.failures).append(
                     str(env.ref) if verdict.ok else f"{env.ref}: verification failed: {'; '.join(verdict.failures)}")
+    result.failures += _pitr_backups(ctx, now)
     for env in ctx.valid.environments:
         logrotate.rotate(ctx.layout.odoo_log(env.ref.slug))
     ctx.driver.rotate_logs(max_bytes=logrotate.MAX_BYTES)
     return result
+
+
+def _pitr_backups(ctx: Context, now: object) -> list[str]:
+    """Base backups of managed clusters with point-in-time recovery, on their schedules."""
+    import datetime as dt
+
+    from odooplane.errors import OdooplaneError
+    from odooplane.estate import cron
+    from odooplane.estate.models import ManagedCluster
+    from odooplane.operations import pitr
+
+    assert isinstance(now, dt.datetime)
+    failures: list[str] = []
+    for name, cluster in ctx.estate.clusters.items():
+        if not isinstance(cluster, ManagedCluster) or cluster.pitr is None:
+            continue
+        done = evidence.query(ctx.store, kind="pitr-backup", target=f"cluster {name}", limit=20)
+        last_full = next((e.ts for e in done if e.ok and e.data.get("type") == "full"), None)
+        last_any = next((e.ts for e in done if e.ok), None)
+        settings = cluster.pitr
+        kind = None
+        full_fire = cron.last_at_or_before(cron.parse(settings.full_schedule), now, settings.timezone)
+        if full_fire and (last_full is None or last_full < full_fire):
+            kind = "full"
+        elif settings.incremental_schedule:
+            fire = cron.last_at_or_before(cron.parse(settings.incremental_schedule), now, settings.timezone)
+            if fire and (last_any is None or last_any < fire):
+                kind = "incr"
+        if kind is None:
+            continue
+        conn = ctx.cluster_conn(name, allocate=False)
+        if conn is None:
+            continue
+        try:
+            with Operation(ctx.store, kind="pitr-backup", target=f"cluster {name}", actor="worker") as op:
+                op.step("pitr-backup", f"cluster {name}",
+                        lambda c=conn, n=name, k=kind: pitr.backup(ctx, op, n, c, kind=k))  # type: ignore[misc]
+        except OdooplaneError as exc:
+            failures.append(f"cluster {name}: {exc.message}")
+    return failures

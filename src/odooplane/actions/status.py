@@ -31,6 +31,9 @@ class EnvStatus:
     db_size_mib: float | None
     connections: int | None
     route: str  # served | not served | missing
+    last_backup: str | None = None  # newest confirmed backup (UTC)
+    last_verified: str | None = None  # newest restore verification that passed (UTC)
+    verification_failed: bool = False  # the newest restore verification failed
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,6 +69,20 @@ class EstateStatus:
 def run(path: Path | None, *, tenant: str | None = None) -> EstateStatus:
     ctx = estate_file.context(path)
     try:
+        from odooplane.store import evidence
+
+        records = evidence.query(ctx.store, limit=5000)
+        backups: dict[str, str] = {}
+        verified: dict[str, str] = {}
+        newest_verification: dict[str, bool] = {}
+        for record in records:  # newest first
+            stamp = f"{record.ts:%Y-%m-%d %H:%M}"
+            if record.kind == "backup" and record.ok:
+                backups.setdefault(record.target, stamp)
+            elif record.kind == "restore-verification":
+                newest_verification.setdefault(record.target, record.ok)
+                if record.ok:
+                    verified.setdefault(record.target, stamp)
         observed, arts = observe.observe(ctx, health=True, stats=True)
         edge = ctx.estate.platform.edge
         rows = []
@@ -104,6 +121,9 @@ def run(path: Path | None, *, tenant: str | None = None) -> EstateStatus:
                     db_size_mib=round(obs.stats.size_bytes / 1048576, 1) if obs.stats else None,
                     connections=obs.stats.connections if obs.stats else None,
                     route=route,
+                    last_backup=backups.get(str(env.ref)),
+                    last_verified=verified.get(str(env.ref)),
+                    verification_failed=newest_verification.get(str(env.ref)) is False,
                 )
             )
         clusters = {

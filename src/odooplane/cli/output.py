@@ -16,7 +16,7 @@ from odooplane import log
 from odooplane.errors import EstateInvalid, ExitCode, OdooplaneError
 
 # Not a terminal (pipes, CI logs): wide lines rather than wrapped tables.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 220)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 

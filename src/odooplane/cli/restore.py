@@ -16,6 +16,7 @@ def register(app: typer.Typer) -> None:
         snapshot: str = typer.Option(None, "--snapshot", help="Snapshot id (default: the newest)."),
         at: str = typer.Option(None, "--at", help="The newest backup taken at or before this time (ISO, UTC default)."),
         repo: str = typer.Option(None, "--repo", "-r", help="Repository (default: the policy's first target)."),
+        pitr: bool = typer.Option(False, "--pitr", help="Point in time from the cluster's WAL archive (pgBackRest)."),
         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before replacing an existing environment."),
         estate: Path = typer.Option(None, "--estate", "-f", help="Estate file (default: the last applied)."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -28,10 +29,14 @@ def register(app: typer.Typer) -> None:
                 f"Replace {target} with a backup{' of ' + source if source else ''} if it exists?"):
             raise typer.Exit(ExitCode.FAILED)
         with errors():
-            result = action.run(estate, target, source=source, repository=repo, snapshot=snapshot, at=at)
+            result = action.run(estate, target, source=source, repository=repo, snapshot=snapshot, at=at, pitr=pitr)
         if as_json:
             print_json(result.__dict__)
             return
         how = "in place" if result.in_place else "as a new environment"
-        console.print(f"[green]restored[/] {result.target} {how} from {result.source} snapshot {result.snapshot} "
+        console.print(f"[green]restored[/] {result.target} {how} from {result.source} {result.snapshot} "
                       f"({result.repository}) in {result.rto_s:.1f} s")
+        pitr_info = result.checks.get("pitr")
+        if isinstance(pitr_info, dict):
+            console.print(f"point in time: requested {pitr_info.get('requested') or 'latest'}; newest restorable "
+                          f"{pitr_info.get('newest_restorable')}")

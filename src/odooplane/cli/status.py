@@ -41,6 +41,8 @@ def register(app: typer.Typer) -> None:
                 "ports",
                 "db MiB",
                 "conns",
+                "backed up",
+                "restore verified",
             ):
                 table.add_column(column, overflow="fold")
             for env in result.environments:
@@ -57,6 +59,8 @@ def register(app: typer.Typer) -> None:
                     ports,
                     "-" if env.db_size_mib is None else f"{env.db_size_mib:.1f}",
                     "-" if env.connections is None else str(env.connections),
+                    env.last_backup or "[yellow]never[/]",
+                    "[red]FAILED[/]" if env.verification_failed else (env.last_verified or "[yellow]never[/]"),
                 )
             console.print(table)
             for pool in result.pools:

@@ -51,6 +51,11 @@ class ProcessState:
     def running(self) -> bool:
         return self.state == "RUNNING"
 
+    @property
+    def alive(self) -> bool:
+        """Running, or started and not yet past supervisord's start period."""
+        return self.state in ("RUNNING", "STARTING")
+
 
 @dataclass(frozen=True)
 class RouteState:

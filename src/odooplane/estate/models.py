@@ -171,6 +171,31 @@ class ExternalCluster(Model):
         return self
 
 
+class Pitr(Model):
+    """Point-in-time recovery of a managed cluster with pgBackRest (WAL archiving)."""
+
+    full_schedule: str = Field("0 3 * * 0", description="Cron of full base backups.", examples=["0 3 * * 0"])
+    incremental_schedule: str | None = Field(
+        "0 3 * * 1-6", description="Cron of incremental base backups (null: none).", examples=["0 3 * * 1-6"]
+    )
+    timezone: str = Field("UTC", description="Time zone of the schedules.", examples=["Europe/Paris"])
+    retention_full: int = Field(2, ge=1, le=52, description="Full backups kept (with their WAL).", examples=[2])
+    archive_timeout_s: int = Field(
+        60, ge=1, le=60, description="Seconds after which a WAL segment is archived even if not full (bounds RPO).",
+        examples=[60],
+    )
+
+    @model_validator(mode="after")
+    def _schedules(self) -> Pitr:
+        from odooplane.estate import cron
+
+        cron.parse(self.full_schedule)
+        if self.incremental_schedule:
+            cron.parse(self.incremental_schedule)
+        cron.zone(self.timezone)
+        return self
+
+
 class ManagedCluster(Model):
     """A PostgreSQL server Odooplane creates (initdb) and runs (supervised) on this host."""
 
@@ -188,6 +213,9 @@ class ManagedCluster(Model):
         default_factory=dict,
         description="Extra postgresql.conf settings.",
         examples=[{"shared_buffers": "256MB"}],
+    )
+    pitr: Pitr | None = Field(
+        None, description="Point-in-time recovery with pgBackRest (WAL archiving).", examples=[{"retention_full": 2}]
     )
     region: str | None = Field(
         None, description="Where the cluster's data lives (checked against tenants' data_residency).", examples=["eu"]

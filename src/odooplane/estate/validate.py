@@ -30,10 +30,13 @@ class ValidEstate:
     pools: tuple[resolve.DesiredPool, ...] = ()
 
     def scheduled(self) -> bool:
-        """Whether any environment is backed up on a schedule (the worker is then needed)."""
+        """Whether anything runs on a schedule — environment backups, clusters' base backups — so
+        the worker is needed."""
         policies = self.estate.backups.policies
-        return any(e.backup_policy is not None and policies[e.backup_policy].schedule is not None
-                   for e in self.environments)
+        clusters_with_pitr = any(isinstance(c, ManagedCluster) and c.pitr is not None
+                                 for c in self.estate.clusters.values())
+        return clusters_with_pitr or any(e.backup_policy is not None and policies[e.backup_policy].schedule
+                                         is not None for e in self.environments)
 
     def pool(self, name: str) -> resolve.DesiredPool | None:
         return next((p for p in self.pools if p.name == name), None)

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -47,15 +48,39 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+HASH_CACHE = ".hashes.json"
+
+
 def artifact_hashes(stage: Path) -> dict[str, str]:
-    """SHA-256 of every file under ``stage`` but the manifest, by relative path."""
+    """SHA-256 of every file under ``stage`` but the manifest, by relative path. Filestore files
+    never change in place (their name is their sha1), so a hash is reused while the file's inode,
+    size and mtime are unchanged; new ones are hashed in parallel (hashlib releases the GIL)."""
+    cache_file = stage / HASH_CACHE
+    try:
+        cache: dict[str, list[Any]] = json.loads(cache_file.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    todo: list[tuple[str, Path, list[Any]]] = []
     out: dict[str, str] = {}
     for directory, _dirs, files in os.walk(stage):
         for name in files:
             path = Path(directory) / name
             relative = str(path.relative_to(stage))
-            if relative != MANIFEST:
-                out[relative] = sha256_file(path)
+            if relative in (MANIFEST, HASH_CACHE):
+                continue
+            st = path.stat()
+            key = [st.st_ino, st.st_size, st.st_mtime_ns]
+            cached = cache.get(relative)
+            if relative.startswith("filestore/") and cached and cached[:3] == key:
+                out[relative] = str(cached[3])
+            else:
+                todo.append((relative, path, key))
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        for (relative, _path, key), digest in zip(todo, pool.map(lambda item: sha256_file(item[1]), todo),
+                                                  strict=True):
+            out[relative] = digest
+            cache[relative] = [*key, digest]
+    cache_file.write_text(json.dumps({k: v for k, v in cache.items() if k in out}))
     return dict(sorted(out.items()))
 
 
@@ -100,8 +125,8 @@ def upload(ctx: Context, env: DesiredEnvironment, repo: restic.Repository, stage
     restic.init(repo)
     snapshot = restic.backup(repo, [stage], tags=[*repositories.tags(ctx, env, kind=kind),
                                                   f"manifest={manifest_sha[:16]}"], when=ctx.clock.now())
-    listed = {s.short_id for s in restic.snapshots(repo, tags=repositories.env_tags(ctx, env))} | {
-        s.id for s in restic.snapshots(repo, tags=repositories.env_tags(ctx, env))}
+    found = restic.snapshots(repo, tags=repositories.env_tags(ctx, env))
+    listed = {s.short_id for s in found} | {s.id for s in found}
     if snapshot not in listed:
         raise PermanentError(f"repository {repo.name}: snapshot {snapshot} is not listed after the backup")
     read_back = restic.dump(repo, snapshot, str(stage / MANIFEST))
@@ -117,13 +142,14 @@ def forget_unconfirmed(ctx: Context, env: DesiredEnvironment, repo: restic.Repos
     good backups. Snapshots without this estate's tags are never touched."""
     if not restic.is_initialised(repo):
         return []
-    restic.unlock(repo)  # a killed restic leaves its lock behind
     confirmed = {str(e.data.get("snapshot")) for e in evidence.query(ctx.store, kind="backup", target=str(env.ref),
                                                                      limit=100000)
                  if e.ok and e.data.get("repository") == repo.name}
     stale = [s.short_id for s in restic.snapshots(repo, tags=repositories.env_tags(ctx, env))
              if s.short_id not in confirmed and s.id not in confirmed]
-    restic.forget(repo, stale, prune=bool(stale))
+    if stale:
+        restic.unlock(repo)  # what killed that backup left its lock behind
+        restic.forget(repo, stale, prune=True)
     return stale
 
 

@@ -80,18 +80,26 @@ def _health(port: int, database: str | None = None) -> odoo.Probe:
     return odoo.probe(f"http://127.0.0.1:{port}/web/login", timeout=3.0, headers={DATABASE_HEADER: database})
 
 
-def _process_obs(ctx: Context, proc: OdooProcess, processes: dict[str, ProcessState], *,
-                 health: bool) -> ProcessObservation:
+def _process_obs(
+    ctx: Context, proc: OdooProcess, processes: dict[str, ProcessState], *, health: bool
+) -> ProcessObservation:
     state = processes.get(proc.spec.name)
     current = ctx.driver.process_current(proc.spec) and _file_is(proc.conf_path, proc.conf_text)
     healthy = None
-    if health and state is not None and state.running:
+    if health and state is not None and state.alive:
         healthy = _health(proc.http_port).ok
     return ProcessObservation(proc.spec.name, state, current, healthy)
 
 
-def _observe_pool(ctx: Context, pool: DesiredPool, art: PoolArtifacts | None, cluster: ClusterObservation,
-                  processes: dict[str, ProcessState], *, health: bool) -> PoolObservation:
+def _observe_pool(
+    ctx: Context,
+    pool: DesiredPool,
+    art: PoolArtifacts | None,
+    cluster: ClusterObservation,
+    processes: dict[str, ProcessState],
+    *,
+    health: bool,
+) -> PoolObservation:
     role_exists = (pool.role in cluster.roles) if cluster.reachable else None
     if art is None:
         return PoolObservation(pool.name, False, role_exists, (), False)
@@ -117,8 +125,10 @@ def observe(
     supervisor_running = bool(processes) or bool(driver.process_names())
     clusters = {name: _observe_cluster(ctx, name, processes) for name in ctx.estate.clusters}
     pool_arts = {p.name: pool_artifacts(ctx, p, create=False) for p in ctx.valid.pools}
-    pools = {p.name: _observe_pool(ctx, p, pool_arts[p.name], clusters[p.cluster_name], processes, health=health)
-             for p in ctx.valid.pools}
+    pools = {
+        p.name: _observe_pool(ctx, p, pool_arts[p.name], clusters[p.cluster_name], processes, health=health)
+        for p in ctx.valid.pools
+    }
     arts = {env.ref: artifacts(ctx, env, create=False) for env in ctx.valid.environments}
     routes = driver.routes({a.route.name: a.route for a in arts.values() if a is not None})
 
@@ -145,26 +155,34 @@ def observe(
             process, process_current = proc.process, proc.current
             config_exists = art.process.conf_path.exists()
             config_current = _file_is(art.process.conf_path, art.process.conf_text)
-            probe = _health(art.process.http_port) if health and process and process.running else None
+            probe = _health(art.process.http_port) if health and process and process.alive else None
         elif art is not None:  # shared: the pool's first process stands for it
             pool_art = pool_arts[env.pool or ""]
             first = pool_art.processes[0] if pool_art else None
             process = processes.get(first.spec.name) if first else None
             process_current, config_exists, config_current = True, True, True
-            probe = (_health(first.http_port, env.database) if health and first and process and process.running
-                     else None)
+            probe = _health(first.http_port, env.database) if health and first and process and process.alive else None
         else:
             process = processes.get(program_name(env.ref.slug))
             process_current = config_exists = config_current = False
             probe = None
         return EnvObservation(
-            ref=env.ref, provisioned=art is not None,
+            ref=env.ref,
+            provisioned=art is not None,
             role_exists=(env.role in cluster.roles) if cluster.reachable else None,
-            database_exists=(owned is not None) if cluster.reachable else None, modules=modules,
-            config_exists=config_exists, config_current=config_current, process=process,
-            process_current=process_current, route_exists=route is not None,
-            route_current=bool(route and route.current), route_served=bool(route and route.served),
-            health=probe, stats=db_stats, error=error, owner=owned.owner if owned else None,
+            database_exists=(owned is not None) if cluster.reachable else None,
+            modules=modules,
+            config_exists=config_exists,
+            config_current=config_current,
+            process=process,
+            process_current=process_current,
+            route_exists=route is not None,
+            route_current=bool(route and route.current),
+            route_served=bool(route and route.served),
+            health=probe,
+            stats=db_stats,
+            error=error,
+            owner=owned.owner if owned else None,
             limits_current=_limits_current(env, owned),
         )
 
@@ -191,20 +209,25 @@ def _templates(ctx: Context, clusters: dict[str, ClusterObservation]) -> dict[st
         cluster = clusters[template.cluster_name]
         owned = cluster.databases.get(template.database)
         ready = owned is not None and owned.is_template and not owned.allows_connections
-        out[template.database] = TemplateObservation(template.key, template.database, template.cluster_name,
-                                                     ready, owned is not None)
+        out[template.database] = TemplateObservation(
+            template.key, template.database, template.cluster_name, ready, owned is not None
+        )
     return out
 
 
 def _orphans(
-    ctx: Context, clusters: dict[str, ClusterObservation], route_names: Iterable[str],
-    processes: dict[str, ProcessState], wanted_templates: dict[str, TemplateObservation],
+    ctx: Context,
+    clusters: dict[str, ClusterObservation],
+    route_names: Iterable[str],
+    processes: dict[str, ProcessState],
+    wanted_templates: dict[str, TemplateObservation],
 ) -> list[Orphan]:
     wanted_slugs = {env.ref.slug for env in ctx.valid.environments if env.pool is None}
     all_slugs = {env.ref.slug for env in ctx.valid.environments}
     wanted_dbs = {env.database for env in ctx.valid.environments} | set(wanted_templates)
-    wanted_roles = ({env.role for env in ctx.valid.environments} | {p.role for p in ctx.valid.pools}
-                    | set(wanted_templates))
+    wanted_roles = (
+        {env.role for env in ctx.valid.environments} | {p.role for p in ctx.valid.pools} | set(wanted_templates)
+    )
     wanted_programs = {cluster_program(n) for n, c in ctx.estate.clusters.items() if isinstance(c, ManagedCluster)}
     wanted_programs |= {program_name(slug) for slug in wanted_slugs}
     wanted_programs |= {pool_program(p.name, i) for p in ctx.valid.pools for i in range(p.processes)}

@@ -64,7 +64,12 @@ def ensure_cluster(ctx: Context, op: Operation, name: str) -> ClusterConn:
                 lambda: managed_pg.initdb(binaries, layout, superuser_password=conn.password or "", user=user),
                 detail=f"{binaries.bin_dir} ({binaries.origin})",
             )
-        settings = managed_pg.render_settings(port=conn.port, run_dir=layout.run_dir, extra=dict(cluster.settings))
+        extra: dict[str, str | int | bool] = dict(cluster.settings)
+        if cluster.pitr is not None:
+            from odooplane.operations import pitr
+
+            extra = {**pitr.archiving(ctx, name, conn), **extra}
+        settings = managed_pg.render_settings(port=conn.port, run_dir=layout.run_dir, extra=extra)
         program = cluster_program(name)
         process = ProcessSpec(
             name=program,
@@ -98,6 +103,10 @@ def ensure_cluster(ctx: Context, op: Operation, name: str) -> ClusterConn:
 
             op.step("cluster-process", target, start)
         op.step("cluster-ready", target, lambda: postgres.server_version(conn), attempts=10)
+        if cluster.pitr is not None:
+            from odooplane.operations import pitr
+
+            pitr.ensure(ctx, op, name, conn)
     return conn
 
 
@@ -113,7 +122,7 @@ def _settings_differ(layout: managed_pg.ClusterLayout, text: str) -> bool:
 
 def ensure_edge(ctx: Context, op: Operation) -> None:
     edge = ctx.estate.platform.edge
-    if not ctx.driver.edge_running():
+    if "edge" not in ctx.driver.processes():  # ours (even still starting) holds the port legitimately
         for port, key in ((edge.http_port, "http_port"), (edge.api_port, "api_port")):
             if not ports.port_is_free(port, edge.bind if key == "http_port" else "127.0.0.1"):
                 raise StepFailed(target="edge", step="edge",

@@ -8,7 +8,9 @@ import datetime as dt
 import os
 import secrets
 import shutil
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from psycopg import sql
 
@@ -20,7 +22,7 @@ from odooplane.operations.context import Context
 from odooplane.operations.desired import EnvArtifacts, artifacts
 from odooplane.operations.runner import Operation
 from odooplane.operations.verify import find_snapshot
-from odooplane.services import postgres
+from odooplane.services import odoo_db, postgres
 from odooplane.services.postgres import ClusterConn, connect
 from odooplane.store import evidence
 
@@ -88,14 +90,56 @@ def load_into_temporary(
     return checks
 
 
+Fetch = Callable[[Path], sandbox.Restored]
+
+
 def restore(ctx: Context, op: Operation, *, source: DesiredEnvironment, target: DesiredEnvironment,
-            repository: str | None = None, snapshot: str | None = None, at: dt.datetime | None = None
-            ) -> RestoreResult:
-    """Restore the backup of ``source`` into ``target`` (the same environment: in place)."""
-    t = str(target.ref)
+            repository: str | None = None, snapshot: str | None = None, at: dt.datetime | None = None,
+            pitr: bool = False) -> RestoreResult:
+    """Restore ``source`` into ``target`` (the same environment: in place) from its newest backup
+    (at or before ``at``), a given snapshot, or — with ``pitr`` — its cluster's WAL archive at ``at``."""
+    if pitr:
+        return _restore(ctx, op, source=source, target=target, label="pitr", repository="pgbackrest",
+                        fetch=lambda into: fetch_pitr(ctx, op, source, at=at, into=into), at=at)
     repo_name = repository or (repositories.targets(ctx, source) or ["local"])[0]
     repo = repositories.repository(ctx, repo_name, tenant=source.ref.tenant)
     snap = find_snapshot(ctx, source, repo, snapshot=snapshot, at=at)
+    return _restore(ctx, op, source=source, target=target, label=snap.short_id, repository=repo_name,
+                    fetch=lambda into: sandbox.fetch(repo, snap, into), at=snap.time)
+
+
+def fetch_pitr(ctx: Context, op: Operation, source: DesiredEnvironment, *, at: dt.datetime | None,
+               into: Path) -> sandbox.Restored:
+    """The source database as it was at ``at`` (from a scratch copy of its cluster restored by
+    pgBackRest), with the live filestore (its files are content-addressed and never rewritten)."""
+    from odooplane.operations import backups, pitr
+
+    conn = ctx.cluster_conn(source.cluster_name, allocate=False)
+    if conn is None:
+        raise PermanentError(f"cluster {source.cluster_name} is not provisioned")
+    # The copy lives beside the cluster's PITR data: the PostgreSQL service user can reach it there.
+    scratch_dir = pitr.config(ctx, source.cluster_name, conn).base_dir / "scratch" / into.name
+    copy, point = pitr.scratch(ctx, source.cluster_name, conn, at=at, into=scratch_dir)
+    try:
+        stage = into / "stage"
+        scratch_conn = copy.conn()
+        source_art = artifacts(ctx, source, create=False)
+        assert source_art is not None
+        backups.dump(replace(source_art, cluster=scratch_conn), stage / "dump")
+        facts = odoo_db.facts(scratch_conn, source.database)
+    finally:
+        copy.stop(remove=True)
+    backups.sync_filestore(source_art.filestore, stage / "filestore")
+    manifest = {**facts, "pitr": {"requested": at.isoformat() if at else None,
+                                  "newest_restorable": point.newest_restorable.isoformat()
+                                  if point.newest_restorable else None}}
+    return sandbox.Restored(stage, manifest, f"pitr@{(at or point.newest_restorable or ctx.clock.now()).isoformat()}",
+                            "pgbackrest")
+
+
+def _restore(ctx: Context, op: Operation, *, source: DesiredEnvironment, target: DesiredEnvironment, label: str,
+             repository: str, fetch: Fetch, at: dt.datetime | None) -> RestoreResult:
+    t = str(target.ref)
     started = ctx.clock.monotonic()
     work = ctx.layout.sandbox(f"restore-{target.ref.slug}-{secrets.token_hex(3)}")
     with locks.hold(ctx.layout.locks, f"env-{target.ref.slug}", wait=60, what=t):
@@ -104,7 +148,7 @@ def restore(ctx: Context, op: Operation, *, source: DesiredEnvironment, target: 
         in_place = postgres.database_exists(art.cluster, target.database)
         temp = f"{target.database}__restore"
         try:
-            restored = op.step("fetch", t, lambda: sandbox.fetch(repo, snap, work), detail=snap.short_id)
+            restored = op.step("fetch", t, lambda: fetch(work), detail=label)
             verdict = sandbox.check_artifacts(restored)
             if not verdict.ok:
                 raise PermanentError("; ".join(verdict.failures))
@@ -112,7 +156,7 @@ def restore(ctx: Context, op: Operation, *, source: DesiredEnvironment, target: 
             op.step("swap", t, lambda: _swap(ctx, art, temp, in_place=in_place))
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    result = RestoreResult(source=str(source.ref), target=t, snapshot=snap.short_id, repository=repo_name,
+    result = RestoreResult(source=str(source.ref), target=t, snapshot=restored.snapshot, repository=repository,
                            in_place=in_place, checks=checks.details)
     provision.mark_ready(ctx, art)
     # Bring the target up as the estate says (a new environment gets its process and route here).
@@ -127,10 +171,13 @@ def restore(ctx: Context, op: Operation, *, source: DesiredEnvironment, target: 
         op.step("health", t, lambda: provision.wait_healthy(ctx, art.process))  # type: ignore[arg-type]
     op.step("edge-check", t, lambda: provision.check_through_edge(ctx, art), attempts=20)
     result.rto_s = round(ctx.clock.monotonic() - started, 2)
+    pitr_info = restored.manifest.get("pitr")
+    if isinstance(pitr_info, dict):
+        result.checks["pitr"] = pitr_info
     evidence.add(ctx.store, kind="restore", target=t, ok=True, operation_id=op.op_id, data={
-        "source": result.source, "snapshot": snap.short_id, "snapshot_time": snap.time.isoformat(),
-        "repository": repo_name, "in_place": in_place, "rto_s": result.rto_s, **checks.details},
-        summary=f"{t}: restored from {result.source} snapshot {snap.short_id} ({'in place' if in_place else 'new'})"
+        "source": result.source, "snapshot": restored.snapshot, "point": at.isoformat() if at else None,
+        "repository": repository, "in_place": in_place, "rto_s": result.rto_s, **result.checks},
+        summary=f"{t}: restored from {result.source} {restored.snapshot} ({'in place' if in_place else 'new'})"
                 f" in {result.rto_s:.1f} s")
     return result
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from odooplane.errors import NotFound, OdooplaneError
@@ -17,6 +19,7 @@ from odooplane.operations import repositories, sandbox
 from odooplane.operations.context import Context
 from odooplane.operations.runner import Operation, StepFailed
 from odooplane.services import restic
+from odooplane.services.postgres import ClusterConn
 from odooplane.store import evidence
 
 
@@ -70,14 +73,31 @@ def verify(ctx: Context, op: Operation, env: DesiredEnvironment, *, repository: 
     cluster = ctx.cluster_conn(env.cluster_name, allocate=False)
     if cluster is None:
         raise NotFound(f"{t}: cluster {env.cluster_name} is not provisioned")
+    result = prove(ctx, op, env, cluster, fetch=lambda into: sandbox.fetch(repo, snap, into), label=snap.short_id,
+                   repository=repo_name)
+    data = {"snapshot": snap.short_id, "repository": repo_name, "rto_s": result.rto_s, "failures": result.failures,
+            "snapshot_time": snap.time.isoformat(), **result.details}
+    result.evidence_id = evidence.add(ctx.store, kind="restore-verification", target=t, ok=result.ok, data=data,
+                                      summary=summary_text(result), operation_id=op.op_id)
+    return result
+
+
+def prove(ctx: Context, op: Operation, env: DesiredEnvironment, cluster: ClusterConn, *,
+          fetch: Callable[[Path], sandbox.Restored], label: str, repository: str) -> Verification:
+    """Fetch a backup of ``env`` into a sandbox on ``cluster`` and check it all; the sandbox is
+    removed whatever happens. ``rto_s`` is the time from fetching to Odoo serving."""
+    t = str(env.ref)
     token = secrets.token_hex(4)
     name = f"vfy-{env.ref.slug.replace('__', '-')[:40]}-{token}"
     work = ctx.layout.sandbox(name)
     role, password = name, secrets.token_urlsafe(24)
-    result = Verification(target=t, snapshot=snap.short_id, repository=repo_name, ok=False, rto_s=0.0)
+    result = Verification(target=t, snapshot=label, repository=repository, ok=False, rto_s=0.0)
     started = ctx.clock.monotonic()
     try:
-        restored = op.step("restore", t, lambda: sandbox.fetch(repo, snap, work / "restore"), detail=snap.short_id)
+        restored = op.step("restore", t, lambda: fetch(work / "restore"), detail=label)
+        result.snapshot = restored.snapshot
+        if isinstance(restored.manifest.get("pitr"), dict):
+            result.details["pitr"] = restored.manifest["pitr"]
         artifacts = sandbox.check_artifacts(restored)
         result.failures += artifacts.failures
         result.details.update(artifacts.details)
@@ -107,8 +127,4 @@ def verify(ctx: Context, op: Operation, env: DesiredEnvironment, *, repository: 
             pass
         shutil.rmtree(work, ignore_errors=True)
     result.ok = not result.failures
-    data = {"snapshot": snap.short_id, "repository": repo_name, "rto_s": result.rto_s, "failures": result.failures,
-            "snapshot_time": snap.time.isoformat(), **result.details}
-    result.evidence_id = evidence.add(ctx.store, kind="restore-verification", target=t, ok=result.ok, data=data,
-                                      summary=summary_text(result), operation_id=op.op_id)
     return result

@@ -76,14 +76,20 @@ def _run(repo: Repository, args: Sequence[str], *, what: str, timeout: float = 3
         raise exc from None
 
 
+_MISSING = ("does not exist", "Is there a repository at the following location", "unable to open config file")
+_known: set[str] = set()  # repositories seen initialised by this process
+
+
 def is_initialised(repo: Repository) -> bool:
+    if repo.url in _known:
+        return True
     try:
-        _run(repo, ["cat", "config"], what="cat config", timeout=120)
+        _run(repo, ["cat", "config", "--no-lock"], what="cat config", timeout=120)
     except CommandFailed as exc:
-        if "does not exist" in exc.stderr_tail or "Is there a repository at the following location" in \
-                exc.stderr_tail or "unable to open config file" in exc.stderr_tail:
+        if any(marker in exc.stderr_tail for marker in _MISSING):
             return False
         raise
+    _known.add(repo.url)
     return True
 
 
@@ -132,7 +138,7 @@ def parse_time(text: str) -> dt.datetime:
 
 def snapshots(repo: Repository, *, tags: Iterable[str] = ()) -> list[Snapshot]:
     """Snapshots carrying every tag in ``tags``, oldest first."""
-    args = ["snapshots", "--json"]
+    args = ["snapshots", "--json", "--no-lock"]  # read-only: no lock, nothing to clean after a kill
     tag_list = list(tags)
     if tag_list:
         args += ["--tag", ",".join(tag_list)]
@@ -145,7 +151,7 @@ def snapshots(repo: Repository, *, tags: Iterable[str] = ()) -> list[Snapshot]:
 
 def dump(repo: Repository, snapshot: str, path: str) -> bytes:
     """Return the content of one file of a snapshot (read back from the repository)."""
-    result = _run(repo, ["dump", snapshot, path], what="dump", timeout=600)
+    result = _run(repo, ["dump", "--no-lock", snapshot, path], what="dump", timeout=600)
     return result.stdout.encode("utf-8", errors="surrogateescape")
 
 

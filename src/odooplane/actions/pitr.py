@@ -1,0 +1,69 @@
+"""``pitr``: point-in-time recovery of managed clusters — base backups, what is restorable, and
+restoring a whole cluster to a time into a new cluster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from odooplane.actions import estate_file
+from odooplane.actions.restore import parse_at
+from odooplane.errors import NotFound
+from odooplane.operations import pitr
+from odooplane.operations.context import Context
+from odooplane.operations.runner import Operation
+from odooplane.services import pgbackrest
+from odooplane.services.postgres import ClusterConn
+
+
+@dataclass(frozen=True)
+class PitrInfo:
+    cluster: str
+    backups: list[dict[str, object]]
+    newest_restorable: str | None
+    rpo_s: float | None  # how much committed work a loss now could cost
+
+
+def _conn(ctx: Context, name: str) -> ClusterConn:
+    if name not in ctx.estate.clusters:
+        raise NotFound(f"no cluster {name!r}")
+    conn = ctx.cluster_conn(name, allocate=False)
+    if conn is None:
+        raise NotFound(f"cluster {name} is not provisioned (run apply)")
+    return conn
+
+
+def backup(path: Path | None, cluster: str, *, kind: str = "full") -> dict[str, object]:
+    ctx = estate_file.context(path)
+    try:
+        conn = _conn(ctx, cluster)
+        with Operation(ctx.store, kind="pitr-backup", target=f"cluster {cluster}", actor=ctx.actor) as op:
+            made = op.step("pitr-backup", f"cluster {cluster}", lambda: pitr.backup(ctx, op, cluster, conn, kind=kind))
+        return {"label": made.label, "type": made.kind, "stop": made.stopped_at.isoformat()}
+    finally:
+        ctx.close()
+
+
+def info(path: Path | None, cluster: str) -> PitrInfo:
+    ctx = estate_file.context(path)
+    try:
+        cfg = pitr.config(ctx, cluster, _conn(ctx, cluster))
+        found = pgbackrest.info(cfg)
+        newest = pgbackrest.latest_restorable(cfg)
+        rpo = (ctx.clock.now() - newest).total_seconds() if newest else None
+        return PitrInfo(cluster, [{"label": b.label, "type": b.kind, "start": b.started_at.isoformat(),
+                                   "stop": b.stopped_at.isoformat(), "repo_bytes": b.repo_size} for b in found],
+                        newest.isoformat() if newest else None, round(rpo, 1) if rpo is not None else None)
+    finally:
+        ctx.close()
+
+
+def restore_cluster(path: Path | None, source: str, target: str, *, at: str | None) -> pitr.PitrPoint:
+    ctx = estate_file.context(path)
+    try:
+        with Operation(ctx.store, kind="pitr-restore", target=f"cluster {target}", actor=ctx.actor) as op:
+            point = pitr.restore_cluster(ctx, op, source=source, target=target, at=parse_at(at) if at else None)
+        return point
+    finally:
+        ctx.close()
+

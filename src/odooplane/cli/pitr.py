@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from odooplane.cli.output import console, errors, print_json
+
+pitr_app = typer.Typer(help="Point-in-time recovery of managed clusters (pgBackRest).", no_args_is_help=True)
+ESTATE = typer.Option(None, "--estate", "-f", help="Estate file (default: the last applied).")
+
+
+@pitr_app.command("backup")
+def backup(
+    cluster: str = typer.Argument(..., help="A managed cluster with pitr."),
+    kind: str = typer.Option("full", "--kind", help="full, incr or diff."),
+    estate: Path = ESTATE,
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Take a base backup now (the worker takes them on the cluster's schedules)."""
+    from odooplane.actions import pitr as action
+
+    with errors():
+        made = action.backup(estate, cluster, kind=kind)
+    if as_json:
+        print_json(made)
+    else:
+        console.print(f"[green]backed up[/] cluster {cluster}: {made['type']} {made['label']}")
+
+
+@pitr_app.command("info")
+def info(
+    cluster: str = typer.Argument(..., help="A managed cluster with pitr."),
+    estate: Path = ESTATE,
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Base backups, the newest restorable point, and the RPO a loss now would mean."""
+    from odooplane.actions import pitr as action
+
+    with errors():
+        result = action.info(estate, cluster)
+    if as_json:
+        print_json(result.__dict__)
+        return
+    for b in result.backups:
+        console.print(f"{b['label']}  {b['type']:<5} {b['start']} → {b['stop']}")
+    console.print(f"newest restorable point: {result.newest_restorable}; RPO now: {result.rpo_s} s")
+
+
+@pitr_app.command("restore-cluster")
+def restore_cluster(
+    source: str = typer.Argument(..., help="The managed cluster to restore (with pitr)."),
+    to: str = typer.Option(..., "--to", help="A managed cluster declared in the estate and never created."),
+    at: str = typer.Option(None, "--at", help="Time to restore to (ISO; default: everything archived)."),
+    estate: Path = ESTATE,
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Restore a whole cluster to a time into a new cluster; `apply` then runs it as that cluster."""
+    from odooplane.actions import pitr as action
+
+    with errors():
+        point = action.restore_cluster(estate, source, to, at=at)
+    if as_json:
+        print_json({"requested": point.requested, "newest_restorable": point.newest_restorable})
+    else:
+        console.print(f"[green]restored[/] cluster {source} into {to} at {point.requested or 'the newest point'} "
+                      f"(newest restorable: {point.newest_restorable}); run apply to start it")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(pitr_app, name="pitr")
