@@ -26,6 +26,7 @@ def estate(root: Path, pg_url: str, *, tenant: str) -> Path:
         "platform": {"name": f"bk{uuid.uuid4().hex[:6]}", "data_dir": "data", "default_stack": "sim",
                      "default_cluster": "main",
                      "edge": {"http_port": services.free_port(), "api_port": services.free_port()},
+                     "metrics_port": services.free_port(),
                      "ports": {"start": 24000, "end": 24999}},
         "clusters": {"main": {"kind": "external", "url": pg_url}},
         "stacks": {"sim": {"series": "18.0", "simulator": True}},

@@ -41,6 +41,7 @@ def estate(directory: Path, pg_url: str, tenants: int, *, prefix: str) -> Path:
         "platform": {"name": f"bench{uuid.uuid4().hex[:6]}", "data_dir": "data", "default_stack": "sim",
                      "default_cluster": "main",
                      "edge": {"http_port": services.free_port(), "api_port": services.free_port()},
+                     "metrics_port": services.free_port(),
                      "ports": {"start": 26000, "end": 29999}},
         "clusters": {"main": {"kind": "external", "url": pg_url}},
         "stacks": {"sim": {"series": "18.0", "simulator": True}},

@@ -80,6 +80,7 @@ def measure(pg_url: str, count: int, placement: str) -> float:
         data = {
             "platform": {"name": f"dens{tag}", "data_dir": "data", "default_stack": "odoo", "default_cluster": "main",
                          "edge": {"http_port": services.free_port(), "api_port": services.free_port()},
+                     "metrics_port": services.free_port(),
                          "ports": {"start": 23000, "end": 23999}},
             "clusters": {"main": {"kind": "external", "url": pg_url}},
             "stacks": {"odoo": stack()},

@@ -33,6 +33,7 @@ def main() -> None:
             "platform": {"name": f"pitr{uuid.uuid4().hex[:4]}", "data_dir": "data", "default_stack": "sim",
                          "default_cluster": "main",
                          "edge": {"http_port": services.free_port(), "api_port": services.free_port()},
+                     "metrics_port": services.free_port(),
                          "ports": {"start": 25000, "end": 25999}},
             "clusters": {"main": {"kind": "managed", "pitr": {"archive_timeout_s": 60}}},
             "stacks": {"sim": {"series": "18.0", "simulator": True}},

@@ -33,6 +33,7 @@ def base_estate(pg_url: str, tag: str) -> dict[str, Any]:
     return {
         "platform": {"name": f"prov{tag}", "data_dir": "data", "default_stack": "sim", "default_cluster": "main",
                      "edge": {"http_port": services.free_port(), "api_port": services.free_port()},
+                     "metrics_port": services.free_port(),
                      "ports": {"start": 27000, "end": 27999}},
         "clusters": {"main": {"kind": "external", "url": pg_url}},
         "stacks": {"sim": {"series": "18.0", "simulator": True, "templates": [[]]}},

@@ -19,7 +19,8 @@ class ExitCode:
     INVALID = 2  # the estate file or the command line is invalid
     NOT_FOUND = 3  # a tenant/environment/object named on the command line does not exist
     LOCKED = 4  # another operation holds the lock of the environment
-    UNHEALTHY = 5  # a read command found something unhealthy (status/health)
+    UNHEALTHY = 5  # a read command found something unhealthy (status) or a warning (health)
+    CRITICAL = 6  # health: at least one check is critical
     INTERRUPTED = 130
 
 

@@ -4,8 +4,8 @@ database, role, process, route or directory, and no stray Odoo process left runn
 from __future__ import annotations
 
 import json
-import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -45,17 +45,33 @@ def assert_converged(estate: TestEstate, expected_envs: set[str]) -> None:
     expected_dbs = {t.replace("/", "_") for t in expected_envs}
     assert dbs == expected_dbs and roles == expected_dbs
     programs = {p.stem for p in (estate.data_dir / "supervisor" / "programs").glob("*.conf")}
-    assert programs == {"edge"} | {"odoo-" + t.replace("/", "__") for t in expected_envs} | (
+    assert programs == {"edge", "worker"} | {"odoo-" + t.replace("/", "__") for t in expected_envs} | (
         {p for p in programs if p.startswith("pg-")})
     routes = {p.name for p in (estate.data_dir / "edge" / "dynamic").glob("env-*.yaml")}
     assert routes == {"env-" + t.replace("/", "__") + ".yaml" for t in expected_envs}
     dirs = {p.name for p in (estate.data_dir / "envs").iterdir()}
     assert dirs == {t.replace("/", "__") for t in expected_envs}
     supervised = {r["pid"] for r in status["environments"]}
-    # Odoo's own children (prefork workers) share the process group; only count top-level strays.
-    strays = [s for s in stray_odoo_processes(estate.data_dir, supervised) if os.getppid() != 0]
-    parents = {int(s.split(":")[0]) for s in strays}
-    assert not [s for s in strays if _parent(int(s.split(":")[0])) not in supervised | parents], strays
+
+    def top_level_strays() -> list[str]:
+        # Odoo's own children (prefork workers) share the process group; only count top-level strays.
+        strays = stray_odoo_processes(estate.data_dir, supervised)
+        parents = {int(s.split(":")[0]) for s in strays}
+        return [f"{s} (parent {_parent(int(s.split(':')[0]))}: {_cmdline(_parent(int(s.split(':')[0])))})"
+                for s in strays if _parent(int(s.split(":")[0])) not in supervised | parents]
+
+    # A process the previous round's supervisord was stopping may still be on its way out.
+    deadline = time.monotonic() + 15
+    while (left := top_level_strays()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left, (left, supervised)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200]
+    except OSError:
+        return "?"
 
 
 def _parent(pid: int) -> int:

@@ -127,6 +127,7 @@ def make_estate(tmp_path: Path, tenants: dict[str, dict[str, Any]], *, cluster: 
             "default_stack": "odoo",
             "default_cluster": "main",
             "edge": {"http_port": free_port(), "api_port": free_port()},
+            "metrics_port": free_port(),
             "ports": {"start": low, "end": low + 199},
         },
         "clusters": clusters,

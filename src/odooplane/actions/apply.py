@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odooplane.actions import estate_file
+from odooplane.actions import schedule as scheduling
 from odooplane.errors import LockedError, OdooplaneError
 from odooplane.operations import moves, observe, pools, provision, templates
 from odooplane.operations.context import Context
 from odooplane.operations.runner import Operation, StepFailed, StepRecord
 from odooplane.planner import plan as planner
 from odooplane.planner.observed import Observed
-from odooplane.services import logrotate
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def converge(
             on_plan(the_plan)
         result = ApplyResult(operation_id=op.op_id, plan=the_plan)
         if the_plan.empty:
-            _rotate_logs(ctx)
+            scheduling.rotate_logs(ctx)
             result.duration_s = ctx.clock.monotonic() - started
             return result
         runtime_changes = any(c.target == "edge" or c.target.startswith("cluster ") for c in the_plan.changes)
@@ -124,7 +124,7 @@ def converge(
             for failure in pool_executor.map(converge_one, range(len(pending))):
                 if failure:
                     result.failures.append(failure)
-        _rotate_logs(ctx)
+        scheduling.rotate_logs(ctx)
         result.steps = list(op.records)
         result.duration_s = ctx.clock.monotonic() - started
         return result
@@ -148,8 +148,3 @@ def _remove_orphans(ctx: Context, op: Operation, observed: Observed, *, prune: b
             result.failures.append(str(exc))
 
 
-def _rotate_logs(ctx: Context) -> None:
-    """Rotate oversized Odoo and edge logs (the worker does this too, between applies)."""
-    for env in ctx.valid.environments:
-        logrotate.rotate(ctx.layout.odoo_log(env.ref.slug))
-    ctx.driver.rotate_logs(max_bytes=logrotate.MAX_BYTES)

@@ -54,10 +54,18 @@ def tick(ctx: Context) -> TickResult:
                 (result.verified if verdict.ok else result.failures).append(
                     str(env.ref) if verdict.ok else f"{env.ref}: verification failed: {'; '.join(verdict.failures)}")
     result.failures += _pitr_backups(ctx, now)
+    rotate_logs(ctx)
+    return result
+
+
+def rotate_logs(ctx: Context) -> None:
+    """Rotate oversized logs: dedicated and pooled Odoo processes, the edge (apply does this too)."""
     for env in ctx.valid.environments:
         logrotate.rotate(ctx.layout.odoo_log(env.ref.slug))
+    for pool in ctx.valid.pools:
+        for index in range(pool.processes):
+            logrotate.rotate(ctx.layout.pool_odoo_log(pool.name, index))
     ctx.driver.rotate_logs(max_bytes=logrotate.MAX_BYTES)
-    return result
 
 
 def _pitr_backups(ctx: Context, now: object) -> list[str]:

@@ -7,18 +7,21 @@ import typer
 from odooplane import __version__, log
 from odooplane.cli import (
     advise,
+    alerts,
     apply,
     backup,
     credentials,
     down,
     drill,
     evidence,
+    health,
     logs,
     move,
     odoo_zip,
     operations,
     pitr,
     plan,
+    report,
     restore,
     schema,
     size,
@@ -33,7 +36,8 @@ app = typer.Typer(
     help=(
         "Run an estate of Odoo instances: declare it in estate.yaml, then validate, plan and apply it.\n\n"
         "Exit codes: 0 ok · 1 an operation failed · 2 invalid estate or usage · 3 not found · "
-        "4 locked by another operation · 5 something is unhealthy (status) · 130 interrupted."
+        "4 locked by another operation · 5 unhealthy (status) or a warning (health) · 6 critical (health) · "
+        "130 interrupted."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -61,6 +65,9 @@ for module in (
     plan,
     apply,
     status,
+    health,
+    alerts,
+    report,
     logs,
     credentials,
     move,

@@ -37,6 +37,12 @@ class EdgeSpec:
     api_port: int
     trusted_proxies: tuple[str, ...]
     access_log: bool
+    trace_endpoint: str | None = None
+    https_address: str | None = None
+    redirect_http: bool = False
+    certificates: tuple[tuple[str, str], ...] = ()  # (cert_file, key_file), absolute
+    acme_email: str | None = None
+    acme_ca: str | None = None
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,9 @@ def _scalar(node: Node) -> Any:
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_object(node, deep=True)
+    except ValueError as exc:  # e.g. an unquoted date that does not exist: 2026-02-30
+        raise _KeyProblem(f"{node.value!r} cannot be read ({exc}); quote it if it is text",
+                          node.start_mark.line + 1) from exc
     finally:
         loader.dispose()
 

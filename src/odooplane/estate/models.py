@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from odooplane.estate import names
+from odooplane.estate.change import ChangeManagement
 
 SERIES_RE = r"^(1[6-9])\.[0-9]+$"
 
@@ -60,6 +61,39 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Certificate(Model):
+    """A certificate Traefik serves for the hostnames it covers (chosen by SNI)."""
+
+    cert_file: str = Field(description="PEM certificate chain (path; relative to the estate file).",
+                           examples=["certs/erp.acme.example.crt"])
+    key_file: str = Field(description="PEM private key (path; relative to the estate file).",
+                          examples=["certs/erp.acme.example.key"])
+
+
+class Acme(Model):
+    """Certificates from an ACME CA (Let's Encrypt) through the HTTP-01 challenge on port 80."""
+
+    email: str = Field(description="Account e-mail registered with the CA.", examples=["ops@acme.example"])
+    ca_server: str = Field(
+        "https://acme-v02.api.letsencrypt.org/directory",
+        description="Directory URL of the CA (the staging directory for tests).",
+        examples=["https://acme-staging-v02.api.letsencrypt.org/directory"],
+    )
+
+
+class Tls(Model):
+    """HTTPS on the edge."""
+
+    https_port: Port = Field(description="Port Traefik listens on for HTTPS.", examples=[8443])
+    certificates: list[Certificate] = Field(
+        default_factory=list, description="Certificate files (hostnames without one get ACME's or Traefik's default).",
+        examples=[[{"cert_file": "certs/acme.crt", "key_file": "certs/acme.key"}]],
+    )
+    acme: Acme | None = Field(None, description="Obtain certificates from an ACME CA.",
+                              examples=[{"email": "ops@acme.example"}])
+    redirect_http: bool = Field(False, description="Redirect plain HTTP requests to HTTPS.", examples=[True])
+
+
 class EdgeSettings(Model):
     """The Traefik edge proxy that routes every hostname to its environment."""
 
@@ -87,6 +121,11 @@ class EdgeSettings(Model):
             "client-sent forwarding headers are discarded."
         ),
         examples=[["10.0.0.0/8"]],
+    )
+    tls: Tls | None = Field(
+        None, description="Serve HTTPS too (certificate expiry is then probed by health).",
+        examples=[{"https_port": 8443,
+                   "certificates": [{"cert_file": "certs/acme.crt", "key_file": "certs/acme.key"}]}],
     )
 
 
@@ -133,6 +172,11 @@ class Platform(Model):
     default_stack: ObjectName | None = Field(
         None, description="Stack of environments that name none.", examples=["odoo18"]
     )
+    metrics_port: Port = Field(
+        8802, description="Loopback port of the worker's Prometheus exporter (/metrics).", examples=[8802]
+    )
+    health_interval_s: int = Field(60, ge=5, le=3600, description="Seconds between health sweeps of the worker.",
+                                   examples=[60])
     default_cluster: ObjectName | None = Field(
         None, description="Cluster of environments that name none.", examples=["main"]
     )
@@ -458,12 +502,44 @@ class Profile(Model):
     )
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class BusinessHours(Model):
+    """The hours a tenant's people work, in its time zone."""
+
+    timezone: str = Field("UTC", description="IANA time zone.", examples=["Europe/Paris"])
+    days: list[Weekday] = Field(["mon", "tue", "wed", "thu", "fri"], description="Working days.",
+                                examples=[["mon", "tue", "wed", "thu", "fri"]])
+    start: ClockTime = Field("08:00", description="Start (HH:MM, local).", examples=["08:00"])
+    end: ClockTime = Field("18:00", description="End (HH:MM, local, exclusive).", examples=["18:00"])
+
+    @model_validator(mode="after")
+    def _valid(self) -> BusinessHours:
+        from odooplane.estate import cron
+
+        cron.zone(self.timezone)
+        if self.end <= self.start:
+            raise ValueError("business hours must end after they start (same day)")
+        return self
+
+
 class Tenant(Model):
     """An organisation unit (company, brand, business unit, site) with its environments."""
 
     display_name: str | None = Field(None, description="Human name.", examples=["Acme Distribution"])
     labels: Labels = Field(default_factory=Labels, description="Labels.")
     profile: Profile = Field(default_factory=Profile, description="Facts the placement advisor weighs.")
+    business_hours: BusinessHours | None = Field(
+        None, description="When the tenant works: business activity dropping to near zero then is alerted.",
+        examples=[{"timezone": "Europe/Paris", "days": ["mon", "tue", "wed", "thu", "fri"],
+                   "start": "08:00", "end": "18:00"}],
+    )
+    redis: ObjectName | None = Field(
+        None, description="Redis server its Odoo uses (sessions, queues), under monitoring.redis: probed by health.",
+        examples=["sessions"],
+    )
     environments: dict[EnvName, Environment] = Field(
         description="Environments by name.", examples=[{"prod": {"modules": ["sale_management"]}}]
     )
@@ -666,6 +742,54 @@ class Policy(Model):
     reason: str | None = Field(None, description="Why (shown in errors).", examples=["24/7 operations"])
 
 
+class RedisServer(Model):
+    """A Redis server tenants' Odoo uses (sessions, job queues); probed for memory and evictions."""
+
+    host: str = Field("127.0.0.1", description="Host.", examples=["127.0.0.1"])
+    port: int = Field(6379, ge=1, le=65535, description="Port.", examples=[6379])
+    password: SecretRef | None = Field(None, description="Secret reference of its password.",
+                                       examples=["env:REDIS_PASSWORD"])
+
+
+class AlertThresholds(Model):
+    """Where health checks and generated alert rules draw the line (docs/alerts.md says why)."""
+
+    connection_ratio: float = Field(0.9, gt=0, le=1, description="Connections / limit that pages.", examples=[0.9])
+    cron_lag: Duration = Field("1h", description="How overdue an active cron may be.", examples=["1h"])
+    certificate_days: int = Field(14, ge=1, le=365, description="Days before expiry that open a ticket.",
+                                  examples=[14])
+    edge_5xx_ratio: float = Field(0.05, gt=0, le=1, description="Share of 5xx answers at the edge.", examples=[0.05])
+    disk_free_ratio: float = Field(0.1, gt=0, lt=1, description="Free disk below which a ticket opens.",
+                                   examples=[0.1])
+    activity_drop_ratio: float = Field(
+        0.1, gt=0, lt=1, description="Business documents per hour below this share of the usual count alert.",
+        examples=[0.1])
+    activity_min_baseline: float = Field(
+        20.0, ge=0, description="Usual documents per hour below which a drop is not judged.", examples=[20])
+    runbook_url: str | None = Field(None, description="Runbook base URL (the alert name is the anchor).",
+                                    examples=["https://wiki.example/odooplane/alerts"])
+
+
+class AlertReceivers(Model):
+    """Webhook URLs (Alertmanager webhook_configs) per severity; omitted: alerts stay in Alertmanager."""
+
+    page: str | None = Field(None, description="Pages (outages, broken objectives).",
+                             examples=["http://127.0.0.1:9095/page"])
+    ticket: str | None = Field(None, description="Tickets (office-hours work).", examples=["http://tickets/hook"])
+    info: str | None = Field(None, description="Daily digest of capacity trends.", examples=[None])
+
+
+class Monitoring(Model):
+    """Health probes, metrics and alerting."""
+
+    redis: dict[ObjectName, RedisServer] = Field(
+        default_factory=dict, description="Redis servers tenants use, by name.",
+        examples=[{"sessions": {"host": "127.0.0.1", "port": 6379}}],
+    )
+    thresholds: AlertThresholds = Field(default_factory=AlertThresholds, description="Alert thresholds.")
+    receivers: AlertReceivers = Field(default_factory=AlertReceivers, description="Where alerts go.")
+
+
 class Estate(Model):
     """Everything Odooplane manages: the desired state."""
 
@@ -697,6 +821,11 @@ class Estate(Model):
         examples=[{"acme": {"environments": {"prod": {}}}}],
     )
     backups: Backups = Field(default_factory=Backups, description="Backup repositories and policies.")
+    monitoring: Monitoring = Field(default_factory=Monitoring, description="Health probes and alerting.")
+    change_management: ChangeManagement = Field(
+        default_factory=ChangeManagement,
+        description="Maintenance windows, freezes, approvals and promotion order (docs/gates.md).",
+    )
     policies: list[Policy] = Field(
         default_factory=list,
         description="Placement guardrails checked by validate.",

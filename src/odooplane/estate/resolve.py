@@ -7,6 +7,7 @@ from pathlib import Path
 
 from odooplane.estate import names
 from odooplane.estate.models import (
+    BusinessHours,
     Cluster,
     Environment,
     Estate,
@@ -105,6 +106,8 @@ class DesiredEnvironment:
     rate_limit: RateLimit | None = None
     backup_policy: str | None = None  # resolved; None: not backed up
     objectives: Objectives | None = None
+    business_hours: BusinessHours | None = None
+    redis: str | None = None  # name under monitoring.redis
 
     @property
     def database(self) -> str:
@@ -200,6 +203,8 @@ def environments(estate: Estate) -> list[DesiredEnvironment]:
                     rate_limit=env.rate_limit,
                     backup_policy=backup_policy_of(estate, env, tenant.labels.tier),
                     objectives=env.objectives,
+                    business_hours=tenant.business_hours,
+                    redis=tenant.redis,
                 )
             )
     return out
@@ -230,8 +235,13 @@ def data_dir(estate: Estate, estate_file: Path) -> Path:
     return (estate_file.parent / configured).resolve()
 
 
+def estate_path(value: str, estate_file: Path) -> Path:
+    """A path written in the estate: absolute, ~-relative, or relative to the estate file."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (estate_file.parent / path).resolve()
+
+
 def stack_source(stack: Stack, estate_file: Path) -> Path | None:
     if stack.source is None:
         return None
-    source = Path(stack.source).expanduser()
-    return source if source.is_absolute() else (estate_file.parent / source).resolve()
+    return estate_path(stack.source, estate_file)

@@ -10,7 +10,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from odooplane.estate import models
+from odooplane.estate import change, models
 
 SAMPLE: dict[str, Any] = {
     "version": 1,
@@ -42,6 +42,8 @@ SAMPLE: dict[str, Any] = {
                        "tier": "production", "compliance": "none"},
             "profile": {"customization": "light", "peak_users": 40, "rpo_minutes": 15, "rto_minutes": 60,
                         "data_residency": "eu"},
+            "business_hours": {"timezone": "Europe/Paris", "days": ["mon", "tue", "wed", "thu", "fri"],
+                               "start": "08:00", "end": "18:00"},
             "environments": {
                 "prod": {
                     "placement": "dedicated",
@@ -61,6 +63,21 @@ SAMPLE: dict[str, Any] = {
                 "staging": {"placement": {"shared": "shared18"}, "modules": ["sale_management", "stock"]},
             },
         },
+    },
+    "monitoring": {
+        "thresholds": {"connection_ratio": 0.9, "cron_lag": "1h", "certificate_days": 14},
+        "receivers": {"page": "http://127.0.0.1:9095/page", "ticket": "http://127.0.0.1:9095/ticket"},
+    },
+    "change_management": {
+        "windows": {"weekend": {"days": ["sat", "sun"], "start": "22:00", "end": "06:00",
+                                "timezone": "Europe/Paris"}},
+        "freezes": {"month-end": {"name": "month-end close", "month_end_days": 3, "month_start_days": 1,
+                                  "timezone": "Europe/Paris"}},
+        "policies": {"production": {"windows": ["weekend"], "previous_stage": "staging",
+                                    "approvals": {"approvers": 1, "roles": ["release-manager"]},
+                                    "emergency_roles": ["incident-manager"]}},
+        "stage_policies": {"production": "production"},
+        "people": {"alice": {"roles": ["release-manager"]}, "bob": {"roles": ["incident-manager"]}},
     },
     "policies": [
         {"name": "critical-dedicated", "when": {"tier": ["mission-critical"]}, "require": {"placement": "dedicated"},
@@ -194,10 +211,14 @@ def _type_name(annotation: Any) -> str:
 
 
 def _models() -> list[type[BaseModel]]:
-    return [models.Estate, models.Platform, models.EdgeSettings, models.PortRange, models.ExternalCluster,
-            models.ManagedCluster, models.Stack, models.Pool, models.Tenant, models.Labels, models.Profile,
-            models.Environment, models.SharedPlacement, models.RateLimit, models.Limits, models.Policy,
-            models.PolicyMatch, models.PolicyRequire]
+    return [models.Estate, models.Platform, models.EdgeSettings, models.Tls, models.Certificate, models.Acme,
+            models.PortRange, models.ExternalCluster, models.ManagedCluster, models.Pitr, models.Stack, models.Pool,
+            models.Tenant, models.Labels, models.Profile, models.BusinessHours, models.Environment,
+            models.SharedPlacement, models.RateLimit, models.Limits, models.Objectives, models.Objective,
+            models.Backups, models.BackupRepository, models.BackupPolicy, models.Retention, models.Monitoring,
+            models.RedisServer, models.AlertThresholds, models.AlertReceivers, models.Policy, models.PolicyMatch,
+            models.PolicyRequire, change.ChangeManagement, change.MaintenanceWindow, change.Freeze,
+            change.YearlyRange, change.FreezeScope, change.ChangePolicy, change.ApprovalRule, change.PersonRoles]
 
 
 def reference_markdown() -> str:
@@ -216,6 +237,6 @@ def reference_markdown() -> str:
             else:
                 default = f"`{json.dumps(field.default)}`"
             kind = _type_name(field.annotation).replace(" | ", " or ")
-            out.append(f"| `{name}` | {kind} | {default} | {field.description or ''} |")
+            out.append(f"| `{field.alias or name}` | {kind} | {default} | {field.description or ''} |")
         out.append("")
     return "\n".join(out)

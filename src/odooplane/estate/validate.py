@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from odooplane.errors import EstateInvalid, Problem
+from odooplane.estate import change, models, policies, resolve
 from odooplane.estate import load as loader
-from odooplane.estate import models, policies, resolve
 from odooplane.estate.models import Estate, ManagedCluster, SharedPlacement
 
 _SECRET_FIELDS = ("password", "secret", "token", "key")
@@ -30,8 +30,10 @@ class ValidEstate:
     pools: tuple[resolve.DesiredPool, ...] = ()
 
     def scheduled(self) -> bool:
-        """Whether anything runs on a schedule — environment backups, clusters' base backups — so
-        the worker is needed."""
+        """Whether the worker is needed: it sweeps health and exports metrics for any environment,
+        and fires schedules (backups, clusters' base backups)."""
+        if self.environments:
+            return True
         policies = self.estate.backups.policies
         clusters_with_pitr = any(isinstance(c, ManagedCluster) and c.pitr is not None
                                  for c in self.estate.clusters.values())
@@ -230,11 +232,23 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
         add(("backups", "default_policy"),
             f"unknown backup policy {backups.default_policy!r}{_known(backups.policies)}")
 
+    for cm_path, cm_message in change.cross_check(estate.change_management):
+        add(cm_path, cm_message)
+
     hostnames: dict[str, tuple[str | int, ...]] = {}
     databases: dict[str, str] = {}
     ports: dict[int, list[tuple[str | int, ...]]] = defaultdict(list)
     ports[platform.edge.http_port].append(("platform", "edge", "http_port"))
     ports[platform.edge.api_port].append(("platform", "edge", "api_port"))
+    ports[platform.metrics_port].append(("platform", "metrics_port"))
+    tls = platform.edge.tls
+    if tls is not None:
+        ports[tls.https_port].append(("platform", "edge", "tls", "https_port"))
+        for index, cert in enumerate(tls.certificates):
+            for key in ("cert_file", "key_file"):
+                file = resolve.estate_path(getattr(cert, key), loaded.root)
+                if not file.is_file():
+                    add(("platform", "edge", "tls", "certificates", index, key), f"{file} does not exist")
     for cname, cluster in estate.clusters.items():
         if isinstance(cluster, ManagedCluster) and cluster.port:
             ports[cluster.port].append(("clusters", cname, "port"))
@@ -242,6 +256,8 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
     for tname, tenant in estate.tenants.items():
         if not tenant.environments:
             add(("tenants", tname, "environments"), "a tenant needs at least one environment")
+        if tenant.redis and tenant.redis not in estate.monitoring.redis:
+            add(("tenants", tname, "redis"), f"unknown Redis server {tenant.redis!r}{_known(estate.monitoring.redis)}")
         for ename, env in tenant.environments.items():
             base: tuple[str | int, ...] = ("tenants", tname, "environments", ename)
             if env.backup and env.backup not in backups.policies:

@@ -7,13 +7,14 @@ import getpass
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from odooplane.clock import Clock, SystemClock, current
 from odooplane.drivers import registry
 from odooplane.drivers.base import Driver, EdgeSpec
 from odooplane.estate.models import ExternalCluster, ManagedCluster
-from odooplane.estate.resolve import DesiredEnvironment
+from odooplane.estate.resolve import DesiredEnvironment, estate_path
 from odooplane.estate.validate import ValidEstate
 from odooplane.layout import Layout
 from odooplane.services import managed_pg, secret_refs
@@ -100,7 +101,9 @@ class Context:
     def reserved_ports(self) -> set[int]:
         """Ports fixed in the estate: never handed out by allocation."""
         estate = self.valid.estate
-        fixed = {estate.platform.edge.http_port, estate.platform.edge.api_port}
+        fixed = {estate.platform.edge.http_port, estate.platform.edge.api_port, estate.platform.metrics_port}
+        if estate.platform.edge.tls:
+            fixed.add(estate.platform.edge.tls.https_port)
         fixed |= {c.port for c in estate.clusters.values() if isinstance(c, ManagedCluster) and c.port}
         fixed |= {e.http_port for e in self.valid.environments if e.http_port}
         return fixed
@@ -116,7 +119,24 @@ def edge_spec(valid: ValidEstate) -> EdgeSpec:
         api_port=edge.api_port,
         trusted_proxies=tuple(edge.trusted_proxies),
         access_log=edge.access_log,
+        trace_endpoint=f"http://127.0.0.1:{valid.estate.platform.metrics_port}/v1/traces",
+        **_tls_spec(valid),
     )
+
+
+def _tls_spec(valid: ValidEstate) -> dict[str, Any]:
+    edge = valid.estate.platform.edge
+    if edge.tls is None:
+        return {}
+    tls = edge.tls
+    return {
+        "https_address": f"{edge.bind}:{tls.https_port}",
+        "redirect_http": tls.redirect_http,
+        "certificates": tuple((str(estate_path(c.cert_file, valid.path)), str(estate_path(c.key_file, valid.path)))
+                              for c in tls.certificates),
+        "acme_email": tls.acme.email if tls.acme else None,
+        "acme_ca": tls.acme.ca_server if tls.acme else None,
+    }
 
 
 def open_context(valid: ValidEstate, *, clock: Clock | None = None) -> Context:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import odooplane
 from odooplane.drivers.base import ProcessSpec
@@ -13,12 +14,13 @@ from odooplane.estate.models import Limits, Stack
 from odooplane.estate.resolve import DesiredEnvironment, DesiredPool, stack_source
 from odooplane.operations.context import Context
 from odooplane.render import odoo_conf
-from odooplane.render.traefik import EnvRoute, PoolService
+from odooplane.render.traefik import ACME_RESOLVER, EnvRoute, PoolService
 from odooplane.services import odoo, passwords, secret_refs
 from odooplane.services.postgres import ClusterConn
 from odooplane.store import ports
 
 DBROUTER = "odooplane_dbrouter"
+REQUEST_IDS = "odooplane_requestid"  # real Odoo only: the simulator logs request ids itself
 ODOO_ADDONS = Path(odooplane.__file__).parent / "odoo_addons"
 POOL_DBFILTER = r"^[a-z][a-z0-9-]*_[a-z0-9-]+$"  # tenant databases only, never templates
 
@@ -170,12 +172,10 @@ def pool_artifacts(ctx: Context, pool: DesiredPool, *, create: bool) -> PoolArti
     admin_hash = _master_hash(ctx, prefix, None, f"pools.{pool.name}", create=create)
     if password is None or admin_hash is None:
         return None
-    rt = runtime_of(ctx, pool.stack)
-    if not rt.simulator:
-        rt = odoo.Runtime(rt.base, (str(ODOO_ADDONS), *rt.addons_path), rt.simulator, rt.series_major)
+    rt = _with_own_addons(runtime_of(ctx, pool.stack))
     layout = ctx.layout
     data_dir = layout.pool_data(pool.name)
-    server_wide = tuple(dict.fromkeys([*pool.stack.server_wide_modules, DBROUTER]))
+    server_wide = _server_wide(rt, (*pool.stack.server_wide_modules, DBROUTER))
     procs = []
     for index in range(pool.processes):
         http = _port(ctx, prefix, f"http-{index}", create=create)
@@ -202,9 +202,30 @@ def pool_artifacts(ctx: Context, pool: DesiredPool, *, create: bool) -> PoolArti
     return PoolArtifacts(pool, rt, cluster, password, data_dir, tuple(procs), service)
 
 
+def _with_own_addons(rt: odoo.Runtime) -> odoo.Runtime:
+    """A real Odoo runtime with Odooplane's own addons (odoo_addons/) on its addons path."""
+    if rt.simulator:
+        return rt
+    return odoo.Runtime(rt.base, (str(ODOO_ADDONS), *rt.addons_path), rt.simulator, rt.series_major)
+
+
+def _server_wide(rt: odoo.Runtime, modules: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(modules if rt.simulator else (*modules, REQUEST_IDS)))
+
+
 def base_url(ctx: Context, env: DesiredEnvironment) -> str:
-    port = ctx.estate.platform.edge.http_port
-    return f"http://{env.hostnames[0]}" + ("" if port == 80 else f":{port}")
+    edge = ctx.estate.platform.edge
+    if edge.tls and edge.tls.redirect_http:
+        port = edge.tls.https_port
+        return f"https://{env.hostnames[0]}" + ("" if port == 443 else f":{port}")
+    return f"http://{env.hostnames[0]}" + ("" if edge.http_port == 80 else f":{edge.http_port}")
+
+
+def _tls_route(ctx: Context) -> dict[str, Any]:
+    tls = ctx.estate.platform.edge.tls
+    if tls is None:
+        return {}
+    return {"tls": True, "cert_resolver": ACME_RESOLVER if tls.acme else None}
 
 
 def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool) -> EnvArtifacts | None:
@@ -223,7 +244,7 @@ def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool) -> EnvArti
             return None
         route = EnvRoute(name=env.ref.slug, hostnames=env.hostnames, http_port=None, evented_port=None,
                          series_major=env.stack.major, pool=desired_pool.slug, pool_evented=desired_pool.workers > 0,
-                         database=env.database, rate_limit=rate)
+                         database=env.database, rate_limit=rate, **_tls_route(ctx))
         return EnvArtifacts(env=env, runtime=pool.runtime, cluster=pool.cluster, db_password=pool.db_password,
                             data_dir=pool.data_dir, conf_path=pool.init_conf, process=None, route=route,
                             admin_password=admin_password, base_url=base_url(ctx, env))
@@ -240,14 +261,14 @@ def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool) -> EnvArti
     assert db_password and admin_hash and http_port and evented_port and admin_password
     slug = env.ref.slug
     layout = ctx.layout
-    rt = runtime_of(ctx, env.stack)
+    rt = _with_own_addons(runtime_of(ctx, env.stack))
     conf_path = layout.env_conf(slug)
     text = _conf(
         series_major=env.stack.major, cluster=cluster, role=env.role, password=db_password, database=env.database,
         dbfilter=odoo_conf.dbfilter_exact(env.database), data_dir=layout.env_data(slug), runtime=rt,
         http_port=http_port, evented_port=evented_port, admin_hash=admin_hash, logfile=layout.odoo_log(slug),
         workers=env.workers, max_cron_threads=env.max_cron_threads, limits=env.limits,
-        server_wide=tuple(env.stack.server_wide_modules), extra=dict(env.options),
+        server_wide=_server_wide(rt, tuple(env.stack.server_wide_modules)), extra=dict(env.options),
     )
     name = program_name(slug)
     spec = ProcessSpec(name=name, kind="odoo", argv=tuple(odoo.server_argv(rt, conf_path)), cwd=layout.env_dir(slug),
@@ -256,7 +277,7 @@ def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool) -> EnvArti
     process = OdooProcess(http_port, evented_port, conf_path, text, spec)
     route = EnvRoute(name=slug, hostnames=env.hostnames, http_port=http_port,
                      evented_port=evented_port if env.workers > 0 else None, series_major=env.stack.major,
-                     rate_limit=rate)
+                     rate_limit=rate, **_tls_route(ctx))
     return EnvArtifacts(env=env, runtime=rt, cluster=cluster, db_password=db_password, data_dir=layout.env_data(slug),
                         conf_path=conf_path, process=process, route=route, admin_password=admin_password,
                         base_url=base_url(ctx, env))

@@ -139,9 +139,9 @@ def plan(valid: ValidEstate, observed: Observed, *, prune: bool = False,
         result.changes.append(Change("edge", "edge", "start", "Traefik is not running"))
     backed_up = valid.scheduled()
     if backed_up and (observed.worker is None or not observed.worker.running):
-        result.changes.append(Change("worker", "process", "start", "backups are scheduled, the worker is not running"))
+        result.changes.append(Change("worker", "process", "start", "health sweeps and schedules need the worker"))
     elif not backed_up and observed.worker is not None:
-        result.changes.append(Change("worker", "process", "remove", "no environment is backed up"))
+        result.changes.append(Change("worker", "process", "remove", "the estate has no environment"))
     for template in sorted(observed.templates.values(), key=lambda t: t.database):
         if not template.ready:
             result.changes.append(Change(f"template {template.database}", "template", "create",

@@ -25,6 +25,15 @@ class StaticInputs:
     access_log: str | None
     log_file: str
     trusted_proxies: tuple[str, ...] = ()
+    trace_endpoint: str | None = None  # OTLP/HTTP: tracing gives each request a trace id (access log, traceparent)
+    https_address: str | None = None  # serve HTTPS on the 'websecure' entry point
+    redirect_http: bool = False
+    acme_email: str | None = None  # certificates resolver 'acme' (HTTP-01 on the web entry point)
+    acme_ca: str | None = None
+    acme_storage: str | None = None
+
+
+ACME_RESOLVER = "acme"
 
 
 def render_static(inputs: StaticInputs) -> str:
@@ -47,6 +56,19 @@ def render_static(inputs: StaticInputs) -> str:
         "metrics": {"prometheus": {"entryPoint": "traefik", "addRoutersLabels": True, "addServicesLabels": True}},
         "log": {"level": "INFO", "format": "json", "filePath": inputs.log_file},
     }
+    if inputs.https_address:
+        config["entryPoints"]["websecure"] = {"address": inputs.https_address, "forwardedHeaders": forwarded,
+                                              "http": {"tls": {}}}
+        if inputs.redirect_http:
+            config["entryPoints"]["web"]["http"] = {
+                "redirections": {"entryPoint": {"to": "websecure", "scheme": "https", "permanent": True}}}
+    if inputs.acme_email:
+        config["certificatesResolvers"] = {ACME_RESOLVER: {"acme": {
+            "email": inputs.acme_email, "storage": inputs.acme_storage, "caServer": inputs.acme_ca,
+            "httpChallenge": {"entryPoint": "web"}}}}
+    if inputs.trace_endpoint:
+        config["tracing"] = {"sampleRate": 1.0, "serviceName": "odooplane-edge",
+                             "otlp": {"http": {"endpoint": inputs.trace_endpoint}}}
     if inputs.access_log:
         config["accessLog"] = {
             "filePath": inputs.access_log,
@@ -59,9 +81,10 @@ def render_static(inputs: StaticInputs) -> str:
     return _dump(config)
 
 
-def render_common() -> str:
-    """Return the dynamic file shared by every environment: the deny and header middlewares."""
-    config = {
+def render_common(certificates: tuple[tuple[str, str], ...] = ()) -> str:
+    """Return the dynamic file shared by every environment: the deny and header middlewares, and
+    the certificate files (``(cert_file, key_file)``) Traefik picks from by SNI."""
+    config: dict[str, Any] = {
         "http": {
             "middlewares": {
                 # An allow-list nobody can match: Traefik answers 403 Forbidden.
@@ -76,6 +99,8 @@ def render_common() -> str:
             }
         }
     }
+    if certificates:
+        config["tls"] = {"certificates": [{"certFile": cert, "keyFile": key} for cert, key in certificates]}
     return _dump(config)
 
 
@@ -101,6 +126,8 @@ class EnvRoute:
     pool_evented: bool = False  # the pool runs prefork: route the evented path to its gevent ports
     database: str | None = None  # sets the trusted database header
     rate_limit: tuple[int, int] | None = None  # (average, burst) requests per second
+    tls: bool = False  # also route on the 'websecure' entry point
+    cert_resolver: str | None = None  # obtain the hostnames' certificates from this resolver
 
 
 def _host_rule(hostnames: tuple[str, ...]) -> str:
@@ -155,6 +182,10 @@ def render_env(route: EnvRoute) -> str:
             "middlewares": mw,
             "priority": 9_000,
         }
+    if route.tls:
+        tls: dict[str, Any] = {"certResolver": route.cert_resolver} if route.cert_resolver else {}
+        for name, router in list(routers.items()):
+            routers[f"{name}-tls"] = {**router, "entryPoints": ["websecure"], "tls": tls}
     http: dict[str, Any] = {"routers": routers}
     if services:
         http["services"] = services

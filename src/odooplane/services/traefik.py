@@ -74,3 +74,23 @@ class TraefikApi:
         if response.status != 200:
             return None
         return response.text
+
+
+def router_requests(metrics_text: str) -> dict[str, tuple[float, float]]:
+    """From Traefik's Prometheus metrics: per file-provider router, (requests, 5xx responses) since
+    Traefik started. An environment's routers are ``<slug>``, ``<slug>-evented``, ``<slug>-tls``…
+    (the caller sums what it needs)."""
+    import re
+
+    pattern = re.compile(r'^traefik_router_requests_total\{([^}]*)\}\s+([0-9.eE+-]+)$')
+    out: dict[str, tuple[float, float]] = {}
+    for line in metrics_text.splitlines():
+        match = pattern.match(line)
+        if not match:
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
+        router = labels.get("router", "").removesuffix("@file")
+        value = float(match.group(2))
+        total, errors = out.get(router, (0.0, 0.0))
+        out[router] = (total + value, errors + (value if labels.get("code", "").startswith("5") else 0.0))
+    return out

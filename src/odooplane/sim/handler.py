@@ -5,7 +5,7 @@ werkzeug servers do) except a ``101`` upgrade, whose socket is handed to the
 response's ``upgrade`` callback.  Accepted sockets get ``TCP_NODELAY``.  Each
 request produces a werkzeug-style access line on the ``werkzeug`` logger,
 tagged with the request's database and perf counters, plus
-``request_id=...`` when the client sent ``X-Request-Id``.  ``HTTPServer`` is
+``request_id=...`` when the client sent ``X-Request-Id`` (or a W3C ``traceparent``: its trace id).  ``HTTPServer`` is
 the threaded server the threaded and evented modes listen with.
 """
 
@@ -77,7 +77,7 @@ class Handler(BaseHTTPRequestHandler):
             response = httpio.error_page(500)
         self._write(response)
         _access.info(logs.access_line(address=request.remote_addr, requestline=self.requestline,
-                                      status=response.status, request_id=headers.get("x-request-id")))
+                                      status=response.status, request_id=request_id_of(headers)))
         logs.set_dbname(None)
         self.app.services.counter.served()
         if response.upgrade is not None:
@@ -133,3 +133,12 @@ class HTTPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
 def bind(app: Application, *, timeout: float | None = None) -> type[Handler]:
     """Return a Handler class serving ``app``, with an optional socket timeout."""
     return type("BoundHandler", (Handler,), {"app": app, "timeout": timeout})
+
+
+def request_id_of(headers: dict[str, str]) -> str | None:
+    """X-Request-Id, else the trace id of a W3C ``traceparent`` (Traefik's tracing sets it)."""
+    explicit = headers.get("x-request-id")
+    if explicit:
+        return explicit
+    parts = (headers.get("traceparent") or "").split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None

@@ -17,8 +17,9 @@ import traceback
 import xmlrpc.client
 from typing import Any
 
-from odooplane.sim import auth, database, dbmanager, dbrouter, httpio, logs, orm, passwords
+from odooplane.sim import auth, database, dbmanager, dbrouter, httpio, logs, mail, orm, passwords
 from odooplane.sim.app import RequestContext
+from odooplane.sim.database import Connection
 from odooplane.sim.exceptions import AccessDenied, AccessError, OdooError, UserError
 
 _logger = logging.getLogger("odoo.service.db")
@@ -97,8 +98,21 @@ def object_service(ctx: RequestContext, method: str, params: list[Any]) -> Any:
     if str(name).startswith("_"):
         raise AccessError(f"Private methods (such as '{name}') cannot be called remotely.")
     with ctx.cursor(db) as conn:
+        if model == "mail.mail" and name in ("create", "send") and mail.table_exists(conn):
+            return _mail(conn, ctx, uid, str(name), args=args, kwargs=kwargs)
         env = orm.Env(conn, uid, is_system=auth.is_system(conn, uid))
         return call(env, str(model), str(name), args, kwargs)
+
+
+def _mail(conn: Connection, ctx: RequestContext, uid: int, name: str, *, args: list[Any],
+          kwargs: dict[str, Any]) -> Any:
+    """``mail.mail.create`` (one dict or a list of them) and ``mail.mail.send`` (ids)."""
+    first = args[0] if args else kwargs.get("vals_list" if name == "create" else "ids", [])
+    if name == "create":
+        if isinstance(first, dict):
+            return mail.create(conn, uid, first)
+        return [mail.create(conn, uid, dict(v)) for v in first]
+    return mail.send(conn, ctx.config, [first] if isinstance(first, int) else [int(i) for i in first])
 
 
 def call(env: orm.Env, model: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:

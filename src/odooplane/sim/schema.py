@@ -128,6 +128,9 @@ TABLES: dict[str, tuple[str, ...]] = {
         "mail_push_device_id integer NOT NULL REFERENCES mail_push_device ON DELETE CASCADE, payload text)",
         f"CREATE TABLE IF NOT EXISTS mail_message (id serial PRIMARY KEY, {AUDIT}, model varchar, res_id integer, "
         "body text, subject varchar, message_type varchar, author_id integer, date timestamp)",
+        f"CREATE TABLE IF NOT EXISTS mail_mail (id serial PRIMARY KEY, {AUDIT}, subject varchar, email_from varchar, "
+        "email_to text, body_html text, mail_server_id integer, state varchar NOT NULL DEFAULT 'outgoing', "
+        "failure_reason text)",
     ),
     "payment": (
         f"CREATE TABLE IF NOT EXISTS payment_provider (id serial PRIMARY KEY, {AUDIT}, name jsonb NOT NULL, "

@@ -95,3 +95,14 @@ ports = sa.Table(
     sa.Column("purpose", sa.String(32), nullable=False),
     sa.UniqueConstraint("owner", "purpose", name="uq_ports_owner_purpose"),
 )
+
+probe_results = sa.Table(
+    "probe_results",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("target", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("checks", sa.JSON, nullable=False),
+    sa.Index("ix_probe_results_target_ts", "target", "ts"),
+)

@@ -21,6 +21,7 @@ def run(path: Path | None, *, once: bool = False, interval: float = 30.0,
     if not once:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
+        _start_health(path, stop)
     failures = 0
     while not stop.is_set():
         try:
@@ -43,3 +44,34 @@ def run(path: Path | None, *, once: bool = False, interval: float = 30.0,
             break
         stop.wait(interval)
     return 1 if failures else 0
+
+
+def _start_health(path: Path | None, stop: threading.Event) -> None:
+    """Health sweeps on their own rhythm, published by the exporter (a sweep never waits for a
+    backup, nor a backup for a sweep)."""
+    from odooplane.actions import health
+    from odooplane.worker import exporter
+
+    collector = exporter.FleetCollector()
+    try:
+        ctx = estate_file.context(path)
+        port, interval = ctx.estate.platform.metrics_port, ctx.estate.platform.health_interval_s
+        ctx.close()
+        exporter.serve(collector, port=port)
+    except (OdooplaneError, OSError) as exc:
+        logger.error("the metrics exporter cannot start: %s", exc)
+        return
+
+    def sweeps() -> None:
+        while not stop.is_set():
+            try:
+                ctx = estate_file.context(path)
+                try:
+                    collector.update(health.sweep_and_record(ctx, observer="worker"))
+                finally:
+                    ctx.close()
+            except Exception:  # a sweep must never take the worker down
+                logger.exception("health sweep failed")
+            stop.wait(interval)
+
+    threading.Thread(target=sweeps, name="health", daemon=True).start()

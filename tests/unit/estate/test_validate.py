@@ -200,3 +200,18 @@ def test_validate_raises_with_every_problem(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     valid, found = validate.check(tmp_path / "nope.yaml")
     assert valid is None and [str(p) for p in found] == [f"{tmp_path / 'nope.yaml'}: file not found"]
+
+
+def test_an_unquoted_impossible_date_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    found = problems(tmp_path, GOOD + "change_management:\n  freezes:\n    go-live: {start: 2026-02-30}\n")
+    line = len(textwrap.dedent(GOOD).splitlines()) + 3
+    assert len(found) == 1 and found[0].startswith(f"{tmp_path / 'estate.yaml'}:{line}: '2026-02-30' cannot be read")
+
+
+def test_business_hours_and_redis_references_are_checked(tmp_path: Path) -> None:
+    hours = "    business_hours: {start: '18:00', end: '08:00'}\n"
+    text = GOOD.replace("  acme:\n", "  acme:\n" + hours, 1)
+    found = problems(tmp_path, text)
+    assert any("business hours must end after they start" in p for p in found), found
+    found = problems(tmp_path, GOOD.replace("  acme:\n", "  acme:\n    redis: sessions\n", 1))
+    assert any("tenants.acme.redis: unknown Redis server 'sessions' (none defined)" in p for p in found), found

@@ -66,6 +66,16 @@ def test_traefik_static() -> None:
     assert data["global"]["checkNewVersion"] is False
     assert data["providers"]["providersThrottleDuration"] == "100ms"
     assert data["entryPoints"]["web"]["forwardedHeaders"] == {"insecure": False}
+    assert "tracing" not in data
+
+
+def test_traefik_static_with_tracing_sends_spans_to_the_worker() -> None:
+    text = traefik.render_static(traefik.StaticInputs(
+        http_address="127.0.0.1:8800", api_address="127.0.0.1:8801", dynamic_dir="/srv/op/edge/dynamic",
+        access_log=None, log_file="/srv/op/logs/edge.log", trace_endpoint="http://127.0.0.1:8802/v1/traces"))
+    data = yaml.safe_load(text)
+    assert data["tracing"]["otlp"]["http"]["endpoint"] == "http://127.0.0.1:8802/v1/traces"
+    assert data["tracing"]["sampleRate"] == 1.0
 
 
 def test_traefik_env_prefork_routes_websocket_and_blocks_database_manager() -> None:

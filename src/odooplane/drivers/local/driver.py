@@ -63,10 +63,17 @@ class LocalDriver:
                 access_log=str(self.layout.access_log) if edge.access_log else None,
                 log_file=str(self.layout.edge_log),
                 trusted_proxies=edge.trusted_proxies,
+                trace_endpoint=edge.trace_endpoint,
+                https_address=edge.https_address,
+                redirect_http=edge.redirect_http,
+                acme_email=edge.acme_email,
+                acme_ca=edge.acme_ca,
+                acme_storage=str(self.layout.edge / "acme.json") if edge.acme_email else None,
             )
         )
         changed = atomic_write(self.layout.edge / "traefik.yml", static)
-        changed |= atomic_write(self.layout.edge_dynamic / "common.yaml", render_traefik.render_common())
+        common = render_traefik.render_common(edge.certificates)
+        changed |= atomic_write(self.layout.edge_dynamic / "common.yaml", common)
         spec = ProcessSpec(
             name=EDGE_PROGRAM,
             kind="edge",

@@ -1,0 +1,62 @@
+"""``health``: a fleet sweep now — every environment's checks with the values that decided them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from odooplane.actions import estate_file
+from odooplane.errors import UsageError
+from odooplane.operations import health as sweeping
+from odooplane.operations.context import Context
+from odooplane.store import probes
+
+
+def matches(env: sweeping.EnvHealth, labels: dict[str, str]) -> bool:
+    values = {**env.labels(), "placement": env.placement}
+    return all(values.get(k) == v for k, v in labels.items())
+
+
+def parse_labels(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--label {item!r}: use key=value (tier=production, business_unit=retail, …)")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def sweep_and_record(ctx: Context, *, tenant: str | None = None, observer: str = "cli") -> sweeping.FleetHealth:
+    envs = [e for e in ctx.valid.environments if tenant is None or e.ref.tenant == tenant]
+    fleet = sweeping.sweep(ctx, targets=envs, observer=observer)
+    probes.record(ctx.store, fleet.at, [(e.target, e.status, _recorded(e)) for e in fleet.environments])
+    return fleet
+
+
+def _recorded(env: sweeping.EnvHealth) -> list[dict[str, Any]]:
+    """The checks as kept in the probe history; the HTTP check also keeps /web/login latency via the edge."""
+    login = next((v for name, labels, v in env.labelled if name == "env_http_latency_seconds"
+                  and labels == {"path": "/web/login", "via": "edge"}), None)
+    out: list[dict[str, Any]] = []
+    for c in env.checks:
+        item: dict[str, Any] = {"name": c.name, "status": c.status, "value": c.value, "detail": c.detail}
+        if c.name == "http" and c.status == "ok" and login is not None:
+            item["latency_ms"] = round(login * 1000, 1)
+        out.append(item)
+    return out
+
+
+def run(path: Path | None, *, tenant: str | None = None, labels: list[str] | None = None,
+        status: str | None = None) -> sweeping.FleetHealth:
+    wanted = parse_labels(labels or [])
+    if status and status not in sweeping.ORDER:
+        raise UsageError(f"--status {status!r}: one of {', '.join(sweeping.ORDER)}")
+    ctx = estate_file.context(path)
+    try:
+        fleet = sweep_and_record(ctx, tenant=tenant)
+    finally:
+        ctx.close()
+    fleet.environments = [e for e in fleet.environments if matches(e, wanted) and (status is None or
+                                                                                   e.status == status)]
+    return fleet

@@ -1,0 +1,47 @@
+"""Probe history: what each health sweep found, kept for a while for trends and the status page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from odooplane.store import tables
+from odooplane.store.db import Store, aware
+
+KEEP = dt.timedelta(hours=48)
+
+
+@dataclass(frozen=True)
+class ProbeRow:
+    ts: dt.datetime
+    target: str
+    status: str
+    checks: list[dict[str, Any]]
+
+
+def record(store: Store, at: dt.datetime, rows: Iterable[tuple[str, str, list[dict[str, Any]]]]) -> None:
+    """Append one sweep (target, status, checks) and forget what is older than 48 hours."""
+    values = [{"ts": at, "target": t, "status": s, "checks": c} for t, s, c in rows]
+    with store.begin() as conn:
+        if values:
+            conn.execute(tables.probe_results.insert(), values)
+        conn.execute(tables.probe_results.delete().where(tables.probe_results.c.ts < at - KEEP))
+
+
+def history(store: Store, *, since: dt.datetime, target: str | None = None) -> list[ProbeRow]:
+    query = sa.select(tables.probe_results).where(tables.probe_results.c.ts >= since).order_by(
+        tables.probe_results.c.ts)
+    if target:
+        query = query.where(tables.probe_results.c.target == target)
+    with store.connect() as conn:
+        rows = conn.execute(query).all()
+    out = []
+    for row in rows:
+        ts = aware(row.ts)
+        assert ts is not None
+        out.append(ProbeRow(ts, row.target, row.status, row.checks))
+    return out
