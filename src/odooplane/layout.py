@@ -117,6 +117,19 @@ class Layout:
         """Where a backup of one environment is assembled (dump, filestore links, manifest)."""
         return self.backups / "staging" / slug
 
+    @property
+    def mail(self) -> Path:
+        """The mail catcher's files: one directory of caught messages per non-production environment."""
+        return self.root / "mail"
+
+    def mail_dir(self, slug: str) -> Path:
+        return self.mail / slug
+
+    @property
+    def mail_listeners(self) -> Path:
+        """Which port catches which environment's mail; the worker's catcher follows this file."""
+        return self.mail / "listeners.json"
+
     def sandbox(self, name: str) -> Path:
         """Scratch space of a restore (verification, restore, drill)."""
         return self.backups / "sandboxes" / name

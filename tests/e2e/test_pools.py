@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.estate import TestEstate, make_estate, unique
 from tests.support.odoo_client import CSRF
+from tests.support.rpc import xmlrpc_call
 
 pytestmark = pytest.mark.e2e
 POOL = unique("s")  # pool roles are cluster-wide names: unique per run
@@ -137,17 +138,6 @@ def _pool_port(estate: TestEstate) -> int:
     data = yaml.safe_load((estate.data_dir / "edge" / "dynamic" / f"pool-{POOL}.yaml").read_text())
     url = data["http"]["services"][f"pool-{POOL}"]["loadBalancer"]["servers"][0]["url"]
     return int(url.rsplit(":", 1)[1])
-
-
-def xmlrpc_call(base: str, host_header: str, path: str, method: str, *params: object) -> object:
-    """An XML-RPC call through the edge with a Host header; return the result, or the Fault."""
-    body = xmlrpc.client.dumps(params, method)
-    response = httpx.post(f"{base}{path}", content=body, headers={"Host": host_header, "Content-Type": "text/xml"})
-    assert response.status_code == 200, response.status_code
-    try:
-        return xmlrpc.client.loads(response.content)[0][0]
-    except xmlrpc.client.Fault as fault:
-        return fault
 
 
 def test_per_tenant_controls(pool_estate: TestEstate) -> None:

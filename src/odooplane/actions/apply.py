@@ -12,7 +12,8 @@ from pathlib import Path
 from odooplane.actions import estate_file
 from odooplane.actions import schedule as scheduling
 from odooplane.errors import LockedError, OdooplaneError
-from odooplane.operations import moves, observe, pools, provision, templates
+from odooplane.estate.resolve import DesiredEnvironment
+from odooplane.operations import mail, moves, observe, pools, provision, templates, upgrades
 from odooplane.operations.context import Context
 from odooplane.operations.runner import Operation, StepFailed, StepRecord
 from odooplane.planner import plan as planner
@@ -30,6 +31,7 @@ class ApplyResult:
     steps: list[StepRecord] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     moves: list[moves.MoveResult] = field(default_factory=list)
+    upgrades: list[upgrades.UpgradeResult] = field(default_factory=list)
     duration_s: float = 0.0
 
     @property
@@ -89,6 +91,7 @@ def converge(
         if runtime_changes:
             observed, _ = observe.observe(ctx, health=True)  # clusters and the edge are up now
         _remove_orphans(ctx, op, observed, prune=prune, result=result)
+        op.step("mail", "runtime", lambda: mail.publish(ctx))  # the worker catches non-production mail
         for template in templates.desired(ctx):
             if not observed.templates[template.database].ready:
                 try:
@@ -109,11 +112,16 @@ def converge(
         def converge_one(env_index: int) -> str | None:
             env = pending[env_index]
             obs = observed.envs[env.ref]
+            changes = planner.env_changes(env, obs)
             try:
-                if any(c.action == "move" for c in planner.env_changes(env, obs)):
+                if any(c.action == "move" for c in changes):
                     result.moves.append(moves.move_env(ctx, op, env, obs))
+                elif any(c.action == "upgrade" for c in changes):
+                    return _upgrade(ctx, op, env, result)
                 else:
                     provision.ensure_env(ctx, op, env, obs)
+                    if env.release is not None and obs.release != env.release:
+                        upgrades.record_install(ctx, env, operation_id=op.op_id)
             except (StepFailed, LockedError) as exc:
                 return str(exc)
             except OdooplaneError as exc:
@@ -128,6 +136,23 @@ def converge(
         result.steps = list(op.records)
         result.duration_s = ctx.clock.monotonic() - started
         return result
+
+
+def _upgrade(ctx: Context, op: Operation, env: DesiredEnvironment, result: ApplyResult) -> str | None:
+    """A release change through apply: only for environments whose change policy has no gates;
+    governed ones go through ``promote`` (windows, freezes, approvals, previous stage)."""
+    found = ctx.estate.change_management.policy_for(stage=env.stage, tier=env.labels.tier)
+    if found is not None:
+        name, policy = found
+        freezes = list(ctx.estate.change_management.freezes) if policy.freezes is None else policy.freezes
+        if policy.windows or policy.approvals or policy.previous_stage or freezes:
+            return (f"{env.ref}: its release change is governed by change policy {name!r}: "
+                    f"run `odooplane promote {env.release} --to {env.ref}` (apply does not bypass the gates)")
+    done = upgrades.upgrade_env(ctx, op, env)
+    result.upgrades.append(done)
+    if done.status != "upgraded":
+        return f"{env.ref}: upgrade to {env.release} failed and was rolled back: {done.error}"
+    return None
 
 
 def template_sources(ctx: Context) -> dict[str, str]:

@@ -54,12 +54,17 @@ def register(app: typer.Typer) -> None:
                 "ok": result.ok, "operation": result.operation_id, "duration_s": round(result.duration_s, 3),
                 "plan": result.plan.as_dict(), "failures": result.failures,
                 "steps": [s.__dict__ for s in result.steps],
+                "upgrades": [u.__dict__ for u in result.upgrades],
             })
         else:
             done = sum(1 for s in result.steps if s.status == "done")
             if result.ok and not quiet:
                 console.print(f"[green]applied[/] in {result.duration_s:.1f} s ({done} steps, operation "
                               f"#{result.operation_id})")
+            for upgrade in result.upgrades:
+                if upgrade.status == "upgraded" and not quiet:
+                    console.print(f"upgraded {upgrade.target} {upgrade.from_release or '-'} → {upgrade.to_release}: "
+                                  f"{len(upgrade.updated)} module(s) updated, downtime {upgrade.downtime_s:.1f} s")
             for failure in result.failures:
                 err.print("[bold red]error:[/] ", end="")
                 err.print(failure, markup=False)

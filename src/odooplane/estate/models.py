@@ -385,6 +385,38 @@ class RateLimit(Model):
     burst: int = Field(ge=1, le=100000, description="Requests allowed in a burst.", examples=[100])
 
 
+_RELEASE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
+
+
+def _release_id(value: str) -> str:
+    if not isinstance(value, str) or not _RELEASE_RE.match(value):
+        raise ValueError(f"{value!r} is not a release id: lowercase letters, digits, '.', '_' and '-', "
+                         f"starting with a letter or digit, at most 40 characters (e.g. 2026.11.1)")
+    return value
+
+
+ReleaseId = Annotated[str, AfterValidator(_release_id)]
+
+
+class Release(Model):
+    """A release bundle: the code an environment runs — a stack (its source revision is recorded)
+    plus addons directories whose modules are content-hashed; upgrades update only the modules
+    whose hash changed (docs/releases.md)."""
+
+    stack: ObjectName = Field(description="The stack (under stacks) whose source this release runs.",
+                              examples=["odoo18"])
+    addons: list[str] = Field(
+        default_factory=list,
+        description="Addons directories of this release (relative to the estate file), searched before the stack's.",
+        examples=[["addons/2026.11.1"]],
+    )
+    revision: str | None = Field(
+        None, description="The stack source revision this release was built from, for the record (git commit).",
+        examples=["3f2c1e9"],
+    )
+    description: str = Field("", description="What changes.", examples=["Warehouse picking rework"])
+
+
 class Environment(Model):
     """One Odoo database and its filestore, served on its own hostnames."""
 
@@ -404,6 +436,10 @@ class Environment(Model):
     )
     rate_limit: RateLimit | None = Field(
         None, description="Edge rate limit of the environment's hostnames.", examples=[{"average": 50, "burst": 100}]
+    )
+    release: ReleaseId | None = Field(
+        None, description="The release (under releases) this environment runs; changing it is an upgrade.",
+        examples=["2026.11.1"],
     )
     backup: ObjectName | Literal[False] | None = Field(
         None,
@@ -819,6 +855,11 @@ class Estate(Model):
         default_factory=dict,
         description="Tenants by name.",
         examples=[{"acme": {"environments": {"prod": {}}}}],
+    )
+    releases: dict[ReleaseId, Release] = Field(
+        default_factory=dict,
+        description="Release bundles by id (docs/releases.md).",
+        examples=[{"2026.11.1": {"stack": "odoo18", "addons": ["addons/2026.11.1"]}}],
     )
     backups: Backups = Field(default_factory=Backups, description="Backup repositories and policies.")
     monitoring: Monitoring = Field(default_factory=Monitoring, description="Health probes and alerting.")

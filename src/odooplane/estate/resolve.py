@@ -108,6 +108,7 @@ class DesiredEnvironment:
     objectives: Objectives | None = None
     business_hours: BusinessHours | None = None
     redis: str | None = None  # name under monitoring.redis
+    release: str | None = None  # under releases: the code it runs (its stack has the release's addons)
 
     @property
     def database(self) -> str:
@@ -174,17 +175,21 @@ def environments(estate: Estate) -> list[DesiredEnvironment]:
     out: list[DesiredEnvironment] = []
     for tenant_name, tenant in sorted(estate.tenants.items()):
         for env_name, env in sorted(tenant.environments.items()):
-            stack_name = stack_name_of(estate, env)
+            release = estate.releases.get(env.release) if env.release else None
+            stack_name = release.stack if release else stack_name_of(estate, env)
             cluster_name = cluster_name_of(estate, env)
             if stack_name is None or cluster_name is None:
                 raise ValueError(f"{tenant_name}/{env_name}: unresolved stack or cluster")
+            stack = estate.stacks[stack_name]
+            if release is not None:  # the release's addons come first, like Odoo's own precedence
+                stack = stack.model_copy(update={"addons_paths": [*release.addons, *stack.addons_paths]})
             pool = pool_of(estate, env)
             out.append(
                 DesiredEnvironment(
                     ref=EnvRef(tenant_name, env_name),
                     stage=env.resolved_stage(env_name),
                     stack_name=stack_name,
-                    stack=estate.stacks[stack_name],
+                    stack=stack,
                     cluster_name=cluster_name,
                     cluster=estate.clusters[cluster_name],
                     hostnames=hostnames_of(estate, tenant_name, env_name, env),
@@ -205,6 +210,7 @@ def environments(estate: Estate) -> list[DesiredEnvironment]:
                     objectives=env.objectives,
                     business_hours=tenant.business_hours,
                     redis=tenant.redis,
+                    release=env.release,
                 )
             )
     return out

@@ -206,6 +206,14 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
         if stack.python and not Path(stack.python).expanduser().exists():
             add(("stacks", name, "python"), f"interpreter {stack.python} does not exist")
 
+    for rid, release in estate.releases.items():
+        if release.stack not in estate.stacks:
+            add(("releases", rid, "stack"), f"unknown stack {release.stack!r}{_known(estate.stacks)}")
+        for index, directory in enumerate(release.addons):
+            where = resolve.estate_path(directory, loaded.root)
+            if not where.is_dir():
+                add(("releases", rid, "addons", index), f"{where} is not a directory")
+
     for pname, pool in estate.pools.items():
         ppath: tuple[str | int, ...] = ("pools", pname)
         pstack = resolve.stack_name_of(estate, pool)
@@ -278,6 +286,16 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
                     if value is not None and value != pool_value:
                         add((*base, key), f"{key} {value!r} differs from the pool's ({pool_value!r}); "
                                           "a shared environment runs on its pool's")
+            if env.release is not None:
+                chosen = estate.releases.get(env.release)
+                if chosen is None:
+                    add((*base, "release"), f"unknown release {env.release!r}{_known(estate.releases)}")
+                elif env.placement != "dedicated":
+                    add((*base, "release"), "releases run on dedicated environments: a shared pool runs its "
+                                            "stack's code for every tenant (upgrade the pool's stack instead)")
+                elif env.stack is not None and env.stack != chosen.stack:
+                    add((*base, "stack"), f"stack {env.stack!r} differs from release {env.release!r}'s "
+                                          f"({chosen.stack!r}); the release decides the code")
             stack_ref = resolve.stack_name_of(estate, env)
             if stack_ref is None:
                 add(base, "no stack: set 'stack' here or platform.default_stack")

@@ -133,6 +133,17 @@ def _master_hash(ctx: Context, prefix: str, ref: str | None, where: str, *, crea
     return hashed
 
 
+NON_PRODUCTION_SAFE = ("production", "dr")  # stages whose mail is real
+
+
+def mail_port(ctx: Context, env: DesiredEnvironment, *, create: bool) -> int | None:
+    """The mail catcher port of a non-production environment (its outgoing mail goes there);
+    None for production and DR, or when not allocated yet and ``create`` is off."""
+    if env.stage in NON_PRODUCTION_SAFE:
+        return None
+    return _port(ctx, owner(env), "smtp", create=create)
+
+
 def _port(ctx: Context, who: str, purpose: str, *, create: bool, fixed: int | None = None) -> int | None:
     if fixed:
         if create:
@@ -256,8 +267,15 @@ def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool) -> EnvArti
     admin_hash = _master_hash(ctx, f"env/{env.ref}", env.admin_password, where, create=create)
     http_port = _port(ctx, owner(env), "http", create=create, fixed=env.http_port)
     evented_port = _port(ctx, owner(env), "evented", create=create)
+    smtp_port = mail_port(ctx, env, create=create)
     if None in (db_password, admin_hash, http_port, evented_port, admin_password):
         return None
+    if smtp_port is None and env.stage not in NON_PRODUCTION_SAFE:
+        return None
+    extra = dict(env.options)
+    if smtp_port is not None:  # the platform's guarantee wins over the estate's options
+        extra.update(smtp_server="127.0.0.1", smtp_port=smtp_port, smtp_ssl=False, smtp_user=False,
+                     smtp_password=False)
     assert db_password and admin_hash and http_port and evented_port and admin_password
     slug = env.ref.slug
     layout = ctx.layout
@@ -268,7 +286,7 @@ def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool) -> EnvArti
         dbfilter=odoo_conf.dbfilter_exact(env.database), data_dir=layout.env_data(slug), runtime=rt,
         http_port=http_port, evented_port=evented_port, admin_hash=admin_hash, logfile=layout.odoo_log(slug),
         workers=env.workers, max_cron_threads=env.max_cron_threads, limits=env.limits,
-        server_wide=_server_wide(rt, tuple(env.stack.server_wide_modules)), extra=dict(env.options),
+        server_wide=_server_wide(rt, tuple(env.stack.server_wide_modules)), extra=extra,
     )
     name = program_name(slug)
     spec = ProcessSpec(name=name, kind="odoo", argv=tuple(odoo.server_argv(rt, conf_path)), cwd=layout.env_dir(slug),

@@ -37,6 +37,7 @@ from odooplane.planner.observed import (
 from odooplane.render.traefik import DATABASE_HEADER, render_pool
 from odooplane.services import odoo, postgres
 from odooplane.services.postgres import DatabaseStats
+from odooplane.store import releases
 
 logger = logging.getLogger(__name__)
 CLUSTER_PROGRAM_PREFIX = "pg-"
@@ -130,6 +131,8 @@ def observe(
         for p in ctx.valid.pools
     }
     arts = {env.ref: artifacts(ctx, env, create=False) for env in ctx.valid.environments}
+    applied = {str(env.ref): (e.release if (e := releases.applied(ctx.store, str(env.ref))) else None)
+               for env in ctx.valid.environments if env.release is not None}
     routes = driver.routes({a.route.name: a.route for a in arts.values() if a is not None})
 
     def one(env: DesiredEnvironment) -> EnvObservation:
@@ -184,6 +187,7 @@ def observe(
             error=error,
             owner=owned.owner if owned else None,
             limits_current=_limits_current(env, owned),
+            release=applied.get(str(env.ref)),
         )
 
     envs_list = list(ctx.valid.environments)

@@ -386,6 +386,7 @@ def remove_env(ctx: Context, slug: str, *, env: DesiredEnvironment | None, drop_
         if env is None or env.pool is None:
             postgres.drop_role(conn, db)
     shutil.rmtree(ctx.layout.env_dir(slug), ignore_errors=True)
+    shutil.rmtree(ctx.layout.mail_dir(slug), ignore_errors=True)
     if env is not None and env.pool is not None:
         shutil.rmtree(ctx.layout.pool_data(env.pool) / "filestore" / env.database, ignore_errors=True)
     if env is not None:

@@ -137,8 +137,15 @@ def fetch_pitr(ctx: Context, op: Operation, source: DesiredEnvironment, *, at: d
                             "pgbackrest")
 
 
+AfterLoad = Callable[[EnvArtifacts, str], dict[str, object]]
+
+
 def _restore(ctx: Context, op: Operation, *, source: DesiredEnvironment, target: DesiredEnvironment, label: str,
-             repository: str, fetch: Fetch, at: dt.datetime | None) -> RestoreResult:
+             repository: str, fetch: Fetch, at: dt.datetime | None, after_load: AfterLoad | None = None,
+             kind: str = "restore") -> RestoreResult:
+    """Load, check, (``after_load``: change and prove the temporary copy — a clone's neutralization),
+    swap, restart, check through the edge. Nothing running is touched before the swap; a copy that
+    fails before it is dropped."""
     t = str(target.ref)
     started = ctx.clock.monotonic()
     work = ctx.layout.sandbox(f"restore-{target.ref.slug}-{secrets.token_hex(3)}")
@@ -153,6 +160,13 @@ def _restore(ctx: Context, op: Operation, *, source: DesiredEnvironment, target:
             if not verdict.ok:
                 raise PermanentError("; ".join(verdict.failures))
             checks = load_into_temporary(ctx, op, art, restored, temp=temp, reset_identity=source.ref != target.ref)
+            if after_load is not None:
+                try:
+                    checks.details.update(after_load(art, temp))
+                except BaseException:
+                    postgres.drop_database(art.cluster, temp)
+                    shutil.rmtree(art.filestore.with_name(f"{target.database}.restore"), ignore_errors=True)
+                    raise
             op.step("swap", t, lambda: _swap(ctx, art, temp, in_place=in_place))
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -174,11 +188,11 @@ def _restore(ctx: Context, op: Operation, *, source: DesiredEnvironment, target:
     pitr_info = restored.manifest.get("pitr")
     if isinstance(pitr_info, dict):
         result.checks["pitr"] = pitr_info
-    evidence.add(ctx.store, kind="restore", target=t, ok=True, operation_id=op.op_id, data={
+    evidence.add(ctx.store, kind=kind, target=t, ok=True, operation_id=op.op_id, data={
         "source": result.source, "snapshot": restored.snapshot, "point": at.isoformat() if at else None,
         "repository": repository, "in_place": in_place, "rto_s": result.rto_s, **result.checks},
-        summary=f"{t}: restored from {result.source} {restored.snapshot} ({'in place' if in_place else 'new'})"
-                f" in {result.rto_s:.1f} s")
+        summary=f"{t}: {'restored' if kind == 'restore' else kind + 'd'} from {result.source} {restored.snapshot} "
+                f"({'in place' if in_place else 'new'}) in {result.rto_s:.1f} s")
     return result
 
 

@@ -92,7 +92,10 @@ def desired(ctx: Context) -> list[DesiredTemplate]:
 
 
 def for_environment(ctx: Context, env: DesiredEnvironment) -> DesiredTemplate | None:
-    """The template a new ``env`` is copied from, or None (its module set has none: Odoo init)."""
+    """The template a new ``env`` is copied from, or None (its module set has none: Odoo init).
+    An environment on a release runs that release's addons, which the stack's templates lack."""
+    if env.release is not None:
+        return None
     modules = tuple(sorted(set(env.modules) - {"base"}))
     for template in desired(ctx):
         if (template.stack_name, template.cluster_name) == (env.stack_name, env.cluster_name) and tuple(

@@ -71,6 +71,7 @@ class EnvObservation:
     error: str | None = None
     owner: str | None = None  # the role owning the database now
     limits_current: bool = True
+    release: str | None = None  # the release last installed or upgraded successfully (release history)
 
     @property
     def base_installed(self) -> bool:

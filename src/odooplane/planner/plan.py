@@ -14,7 +14,8 @@ from odooplane.estate.resolve import DesiredEnvironment, DesiredPool
 from odooplane.estate.validate import ValidEstate
 from odooplane.planner.observed import EnvObservation, Observed, PoolObservation
 
-Action = Literal["create", "update", "start", "restart", "install", "remove", "retain", "recreate", "check", "move"]
+Action = Literal["create", "update", "start", "restart", "install", "remove", "retain", "recreate", "check", "move",
+                 "upgrade"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,10 @@ def env_changes(env: DesiredEnvironment, obs: EnvObservation, *, template: str |
         return [Change(t, "environment", "create", why)]
     if obs.database_exists and obs.base_installed and obs.owner and obs.owner != env.role:
         out.append(Change(t, "placement", "move", f"database owned by {obs.owner}: move it to {env.placement}"))
+        return out
+    if env.release is not None and obs.database_exists and obs.base_installed and obs.release != env.release:
+        # New code on existing data: an upgrade (snapshot, -u of changed modules, health, rollback on failure).
+        out.append(Change(t, "release", "upgrade", f"{obs.release or 'unrecorded release'} → {env.release}"))
         return out
     if env.pool is None and not obs.role_exists:
         out.append(Change(t, "role", "create", f"role {env.role} does not exist"))

@@ -106,3 +106,21 @@ probe_results = sa.Table(
     sa.Column("checks", sa.JSON, nullable=False),
     sa.Index("ix_probe_results_target_ts", "target", "ts"),
 )
+
+release_events = sa.Table(
+    "release_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("target", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # install | upgrade | rollback | request | approval | gate
+    sa.Column("release", sa.String(64), nullable=True),
+    sa.Column("from_release", sa.String(64), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("duration_s", sa.Float, nullable=True),
+    sa.Column("downtime_s", sa.Float, nullable=True),
+    sa.Column("operation_id", sa.Integer, nullable=True),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Index("ix_release_events_target", "target", "id"),
+)

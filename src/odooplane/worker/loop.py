@@ -22,6 +22,7 @@ def run(path: Path | None, *, once: bool = False, interval: float = 30.0,
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         _start_health(path, stop)
+        _start_catcher(path, stop)
     failures = 0
     while not stop.is_set():
         try:
@@ -44,6 +45,20 @@ def run(path: Path | None, *, once: bool = False, interval: float = 30.0,
             break
         stop.wait(interval)
     return 1 if failures else 0
+
+
+def _start_catcher(path: Path | None, stop: threading.Event) -> None:
+    from odooplane.worker import catcher
+
+    try:
+        ctx = estate_file.context(path)
+    except OdooplaneError as exc:
+        logger.error("the mail catcher cannot start: %s", exc.message)
+        return
+    try:
+        catcher.start(ctx.layout.mail_listeners, stop)
+    finally:
+        ctx.close()
 
 
 def _start_health(path: Path | None, stop: threading.Event) -> None:

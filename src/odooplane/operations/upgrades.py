@@ -1,0 +1,216 @@
+"""Upgrading an environment to another release, and rolling back by itself.
+
+Under the environment's lock: stop its Odoo (downtime starts), snapshot the database (a template
+copy on the same cluster) and the filestore (hard links: Odoo never rewrites a stored file), write
+the new release's odoo.conf, update only the installed modules whose content changed
+(``-u … --stop-after-init``; a hash per addon directory, like click-odoo-update), start, check
+``/web/login`` through the edge. Any failure: the snapshot and the previous odoo.conf come back, Odoo
+starts on them and is checked again — then the failure is reported. Every step's duration and the
+downtime are recorded in the release history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from psycopg import sql
+
+from odooplane.errors import OdooplaneError, PermanentError
+from odooplane.estate.names import sql_identifier
+from odooplane.estate.resolve import DesiredEnvironment
+from odooplane.operations import locks, odoo_commands, provision
+from odooplane.operations.context import Context
+from odooplane.operations.desired import EnvArtifacts, artifacts
+from odooplane.operations.runner import Operation, StepFailed
+from odooplane.services import odoo, postgres
+from odooplane.services.postgres import ClusterConn, connect
+from odooplane.services.supervisor import atomic_write
+from odooplane.store import releases
+
+SKIP_PARTS = {"__pycache__", ".git"}
+
+
+def hash_directory(path: Path) -> str:
+    """SHA-256 over the relative paths and contents of every file (compiled files and VCS data left out)."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        rel = file.relative_to(path)
+        if SKIP_PARTS & set(rel.parts) or file.suffix in (".pyc", ".pyo"):
+            continue
+        digest.update(str(rel).encode() + b"\0")
+        digest.update(file.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def module_hashes(rt: odoo.Runtime, modules: Iterable[str]) -> dict[str, str]:
+    """The content hash of each module as ``rt`` would load it (the first addons path that has it).
+    A module without a directory (the simulator's built-in ones) is identified by its runtime."""
+    out = {}
+    for module in sorted(set(modules)):
+        for base in rt.addons_path:
+            directory = Path(base) / module
+            if (directory / "__manifest__.py").is_file():
+                out[module] = hash_directory(directory)
+                break
+        else:
+            out[module] = f"builtin:{rt.label}:{rt.series_major}"
+    return out
+
+
+def installed_modules(cluster: ClusterConn, database: str) -> list[str]:
+    states = postgres.module_states(cluster, database) or {}
+    return sorted(m for m, s in states.items() if s == "installed")
+
+
+def record_install(ctx: Context, env: DesiredEnvironment, *, operation_id: int | None) -> None:
+    """After a new environment on a release was created: what it runs now."""
+    art = artifacts(ctx, env, create=False)
+    if art is None or env.release is None:
+        return
+    modules = module_hashes(art.runtime, installed_modules(art.cluster, env.database))
+    releases.add(ctx.store, target=str(env.ref), kind="install", status="ok", actor=ctx.actor, release=env.release,
+                 operation_id=operation_id, detail={"modules": modules})
+
+
+@dataclass
+class UpgradeResult:
+    target: str
+    from_release: str | None
+    to_release: str | None
+    status: str  # upgraded | rolled-back | unchanged
+    updated: list[str] = field(default_factory=list)
+    downtime_s: float = 0.0
+    duration_s: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    event_id: int | None = None
+
+
+def _block(cluster: ClusterConn, database: str, *, allow: bool) -> None:
+    db = sql.Identifier(sql_identifier(database))
+    with connect(cluster) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
+            db, sql.SQL("true" if allow else "false")))
+        if not allow:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
+
+
+def _rename(cluster: ClusterConn, old: str, new: str) -> None:
+    with connect(cluster) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+            sql.Identifier(sql_identifier(old)), sql.Identifier(sql_identifier(new))))
+
+
+def upgrade_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: str = "upgrade") -> UpgradeResult:
+    """Bring ``env`` onto its declared release; roll back by itself on any failure."""
+    t = str(env.ref)
+    previous = releases.applied(ctx.store, t)
+    result = UpgradeResult(target=t, from_release=previous.release if previous else None, to_release=env.release,
+                           status="unchanged")
+    old_hashes: dict[str, str] = dict(previous.detail.get("modules", {})) if previous else {}
+    started = time.monotonic()
+    with locks.hold(ctx.layout.locks, f"env-{env.ref.slug}", wait=60, what=t):
+        art = op.step("prepare", t, lambda: artifacts(ctx, env, create=True))
+        assert art is not None and art.process is not None, "upgrades run on dedicated environments"
+        proc = art.process
+        installed = installed_modules(art.cluster, env.database)
+        if not installed:
+            raise PermanentError(f"{t} has no installed modules: create it first (apply)")
+        new_hashes = module_hashes(art.runtime, installed)
+        # Unknown previous hashes (the first recorded upgrade): update everything installed.
+        result.updated = [m for m in installed if not old_hashes or new_hashes.get(m) != old_hashes.get(m)]
+        old_conf = proc.conf_path.read_text() if proc.conf_path.exists() else None
+        snapshot = f"{env.database}__preupgrade"
+        files = art.filestore.with_name(f"{env.database}.preupgrade")
+
+        def timed(name: str, action: object) -> object:
+            t0 = time.monotonic()
+            try:
+                return op.step(name, t, action)  # type: ignore[arg-type]
+            finally:
+                result.steps[name] = round(time.monotonic() - t0, 3)
+
+        down_at = time.monotonic()
+        try:
+            timed("stop", lambda: ctx.driver.remove_process(proc.spec.name))
+            timed("snapshot", lambda: _snapshot(ctx, art, snapshot, files))
+            timed("config", lambda: provision._write_conf(ctx, art))
+            if result.updated:
+                timed("update", lambda: _update(ctx, art, result.updated))
+            timed("start", lambda: provision.start_process(ctx, proc, restart=True))
+            timed("health", lambda: provision.wait_healthy(ctx, proc))
+            timed("edge-check", lambda: provision.check_through_edge(ctx, art))
+        except (StepFailed, OdooplaneError) as exc:
+            result.error = exc.message if isinstance(exc, OdooplaneError) else str(exc)
+            timed("rollback", lambda: _rollback(ctx, art, snapshot, files, old_conf))
+            result.downtime_s = round(time.monotonic() - down_at, 3)
+            result.status = "rolled-back"
+        else:
+            result.downtime_s = round(time.monotonic() - down_at, 3)
+            result.status = "upgraded"
+            provision.mark_ready(ctx, art)
+        finally:
+            postgres.drop_database(art.cluster, snapshot)
+            shutil.rmtree(files, ignore_errors=True)
+    result.duration_s = round(time.monotonic() - started, 3)
+    ok = result.status == "upgraded"
+    result.event_id = releases.add(
+        ctx.store, target=t, kind=kind if ok else "rollback", status="ok" if ok else "rolled-back", actor=ctx.actor,
+        release=env.release, from_release=result.from_release, duration_s=result.duration_s,
+        downtime_s=result.downtime_s, operation_id=op.op_id,
+        detail={"modules": new_hashes if ok else old_hashes, "updated": result.updated, "steps": result.steps,
+                "error": result.error})
+    return result
+
+
+def _snapshot(ctx: Context, art: EnvArtifacts, snapshot: str, files: Path) -> None:
+    env = art.env
+    postgres.drop_database(art.cluster, snapshot)
+    _block(art.cluster, env.database, allow=False)  # probes and crons must not hold it open
+    try:
+        postgres.create_from_template(art.cluster, database=snapshot, template=env.database, owner=env.role,
+                                      comment=postgres.marker(ctx.estate_id, f"snapshot/{env.ref}"))
+    finally:
+        _block(art.cluster, env.database, allow=True)
+    shutil.rmtree(files, ignore_errors=True)
+    if art.filestore.is_dir():
+        from odooplane.operations.templates import copy_filestore
+
+        copy_filestore(art.filestore, files)
+
+
+def _update(ctx: Context, art: EnvArtifacts, modules: list[str]) -> None:
+    argv = odoo.update_argv(art.runtime, art.conf_path, database=art.env.database, modules=modules)
+    odoo_commands.run(argv, what="Odoo update", log_file=ctx.layout.env_logs(art.slug) / "update.log",
+                      secrets=[art.db_password])
+
+
+def _rollback(ctx: Context, art: EnvArtifacts, snapshot: str, files: Path, old_conf: str | None) -> None:
+    """Previous code and data back, then Odoo started and checked on them."""
+    env = art.env
+    proc = art.process
+    assert proc is not None
+    ctx.driver.remove_process(proc.spec.name)
+    if postgres.database_exists(art.cluster, snapshot):
+        postgres.drop_database(art.cluster, env.database)
+        _rename(art.cluster, snapshot, env.database)
+        comment = postgres.marker(ctx.estate_id, str(env.ref))
+        with connect(art.cluster) as conn:
+            conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                sql.Identifier(sql_identifier(env.database)), sql.Literal(comment)))
+        provision.mark_ready(ctx, art)
+    if files.is_dir():
+        shutil.rmtree(art.filestore, ignore_errors=True)
+        os.replace(files, art.filestore)
+    if old_conf is not None:
+        atomic_write(proc.conf_path, old_conf, mode=0o600)
+    provision.start_process(ctx, proc, restart=True)
+    provision.wait_healthy(ctx, proc)
+    provision.check_through_edge(ctx, art)
