@@ -39,19 +39,26 @@ def parse_destination(text: str) -> Any:
     return {"shared": pool}
 
 
-def _edit(file: Path, ref: EnvRef, placement: Any) -> str:
-    """Set the placement of ``ref`` in ``file`` (round-trip: comments stay); return the old text."""
+def edit_env(file: Path, values: dict[EnvRef, dict[str, Any]]) -> str:
+    """Set keys of environments in ``file`` (round-trip: comments stay); return the old text."""
     yaml = YAML()
     yaml.preserve_quotes = True
     original = file.read_text(encoding="utf-8")
     data = yaml.load(original)
-    env = data["tenants"][ref.tenant]["environments"][ref.env]
-    if env is None:
-        env = data["tenants"][ref.tenant]["environments"][ref.env] = {}
-    env["placement"] = placement
+    for ref, keys in values.items():
+        env = data["tenants"][ref.tenant]["environments"][ref.env]
+        if env is None:
+            env = data["tenants"][ref.tenant]["environments"][ref.env] = {}
+        env.update(keys)
     with open(file, "w", encoding="utf-8") as out:
         yaml.dump(data, out)
     return original
+
+
+def env_file(valid_path: Path, ref: EnvRef) -> Path:
+    """The file (the estate or one of its includes) that declares ``ref``."""
+    loaded = loader.load(valid_path)
+    return Path(loaded.origin(("tenants", ref.tenant, "environments", ref.env)).rsplit(":", 1)[0])
 
 
 def run(
@@ -70,10 +77,8 @@ def run(
     wanted = "dedicated" if placement == "dedicated" else f"shared:{placement['shared']}"
     if wanted == env.placement:
         raise UsageError(f"{target} is already {env.placement}")
-    loaded = loader.load(valid.path)
-    origin = loaded.origin(("tenants", ref.tenant, "environments", ref.env)).rsplit(":", 1)[0]
-    file = Path(origin)
-    original = _edit(file, ref, placement)
+    file = env_file(valid.path, ref)
+    original = edit_env(file, {ref: {"placement": placement}})
     try:
         moved = validate.validate(valid.path)
     except EstateInvalid:

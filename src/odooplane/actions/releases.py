@@ -5,12 +5,20 @@ audit log."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from odooplane.actions import estate_file
+from odooplane.actions import estate_file, move
 from odooplane.actions.backup import select
-from odooplane.errors import NotFound, UsageError
-from odooplane.store import releases
+from odooplane.errors import NotFound, OdooplaneError, UsageError
+from odooplane.estate.change import PersonRoles
+from odooplane.estate.resolve import DesiredEnvironment, EnvRef
+from odooplane.operations import upgrades
+from odooplane.operations.context import Context
+from odooplane.operations.desired import artifacts
+from odooplane.operations.runner import Operation
+from odooplane.planner import gates
+from odooplane.store import audit, releases
 
 
 def history(path: Path | None, target: str | None, *, limit: int = 100) -> list[releases.Event]:
@@ -33,3 +41,207 @@ def _check_release(known: dict[str, object], release: str) -> None:
     if release not in known:
         names = ", ".join(sorted(known)) or "none are declared under releases"
         raise UsageError(f"unknown release {release!r} (known: {names})")
+
+
+# -- promotion ----------------------------------------------------------------------------------
+
+SELECTOR_KEYS = ("tenant", "env", "stage", "tier", "business_unit", "site", "brand")
+
+
+def select_targets(envs: list[DesiredEnvironment], selector: str) -> list[DesiredEnvironment]:
+    """``acme/prod``, or ``key=value,…`` over tenant, env, stage, tier, business_unit, site, brand."""
+    if "=" not in selector:
+        found = [e for e in envs if str(e.ref) == selector]
+        if not found:
+            raise NotFound(f"--to {selector}: no such environment")
+        return found
+    wanted: dict[str, str] = {}
+    for part in selector.split(","):
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or key not in SELECTOR_KEYS or not value.strip():
+            raise UsageError(f"--to {selector!r}: use tenant/env or key=value pairs with keys "
+                             f"{', '.join(SELECTOR_KEYS)} (e.g. tier=standard,env=prod)")
+        wanted[key] = value.strip()
+
+    def values(env: DesiredEnvironment) -> dict[str, str]:
+        return {"tenant": env.ref.tenant, "env": env.ref.env, "stage": env.stage, "tier": env.labels.tier,
+                "business_unit": env.labels.business_unit or "", "site": env.labels.site or "",
+                "brand": env.labels.brand or ""}
+
+    found = [e for e in envs if all(values(e)[k] == v for k, v in wanted.items())]
+    if not found:
+        raise NotFound(f"--to {selector}: matches no environment")
+    return found
+
+
+@dataclass
+class TargetOutcome:
+    target: str
+    decision: str  # allowed | blocked | unchanged
+    gates: list[dict[str, object]]
+    change: int | None = None  # the promotion request (approvals are given to it)
+    next_window: str | None = None
+    upgrade: upgrades.UpgradeResult | None = None
+
+
+@dataclass
+class Promotion:
+    release: str
+    targets: list[TargetOutcome] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(t.decision != "blocked" and (t.upgrade is None or t.upgrade.status == "upgraded")
+                   for t in self.targets)
+
+
+def _request(ctx: Context, env: DesiredEnvironment, release: str) -> releases.Event:
+    """The open promotion request of ``release`` to ``env`` (made now if there is none)."""
+    requests = releases.events(ctx.store, target=str(env.ref), kinds=("request",), limit=200)
+    closed = {e.detail.get("change") for e in requests if e.status != "open"}
+    for event in requests:
+        if event.release == release and event.status == "open" and event.id not in closed:
+            return event
+    event_id = releases.add(ctx.store, target=str(env.ref), kind="request", status="open", actor=ctx.actor,
+                            release=release, from_release=env.release)
+    audit.record(ctx.store, actor=ctx.actor, action="promotion-request", target=str(env.ref), outcome="open",
+                 detail={"release": release, "change": event_id})
+    found = releases.event(ctx.store, event_id)
+    assert found is not None
+    return found
+
+
+def _approvals(ctx: Context, change: int) -> list[gates.Approval]:
+    return [gates.Approval(e.actor, e.ts) for e in releases.events(ctx.store, kinds=("approval",), limit=500)
+            if e.detail.get("change") == change and e.status == "ok"]
+
+
+def _decide(ctx: Context, env: DesiredEnvironment, release: str, emergency: gates.Emergency | None,
+            ) -> tuple[gates.Decision | None, releases.Event | None]:
+    cm = ctx.estate.change_management
+    found = cm.policy_for(stage=env.stage, tier=env.labels.tier)
+    if found is None:
+        return None, None  # no change policy governs it
+    name, policy = found
+    request = _request(ctx, env, release)
+    tenant_envs = {str(e.ref): e.stage for e in ctx.valid.environments if e.ref.tenant == env.ref.tenant}
+    succeeded = frozenset(tenant_envs[t] for t in releases.succeeded_on(ctx.store, env.ref.tenant, release)
+                          if t in tenant_envs)
+    decision = gates.evaluate(gates.GateRequest(
+        target=gates.Target(str(env.ref), env.stage, env.labels.tier, env.labels.business_unit),
+        release=release, requester=request.actor, now=ctx.clock.now(), policy=policy, windows=cm.windows,
+        freezes=cm.freezes, people=cm.people, succeeded_stages=succeeded,
+        approvals=_approvals(ctx, request.id), emergency=emergency, policy_name=name))
+    return decision, request
+
+
+def promote(path: Path | None, release: str, selector: str, *, emergency_reason: str | None = None) -> Promotion:
+    """Judge ``release`` for every selected environment against its gates; apply it (an upgrade that
+    rolls back by itself) where they all pass. Every decision goes to the history and the audit log."""
+    ctx = estate_file.context(path)
+    try:
+        _check_release(dict(ctx.estate.releases), release)
+        targets = select_targets(list(ctx.valid.environments), selector)
+        outcome = Promotion(release=release)
+        emergency = gates.Emergency(ctx.actor, emergency_reason) if emergency_reason else None
+        if emergency_reason is not None and not emergency_reason.strip():
+            raise UsageError("--emergency needs --reason TEXT (it is recorded)")
+        allowed: list[DesiredEnvironment] = []
+        for env in targets:
+            t = str(env.ref)
+            if env.pool is not None:
+                raise UsageError(f"{t} is in shared pool {env.pool}: releases run on dedicated environments")
+            if env.release == release:
+                outcome.targets.append(TargetOutcome(t, "unchanged", []))
+                continue
+            decision, request = _decide(ctx, env, release, emergency)
+            gate_list: list[dict[str, object]] = [
+                {"gate": g.name, "passed": g.passed, "reason": g.reason} for g in (decision.gates if decision else [])]
+            verdict = "allowed" if decision is None or decision.allowed else "blocked"
+            next_window = decision.next_window.isoformat() if decision and decision.next_window else None
+            detail = {"gates": gate_list, "next_window": next_window, "change": request.id if request else None,
+                      "emergency": emergency_reason if decision and decision.emergency_used else None}
+            releases.add(ctx.store, target=t, kind="gate", status=verdict, actor=ctx.actor, release=release,
+                         from_release=env.release, detail=detail)
+            audit.record(ctx.store, actor=ctx.actor, action="promotion-gate", target=t, outcome=verdict,
+                         detail={"release": release, **detail})
+            outcome.targets.append(TargetOutcome(t, verdict, gate_list, request.id if request else None, next_window))
+            if verdict == "allowed":
+                allowed.append(env)
+        if not allowed:
+            return outcome
+        by_file: dict[Path, dict[EnvRef, dict[str, object]]] = {}
+        for env in allowed:
+            by_file.setdefault(move.env_file(ctx.valid.path, env.ref), {})[env.ref] = {"release": release}
+        estate_path = ctx.valid.path
+    finally:
+        ctx.close()
+    originals = {file: move.edit_env(file, values) for file, values in by_file.items()}
+    try:
+        ctx = estate_file.context(estate_path)
+    except OdooplaneError:
+        for file, text in originals.items():
+            file.write_text(text, encoding="utf-8")  # nothing half-applied
+        raise
+    try:
+        with Operation(ctx.store, kind="promote", target=f"{release} → {selector}", actor=ctx.actor) as op:
+            for env in allowed:
+                fresh = ctx.valid.environment(env.ref)
+                assert fresh is not None
+                item = next(o for o in outcome.targets if o.target == str(env.ref))
+                if env.release is None and not postgres_ready(ctx, fresh):
+                    continue  # not created yet: apply creates it on the release
+                item.upgrade = upgrades.upgrade_env(ctx, op, fresh)
+                if item.change is not None:
+                    status = "done" if item.upgrade.status == "upgraded" else "failed"
+                    releases.add(ctx.store, target=str(env.ref), kind="request", status=status, actor=ctx.actor,
+                                 release=release, detail={"change": item.change})
+                audit.record(ctx.store, actor=ctx.actor, action="promotion", target=str(env.ref),
+                             outcome=item.upgrade.status, detail={"release": release,
+                                                                 "downtime_s": item.upgrade.downtime_s})
+    finally:
+        ctx.close()
+    return outcome
+
+
+def postgres_ready(ctx: Context, env: DesiredEnvironment) -> bool:
+    art = artifacts(ctx, env, create=False)
+    return art is not None and bool(upgrades.installed_modules(art.cluster, env.database))
+
+
+def approve(path: Path | None, change: int) -> releases.Event:
+    """Approve promotion request ``change`` as the current user (``ODOOPLANE_ACTOR`` or the login)."""
+    ctx = estate_file.context(path)
+    try:
+        request = releases.event(ctx.store, change)
+        if request is None or request.kind != "request":
+            raise NotFound(f"change #{change} does not exist (odooplane history lists promotion requests)")
+        closed = [e for e in releases.events(ctx.store, target=request.target, kinds=("request",), limit=200)
+                  if e.detail.get("change") == change]
+        if request.status != "open" or closed:
+            raise UsageError(f"change #{change} is no longer open")
+        env = select(ctx, [request.target])[0]
+        found = ctx.estate.change_management.policy_for(stage=env.stage, tier=env.labels.tier)
+        rule = found[1].approvals if found else None
+        if rule is not None and rule.separation_of_duties and ctx.actor == request.actor:
+            audit.record(ctx.store, actor=ctx.actor, action="approval", target=request.target, outcome="refused",
+                         detail={"change": change, "reason": "separation of duties"})
+            raise UsageError(f"separation of duties: {ctx.actor} requested change #{change} and cannot approve it")
+        held = set(ctx.estate.change_management.people.get(ctx.actor, PersonRoles()).roles)
+        if rule is not None and rule.roles and not held & set(rule.roles):
+            audit.record(ctx.store, actor=ctx.actor, action="approval", target=request.target, outcome="refused",
+                         detail={"change": change, "reason": "role"})
+            raise UsageError(f"{ctx.actor} holds none of the roles that approve change #{change} "
+                             f"({', '.join(rule.roles)}; change_management.people)")
+        if any(a.person == ctx.actor for a in _approvals(ctx, change)):
+            raise UsageError(f"{ctx.actor} already approved change #{change}")
+        event_id = releases.add(ctx.store, target=request.target, kind="approval", status="ok", actor=ctx.actor,
+                                release=request.release, detail={"change": change})
+        audit.record(ctx.store, actor=ctx.actor, action="approval", target=request.target, outcome="ok",
+                     detail={"change": change, "release": request.release})
+        done = releases.event(ctx.store, event_id)
+        assert done is not None
+        return done
+    finally:
+        ctx.close()
