@@ -100,7 +100,7 @@ def test_upgrade_updates_changed_modules_and_rolls_back_a_failure(tmp_path: Path
         assert db_oid(db) != before  # the snapshot came back in place of the half-upgraded database
         assert module_row(db, "shop_custom") == ("installed", "18.0.1.1")
         conf = (estate.data_dir / "envs" / f"{t}__prod" / "odoo.conf").read_text()
-        assert "addons/r2" in conf and "addons/r3" not in conf and "sim_fail_upgrade" not in conf
+        assert "addons/r2" in conf and "addons/r3" not in conf and "sim_fail_upgrade" not in conf, conf
         assert serves(estate, host) == 200
 
         history = json.loads(estate.cli("history", f"{t}/prod", "-f", str(estate.path), "--json").stdout)
@@ -128,3 +128,34 @@ def test_bad_release_references_are_path_precise(tmp_path: Path) -> None:
     assert f"tenants.{t}.environments.prod.release: unknown release 'nope'" in out
     assert "releases.r1.addons[0]" in out and "is not a directory" in out
     assert f"tenants.{t}.environments.dev.stack" in out and "the release decides the code" in out
+
+
+@pytest.mark.parametrize("step", ["update", "start"])
+def test_upgrade_killed_midway_converges(tmp_path: Path, step: str) -> None:
+    t = unique("u")
+    estate = make_estate(tmp_path, {t: {"environments": {"prod": {
+        "release": "r1", "modules": ["shop_custom"], "backup": False}}}})
+    estate.data["releases"] = {
+        "r1": {"stack": "odoo", "addons": [addon(tmp_path, "r1", "shop_custom", "1.0")]},
+        "r2": {"stack": "odoo", "addons": [addon(tmp_path, "r2", "shop_custom", "1.1", body="# v2\n")]},
+    }
+    estate.write()
+    db, host = f"{t}_prod", f"{t}-prod.localhost"
+    try:
+        estate.cli("apply", str(estate.path), "-q")
+        set_release(estate, t, "r2")
+        killed = estate.cli("apply", str(estate.path), "-q", check=False,
+                            extra_env={"ODOOPLANE_TEST_KILL_AT": f"{step}:{t}/prod:after"})
+        assert killed.returncode == -9, killed.stderr
+        estate.cli("apply", str(estate.path), "-q")
+        assert module_row(db, "shop_custom") == ("installed", "18.0.1.1")
+        assert serves(estate, host) == 200
+        with psycopg.connect(os.environ["ODOOPLANE_TEST_PG"]) as conn:
+            left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (f"{db}__%",)).fetchall()
+        assert left == []
+        history = json.loads(estate.cli("history", f"{t}/prod", "-f", str(estate.path), "--json").stdout)
+        assert (history[0]["kind"], history[0]["release"], history[0]["status"]) == ("upgrade", "r2", "ok")
+        assert "recover" in history[0]["detail"]["steps"]
+        assert json.loads(estate.cli("plan", str(estate.path), "--json").stdout)["changes"] == []
+    finally:
+        estate.cli("down", "-f", str(estate.path), "--purge", "--yes", check=False)

@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     from odooplane.planner.plan import Plan
 
 ACTION_STYLE = {"create": "green", "install": "green", "start": "green", "update": "yellow", "restart": "yellow",
-                "recreate": "yellow", "remove": "red", "retain": "dim", "check": "cyan"}
+                "recreate": "yellow", "remove": "red", "retain": "dim", "check": "cyan", "move": "magenta",
+                "upgrade": "magenta"}
 
 
 def print_plan(plan: Plan) -> None:

@@ -11,6 +11,7 @@ downtime are recorded in the release history.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -137,6 +138,15 @@ def upgrade_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: s
             finally:
                 result.steps[name] = round(time.monotonic() - t0, 3)
 
+        if postgres.database_exists(art.cluster, snapshot):
+            # A previous upgrade was interrupted (kill -9, power loss) after its snapshot: whatever the
+            # database holds now may be half-updated — go back to the snapshot, then upgrade from it.
+            timed("recover", lambda: _restore_snapshot(ctx, art, snapshot, files))
+            # The file on disk may already be the new release's: render the previous one instead.
+            old_conf = _conf_of_release(ctx, env, result.from_release) or old_conf
+            installed = installed_modules(art.cluster, env.database)
+            new_hashes = module_hashes(art.runtime, installed)
+            result.updated = [m for m in installed if not old_hashes or new_hashes.get(m) != old_hashes.get(m)]
         down_at = time.monotonic()
         try:
             timed("stop", lambda: ctx.driver.remove_process(proc.spec.name))
@@ -170,6 +180,19 @@ def upgrade_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: s
     return result
 
 
+def _conf_of_release(ctx: Context, env: DesiredEnvironment, release: str | None) -> str | None:
+    """The odoo.conf ``env`` had on ``release`` (rendered, not read: after an interrupted upgrade the
+    file on disk may already be the new one)."""
+    known = ctx.estate.releases.get(release) if release else None
+    if known is None:
+        return None
+    stack = ctx.estate.stacks[known.stack]
+    stack = stack.model_copy(update={"addons_paths": [*known.addons, *stack.addons_paths]})
+    before = artifacts(ctx, dataclasses.replace(env, release=release, stack=stack, stack_name=known.stack),
+                       create=False)
+    return before.process.conf_text if before is not None and before.process is not None else None
+
+
 def _snapshot(ctx: Context, art: EnvArtifacts, snapshot: str, files: Path) -> None:
     env = art.env
     postgres.drop_database(art.cluster, snapshot)
@@ -194,10 +217,21 @@ def _update(ctx: Context, art: EnvArtifacts, modules: list[str]) -> None:
 
 def _rollback(ctx: Context, art: EnvArtifacts, snapshot: str, files: Path, old_conf: str | None) -> None:
     """Previous code and data back, then Odoo started and checked on them."""
-    env = art.env
     proc = art.process
     assert proc is not None
-    ctx.driver.remove_process(proc.spec.name)
+    _restore_snapshot(ctx, art, snapshot, files)
+    if old_conf is not None:
+        atomic_write(proc.conf_path, old_conf, mode=0o600)
+    provision.start_process(ctx, proc, restart=True)
+    provision.wait_healthy(ctx, proc)
+    provision.check_through_edge(ctx, art)
+
+
+def _restore_snapshot(ctx: Context, art: EnvArtifacts, snapshot: str, files: Path) -> None:
+    """The snapshot's database and filestore in place of the current ones (Odoo stopped first)."""
+    env = art.env
+    assert art.process is not None
+    ctx.driver.remove_process(art.process.spec.name)
     if postgres.database_exists(art.cluster, snapshot):
         postgres.drop_database(art.cluster, env.database)
         _rename(art.cluster, snapshot, env.database)
@@ -209,8 +243,3 @@ def _rollback(ctx: Context, art: EnvArtifacts, snapshot: str, files: Path, old_c
     if files.is_dir():
         shutil.rmtree(art.filestore, ignore_errors=True)
         os.replace(files, art.filestore)
-    if old_conf is not None:
-        atomic_write(proc.conf_path, old_conf, mode=0o600)
-    provision.start_process(ctx, proc, restart=True)
-    provision.wait_healthy(ctx, proc)
-    provision.check_through_edge(ctx, art)
