@@ -88,7 +88,8 @@ _BASE: tuple[str, ...] = (
     "cron_id integer REFERENCES ir_cron ON DELETE CASCADE, remaining integer DEFAULT 0, done integer DEFAULT 0, "
     "deactivate boolean, timed_out_counter integer DEFAULT 0)",
     f"CREATE TABLE IF NOT EXISTS ir_mail_server (id serial PRIMARY KEY, {AUDIT}, name varchar NOT NULL, "
-    "from_filter varchar, smtp_host varchar, smtp_port integer, smtp_authentication varchar, "
+    "from_filter varchar, smtp_host varchar, smtp_port integer, "
+    "smtp_authentication varchar NOT NULL DEFAULT 'login', "
     "smtp_user varchar, smtp_pass varchar, smtp_encryption varchar NOT NULL DEFAULT 'none', "
     "smtp_debug boolean, max_email_size double precision, sequence integer, active boolean)",
     "CREATE TABLE IF NOT EXISTS res_users_apikeys (id serial PRIMARY KEY, name varchar NOT NULL, "
