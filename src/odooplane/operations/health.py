@@ -260,21 +260,13 @@ CHANGING_KINDS = ("apply", "down", "restore", "import", "move", "clone", "promot
 
 def _operation_running(ctx: Context) -> list[journal.OperationRow]:
     """Operations of this host that change what runs (apply, restore, import…) and are running now."""
-    import os
     import socket
 
-    out = []
-    for op in journal.operations(ctx.store, limit=20):
-        if op.status != "running" or op.kind not in CHANGING_KINDS or op.host != socket.gethostname():
-            continue
-        try:
-            os.kill(op.pid, 0)
-        except ProcessLookupError:
-            continue
-        except PermissionError:
-            pass
-        out.append(op)
-    return out
+    from odooplane.operations.runner import pid_alive
+
+    return [op for op in journal.operations(ctx.store, limit=20)
+            if op.status == "running" and op.kind in CHANGING_KINDS and op.host == socket.gethostname()
+            and pid_alive(op.pid)]
 
 
 def _judge_http(health: EnvHealth, env: DesiredEnvironment, results: list[tuple[str, probes.HttpResult]]) -> None:

@@ -8,10 +8,7 @@ import shutil
 import time
 from dataclasses import dataclass
 
-from psycopg import sql
-
 from odooplane.errors import PermanentError
-from odooplane.estate.names import sql_identifier
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import locks, provision, templates
 from odooplane.operations.context import Context
@@ -19,7 +16,6 @@ from odooplane.operations.desired import EnvArtifacts, artifacts, program_name
 from odooplane.operations.runner import Operation, StepFailed
 from odooplane.planner.observed import EnvObservation
 from odooplane.services import odoo_db, postgres
-from odooplane.services.postgres import ClusterConn, connect
 
 
 @dataclass(frozen=True)
@@ -41,21 +37,6 @@ def _old_location(ctx: Context, env: DesiredEnvironment, old_owner: str) -> tupl
     return None, str(ctx.layout.env_data(env.ref.slug) / "filestore" / env.database)
 
 
-def _block(cluster: ClusterConn, database: str, allow: bool) -> None:
-    db = sql.Identifier(sql_identifier(database))
-    with connect(cluster) as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(db, sql.SQL("true" if allow
-                                                                                                   else "false")))
-        if not allow:
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
-
-
-def _rename(cluster: ClusterConn, old: str, new: str) -> None:
-    with connect(cluster) as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-            sql.Identifier(sql_identifier(old)), sql.Identifier(sql_identifier(new))))
-
-
 def move_env(ctx: Context, op: Operation, env: DesiredEnvironment, obs: EnvObservation) -> MoveResult:
     """Move ``env`` to its desired placement; on failure before the switch, put everything back."""
     t = str(env.ref)
@@ -74,7 +55,7 @@ def move_env(ctx: Context, op: Operation, env: DesiredEnvironment, obs: EnvObser
         started = time.monotonic()
         switched = False
         try:
-            op.step("block", t, lambda: _block(art.cluster, env.database, allow=False))
+            op.step("block", t, lambda: postgres.allow_connections(art.cluster, env.database, False))
             op.step("copy", t, lambda: _copy(ctx, art, moving, old_owner, old_filestore))
             if art.process is not None:
                 proc = art.process
@@ -108,7 +89,7 @@ def _copy(ctx: Context, art: EnvArtifacts, moving: str, old_owner: str, old_file
         # A previous attempt was interrupted after the rename: the moving copy is the original.
         postgres.drop_database(art.cluster, env.database)
     else:
-        _rename(art.cluster, env.database, moving)
+        postgres.rename_database(art.cluster, env.database, moving)
     postgres.create_from_template(art.cluster, database=env.database, template=moving, owner=env.role,
                                   comment=postgres.marker(ctx.estate_id, str(env.ref)))
     odoo_db.take_ownership(art.cluster, env.database, from_role=old_owner, to_role=env.role)
@@ -123,8 +104,8 @@ def _rollback(ctx: Context, art: EnvArtifacts, moving: str, old_pool: str | None
     env = art.env
     if postgres.database_exists(art.cluster, moving):
         postgres.drop_database(art.cluster, env.database)
-        _rename(art.cluster, moving, env.database)
-    _block(art.cluster, env.database, allow=True)
+        postgres.rename_database(art.cluster, moving, env.database)
+    postgres.allow_connections(art.cluster, env.database, True)
     if art.process is not None and old_pool is not None:
         ctx.driver.remove_process(program_name(art.slug))
 

@@ -12,10 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from psycopg import sql
-
 from odooplane.errors import PermanentError
-from odooplane.estate.names import sql_identifier
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import locks, provision, repositories, sandbox
 from odooplane.operations.context import Context
@@ -23,7 +20,7 @@ from odooplane.operations.desired import EnvArtifacts, artifacts
 from odooplane.operations.runner import Operation
 from odooplane.operations.verify import find_snapshot
 from odooplane.services import odoo_db, postgres
-from odooplane.services.postgres import ClusterConn, connect
+from odooplane.services.postgres import connect
 from odooplane.store import evidence
 
 
@@ -36,25 +33,6 @@ class RestoreResult:
     in_place: bool
     rto_s: float = 0.0
     checks: dict[str, object] = field(default_factory=dict)
-
-
-def _rename(cluster: ClusterConn, old: str, new: str) -> None:
-    with connect(cluster) as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-            sql.Identifier(sql_identifier(old)), sql.Identifier(sql_identifier(new))))
-
-
-def _block(cluster: ClusterConn, database: str) -> None:
-    db = sql.Identifier(sql_identifier(database))
-    with connect(cluster) as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(db))
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
-
-
-def _allow(cluster: ClusterConn, database: str) -> None:
-    with connect(cluster) as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(
-            sql.Identifier(sql_identifier(database))))
 
 
 def load_into_temporary(
@@ -204,12 +182,10 @@ def _swap(ctx: Context, art: EnvArtifacts, temp: str, *, in_place: bool) -> None
     old_files = art.filestore.with_name(f"{env.database}.old")
     if in_place:
         postgres.drop_database(art.cluster, old_db)
-        _block(art.cluster, env.database)
-        _rename(art.cluster, env.database, old_db)
-    _rename(art.cluster, temp, env.database)
-    with connect(art.cluster) as conn:
-        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-            sql.Identifier(sql_identifier(env.database)), sql.Literal(postgres.marker(ctx.estate_id, str(env.ref)))))
+        postgres.allow_connections(art.cluster, env.database, False)
+        postgres.rename_database(art.cluster, env.database, old_db)
+    postgres.rename_database(art.cluster, temp, env.database)
+    postgres.set_comment(art.cluster, env.database, postgres.marker(ctx.estate_id, str(env.ref)))
     shutil.rmtree(old_files, ignore_errors=True)
     if art.filestore.exists():
         os.replace(art.filestore, old_files)

@@ -73,7 +73,7 @@ class Operation:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __enter__(self) -> Operation:
-        journal.mark_interrupted(self.store, is_alive=_pid_alive)
+        journal.mark_interrupted(self.store, is_alive=pid_alive)
         self.op_id = journal.start_operation(
             self.store, kind=self.kind, target=self.target, actor=self.actor, dry_run=self.dry_run
         )
@@ -166,7 +166,7 @@ class Operation:
             self.listener(status, name, target)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

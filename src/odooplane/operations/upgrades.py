@@ -20,17 +20,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from psycopg import sql
-
 from odooplane.errors import OdooplaneError, PermanentError
-from odooplane.estate.names import sql_identifier
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import locks, odoo_commands, provision
 from odooplane.operations.context import Context
 from odooplane.operations.desired import EnvArtifacts, artifacts
 from odooplane.operations.runner import Operation, StepFailed
 from odooplane.services import odoo, postgres
-from odooplane.services.postgres import ClusterConn, connect
+from odooplane.services.postgres import ClusterConn
 from odooplane.services.supervisor import atomic_write
 from odooplane.store import releases
 
@@ -92,21 +89,6 @@ class UpgradeResult:
     steps: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     event_id: int | None = None
-
-
-def _block(cluster: ClusterConn, database: str, *, allow: bool) -> None:
-    db = sql.Identifier(sql_identifier(database))
-    with connect(cluster) as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
-            db, sql.SQL("true" if allow else "false")))
-        if not allow:
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
-
-
-def _rename(cluster: ClusterConn, old: str, new: str) -> None:
-    with connect(cluster) as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-            sql.Identifier(sql_identifier(old)), sql.Identifier(sql_identifier(new))))
 
 
 def upgrade_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: str = "upgrade") -> UpgradeResult:
@@ -196,12 +178,12 @@ def _conf_of_release(ctx: Context, env: DesiredEnvironment, release: str | None)
 def _snapshot(ctx: Context, art: EnvArtifacts, snapshot: str, files: Path) -> None:
     env = art.env
     postgres.drop_database(art.cluster, snapshot)
-    _block(art.cluster, env.database, allow=False)  # probes and crons must not hold it open
+    postgres.allow_connections(art.cluster, env.database, False)  # probes and crons must not hold it open
     try:
         postgres.create_from_template(art.cluster, database=snapshot, template=env.database, owner=env.role,
                                       comment=postgres.marker(ctx.estate_id, f"snapshot/{env.ref}"))
     finally:
-        _block(art.cluster, env.database, allow=True)
+        postgres.allow_connections(art.cluster, env.database, True)
     shutil.rmtree(files, ignore_errors=True)
     if art.filestore.is_dir():
         from odooplane.operations.templates import copy_filestore
@@ -234,11 +216,8 @@ def _restore_snapshot(ctx: Context, art: EnvArtifacts, snapshot: str, files: Pat
     ctx.driver.remove_process(art.process.spec.name)
     if postgres.database_exists(art.cluster, snapshot):
         postgres.drop_database(art.cluster, env.database)
-        _rename(art.cluster, snapshot, env.database)
-        comment = postgres.marker(ctx.estate_id, str(env.ref))
-        with connect(art.cluster) as conn:
-            conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-                sql.Identifier(sql_identifier(env.database)), sql.Literal(comment)))
+        postgres.rename_database(art.cluster, snapshot, env.database)
+        postgres.set_comment(art.cluster, env.database, postgres.marker(ctx.estate_id, str(env.ref)))
         provision.mark_ready(ctx, art)
     if files.is_dir():
         shutil.rmtree(art.filestore, ignore_errors=True)

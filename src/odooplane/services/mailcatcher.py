@@ -152,10 +152,7 @@ async def serve_many(host: str, listeners: Sequence[tuple[int, Path]], *, keep: 
     servers = []
     try:
         for port, directory in listeners:
-            directory.mkdir(parents=True, exist_ok=True)
-            servers.append(await loop.create_server(functools.partial(
-                SMTP, Sink(directory, keep=keep), hostname="odooplane-mailcatcher", enable_SMTPUTF8=True, loop=loop),
-                host, port))
+            servers.append(await listen(host, port, directory, keep=keep))
             print(f"mailcatcher listening on {host}:{port}, storing into {directory}", flush=True)
         await stop.wait()
     finally:
@@ -163,6 +160,15 @@ async def serve_many(host: str, listeners: Sequence[tuple[int, Path]], *, keep: 
             server.close()
             await server.wait_closed()
     print("mailcatcher stopped", flush=True)
+
+
+async def listen(host: str, port: int, directory: Path, *, keep: int = DEFAULT_KEEP) -> asyncio.Server:
+    """One SMTP listener storing what it receives into ``directory`` (created if missing)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(functools.partial(
+        SMTP, Sink(directory, keep=keep), hostname="odooplane-mailcatcher", enable_SMTPUTF8=True, loop=loop),
+        host, port)
 
 
 def parse_listen(value: str) -> tuple[int, Path]:

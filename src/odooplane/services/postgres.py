@@ -94,9 +94,29 @@ def marker(estate_id: str, target: str, *, state: str | None = None) -> str:
 
 def set_database_state(cluster: ClusterConn, *, database: str, estate_id: str, target: str, state: str) -> None:
     """Record in the database's marker that it is complete (cheap to observe for many databases)."""
+    set_comment(cluster, database, marker(estate_id, target, state=state))
+
+
+def set_comment(cluster: ClusterConn, database: str, comment: str) -> None:
     with connect(cluster) as conn:
         conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-            sql.Identifier(sql_identifier(database)), sql.Literal(marker(estate_id, target, state=state))))
+            sql.Identifier(sql_identifier(database)), sql.Literal(comment)))
+
+
+def rename_database(cluster: ClusterConn, old: str, new: str) -> None:
+    with connect(cluster) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+            sql.Identifier(sql_identifier(old)), sql.Identifier(sql_identifier(new))))
+
+
+def allow_connections(cluster: ClusterConn, database: str, allow: bool) -> None:
+    """Let clients connect to ``database`` again, or refuse new ones and close the open ones."""
+    db = sql.Identifier(sql_identifier(database))
+    with connect(cluster) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
+            db, sql.SQL("true" if allow else "false")))
+        if not allow:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
 
 
 def role_exists(cluster: ClusterConn, role: str) -> bool:

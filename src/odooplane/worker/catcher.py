@@ -5,21 +5,17 @@ is stored in that environment's directory and relayed nowhere."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import threading
 from pathlib import Path
 
-from aiosmtpd.smtp import SMTP
-
 from odooplane.operations.mail import CATCHER_HOST, read_listeners
-from odooplane.services.mailcatcher import Sink
+from odooplane.services.mailcatcher import listen
 
 logger = logging.getLogger(__name__)
 
 
 async def _follow(listeners_file: Path, stop: threading.Event, *, poll: float = 1.0) -> None:
-    loop = asyncio.get_running_loop()
     servers: dict[tuple[int, Path], asyncio.Server] = {}
     seen: float | None = None
     try:
@@ -34,11 +30,8 @@ async def _follow(listeners_file: Path, stop: threading.Event, *, poll: float = 
                 for key in [k for k in servers if k not in wanted]:
                     servers.pop(key).close()
                 for port, directory in sorted(wanted - set(servers)):
-                    directory.mkdir(parents=True, exist_ok=True)
                     try:
-                        servers[(port, directory)] = await loop.create_server(functools.partial(
-                            SMTP, Sink(directory), hostname="odooplane-mailcatcher", enable_SMTPUTF8=True,
-                            loop=loop), CATCHER_HOST, port)
+                        servers[(port, directory)] = await listen(CATCHER_HOST, port, directory)
                     except OSError as exc:  # retried at the next change or poll
                         logger.error("mail catcher cannot listen on %s:%s: %s", CATCHER_HOST, port, exc)
                         seen = None
