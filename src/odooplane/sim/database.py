@@ -92,6 +92,31 @@ class Pool:
             self._used += 1
             return None
 
+    def _release_slot(self) -> None:
+        with self._lock:
+            self._used -= 1
+
+    def _borrow(self, dbname: str) -> Connection:
+        """An idle connection to ``dbname`` that still works, else a new one.
+
+        Like ``ConnectionPool.borrow``, which calls ``cnx.reset()`` (a ``DISCARD ALL`` round trip) on
+        every idle connection it hands out: one the server closed meanwhile — its backend terminated
+        because the database was renamed, copied or dropped, or PostgreSQL restarted — is noticed
+        there, closed and replaced, instead of failing the request that would have used it.
+        """
+        while True:
+            conn = self._take(dbname)
+            try:
+                if conn is None:
+                    return connect(self._config, dbname)
+            except BaseException:
+                self._release_slot()
+                raise
+            if _alive(conn):
+                return conn
+            _logger.debug("Cannot reset connection to %r: closed", dbname)
+            self._release_slot()
+
     @contextmanager
     def cursor(self, dbname: str, *, readonly: bool = False) -> Iterator[Connection]:
         """Borrow a connection to ``dbname`` for one transaction: commit on success, roll back on error.
@@ -99,14 +124,7 @@ class Pool:
         ``readonly`` blocks (that only SELECT) run in autocommit: under READ COMMITTED each statement sees
         its own snapshot anyway, and they are spared the BEGIN and COMMIT round trips.
         """
-        conn = self._take(dbname)
-        try:
-            if conn is None:
-                conn = connect(self._config, dbname)
-        except BaseException:
-            with self._lock:
-                self._used -= 1
-            raise
+        conn = self._borrow(dbname)
         ok = False
         try:
             if readonly:
@@ -145,6 +163,21 @@ class Pool:
                 for conn in conns:
                     conn.close()
             self._idle.clear()
+
+
+def _alive(conn: Connection) -> bool:
+    """One round trip on an idle pooled connection (``cnx.reset()``); close it if the server is gone.
+
+    An empty statement in autocommit: ``DISCARD ALL`` would also drop the statements psycopg prepared.
+    """
+    try:
+        conn.autocommit = True
+        conn.execute("", prepare=False)
+        conn.autocommit = False
+        return True
+    except psycopg.Error:
+        conn.close()
+        return False
 
 
 _list_cache: tuple[float, tuple[str, ...], list[str]] | None = None

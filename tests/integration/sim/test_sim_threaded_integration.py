@@ -17,6 +17,7 @@ import pytest
 from simharness import (
     Role,
     SimServer,
+    admin,
     free_port,
     init_db,
     jsonrpc,
@@ -77,6 +78,19 @@ def test_session_of_one_database_is_dropped_on_another_host(server: SimServer, d
     first, second = dbs
     _, sid = login(server.port, f"{first}.localhost")
     assert session_db(server.port, f"{second}.localhost", sid) is None  # logged out: dbfilter rejects it
+
+
+def test_session_survives_the_server_closing_pooled_connections(server: SimServer, dbs: tuple[str, str]) -> None:
+    """A moved, copied or renamed database has its backends terminated; like Odoo's pool (which resets
+    every connection it hands out) the next request gets a fresh connection, not a logged-out session."""
+    host = f"{dbs[0]}.localhost"
+    _, sid = login(server.port, host)
+    assert session_db(server.port, host, sid) == dbs[0]  # the process now holds idle connections to it
+    with admin() as conn:
+        killed = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s"
+                              " AND application_name LIKE 'odoo-%%'", (dbs[0],)).fetchone()
+    assert killed is not None and killed[0] >= 1
+    assert session_db(server.port, host, sid) == dbs[0]
 
 
 def test_wrong_password_shows_the_login_page_again(server: SimServer, dbs: tuple[str, str]) -> None:
