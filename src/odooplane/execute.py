@@ -110,6 +110,21 @@ def run(
     return result
 
 
+def alive(pid: int, *, group: bool = False) -> bool:
+    """Whether process ``pid`` exists (with ``group``: any process of process group ``pid``; a
+    group leader's children may outlive it). A process of another user counts as alive."""
+    try:
+        if group:
+            os.killpg(pid, 0)
+        else:
+            os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def spawn_detached(
     argv: Sequence[str],
     *,

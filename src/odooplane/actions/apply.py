@@ -49,7 +49,7 @@ def run(
 ) -> ApplyResult:
     """Converge the estate at ``path``. Failures of single environments are collected (the
     others still converge); an estate-wide failure (cluster, edge) raises StepFailed."""
-    valid = estate_file.load(path)
+    valid = estate_file.load(path, destructive="apply --prune" if prune else None)
     estate_file.remember(valid.path)
     ctx = estate_file.context(valid.path)
     try:

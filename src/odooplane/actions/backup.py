@@ -147,7 +147,7 @@ def prune_in(ctx: Context, envs: list[DesiredEnvironment], *, dry_run: bool = Fa
 
 
 def prune(path: Path | None, targets: list[str], *, dry_run: bool = False) -> PruneResult:
-    ctx = estate_file.context(path)
+    ctx = estate_file.context(path, destructive=None if dry_run else "backup prune")
     try:
         return prune_in(ctx, select(ctx, targets), dry_run=dry_run)
     finally:

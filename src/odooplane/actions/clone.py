@@ -25,7 +25,7 @@ def _one(ctx: Context, text: str, what: str) -> DesiredEnvironment:
 
 def run(path: Path | None, source: str, target: str, *, anonymize: bool = False,
         listener: Callable[[str, str, str], None] | None = None) -> restoring.RestoreResult:
-    ctx = estate_file.context(path)
+    ctx = estate_file.context(path, destructive="clone")
     try:
         src, dst = _one(ctx, source, "SOURCE"), _one(ctx, target, "TARGET")
         clones.check_pair(src, dst)  # before an operation is journaled: bad input changes nothing

@@ -1,54 +1,66 @@
-"""``down``: stop every process of the estate; ``--purge`` also drops databases, roles,
-filestores, managed clusters and stored secrets (the journal and audit log are kept)."""
+"""``down``: stop every process of the estate; ``--purge`` also drops databases, roles, managed
+clusters, stored secrets and every plaintext copy of tenant data under the data directory.
+
+What ``--purge`` keeps (docs/backups.md, "What down --purge keeps"): the state database (journal,
+audit log, evidence), ``secret.key``, the logs, and the encrypted backup repositories — with the
+repository passwords, which are in the state database, so that the backups can still be restored.
+
+A purge never drops anything while a process of the estate may still use it: every process but
+the managed clusters (needed to drop their databases) is stopped and confirmed gone first; if one
+cannot be stopped the operation fails right there, naming it, with nothing dropped.
+"""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 from odooplane.actions import estate_file
 from odooplane.estate.models import ManagedCluster
-from odooplane.operations import provision
+from odooplane.operations import observe, provision
 from odooplane.operations.context import Context
 from odooplane.operations.runner import Operation, StepFailed
 from odooplane.services import postgres
 from odooplane.store import ports
+
+Progress = Callable[[str], None]
 
 
 @dataclass
 class DownResult:
     operation_id: int
     stopped: bool
+    estate: str = ""  # platform name
+    path: str = ""  # the estate file acted on
     purged: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # what a purge leaves under the data directory
 
 
-def run(path: Path | None, *, purge: bool = False) -> DownResult:
-    ctx = estate_file.context(path)
+def run(path: Path | None, *, purge: bool = False, grace_s: float | None = None,
+        progress: Progress | None = None) -> DownResult:
+    """Stop the estate at ``path`` (never the remembered one: ``down`` stops, and with ``purge``
+    drops, data). Each process gets its stop timeout, at most ``grace_s``, then is killed with its
+    process group. Raise StepFailed naming what could not be stopped (before anything is dropped)."""
+    ctx = estate_file.context(path, destructive="down --purge" if purge else "down")
     try:
         with Operation(ctx.store, kind="down", target=f"estate {ctx.estate.platform.name}", actor=ctx.actor) as op:
-            result = DownResult(operation_id=op.op_id, stopped=True)
+            result = DownResult(operation_id=op.op_id, stopped=True, estate=ctx.estate.platform.name,
+                                path=str(ctx.valid.path.resolve()))
             if purge:
+                managed = [n for n, c in ctx.estate.clusters.items() if isinstance(c, ManagedCluster)]
+                if managed:
+                    op.step("supervisor", "runtime", ctx.driver.prepare)  # their databases are dropped through them
+                keep = [observe.cluster_program(n) for n in managed]
+                op.step("stop", "processes", partial(ctx.driver.stop_processes, keep=keep, grace_s=grace_s,
+                                                     progress=progress))
                 _purge_data(ctx, op, result)
-            op.step("stop", "runtime", ctx.driver.shutdown)
+            op.step("stop", "runtime", partial(ctx.driver.shutdown, grace_s=grace_s, progress=progress))
             if purge:
-                for name, cluster in ctx.estate.clusters.items():
-                    if isinstance(cluster, ManagedCluster):
-                        root = ctx.cluster_root(name).root
-                        op.step("remove-cluster", f"cluster {name}", partial(_remove_tree, root))
-                        from odooplane.services import pgbackrest
-
-                        pitr_root = pgbackrest.pitr_dir(ctx.layout.root, estate_id=ctx.estate_id, name=name)
-                        op.step("remove-pitr", f"cluster {name}", partial(_remove_tree, pitr_root))
-                        ports.release(ctx.store, owner=f"cluster/{name}")
-                        ctx.secrets.delete_prefix(f"cluster/{name}/")
-                        result.purged.append(f"cluster {name}")
-                subs = (ctx.layout.envs, ctx.layout.pools, ctx.layout.templates, ctx.layout.edge, ctx.layout.supervisor,
-                        ctx.layout.locks)
-                for sub in subs:
-                    op.step("remove-directory", str(sub.name), partial(shutil.rmtree, sub, ignore_errors=True))
+                _purge_files(ctx, op, result)
             return result
     finally:
         ctx.close()
@@ -56,14 +68,12 @@ def run(path: Path | None, *, purge: bool = False) -> DownResult:
 
 def _purge_data(ctx: Context, op: Operation, result: DownResult) -> None:
     """Drop every database and role this estate owns on every reachable cluster (by marker)."""
-    ctx.driver.prepare()  # managed clusters must be up to drop their databases
     for name in ctx.estate.clusters:
         try:
             conn = provision.ensure_cluster(ctx, op, name)
         except StepFailed as exc:
             result.failures.append(str(exc))
             continue
-        # Stop Odoo first so nothing reconnects while we drop.
         for proc in ctx.driver.process_names():
             if proc.startswith(("odoo-", "pool-")):
                 op.step("remove-process", proc, partial(ctx.driver.remove_process, proc))
@@ -83,9 +93,51 @@ def _purge_data(ctx: Context, op: Operation, result: DownResult) -> None:
     ctx.secrets.delete_prefix("template/")
 
 
+def plaintext_dirs(ctx: Context) -> list[Path]:
+    """Every directory of the data directory that may hold a plaintext copy of tenant data (or the
+    runtime's configuration of it): environments' and pools' data dirs with their filestores,
+    templates, backup stages (dump + filestore links), restore/verify/export/import sandboxes,
+    caught mail, the edge's routes, supervisord's programs, locks."""
+    layout = ctx.layout
+    return [layout.envs, layout.pools, layout.templates, layout.backups / "staging", layout.backups / "sandboxes",
+            layout.mail, layout.edge, layout.supervisor, layout.locks]
+
+
+def kept_paths(ctx: Context) -> list[Path]:
+    """What a purge leaves, on purpose: the state database (when it is a file here), the key that
+    decrypts its secrets, the logs and the encrypted backup repositories."""
+    layout = ctx.layout
+    return [p for p in (layout.state_db, layout.key_file, layout.logs, layout.backups / "repositories")
+            if p.exists()]
+
+
+def _purge_files(ctx: Context, op: Operation, result: DownResult) -> None:
+    for name, cluster in ctx.estate.clusters.items():
+        if isinstance(cluster, ManagedCluster):
+            root = ctx.cluster_root(name).root
+            op.step("remove-cluster", f"cluster {name}", partial(_remove_tree, root))
+            from odooplane.services import pgbackrest
+
+            pitr_root = pgbackrest.pitr_dir(ctx.layout.root, estate_id=ctx.estate_id, name=name)
+            op.step("remove-pitr", f"cluster {name}", partial(_remove_tree, pitr_root))
+            ports.release(ctx.store, owner=f"cluster/{name}")
+            ctx.secrets.delete_prefix(f"cluster/{name}/")
+            result.purged.append(f"cluster {name}")
+    for sub in plaintext_dirs(ctx):
+        if sub.exists():
+            op.step("remove-directory", str(sub.relative_to(ctx.layout.root)), partial(_remove_tree, sub))
+    for memory in ctx.layout.root.glob("health-memory-*.json"):  # counters of processes that are gone
+        memory.unlink(missing_ok=True)
+    result.kept = [str(p) for p in kept_paths(ctx)]
+
+
 def _remove_tree(path: Path) -> None:
-    """Remove ``path`` and then its parent if that is left empty (``clusters/``)."""
-    shutil.rmtree(path, ignore_errors=True)
+    """Remove ``path`` and then its parent if that is left empty (``clusters/``, ``backups/``).
+    A file that cannot be removed fails the step: a purge that says it is done has removed it."""
+    try:
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        pass
     try:
         path.parent.rmdir()
     except OSError:

@@ -1,8 +1,15 @@
-"""Finding and loading the estate a command works on."""
+"""Finding and loading the estate a command works on.
+
+Commands that only read may fall back on the estate last applied (remembered per OS user, so
+shared by every estate that user runs). Commands that drop or replace data never do: a pointer
+left by another estate must not decide what gets dropped, so they need the estate named (an
+argument, ``-f``, ``$ODOOPLANE_ESTATE`` or ``./estate.yaml``) and say which one they act on.
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +28,7 @@ def _last_file() -> Path:
 
 
 def remember(path: Path) -> None:
-    """Remember ``path`` as the estate later commands use when none is given."""
+    """Remember ``path`` as the estate later read commands use when none is given."""
     try:
         target = _last_file()
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -30,10 +37,19 @@ def remember(path: Path) -> None:
         pass  # a convenience only
 
 
-def locate(given: Path | None) -> Path:
+def _remembered() -> Path | None:
+    try:
+        last = Path(_last_file().read_text().strip())
+    except OSError:
+        return None
+    return last if last.exists() else None
+
+
+def locate(given: Path | None, *, destructive: str | None = None) -> Path:
     """Return the estate file: the one given, $ODOOPLANE_ESTATE, ./estate.yaml, or the last applied.
 
-    Raise UsageError saying where we looked.
+    ``destructive`` names the command when it drops or replaces data: it never gets the last
+    applied estate. Raise UsageError saying where we looked.
     """
     if given is not None:
         return given
@@ -43,20 +59,41 @@ def locate(given: Path | None) -> Path:
     local = Path("estate.yaml")
     if local.exists():
         return local
-    try:
-        last = Path(_last_file().read_text().strip())
-        if last.exists():
-            return last
-    except OSError:
-        pass
-    raise UsageError(f"no estate file: pass one (-f FILE), set {ESTATE_ENV}, or run in a directory with estate.yaml")
+    ways = f"pass one (-f FILE), set {ESTATE_ENV}, or run in a directory with estate.yaml"
+    last = _remembered()
+    if destructive is not None:
+        remembered = f" (the estate last applied, {last}, is used only by commands that read)" if last else ""
+        raise UsageError(f"`{destructive}` drops or replaces data, so it needs the estate named: {ways}{remembered}")
+    if last is not None:
+        return last
+    raise UsageError(f"no estate file: {ways}")
 
 
-def load(given: Path | None) -> ValidEstate:
-    return validate(locate(given))
+def load(given: Path | None, *, destructive: str | None = None) -> ValidEstate:
+    return validate(locate(given, destructive=destructive))
 
 
-def context(given: Path | None) -> Context:
+def context(given: Path | None, *, destructive: str | None = None) -> Context:
     from odooplane.operations.context import open_context  # heavy: only for commands that need it
 
-    return open_context(load(given))
+    return open_context(load(given, destructive=destructive))
+
+
+@dataclass(frozen=True)
+class NamedEstate:
+    """The estate a destructive command acts on, as it is named to the user before it acts."""
+
+    path: Path  # absolute
+    name: str  # platform.name
+
+    def __str__(self) -> str:
+        return f"estate {self.name!r} ({self.path})"
+
+
+def named(given: Path | None, *, destructive: str) -> NamedEstate:
+    """Locate and validate the estate ``destructive`` (a command that drops or replaces data) acts on.
+
+    Raise UsageError if none is named (never the last applied), EstateInvalid if it is invalid.
+    """
+    valid = load(given, destructive=destructive)
+    return NamedEstate(path=valid.path.resolve(), name=valid.estate.platform.name)

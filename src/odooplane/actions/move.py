@@ -69,7 +69,7 @@ def run(
         ref = EnvRef.parse(target)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    valid = estate_file.load(path)
+    valid = estate_file.load(path, destructive="move")
     env = valid.environment(ref)
     if env is None:
         raise NotFound(f"{target}: no such environment in {valid.path}")

@@ -26,7 +26,7 @@ def export(path: Path | None, target: str, out: Path) -> odoo_zip.ZipResult:
 def import_(path: Path | None, target: str, source: Path) -> odoo_zip.ZipResult:
     if not source.is_file():
         raise UsageError(f"{source}: no such file")
-    ctx = estate_file.context(path)
+    ctx = estate_file.context(path, destructive="import")
     try:
         (env,) = select(ctx, [target])
         with Operation(ctx.store, kind="import", target=target, actor=ctx.actor) as op:

@@ -30,12 +30,6 @@ def show(path: Path | None, op_id: int) -> tuple[journal.OperationRow, list[jour
 
 
 def _alive(pid: int) -> bool:
-    import os
+    from odooplane import execute
 
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return execute.alive(pid)

@@ -59,7 +59,7 @@ def info(path: Path | None, cluster: str) -> PitrInfo:
 
 
 def restore_cluster(path: Path | None, source: str, target: str, *, at: str | None) -> pitr.PitrPoint:
-    ctx = estate_file.context(path)
+    ctx = estate_file.context(path, destructive="pitr restore-cluster")
     try:
         with Operation(ctx.store, kind="pitr-restore", target=f"cluster {target}", actor=ctx.actor) as op:
             point = pitr.restore_cluster(ctx, op, source=source, target=target, at=parse_at(at) if at else None)

@@ -26,8 +26,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Converge what runs with the estate: clusters, edge routes, databases, Odoo processes."""
         from odooplane.actions import apply as action
+        from odooplane.actions import estate_file
 
         show = not (as_json or quiet)
+        if prune:  # drops the data of removed environments: say which estate before anything happens
+            with errors():
+                named = estate_file.named(estate, destructive="apply --prune")
+            estate = named.path
+            if not as_json:
+                err.print(f"pruning {named}", markup=False)
         progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn(
             "{task.completed}/{task.total} steps"), TimeElapsedColumn(), console=err, transient=True, disable=not show)
         task = progress.add_task("planning", total=None)

@@ -86,8 +86,14 @@ def prune(
 ) -> None:
     """Apply the retention of each policy (never the newest, never the newest verified)."""
     from odooplane.actions import backup as action
+    from odooplane.actions import estate_file
 
     with errors():
+        if not dry_run:  # forgets backups: say which estate's
+            named = estate_file.named(estate, destructive="backup prune")
+            estate = named.path
+            if not as_json:
+                err.print(f"applying retention to the backups of {named}", markup=False)
         result = action.prune(estate, list(targets or []), dry_run=dry_run)
     if as_json:
         print_json(

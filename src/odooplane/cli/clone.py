@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from odooplane.cli.output import console, errors, print_json
@@ -18,7 +19,8 @@ def register(app: typer.Typer) -> None:
         anonymize: bool = typer.Option(False, "--anonymize", help="Replace personal data of partners and users "
                                        "(always done for tenants with compliance: regulated)."),
         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before replacing the target's data."),
-        estate: Path = typer.Option(None, "--estate", "-f", help="Estate file (default: the last applied)."),
+        estate: Path = typer.Option(None, "--estate", "-f", help="Estate file (default: $ODOOPLANE_ESTATE or "
+                                    "./estate.yaml; never the estate last applied)."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """A neutralized copy of SOURCE into TARGET: dump + filestore of the running source, the target's own
@@ -26,17 +28,22 @@ def register(app: typer.Typer) -> None:
         credentials revoked), optional anonymization, then a fail-closed check; only a copy that passes is
         swapped in and routed."""
         from odooplane.actions import clone as action
+        from odooplane.actions import estate_file
 
-        if not yes and not as_json and not typer.confirm(f"Replace the data of {target} with a copy of {source}?"):
+        with errors():
+            named = estate_file.named(estate, destructive="clone")
+        if not yes and not as_json and not typer.confirm(
+                f"Replace the data of {target} of {named} with a copy of {source}?"):
             raise typer.Exit(ExitCode.FAILED)
         with errors():
-            result = action.run(estate, source, target, anonymize=anonymize)
+            result = action.run(named.path, source, target, anonymize=anonymize)
         if as_json:
-            print_json(result.__dict__)
+            print_json({**result.__dict__, "estate": named.name, "estate_file": str(named.path)})
             return
         neutralized = result.checks.get("neutralized") or {}
         changed = sum(v for v in neutralized.values() if isinstance(v, int)) if isinstance(neutralized, dict) else 0
-        console.print(f"[green]cloned[/] {result.source} → {result.target} in {result.rto_s:.1f} s; neutralized "
+        console.print(f"[green]cloned[/] {result.source} → {result.target} of {escape(str(named))} in "
+                      f"{result.rto_s:.1f} s; neutralized "
                       f"({changed} rows changed) and verified; mail goes to the catcher on port "
                       f"{result.checks.get('mail_catcher_port')} (odooplane mail {result.target})")
         if result.checks.get("anonymized"):

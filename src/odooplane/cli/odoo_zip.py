@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from odooplane.cli.output import console, errors, print_json
 
@@ -30,18 +31,23 @@ def register(app: typer.Typer) -> None:
         target: str = typer.Argument(..., help="tenant/env to create or replace."),
         source: Path = typer.Option(..., "--from", help="A zip made by Odoo's database manager."),
         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before replacing an existing environment."),
-        estate: Path = typer.Option(None, "--estate", "-f", help="Estate file (default: the last applied)."),
+        estate: Path = typer.Option(None, "--estate", "-f", help="Estate file (default: $ODOOPLANE_ESTATE or "
+                                    "./estate.yaml; never the estate last applied)."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Import Odoo's backup zip: SQL stopping at the first error in one transaction, attachments checked,
         a new identity; the environment is replaced only once the copy verifies."""
+        from odooplane.actions import estate_file
         from odooplane.actions import odoo_zip as action
 
-        if not yes and not as_json and not typer.confirm(f"Replace {target} with {source} if it exists?"):
+        with errors():
+            named = estate_file.named(estate, destructive="import")
+        if not yes and not as_json and not typer.confirm(f"Replace {target} of {named} with {source} if it exists?"):
             raise typer.Exit(1)
         with errors():
-            result = action.import_(estate, target, source)
+            result = action.import_(named.path, target, source)
         if as_json:
-            print_json(result.__dict__)
+            print_json({**result.__dict__, "estate": named.name, "estate_file": str(named.path)})
         else:
-            console.print(f"[green]imported[/] {result.path} into {result.target} ({result.files} files)")
+            console.print(f"[green]imported[/] {escape(str(result.path))} into {result.target} of "
+                          f"{escape(str(named))} ({result.files} files)")

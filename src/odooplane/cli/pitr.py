@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from odooplane.cli.output import console, errors, print_json
 
@@ -52,18 +53,23 @@ def restore_cluster(
     source: str = typer.Argument(..., help="The managed cluster to restore (with pitr)."),
     to: str = typer.Option(..., "--to", help="A managed cluster declared in the estate and never created."),
     at: str = typer.Option(None, "--at", help="Time to restore to (ISO; default: everything archived)."),
-    estate: Path = ESTATE,
+    estate: Path = typer.Option(None, "--estate", "-f", help="Estate file (default: $ODOOPLANE_ESTATE or "
+                                "./estate.yaml; never the estate last applied)."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Restore a whole cluster to a time into a new cluster; `apply` then runs it as that cluster."""
+    from odooplane.actions import estate_file
     from odooplane.actions import pitr as action
 
     with errors():
-        point = action.restore_cluster(estate, source, to, at=at)
+        named = estate_file.named(estate, destructive="pitr restore-cluster")
+        point = action.restore_cluster(named.path, source, to, at=at)
     if as_json:
-        print_json({"requested": point.requested, "newest_restorable": point.newest_restorable})
+        print_json({"estate": named.name, "estate_file": str(named.path), "requested": point.requested,
+                    "newest_restorable": point.newest_restorable})
     else:
-        console.print(f"[green]restored[/] cluster {source} into {to} at {point.requested or 'the newest point'} "
+        console.print(f"[green]restored[/] cluster {source} of {escape(str(named))} into {to} at "
+                      f"{point.requested or 'the newest point'} "
                       f"(newest restorable: {point.newest_restorable}); run apply to start it")
 
 

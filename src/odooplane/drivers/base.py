@@ -4,7 +4,7 @@ them, and observes what runs. ``local`` runs processes on this host; ``compose``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -122,6 +122,14 @@ class Driver(Protocol):
         """Rotate the logs of the runtime's own components (edge); return those rotated."""
         ...
 
-    def shutdown(self) -> None:
-        """Stop every process and the runtime itself."""
+    def stop_processes(self, *, keep: Collection[str] = (), grace_s: float | None = None,
+                       progress: Callable[[str], None] | None = None) -> None:
+        """Stop every process but ``keep``, all at once: a stop signal, then after each one's grace
+        (its stop timeout, at most ``grace_s``) a kill of what is left; ``progress`` hears what still
+        runs. Raise PermanentError naming what could not be stopped."""
+        ...
+
+    def shutdown(self, *, grace_s: float | None = None, progress: Callable[[str], None] | None = None) -> None:
+        """Stop every process (as :meth:`stop_processes`) and the runtime itself. Raise PermanentError
+        naming what could not be stopped."""
         ...

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from odooplane import log
+from odooplane import execute, log
 from odooplane.errors import OdooplaneError, PermanentError, TemporaryError
 from odooplane.operations import retry
 from odooplane.settings import Settings
@@ -167,10 +167,4 @@ class Operation:
 
 
 def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return execute.alive(pid)

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
+import signal
 import sys
 import tempfile
 import threading
+import time
 import xmlrpc.client
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,23 @@ logger = logging.getLogger(__name__)
 
 _SOCKET_MAX = 100  # sun_path is 108 bytes
 _lock = threading.Lock()
+DEFAULT_GRACE_S = 20.0  # a program whose stop timeout supervisord does not report
+KILL_SETTLE_S = 10.0  # after SIGKILL: time for the kernel to reap and supervisord to notice
+DAEMON_EXIT_S = 30.0
+PROGRESS_EVERY_S = 2.0
+
+Progress = Callable[[str], None]
+
+
+def _signal(pid: int, sig: int) -> None:
+    """Send ``sig`` to ``pid`` (a negative pid: the whole process group), gone or not."""
+    try:
+        if pid < 0:
+            os.killpg(-pid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 @dataclass(frozen=True)
@@ -128,25 +149,84 @@ class Supervisor:
         if not wait_until(self.reachable, timeout=15):
             raise TemporaryError(f"supervisord did not start (see {self.log_dir / 'supervisord.boot.log'})", delay=2)
 
-    def shutdown(self) -> None:
-        """Stop every program and the daemon itself; wait until it is gone."""
+    def shutdown(self, *, grace_s: float | None = None, progress: Progress | None = None) -> None:
+        """Stop every program (all at once, see :meth:`stop_all`), then the daemon itself; wait until
+        it is gone. Raise PermanentError naming what still runs (the daemon is then left running, so
+        that nothing is orphaned)."""
         pid = self.daemon_pid()
         if pid is None:
             return
+        left = self.stop_all(grace_s=grace_s, progress=progress)
+        if left:
+            raise PermanentError(f"still running after SIGKILL of their process groups: {', '.join(left)} "
+                                 f"(supervisord, pid {pid}, is left running)")
         try:
             self._proxy().supervisor.shutdown()
         except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError):
             pass
 
         def gone() -> bool:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return True
-            return False
+            return not execute.alive(pid)
 
-        if not wait_until(gone, timeout=60, interval=0.1):
-            raise PermanentError(f"supervisord (pid {pid}) did not stop within 60 s")
+        if wait_until(gone, timeout=DAEMON_EXIT_S, interval=0.1):
+            return
+        # Every program is confirmed stopped: the daemon holds nothing worth a clean exit.
+        _signal(pid, signal.SIGKILL)
+        if not wait_until(gone, timeout=5, interval=0.1):
+            raise PermanentError(f"supervisord (pid {pid}) did not exit, even after SIGKILL")
+
+    def stop_all(self, *, keep: Collection[str] = (), grace_s: float | None = None,
+                 progress: Progress | None = None) -> list[str]:
+        """Stop every supervised process but ``keep``, all at once: each gets its stop signal, and
+        whatever of its process group still runs after its grace (its own stop timeout, at most
+        ``grace_s``) gets SIGKILL. supervisord alone would stop programs one after the other, each
+        waiting out its own timeout — minutes with many environments on a loaded machine.
+
+        Return the names of the processes still running after that (empty: all stopped), with
+        ``progress`` told every couple of seconds what is still running.
+        """
+        try:
+            proxy = self._proxy()
+            infos = proxy.supervisor.getAllProcessInfo()
+            waits = {c["name"]: float(c["stopwaitsecs"]) for c in proxy.supervisor.getAllConfigInfo()}
+        except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError):
+            return []  # no daemon: nothing it supervises runs
+        # A program's process group is its pid: supervisord makes every child a group leader.
+        groups = {i["name"]: int(i["pid"]) for i in infos if i["name"] not in keep and int(i["pid"]) > 0}
+        for info in infos:
+            if info["name"] not in keep and info["statename"] in ("RUNNING", "STARTING", "BACKOFF"):
+                try:
+                    proxy.supervisor.stopProcess(info["name"], False)
+                except xmlrpc.client.Fault:
+                    pass  # stopped in between
+        started = time.monotonic()
+        grace = {n: min(waits.get(n, DEFAULT_GRACE_S), grace_s if grace_s is not None else math.inf) for n in groups}
+        killed: set[str] = set()
+        deadline = started + max(grace.values(), default=0) + KILL_SETTLE_S
+        reported = started
+
+        def running() -> list[str]:
+            states = self.states()
+            return sorted(n for n in groups if execute.alive(groups[n], group=True) or (
+                n in states and states[n].state in ("RUNNING", "STARTING", "STOPPING")))
+
+        left = running()
+        while left:
+            now = time.monotonic()
+            for name in left:
+                if name not in killed and now - started >= grace[name]:
+                    killed.add(name)
+                    logger.warning("%s did not stop within %.0f s: SIGKILL to its process group", name, grace[name])
+                    _signal(-groups[name], signal.SIGKILL)
+            if now >= deadline:
+                break
+            if progress is not None and now - reported >= PROGRESS_EVERY_S:
+                reported = now
+                progress(f"stopping: {len(left)} of {len(groups)} process(es) still running after "
+                         f"{now - started:.0f} s: {', '.join(left)}")
+            time.sleep(0.1)  # the poll interval of a loop bounded by ``deadline``
+            left = running()
+        return left
 
     # -- programs -------------------------------------------------------------------------
     def program_file(self, name: str) -> Path:

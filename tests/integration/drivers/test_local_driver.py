@@ -1,22 +1,26 @@
 """The local driver with the real supervisord and the real Traefik binary: processes survive the
-caller, are restarted when they die, and routes are served by Host header."""
+caller, are restarted when they die, routes are served by Host header, and stopping under load
+stops every program at once, killing what ignores SIGTERM with its process group after its grace."""
 
 from __future__ import annotations
 
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from odooplane import execute
 from odooplane.clock import wait_until
 from odooplane.drivers.base import EdgeSpec, ProcessSpec
 from odooplane.drivers.local import LocalDriver
 from odooplane.layout import Layout
 from odooplane.render.traefik import EnvRoute
+from tests.support import stubborn
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.integration
@@ -114,3 +118,37 @@ def _dead(pid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
+
+
+# -- stopping under load: every program at once, what ignores SIGTERM killed after its grace ----------
+
+
+def test_shutdown_stops_every_program_at_once_killing_groups_that_ignore_term(
+        driver: LocalDriver, tmp_path: Path) -> None:
+    # Four programs with a 20 s stop timeout each: one after the other that is 80 s, past any bound.
+    pids = [pid for i in range(4) for pid in stubborn.supervise(driver, tmp_path, f"svc-{i}")]
+    daemon = driver.supervisor.daemon_pid()
+    assert daemon is not None
+    started = time.monotonic()
+    driver.shutdown()
+    elapsed = time.monotonic() - started
+    assert elapsed < 40, f"shutdown took {elapsed:.0f} s"
+    assert not any(execute.alive(pid) for pid in pids), "every program and its children are gone"
+    assert not execute.alive(daemon)
+
+
+def test_stop_keeps_what_it_is_told_and_kills_after_the_grace_given(driver: LocalDriver, tmp_path: Path) -> None:
+    victims = [pid for i in range(3) for pid in stubborn.supervise(driver, tmp_path, f"svc-{i}", stop_wait_s=120)]
+    kept = stubborn.supervise(driver, tmp_path, "svc-keep", stop_wait_s=120)
+    told: list[str] = []
+    started = time.monotonic()
+    driver.stop_processes(keep=["svc-keep"], grace_s=3, progress=told.append)
+    elapsed = time.monotonic() - started
+    assert 3 <= elapsed < 15, f"stopped in {elapsed:.1f} s with a 3 s grace (their own timeout: 120 s)"
+    assert not any(execute.alive(pid) for pid in victims)
+    assert all(execute.alive(pid) for pid in kept)
+    processes = driver.processes()
+    assert processes["svc-keep"].running and all(processes[f"svc-{i}"].state == "STOPPED" for i in range(3))
+    assert told and "svc-0" in told[0] and "still running" in told[0], told
+    driver.shutdown(grace_s=1)
+    assert not any(execute.alive(pid) for pid in kept)

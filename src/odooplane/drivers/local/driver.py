@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from odooplane.clock import wait_until
 from odooplane.drivers.base import EdgeSpec, ProcessSpec, ProcessState, RouteState
@@ -47,8 +47,16 @@ class LocalDriver:
     def prepare(self) -> None:
         self.supervisor.ensure_running()
 
-    def shutdown(self) -> None:
-        self.supervisor.shutdown()
+    def stop_processes(self, *, keep: Collection[str] = (), grace_s: float | None = None,
+                       progress: Callable[[str], None] | None = None) -> None:
+        if not self.supervisor.reachable():
+            return  # nothing it supervises runs
+        left = self.supervisor.stop_all(keep=keep, grace_s=grace_s, progress=progress)
+        if left:
+            raise PermanentError(f"still running after SIGKILL of their process groups: {', '.join(left)}")
+
+    def shutdown(self, *, grace_s: float | None = None, progress: Callable[[str], None] | None = None) -> None:
+        self.supervisor.shutdown(grace_s=grace_s, progress=progress)
 
     # -- edge -----------------------------------------------------------------------------
     def ensure_edge(self) -> bool:
