@@ -8,6 +8,7 @@ from typing import Any
 
 from odooplane.actions import estate_file
 from odooplane.operations import observe
+from odooplane.store.evidence import Evidence
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class EnvStatus:
     last_backup: str | None = None  # newest confirmed backup (UTC)
     last_verified: str | None = None  # newest restore verification that passed (UTC)
     verification_failed: bool = False  # the newest restore verification failed
+    backup_failing: str | None = None  # why the newest backup attempt failed (None: it succeeded, or none yet)
+    backup_policy: str | None = None  # None: not backed up (backup: false)
+    backup_attempted_at: str | None = None  # newest backup attempt, successful or not (ISO, UTC)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,6 +70,11 @@ class EstateStatus:
         }
 
 
+def failure_reason(record: Evidence) -> str:
+    """Why a failed backup (evidence) failed, in the words of what failed (restic, pg_dump, …)."""
+    return str(record.data.get("error") or record.summary)
+
+
 def run(path: Path | None, *, tenant: str | None = None) -> EstateStatus:
     ctx = estate_file.context(path)
     try:
@@ -75,8 +84,13 @@ def run(path: Path | None, *, tenant: str | None = None) -> EstateStatus:
         backups: dict[str, str] = {}
         verified: dict[str, str] = {}
         newest_verification: dict[str, bool] = {}
+        failing: dict[str, str | None] = {}  # target -> why its newest backup attempt failed
+        attempted: dict[str, str] = {}
         for record in records:  # newest first
             stamp = f"{record.ts:%Y-%m-%d %H:%M}"
+            if record.kind == "backup":
+                failing.setdefault(record.target, None if record.ok else failure_reason(record))
+                attempted.setdefault(record.target, record.ts.isoformat())
             if record.kind == "backup" and record.ok:
                 backups.setdefault(record.target, stamp)
             elif record.kind == "restore-verification":
@@ -124,6 +138,9 @@ def run(path: Path | None, *, tenant: str | None = None) -> EstateStatus:
                     last_backup=backups.get(str(env.ref)),
                     last_verified=verified.get(str(env.ref)),
                     verification_failed=newest_verification.get(str(env.ref)) is False,
+                    backup_failing=failing.get(str(env.ref)),
+                    backup_policy=env.backup_policy,
+                    backup_attempted_at=attempted.get(str(env.ref)),
                 )
             )
         clusters = {

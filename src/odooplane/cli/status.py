@@ -1,12 +1,35 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from odooplane.cli.output import console, errors, print_json, styled
 from odooplane.errors import ExitCode
+
+if TYPE_CHECKING:
+    from odooplane.actions.status import EnvStatus
+
+
+def backup_cell(env: EnvStatus) -> str:
+    """The *backed up* column: why the newest backup failed, else when the newest confirmed one was."""
+    if env.backup_failing:
+        since = f" (newest confirmed {env.last_backup})" if env.last_backup else ""
+        return f"[red]backup failing:[/] {escape(env.backup_failing)}{since}"
+    if env.backup_policy is None:
+        return "[dim]off[/]"
+    return env.last_backup or "[yellow]never[/]"
+
+
+def verified_cell(env: EnvStatus) -> str:
+    if env.verification_failed:
+        return "[red]FAILED[/]"
+    if env.backup_policy is None:
+        return "[dim]off[/]"
+    return env.last_verified or "[yellow]never[/]"
 
 
 def register(app: typer.Typer) -> None:
@@ -59,8 +82,8 @@ def register(app: typer.Typer) -> None:
                     ports,
                     "-" if env.db_size_mib is None else f"{env.db_size_mib:.1f}",
                     "-" if env.connections is None else str(env.connections),
-                    env.last_backup or "[yellow]never[/]",
-                    "[red]FAILED[/]" if env.verification_failed else (env.last_verified or "[yellow]never[/]"),
+                    backup_cell(env),
+                    verified_cell(env),
                 )
             console.print(table)
             for pool in result.pools:

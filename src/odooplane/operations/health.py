@@ -338,9 +338,11 @@ def _judge_edge(health: EnvHealth, env: DesiredEnvironment, routers: dict[str, t
 
 
 def _evidence_index(ctx: Context) -> dict[tuple[str, str], evidence.Evidence]:
-    """Newest backup (ok) and newest verification per target."""
+    """Newest backup attempt, newest backup (ok) and newest verification per target."""
     out: dict[tuple[str, str], evidence.Evidence] = {}
     for record in evidence.query(ctx.store, limit=100000):
+        if record.kind == "backup":
+            out.setdefault((record.target, "backup-attempt"), record)
         if record.kind == "backup" and record.ok:
             out.setdefault((record.target, "backup"), record)
         elif record.kind == "restore-verification":
@@ -358,7 +360,17 @@ def _judge_backups(ctx: Context, health: EnvHealth, env: DesiredEnvironment,
     rpo = durations.parse(env.objectives.rpo).total_seconds() if env.objectives else DEFAULT_RPO_S
     health.metrics["backup_rpo_seconds"] = rpo
     last = records.get((health.target, "backup"))
-    if last is None:
+    attempt = records.get((health.target, "backup-attempt"))
+    if attempt is not None and not attempt.ok:
+        # The newest attempt failed: say why (restic missing, a full disk…), not just how old the last one is.
+        reason = str(attempt.data.get("error") or attempt.summary)
+        age = (now - last.ts).total_seconds() if last is not None else None
+        status_: Status = "critical" if policy.schedule and (age is None or age > rpo) else "warning"
+        since = f"newest confirmed backup {age / 3600:.1f} h old" if age is not None else "never backed up"
+        if last is not None:
+            health.metrics["backup_last_success_timestamp_seconds"] = last.ts.timestamp()
+        health.checks.append(Check("backup", status_, "failing", f"backup failing: {reason} ({since})"))
+    elif last is None:
         health.checks.append(Check("backup", "critical" if policy.schedule else "warning", None, "never backed up"))
     else:
         age = (now - last.ts).total_seconds()

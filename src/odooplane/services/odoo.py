@@ -55,11 +55,10 @@ def server_argv(rt: Runtime, conf: Path) -> list[str]:
 def init_argv(rt: Runtime, conf: Path, *, database: str, modules: list[str]) -> list[str]:
     """``odoo-bin -c CONF -d DB -i base,mods --without-demo=all --stop-after-init``."""
     mods = ",".join(dict.fromkeys(["base", *modules]))
-    return (
-        [*rt.base, "-c", str(conf), "-d", database, "-i", mods, "--without-demo=all", "--stop-after-init", "--no-http"]
-        if not rt.simulator
-        else [*rt.base, "-c", str(conf), "-d", database, "-i", mods, "--without-demo=all", "--stop-after-init"]
-    )
+    # --no-http: a prefork server binds its port even with --stop-after-init, and a pool's port is
+    # held by the running pool while a new tenant of it is initialised.
+    return [*rt.base, "-c", str(conf), "-d", database, "-i", mods, "--without-demo=all", "--stop-after-init",
+            "--no-http"]
 
 
 def install_argv(rt: Runtime, conf: Path, *, database: str, modules: list[str]) -> list[str]:
@@ -67,8 +66,7 @@ def install_argv(rt: Runtime, conf: Path, *, database: str, modules: list[str]) 
 
 
 def update_argv(rt: Runtime, conf: Path, *, database: str, modules: list[str]) -> list[str]:
-    extra = ["--no-http"] if not rt.simulator else []
-    return [*rt.base, "-c", str(conf), "-d", database, "-u", ",".join(modules), "--stop-after-init", *extra]
+    return [*rt.base, "-c", str(conf), "-d", database, "-u", ",".join(modules), "--stop-after-init", "--no-http"]
 
 
 def neutralize_argv(rt: Runtime, conf: Path, *, database: str) -> list[str]:
