@@ -73,7 +73,8 @@ def test_odoo_init_failure_is_rolled_back_and_other_tenants_converge(tmp_path: P
     proc = estate.cli("apply", str(estate.path), check=False)
     assert proc.returncode == 1
     assert f"{bad}/prod: step init failed: Odoo init exited with 255: " in proc.stderr
-    assert "ParseError: while parsing base/data/base_data.xml" in proc.stderr
+    # The cause Odoo's ParseError wraps, with the file and line it names.
+    assert "(injected by sim_fail_init) (while parsing base/data/base_data.xml:3" in proc.stderr
     dbs, roles = owned_objects(estate.estate_id())
     assert dbs == {f"{good}_prod"} and roles == {f"{good}_prod"}, "the failed environment must be rolled back"
     assert not (estate.data_dir / "envs" / f"{bad}__prod").exists()

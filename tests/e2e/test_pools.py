@@ -8,6 +8,7 @@ import json
 import os
 import uuid
 import xmlrpc.client
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -220,3 +221,42 @@ def test_move_to_dedicated_and_back_keeps_the_data(pool_estate: TestEstate) -> N
     with psycopg.connect(os.environ["ODOOPLANE_TEST_PG"]) as admin:
         assert admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (db,)).fetchone() is None
     assert json.loads(pool_estate.cli("plan", str(pool_estate.path), "--json").stdout)["empty"]
+
+
+def estate_templates(estate: TestEstate) -> list[str]:
+    """The template databases this estate has on the test cluster."""
+    with psycopg.connect(os.environ["ODOOPLANE_TEST_PG"]) as admin:
+        return [r[0] for r in admin.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'tpl-%%' "
+            "AND shobj_description(oid, 'pg_database') LIKE %s", (f"odooplane:{estate.estate_id()}:%",))]
+
+
+def test_templates_are_built_only_where_a_pool_will_copy_them(tmp_path: Path) -> None:
+    """Templates serve new pool tenants: a cluster with only dedicated environments, and a release
+    change, build none."""
+    t = unique("d")
+    for release, version in (("r1", "1.0"), ("r2", "1.1")):
+        module = tmp_path / "addons" / release / "shop_custom"
+        module.mkdir(parents=True)
+        (module / "__manifest__.py").write_text(repr({"name": "shop_custom", "version": version,
+                                                       "depends": ["base"], "license": "LGPL-3"}))
+    estate = make_estate(tmp_path, {t: {"environments": {
+        "prod": {"release": "r1", "modules": ["shop_custom"], "backup": False},
+        "dev": {"backup": False}}}})
+    estate.data["stacks"]["odoo"]["templates"] = [[]]
+    estate.data["releases"] = {"r1": {"stack": "odoo", "addons": ["addons/r1"]},
+                               "r2": {"stack": "odoo", "addons": ["addons/r2"]}}
+    estate.write()
+    try:
+        created = json.loads(estate.cli("apply", str(estate.path), "--json", timeout=900).stdout)
+        assert created["ok"], created["failures"]
+        estate.data["tenants"][t]["environments"]["prod"]["release"] = "r2"
+        estate.write()
+        upgraded = json.loads(estate.cli("apply", str(estate.path), "--json", timeout=900).stdout)
+        assert upgraded["ok"] and upgraded["upgrades"][0]["status"] == "upgraded", upgraded
+        steps = {s["name"] for s in created["steps"] + upgraded["steps"]}
+        assert "template" not in steps and "from-template" not in steps, steps
+        assert estate_templates(estate) == []
+        assert not (estate.data_dir / "templates").exists()
+    finally:
+        estate.cli("down", "-f", str(estate.path), "--purge", "--yes", check=False)

@@ -1,11 +1,14 @@
 """Releases end to end: an environment created on a release records what it runs; a new release is
-an upgrade that updates only the changed modules; an upgrade the simulator is told to fail rolls
-back by itself (previous database and code) and the tenant serves again; history shows it all."""
+an upgrade that updates only the changed modules and installs the ones declared with it; an upgrade
+that fails (a broken data file) rolls back by itself (previous database and code), the tenant serves
+again, the failure names its real cause and the release is held until it changes; history shows it
+all."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +21,30 @@ from tests.support.estate import TestEstate, make_estate, unique
 pytestmark = pytest.mark.e2e
 
 
-def addon(root: Path, release: str, name: str, version: str, *, body: str = "") -> str:
+def addon(root: Path, release: str, name: str, version: str, *, body: str = "", xml: str | None = None) -> str:
+    """A module in ``addons/<release>``; with ``xml``, a data file ``data/shop.xml`` holding it."""
     module = root / "addons" / release / name
     module.mkdir(parents=True, exist_ok=True)
+    data = ["data/shop.xml"] if xml is not None else []
     (module / "__manifest__.py").write_text(repr({"name": name, "version": version, "depends": ["base"],
-                                                   "license": "LGPL-3"}) + "\n")
+                                                   "data": data, "license": "LGPL-3"}) + "\n")
     (module / "__init__.py").write_text(body)
+    if xml is not None:
+        (module / "data").mkdir(exist_ok=True)
+        (module / "data" / "shop.xml").write_text(xml)
     return f"addons/{release}"
+
+
+# A record naming an external id that exists nowhere: Odoo raises "External ID not found" inside
+# the record, and wraps it as "ParseError: while parsing …/shop.xml:2, somewhere inside".
+BROKEN_DATA = """<odoo>
+  <record id="shop_partner" model="res.partner">
+    <field name="name">Shop</field>
+    <field name="parent_id" ref="no_such_partner"/>
+  </record>
+</odoo>
+"""
+FIXED_DATA = BROKEN_DATA.replace('ref="no_such_partner"', 'ref="base.main_partner"')
 
 
 def module_row(database: str, name: str) -> tuple[Any, ...] | None:
@@ -61,7 +81,7 @@ def test_upgrade_updates_changed_modules_and_rolls_back_a_failure(tmp_path: Path
                                            addon(tmp_path, "r1", "shop_extra", "1.0")]},
         "r2": {"stack": "odoo", "addons": [addon(tmp_path, "r2", "shop_custom", "1.1", body="# picking rework\n"),
                                            addon(tmp_path, "r2", "shop_extra", "1.0")]},
-        "r3": {"stack": "odoo", "addons": [addon(tmp_path, "r3", "shop_custom", "1.2", body="# broken\n"),
+        "r3": {"stack": "odoo", "addons": [addon(tmp_path, "r3", "shop_custom", "1.2", xml=BROKEN_DATA),
                                            addon(tmp_path, "r3", "shop_extra", "1.0")]},
     }
     estate = make_estate(tmp_path, {t: {"environments": {"prod": {
@@ -88,25 +108,127 @@ def test_upgrade_updates_changed_modules_and_rolls_back_a_failure(tmp_path: Path
         again = json.loads(estate.cli("plan", str(estate.path), "--json").stdout)
         assert again["changes"] == []
 
-        # The simulator is told to fail the next upgrade of shop_custom.
+        # r3's shop_custom has a data file naming an external id that exists nowhere.
         before = db_oid(db)
-        set_release(estate, t, "r3", sim_fail_upgrade="shop_custom")
+        set_release(estate, t, "r3")
         failed = estate.cli("apply", str(estate.path), "--json", check=False)
         assert failed.returncode == 1
         result = json.loads(failed.stdout)
         (upgrade,) = result["upgrades"]
-        assert upgrade["status"] == "rolled-back" and "shop_custom" in (upgrade["error"] or ""), upgrade
-        assert any("rolled back" in f for f in result["failures"])
+        error = upgrade["error"] or ""
+        assert upgrade["status"] == "rolled-back", upgrade
+        # The real cause and where it is, not the "somewhere inside" Odoo wraps it in.
+        assert "External ID not found in the system: shop_custom.no_such_partner" in error, error
+        assert "(while parsing " in error and "r3/shop_custom/data/shop.xml:2" in error, error
+        assert "somewhere inside" not in error
+        assert any("rolled back" in f and "no_such_partner" in f for f in result["failures"])
         assert db_oid(db) != before  # the snapshot came back in place of the half-upgraded database
         assert module_row(db, "shop_custom") == ("installed", "18.0.1.1")
         conf = (estate.data_dir / "envs" / f"{t}__prod" / "odoo.conf").read_text()
-        assert "addons/r2" in conf and "addons/r3" not in conf and "sim_fail_upgrade" not in conf, conf
+        assert "addons/r2" in conf and "addons/r3" not in conf, conf
         assert serves(estate, host) == 200
 
         history = json.loads(estate.cli("history", f"{t}/prod", "-f", str(estate.path), "--json").stdout)
         kinds = [(e["kind"], e["release"], e["status"]) for e in history]
         assert kinds[:3] == [("rollback", "r3", "rolled-back"), ("upgrade", "r2", "ok"), ("install", "r1", "ok")]
         assert history[0]["from_release"] == "r2" and history[0]["downtime_s"] > 0
+        assert history[0]["detail"]["error"] == error
+    finally:
+        estate.cli("down", "-f", str(estate.path), "--purge", "--yes", check=False)
+
+
+def test_failed_release_is_held_until_its_content_changes_or_a_retry_is_asked(tmp_path: Path) -> None:
+    t = unique("u")
+    estate = make_estate(tmp_path, {t: {"environments": {"prod": {
+        "release": "r1", "modules": ["shop_custom"], "backup": False}}}})
+    estate.data["releases"] = {
+        "r1": {"stack": "odoo", "addons": [addon(tmp_path, "r1", "shop_custom", "1.0")]},
+        "r2": {"stack": "odoo", "addons": [addon(tmp_path, "r2", "shop_custom", "1.1", xml=BROKEN_DATA)]},
+    }
+    estate.write()
+    db, target = f"{t}_prod", f"{t}/prod"
+
+    def history() -> list[tuple[str, str, str]]:
+        events = json.loads(estate.cli("history", target, "-f", str(estate.path), "--json").stdout)
+        return [(e["kind"], e["release"], e["status"]) for e in events]
+
+    try:
+        estate.cli("apply", str(estate.path), "-q")
+        set_release(estate, t, "r2")
+        assert estate.cli("apply", str(estate.path), "-q", check=False).returncode == 1
+        assert history()[:2] == [("rollback", "r2", "rolled-back"), ("install", "r1", "ok")]
+
+        # The same content would fail the same way: held, not tried again (no downtime) by apply.
+        plan = json.loads(estate.cli("plan", str(estate.path), "--json").stdout)
+        (change,) = plan["changes"]
+        assert (change["resource"], change["action"]) == ("release", "hold") and plan["empty"], plan
+        assert re.match(r"r2 failed at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, rolled back \(runs r1\): ",
+                        change["reason"]), change
+        assert "no_such_partner" in change["reason"]
+        again = json.loads(estate.cli("apply", str(estate.path), "--json").stdout)
+        assert again["ok"] and again["upgrades"] == [], again
+        assert history()[0] == ("rollback", "r2", "rolled-back") and len(history()) == 2
+        (row,) = estate.status()["environments"]
+        assert row["release"] == "r1" and row["release_failed"].startswith("r2 failed at "), row
+        assert "no_such_partner" in row["release_failed"]
+        table = estate.cli("status", "-f", str(estate.path), check=False).stdout
+        assert f"{target}: r2 failed at " in table
+
+        # On request it is tried again (and fails again, the same way).
+        retried = estate.cli("apply", str(estate.path), "--retry-failed", "--json", check=False)
+        assert retried.returncode == 1 and json.loads(retried.stdout)["upgrades"][0]["status"] == "rolled-back"
+        assert [k for k, _, _ in history()] == ["rollback", "rollback", "install"]
+
+        # Once the release's content changes, apply tries it again by itself.
+        (tmp_path / "addons" / "r2" / "shop_custom" / "data" / "shop.xml").write_text(FIXED_DATA)
+        plan = json.loads(estate.cli("plan", str(estate.path), "--json").stdout)
+        assert [(c["resource"], c["action"]) for c in plan["changes"]] == [("release", "upgrade")], plan
+        assert "its content changed" in plan["changes"][0]["reason"]
+        estate.cli("apply", str(estate.path), "-q")
+        assert module_row(db, "shop_custom") == ("installed", "18.0.1.1")
+        assert history()[0] == ("upgrade", "r2", "ok")
+        assert estate.status()["environments"][0]["release_failed"] is None
+        assert json.loads(estate.cli("plan", str(estate.path), "--json").stdout)["changes"] == []
+    finally:
+        estate.cli("down", "-f", str(estate.path), "--purge", "--yes", check=False)
+
+
+def test_module_declared_with_a_new_release_is_installed_by_the_same_apply(tmp_path: Path) -> None:
+    t = unique("u")
+    estate = make_estate(tmp_path, {t: {"environments": {"prod": {
+        "release": "r1", "modules": ["shop_custom"], "backup": False}}}})
+    estate.data["releases"] = {
+        "r1": {"stack": "odoo", "addons": [addon(tmp_path, "r1", "shop_custom", "1.0")]},
+        # shop_loyalty exists only in r2: it can only be installed on r2's code.
+        "r2": {"stack": "odoo", "addons": [addon(tmp_path, "r2", "shop_custom", "1.1", body="# v2\n"),
+                                           addon(tmp_path, "r2", "shop_loyalty", "1.0", xml=FIXED_DATA)]},
+    }
+    estate.write()
+    db = f"{t}_prod"
+    try:
+        estate.cli("apply", str(estate.path), "-q")
+        env = estate.data["tenants"][t]["environments"]["prod"]
+        env.update(release="r2", modules=["shop_custom", "shop_loyalty"])
+        estate.write()
+        plan = json.loads(estate.cli("plan", str(estate.path), "--json").stdout)
+        assert [(c["resource"], c["action"], c["reason"]) for c in plan["changes"]] == [
+            ("release", "upgrade", "r1 → r2"), ("modules", "install", "install shop_loyalty with the upgrade")]
+        done = json.loads(estate.cli("apply", str(estate.path), "--json").stdout)
+        (upgrade,) = done["upgrades"]
+        assert upgrade["status"] == "upgraded" and upgrade["installed"] == ["shop_loyalty"], upgrade
+        assert module_row(db, "shop_loyalty") == ("installed", "18.0.1.0")
+        assert module_row(db, "shop_custom") == ("installed", "18.0.1.1")
+        assert json.loads(estate.cli("plan", str(estate.path), "--json").stdout)["changes"] == []
+
+        # The marker states only what was read back: a module Odoo cannot find is never claimed.
+        env["modules"] = ["shop_custom", "shop_loyalty", "shop_nowhere"]
+        estate.write()
+        failed = estate.cli("apply", str(estate.path), "--json", check=False)
+        assert failed.returncode == 1
+        assert any("without installing shop_nowhere (not on the addons path)" in f
+                   for f in json.loads(failed.stdout)["failures"]), failed.stdout
+        plan = json.loads(estate.cli("plan", str(estate.path), "--json").stdout)
+        assert [(c["resource"], c["action"]) for c in plan["changes"]] == [("modules", "install")], plan
     finally:
         estate.cli("down", "-f", str(estate.path), "--purge", "--yes", check=False)
 

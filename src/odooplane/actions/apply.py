@@ -46,14 +46,17 @@ def run(
     parallel: int = 4,
     listener: Listener | None = None,
     on_plan: Callable[[planner.Plan], None] | None = None,
+    retry_failed: bool = False,
 ) -> ApplyResult:
     """Converge the estate at ``path``. Failures of single environments are collected (the
-    others still converge); an estate-wide failure (cluster, edge) raises StepFailed."""
+    others still converge); an estate-wide failure (cluster, edge) raises StepFailed. Upgrades that
+    failed and were rolled back are tried again only if their content changed, or ``retry_failed``."""
     valid = estate_file.load(path, destructive="apply --prune" if prune else None)
     estate_file.remember(valid.path)
     ctx = estate_file.context(valid.path)
     try:
-        return converge(ctx, prune=prune, parallel=parallel, listener=listener, on_plan=on_plan)
+        return converge(ctx, prune=prune, parallel=parallel, listener=listener, on_plan=on_plan,
+                        retry_failed=retry_failed)
     finally:
         ctx.close()
 
@@ -65,13 +68,15 @@ def converge(
     parallel: int = 4,
     listener: Listener | None = None,
     on_plan: Callable[[planner.Plan], None] | None = None,
+    retry_failed: bool = False,
 ) -> ApplyResult:
     started = ctx.clock.monotonic()
     with Operation(
         ctx.store, kind="apply", target=f"estate {ctx.estate.platform.name}", actor=ctx.actor, listener=listener
     ) as op:
         observed, _ = observe.observe(ctx)
-        the_plan = planner.plan(ctx.valid, observed, prune=prune, templates=template_sources(ctx))
+        the_plan = planner.plan(ctx.valid, observed, prune=prune, templates=template_sources(ctx),
+                                retry_failed=retry_failed)
         if on_plan:
             on_plan(the_plan)
         result = ApplyResult(operation_id=op.op_id, plan=the_plan)
@@ -106,13 +111,13 @@ def converge(
                 except (StepFailed, LockedError) as exc:
                     result.failures.append(str(exc))
                     broken_pools.add(pool.name)
-        pending = [env for env in ctx.valid.environments
-                   if env.pool not in broken_pools and planner.env_changes(env, observed.envs[env.ref])]
+        pending = [env for env in ctx.valid.environments if env.pool not in broken_pools and planner.actionable(
+            planner.env_changes(env, observed.envs[env.ref], retry_failed=retry_failed))]
 
         def converge_one(env_index: int) -> str | None:
             env = pending[env_index]
             obs = observed.envs[env.ref]
-            changes = planner.env_changes(env, obs)
+            changes = planner.env_changes(env, obs, retry_failed=retry_failed)
             try:
                 if any(c.action == "move" for c in changes):
                     result.moves.append(moves.move_env(ctx, op, env, obs))

@@ -13,7 +13,7 @@ from odooplane.actions.backup import select
 from odooplane.errors import NotFound, OdooplaneError, UsageError
 from odooplane.estate.change import PersonRoles
 from odooplane.estate.resolve import DesiredEnvironment, EnvRef
-from odooplane.operations import upgrades
+from odooplane.operations import release_content, upgrades
 from odooplane.operations.context import Context
 from odooplane.operations.desired import artifacts
 from odooplane.operations.runner import Operation
@@ -152,7 +152,9 @@ def promote(path: Path | None, release: str, selector: str, *, emergency_reason:
             t = str(env.ref)
             if env.pool is not None:
                 raise UsageError(f"{t} is in shared pool {env.pool}: releases run on dedicated environments")
-            if env.release == release:
+            if env.release == release and release_content.failed_upgrade(ctx, env) is None:
+                # Declared but not run because its upgrade failed and was rolled back: promoting it
+                # again is the request to try again.
                 outcome.targets.append(TargetOutcome(t, "unchanged", []))
                 continue
             decision, request = _decide(ctx, env, release, emergency)

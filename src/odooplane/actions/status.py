@@ -35,6 +35,8 @@ class EnvStatus:
     last_backup: str | None = None  # newest confirmed backup (UTC)
     last_verified: str | None = None  # newest restore verification that passed (UTC)
     verification_failed: bool = False  # the newest restore verification failed
+    release: str | None = None  # the release it runs (newest successful install or upgrade)
+    release_failed: str | None = None  # "<release> failed at <time> UTC, rolled back: <cause>", while held
     backup_failing: str | None = None  # why the newest backup attempt failed (None: it succeeded, or none yet)
     backup_policy: str | None = None  # None: not backed up (backup: false)
     backup_attempted_at: str | None = None  # newest backup attempt, successful or not (ISO, UTC)
@@ -138,6 +140,9 @@ def run(path: Path | None, *, tenant: str | None = None) -> EstateStatus:
                     last_backup=backups.get(str(env.ref)),
                     last_verified=verified.get(str(env.ref)),
                     verification_failed=newest_verification.get(str(env.ref)) is False,
+                    release=obs.release,
+                    release_failed=(f"{obs.failed_upgrade.describe()}: {obs.failed_upgrade.error}"
+                                    if obs.failed_upgrade is not None else None),
                     backup_failing=failing.get(str(env.ref)),
                     backup_policy=env.backup_policy,
                     backup_attempted_at=attempted.get(str(env.ref)),

@@ -23,10 +23,13 @@ def register(app: typer.Typer) -> None:
         parallel: int = typer.Option(4, "--parallel", min=1, max=32, help="Environments converged at once."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (no progress output)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No plan table and no progress bar."),
+        retry_failed: bool = typer.Option(False, "--retry-failed", help="Try again the upgrades that failed and "
+                                          "were rolled back, even though their release did not change."),
     ) -> None:
         """Converge what runs with the estate: clusters, edge routes, databases, Odoo processes."""
         from odooplane.actions import apply as action
         from odooplane.actions import estate_file
+        from odooplane.planner import plan as planner
 
         show = not (as_json or quiet)
         if prune:  # drops the data of removed environments: say which estate before anything happens
@@ -45,7 +48,7 @@ def register(app: typer.Typer) -> None:
                 progress.stop()
                 print_plan(plan)
                 progress.start()
-            progress.update(task, total=max(1, len([c for c in plan.changes if c.action != "retain"]) * 2))
+            progress.update(task, total=max(1, len(planner.actionable(plan.changes)) * 2))
 
         def listener(event: str, step: str, target: str) -> None:
             with lock:
@@ -55,7 +58,8 @@ def register(app: typer.Typer) -> None:
                     progress.advance(task)
 
         with errors(), progress:
-            result = action.run(estate, prune=prune, parallel=parallel, listener=listener, on_plan=on_plan)
+            result = action.run(estate, prune=prune, parallel=parallel, listener=listener, on_plan=on_plan,
+                                retry_failed=retry_failed)
         if as_json:
             print_json({
                 "ok": result.ok, "operation": result.operation_id, "duration_s": round(result.duration_s, 3),
@@ -70,8 +74,10 @@ def register(app: typer.Typer) -> None:
                               f"#{result.operation_id})")
             for upgrade in result.upgrades:
                 if upgrade.status == "upgraded" and not quiet:
+                    installed = f", {len(upgrade.installed)} installed" if upgrade.installed else ""
                     console.print(f"upgraded {upgrade.target} {upgrade.from_release or '-'} → {upgrade.to_release}: "
-                                  f"{len(upgrade.updated)} module(s) updated, downtime {upgrade.downtime_s:.1f} s")
+                                  f"{len(upgrade.updated)} module(s) updated{installed}, "
+                                  f"downtime {upgrade.downtime_s:.1f} s")
             for failure in result.failures:
                 err.print("[bold red]error:[/] ", end="")
                 err.print(failure, markup=False)

@@ -93,6 +93,10 @@ def register(app: typer.Typer) -> None:
                     f"{pool['workers'] or 'threaded'} workers): {states}; "
                     f"{len(pool['tenants'])} tenant(s): {', '.join(pool['tenants'])}"
                 )
+            for env in result.environments:
+                if env.release_failed:
+                    console.print(f"[red]release[/] {env.target}: {escape(env.release_failed)} "
+                                  f"(runs {env.release or 'its previous code'})")
             for orphan in result.orphans:
                 console.print(f"[yellow]orphan[/] {orphan['kind']} {orphan['name']} {orphan['target']}")
         if not result.healthy:

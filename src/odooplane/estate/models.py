@@ -301,9 +301,9 @@ class Stack(Model):
     templates: list[list[ModuleName]] = Field(
         default_factory=list,
         description=(
-            "Module sets to keep a template database of, on every cluster this stack serves: a new "
-            "environment whose modules are exactly one of these sets is a copy of it (well under a "
-            "second) instead of an Odoo init. [] is base alone."
+            "Module sets to keep a template database of, on every cluster where a shared pool of this "
+            "stack runs: a new environment there (not on a release) whose modules are exactly one of "
+            "these sets is a copy of it (well under a second) instead of an Odoo init. [] is base alone."
         ),
         examples=[[[], ["sale_management", "stock"]]],
     )

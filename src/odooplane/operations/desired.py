@@ -4,6 +4,7 @@ definitions and routes — everything needed to compare with what runs and to ma
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,10 +83,18 @@ class EnvArtifacts:
         return self.data_dir / "filestore" / self.env.database
 
 
+def modules_state(modules: Iterable[str]) -> str:
+    """The marker state of a complete database on which ``modules`` (and base) were read back installed."""
+    names = ",".join(sorted({"base", *modules}))
+    # "installed|": markers of earlier versions hashed the estate's module list, installed or not;
+    # they no longer match, so such a database is looked into once and marked again.
+    return "ready:" + hashlib.sha1(f"installed|{names}".encode()).hexdigest()[:10]  # noqa: S324 - a fingerprint
+
+
 def ready_state(env: DesiredEnvironment) -> str:
-    """The marker state of a complete database with ``env``'s modules installed."""
-    modules = ",".join(sorted({"base", *env.modules}))
-    return "ready:" + hashlib.sha1(modules.encode()).hexdigest()[:10]  # noqa: S324 - a fingerprint
+    """The marker state of a complete database with every module of ``env`` installed: observing it
+    needs no query inside the database."""
+    return modules_state(env.modules)
 
 
 def program_name(slug: str) -> str:

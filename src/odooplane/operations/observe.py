@@ -13,7 +13,7 @@ from odooplane.drivers.base import ProcessState
 from odooplane.errors import OdooplaneError
 from odooplane.estate.models import ManagedCluster
 from odooplane.estate.resolve import DesiredEnvironment, DesiredPool, EnvRef
-from odooplane.operations import templates
+from odooplane.operations import release_content, templates
 from odooplane.operations.context import Context
 from odooplane.operations.desired import (
     EnvArtifacts,
@@ -133,6 +133,8 @@ def observe(
     arts = {env.ref: artifacts(ctx, env, create=False) for env in ctx.valid.environments}
     applied = {str(env.ref): (e.release if (e := releases.applied(ctx.store, str(env.ref))) else None)
                for env in ctx.valid.environments if env.release is not None}
+    failed = {str(env.ref): release_content.failed_upgrade(ctx, env)
+              for env in ctx.valid.environments if env.release is not None}
     routes = driver.routes({a.route.name: a.route for a in arts.values() if a is not None})
 
     def one(env: DesiredEnvironment) -> EnvObservation:
@@ -188,6 +190,7 @@ def observe(
             owner=owned.owner if owned else None,
             limits_current=_limits_current(env, owned),
             release=applied.get(str(env.ref)),
+            failed_upgrade=failed.get(str(env.ref)),
         )
 
     envs_list = list(ctx.valid.environments)

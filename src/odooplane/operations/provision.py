@@ -19,9 +19,9 @@ from odooplane.operations.desired import (
     EnvArtifacts,
     OdooProcess,
     artifacts,
+    modules_state,
     owner,
     program_name,
-    ready_state,
     secret_name,
 )
 from odooplane.operations.observe import cluster_program
@@ -250,9 +250,15 @@ def _init(ctx: Context, art: EnvArtifacts) -> None:
 
 
 def _install(ctx: Context, art: EnvArtifacts, modules: list[str]) -> None:
+    """Install ``modules`` and check they are installed: Odoo ignores (with a warning, exit 0) a name
+    not on its addons path."""
+    log = _logs_dir(ctx, art) / "install.log"
     argv = odoo.install_argv(art.runtime, art.conf_path, database=art.env.database, modules=modules)
-    odoo_commands.run(argv, what="Odoo module install", log_file=_logs_dir(ctx, art) / "install.log",
-                      secrets=[art.db_password])
+    odoo_commands.run(argv, what="Odoo module install", log_file=log, secrets=[art.db_password])
+    states = postgres.module_states(art.cluster, art.env.database) or {}
+    left = [f"{m} ({states.get(m) or 'not on the addons path'})" for m in modules if states.get(m) != "installed"]
+    if left:
+        raise PermanentError(f"Odoo module install finished without installing {', '.join(left)} (log: {log})")
 
 
 def reset_identity(art: EnvArtifacts, *, database: str | None = None) -> None:
@@ -268,10 +274,17 @@ def _limits(art: EnvArtifacts) -> None:
 
 
 def mark_ready(ctx: Context, art: EnvArtifacts) -> None:
-    """Record in the database's marker that it is complete, with which modules (so observing many
-    environments needs no query inside each database)."""
-    postgres.set_database_state(art.cluster, database=art.env.database, estate_id=ctx.estate_id,
-                                target=str(art.env.ref), state=ready_state(art.env))
+    """Record in the database's marker that it is complete and which of the environment's modules
+    are installed — read back from ``ir_module_module`` now, never taken from the estate — so that
+    observing many environments needs no query inside each database and a module that did not
+    install is never claimed."""
+    env = art.env
+    states = postgres.module_states(art.cluster, env.database) or {}
+    if states.get("base") != "installed":
+        raise PermanentError(f"{env.ref}: base is not installed in {env.database}: the database is not complete")
+    verified = [m for m in env.modules if states.get(m) == "installed"]
+    postgres.set_database_state(art.cluster, database=env.database, estate_id=ctx.estate_id, target=str(env.ref),
+                                state=modules_state(verified))
 
 
 def ensure_env(ctx: Context, op: Operation, env: DesiredEnvironment, obs: EnvObservation) -> None:

@@ -80,20 +80,28 @@ def _key(estate_id: str, fingerprint: str, cluster: str, modules: tuple[str, ...
 
 
 def desired(ctx: Context) -> list[DesiredTemplate]:
-    """Every template the estate asks for: each declared module set of a stack, on each cluster
-    where an environment of that stack lives."""
+    """The templates worth keeping: each module set a stack declares, on each cluster where a
+    shared pool of that stack runs — and nowhere else.
+
+    A template costs an Odoo init and a warm-up (about a minute on real Odoo) and saves one per
+    environment later created from it. Only a pool keeps getting new environments (small tenants,
+    many, coming and going), so only a pool pays that back. An environment on a release is never
+    created from one (it runs the release's addons, which a template of the stack's code lacks): its
+    release is no reason to build one. A dedicated environment is created from one only where a
+    pool's template is there anyway: a lone dedicated environment would pay a template to save an init.
+    """
     wanted: dict[str, DesiredTemplate] = {}
-    for env in ctx.valid.environments:
-        for module_set in env.stack.templates:
+    for pool in ctx.valid.pools:
+        for module_set in pool.stack.templates:
             modules = tuple(sorted(set(module_set)))
-            key = _key(ctx.estate_id, stack_fingerprint(ctx, env.stack), env.cluster_name, modules)
-            wanted.setdefault(key, DesiredTemplate(key, env.stack_name, env.stack, env.cluster_name, modules))
+            key = _key(ctx.estate_id, stack_fingerprint(ctx, pool.stack), pool.cluster_name, modules)
+            wanted.setdefault(key, DesiredTemplate(key, pool.stack_name, pool.stack, pool.cluster_name, modules))
     return sorted(wanted.values(), key=lambda t: t.key)
 
 
 def for_environment(ctx: Context, env: DesiredEnvironment) -> DesiredTemplate | None:
-    """The template a new ``env`` is copied from, or None (its module set has none: Odoo init).
-    An environment on a release runs that release's addons, which the stack's templates lack."""
+    """The template a new ``env`` is copied from, or None (Odoo init): one of :func:`desired` of its
+    stack and cluster with exactly its module set, and never for an environment on a release."""
     if env.release is not None:
         return None
     modules = tuple(sorted(set(env.modules) - {"base"}))

@@ -3,7 +3,8 @@
 Under the environment's lock: stop its Odoo (downtime starts), snapshot the database (a template
 copy on the same cluster) and the filestore (hard links: Odoo never rewrites a stored file), write
 the new release's odoo.conf, update only the installed modules whose content changed
-(``-u … --stop-after-init``; a hash per addon directory, like click-odoo-update), start, check
+(``-u … --stop-after-init``; a hash per addon directory, like click-odoo-update), install the
+declared modules not installed yet (``-i``, on the new code), start, check
 ``/web/login`` through the edge. Any failure: the snapshot and the previous odoo.conf come back, Odoo
 starts on them and is checked again — then the failure is reported. Every step's duration and the
 downtime are recorded in the release history.
@@ -12,11 +13,9 @@ downtime are recorded in the release history.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import shutil
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,41 +24,12 @@ from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import locks, odoo_commands, provision
 from odooplane.operations.context import Context
 from odooplane.operations.desired import EnvArtifacts, artifacts
+from odooplane.operations.release_content import attempt_fingerprint, module_hashes
 from odooplane.operations.runner import Operation, StepFailed
 from odooplane.services import odoo, postgres
 from odooplane.services.postgres import ClusterConn
 from odooplane.services.supervisor import atomic_write
 from odooplane.store import releases
-
-SKIP_PARTS = {"__pycache__", ".git"}
-
-
-def hash_directory(path: Path) -> str:
-    """SHA-256 over the relative paths and contents of every file (compiled files and VCS data left out)."""
-    digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        rel = file.relative_to(path)
-        if SKIP_PARTS & set(rel.parts) or file.suffix in (".pyc", ".pyo"):
-            continue
-        digest.update(str(rel).encode() + b"\0")
-        digest.update(file.read_bytes())
-        digest.update(b"\0")
-    return digest.hexdigest()
-
-
-def module_hashes(rt: odoo.Runtime, modules: Iterable[str]) -> dict[str, str]:
-    """The content hash of each module as ``rt`` would load it (the first addons path that has it).
-    A module without a directory (the simulator's built-in ones) is identified by its runtime."""
-    out = {}
-    for module in sorted(set(modules)):
-        for base in rt.addons_path:
-            directory = Path(base) / module
-            if (directory / "__manifest__.py").is_file():
-                out[module] = hash_directory(directory)
-                break
-        else:
-            out[module] = f"builtin:{rt.label}:{rt.series_major}"
-    return out
 
 
 def installed_modules(cluster: ClusterConn, database: str) -> list[str]:
@@ -84,6 +54,7 @@ class UpgradeResult:
     to_release: str | None
     status: str  # upgraded | rolled-back | unchanged
     updated: list[str] = field(default_factory=list)
+    installed: list[str] = field(default_factory=list)  # declared with the release, installed by the upgrade
     downtime_s: float = 0.0
     duration_s: float = 0.0
     steps: dict[str, float] = field(default_factory=dict)
@@ -92,12 +63,14 @@ class UpgradeResult:
 
 
 def upgrade_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: str = "upgrade") -> UpgradeResult:
-    """Bring ``env`` onto its declared release; roll back by itself on any failure."""
+    """Bring ``env`` onto its declared release — the changed modules updated, the declared modules
+    not installed yet installed, on the new code — and roll back by itself on any failure."""
     t = str(env.ref)
     previous = releases.applied(ctx.store, t)
     result = UpgradeResult(target=t, from_release=previous.release if previous else None, to_release=env.release,
                            status="unchanged")
     old_hashes: dict[str, str] = dict(previous.detail.get("modules", {})) if previous else {}
+    content = attempt_fingerprint(ctx, env)  # a failed attempt is retried by apply only once this changes
     started = time.monotonic()
     with locks.hold(ctx.layout.locks, f"env-{env.ref.slug}", wait=60, what=t):
         art = op.step("prepare", t, lambda: artifacts(ctx, env, create=True))
@@ -109,6 +82,7 @@ def upgrade_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: s
         new_hashes = module_hashes(art.runtime, installed)
         # Unknown previous hashes (the first recorded upgrade): update everything installed.
         result.updated = [m for m in installed if not old_hashes or new_hashes.get(m) != old_hashes.get(m)]
+        result.installed = [m for m in env.modules if m not in installed]
         old_conf = proc.conf_path.read_text() if proc.conf_path.exists() else None
         snapshot = f"{env.database}__preupgrade"
         files = art.filestore.with_name(f"{env.database}.preupgrade")
@@ -129,6 +103,7 @@ def upgrade_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: s
             installed = installed_modules(art.cluster, env.database)
             new_hashes = module_hashes(art.runtime, installed)
             result.updated = [m for m in installed if not old_hashes or new_hashes.get(m) != old_hashes.get(m)]
+            result.installed = [m for m in env.modules if m not in installed]
         down_at = time.monotonic()
         try:
             timed("stop", lambda: ctx.driver.remove_process(proc.spec.name))
@@ -136,6 +111,8 @@ def upgrade_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: s
             timed("config", lambda: provision._write_conf(ctx, art))
             if result.updated:
                 timed("update", lambda: _update(ctx, art, result.updated))
+            if result.installed:
+                timed("install", lambda: provision._install(ctx, art, result.installed))
             timed("start", lambda: provision.start_process(ctx, proc, restart=True))
             timed("health", lambda: provision.wait_healthy(ctx, proc))
             timed("edge-check", lambda: provision.check_through_edge(ctx, art))
@@ -148,6 +125,8 @@ def upgrade_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: s
             result.downtime_s = round(time.monotonic() - down_at, 3)
             result.status = "upgraded"
             provision.mark_ready(ctx, art)
+            # What it runs now, read back: the modules the upgrade installed are part of it.
+            new_hashes = module_hashes(art.runtime, installed_modules(art.cluster, env.database))
         finally:
             postgres.drop_database(art.cluster, snapshot)
             shutil.rmtree(files, ignore_errors=True)
@@ -157,8 +136,8 @@ def upgrade_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: s
         ctx.store, target=t, kind=kind if ok else "rollback", status="ok" if ok else "rolled-back", actor=ctx.actor,
         release=env.release, from_release=result.from_release, duration_s=result.duration_s,
         downtime_s=result.downtime_s, operation_id=op.op_id,
-        detail={"modules": new_hashes if ok else old_hashes, "updated": result.updated, "steps": result.steps,
-                "error": result.error})
+        detail={"modules": new_hashes if ok else old_hashes, "updated": result.updated,
+                "installed": result.installed, "steps": result.steps, "error": result.error, "content": content})
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from odooplane.drivers.base import ProcessState
@@ -53,6 +54,20 @@ class TemplateObservation:
 
 
 @dataclass(frozen=True)
+class FailedUpgrade:
+    """The newest attempt to put an environment on its declared release failed and was rolled back."""
+
+    release: str
+    at: dt.datetime
+    error: str | None
+    from_release: str | None  # what it still runs
+    content_changed: bool  # what the upgrade would run differs from the failed attempt's
+
+    def describe(self) -> str:
+        return f"{self.release} failed at {self.at:%Y-%m-%d %H:%M:%S} UTC, rolled back"
+
+
+@dataclass(frozen=True)
 class EnvObservation:
     ref: EnvRef
     provisioned: bool
@@ -72,6 +87,7 @@ class EnvObservation:
     owner: str | None = None  # the role owning the database now
     limits_current: bool = True
     release: str | None = None  # the release last installed or upgraded successfully (release history)
+    failed_upgrade: FailedUpgrade | None = None  # the newest attempt at its declared release was rolled back
 
     @property
     def base_installed(self) -> bool:

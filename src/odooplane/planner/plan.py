@@ -15,7 +15,9 @@ from odooplane.estate.validate import ValidEstate
 from odooplane.planner.observed import EnvObservation, Observed, PoolObservation
 
 Action = Literal["create", "update", "start", "restart", "install", "remove", "retain", "recreate", "check", "move",
-                 "upgrade"]
+                 "upgrade", "hold"]
+# Listed for the record, nothing is done: data kept, a failed release not tried again.
+NO_OP: tuple[Action, ...] = ("retain", "hold")
 
 
 @dataclass(frozen=True)
@@ -36,13 +38,18 @@ class Plan:
 
     @property
     def empty(self) -> bool:
-        return not [c for c in self.changes if c.action != "retain"]
+        return not actionable(self.changes)
 
     def for_target(self, target: str) -> list[Change]:
         return [c for c in self.changes if c.target == target]
 
     def as_dict(self) -> dict[str, Any]:
         return {"changes": [c.as_dict() for c in self.changes], "notes": self.notes, "empty": self.empty}
+
+
+def actionable(changes: list[Change]) -> list[Change]:
+    """The changes apply acts on (not the ones only listed: kept data, held releases)."""
+    return [c for c in changes if c.action not in NO_OP]
 
 
 def pool_changes(pool: DesiredPool, obs: PoolObservation | None) -> list[Change]:
@@ -67,8 +74,10 @@ def pool_changes(pool: DesiredPool, obs: PoolObservation | None) -> list[Change]
     return out
 
 
-def env_changes(env: DesiredEnvironment, obs: EnvObservation, *, template: str | None = None) -> list[Change]:
-    """Return the changes one environment needs, in apply's step order."""
+def env_changes(env: DesiredEnvironment, obs: EnvObservation, *, template: str | None = None,
+                retry_failed: bool = False) -> list[Change]:
+    """Return the changes one environment needs, in apply's step order. A release whose upgrade
+    failed (rolled back) with the same content is held, not tried again, unless ``retry_failed``."""
     t = str(env.ref)
     out: list[Change] = []
     how = f"copy of template {template}" if template else f"init ({','.join(['base', *env.modules])})"
@@ -82,8 +91,24 @@ def env_changes(env: DesiredEnvironment, obs: EnvObservation, *, template: str |
         out.append(Change(t, "placement", "move", f"database owned by {obs.owner}: move it to {env.placement}"))
         return out
     if env.release is not None and obs.database_exists and obs.base_installed and obs.release != env.release:
+        failed = obs.failed_upgrade
+        if failed is not None and failed.release == env.release and not failed.content_changed and not retry_failed:
+            # It would fail the same way, with a downtime each time: left as the rollback left it
+            # (the previous release's code and configuration) until the release changes.
+            return [Change(t, "release", "hold", f"{failed.describe()} (runs {obs.release or 'its previous code'}): "
+                                                 f"{failed.error or 'no reason recorded'}; tried again when the "
+                                                 f"release's content changes, with apply --retry-failed, or by "
+                                                 f"promote {env.release}")]
         # New code on existing data: an upgrade (snapshot, -u of changed modules, health, rollback on failure).
-        out.append(Change(t, "release", "upgrade", f"{obs.release or 'unrecorded release'} → {env.release}"))
+        why = f"{obs.release or 'unrecorded release'} → {env.release}"
+        if failed is not None and failed.release == env.release:
+            why += " (again: " + ("its content changed" if failed.content_changed else "retry requested") + ")"
+        out.append(Change(t, "release", "upgrade", why))
+        # Modules declared with the release are installed by the upgrade, on the new code, under
+        # the same snapshot: one downtime, one rollback.
+        missing = _missing_modules(env, obs)
+        if missing:
+            out.append(Change(t, "modules", "install", f"install {', '.join(missing)} with the upgrade"))
         return out
     if env.pool is None and not obs.role_exists:
         out.append(Change(t, "role", "create", f"role {env.role} does not exist"))
@@ -97,8 +122,7 @@ def env_changes(env: DesiredEnvironment, obs: EnvObservation, *, template: str |
         elif not obs.config_current:
             out.append(Change(t, "config", "update", "odoo.conf differs from the estate"))
     if obs.database_exists and obs.base_installed:
-        installed = {m for m, s in (obs.modules or {}).items() if s == "installed"}
-        missing = [m for m in env.modules if m not in installed]
+        missing = _missing_modules(env, obs)
         if missing:
             out.append(Change(t, "modules", "install", f"install {', '.join(missing)}"))
     if not obs.limits_current:
@@ -121,12 +145,17 @@ def env_changes(env: DesiredEnvironment, obs: EnvObservation, *, template: str |
     return out
 
 
+def _missing_modules(env: DesiredEnvironment, obs: EnvObservation) -> list[str]:
+    installed = {m for m, s in (obs.modules or {}).items() if s == "installed"}
+    return [m for m in env.modules if m not in installed]
+
+
 def plan(valid: ValidEstate, observed: Observed, *, prune: bool = False,
-         templates: dict[str, str] | None = None) -> Plan:
+         templates: dict[str, str] | None = None, retry_failed: bool = False) -> Plan:
     """Return the changes that make what runs match ``valid`` (pure: no I/O).
 
     ``templates`` maps an environment (``tenant/env``) to the template database it would be
-    copied from when it is created.
+    copied from when it is created; ``retry_failed`` proposes again the upgrades that failed.
     """
     result = Plan()
     for name, cluster in sorted(valid.estate.clusters.items()):
@@ -159,7 +188,8 @@ def plan(valid: ValidEstate, observed: Observed, *, prune: bool = False,
     for env in valid.environments:
         env_obs = observed.envs.get(env.ref)
         if env_obs is not None:
-            result.changes.extend(env_changes(env, env_obs, template=(templates or {}).get(str(env.ref))))
+            result.changes.extend(env_changes(env, env_obs, template=(templates or {}).get(str(env.ref)),
+                                              retry_failed=retry_failed))
     for orphan in observed.orphans:
         label = f"{orphan.kind} {orphan.name}"
         if orphan.kind in ("process", "route", "pool-route", "template"):

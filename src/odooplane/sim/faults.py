@@ -16,12 +16,9 @@ import threading
 from collections.abc import Iterable
 
 from odooplane.sim.config import Config
+from odooplane.sim.data import ParseError
 
 CRASH_EXIT_CODE = 70
-
-
-class ParseError(Exception):
-    """Raised in place of ``odoo.tools.convert.ParseError`` when a module is made to fail."""
 
 
 def _matches(selection: frozenset[str] | None, module: str, processed: Iterable[str]) -> bool:
@@ -41,10 +38,17 @@ def check_module(config: Config, *, module: str, mode: str, processed: Iterable[
     selection = config.sim.fail_init if mode == "install" else config.sim.fail_upgrade
     if _matches(selection, module, processed):
         key = "sim_fail_init" if mode == "install" else "sim_fail_upgrade"
-        raise ParseError(
-            f"while parsing {module}/data/{module}_data.xml:3, somewhere inside\n"
-            f'<record id="{module}_sim_fault" model="ir.config_parameter"> (injected by {key})'
-        )
+        # As odoo.tools.convert's _tag_root: any error in a data file is re-raised as a ParseError
+        # naming the file, line and element, chained to the real cause.
+        try:
+            raise ValueError(f"Wrong value for ir.config_parameter.key: False (injected by {key})")
+        except ValueError as cause:
+            raise ParseError(
+                f"while parsing {module}/data/{module}_data.xml:3, somewhere inside\n"
+                f'<record id="{module}_sim_fault" model="ir.config_parameter">\n'
+                f'      <field name="key" eval="False"/>\n'
+                f"    </record>"
+            ) from cause
 
 
 def boot_failure() -> None:

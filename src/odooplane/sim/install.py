@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 
-from odooplane.sim import database, faults, logs, passwords, records, schema
+from odooplane.sim import data, database, faults, logs, passwords, records, schema
 from odooplane.sim.config import Config
 from odooplane.sim.database import Connection, execute
 from odooplane.sim.modules import Manifest, catalogue, load_order, mark_install, mark_upgrade
@@ -202,6 +202,8 @@ class Loader:
         statements = schema.statements_for(name)
         if statements:
             execute(self.conn, ";\n".join(statements))  # one round trip (simple query protocol)
+        if manifest.path and manifest.data:
+            data.load_data(self.conn, name, manifest.path, manifest.data)
         if mode == "install":
             records.seed(records.SeedContext(self.conn, self.config, self.dbname, self.demo), name)
             self.installed_now.append(name)

@@ -40,6 +40,7 @@ class Manifest:
     sequence: int = 100
     countries: tuple[str, ...] = ()
     path: str | None = None  # the module directory, for modules found on addons_path
+    data: tuple[str, ...] = ()  # the manifest's data files, relative to ``path``, in load order
 
     @property
     def auto_install_triggers(self) -> frozenset[str] | None:
@@ -108,6 +109,7 @@ def read_manifest(module_dir: str, series: str) -> Manifest:
         sequence=int(data.get("sequence", 100)),
         countries=tuple(str(c) for c in data.get("countries", [])),
         path=os.path.abspath(module_dir),
+        data=tuple(str(f) for f in data.get("data", [])),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -234,3 +235,49 @@ def test_init_seconds_lengthens_an_install(role: Role, tmp_path: Path) -> None:
     start = time.monotonic()
     init_db(conf, dbname)  # nothing to install: no artificial delay
     assert time.monotonic() - start < 1.5
+
+
+def data_module(root: Path, name: str, xml: str) -> Path:
+    module = root / "addons" / name
+    (module / "data").mkdir(parents=True)
+    (module / "__manifest__.py").write_text(repr({"name": name, "version": "1.0", "depends": ["base"],
+                                                   "data": ["data/shop.xml"], "license": "LGPL-3"}))
+    (module / "data" / "shop.xml").write_text(xml)
+    return root / "addons"
+
+
+def test_a_record_naming_a_missing_external_id_fails_as_odoo_does(role: Role, tmp_path: Path) -> None:
+    addons = data_module(tmp_path, "shop_data", """<odoo>
+  <record id="shop_partner" model="res.partner">
+    <field name="name">Shop</field>
+    <field name="parent_id" ref="base.main_partner"/>
+  </record>
+  <record id="shop_contact" model="res.partner">
+    <field name="parent_id" ref="shop_partner"/>
+    <field name="company_id" eval="ref('shop_warehouse_company')"/>
+  </record>
+</odoo>
+""")
+    dbname = role.new_db_name()
+    conf = write_conf(tmp_path, role, addons_path=addons)
+    init_db(conf, dbname)
+    result = run_sim("-c", conf, "-d", dbname, "-i", "shop_data", "--stop-after-init")
+    assert result.returncode == 255
+    assert "shop_data" not in installed(role, dbname)
+    log = read_log(conf)
+    cause = log.index("ValueError: External ID not found in the system: shop_data.shop_warehouse_company")
+    chained = log.index("The above exception was the direct cause of the following exception:")
+    wrapper = log.index(f"ParseError: while parsing {addons / 'shop_data' / 'data' / 'shop.xml'}:6, somewhere inside\n"
+                        '<record id="shop_contact" model="res.partner">')
+    assert cause < chained < wrapper
+
+
+def test_a_data_file_that_is_not_well_formed_fails_with_its_line(role: Role, tmp_path: Path) -> None:
+    addons = data_module(tmp_path, "shop_bad", '<odoo>\n  <record id="x" model="res.partner">\n'
+                                               '    <field name="name">X</fiel>\n  </record>\n</odoo>\n')
+    dbname = role.new_db_name()
+    conf = write_conf(tmp_path, role, addons_path=addons)
+    init_db(conf, dbname)
+    assert run_sim("-c", conf, "-d", dbname, "-i", "shop_bad", "--stop-after-init").returncode == 255
+    assert re.search(r"XMLSyntaxError: mismatched tag, line 3, column \d+ \(shop\.xml, line 3\)", read_log(conf))
+    assert "shop_bad" not in installed(role, dbname)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import textwrap
 from dataclasses import replace
 from pathlib import Path
@@ -12,7 +13,7 @@ from odooplane.drivers.base import ProcessState
 from odooplane.estate import validate
 from odooplane.estate.resolve import EnvRef
 from odooplane.planner import plan as planner
-from odooplane.planner.observed import ClusterObservation, EnvObservation, Observed, Orphan
+from odooplane.planner.observed import ClusterObservation, EnvObservation, FailedUpgrade, Observed, Orphan
 from odooplane.services.odoo import Probe
 
 ESTATE = """
@@ -120,3 +121,48 @@ def test_scheduled_backups_need_the_worker(valid: validate.ValidEstate) -> None:
     obs = observed(converged())
     stopped = Observed(obs.supervisor_running, obs.edge_running, obs.clusters, obs.envs, obs.orphans)
     assert ("process", "start") in {(c.resource, c.action) for c in planner.plan(valid, stopped).changes}
+
+
+RELEASED = ESTATE.replace("prod: {modules: [sale, stock]}", "prod: {modules: [sale, stock], release: r2}") + """
+releases:
+  r1: {stack: sim}
+  r2: {stack: sim}
+"""
+
+
+@pytest.fixture
+def released(tmp_path: Path) -> validate.ValidEstate:
+    path = tmp_path / "estate.yaml"
+    path.write_text(textwrap.dedent(RELEASED))
+    return validate.validate(path)
+
+
+def on_r1(**kw: object) -> EnvObservation:
+    return replace(converged(), release="r1", **kw)  # type: ignore[arg-type]
+
+
+def test_module_declared_with_a_new_release_is_installed_by_the_same_apply(released: validate.ValidEstate) -> None:
+    env = on_r1(modules={"base": "installed", "sale": "installed"})
+    result = planner.plan(released, observed(env))
+    assert [(c.resource, c.action) for c in result.changes] == [("release", "upgrade"), ("modules", "install")]
+    assert result.changes[1].reason == "install stock with the upgrade"
+
+
+def failure(*, changed: bool) -> FailedUpgrade:
+    return FailedUpgrade(release="r2", at=dt.datetime(2026, 5, 4, 10, 0, 1, tzinfo=dt.UTC),
+                         error="ValueError: boom (while parsing shop.xml:3)", from_release="r1",
+                         content_changed=changed)
+
+
+def test_rolled_back_release_is_held_not_retried_until_its_content_changes(released: validate.ValidEstate) -> None:
+    held = planner.plan(released, observed(on_r1(failed_upgrade=failure(changed=False))))
+    assert [(c.resource, c.action) for c in held.changes] == [("release", "hold")]
+    assert held.empty  # apply does nothing to it
+    reason = held.changes[0].reason
+    assert reason.startswith("r2 failed at 2026-05-04 10:00:01 UTC, rolled back (runs r1): ValueError: boom")
+    assert "--retry-failed" in reason
+    changed = planner.plan(released, observed(on_r1(failed_upgrade=failure(changed=True))))
+    assert [(c.resource, c.action) for c in changed.changes] == [("release", "upgrade")]
+    assert "its content changed" in changed.changes[0].reason
+    retried = planner.plan(released, observed(on_r1(failed_upgrade=failure(changed=False))), retry_failed=True)
+    assert [(c.resource, c.action) for c in retried.changes] == [("release", "upgrade")]
