@@ -23,12 +23,14 @@ while True:
 """
 
 
-def supervise(driver: LocalDriver, directory: Path, name: str, *, stop_wait_s: int = 20) -> list[int]:
+def supervise(driver: LocalDriver, directory: Path, name: str, *, stop_wait_s: int = 20,
+              priority: int = 500) -> list[int]:
     """Supervise a program that ignores SIGTERM under ``name``; return its pid and its child's."""
     script = directory / "stubborn.py"
     script.write_text(SCRIPT)
     pids = directory / f"{name}.pids"
     driver.ensure_process(ProcessSpec(name=name, kind="service", argv=(sys.executable, str(script), str(pids)),
-                                      cwd=directory, log_file=directory / f"{name}.log", stop_wait_s=stop_wait_s))
+                                      cwd=directory, log_file=directory / f"{name}.log", stop_wait_s=stop_wait_s,
+                                      priority=priority))
     assert wait_until(lambda: pids.exists() and len(pids.read_text().split()) == 2, timeout=20)
     return [int(p) for p in pids.read_text().split()]

@@ -21,9 +21,10 @@ def register(app: typer.Typer) -> None:
         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before --purge."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
-        """Stop every process of the estate (Odoo, Traefik, the worker, managed PostgreSQL): all at once, each
-        killed with its process group after its grace. With --purge, nothing is dropped unless everything but the
-        managed clusters is confirmed stopped first."""
+        """Stop every process of the estate (the worker, Odoo, Traefik, managed PostgreSQL: one wave each, users
+        before what they use), each wave in parallel, a process still running after its grace killed with its
+        process group. With --purge, nothing is dropped unless everything but the managed clusters is confirmed
+        stopped first."""
         from odooplane.actions import down as action
         from odooplane.actions import estate_file
 

@@ -177,10 +177,12 @@ class Supervisor:
 
     def stop_all(self, *, keep: Collection[str] = (), grace_s: float | None = None,
                  progress: Progress | None = None) -> list[str]:
-        """Stop every supervised process but ``keep``, all at once: each gets its stop signal, and
-        whatever of its process group still runs after its grace (its own stop timeout, at most
-        ``grace_s``) gets SIGKILL. supervisord alone would stop programs one after the other, each
-        waiting out its own timeout — minutes with many environments on a loaded machine.
+        """Stop every supervised process but ``keep``: one wave per priority, highest first (the
+        worker, then Odoo, then the edge, then PostgreSQL: users before what they use), every
+        process of a wave at once. Each gets its stop signal, and whatever of its process group
+        still runs after its grace (its own stop timeout, at most ``grace_s``) gets SIGKILL.
+        supervisord alone would stop programs one after the other, each waiting out its own
+        timeout — minutes with many environments on a loaded machine.
 
         Return the names of the processes still running after that (empty: all stopped), with
         ``progress`` told every couple of seconds what is still running.
@@ -188,33 +190,45 @@ class Supervisor:
         try:
             proxy = self._proxy()
             infos = proxy.supervisor.getAllProcessInfo()
-            waits = {c["name"]: float(c["stopwaitsecs"]) for c in proxy.supervisor.getAllConfigInfo()}
+            configs = {c["name"]: c for c in proxy.supervisor.getAllConfigInfo()}
         except (OSError, xmlrpc.client.Fault, xmlrpc.client.ProtocolError):
             return []  # no daemon: nothing it supervises runs
+        live = [i for i in infos if i["name"] not in keep and i["statename"] in ("RUNNING", "STARTING", "BACKOFF",
+                                                                                   "STOPPING")]
+        limit = grace_s if grace_s is not None else math.inf
+        waves: dict[int, list[dict[str, Any]]] = {}
+        for info in live:
+            waves.setdefault(int(configs.get(info["name"], {}).get("process_prio", 999)), []).append(info)
+        left: list[str] = []
+        for priority in sorted(waves, reverse=True):
+            grace = {i["name"]: min(float(configs.get(i["name"], {}).get("stopwaitsecs", DEFAULT_GRACE_S)), limit)
+                     for i in waves[priority]}
+            left += self._stop_wave(proxy, waves[priority], grace, total=len(live), progress=progress)
+        return sorted(left)
+
+    def _stop_wave(self, proxy: Any, wave: list[dict[str, Any]], grace: dict[str, float], *, total: int,
+                   progress: Progress | None) -> list[str]:
         # A program's process group is its pid: supervisord makes every child a group leader.
-        groups = {i["name"]: int(i["pid"]) for i in infos if i["name"] not in keep and int(i["pid"]) > 0}
-        for info in infos:
-            if info["name"] not in keep and info["statename"] in ("RUNNING", "STARTING", "BACKOFF"):
-                try:
-                    proxy.supervisor.stopProcess(info["name"], False)
-                except xmlrpc.client.Fault:
-                    pass  # stopped in between
-        started = time.monotonic()
-        grace = {n: min(waits.get(n, DEFAULT_GRACE_S), grace_s if grace_s is not None else math.inf) for n in groups}
-        killed: set[str] = set()
+        groups = {i["name"]: int(i["pid"]) for i in wave}
+        for name in groups:
+            try:
+                proxy.supervisor.stopProcess(name, False)
+            except xmlrpc.client.Fault:
+                pass  # stopped in between
+        started = reported = time.monotonic()
         deadline = started + max(grace.values(), default=0) + KILL_SETTLE_S
-        reported = started
+        killed: set[str] = set()
 
         def running() -> list[str]:
             states = self.states()
-            return sorted(n for n in groups if execute.alive(groups[n], group=True) or (
+            return sorted(n for n in groups if (groups[n] > 0 and execute.alive(groups[n], group=True)) or (
                 n in states and states[n].state in ("RUNNING", "STARTING", "STOPPING")))
 
         left = running()
         while left:
             now = time.monotonic()
             for name in left:
-                if name not in killed and now - started >= grace[name]:
+                if name not in killed and now - started >= grace[name] and groups[name] > 0:
                     killed.add(name)
                     logger.warning("%s did not stop within %.0f s: SIGKILL to its process group", name, grace[name])
                     _signal(-groups[name], signal.SIGKILL)
@@ -222,7 +236,7 @@ class Supervisor:
                 break
             if progress is not None and now - reported >= PROGRESS_EVERY_S:
                 reported = now
-                progress(f"stopping: {len(left)} of {len(groups)} process(es) still running after "
+                progress(f"stopping: {len(left)} of {total} process(es) still running after "
                          f"{now - started:.0f} s: {', '.join(left)}")
             time.sleep(0.1)  # the poll interval of a loop bounded by ``deadline``
             left = running()

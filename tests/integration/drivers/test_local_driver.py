@@ -152,3 +152,29 @@ def test_stop_keeps_what_it_is_told_and_kills_after_the_grace_given(driver: Loca
     assert told and "svc-0" in told[0] and "still running" in told[0], told
     driver.shutdown(grace_s=1)
     assert not any(execute.alive(pid) for pid in kept)
+
+
+RECORDER = """
+import signal, sys, time
+def stop(*_):
+    open(sys.argv[1], "w").write(repr(time.time()))
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+while True:
+    time.sleep(1)
+"""
+
+
+def test_stop_goes_from_users_to_what_they_use_one_priority_at_a_time(driver: LocalDriver, tmp_path: Path) -> None:
+    """The worker (highest priority) is gone before Odoo, Odoo before the edge and PostgreSQL: a
+    user of a service is never left probing it while it stops."""
+    stubborn.supervise(driver, tmp_path, "svc-user", stop_wait_s=120, priority=900)
+    script = tmp_path / "recorder.py"
+    script.write_text(RECORDER)
+    driver.ensure_process(ProcessSpec(name="svc-used", kind="service",
+                                      argv=(sys.executable, str(script), str(tmp_path / "stopped-at")),
+                                      cwd=tmp_path, log_file=tmp_path / "used.log", priority=100))
+    driver.wait_running("svc-used", timeout=20)
+    started = time.time()
+    driver.stop_processes(grace_s=2)
+    assert float((tmp_path / "stopped-at").read_text()) - started >= 2, "stopped only once its user was gone"
