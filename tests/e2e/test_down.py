@@ -103,3 +103,17 @@ def _files_with(root: Path, text: str) -> list[str]:
             except OSError:
                 continue
     return found
+
+
+def test_purge_after_a_plain_down_drops_the_managed_cluster_without_restarting_odoo(tmp_path: Path) -> None:
+    t = unique("m")
+    estate = make_estate(tmp_path, {t: {"environments": {"prod": {}}}}, cluster="managed")
+    estate.cli("apply", str(estate.path), "-q")
+    log = estate.data_dir / "logs" / "envs" / f"{t}__prod" / "odoo.log"
+    starts = log.read_text().count("HTTP service")
+    estate.cli("down", "-f", str(estate.path))
+    proc = estate.cli("down", "-f", str(estate.path), "--purge", "--yes", "--json")
+    result = json.loads(proc.stdout)
+    assert result["failures"] == [] and f"database {t}_prod" in result["purged"] and "cluster main" in result["purged"]
+    assert log.read_text().count("HTTP service") == starts, "Odoo was not started again only to be stopped"
+    assert {p.name for p in estate.data_dir.iterdir()} <= {"state.db", "secret.key", "logs", "backups"}

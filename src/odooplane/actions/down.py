@@ -19,6 +19,7 @@ from functools import partial
 from pathlib import Path
 
 from odooplane.actions import estate_file
+from odooplane.errors import OdooplaneError
 from odooplane.estate.models import ManagedCluster
 from odooplane.operations import observe, provision
 from odooplane.operations.context import Context
@@ -52,9 +53,16 @@ def run(path: Path | None, *, purge: bool = False, grace_s: float | None = None,
                                 path=str(ctx.valid.path.resolve()))
             if purge:
                 managed = [n for n, c in ctx.estate.clusters.items() if isinstance(c, ManagedCluster)]
-                if managed:
-                    op.step("supervisor", "runtime", ctx.driver.prepare)  # their databases are dropped through them
                 keep = [observe.cluster_program(n) for n in managed]
+                if managed:
+                    if not ctx.driver.processes():
+                        # Stopped already (a plain `down`): starting supervisord for the clusters must not
+                        # start everything else again.
+                        for name in ctx.driver.process_names():
+                            if name not in keep:
+                                ctx.driver.remove_process(name)
+                    op.step("supervisor", "runtime", ctx.driver.prepare)  # their databases are dropped through them
+                    _settle(ctx, keep)
                 op.step("stop", "processes", partial(ctx.driver.stop_processes, keep=keep, grace_s=grace_s,
                                                      progress=progress))
                 _purge_data(ctx, op, result)
@@ -64,6 +72,18 @@ def run(path: Path | None, *, purge: bool = False, grace_s: float | None = None,
             return result
     finally:
         ctx.close()
+
+
+def _settle(ctx: Context, programs: list[str]) -> None:
+    """Wait for the clusters supervisord (re)started by itself: one still starting holds its port, and
+    would be taken for another program on it."""
+    present = ctx.driver.processes()
+    for name in programs:
+        if name in present:
+            try:
+                ctx.driver.wait_running(name, timeout=60)
+            except OdooplaneError:
+                pass  # ensure_cluster says what is wrong with it
 
 
 def _purge_data(ctx: Context, op: Operation, result: DownResult) -> None:
