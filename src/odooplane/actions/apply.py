@@ -13,7 +13,7 @@ from odooplane.actions import estate_file
 from odooplane.actions import schedule as scheduling
 from odooplane.errors import LockedError, OdooplaneError
 from odooplane.estate.resolve import DesiredEnvironment
-from odooplane.operations import mail, moves, observe, pools, provision, templates, upgrades
+from odooplane.operations import mail, moves, observe, pools, provision, templates, temporaries, upgrades
 from odooplane.operations.context import Context
 from odooplane.operations.runner import Operation, StepFailed, StepRecord
 from odooplane.planner import plan as planner
@@ -95,6 +95,11 @@ def converge(
         provision.ensure_worker(ctx, op)
         if runtime_changes:
             observed, _ = observe.observe(ctx, health=True)  # clusters and the edge are up now
+        if observed.leftovers:
+            # What killed operations left: removed (swaps finished) before anything else looks at
+            # the databases, so no orphan pass ever mistakes them for data to keep or to drop.
+            op.step("leftovers", "runtime", lambda: temporaries.clean_up(ctx))
+            observed, _ = observe.observe(ctx, health=True)
         _remove_orphans(ctx, op, observed, prune=prune, result=result)
         op.step("mail", "runtime", lambda: mail.publish(ctx))  # the worker catches non-production mail
         for template in templates.desired(ctx):

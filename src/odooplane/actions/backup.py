@@ -86,9 +86,12 @@ class ListedBackup:
     time: str
     kind: str
     verified: bool | None  # None: never verified
+    confirmed: bool = True  # False: its backup never finished (shown only with --all; never restored by default)
 
 
-def list_backups(path: Path | None, targets: list[str]) -> list[ListedBackup]:
+def list_backups(path: Path | None, targets: list[str], *, include_unconfirmed: bool = False) -> list[ListedBackup]:
+    """The backups of ``targets`` in their repositories: the confirmed ones, or every snapshot with
+    ``include_unconfirmed`` (each flagged)."""
     ctx = estate_file.context(path)
     try:
         out: list[ListedBackup] = []
@@ -99,9 +102,12 @@ def list_backups(path: Path | None, targets: list[str]) -> list[ListedBackup]:
                 repo = repositories.repository(ctx, name, tenant=env.ref.tenant)
                 if not restic.is_initialised(repo):
                     continue
+                confirmed = backups.confirmed_snapshots(ctx, env, name)
                 for snap in restic.snapshots(repo, tags=repositories.env_tags(ctx, env)):
-                    out.append(ListedBackup(str(env.ref), name, snap.short_id, snap.time.isoformat(),
-                                            snap.tag("kind") or "?", verdicts.get(snap.short_id)))
+                    ok = backups.is_confirmed(snap, confirmed)
+                    if ok or include_unconfirmed:
+                        out.append(ListedBackup(str(env.ref), name, snap.short_id, snap.time.isoformat(),
+                                                snap.tag("kind") or "?", verdicts.get(snap.short_id), ok))
         return out
     finally:
         ctx.close()

@@ -76,7 +76,13 @@ def run(
     placement = parse_destination(to)
     wanted = "dedicated" if placement == "dedicated" else f"shared:{placement['shared']}"
     if wanted == env.placement:
-        raise UsageError(f"{target} is already {env.placement}")
+        if not _move_pending(valid, ref):
+            raise UsageError(f"{target} is already {env.placement}")
+        # The estate already says so but the data is not there yet (an interrupted move): finish it.
+        result = apply.run(valid.path, listener=listener, on_plan=on_plan)
+        move = next((m for m in result.moves if m.target == target), None)
+        return MoveOutcome(target=target, file=str(env_file(valid.path, ref)), placement_before=env.placement,
+                           placement_after=wanted, move=move, result=result)
     file = env_file(valid.path, ref)
     original = edit_env(file, {ref: {"placement": placement}})
     try:
@@ -89,3 +95,22 @@ def run(
     return MoveOutcome(target=target, file=str(file), placement_before=env.placement, placement_after=wanted,
                        move=move, result=result)
 
+
+
+def _move_pending(valid: validate.ValidEstate, ref: EnvRef) -> bool:
+    """Whether ``ref``'s data is not yet where the estate places it, or its old copy is not yet
+    cleaned up (a move was interrupted)."""
+    from odooplane.operations import observe
+    from odooplane.planner import plan as planner
+
+    ctx = estate_file.context(valid.path)
+    try:
+        observed, _ = observe.observe(ctx, health=False)
+        env = valid.environment(ref)
+        obs = observed.envs.get(ref)
+        if any(leftover.target == str(ref) for leftover in observed.leftovers):
+            return True
+        return env is not None and obs is not None and any(
+            c.action == "move" for c in planner.env_changes(env, obs))
+    finally:
+        ctx.close()

@@ -24,7 +24,7 @@ def parse_at(text: str) -> dt.datetime:
 
 
 def run(path: Path | None, target: str, *, source: str | None = None, repository: str | None = None,
-        snapshot: str | None = None, at: str | None = None, pitr: bool = False,
+        snapshot: str | None = None, at: str | None = None, pitr: bool = False, unconfirmed: bool = False,
         listener: Callable[[str, str, str], None] | None = None) -> restoring.RestoreResult:
     if snapshot and at:
         raise UsageError("give --snapshot or --at, not both")
@@ -38,6 +38,7 @@ def run(path: Path | None, target: str, *, source: str | None = None, repository
         source_env = select(ctx, [source])[0] if source else target_env
         with Operation(ctx.store, kind="restore", target=target, actor=ctx.actor, listener=listener) as op:
             return restoring.restore(ctx, op, source=source_env, target=target_env, repository=repository,
-                                     snapshot=snapshot, at=parse_at(at) if at else None, pitr=pitr)
+                                     snapshot=snapshot, at=parse_at(at) if at else None, pitr=pitr,
+                                     unconfirmed=unconfirmed)
     finally:
         ctx.close()

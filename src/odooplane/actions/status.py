@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +35,11 @@ class EnvStatus:
     last_backup: str | None = None  # newest confirmed backup (UTC)
     last_verified: str | None = None  # newest restore verification that passed (UTC)
     verification_failed: bool = False  # the newest restore verification failed
-    release: str | None = None  # the release it runs (newest successful install or upgrade)
-    release_failed: str | None = None  # "<release> failed at <time> UTC, rolled back: <cause>", while held
     backup_failing: str | None = None  # why the newest backup attempt failed (None: it succeeded, or none yet)
     backup_policy: str | None = None  # None: not backed up (backup: false)
     backup_attempted_at: str | None = None  # newest backup attempt, successful or not (ISO, UTC)
+    release: str | None = None  # the release it runs (newest successful install or upgrade)
+    release_failed: str | None = None  # "<release> failed at <time> UTC, rolled back: <cause>", while held
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,6 +54,7 @@ class EstateStatus:
     pools: list[dict[str, Any]]
     environments: list[EnvStatus]
     orphans: list[dict[str, str]]
+    leftovers: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
@@ -69,6 +70,7 @@ class EstateStatus:
             "healthy": self.healthy,
             "environments": [e.as_dict() for e in self.environments],
             "orphans": self.orphans,
+            "leftovers": self.leftovers,
         }
 
 
@@ -140,12 +142,12 @@ def run(path: Path | None, *, tenant: str | None = None) -> EstateStatus:
                     last_backup=backups.get(str(env.ref)),
                     last_verified=verified.get(str(env.ref)),
                     verification_failed=newest_verification.get(str(env.ref)) is False,
-                    release=obs.release,
-                    release_failed=(f"{obs.failed_upgrade.describe()}: {obs.failed_upgrade.error}"
-                                    if obs.failed_upgrade is not None else None),
                     backup_failing=failing.get(str(env.ref)),
                     backup_policy=env.backup_policy,
                     backup_attempted_at=attempted.get(str(env.ref)),
+                    release=obs.release,
+                    release_failed=(f"{obs.failed_upgrade.describe()}: {obs.failed_upgrade.error}"
+                                    if obs.failed_upgrade is not None else None),
                 )
             )
         clusters = {
@@ -181,6 +183,8 @@ def run(path: Path | None, *, tenant: str | None = None) -> EstateStatus:
             pools=pools,
             environments=rows,
             orphans=[{"kind": o.kind, "name": o.name, "target": o.target} for o in observed.orphans],
+            leftovers=[{"kind": t.kind, "name": t.name, "target": t.target, "description": t.description}
+                       for t in observed.leftovers],
         )
     finally:
         ctx.close()

@@ -51,13 +51,14 @@ def run(
 def list_(
     targets: list[str] = typer.Argument(None, help="tenant/env or tenant (default: all)."),
     estate: Path = ESTATE,
+    show_all: bool = typer.Option(False, "--all", help="Also snapshots whose backup never finished (unconfirmed)."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
-    """Backups in the repositories, and whether each was proven to restore."""
+    """Confirmed backups in the repositories, and whether each was proven to restore."""
     from odooplane.actions import backup as action
 
     with errors():
-        items = action.list_backups(estate, list(targets or []))
+        items = action.list_backups(estate, list(targets or []), include_unconfirmed=show_all)
     if as_json:
         print_json([i.__dict__ for i in items])
         return
@@ -69,7 +70,7 @@ def list_(
         table.add_row(
             i.target,
             i.repository,
-            i.snapshot,
+            i.snapshot if i.confirmed else f"{i.snapshot} [yellow](unconfirmed)[/]",
             i.time[:19],
             i.kind,
             styled("ok") if i.verified else (styled("failed") if i.verified is False else verified),

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 ACTION_STYLE = {"create": "green", "install": "green", "start": "green", "update": "yellow", "restart": "yellow",
                 "recreate": "yellow", "remove": "red", "retain": "dim", "check": "cyan", "move": "magenta",
-                "upgrade": "magenta", "hold": "red"}
+                "recover": "yellow", "upgrade": "magenta", "hold": "red"}
 
 
 def print_plan(plan: Plan) -> None:
@@ -37,12 +37,14 @@ def register(app: typer.Typer) -> None:
         estate: Path = typer.Argument(None, help="Estate file (default: $ODOOPLANE_ESTATE or ./estate.yaml)."),
         prune: bool = typer.Option(False, "--prune", help="Also plan dropping data of removed environments."),
         as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+        retry_failed: bool = typer.Option(False, "--retry-failed", help="Plan as apply --retry-failed would: "
+                                          "the upgrades that failed and were rolled back, tried again."),
     ) -> None:
         """Show what apply would change, from what runs now (nothing is changed)."""
         from odooplane.actions import plan as action
 
         with errors():
-            result = action.run(estate, prune=prune)
+            result = action.run(estate, prune=prune, retry_failed=retry_failed)
         if as_json:
             print_json(result.as_dict())
         else:

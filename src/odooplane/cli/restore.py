@@ -18,6 +18,8 @@ def register(app: typer.Typer) -> None:
         at: str = typer.Option(None, "--at", help="The newest backup taken at or before this time (ISO, UTC default)."),
         repo: str = typer.Option(None, "--repo", "-r", help="Repository (default: the policy's first target)."),
         pitr: bool = typer.Option(False, "--pitr", help="Point in time from the cluster's WAL archive (pgBackRest)."),
+        unconfirmed: bool = typer.Option(False, "--unconfirmed", help="Allow the --snapshot named even though its "
+                                         "backup was never confirmed (it did not finish)."),
         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before replacing an existing environment."),
         estate: Path = typer.Option(None, "--estate", "-f", help="Estate file (default: $ODOOPLANE_ESTATE or "
                                     "./estate.yaml; never the estate last applied)."),
@@ -35,7 +37,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(ExitCode.FAILED)
         with errors():
             result = action.run(named.path, target, source=source, repository=repo, snapshot=snapshot, at=at,
-                                pitr=pitr)
+                                pitr=pitr, unconfirmed=unconfirmed)
         if as_json:
             print_json({**result.__dict__, "estate": named.name, "estate_file": str(named.path)})
             return

@@ -99,5 +99,8 @@ def register(app: typer.Typer) -> None:
                                   f"(runs {env.release or 'its previous code'})")
             for orphan in result.orphans:
                 console.print(f"[yellow]orphan[/] {orphan['kind']} {orphan['name']} {orphan['target']}")
+            for leftover in result.leftovers:
+                console.print(f"[yellow]left by an interrupted operation[/] {escape(leftover['description'])} "
+                              "(the next apply removes it)")
         if not result.healthy:
             raise typer.Exit(ExitCode.UNHEALTHY)

@@ -136,17 +136,27 @@ def upload(ctx: Context, env: DesiredEnvironment, repo: restic.Repository, stage
     return snapshot
 
 
+def confirmed_snapshots(ctx: Context, env: DesiredEnvironment, repository: str) -> set[str]:
+    """Ids of the snapshots of ``env`` in ``repository`` whose backup was confirmed (listed by
+    restic and its manifest read back identical): the only ones listed and restored by default."""
+    return {str(e.data.get("snapshot")) for e in evidence.query(ctx.store, kind="backup", target=str(env.ref),
+                                                                limit=100000)
+            if e.ok and e.data.get("repository") == repository}
+
+
+def is_confirmed(snapshot: restic.Snapshot, confirmed: set[str]) -> bool:
+    return snapshot.short_id in confirmed or snapshot.id in confirmed
+
+
 def forget_unconfirmed(ctx: Context, env: DesiredEnvironment, repo: restic.Repository) -> list[str]:
     """Forget snapshots of ``env`` that this estate made but never confirmed (a backup killed after
     restic wrote the snapshot, before the manifest was read back): they must never be taken for
     good backups. Snapshots without this estate's tags are never touched."""
     if not restic.is_initialised(repo):
         return []
-    confirmed = {str(e.data.get("snapshot")) for e in evidence.query(ctx.store, kind="backup", target=str(env.ref),
-                                                                     limit=100000)
-                 if e.ok and e.data.get("repository") == repo.name}
+    confirmed = confirmed_snapshots(ctx, env, repo.name)
     stale = [s.short_id for s in restic.snapshots(repo, tags=repositories.env_tags(ctx, env))
-             if s.short_id not in confirmed and s.id not in confirmed]
+             if not is_confirmed(s, confirmed)]
     if stale:
         restic.unlock(repo)  # what killed that backup left its lock behind
         restic.forget(repo, stale, prune=True)

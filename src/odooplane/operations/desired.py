@@ -83,6 +83,9 @@ class EnvArtifacts:
         return self.data_dir / "filestore" / self.env.database
 
 
+CREATING = "creating"  # the marker state of a database being made: holds no data yet
+
+
 def modules_state(modules: Iterable[str]) -> str:
     """The marker state of a complete database on which ``modules`` (and base) were read back installed."""
     names = ",".join(sorted({"base", *modules}))

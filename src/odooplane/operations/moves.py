@@ -8,11 +8,13 @@ import shutil
 import time
 from dataclasses import dataclass
 
+from odooplane import faults
 from odooplane.errors import PermanentError
 from odooplane.estate.resolve import DesiredEnvironment
-from odooplane.operations import locks, provision, templates
+from odooplane.operations import locks, provision, templates, temporaries
 from odooplane.operations.context import Context
-from odooplane.operations.desired import EnvArtifacts, artifacts, program_name
+from odooplane.operations.desired import CREATING, EnvArtifacts, artifacts, program_name
+from odooplane.operations.observe import moves_name
 from odooplane.operations.runner import Operation, StepFailed
 from odooplane.planner.observed import EnvObservation
 from odooplane.services import odoo_db, postgres
@@ -40,8 +42,10 @@ def _old_location(ctx: Context, env: DesiredEnvironment, old_owner: str) -> tupl
 def move_env(ctx: Context, op: Operation, env: DesiredEnvironment, obs: EnvObservation) -> MoveResult:
     """Move ``env`` to its desired placement; on failure before the switch, put everything back."""
     t = str(env.ref)
-    assert obs.owner is not None
-    old_owner = obs.owner
+    # Resuming an interrupted move: the role owning <db>__moving (the original) is where it came from.
+    old_owner = obs.moving_from or obs.owner
+    if old_owner is None:
+        raise PermanentError(f"{t}: nothing to move (its database is missing)")
     old_pool, old_filestore = _old_location(ctx, env, old_owner)
     with locks.hold(ctx.layout.locks, f"env-{env.ref.slug}", wait=5, what=t):
         art = op.step("prepare", t, lambda: artifacts(ctx, env, create=True))
@@ -51,12 +55,14 @@ def move_env(ctx: Context, op: Operation, env: DesiredEnvironment, obs: EnvObser
             op.step("role", t, lambda: postgres.ensure_role(art.cluster, role=env.role, password=art.db_password,
                                                             comment=comment))
             op.step("config", t, lambda: provision._write_conf(ctx, art))
-        moving = f"{env.database}__moving"
+        moving = moves_name(env.database)
         started = time.monotonic()
         switched = False
         try:
-            op.step("block", t, lambda: postgres.allow_connections(art.cluster, env.database, False))
-            op.step("copy", t, lambda: _copy(ctx, art, moving, old_owner, old_filestore))
+            if obs.moving_from is None:
+                op.step("block", t, lambda: postgres.allow_connections(art.cluster, env.database, False))
+            op.step("copy", t, lambda: _copy(ctx, op, art, moving=moving, old_owner=old_owner,
+                                             old_filestore=old_filestore))
             if art.process is not None:
                 proc = art.process
                 op.step("process", t, lambda: provision.start_process(ctx, proc, restart=True))
@@ -77,22 +83,29 @@ def move_env(ctx: Context, op: Operation, env: DesiredEnvironment, obs: EnvObser
                 op.step("move-rollback", t, lambda: _rollback(ctx, art, moving, old_pool))
             raise
         downtime = time.monotonic() - started
-        op.step("cleanup", t, lambda: _cleanup(ctx, art, moving, old_pool, old_filestore))
-        op.step("limits", t, lambda: provision._limits(art))
+        # Complete before the original goes: from here on the copy is the environment's data.
         provision.mark_ready(ctx, art)
+        op.step("cleanup", t, lambda: _cleanup(ctx, op, art, moving=moving, old_pool=old_pool,
+                                                        old_filestore=old_filestore))
+        op.step("limits", t, lambda: provision._limits(art))
     return MoveResult(target=t, source=old_owner, destination=env.placement, downtime_s=round(downtime, 3))
 
 
-def _copy(ctx: Context, art: EnvArtifacts, moving: str, old_owner: str, old_filestore: str) -> None:
+def _copy(ctx: Context, op: Operation, art: EnvArtifacts, *, moving: str, old_owner: str, old_filestore: str) -> None:
     env = art.env
     if postgres.database_exists(art.cluster, moving):
         # A previous attempt was interrupted after the rename: the moving copy is the original.
         postgres.drop_database(art.cluster, env.database)
     else:
         postgres.rename_database(art.cluster, env.database, moving)
-    postgres.create_from_template(art.cluster, database=env.database, template=moving, owner=env.role,
-                                  comment=postgres.marker(ctx.estate_id, str(env.ref)))
+    faults.point("move:original-renamed")
+    # Marked "creating" while the original exists: until the move is finished, the copy is disposable.
+    temporaries.create_database(ctx, art.cluster, database=env.database, template=moving, owner=env.role,
+                                comment=postgres.marker(ctx.estate_id, str(env.ref), state=CREATING),
+                                target=str(env.ref), operation_id=op.op_id)
+    faults.point("move:copied")
     odoo_db.take_ownership(art.cluster, env.database, from_role=old_owner, to_role=env.role)
+    faults.point("move:owned")
     from pathlib import Path
 
     if Path(old_filestore) != art.filestore:
@@ -110,17 +123,33 @@ def _rollback(ctx: Context, art: EnvArtifacts, moving: str, old_pool: str | None
         ctx.driver.remove_process(program_name(art.slug))
 
 
-def _cleanup(ctx: Context, art: EnvArtifacts, moving: str, old_pool: str | None, old_filestore: str) -> None:
-    postgres.drop_database(art.cluster, moving)
+def _cleanup(ctx: Context, op: Operation, art: EnvArtifacts, *, moving: str, old_pool: str | None,
+             old_filestore: str) -> None:
+    """Drop the original and what served it. Everything to remove is registered first, so a kill
+    in between leaves leftovers the next run removes — never an orphan to prune by hand."""
     from pathlib import Path
 
+    t = str(art.env.ref)
+    was_dedicated = old_pool is None and art.process is None
+    stale: list[int] = []
     if Path(old_filestore) != art.filestore:
-        shutil.rmtree(old_filestore, ignore_errors=True)
-    if old_pool is None and art.process is None:
-        # Was dedicated: its process, configuration and role go.
+        stale.append(temporaries.register_directory(ctx, Path(old_filestore), target=t, purpose="move",
+                                                    operation_id=op.op_id))
+    if was_dedicated:  # its process, configuration and role go
+        stale.append(temporaries.register_directory(ctx, ctx.layout.env_dir(art.slug), target=t, purpose="move",
+                                                    operation_id=op.op_id))
+        stale.append(temporaries.register_role(ctx, art.cluster, art.env.ref.role, target=t, purpose="move",
+                                               operation_id=op.op_id))
+    postgres.drop_database(art.cluster, moving)
+    faults.point("move:original-dropped")
+    if was_dedicated:
         ctx.driver.remove_process(program_name(art.slug))
         shutil.rmtree(ctx.layout.env_dir(art.slug), ignore_errors=True)
         postgres.drop_role(art.cluster, art.env.ref.role)
+    if Path(old_filestore) != art.filestore:
+        shutil.rmtree(old_filestore, ignore_errors=True)
+    for temp_id in stale:
+        temporaries.release(ctx, temp_id)
 
 
 def check_movable(obs: EnvObservation) -> None:

@@ -13,9 +13,10 @@ from odooplane.drivers.base import ProcessState
 from odooplane.errors import OdooplaneError
 from odooplane.estate.models import ManagedCluster
 from odooplane.estate.resolve import DesiredEnvironment, DesiredPool, EnvRef
-from odooplane.operations import release_content, templates
+from odooplane.operations import release_content, templates, temporaries
 from odooplane.operations.context import Context
 from odooplane.operations.desired import (
+    CREATING,
     EnvArtifacts,
     OdooProcess,
     PoolArtifacts,
@@ -28,6 +29,7 @@ from odooplane.operations.desired import (
 from odooplane.planner.observed import (
     ClusterObservation,
     EnvObservation,
+    Leftover,
     Observed,
     Orphan,
     PoolObservation,
@@ -40,6 +42,11 @@ from odooplane.services.postgres import DatabaseStats
 from odooplane.store import releases
 
 logger = logging.getLogger(__name__)
+
+
+def moves_name(database: str) -> str:
+    """The name an environment's database has while a move copies it (the original data)."""
+    return f"{database}__moving"
 CLUSTER_PROGRAM_PREFIX = "pg-"
 POOL_PROGRAM_PREFIX = "pool-"
 
@@ -147,6 +154,8 @@ def observe(
         if owned is not None and owned.state == ready_state(env) and not stats:
             # Complete, with exactly these modules (recorded in its marker): no query inside it.
             modules = {module: "installed" for module in ("base", *env.modules)}
+        elif owned is not None and owned.state == CREATING:
+            modules = None  # being made (or its making was killed): it holds no data yet
         elif owned is not None and (conn := ctx.cluster_conn(env.cluster_name, allocate=False)) is not None:
             try:
                 modules = postgres.module_states(conn, env.database)
@@ -155,6 +164,7 @@ def observe(
             except OdooplaneError as exc:
                 error = exc.message
         route = routes.get(env.ref.slug)
+        moving = cluster.databases.get(moves_name(env.database)) if cluster.reachable else None
         if art is not None and art.process is not None:
             proc = _process_obs(ctx, art.process, processes, health=health)
             process, process_current = proc.process, proc.current
@@ -191,6 +201,7 @@ def observe(
             limits_current=_limits_current(env, owned),
             release=applied.get(str(env.ref)),
             failed_upgrade=failed.get(str(env.ref)),
+            moving_from=moving.owner if moving is not None and moving.target == str(env.ref) else None,
         )
 
     envs_list = list(ctx.valid.environments)
@@ -206,6 +217,7 @@ def observe(
         pools=pools,
         templates=observed_templates,
         worker=processes.get("worker"),
+        leftovers=[Leftover(t.target, t.kind, t.name, t.describe()) for t in temporaries.pending(ctx)],
     )
     return observed, arts
 
@@ -231,7 +243,9 @@ def _orphans(
 ) -> list[Orphan]:
     wanted_slugs = {env.ref.slug for env in ctx.valid.environments if env.pool is None}
     all_slugs = {env.ref.slug for env in ctx.valid.environments}
-    wanted_dbs = {env.database for env in ctx.valid.environments} | set(wanted_templates)
+    # An interrupted move's copy is the environment's data: wanted while the environment is.
+    wanted_dbs = ({env.database for env in ctx.valid.environments} | set(wanted_templates)
+                  | {moves_name(env.database) for env in ctx.valid.environments})
     wanted_roles = (
         {env.role for env in ctx.valid.environments} | {p.role for p in ctx.valid.pools} | set(wanted_templates)
     )

@@ -13,9 +13,10 @@ from odooplane.drivers.base import ProcessSpec
 from odooplane.errors import OdooplaneError, PermanentError, TemporaryError
 from odooplane.estate.models import ManagedCluster
 from odooplane.estate.resolve import DesiredEnvironment
-from odooplane.operations import locks, odoo_commands, templates
+from odooplane.operations import locks, odoo_commands, templates, temporaries
 from odooplane.operations.context import Context
 from odooplane.operations.desired import (
+    CREATING,
     EnvArtifacts,
     OdooProcess,
     artifacts,
@@ -175,7 +176,8 @@ def ensure_template(ctx: Context, op: Operation, template: templates.DesiredTemp
     conn = ctx.cluster_conn(template.cluster_name)
     assert conn is not None
     with locks.hold(ctx.layout.locks, f"template-{template.key}", wait=1800, what=f"template {template.database}"):
-        op.step("template", f"template {template.database}", lambda: templates.build(ctx, template, conn),
+        op.step("template", f"template {template.database}",
+                lambda: templates.build(ctx, template, conn, operation_id=op.op_id),
                 detail=",".join(["base", *template.modules]))
 
 
@@ -330,11 +332,15 @@ def _converge_env(
     if new:
         template = templates.for_environment(ctx, env)
         if template is not None:
-            op.step("from-template", t, lambda: templates.copy_into(ctx, template, art), detail=template.database)
+            op.step("from-template", t, lambda: templates.copy_into(ctx, template, art, operation_id=op.op_id),
+                    detail=template.database)
             created.append("database")
         else:
-            op.step("database", t, lambda: postgres.ensure_database(art.cluster, database=env.database,
-                                                                    owner=env.role, comment=comment))
+            # Marked "creating" until Odoo's init and the identity are done: a kill in between
+            # leaves a database the next run knows it may start again.
+            op.step("database", t, lambda: temporaries.create_database(
+                ctx, art.cluster, database=env.database, owner=env.role, target=t, operation_id=op.op_id,
+                comment=marker(ctx.estate_id, t, state=CREATING)))
             created.append("database")
             op.step("init", t, lambda: _init(ctx, art), detail=",".join(["base", *env.modules]))
         op.step("identity", t, lambda: reset_identity(art))
@@ -436,6 +442,9 @@ def remove_orphan(ctx: Context, op: Operation, orphan: Orphan, *, prune: bool) -
     if conn is None:
         return
     if orphan.kind == "database":
+        if orphan.target in {str(env.ref) for env in ctx.valid.environments}:
+            return  # data of an environment that still exists: never dropped as an orphan (planner.plan)
+
         def drop() -> None:
             postgres.drop_database(conn, orphan.name)
             if orphan.target:

@@ -14,13 +14,12 @@ from pathlib import Path
 
 from odooplane.errors import PermanentError
 from odooplane.estate.resolve import DesiredEnvironment
-from odooplane.operations import locks, provision, repositories, sandbox
+from odooplane.operations import locks, provision, repositories, sandbox, temporaries
 from odooplane.operations.context import Context
 from odooplane.operations.desired import EnvArtifacts, artifacts
 from odooplane.operations.runner import Operation
 from odooplane.operations.verify import find_snapshot
 from odooplane.services import odoo_db, postgres
-from odooplane.services.postgres import connect
 from odooplane.store import evidence
 
 
@@ -46,13 +45,12 @@ def load_into_temporary(
         op.step("role", t, lambda: postgres.ensure_role(art.cluster, role=env.role, password=art.db_password,
                                                         comment=postgres.marker(ctx.estate_id, t)))
     postgres.drop_database(art.cluster, temp)
-    op.step("database", t, lambda: postgres.ensure_database(
-        art.cluster, database=temp, owner=env.role,
+    op.step("database", t, lambda: temporaries.create_database(
+        ctx, art.cluster, database=temp, owner=env.role, target=t, operation_id=op.op_id, extensions=False,
         comment=postgres.marker(ctx.estate_id, f"restore/{env.ref}")), detail=temp)
-    with connect(art.cluster, temp) as conn:
-        conn.execute("DROP EXTENSION IF EXISTS pg_trgm")  # the dump brings its own extensions
-    op.step("pg_restore", t, lambda: sandbox.load_dump(art.cluster, restored, database=temp, role=env.role))
-    staging = art.filestore.with_name(f"{env.database}.restore")
+    op.step("pg_restore", t, lambda: sandbox.load_dump(art.cluster, restored, database=temp, role=env.role,
+                                                       password=art.db_password))
+    staging = staging_dir(art)
     restored_filestore = restored.root / "filestore"
     shutil.rmtree(staging, ignore_errors=True)
     staging.parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +71,7 @@ Fetch = Callable[[Path], sandbox.Restored]
 
 def restore(ctx: Context, op: Operation, *, source: DesiredEnvironment, target: DesiredEnvironment,
             repository: str | None = None, snapshot: str | None = None, at: dt.datetime | None = None,
-            pitr: bool = False) -> RestoreResult:
+            pitr: bool = False, unconfirmed: bool = False) -> RestoreResult:
     """Restore ``source`` into ``target`` (the same environment: in place) from its newest backup
     (at or before ``at``), a given snapshot, or — with ``pitr`` — its cluster's WAL archive at ``at``."""
     if pitr:
@@ -81,7 +79,7 @@ def restore(ctx: Context, op: Operation, *, source: DesiredEnvironment, target: 
                         fetch=lambda into: fetch_pitr(ctx, op, source, at=at, into=into), at=at)
     repo_name = repository or (repositories.targets(ctx, source) or ["local"])[0]
     repo = repositories.repository(ctx, repo_name, tenant=source.ref.tenant)
-    snap = find_snapshot(ctx, source, repo, snapshot=snapshot, at=at)
+    snap = find_snapshot(ctx, source, repo, snapshot=snapshot, at=at, unconfirmed=unconfirmed)
     return _restore(ctx, op, source=source, target=target, label=snap.short_id, repository=repo_name,
                     fetch=lambda into: sandbox.fetch(repo, snap, into), at=snap.time)
 
@@ -126,28 +124,34 @@ def _restore(ctx: Context, op: Operation, *, source: DesiredEnvironment, target:
     fails before it is dropped."""
     t = str(target.ref)
     started = ctx.clock.monotonic()
-    work = ctx.layout.sandbox(f"restore-{target.ref.slug}-{secrets.token_hex(3)}")
-    with locks.hold(ctx.layout.locks, f"env-{target.ref.slug}", wait=60, what=t):
+    work = ctx.layout.sandbox(f"{kind}-{target.ref.slug}-{secrets.token_hex(3)}")
+    with locks.hold(ctx.layout.locks, temporaries.lock_name(t), wait=60, what=t):
+        temporaries.clean_up(ctx, target=t, held=True)  # what a killed restore/clone of it left
         art = op.step("prepare", t, lambda: artifacts(ctx, target, create=True))
         assert art is not None
         in_place = postgres.database_exists(art.cluster, target.database)
-        temp = f"{target.database}__restore"
-        try:
+        temp = temp_database(target)
+        with temporaries.directory(ctx, work, target=t, purpose=kind, operation_id=op.op_id):
             restored = op.step("fetch", t, lambda: fetch(work), detail=label)
             verdict = sandbox.check_artifacts(restored)
             if not verdict.ok:
                 raise PermanentError("; ".join(verdict.failures))
-            checks = load_into_temporary(ctx, op, art, restored, temp=temp, reset_identity=source.ref != target.ref)
-            if after_load is not None:
-                try:
+            ids = [temporaries.register_database(ctx, art.cluster, temp, target=t, purpose=kind,
+                                                 operation_id=op.op_id),
+                   temporaries.register_directory(ctx, staging_dir(art), target=t, purpose=kind,
+                                                  operation_id=op.op_id)]
+            try:
+                checks = load_into_temporary(ctx, op, art, restored, temp=temp,
+                                             reset_identity=source.ref != target.ref)
+                if after_load is not None:
                     checks.details.update(after_load(art, temp))
-                except BaseException:
-                    postgres.drop_database(art.cluster, temp)
-                    shutil.rmtree(art.filestore.with_name(f"{target.database}.restore"), ignore_errors=True)
-                    raise
-            op.step("swap", t, lambda: _swap(ctx, art, temp, in_place=in_place))
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+                swap(ctx, op, art, temp, in_place=in_place)
+            except BaseException:
+                # The copy never went in place (or the swap is finished forward): nothing of it stays.
+                temporaries.clean_up(ctx, target=t, held=True, operation_id=op.op_id)
+                raise
+            for temp_id in ids:
+                temporaries.release(ctx, temp_id)
     result = RestoreResult(source=str(source.ref), target=t, snapshot=restored.snapshot, repository=repository,
                            in_place=in_place, checks=checks.details)
     provision.mark_ready(ctx, art)
@@ -174,22 +178,36 @@ def _restore(ctx: Context, op: Operation, *, source: DesiredEnvironment, target:
     return result
 
 
-def _swap(ctx: Context, art: EnvArtifacts, temp: str, *, in_place: bool) -> None:
-    """Put the verified copy in place: databases and filestores swap by rename; the old ones go."""
+def temp_database(env: DesiredEnvironment) -> str:
+    """The temporary database a restore, clone or import of ``env`` loads into."""
+    return f"{env.database}__restore"
+
+
+def staging_dir(art: EnvArtifacts) -> Path:
+    """Where the restored filestore waits beside the live one until the swap."""
+    return art.filestore.with_name(f"{art.env.database}.restore")
+
+
+def swap(ctx: Context, op: Operation, art: EnvArtifacts, temp: str, *, in_place: bool) -> None:
+    """Put the verified copy in place as a registered swap: databases and filestores swap by
+    rename and the old ones go; a kill at any point is finished forward (or undone, before the
+    database rename) by the next run."""
     env = art.env
-    staging = art.filestore.with_name(f"{env.database}.restore")
-    old_db = f"{env.database}__old"
-    old_files = art.filestore.with_name(f"{env.database}.old")
-    if in_place:
-        postgres.drop_database(art.cluster, old_db)
-        postgres.allow_connections(art.cluster, env.database, False)
-        postgres.rename_database(art.cluster, env.database, old_db)
-    postgres.rename_database(art.cluster, temp, env.database)
-    postgres.set_comment(art.cluster, env.database, postgres.marker(ctx.estate_id, str(env.ref)))
-    shutil.rmtree(old_files, ignore_errors=True)
-    if art.filestore.exists():
-        os.replace(art.filestore, old_files)
-    os.replace(staging, art.filestore)
-    if in_place:
-        postgres.drop_database(art.cluster, old_db)
-        shutil.rmtree(old_files, ignore_errors=True)
+    plan = temporaries.Swap(
+        cluster=art.cluster.name, database=env.database, temp=temp, old_db=f"{env.database}__old",
+        filestore=str(art.filestore), staging=str(staging_dir(art)),
+        old_files=str(art.filestore.with_name(f"{env.database}.old")), in_place=in_place,
+        marker=postgres.marker(ctx.estate_id, str(env.ref)))
+    swap_id = temporaries.begin_swap(ctx, plan, target=str(env.ref), operation_id=op.op_id)
+    op.step("swap", str(env.ref), lambda: temporaries.run_swap(art.cluster, plan))
+    temporaries.release(ctx, swap_id)
+
+
+def _swap(ctx: Context, art: EnvArtifacts, temp: str, *, in_place: bool) -> None:
+    """The swap without registration (kept for callers that manage their own temporaries)."""
+    env = art.env
+    temporaries.run_swap(art.cluster, temporaries.Swap(
+        cluster=art.cluster.name, database=env.database, temp=temp, old_db=f"{env.database}__old",
+        filestore=str(art.filestore), staging=str(staging_dir(art)),
+        old_files=str(art.filestore.with_name(f"{env.database}.old")), in_place=in_place,
+        marker=postgres.marker(ctx.estate_id, str(env.ref))))

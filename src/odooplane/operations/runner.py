@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from odooplane import execute, log
+from odooplane import execute, faults, log
 from odooplane.errors import OdooplaneError, PermanentError, TemporaryError
 from odooplane.operations import retry
 from odooplane.settings import Settings
@@ -144,6 +144,7 @@ class Operation:
             self._finish(step_id, name, target, "failed", started, error=reason)
             raise StepFailed(target=target, step=name, reason=reason) from exc
         _maybe_kill(name, target, "after")
+        faults.point(f"step:{name}")  # the step acted but its "done" is not recorded yet
         self._finish(step_id, name, target, "done", started, detail=detail)
         return result
 

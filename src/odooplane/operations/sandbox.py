@@ -4,6 +4,7 @@ first error. Used by verification, restores and drills."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -15,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from odooplane import execute
+from odooplane import execute, faults
 from odooplane.clock import wait_until
-from odooplane.errors import PermanentError
+from odooplane.errors import CommandFailed, PermanentError
 from odooplane.estate.resolve import DesiredEnvironment
+from odooplane.operations import temporaries
 from odooplane.operations.backups import MANIFEST, sha256_file
 from odooplane.operations.context import Context
 from odooplane.operations.desired import runtime_of
@@ -90,11 +92,19 @@ def create_scratch(cluster: ClusterConn, *, database: str, role: str, password: 
         conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(database), sql.Literal(comment)))
 
 
-def load_dump(cluster: ClusterConn, restored: Restored, *, database: str, role: str) -> None:
-    """pg_restore into ``database`` as ``role``, stopping at the first error."""
+def load_dump(cluster: ClusterConn, restored: Restored, *, database: str, role: str, password: str) -> None:
+    """pg_restore into ``database`` connected as ``role`` (its owner, an ordinary role: never the
+    administrator, so nothing in the archive can act beyond that role), stopping at the first error."""
     tool = pg_tools.client("pg_restore")
-    execute.run(pg_tools.restore_argv(tool, cluster, database=database, dump_dir=restored.root / "dump", role=role),
-                env=pg_tools.env(cluster), secrets=[cluster.password or ""], what="pg_restore", timeout=6 * 3600)
+    as_role = dataclasses.replace(cluster, user=role, password=password)
+    try:
+        execute.run(pg_tools.restore_argv(tool, as_role, database=database, dump_dir=restored.root / "dump"),
+                    env=pg_tools.env(as_role), secrets=[password], what="pg_restore", timeout=6 * 3600)
+    except CommandFailed as exc:  # the first error says why; the last is often "a worker process died"
+        first = next((ln for ln in exc.stderr_tail.splitlines() if "error:" in ln), None)
+        if first is None:
+            raise
+        raise PermanentError(f"pg_restore as {role}: {first.removeprefix('pg_restore: error: ')}") from exc
 
 
 def check_database(cluster: ClusterConn, database: str, restored: Restored, filestore: Path) -> Checks:
@@ -132,7 +142,7 @@ def check_database(cluster: ClusterConn, database: str, restored: Restored, file
 
 
 def boot(ctx: Context, env: DesiredEnvironment, cluster: ClusterConn, *, database: str, role: str, password: str,
-         data_dir: Path) -> Checks:
+         data_dir: Path, operation_id: int | None = None) -> Checks:
     """Start the environment's Odoo on the restored database and filestore; /web/health and the
     login page must answer 200."""
     checks = Checks()
@@ -149,6 +159,10 @@ def boot(ctx: Context, env: DesiredEnvironment, cluster: ClusterConn, *, databas
     with open(data_dir.parent / "boot.log", "wb") as out:
         proc = subprocess.Popen(odoo.server_argv(rt, conf), stdout=out, stderr=subprocess.STDOUT, cwd=data_dir.parent,
                                 start_new_session=True)
+    # Registered, so that a kill of this command does not leave a sandbox Odoo running.
+    proc_id = temporaries.register_process(ctx, proc.pid, mark=str(conf), target=str(env.ref), purpose="verify",
+                                           operation_id=operation_id)
+    faults.point("verify:booting")
     try:
         base = f"http://127.0.0.1:{port}"
         if not wait_until(lambda: odoo.probe(f"{base}/web/health", timeout=2).ok or proc.poll() is not None,
@@ -166,6 +180,7 @@ def boot(ctx: Context, env: DesiredEnvironment, cluster: ClusterConn, *, databas
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        temporaries.release(ctx, proc_id)
     return checks
 
 

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import odooplane
+from odooplane import faults
 from odooplane.clock import wait_until
 from odooplane.errors import PermanentError
 from odooplane.estate.models import Stack
 from odooplane.estate.resolve import DesiredEnvironment, stack_source
-from odooplane.operations import odoo_commands
+from odooplane.operations import odoo_commands, temporaries
 from odooplane.operations.context import Context
-from odooplane.operations.desired import EnvArtifacts, runtime_of
+from odooplane.operations.desired import CREATING, EnvArtifacts, runtime_of
 from odooplane.render import odoo_conf
 from odooplane.services import odoo, odoo_db, passwords, postgres
 from odooplane.services.postgres import ClusterConn
@@ -144,7 +145,7 @@ def _conf(ctx: Context, template: DesiredTemplate, cluster: ClusterConn, passwor
     return path
 
 
-def build(ctx: Context, template: DesiredTemplate, cluster: ClusterConn) -> None:
+def build(ctx: Context, template: DesiredTemplate, cluster: ClusterConn, *, operation_id: int | None = None) -> None:
     """Initialise, warm and seal ``template`` on ``cluster``. A half-built one is started again."""
     comment = postgres.marker(ctx.estate_id, template.target)
     state = postgres.template_state(cluster, template.database)
@@ -161,7 +162,8 @@ def build(ctx: Context, template: DesiredTemplate, cluster: ClusterConn) -> None
     postgres.ensure_role(cluster, role=template.role, password=password, comment=comment)
     # The database belongs to the administrator, its objects to the template role: a copy then
     # hands the objects over with REASSIGN OWNED without touching the template itself.
-    postgres.ensure_database(cluster, database=template.database, owner=cluster.user, comment=comment)
+    temporaries.create_database(ctx, cluster, database=template.database, owner=cluster.user, comment=comment,
+                                target=template.target, operation_id=operation_id)
     postgres.grant_schema_create(cluster, database=template.database, role=template.role)
     postgres.grant_connect(cluster, database=template.database, role=template.role)
     port = _free_port()
@@ -251,16 +253,14 @@ def copy_filestore(source: Path, target: Path) -> int:
     return count
 
 
-def copy_into(ctx: Context, template: DesiredTemplate, art: EnvArtifacts) -> None:
-    """Create the environment's database as a copy of ``template`` and give it its filestore."""
+def copy_into(ctx: Context, template: DesiredTemplate, art: EnvArtifacts, *, operation_id: int | None = None) -> None:
+    """Create the environment's database as a copy of ``template`` (marked "creating" until the
+    caller gives it its identity) and give it its filestore."""
     env = art.env
-    postgres.create_from_template(
-        art.cluster,
-        database=env.database,
-        template=template.database,
-        owner=env.role,
-        comment=postgres.marker(ctx.estate_id, str(env.ref)),
-    )
+    temporaries.create_database(ctx, art.cluster, database=env.database, template=template.database, owner=env.role,
+                                comment=postgres.marker(ctx.estate_id, str(env.ref), state=CREATING),
+                                target=str(env.ref), operation_id=operation_id)
+    faults.point("from-template:copied")
     odoo_db.take_ownership(art.cluster, env.database, from_role=template.role, to_role=env.role)
     source = ctx.layout.template_dir(template.key) / "data" / "filestore" / template.database
     shutil.rmtree(art.filestore, ignore_errors=True)

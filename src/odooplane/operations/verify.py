@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from odooplane.errors import NotFound, OdooplaneError
+from odooplane.errors import NotFound, OdooplaneError, UsageError
 from odooplane.estate.resolve import DesiredEnvironment
-from odooplane.operations import repositories, sandbox
+from odooplane.operations import repositories, sandbox, temporaries
 from odooplane.operations.context import Context
 from odooplane.operations.runner import Operation, StepFailed
 from odooplane.services import restic
@@ -36,19 +35,29 @@ class Verification:
 
 
 def find_snapshot(ctx: Context, env: DesiredEnvironment, repo: restic.Repository, *, snapshot: str | None = None,
-                  at: dt.datetime | None = None) -> restic.Snapshot:
-    """The snapshot named, or the newest of ``env`` (taken at or before ``at``)."""
+                  at: dt.datetime | None = None, unconfirmed: bool = False) -> restic.Snapshot:
+    """The snapshot named, or the newest confirmed one of ``env`` (taken at or before ``at``).
+
+    A snapshot whose backup was never confirmed (killed before its manifest was read back) is
+    only taken when named and ``unconfirmed`` is set. Raise NotFound or UsageError otherwise."""
+    from odooplane.operations.backups import confirmed_snapshots, is_confirmed
+
     found = restic.snapshots(repo, tags=repositories.env_tags(ctx, env))
+    confirmed = confirmed_snapshots(ctx, env, repo.name)
     if snapshot:
         for item in found:
             if snapshot in (item.id, item.short_id) or item.id.startswith(snapshot):
+                if not unconfirmed and not is_confirmed(item, confirmed):
+                    raise UsageError(f"{env.ref}: snapshot {item.short_id} in {repo.name} was never confirmed (the "
+                                     "backup that wrote it did not finish): pass --unconfirmed to use it anyway")
                 return item
         raise NotFound(f"{env.ref}: no snapshot {snapshot} in repository {repo.name}")
+    found = [s for s in found if is_confirmed(s, confirmed)]
     if at is not None:
         found = [s for s in found if s.time <= at]
     if not found:
         when = f" at or before {at.isoformat()}" if at else ""
-        raise NotFound(f"{env.ref}: no backup in repository {repo.name}{when}")
+        raise NotFound(f"{env.ref}: no confirmed backup in repository {repo.name}{when}")
     return found[-1]
 
 
@@ -93,28 +102,13 @@ def prove(ctx: Context, op: Operation, env: DesiredEnvironment, cluster: Cluster
     role, password = name, secrets.token_urlsafe(24)
     result = Verification(target=t, snapshot=label, repository=repository, ok=False, rto_s=0.0)
     started = ctx.clock.monotonic()
+    temporaries.clean_up(ctx, target=t)  # sandboxes a killed verification of it left
+    scratch_id = temporaries.register_database(ctx, cluster, name, target=t, purpose="verify", role=role,
+                                               operation_id=op.op_id)
     try:
-        restored = op.step("restore", t, lambda: fetch(work / "restore"), detail=label)
-        result.snapshot = restored.snapshot
-        if isinstance(restored.manifest.get("pitr"), dict):
-            result.details["pitr"] = restored.manifest["pitr"]
-        artifacts = sandbox.check_artifacts(restored)
-        result.failures += artifacts.failures
-        result.details.update(artifacts.details)
-        if artifacts.ok:
-            marker = f"odooplane:{ctx.estate_id}:sandbox/{name}"
-            op.step("sandbox", t, lambda: sandbox.create_scratch(cluster, database=name, role=role, password=password,
-                                                                 comment=marker))
-            op.step("pg_restore", t, lambda: sandbox.load_dump(cluster, restored, database=name, role=role))
-            data_dir = work / "data"
-            filestore = sandbox.place_filestore(restored, data_dir, name)
-            checks = op.step("checks", t, lambda: sandbox.check_database(cluster, name, restored, filestore))
-            result.failures += checks.failures
-            result.details.update(checks.details)
-            booted = op.step("boot", t, lambda: sandbox.boot(ctx, env, cluster, database=name, role=role,
-                                                             password=password, data_dir=data_dir))
-            result.failures += booted.failures
-            result.details.update(booted.details)
+        with temporaries.directory(ctx, work, target=t, purpose="verify", operation_id=op.op_id):
+            _prove_in(ctx, op, env, cluster, result, fetch=fetch, label=label, name=name, work=work,
+                      role=role, password=password)
     except StepFailed as exc:
         result.failures.append(f"{exc.step}: {exc.reason}")
     except OdooplaneError as exc:
@@ -123,8 +117,37 @@ def prove(ctx: Context, op: Operation, env: DesiredEnvironment, cluster: Cluster
         result.rto_s = round(ctx.clock.monotonic() - started, 2)
         try:
             sandbox.drop_scratch(cluster, database=name, role=role)
+            temporaries.release(ctx, scratch_id)
         except OdooplaneError:
-            pass
-        shutil.rmtree(work, ignore_errors=True)
+            pass  # left registered: the next run removes it
     result.ok = not result.failures
     return result
+
+
+def _prove_in(ctx: Context, op: Operation, env: DesiredEnvironment, cluster: ClusterConn, result: Verification, *,
+              fetch: Callable[[Path], sandbox.Restored], label: str, name: str, work: Path, role: str,
+              password: str) -> None:
+    t = str(env.ref)
+    restored = op.step("restore", t, lambda: fetch(work / "restore"), detail=label)
+    result.snapshot = restored.snapshot
+    if isinstance(restored.manifest.get("pitr"), dict):
+        result.details["pitr"] = restored.manifest["pitr"]
+    artifacts = sandbox.check_artifacts(restored)
+    result.failures += artifacts.failures
+    result.details.update(artifacts.details)
+    if not artifacts.ok:
+        return
+    marker = f"odooplane:{ctx.estate_id}:sandbox/{name}"
+    op.step("sandbox", t, lambda: sandbox.create_scratch(cluster, database=name, role=role, password=password,
+                                                         comment=marker))
+    op.step("pg_restore", t, lambda: sandbox.load_dump(cluster, restored, database=name, role=role,
+                                                       password=password))
+    data_dir = work / "data"
+    filestore = sandbox.place_filestore(restored, data_dir, name)
+    checks = op.step("checks", t, lambda: sandbox.check_database(cluster, name, restored, filestore))
+    result.failures += checks.failures
+    result.details.update(checks.details)
+    booted = op.step("boot", t, lambda: sandbox.boot(ctx, env, cluster, database=name, role=role,
+                                                     password=password, data_dir=data_dir, operation_id=op.op_id))
+    result.failures += booted.failures
+    result.details.update(booted.details)

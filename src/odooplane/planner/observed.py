@@ -88,6 +88,7 @@ class EnvObservation:
     limits_current: bool = True
     release: str | None = None  # the release last installed or upgraded successfully (release history)
     failed_upgrade: FailedUpgrade | None = None  # the newest attempt at its declared release was rolled back
+    moving_from: str | None = None  # an interrupted move: the role owning ``<db>__moving`` (the data's copy)
 
     @property
     def base_installed(self) -> bool:
@@ -112,3 +113,15 @@ class Observed:
     pools: dict[str, PoolObservation] = field(default_factory=dict)
     templates: dict[str, TemplateObservation] = field(default_factory=dict)  # by template database name
     worker: ProcessState | None = None
+    leftovers: list[Leftover] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """A temporary artifact (or an unfinished swap) a killed operation left: the next apply, or
+    the next operation on the same environment, removes it (or finishes the swap)."""
+
+    target: str
+    kind: str
+    name: str
+    description: str

@@ -15,7 +15,7 @@ from odooplane.estate.validate import ValidEstate
 from odooplane.planner.observed import EnvObservation, Observed, PoolObservation
 
 Action = Literal["create", "update", "start", "restart", "install", "remove", "retain", "recreate", "check", "move",
-                 "upgrade", "hold"]
+                 "upgrade", "recover", "hold"]
 # Listed for the record, nothing is done: data kept, a failed release not tried again.
 NO_OP: tuple[Action, ...] = ("retain", "hold")
 
@@ -87,6 +87,12 @@ def env_changes(env: DesiredEnvironment, obs: EnvObservation, *, template: str |
         if obs.role_exists is None:
             why += f" (once cluster {env.cluster_name} is up)"
         return [Change(t, "environment", "create", why)]
+    if obs.moving_from is not None:
+        # A move was interrupted: <db>__moving holds the data. Finish the move from it; never
+        # recreate or drop anything of this environment meanwhile.
+        out.append(Change(t, "placement", "move", f"resume the interrupted move to {env.placement} "
+                                                  f"(the data is in {env.database}__moving)"))
+        return out
     if obs.database_exists and obs.base_installed and obs.owner and obs.owner != env.role:
         out.append(Change(t, "placement", "move", f"database owned by {obs.owner}: move it to {env.placement}"))
         return out
@@ -190,8 +196,20 @@ def plan(valid: ValidEstate, observed: Observed, *, prune: bool = False,
         if env_obs is not None:
             result.changes.extend(env_changes(env, env_obs, template=(templates or {}).get(str(env.ref)),
                                               retry_failed=retry_failed))
+    for leftover in observed.leftovers:
+        action: Action = "recover" if leftover.kind == "swap" else "remove"
+        what = "finish or undo it" if action == "recover" else "remove it"
+        result.changes.append(Change(leftover.target, leftover.kind, action, f"{leftover.description}: {what}"))
+    desired = {str(env.ref) for env in valid.environments}
     for orphan in observed.orphans:
         label = f"{orphan.kind} {orphan.name}"
+        if orphan.kind == "database" and orphan.target in desired:
+            # Marked as an environment that still exists: it may hold the only good copy of its data
+            # (an interrupted swap or move). Never proposed for removal, not even with --prune.
+            result.changes.append(Change(orphan.target, orphan.kind, "retain",
+                                         f"{label} holds data of {orphan.target} (left by an interrupted "
+                                         "operation): kept; `down --purge` removes it with the environment"))
+            continue
         if orphan.kind in ("process", "route", "pool-route", "template"):
             result.changes.append(Change(orphan.target or orphan.name, orphan.kind, "remove",
                                          f"{label} belongs to nothing in the estate"))

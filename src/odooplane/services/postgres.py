@@ -103,10 +103,22 @@ def set_comment(cluster: ClusterConn, database: str, comment: str) -> None:
             sql.Identifier(sql_identifier(database)), sql.Literal(comment)))
 
 
-def rename_database(cluster: ClusterConn, old: str, new: str) -> None:
+def rename_database(cluster: ClusterConn, old: str, new: str, *, wait_s: float = 10.0) -> None:
+    """Rename ``old`` to ``new``. A backend that is still closing (a connection just released)
+    blocks a rename for a moment: wait for it, up to ``wait_s``."""
+    import time
+
+    deadline = time.monotonic() + wait_s
     with connect(cluster) as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-            sql.Identifier(sql_identifier(old)), sql.Identifier(sql_identifier(new))))
+        while True:
+            try:
+                conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                    sql.Identifier(sql_identifier(old)), sql.Identifier(sql_identifier(new))))
+                return
+            except psycopg.errors.ObjectInUse:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
 
 
 def allow_connections(cluster: ClusterConn, database: str, allow: bool) -> None:
@@ -137,19 +149,13 @@ def ensure_role(cluster: ClusterConn, *, role: str, password: str, comment: str)
             raise PermanentError(
                 f"role {role} already exists on cluster {cluster.name} and is not managed by this estate"
             )
-        if exists:
-            conn.execute(
-                sql.SQL("ALTER ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
-                    name, verifier
-                )
-            )
-        else:
-            conn.execute(
-                sql.SQL("CREATE ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
-                    name, verifier
-                )
-            )
-        conn.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(name, sql.Literal(comment)))
+        # One transaction: a role exists only with our mark on it (a kill between the two
+        # statements would otherwise leave a role no later run may take over).
+        with conn.transaction():
+            verb = "ALTER" if exists else "CREATE"
+            conn.execute(sql.SQL(verb + " ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                name, verifier))
+            conn.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(name, sql.Literal(comment)))
     return not exists
 
 
@@ -189,6 +195,28 @@ def ensure_database(cluster: ClusterConn, *, database: str, owner: str, comment:
     if created:
         _create_extensions(cluster, database)
     return created
+
+
+def create_database(cluster: ClusterConn, *, database: str, owner: str, template: str | None = None) -> None:
+    """``CREATE DATABASE`` only (unmarked: callers create under a scratch name, mark, then rename).
+
+    Without ``template`` the database is made the way Odoo does (UTF8, C collation, template0); with
+    one it is a copy (WAL_LOG strategy on PostgreSQL 15+: fast for small databases; the template must
+    have no connections)."""
+    db = sql.Identifier(sql_identifier(database))
+    own = sql.Identifier(sql_identifier(owner))
+    with connect(cluster) as conn:
+        if template is None:
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' "
+                                 "TEMPLATE template0").format(db, own))
+        else:
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
+                db, sql.Identifier(sql_identifier(template)), own))
+
+
+def create_extensions(cluster: ClusterConn, database: str) -> None:
+    """Create the extensions Odoo creates when it makes a database itself."""
+    _create_extensions(cluster, database)
 
 
 def _create_extensions(cluster: ClusterConn, database: str) -> None:

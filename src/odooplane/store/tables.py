@@ -124,3 +124,21 @@ release_events = sa.Table(
     sa.Column("detail", sa.JSON, nullable=False),
     sa.Index("ix_release_events_target", "target", "id"),
 )
+
+# Temporary artifacts (scratch databases, sandboxes, staged filestores) and compound transitions
+# (a database/filestore swap) registered *before* they are created, so whatever a killed operation
+# leaves behind is found, reported and removed (or rolled forward) by the next run.
+temporaries = sa.Table(
+    "temporaries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # database | directory | swap
+    sa.Column("location", sa.String(255), nullable=False),  # cluster name (database, swap) or "" (directory)
+    sa.Column("name", sa.Text, nullable=False),  # database name or absolute directory path
+    sa.Column("target", sa.String(128), nullable=False),  # the environment it belongs to
+    sa.Column("purpose", sa.String(32), nullable=False),  # restore | clone | import | verify | create | …
+    sa.Column("operation_id", sa.Integer, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Index("ix_temporaries_target", "target"),
+)

@@ -1,0 +1,291 @@
+"""Temporary artifacts that survive a crash: each is registered in the state store before it is
+created and released once it is gone (or has become permanent), so the next run finds what a
+killed operation left behind and removes it — or, for a database/filestore swap that had begun,
+rolls it forward to the verified copy.
+
+Databases are created atomically from the estate's point of view: under a fresh random name
+(registered first), marked, then renamed to their real name. A database under a real name is
+therefore always marked as this estate's, and an unmarked one is never taken for ours.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from odooplane import faults
+from odooplane.errors import LockedError, OdooplaneError
+from odooplane.operations import locks
+from odooplane.operations.context import Context
+from odooplane.services import postgres
+from odooplane.services.postgres import ClusterConn
+from odooplane.store import temporaries
+from odooplane.store.temporaries import Temporary
+
+logger = logging.getLogger(__name__)
+NEW_PREFIX = "opl_new_"  # a database being created: never a real name (tenant names have no '_')
+
+
+@contextmanager
+def directory(ctx: Context, path: Path, *, target: str, purpose: str, operation_id: int | None) -> Iterator[Path]:
+    """Yield ``path`` as a fresh, owner-only scratch directory, removed afterwards (also when the
+    block fails). Registered before it exists, so a kill leaves a leftover the next run removes."""
+    temp_id = temporaries.register(ctx.store, kind="directory", name=str(path), target=target, purpose=purpose,
+                                   operation_id=operation_id)
+    try:
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True, mode=0o700)
+        faults.point(f"{purpose}:directory-created")
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        temporaries.release(ctx.store, temp_id)
+
+
+def register_directory(ctx: Context, path: Path, *, target: str, purpose: str, operation_id: int | None) -> int:
+    """Register a directory about to be created that outlives one block (a staged filestore)."""
+    return temporaries.register(ctx.store, kind="directory", name=str(path), target=target, purpose=purpose,
+                                operation_id=operation_id)
+
+
+def register_database(ctx: Context, cluster: ClusterConn, name: str, *, target: str, purpose: str,
+                      operation_id: int | None, role: str | None = None) -> int:
+    """Register a database about to be created (with ``role``: a scratch role that goes with it)."""
+    return temporaries.register(ctx.store, kind="database", location=cluster.name, name=name, target=target,
+                                purpose=purpose, operation_id=operation_id, data={"role": role} if role else None)
+
+
+def register_role(ctx: Context, cluster: ClusterConn, role: str, *, target: str, purpose: str,
+                  operation_id: int | None) -> int:
+    """Register a role about to be dropped (or created as scratch): the next run drops it."""
+    return temporaries.register(ctx.store, kind="role", location=cluster.name, name=role, target=target,
+                                purpose=purpose, operation_id=operation_id)
+
+
+def register_process(ctx: Context, pid: int, *, mark: str, target: str, purpose: str,
+                     operation_id: int | None) -> int:
+    """Register a process started outside the driver (a sandbox Odoo): ``mark`` is a string its
+    command line contains, so a reused pid is never killed."""
+    return temporaries.register(ctx.store, kind="process", name=str(pid), target=target, purpose=purpose,
+                                operation_id=operation_id, data={"mark": mark})
+
+
+def release(ctx: Context, temp_id: int) -> None:
+    temporaries.release(ctx.store, temp_id)
+
+
+def create_database(ctx: Context, cluster: ClusterConn, *, database: str, owner: str, comment: str, target: str,
+                    operation_id: int | None, template: str | None = None, extensions: bool = True) -> bool:
+    """Create ``database`` owned by ``owner`` and marked with ``comment`` as one atomic fact: made
+    under a registered random name, marked, then renamed. Return False if it already existed
+    (then only its owner and ACL are ensured; a database without our mark raises)."""
+    if postgres.database_exists(cluster, database):
+        postgres.ensure_database(cluster, database=database, owner=owner, comment=comment)
+        return False
+    scratch = f"{NEW_PREFIX}{secrets.token_hex(6)}"
+    temp_id = register_database(ctx, cluster, scratch, target=target, purpose="create", operation_id=operation_id)
+    if template is None:
+        postgres.create_database(cluster, database=scratch, owner=owner)
+    else:
+        postgres.create_database(cluster, database=scratch, owner=owner, template=template)
+    faults.point("create-database:created")
+    postgres.set_comment(cluster, scratch, comment)
+    faults.point("create-database:marked")
+    postgres.ensure_database(cluster, database=scratch, owner=owner, comment=comment)  # ACL
+    if extensions and template is None:
+        postgres.create_extensions(cluster, scratch)
+    faults.point("create-database:ready")
+    postgres.rename_database(cluster, scratch, database)
+    faults.point("create-database:renamed")
+    temporaries.release(ctx.store, temp_id)
+    return True
+
+
+# -- swaps ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Swap:
+    """Putting a verified copy in place: database ``temp`` becomes ``database`` (the old one, if
+    ``in_place``, goes through ``old_db``) and directory ``staging`` becomes ``filestore``.
+
+    The database rename is the commit point: once ``temp`` is gone and ``database`` exists, the
+    swap is finished forward whatever else happened; before that it is undone."""
+
+    cluster: str
+    database: str
+    temp: str
+    old_db: str
+    filestore: str
+    staging: str
+    old_files: str
+    in_place: bool
+    marker: str
+
+    def as_data(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def begin_swap(ctx: Context, swap: Swap, *, target: str, operation_id: int | None) -> int:
+    return temporaries.register(ctx.store, kind="swap", location=swap.cluster, name=swap.database, target=target,
+                                purpose="swap", operation_id=operation_id, data=swap.as_data())
+
+
+def run_swap(conn: ClusterConn, swap: Swap) -> None:
+    """Do the swap (idempotent: re-running it after any kill finishes it)."""
+    exists = postgres.database_exists
+    if exists(conn, swap.temp):
+        if swap.in_place and exists(conn, swap.database):
+            if exists(conn, swap.old_db):
+                postgres.drop_database(conn, swap.old_db)  # a previous run's leftover, not the live data
+            postgres.allow_connections(conn, swap.database, False)
+            faults.point("swap:blocked")
+            postgres.rename_database(conn, swap.database, swap.old_db)
+            faults.point("swap:old-renamed")
+        elif exists(conn, swap.database):
+            raise OdooplaneError(f"database {swap.database} appeared during the swap: not replacing it")
+        postgres.rename_database(conn, swap.temp, swap.database)
+        faults.point("swap:new-renamed")
+    _finish_swap(conn, swap)
+
+
+def _finish_swap(conn: ClusterConn, swap: Swap) -> None:
+    """After the commit point: mark the database, swap the filestore directories, drop the old."""
+    postgres.set_comment(conn, swap.database, swap.marker)
+    postgres.allow_connections(conn, swap.database, True)
+    filestore, staging, old_files = Path(swap.filestore), Path(swap.staging), Path(swap.old_files)
+    if staging.exists():
+        if filestore.exists():
+            shutil.rmtree(old_files, ignore_errors=True)
+            faults.point("swap:old-files-cleared")
+            os.replace(filestore, old_files)
+            faults.point("swap:files-moved-aside")
+        filestore.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging, filestore)
+        faults.point("swap:files-renamed")
+    elif not filestore.exists():
+        filestore.mkdir(parents=True)
+    shutil.rmtree(old_files, ignore_errors=True)
+    postgres.drop_database(conn, swap.old_db)
+    faults.point("swap:done")
+
+
+def _recover_swap(conn: ClusterConn, swap: Swap) -> str:
+    exists = postgres.database_exists
+    if exists(conn, swap.temp) and exists(conn, swap.database):
+        # Killed before the commit point: undo (the copy is removed as a temporary database).
+        postgres.allow_connections(conn, swap.database, True)
+        return f"{swap.database}: unfinished swap undone (the copy was never put in place)"
+    if exists(conn, swap.temp) or exists(conn, swap.database):
+        run_swap(conn, swap)
+        return f"{swap.database}: unfinished swap finished (the verified copy is in place)"
+    if exists(conn, swap.old_db):
+        postgres.rename_database(conn, swap.old_db, swap.database)
+        postgres.allow_connections(conn, swap.database, True)
+        return f"{swap.database}: unfinished swap undone (the previous database is back)"
+    return f"{swap.database}: nothing left of the swap"
+
+
+# -- leftovers -------------------------------------------------------------------------------------
+
+
+def pending(ctx: Context, *, target: str | None = None) -> list[Temporary]:
+    """What killed operations left (for plan and status; nothing is changed but the journal's
+    record of which operations were interrupted)."""
+    from odooplane.operations.runner import pid_alive
+    from odooplane.store import journal
+
+    journal.mark_interrupted(ctx.store, is_alive=pid_alive)
+    return temporaries.leftovers(ctx.store, target=target)
+
+
+def lock_name(target: str) -> str:
+    """The lock guarding an environment's temporaries (the one its operations hold)."""
+    return f"env-{target.replace('/', '__')}"
+
+
+def clean_up(ctx: Context, *, target: str | None = None, held: bool = False,
+             operation_id: int | None = None) -> list[str]:
+    """Remove what killed operations left (of ``target`` only, if given); finish their swaps.
+    Return what was done, one line each. Idempotent.
+
+    Each environment's leftovers are handled under its lock (``held``: the caller holds the lock
+    of ``target`` already); an environment whose lock is busy is skipped — its running operation
+    may be using names a dead one registered."""
+    from odooplane.operations.runner import pid_alive
+    from odooplane.store import journal
+
+    journal.mark_interrupted(ctx.store, is_alive=pid_alive)
+    done: list[str] = []
+    items = temporaries.leftovers(ctx.store, target=target, including_operation=operation_id)
+    for name in sorted({item.target for item in items}):
+        mine = [item for item in items if item.target == name]
+        if held and name == target:
+            done.extend(_clean_all(ctx, mine))
+            continue
+        try:
+            with locks.hold(ctx.layout.locks, lock_name(name), wait=0, what=name):
+                done.extend(_clean_all(ctx, mine))
+        except LockedError:
+            logger.info("%s: busy; its leftovers are cleaned up later", name)
+    return done
+
+
+def _clean_all(ctx: Context, items: list[Temporary]) -> list[str]:
+    done: list[str] = []
+    for item in items:
+        try:
+            done.append(_clean_one(ctx, item))
+        except OdooplaneError as exc:
+            logger.warning("%s: could not clean up %s: %s", item.target, item.describe(), exc.message)
+            continue
+        temporaries.release(ctx.store, item.id)
+        faults.point("cleanup:released")
+    return done
+
+
+def _clean_one(ctx: Context, item: Temporary) -> str:
+    if item.kind == "directory":
+        shutil.rmtree(item.name, ignore_errors=True)
+        return f"removed {item.describe()}"
+    if item.kind == "process":
+        stopped = _stop_process(int(item.name), str(item.data.get("mark", "")))
+        return f"{'stopped' if stopped else 'forgot'} {item.describe()}"
+    conn = ctx.cluster_conn(item.location, allocate=False) if item.location in ctx.estate.clusters else None
+    if conn is None:
+        return f"forgot {item.describe()} (its cluster is gone)"
+    if item.kind == "swap":
+        return _recover_swap(conn, Swap(**item.data))
+    if item.kind == "role":
+        postgres.drop_role(conn, item.name)
+        return f"removed {item.describe()}"
+    postgres.drop_database(conn, item.name)
+    if item.data.get("role"):
+        postgres.drop_role(conn, str(item.data["role"]))
+    return f"removed {item.describe()}"
+
+
+def _stop_process(pid: int, mark: str) -> bool:
+    """SIGKILL the process group of ``pid`` if that pid still runs a command line containing
+    ``mark`` (a pid may have been reused since)."""
+    import signal
+
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    if not mark or mark not in cmdline:
+        return False
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
