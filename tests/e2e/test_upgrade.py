@@ -149,8 +149,10 @@ def test_failed_release_is_held_until_its_content_changes_or_a_retry_is_asked(tm
     db, target = f"{t}_prod", f"{t}/prod"
 
     def history() -> list[tuple[str, str, str]]:
+        """The attempts (installs, upgrades, rollbacks), newest first."""
         events = json.loads(estate.cli("history", target, "-f", str(estate.path), "--json").stdout)
-        return [(e["kind"], e["release"], e["status"]) for e in events]
+        attempts = ("install", "upgrade", "rollback")
+        return [(e["kind"], e["release"], e["status"]) for e in events if e["kind"] in attempts]
 
     try:
         estate.cli("apply", str(estate.path), "-q")
@@ -174,10 +176,16 @@ def test_failed_release_is_held_until_its_content_changes_or_a_retry_is_asked(tm
         table = estate.cli("status", "-f", str(estate.path), check=False).stdout
         assert f"{target}: r2 failed at " in table
 
-        # On request it is tried again (and fails again, the same way).
+        # On request it is tried again (and fails again, the same way): apply --retry-failed, or promote.
+        plan = json.loads(estate.cli("plan", str(estate.path), "--retry-failed", "--json").stdout)
+        assert [(c["resource"], c["action"]) for c in plan["changes"]] == [("release", "upgrade")], plan
         retried = estate.cli("apply", str(estate.path), "--retry-failed", "--json", check=False)
         assert retried.returncode == 1 and json.loads(retried.stdout)["upgrades"][0]["status"] == "rolled-back"
-        assert [k for k, _, _ in history()] == ["rollback", "rollback", "install"]
+        promoted = estate.cli("promote", "r2", "--to", target, "-f", str(estate.path), "--json", check=False)
+        assert promoted.returncode == 1, promoted.stdout + promoted.stderr
+        (outcome,) = json.loads(promoted.stdout)["targets"]
+        assert outcome["decision"] == "allowed" and outcome["upgrade"]["status"] == "rolled-back", outcome
+        assert [k for k, _, _ in history()] == ["rollback", "rollback", "rollback", "install"]
 
         # Once the release's content changes, apply tries it again by itself.
         (tmp_path / "addons" / "r2" / "shop_custom" / "data" / "shop.xml").write_text(FIXED_DATA)

@@ -9,12 +9,13 @@ from odooplane.operations import observe
 from odooplane.planner import plan as planner
 
 
-def run(path: Path | None, *, prune: bool = False) -> planner.Plan:
+def run(path: Path | None, *, prune: bool = False, retry_failed: bool = False) -> planner.Plan:
     ctx = estate_file.context(path)
     try:
         from odooplane.actions.apply import template_sources
 
         observed, _ = observe.observe(ctx)
-        return planner.plan(ctx.valid, observed, prune=prune, templates=template_sources(ctx))
+        return planner.plan(ctx.valid, observed, prune=prune, templates=template_sources(ctx),
+                            retry_failed=retry_failed)
     finally:
         ctx.close()
