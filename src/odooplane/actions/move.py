@@ -9,12 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-
 from odooplane.actions import apply, estate_file
 from odooplane.errors import EstateInvalid, NotFound, UsageError
+from odooplane.estate import edit, validate
 from odooplane.estate import load as loader
-from odooplane.estate import validate
 from odooplane.estate.resolve import EnvRef
 from odooplane.operations.moves import MoveResult
 
@@ -40,18 +38,17 @@ def parse_destination(text: str) -> Any:
 
 
 def edit_env(file: Path, values: dict[EnvRef, dict[str, Any]]) -> str:
-    """Set keys of environments in ``file`` (round-trip: comments stay); return the old text."""
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    original = file.read_text(encoding="utf-8")
-    data = yaml.load(original)
-    for ref, keys in values.items():
-        env = data["tenants"][ref.tenant]["environments"][ref.env]
-        if env is None:
-            env = data["tenants"][ref.tenant]["environments"][ref.env] = {}
-        env.update(keys)
-    with open(file, "w", encoding="utf-8") as out:
-        yaml.dump(data, out)
+    """Set keys of environments in ``file``, keeping every other byte of it (comments, quoting,
+    line breaks); return the old text. Raise UsageError if the file cannot be edited in place."""
+    original = file.read_bytes().decode("utf-8")  # as is: no newline translation
+    text = original
+    try:
+        for ref, keys in values.items():
+            text = edit.set_env_keys(text, tenant=ref.tenant, env=ref.env, values=keys)
+    except edit.EditError as exc:
+        raise UsageError(f"{file}: cannot edit the estate file in place: {exc}") from exc
+    with open(file, "w", encoding="utf-8", newline="") as out:
+        out.write(text)
     return original
 
 

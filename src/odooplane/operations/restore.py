@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from odooplane import faults
 from odooplane.errors import PermanentError
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import locks, provision, repositories, sandbox, temporaries
@@ -95,7 +96,11 @@ def fetch_pitr(ctx: Context, op: Operation, source: DesiredEnvironment, *, at: d
         raise PermanentError(f"cluster {source.cluster_name} is not provisioned")
     # The copy lives beside the cluster's PITR data: the PostgreSQL service user can reach it there.
     scratch_dir = pitr.config(ctx, source.cluster_name, conn).base_dir / "scratch" / into.name
+    # Registered first: a kill leaves a running scratch cluster the next run stops and removes.
+    scratch_id = temporaries.register_directory(ctx, scratch_dir, target=str(source.ref), purpose="pitr",
+                                                operation_id=op.op_id)
     copy, point = pitr.scratch(ctx, source.cluster_name, conn, at=at, into=scratch_dir)
+    faults.point("pitr:scratch-running")
     try:
         stage = into / "stage"
         scratch_conn = copy.conn()
@@ -105,6 +110,7 @@ def fetch_pitr(ctx: Context, op: Operation, source: DesiredEnvironment, *, at: d
         facts = odoo_db.facts(scratch_conn, source.database)
     finally:
         copy.stop(remove=True)
+        temporaries.release(ctx, scratch_id)
     backups.sync_filestore(source_art.filestore, stage / "filestore")
     manifest = {**facts, "pitr": {"requested": at.isoformat() if at else None,
                                   "newest_restorable": point.newest_restorable.isoformat()

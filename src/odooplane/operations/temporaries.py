@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from odooplane import faults
+from odooplane.clock import wait_until
 from odooplane.errors import LockedError, OdooplaneError
 from odooplane.operations import locks
 from odooplane.operations.context import Context
@@ -254,8 +255,9 @@ def _clean_all(ctx: Context, items: list[Temporary]) -> list[str]:
 
 def _clean_one(ctx: Context, item: Temporary) -> str:
     if item.kind == "directory":
+        stopped = _stop_postmaster(Path(item.name))
         shutil.rmtree(item.name, ignore_errors=True)
-        return f"removed {item.describe()}"
+        return f"removed {item.describe()}" + (" (its scratch PostgreSQL stopped)" if stopped else "")
     if item.kind == "process":
         stopped = _stop_process(int(item.name), str(item.data.get("mark", "")))
         return f"{'stopped' if stopped else 'forgot'} {item.describe()}"
@@ -273,11 +275,25 @@ def _clean_one(ctx: Context, item: Temporary) -> str:
     return f"removed {item.describe()}"
 
 
-def _stop_process(pid: int, mark: str) -> bool:
-    """SIGKILL the process group of ``pid`` if that pid still runs a command line containing
-    ``mark`` (a pid may have been reused since)."""
+def _stop_postmaster(directory: Path) -> bool:
+    """Stop a PostgreSQL server whose data directory is under ``directory`` (a scratch copy left
+    running by a killed restore): immediate shutdown of the pid its postmaster.pid names."""
     import signal
 
+    for pid_file in (directory / "pgdata" / "postmaster.pid", directory / "postmaster.pid"):
+        try:
+            pid = int(pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        if _signal_if(pid, str(pid_file.parent), signal.SIGQUIT, group=False):
+            wait_until(lambda: not Path(f"/proc/{pid}").exists(), timeout=30, interval=0.05)  # noqa: B023
+            return True
+    return False
+
+
+def _signal_if(pid: int, mark: str, sig: int, *, group: bool) -> bool:
+    """Send ``sig`` to ``pid`` (its process group with ``group``) only if that pid's command line
+    still contains ``mark`` (a pid may have been reused)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
@@ -285,7 +301,18 @@ def _stop_process(pid: int, mark: str) -> bool:
     if not mark or mark not in cmdline:
         return False
     try:
-        os.killpg(pid, signal.SIGKILL)
+        if group:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
     except (ProcessLookupError, PermissionError):
         return False
     return True
+
+
+def _stop_process(pid: int, mark: str) -> bool:
+    """SIGKILL the process group of ``pid`` if that pid still runs a command line containing
+    ``mark`` (a pid may have been reused since)."""
+    import signal
+
+    return _signal_if(pid, mark, signal.SIGKILL, group=True)
