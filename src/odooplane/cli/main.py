@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from odooplane import __version__, log
@@ -22,6 +24,7 @@ from odooplane.cli import (
     operations,
     pitr,
     plan,
+    psql,
     releases,
     report,
     restore,
@@ -81,6 +84,7 @@ for module in (
     clone,
     releases,
     odoo_zip,
+    psql,
     pitr,
     drill,
     evidence,
@@ -93,4 +97,7 @@ for module in (
 
 
 def run() -> None:
+    # Everything Odooplane writes (state, secrets, dumps, filestores, logs) is for its owner only;
+    # the supervised processes inherit the same mask (render/supervisor.py).
+    os.umask(0o077)
     app()

@@ -139,10 +139,22 @@ def _tls_spec(valid: ValidEstate) -> dict[str, Any]:
     }
 
 
+def _owner_only(layout: Layout) -> None:
+    """The data directory holds production data (dumps, filestores) and the key to the secrets:
+    nobody but its owner may enter it, whatever an older version or the umask left."""
+    for path, mode in ((layout.root, 0o700), (layout.state_db, 0o600), (layout.key_file, 0o600)):
+        try:
+            if path.stat().st_mode & 0o077:
+                path.chmod(mode)
+        except FileNotFoundError:
+            continue
+
+
 def open_context(valid: ValidEstate, *, clock: Clock | None = None) -> Context:
     """Open the state store (migrating it), the secret box and the driver for ``valid``."""
     layout = Layout(valid.data_dir)
-    layout.root.mkdir(parents=True, exist_ok=True)
+    layout.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _owner_only(layout)
     store = open_store(valid.estate.platform.state_db or default_url(layout.root))
     box = SecretBox(store, load_key(layout.key_file))
     driver = registry.create(valid.estate.platform.driver, layout, edge_spec(valid))

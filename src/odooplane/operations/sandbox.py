@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,11 +59,23 @@ def fetch(repo: restic.Repository, snapshot: restic.Snapshot, into: Path) -> Res
         shutil.rmtree(into)
     into.mkdir(parents=True)
     restic.restore(repo, snapshot.id, into)
+    owner_only(into)  # restic restores the modes the paths had (the stage's parents: /tmp is 1777)
     for path in snapshot.paths:
         candidate = into / path.lstrip("/")
         if (candidate / MANIFEST).is_file():
             return Restored(candidate, json.loads((candidate / MANIFEST).read_text()), snapshot.short_id, repo.name)
     raise PermanentError(f"snapshot {snapshot.short_id} in {repo.name} has no {MANIFEST}: not an Odooplane backup")
+
+
+def owner_only(root: Path) -> None:
+    """Take every group and other permission bit off ``root`` and everything under it."""
+    for directory, dirs, files in os.walk(root):
+        for name in [*dirs, *files]:
+            path = Path(directory) / name
+            mode = path.lstat().st_mode
+            if not stat.S_ISLNK(mode) and mode & 0o077:
+                path.chmod(stat.S_IMODE(mode) & 0o700)
+    root.chmod(0o700)
 
 
 def check_artifacts(restored: Restored) -> Checks:

@@ -35,6 +35,7 @@ childlogdir = {main.childlogdir}
 nodaemon = false
 minfds = 4096
 identifier = odooplane
+umask = 077
 
 [rpcinterface:supervisor]
 supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface

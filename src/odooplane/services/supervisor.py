@@ -66,7 +66,7 @@ class ProcessInfo:
         return self.state == "RUNNING"
 
 
-def atomic_write(path: Path, content: str, *, mode: int = 0o644) -> bool:
+def atomic_write(path: Path, content: str, *, mode: int = 0o600) -> bool:
     """Write ``content`` to ``path`` via a temporary file and rename; return False if unchanged."""
     try:
         if path.read_text(encoding="utf-8") == content:
