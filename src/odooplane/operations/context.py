@@ -142,9 +142,13 @@ def _tls_spec(valid: ValidEstate) -> dict[str, Any]:
 def _owner_only(layout: Layout) -> None:
     """The data directory holds production data (dumps, filestores) and the key to the secrets:
     nobody but its owner may enter it, whatever an older version or the umask left."""
-    for path, mode in ((layout.root, 0o700), (layout.state_db, 0o600), (layout.key_file, 0o600)):
+    # A managed cluster an earlier version made inside the data directory is reached through it by
+    # the PostgreSQL service user: traverse only (0711), never listing or reading.
+    legacy_clusters = any(managed_pg.legacy_clusters(layout.root))
+    for path, mode in ((layout.root, 0o711 if legacy_clusters else 0o700), (layout.state_db, 0o600),
+                       (layout.key_file, 0o600)):
         try:
-            if path.stat().st_mode & 0o077:
+            if path.stat().st_mode & 0o077 & ~mode:
                 path.chmod(mode)
         except FileNotFoundError:
             continue

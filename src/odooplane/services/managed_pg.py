@@ -50,9 +50,18 @@ def cluster_dir(data_dir: Path, *, estate_id: str, name: str) -> Path:
     """Where a managed cluster lives: under the data directory, unless (as root) the service
     user could not reach it there — then under /var/lib/odooplane."""
     local = data_dir / "clusters" / name
-    if os.geteuid() != 0 or _traversable_by_others(data_dir):
-        return local
+    if os.geteuid() != 0 or (local / INITIALISED_MARK).exists() or _traversable_by_others(data_dir):
+        return local  # (one made there by an earlier version stays there)
     return Path("/var/lib/odooplane") / estate_id / name
+
+
+def legacy_clusters(data_dir: Path) -> list[Path]:
+    """Managed clusters living inside the data directory (made by an earlier version as root, or
+    by a non-root Odooplane)."""
+    base = data_dir / "clusters"
+    if os.geteuid() != 0 or not base.is_dir():
+        return []
+    return [p for p in base.iterdir() if (p / INITIALISED_MARK).exists()]
 
 
 @dataclass(frozen=True)
