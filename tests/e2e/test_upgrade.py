@@ -47,6 +47,16 @@ BROKEN_DATA = """<odoo>
 FIXED_DATA = BROKEN_DATA.replace('ref="no_such_partner"', 'ref="base.main_partner"')
 
 
+def on_r1(tmp_path: Path, tenant: str, r2: list[str]) -> TestEstate:
+    """An estate whose ``tenant/prod`` runs shop_custom 1.0 on release r1, with release r2 made of ``r2``."""
+    estate = make_estate(tmp_path, {tenant: {"environments": {"prod": {
+        "release": "r1", "modules": ["shop_custom"], "backup": False}}}})
+    estate.data["releases"] = {"r1": {"stack": "odoo", "addons": [addon(tmp_path, "r1", "shop_custom", "1.0")]},
+                               "r2": {"stack": "odoo", "addons": r2}}
+    estate.write()
+    return estate
+
+
 def module_row(database: str, name: str) -> tuple[Any, ...] | None:
     url = os.environ["ODOOPLANE_TEST_PG"].rsplit("/", 1)[0] + f"/{database}"
     with psycopg.connect(url) as conn:
@@ -139,13 +149,7 @@ def test_upgrade_updates_changed_modules_and_rolls_back_a_failure(tmp_path: Path
 
 def test_failed_release_is_held_until_its_content_changes_or_a_retry_is_asked(tmp_path: Path) -> None:
     t = unique("u")
-    estate = make_estate(tmp_path, {t: {"environments": {"prod": {
-        "release": "r1", "modules": ["shop_custom"], "backup": False}}}})
-    estate.data["releases"] = {
-        "r1": {"stack": "odoo", "addons": [addon(tmp_path, "r1", "shop_custom", "1.0")]},
-        "r2": {"stack": "odoo", "addons": [addon(tmp_path, "r2", "shop_custom", "1.1", xml=BROKEN_DATA)]},
-    }
-    estate.write()
+    estate = on_r1(tmp_path, t, [addon(tmp_path, "r2", "shop_custom", "1.1", xml=BROKEN_DATA)])
     db, target = f"{t}_prod", f"{t}/prod"
 
     def history() -> list[tuple[str, str, str]]:
@@ -203,15 +207,9 @@ def test_failed_release_is_held_until_its_content_changes_or_a_retry_is_asked(tm
 
 def test_module_declared_with_a_new_release_is_installed_by_the_same_apply(tmp_path: Path) -> None:
     t = unique("u")
-    estate = make_estate(tmp_path, {t: {"environments": {"prod": {
-        "release": "r1", "modules": ["shop_custom"], "backup": False}}}})
-    estate.data["releases"] = {
-        "r1": {"stack": "odoo", "addons": [addon(tmp_path, "r1", "shop_custom", "1.0")]},
-        # shop_loyalty exists only in r2: it can only be installed on r2's code.
-        "r2": {"stack": "odoo", "addons": [addon(tmp_path, "r2", "shop_custom", "1.1", body="# v2\n"),
-                                           addon(tmp_path, "r2", "shop_loyalty", "1.0", xml=FIXED_DATA)]},
-    }
-    estate.write()
+    # shop_loyalty exists only in r2: it can only be installed on r2's code.
+    estate = on_r1(tmp_path, t, [addon(tmp_path, "r2", "shop_custom", "1.1", body="# v2\n"),
+                                 addon(tmp_path, "r2", "shop_loyalty", "1.0", xml=FIXED_DATA)])
     db = f"{t}_prod"
     try:
         estate.cli("apply", str(estate.path), "-q")
@@ -263,13 +261,7 @@ def test_bad_release_references_are_path_precise(tmp_path: Path) -> None:
 @pytest.mark.parametrize("step", ["update", "start"])
 def test_upgrade_killed_midway_converges(tmp_path: Path, step: str) -> None:
     t = unique("u")
-    estate = make_estate(tmp_path, {t: {"environments": {"prod": {
-        "release": "r1", "modules": ["shop_custom"], "backup": False}}}})
-    estate.data["releases"] = {
-        "r1": {"stack": "odoo", "addons": [addon(tmp_path, "r1", "shop_custom", "1.0")]},
-        "r2": {"stack": "odoo", "addons": [addon(tmp_path, "r2", "shop_custom", "1.1", body="# v2\n")]},
-    }
-    estate.write()
+    estate = on_r1(tmp_path, t, [addon(tmp_path, "r2", "shop_custom", "1.1", body="# v2\n")])
     db, host = f"{t}_prod", f"{t}-prod.localhost"
     try:
         estate.cli("apply", str(estate.path), "-q")
