@@ -4,7 +4,10 @@ typed factory, never at import time."""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
 @dataclass(frozen=True)
@@ -12,10 +15,18 @@ class Settings:
     retry_attempts: int = 6  # tries of a step that fails temporarily
     retry_max_delay_s: float = 8.0
     parallel: int = 4
+    # Limits of `import` on a zip from elsewhere (see services/zip_guard.ZipLimits for the reasons).
+    import_max_bytes: int = 50 << 30
+    import_max_ratio: int = 200
+    import_max_files: int = 1_000_000
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Read ``ODOOPLANE_RETRY_ATTEMPTS``, ``ODOOPLANE_RETRY_MAX_DELAY``, ``ODOOPLANE_PARALLEL``."""
+        """Read ``ODOOPLANE_RETRY_ATTEMPTS``, ``ODOOPLANE_RETRY_MAX_DELAY``, ``ODOOPLANE_PARALLEL``,
+        ``ODOOPLANE_IMPORT_MAX_BYTES`` (bytes, or with a unit: ``50G``, ``500MiB``),
+        ``ODOOPLANE_IMPORT_MAX_RATIO`` and ``ODOOPLANE_IMPORT_MAX_FILES``.
+
+        Raise ValueError naming the variable when a value does not parse or is below 1."""
 
         def number(name: str, default: float) -> float:
             raw = os.environ.get(name)
@@ -29,8 +40,20 @@ class Settings:
                 raise ValueError(f"{name} must be at least 1")
             return value
 
+        def size(name: str, default: int) -> int:
+            raw = os.environ.get(name)
+            if raw is None:
+                return default
+            found = re.fullmatch(r"\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*", raw, re.IGNORECASE)
+            if not found or int(found.group(1)) < 1:
+                raise ValueError(f"{name}={raw!r} is not a size (bytes, or a number with K, M, G or T)")
+            return int(found.group(1)) * _UNITS[found.group(2).upper()]
+
         return cls(
             retry_attempts=int(number("ODOOPLANE_RETRY_ATTEMPTS", cls.retry_attempts)),
             retry_max_delay_s=number("ODOOPLANE_RETRY_MAX_DELAY", cls.retry_max_delay_s),
             parallel=int(number("ODOOPLANE_PARALLEL", cls.parallel)),
+            import_max_bytes=size("ODOOPLANE_IMPORT_MAX_BYTES", cls.import_max_bytes),
+            import_max_ratio=int(number("ODOOPLANE_IMPORT_MAX_RATIO", cls.import_max_ratio)),
+            import_max_files=int(number("ODOOPLANE_IMPORT_MAX_FILES", cls.import_max_files)),
         )

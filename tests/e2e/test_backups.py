@@ -98,7 +98,7 @@ def test_missing_attachment_file_fails_verification_naming_it(estate: TestEstate
     t = estate.tenant  # type: ignore[attr-defined]
     store_fname = str(sql(f"{t}_prod", "SELECT store_fname FROM ir_attachment WHERE store_fname IS NOT NULL "
                                        "ORDER BY id LIMIT 1")[0][0])
-    victim = estate.data_dir / "envs" / f"{t}__prod" / "data" / "filestore" / f"{t}_prod" / store_fname
+    victim = estate.runtime_dir / "envs" / f"{t}__prod" / "data" / "filestore" / f"{t}_prod" / store_fname
     victim.unlink()
     backup(estate, f"{t}/prod")
     proc = estate.cli("verify", f"{t}/prod", "-f", str(estate.path), "--json", check=False)
@@ -156,7 +156,7 @@ def test_odoo_zip_export_and_import(estate: TestEstate, tmp_path: Path) -> None:
                 data = data.replace(b"CREATE TABLE", b"CREATE TABLE nonsense (", 1)
             target.writestr(item, data)
     proc = estate.cli("import", f"{t}/staging", "--from", str(broken), "--yes", "-f", str(estate.path), check=False)
-    assert proc.returncode == 1 and "psql" in proc.stderr
+    assert proc.returncode == 1 and "dump.sql line" in proc.stderr
     assert sql(f"{t}_staging", "SELECT count(*) FROM res_partner WHERE name = 'zipped'") == [(1,)]
     hostile = tmp_path / "hostile.zip"
     with zipfile.ZipFile(hostile, "w") as archive:
@@ -270,7 +270,7 @@ def test_a_full_disk_is_a_clear_error_and_no_success(tmp_path: Path) -> None:
         est.write()
         try:
             est.cli("apply", str(est.path), "-q")
-            filestore = est.data_dir / "envs" / f"{t}__prod" / "data" / "filestore" / f"{t}_prod" / "ff"
+            filestore = est.runtime_dir / "envs" / f"{t}__prod" / "data" / "filestore" / f"{t}_prod" / "ff"
             filestore.mkdir(parents=True, exist_ok=True)
             blob = os.urandom(3 * 1024 * 1024)
             (filestore / hashlib.sha1(blob).hexdigest()).write_bytes(blob)

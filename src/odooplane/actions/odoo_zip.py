@@ -23,6 +23,16 @@ def export(path: Path | None, target: str, out: Path) -> odoo_zip.ZipResult:
         ctx.close()
 
 
+def would_replace(path: Path | None, target: str) -> bool:
+    """Whether importing into ``target`` would replace a database it has (then the CLI asks)."""
+    ctx = estate_file.context(path, destructive="import")
+    try:
+        (env,) = select(ctx, [target])
+        return odoo_zip.replaces(ctx, env)
+    finally:
+        ctx.close()
+
+
 def import_(path: Path | None, target: str, source: Path) -> odoo_zip.ZipResult:
     if not source.is_file():
         raise UsageError(f"{source}: no such file")

@@ -30,19 +30,23 @@ def register(app: typer.Typer) -> None:
     def import_(
         target: str = typer.Argument(..., help="tenant/env to create or replace."),
         source: Path = typer.Option(..., "--from", help="A zip made by Odoo's database manager."),
-        yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before replacing an existing environment."),
+        yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before replacing an environment's "
+                                 "database (a new, empty environment is never asked about)."),
         estate: Path = typer.Option(None, "--estate", "-f", help="Estate file (default: $ODOOPLANE_ESTATE or "
                                     "./estate.yaml; never the estate last applied)."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
-        """Import Odoo's backup zip: SQL stopping at the first error in one transaction, attachments checked,
-        a new identity; the environment is replaced only once the copy verifies."""
+        """Import Odoo's backup zip: read within size limits, SQL (never through psql) as the environment's own
+        role in one transaction stopping at the first error, attachments checked, a new identity; the
+        environment is replaced only once the copy verifies."""
         from odooplane.actions import estate_file
         from odooplane.actions import odoo_zip as action
 
         with errors():
             named = estate_file.named(estate, destructive="import")
-        if not yes and not as_json and not typer.confirm(f"Replace {target} of {named} with {source} if it exists?"):
+            # Only replacing data deserves a question: a new, empty environment is just filled.
+            replacing = not yes and not as_json and action.would_replace(named.path, target)
+        if replacing and not typer.confirm(f"Replace the database of {target} of {named} with {source}?"):
             raise typer.Exit(1)
         with errors():
             result = action.import_(named.path, target, source)
@@ -51,3 +55,6 @@ def register(app: typer.Typer) -> None:
         else:
             console.print(f"[green]imported[/] {escape(str(result.path))} into {result.target} of "
                           f"{escape(str(named))} ({result.files} files)")
+            if result.skipped:
+                skipped = "; ".join(f"{why}: {n}" for why, n in result.skipped.items())
+                console.print(f"statements of dump.sql not run: {skipped}", markup=False)

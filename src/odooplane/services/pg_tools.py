@@ -1,5 +1,8 @@
 """pg_dump, pg_restore and psql command lines (pure) and the choice of client binaries: the
-newest major version found, since a client can dump any older server but no newer one."""
+newest major version found, since a client can dump any older server but no newer one.
+
+SQL from a dump never goes through psql, which would honour its backslash meta-commands (a
+shell, files): plain SQL is loaded by :mod:`odooplane.services.sql_load`."""
 
 from __future__ import annotations
 
@@ -55,17 +58,19 @@ def dump_argv(tool: str, conn: ClusterConn, *, database: str, out_dir: Path, job
     ]
 
 
-def restore_argv(tool: str, conn: ClusterConn, *, database: str, dump_dir: Path, role: str, jobs: int = 2) -> list[str]:
+def restore_argv(tool: str, role_conn: ClusterConn, *, database: str, dump_dir: Path, jobs: int = 2) -> list[str]:
     """Stop at the first error (Odoo's own restore ignores them and reports success), and give every
-    object to ``role`` whatever the dump says."""
+    object to the role connecting, whatever the dump says.
+
+    ``role_conn`` is the database's own (ordinary) role, never an administrator with ``--role``: an
+    archive's SQL could ``RESET ROLE`` back to the administrator, but not out of a login role."""
     return [
         tool,
-        *_conn_args(conn),
+        *_conn_args(role_conn),
         f"--dbname={database}",
         "--exit-on-error",
         "--no-owner",
         "--no-privileges",
-        f"--role={role}",
         f"--jobs={jobs}",
         "--no-password",
         str(dump_dir),
@@ -86,20 +91,7 @@ def plain_dump_argv(tool: str, conn: ClusterConn, *, database: str, out_file: Pa
     ]
 
 
-def psql_file_argv(
-    tool: str, conn: ClusterConn, *, database: str, sql_file: Path, role: str | None = None
-) -> list[str]:
-    """Run a SQL file with ON_ERROR_STOP in one transaction: it applies whole or not at all."""
-    argv = [
-        tool,
-        *_conn_args(conn),
-        f"--dbname={database}",
-        "--no-password",
-        "--quiet",
-        "--set=ON_ERROR_STOP=1",
-        "--single-transaction",
-        f"--file={sql_file}",
-    ]
-    if role:
-        argv.insert(-1, f'--command=SET ROLE "{role}"')
-    return argv
+def psql_argv(tool: str, conn: ClusterConn, *, database: str, extra: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """An interactive (or ``-c``/``-f``) psql session as ``conn``'s user; the password goes in the
+    child's environment (:func:`env`), never on the command line."""
+    return [tool, *_conn_args(conn), f"--dbname={database}", *extra]
