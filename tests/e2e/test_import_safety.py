@@ -319,3 +319,22 @@ def test_psql_opens_a_session_as_the_environment_role_and_audits_it(
     password = estate.secret(f"env/{t}/prod/db_password")
     assert password and session.env == {"PGPASSWORD": password}
     assert not any(password in arg for arg in session.argv)
+
+
+def test_an_import_killed_anywhere_converges_when_run_again(estate: TestEstate) -> None:
+    """Last in this module: it replaces staging's data with production's."""
+    from tests.support.crash import kill_at, registered_temporaries, temporary_databases, trace
+
+    t = estate.tenant  # type: ignore[attr-defined]
+    again = ("import", f"{t}/staging", "--from", str(base_zip(estate)), "--yes", "-f", str(estate.path))
+    points = trace(estate, *again)
+    chosen = ["import:directory-created#1", "step:extract#1", "create-database:renamed#1", "step:sql#1",
+              "step:checks#1", "step:identity#1", "swap:old-renamed#1", "swap:files-moved-aside#1"]
+    assert set(chosen) <= set(points), points
+    for point in chosen:
+        kill_at(estate, point, *again)
+        estate.cli(*again)
+        assert temporary_databases(estate, t) == [] and registered_temporaries(estate) == [], point
+        assert leftovers(estate) == [], point
+        assert sql(f"{t}_staging", "SELECT count(*) > 0 FROM res_partner") == [(True,)], point
+    assert estate.status()["healthy"]
