@@ -75,9 +75,9 @@ def leftovers(estate: TestEstate) -> list[object]:
     t = estate.tenant  # type: ignore[attr-defined]
     found: list[object] = [r[0] for r in sql("postgres", f"SELECT datname FROM pg_database WHERE datname LIKE "
                                                          f"'{t}%\\_\\_restore' OR datname LIKE 'opl\\_new\\_%'")]
-    found += [p for p in (estate.data_dir / "sandboxes").glob("import-*")] if (estate.data_dir / "sandboxes").exists() \
-        else []
-    found += list(estate.data_dir.rglob(f"{t}_staging.restore"))
+    for root in {estate.data_dir, getattr(estate, "runtime_dir", estate.data_dir)}:  # Odoo's files may live apart
+        found += [p for p in root.rglob("import-*") if p.is_dir()]  # the import's sandbox
+        found += list(root.rglob(f"{t}_staging.restore"))  # its staged filestore
     return found
 
 
