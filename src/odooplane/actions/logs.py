@@ -22,6 +22,7 @@ from odooplane.estate.models import ManagedCluster
 from odooplane.estate.resolve import DesiredEnvironment, EnvRef
 from odooplane.estate.validate import ValidEstate
 from odooplane.layout import Layout
+from odooplane.render.traefik import part_of
 
 _ODOO_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}),(\d+) \d+ (\w+) (\S+) ")
 _PG_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\.(\d+))? \w+ \[\d+\] (?:\S*@(\S*) )?(\w+):")
@@ -105,7 +106,7 @@ def edge_parser(routers: tuple[str, ...] | None) -> Callable[[str], LogLine | No
         if not isinstance(entry, dict):
             return None
         router = str(entry.get("RouterName", "")).removesuffix("@file")
-        if routers is not None and not any(router == r or router.startswith(f"{r}-") for r in routers):
+        if routers is not None and not any(part_of(router, r) for r in routers):
             return None
         status = int(entry.get("DownstreamStatus") or 0)
         level = "error" if status >= 500 else "warning" if status >= 400 else "info"
@@ -140,9 +141,22 @@ def postgres_parser(database: str | None) -> Callable[[str], LogLine | None]:
 
 # -- sources --------------------------------------------------------------------------------------
 
+def _layout(valid: ValidEstate) -> Layout:
+    """The data directory's layout, with Odoo's runtime directory where this estate keeps it."""
+    from odooplane.services import service_users
+    from odooplane.store.db import default_url, open_store
+
+    store = open_store(valid.estate.platform.state_db or default_url(valid.data_dir))
+    try:
+        estate_id = store.estate_id()
+    finally:
+        store.close()
+    return Layout(valid.data_dir, runtime=service_users.runtime_dir(valid.data_dir, estate_id=estate_id))
+
+
 def sources_for(valid: ValidEstate, target: str, wanted: tuple[str, ...]) -> list[LogSource]:
     """The files to read for ``target`` (tenant/env, or 'edge' for the whole access log)."""
-    layout = Layout(valid.data_dir)
+    layout = _layout(valid)
     if target == "edge":
         return [LogSource("edge", layout.access_log, edge_parser(None))]
     try:

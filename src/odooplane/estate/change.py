@@ -54,7 +54,7 @@ def _clock(value: Any, *, allow_24: bool) -> str:
         )
     if not isinstance(value, str):
         raise ValueError(f"a time must be written \"HH:MM\" (got {value!r})")
-    match = _CLOCK_RE.match(value.strip())
+    match = _CLOCK_RE.fullmatch(value.strip())
     if not match:
         raise ValueError(f"{value!r} is not a time written \"HH:MM\" (24-hour clock, like \"22:00\")")
     hour, minute = int(match[1]), int(match[2])
@@ -79,7 +79,7 @@ def _date(value: Any) -> dt.date:
         raise ValueError(f"{value.isoformat()} is a date and time; freezes take whole days (YYYY-MM-DD)")
     if isinstance(value, dt.date):
         return value
-    if not isinstance(value, str) or not _DATE_RE.match(value.strip()):
+    if not isinstance(value, str) or not _DATE_RE.fullmatch(value.strip()):
         raise ValueError(f"{value!r} is not a date written YYYY-MM-DD")
     year, month, day = (int(p) for p in value.strip().split("-"))
     if not 1 <= month <= 12:
@@ -91,7 +91,7 @@ def _date(value: Any) -> dt.date:
 
 
 def _month_day(value: Any) -> str:
-    if not isinstance(value, str) or not _MONTH_DAY_RE.match(value.strip()):
+    if not isinstance(value, str) or not _MONTH_DAY_RE.fullmatch(value.strip()):
         raise ValueError(f"{value!r} is not a day of the year written \"MM-DD\" (like \"12-20\")")
     month, day = (int(p) for p in value.strip().split("-"))
     if not 1 <= month <= 12:
@@ -114,13 +114,13 @@ def _key(value: str) -> str:
 
 
 def _role(value: str) -> str:
-    if not _ROLE_RE.match(value):
+    if not _ROLE_RE.fullmatch(value):
         raise ValueError(f"role {value!r} is not a role name (lowercase letters, digits, '-', '_'; a letter first)")
     return value
 
 
 def _person(value: str) -> str:
-    if not _PERSON_RE.match(value):
+    if not _PERSON_RE.fullmatch(value):
         raise ValueError(f"{value!r} is not a user name (letters, digits and . _ @ + -)")
     return value
 

@@ -45,8 +45,8 @@ def _value(text: str, index: int) -> int:
     names = _NAMES.get(index, {})
     if text.lower() in names:
         return names[text.lower()]
-    if not text.isdigit():
-        raise ValueError(f"{text!r} is not a number")
+    if not (text.isascii() and text.isdigit()) or len(text) > 4:  # every field fits in 4 digits
+        raise ValueError(f"{text[:20]!r} is not a number (0 to 9999)")
     return int(text)
 
 
@@ -55,9 +55,10 @@ def _field(text: str, index: int) -> set[int]:
     out: set[int] = set()
     for part in text.split(","):
         base, _, step_text = part.partition("/")
+        if step_text and not (step_text.isascii() and step_text.isdigit() and 0 < len(step_text) <= 4
+                              and int(step_text) >= 1):
+            raise ValueError(f"{name}: step {step_text[:20]!r} must be a positive number")
         step = int(step_text) if step_text else 1
-        if step_text and (not step_text.isdigit() or step < 1):
-            raise ValueError(f"{name}: step {step_text!r} must be a positive number")
         if base == "*":
             start, end = low, high
         elif "-" in base:

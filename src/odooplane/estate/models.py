@@ -12,18 +12,25 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from odooplane.estate import names
 from odooplane.estate.change import ChangeManagement
+from odooplane.estate.load import (
+    DEFAULT_FILE_MIB,
+    DEFAULT_TOTAL_MIB,
+    ESTATE_FILE_MIB,
+    FILE_MIB_CEILING,
+    TOTAL_MIB_CEILING,
+)
 
 SERIES_RE = r"^(1[6-9])\.[0-9]+$"
 
 
 def _series(value: str) -> str:
-    if not isinstance(value, str) or not re.match(SERIES_RE, value):
+    if not isinstance(value, str) or not re.fullmatch(SERIES_RE, value):
         raise ValueError(f"series must be an Odoo series from 16.0 to 19.x, like '18.0' (got {value!r})")
     return value
 
 
 def _tenant_name(value: str) -> str:
-    return names.check_label(value, max_len=names.TENANT_MAX, what="tenant name")
+    return names.check_tenant(value)
 
 
 def _env_name(value: str) -> str:
@@ -54,6 +61,18 @@ Hostname = Annotated[str, AfterValidator(names.check_hostname)]
 ModuleName = Annotated[str, AfterValidator(names.check_module)]
 SecretRef = Annotated[str, AfterValidator(_secret_ref)]
 OptionKey = Annotated[str, AfterValidator(names.check_option_key)]
+
+
+def _odoo_option(value: str) -> str:
+    names.check_option_key(value)
+    if value in _RESERVED_OPTIONS:
+        instead = _OPTION_FIELDS.get(value)
+        hint = f"; set {instead} instead" if instead else ""
+        raise ValueError(f"option {value} is set by Odooplane and cannot be overridden{hint}")
+    return value
+
+
+OdooOption = Annotated[str, AfterValidator(_odoo_option)]
 Port = Annotated[int, Field(ge=1024, le=65535)]
 
 
@@ -142,6 +161,29 @@ class PortRange(Model):
         return self
 
 
+class Includes(Model):
+    """Where included files may come from, and how big they may be (read before includes are expanded)."""
+
+    roots: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Directories (besides the estate file's own, which is always allowed) whose files "
+            "'include' may name; relative to the estate file, written literally (no ${VAR}). Symbolic "
+            "links are followed, and their target must be inside one of them too."
+        ),
+        examples=[["/srv/estate-shared"]],
+    )
+    max_file_mib: int = Field(
+        DEFAULT_FILE_MIB, ge=1, le=FILE_MIB_CEILING,
+        description=f"Largest included file, in MiB (the estate file itself: at most {ESTATE_FILE_MIB} MiB).",
+        examples=[DEFAULT_FILE_MIB],
+    )
+    max_total_mib: int = Field(
+        DEFAULT_TOTAL_MIB, ge=1, le=TOTAL_MIB_CEILING, description="All included files together, in MiB.",
+        examples=[DEFAULT_TOTAL_MIB],
+    )
+
+
 class Platform(Model):
     """Settings of the control plane itself on this estate."""
 
@@ -180,6 +222,7 @@ class Platform(Model):
     default_cluster: ObjectName | None = Field(
         None, description="Cluster of environments that name none.", examples=["main"]
     )
+    includes: Includes = Field(default_factory=Includes, description="Where included files may come from.")
 
     @model_validator(mode="after")
     def _state_db_has_no_password(self) -> Platform:
@@ -324,11 +367,12 @@ class Stack(Model):
 class Limits(Model):
     """Odoo's per-process limits (odoo.conf limit_*)."""
 
-    memory_soft_mib: int = Field(2048, ge=64, description="limit_memory_soft in MiB.", examples=[2048])
-    memory_hard_mib: int = Field(2560, ge=64, description="limit_memory_hard in MiB.", examples=[2560])
-    time_cpu_s: int = Field(60, ge=1, description="limit_time_cpu in seconds.", examples=[60])
-    time_real_s: int = Field(120, ge=1, description="limit_time_real in seconds.", examples=[120])
-    request: int = Field(65536, ge=1, description="limit_request: requests before a worker recycles.", examples=[8192])
+    memory_soft_mib: int = Field(2048, ge=64, le=1048576, description="limit_memory_soft in MiB.", examples=[2048])
+    memory_hard_mib: int = Field(2560, ge=64, le=1048576, description="limit_memory_hard in MiB.", examples=[2560])
+    time_cpu_s: int = Field(60, ge=1, le=604800, description="limit_time_cpu in seconds.", examples=[60])
+    time_real_s: int = Field(120, ge=1, le=604800, description="limit_time_real in seconds.", examples=[120])
+    request: int = Field(65536, ge=1, le=2**31 - 1, description="limit_request: requests before a worker recycles.",
+                         examples=[8192])
 
     @model_validator(mode="after")
     def _soft_below_hard(self) -> Limits:
@@ -340,6 +384,8 @@ class Limits(Model):
 Stage = Literal["production", "staging", "development", "training", "dr"]
 Tier = Literal["pilot", "standard", "production", "mission-critical"]
 
+# odoo.conf options Odooplane writes itself (render/odoo_conf.py; a test keeps the two in step),
+# and the old names Odoo still reads for some of them: an estate may not set any.
 _RESERVED_OPTIONS = {
     "db_host",
     "db_port",
@@ -347,17 +393,23 @@ _RESERVED_OPTIONS = {
     "db_password",
     "db_name",
     "dbfilter",
+    "db_maxconn",
     "list_db",
     "data_dir",
     "addons_path",
     "http_port",
     "http_interface",
+    "http_enable",
+    "xmlrpc",
+    "xmlrpc_port",
+    "xmlrpc_interface",
     "gevent_port",
     "longpolling_port",
     "workers",
     "admin_passwd",
     "proxy_mode",
     "logfile",
+    "pidfile",
     "limit_memory_soft",
     "limit_memory_hard",
     "limit_time_cpu",
@@ -367,6 +419,24 @@ _RESERVED_OPTIONS = {
     "server_wide_modules",
     "without_demo",
 }
+# Where the estate sets what some of them control.
+_OPTION_FIELDS = {
+    "db_maxconn": "the pool's db_maxconn",
+    "addons_path": "the stack's addons_paths (or a release's addons)",
+    "http_port": "the environment's http_port",
+    "workers": "workers",
+    "max_cron_threads": "max_cron_threads",
+    "limit_memory_soft": "limits.memory_soft_mib",
+    "limit_memory_hard": "limits.memory_hard_mib",
+    "limit_time_cpu": "limits.time_cpu_s",
+    "limit_time_real": "limits.time_real_s",
+    "limit_request": "limits.request",
+    "server_wide_modules": "the stack's server_wide_modules",
+}
+# Outgoing mail of environments in other stages goes to the platform's mail catcher: these
+# options are then written by Odooplane (operations/desired.py), so the estate may not set them.
+REAL_MAIL_STAGES = ("production", "dr")
+MAIL_CATCHER_OPTIONS = ("smtp_server", "smtp_port", "smtp_ssl", "smtp_user", "smtp_password")
 
 
 class SharedPlacement(Model):
@@ -389,7 +459,7 @@ _RELEASE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
 
 
 def _release_id(value: str) -> str:
-    if not isinstance(value, str) or not _RELEASE_RE.match(value):
+    if not isinstance(value, str) or not _RELEASE_RE.fullmatch(value):
         raise ValueError(f"{value!r} is not a release id: lowercase letters, digits, '.', '_' and '-', "
                          f"starting with a letter or digit, at most 40 characters (e.g. 2026.11.1)")
     return value
@@ -482,18 +552,14 @@ class Environment(Model):
         ),
         examples=["env:ACME_PROD_MASTER_PASSWORD"],
     )
-    options: dict[OptionKey, str | int | float | bool] = Field(
+    options: dict[OdooOption, str | int | float | bool] = Field(
         default_factory=dict,
-        description="Extra odoo.conf options (those Odooplane manages cannot be overridden).",
+        description=(
+            "Extra odoo.conf options of a dedicated environment (those Odooplane manages cannot be "
+            "overridden; outside production and DR, neither can smtp_*: mail goes to the mail catcher)."
+        ),
         examples=[{"log_level": "info"}],
     )
-
-    @model_validator(mode="after")
-    def _options_not_managed(self) -> Environment:
-        clash = sorted(set(self.options) & _RESERVED_OPTIONS)
-        if clash:
-            raise ValueError(f"options may not set {', '.join(clash)}: Odooplane manages them")
-        return self
 
     def resolved_stage(self, name: str) -> Stage:
         if self.stage:
@@ -531,8 +597,10 @@ class Profile(Model):
         examples=["heavy"],
     )
     peak_users: int = Field(10, ge=0, le=100000, description="Peak concurrent users.", examples=[40])
-    rpo_minutes: int | None = Field(None, ge=0, description="Recovery point objective in minutes.", examples=[15])
-    rto_minutes: int | None = Field(None, ge=0, description="Recovery time objective in minutes.", examples=[60])
+    rpo_minutes: int | None = Field(None, ge=0, le=5_256_000, description="Recovery point objective in minutes.",
+                                    examples=[15])
+    rto_minutes: int | None = Field(None, ge=0, le=5_256_000, description="Recovery time objective in minutes.",
+                                    examples=[60])
     data_residency: str | None = Field(
         None, description="Where the data must stay (a region or country code).", examples=["eu"]
     )
@@ -726,16 +794,10 @@ class Pool(Model):
     limits: Limits = Field(default_factory=Limits, description="Odoo's process limits.")
     db_maxconn: int = Field(64, ge=4, le=1000, description="Connections per process (odoo.conf db_maxconn).",
                             examples=[64])
-    options: dict[OptionKey, str | int | float | bool] = Field(
-        default_factory=dict, description="Extra odoo.conf options of the pool.", examples=[{"log_level": "info"}]
+    options: dict[OdooOption, str | int | float | bool] = Field(
+        default_factory=dict, description="Extra odoo.conf options of the pool (those Odooplane manages cannot be "
+                                          "overridden).", examples=[{"log_level": "info"}]
     )
-
-    @model_validator(mode="after")
-    def _options_not_managed(self) -> Pool:
-        clash = sorted(set(self.options) & _RESERVED_OPTIONS)
-        if clash:
-            raise ValueError(f"options may not set {', '.join(clash)}: Odooplane manages them")
-        return self
 
 
 class PolicyMatch(Model):
@@ -764,7 +826,7 @@ class PolicyRequire(Model):
     cluster_kind: Literal["managed", "external"] | None = Field(
         None, description="Required kind of cluster.", examples=["managed"]
     )
-    min_workers: int | None = Field(None, ge=0, description="At least this many HTTP workers.", examples=[2])
+    min_workers: int | None = Field(None, ge=0, le=64, description="At least this many HTTP workers.", examples=[2])
 
 
 class Policy(Model):
@@ -832,7 +894,11 @@ class Estate(Model):
     version: Literal[1] = Field(1, description="Schema version of this file.", examples=[1])
     include: list[str] = Field(
         default_factory=list,
-        description="Other YAML files (globs, relative to this file) merged into this estate.",
+        description=(
+            "Other YAML files (globs, relative to this file) merged into this estate: regular files inside "
+            "the estate file's directory or a directory of platform.includes.roots, holding only "
+            "clusters, stacks, pools, tenants and include."
+        ),
         examples=[["tenants/*.yaml"]],
     )
     platform: Platform = Field(default_factory=Platform, description="Control plane settings.")

@@ -75,7 +75,7 @@ class DesiredPool:
 
     @property
     def role(self) -> str:
-        return names.sql_identifier(f"pool_{self.name}")
+        return names.pool_role(self.name)
 
     @property
     def slug(self) -> str:
@@ -117,7 +117,7 @@ class DesiredEnvironment:
     @property
     def role(self) -> str:
         """The role owning the database: the environment's own, or the pool's."""
-        return names.sql_identifier(f"pool_{self.pool}") if self.pool else self.ref.role
+        return names.pool_role(self.pool) if self.pool else self.ref.role
 
     @property
     def placement(self) -> str:

@@ -12,9 +12,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from odooplane.errors import EstateInvalid, Problem
-from odooplane.estate import change, models, policies, resolve
+from odooplane.estate import change, models, names, policies, resolve
 from odooplane.estate import load as loader
-from odooplane.estate.models import Estate, ManagedCluster, SharedPlacement
+from odooplane.estate.models import MAIL_CATCHER_OPTIONS, REAL_MAIL_STAGES, Estate, ManagedCluster, SharedPlacement
 
 _SECRET_FIELDS = ("password", "secret", "token", "key")
 
@@ -62,7 +62,14 @@ def validate(path: Path) -> ValidEstate:
 
 
 def check(path: Path) -> tuple[ValidEstate | None, list[Problem]]:
-    """Run every stage; return the valid estate (or None) and the list of problems."""
+    """Run every stage; return the valid estate (or None) and the list of problems, each
+    printable on one line (control characters in names or file names are escaped)."""
+    valid, problems = _check(path)
+    return valid, [Problem(names.printable(p.source), names.printable(p.path), names.printable(p.message))
+                   for p in problems]
+
+
+def _check(path: Path) -> tuple[ValidEstate | None, list[Problem]]:
     loaded = loader.load(path)
     if loaded.problems:
         return None, loaded.problems
@@ -87,16 +94,28 @@ def check(path: Path) -> tuple[ValidEstate | None, list[Problem]]:
 # --- schema stage -------------------------------------------------------------------------
 
 
-def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+def _walk(loc: tuple[str | int, ...], data: Any, kind: str) -> tuple[tuple[str | int, ...], int | None]:
+    """Return ``loc`` without the names pydantic gives union members (a tag like ``managed``,
+    a type like ``SharedPlacement``, ``literal['dedicated']`` or ``function-after[…]``), and
+    where the first union is (an index into the returned location), if any.
+
+    A part is a union member's name when the data has no such key there: every real key of
+    the location exists in the data, except the last one of a missing-key error.
+    """
     out: list[str | int] = []
+    union_at: int | None = None
+    value = data
     for i, part in enumerate(loc):
-        # Discriminated unions put the tag into the location: clusters.main.managed.port.
-        if i >= 2 and loc[i - 2] == "clusters" and part in ("external", "managed"):
-            continue
-        if isinstance(part, str) and part.startswith(("function-", "union[")):
-            continue
-        out.append(part)
-    return tuple(out)
+        last = i == len(loc) - 1
+        if part == "[key]" or (last and kind == "missing"):
+            out.append(part)
+        elif (isinstance(value, dict) and part in value) or (
+                isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)):
+            value = value[part]  # type: ignore[index]
+            out.append(part)
+        elif union_at is None:
+            union_at = len(out)
+    return tuple(out), union_at
 
 
 def _schema_node(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
@@ -153,6 +172,8 @@ def _message(err: dict[str, Any], loc: tuple[str | int, ...], data: Any) -> tupl
         return loc[:-1], f"unknown key {key!r}{hint}"
     if kind == "missing":
         return loc[:-1], f"missing required key {loc[-1]!r}"
+    if kind in ("model_type", "model_attributes_type"):
+        return loc, "should be a mapping (key: value)" + got
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         return loc, "needs 'kind: external' (a URL) or 'kind: managed' (run by Odooplane)"
     if kind == "value_error":
@@ -169,17 +190,63 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+@dataclass(frozen=True)
+class _SchemaError:
+    where: tuple[str | int, ...]
+    message: str
+    union_at: int | None  # the error is about one member of the union at where[:union_at]
+    kind: str
+    got: str
+    reached: bool = False  # the value fit the member's shape, and the error is inside it
+
+
+def _one_per_union(errors: list[_SchemaError]) -> list[_SchemaError]:
+    """Pydantic reports a value that fits no member of a union once per member. Keep what
+    helps: the errors of members the value reached into (a mapping for a model), else of
+    members whose own rule ran (a name for a name), else one combined 'should be A or B'."""
+    groups: dict[tuple[str | int, ...], list[_SchemaError]] = {}
+    for err in errors:
+        if err.union_at is not None:
+            groups.setdefault(err.where[:err.union_at], []).append(err)
+    out: list[_SchemaError] = []
+    for err in errors:
+        if err.union_at is None:
+            out.append(err)
+            continue
+        group = groups.get(err.where[:err.union_at])
+        if group is None:
+            continue  # already reported with its group
+        del groups[err.where[:err.union_at]]
+        deeper = [e for e in group if e.reached]
+        ran = [e for e in group if e.kind == "value_error"]
+        if deeper or ran or len(group) == 1:
+            out.extend(deeper or ran or group)
+            continue
+        wanted = list(dict.fromkeys(e.message.removeprefix("should be ").removesuffix(e.got) for e in group))
+        shown = ", ".join(wanted[:-1]) + " or " + wanted[-1]
+        out.append(_SchemaError(group[0].where[:group[0].union_at], f"should be {shown}{group[0].got}", None,
+                                group[0].kind, group[0].got))
+    return out
+
+
 def schema_problems(exc: ValidationError, loaded: loader.Loaded) -> list[Problem]:
+    errors: list[_SchemaError] = []
+    for err in exc.errors():
+        loc, union_at = _walk(tuple(err["loc"]), loaded.data, err["type"])
+        where, message = _message(dict(err), loc, loaded.data)
+        got = "" if _is_secret_field(loc) else f" (got {_short(err.get('input'))})"
+        reached = union_at is not None and len(loc) > union_at and loc[union_at] != "[key]"
+        if union_at is not None and len(where) < union_at:
+            union_at = len(where)
+        errors.append(_SchemaError(where, message, union_at, err["type"], got, reached))
     problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
-    for err in exc.errors():
-        loc = _clean_loc(tuple(err["loc"]))
-        where, message = _message(dict(err), loc, loaded.data)
-        key = (loader.format_path(where), message)
+    for found in _one_per_union(errors):
+        key = (loader.format_path(found.where), found.message)
         if key in seen:
             continue
         seen.add(key)
-        problems.append(Problem(loaded.origin(where), loader.format_path(where), message))
+        problems.append(Problem(loaded.origin(found.where), loader.format_path(found.where), found.message))
     return problems
 
 
@@ -243,8 +310,10 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
     for cm_path, cm_message in change.cross_check(estate.change_management):
         add(cm_path, cm_message)
 
+    for id_path, id_message in _identifier_collisions(estate):
+        add(id_path, id_message)
+
     hostnames: dict[str, tuple[str | int, ...]] = {}
-    databases: dict[str, str] = {}
     ports: dict[int, list[tuple[str | int, ...]]] = defaultdict(list)
     ports[platform.edge.http_port].append(("platform", "edge", "http_port"))
     ports[platform.edge.api_port].append(("platform", "edge", "api_port"))
@@ -276,9 +345,10 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
                     add((*base, "placement", "shared"),
                         f"unknown pool {env.placement.shared!r}{_known(estate.pools)}")
                     continue
-                for key in ("workers", "max_cron_threads", "limits", "http_port"):
+                for key in ("workers", "max_cron_threads", "limits", "http_port", "options"):
                     if key in env.model_fields_set:
-                        add((*base, key), f"{key} of a shared environment is set on its pool "
+                        verb = "are" if key in ("limits", "options") else "is"
+                        add((*base, key), f"{key} of a shared environment {verb} set on its pool "
                                           f"(pools.{env.placement.shared}.{key})")
                 for key, pool_value in (("stack", env_pool.stack or estate.platform.default_stack),
                                         ("cluster", resolve.cluster_name_of(estate, env_pool))):
@@ -310,10 +380,11 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
                 )
             elif cluster_ref not in estate.clusters and env.cluster:
                 add((*base, "cluster"), f"unknown cluster {cluster_ref!r}{_known(estate.clusters)}")
-            db = f"{tname}_{ename}"
-            if db in databases:
-                add(base, f"database name {db!r} is also used by {databases[db]}")
-            databases[db] = f"{tname}/{ename}"
+            if env.placement == "dedicated" and env.resolved_stage(ename) not in REAL_MAIL_STAGES:
+                for key in sorted(set(env.options) & set(MAIL_CATCHER_OPTIONS)):
+                    add((*base, "options", key),
+                        f"option {key} is set by Odooplane: a {env.resolved_stage(ename)} environment's mail goes "
+                        "to the platform's mail catcher (stage production or dr sends real mail)")
             for index, host in enumerate(resolve.hostnames_of(estate, tname, ename, env)):
                 hpath = (*base, "hostnames", index) if env.hostnames else base
                 bare = host.removeprefix("www.")
@@ -333,6 +404,33 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
             for other in users[1:]:
                 add(other, f"port {port} is also used by {first}")
     return problems
+
+
+def _identifier_collisions(estate: Estate) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every PostgreSQL database and role name the estate makes, checked for one used twice.
+
+    Names are collision-free by construction (estate/names.py); this is the safety net that
+    keeps a future naming change from giving one tenant's credentials to another's data.
+    """
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    seen: dict[tuple[str, str], tuple[tuple[str | int, ...], str]] = {}
+
+    def claim(kind: str, name: str, path: tuple[str | int, ...], owner: str) -> None:
+        first = seen.setdefault((kind, name), (path, owner))
+        if first[0] != path:
+            out.append((path, f"PostgreSQL {kind} {name!r} of {owner} is also the {kind} of {first[1]} "
+                              f"({loader.format_path(first[0])})"))
+
+    for pname in estate.pools:
+        claim("role", names.pool_role(pname), ("pools", pname), f"pool {pname}")
+    for tname, tenant in estate.tenants.items():
+        for ename, env in tenant.environments.items():
+            path: tuple[str | int, ...] = ("tenants", tname, "environments", ename)
+            database = names.database_name(tname, ename)
+            claim("database", database, path, f"environment {tname}/{ename}")
+            if env.placement == "dedicated":
+                claim("role", database, path, f"environment {tname}/{ename}")
+    return out
 
 
 def _known(mapping: dict[str, Any]) -> str:

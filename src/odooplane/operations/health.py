@@ -18,7 +18,7 @@ from odooplane.estate.models import AlertThresholds
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations.context import Context
 from odooplane.operations.desired import EnvArtifacts, artifacts, pool_artifacts
-from odooplane.render.traefik import DATABASE_HEADER
+from odooplane.render.traefik import DATABASE_HEADER, part_of
 from odooplane.services import probes, secret_refs, traefik
 from odooplane.store import evidence, journal
 
@@ -324,7 +324,7 @@ def _judge_edge(health: EnvHealth, env: DesiredEnvironment, routers: dict[str, t
     else:
         health.checks.append(Check("route", "ok", "enabled"))
     # Traefik counts since it started: judge what happened since the previous sweep.
-    mine = [v for name, v in requests.items() if name == env.ref.slug or name.startswith(f"{env.ref.slug}-")]
+    mine = [v for name, v in requests.items() if part_of(name, env.ref.slug)]
     total_now, errors_now = sum(v[0] for v in mine), sum(v[1] for v in mine)
     total = memory.delta(f"edge:{env.ref.slug}:total", int(total_now))
     errors = memory.delta(f"edge:{env.ref.slug}:5xx", int(errors_now))

@@ -1,13 +1,25 @@
 """Render odoo.conf for one Odoo process: a pure function of its inputs, per series.
 
 The keys are optparse destinations of odoo-bin (an unknown key is accepted silently by Odoo, so
-a typo here would be invisible — the golden-file tests pin every key).
+a typo here would be invisible — the golden-file tests pin every key). Every value is one line
+of printable text and extra options never repeat a key written here: the estate is validated
+for both already, and rendering refuses them again rather than write a second line.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+# Keys render() writes itself (the estate schema refuses them as extra options).
+MANAGED_KEYS = frozenset({
+    "admin_passwd", "db_host", "db_port", "db_user", "db_password", "db_name", "dbfilter", "db_maxconn", "list_db",
+    "proxy_mode", "without_demo", "data_dir", "addons_path", "server_wide_modules", "http_interface", "http_port",
+    "gevent_port", "longpolling_port", "workers", "max_cron_threads", "limit_memory_soft", "limit_memory_hard",
+    "limit_time_cpu", "limit_time_real", "limit_request", "logfile", "pidfile",
+})
+_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -83,9 +95,15 @@ def render(conf: OdooConf) -> str:
     if conf.pidfile:
         options.append(("pidfile", conf.pidfile))
     for key, value in sorted(conf.extra.items()):
+        if not _KEY.fullmatch(key) or key in MANAGED_KEYS:
+            raise ValueError(f"odoo.conf option {key!r} cannot be set as an extra option")
         options.append((key, value))
     lines = ["; Rendered by Odooplane: edits are overwritten by the next apply.", "[options]"]
-    lines += [f"{key} = {_value(value)}" for key, value in options]
+    for key, value in options:
+        text = _value(value)
+        if not text.isprintable():  # a newline would start another option
+            raise ValueError(f"odoo.conf option {key}: the value is not one line of printable text")
+        lines.append(f"{key} = {text}")
     return "\n".join(lines) + "\n"
 
 

@@ -2,8 +2,14 @@
 
 Routing rules: one router per hostname to the environment's HTTP port; the evented path
 (``/websocket`` on 16+, ``/longpolling`` before) to the evented port when Odoo runs prefork;
-``/web/database`` answered 403 at the edge; client-sent X-Forwarded-* headers are not trusted
-(Traefik replaces them unless the sender is a trusted proxy).
+Odoo's database manager answered 403 at the edge in every spelling that could reach it (see
+``DB_MANAGER_RULE``); client-sent X-Forwarded-* headers are not trusted (Traefik replaces them
+unless the sender is a trusted proxy).
+
+Object names: an environment's routers, services and middlewares are ``<slug>`` and
+``<slug>.<role>``, a pool's services ``pool-<name>`` and ``pool-<name>.evented``. Tenant,
+environment and pool names hold no '.', so no two environments or pools can name the same
+object (with ``-``, environment ``prod-evented`` would have been ``prod``'s evented router).
 """
 
 from __future__ import annotations
@@ -15,6 +21,37 @@ import yaml
 
 DENY_MIDDLEWARE = "odooplane-deny"
 SECURITY_MIDDLEWARE = "odooplane-headers"
+SEPARATOR = "."  # between an environment's or pool's name and the role of one of its objects
+
+
+def part_of(name: str, owner: str) -> bool:
+    """Whether the router (or service) ``name`` belongs to ``owner`` (an environment's slug or a
+    pool's service name), e.g. ``acme__prod.tls`` to ``acme__prod`` but not to ``acme__pro``."""
+    return name == owner or name.startswith(owner + SEPARATOR)
+
+
+def _named(owner: str, role: str) -> str:
+    return f"{owner}{SEPARATOR}{role}"
+
+
+# Odoo's database manager: /web/database/* (pages and actions) and the 'db' RPC service at
+# /xmlrpc/db and /xmlrpc/2/db. Traefik matches these regular expressions on the request path
+# after sanitising it (dot segments and repeated slashes removed, unreserved %XX decoded), and
+# the entry points refuse encoded '/', '\', '%', ';' and NUL first (ENCODED_CHARACTERS). What is
+# left to cover is what Traefik keeps but a server or another proxy may still route: letter
+# case, ';params' on a segment (and segments made only of them), and repeated separators.
+_PARAMS = r"(?:;[^/]*)?"
+_SEP = r"(?:/+(?:;[^/]*)?)*/+"
+DB_MANAGER_PATHS = (
+    rf"(?i)^{_SEP}web{_PARAMS}{_SEP}database",
+    rf"(?i)^{_SEP}xmlrpc{_PARAMS}(?:{_SEP}2{_PARAMS})?{_SEP}db{_PARAMS}(?:/|$)",
+)
+DB_MANAGER_RULE = " || ".join(f"PathRegexp(`{path}`)" for path in DB_MANAGER_PATHS)
+# Percent-encoded characters a request path may not hold (400 at the entry point): each one is
+# decoded by Odoo's HTTP server into something that changes which route a path reaches (a
+# separator, a second decoding, a parameter, an end of string).
+ENCODED_CHARACTERS = {"allowEncodedSlash": False, "allowEncodedBackSlash": False, "allowEncodedNullCharacter": False,
+                      "allowEncodedSemicolon": False, "allowEncodedPercent": False}
 
 
 @dataclass(frozen=True)
@@ -41,10 +78,11 @@ def render_static(inputs: StaticInputs) -> str:
     forwarded: dict[str, Any] = {"insecure": False}
     if inputs.trusted_proxies:
         forwarded["trustedIPs"] = list(inputs.trusted_proxies)
+    paths = {"sanitizePath": True, "encodedCharacters": dict(ENCODED_CHARACTERS)}
     config: dict[str, Any] = {
         "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
         "entryPoints": {
-            "web": {"address": inputs.http_address, "forwardedHeaders": forwarded},
+            "web": {"address": inputs.http_address, "forwardedHeaders": forwarded, "http": dict(paths)},
             "traefik": {"address": inputs.api_address},
         },
         "providers": {
@@ -58,10 +96,10 @@ def render_static(inputs: StaticInputs) -> str:
     }
     if inputs.https_address:
         config["entryPoints"]["websecure"] = {"address": inputs.https_address, "forwardedHeaders": forwarded,
-                                              "http": {"tls": {}}}
+                                              "http": {"tls": {}, **paths}}
         if inputs.redirect_http:
-            config["entryPoints"]["web"]["http"] = {
-                "redirections": {"entryPoint": {"to": "websecure", "scheme": "https", "permanent": True}}}
+            config["entryPoints"]["web"]["http"]["redirections"] = {
+                "entryPoint": {"to": "websecure", "scheme": "https", "permanent": True}}
     if inputs.acme_email:
         config["certificatesResolvers"] = {ACME_RESOLVER: {"acme": {
             "email": inputs.acme_email, "storage": inputs.acme_storage, "caServer": inputs.acme_ca,
@@ -145,17 +183,18 @@ def render_env(route: EnvRoute) -> str:
     middlewares: dict[str, Any] = {}
     mw = [f"{SECURITY_MIDDLEWARE}@file"]
     if route.database:
-        middlewares[f"{route.name}-db"] = {"headers": {"customRequestHeaders": {DATABASE_HEADER: route.database}}}
-        mw.append(f"{route.name}-db")
+        middlewares[_named(route.name, "db")] = {
+            "headers": {"customRequestHeaders": {DATABASE_HEADER: route.database}}}
+        mw.append(_named(route.name, "db"))
     if route.rate_limit:
         average, burst = route.rate_limit
-        middlewares[f"{route.name}-ratelimit"] = {"rateLimit": {"average": average, "burst": burst}}
-        mw.insert(0, f"{route.name}-ratelimit")
+        middlewares[_named(route.name, "ratelimit")] = {"rateLimit": {"average": average, "burst": burst}}
+        mw.insert(0, _named(route.name, "ratelimit"))
     main_service = f"{route.pool}@file" if route.pool else route.name
     routers: dict[str, Any] = {
         route.name: {"rule": hosts, "entryPoints": ["web"], "service": main_service, "middlewares": mw},
-        f"{route.name}-dbmanager": {
-            "rule": f"({hosts}) && PathPrefix(`/web/database`)",
+        _named(route.name, "dbmanager"): {
+            "rule": f"({hosts}) && ({DB_MANAGER_RULE})",
             "entryPoints": ["web"],
             "service": "noop@internal",
             "middlewares": [f"{DENY_MIDDLEWARE}@file"],
@@ -169,13 +208,13 @@ def render_env(route: EnvRoute) -> str:
                                                  "passHostHeader": True}}
     evented_service = None
     if route.pool and route.pool_evented:
-        evented_service = f"{route.pool}-evented@file"
+        evented_service = f"{_named(route.pool, 'evented')}@file"
     elif not route.pool and route.evented_port is not None:
-        evented_service = f"{route.name}-evented"
+        evented_service = _named(route.name, "evented")
         services[evented_service] = {"loadBalancer": {"servers": [_server(route.backend_host, route.evented_port)],
                                                       "passHostHeader": True}}
     if evented_service:
-        routers[f"{route.name}-evented"] = {
+        routers[_named(route.name, "evented")] = {
             "rule": f"({hosts}) && PathPrefix(`{evented_path}`)",
             "entryPoints": ["web"],
             "service": evented_service,
@@ -185,7 +224,7 @@ def render_env(route: EnvRoute) -> str:
     if route.tls:
         tls: dict[str, Any] = {"certResolver": route.cert_resolver} if route.cert_resolver else {}
         for name, router in list(routers.items()):
-            routers[f"{name}-tls"] = {**router, "entryPoints": ["websecure"], "tls": tls}
+            routers[_named(name, "tls")] = {**router, "entryPoints": ["websecure"], "tls": tls}
     http: dict[str, Any] = {"routers": routers}
     if services:
         http["services"] = services
@@ -210,7 +249,7 @@ def render_pool(pool: PoolService) -> str:
                                      "healthCheck": {"path": "/web/health", "interval": "5s", "timeout": "3s"}}},
     }
     if pool.evented_ports:
-        services[f"{pool.name}-evented"] = {
+        services[_named(pool.name, "evented")] = {
             "loadBalancer": {"servers": [_server(pool.backend_host, p) for p in pool.evented_ports],
                              "passHostHeader": True}
         }

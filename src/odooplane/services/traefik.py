@@ -78,7 +78,7 @@ class TraefikApi:
 
 def router_requests(metrics_text: str) -> dict[str, tuple[float, float]]:
     """From Traefik's Prometheus metrics: per file-provider router, (requests, 5xx responses) since
-    Traefik started. An environment's routers are ``<slug>``, ``<slug>-evented``, ``<slug>-tls``…
+    Traefik started. An environment's routers are ``<slug>``, ``<slug>.evented``, ``<slug>.tls``…
     (the caller sums what it needs)."""
     import re
 

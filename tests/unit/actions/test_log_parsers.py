@@ -24,15 +24,16 @@ def test_odoo_lines_of_one_database() -> None:
 
 def test_edge_lines_of_an_environment_routers() -> None:
     parse = logs.edge_parser(("acme__prod",))
-    entry = {"RouterName": "acme__prod-tls@file", "DownstreamStatus": 502, "Duration": 1500000,
+    entry = {"RouterName": "acme__prod.tls@file", "DownstreamStatus": 502, "Duration": 1500000,
              "RequestMethod": "GET", "RequestHost": "erp.acme.example", "RequestPath": "/web",
              "StartUTC": "2026-11-23T11:37:49.192899218Z", "TraceId": "65f66774c0b06c19e50bedd9d95e6fa6"}
     line = parse(json.dumps(entry))
     assert line is not None and line.level == "error"
-    assert line.text == ("GET erp.acme.example/web 502 1.5ms router=acme__prod-tls "
+    assert line.text == ("GET erp.acme.example/web 502 1.5ms router=acme__prod.tls "
                          "request_id=65f66774c0b06c19e50bedd9d95e6fa6")
     assert line.at is not None and line.at.microsecond == 192899
     assert parse(json.dumps({**entry, "RouterName": "acme__prodx@file"})) is None
+    assert parse(json.dumps({**entry, "RouterName": "acme__prod-x.tls@file"})) is None  # environment prod-x's
     assert parse("not json") is None
 
 

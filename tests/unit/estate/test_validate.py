@@ -187,7 +187,8 @@ def test_environment_variables_are_interpolated(tmp_path: Path, monkeypatch: pyt
 
 def test_managed_options_cannot_be_overridden(tmp_path: Path) -> None:
     text = GOOD.replace("staging: {}", "staging: {options: {dbfilter: '.*', log_level: info}}")
-    assert any("options may not set dbfilter" in p for p in problems(tmp_path, text))
+    assert any("environments.staging.options.dbfilter: option dbfilter is set by Odooplane and cannot be overridden"
+               in p for p in problems(tmp_path, text))
 
 
 def test_validate_raises_with_every_problem(tmp_path: Path) -> None:

@@ -84,15 +84,15 @@ def test_traefik_env_prefork_routes_websocket_and_blocks_database_manager() -> N
     text = traefik.render_env(route)
     check_golden("env-prefork.yaml", text)
     routers = yaml.safe_load(text)["http"]["routers"]
-    assert routers["acme__prod-evented"]["rule"].endswith("PathPrefix(`/websocket`)")
-    assert routers["acme__prod-dbmanager"]["middlewares"] == [f"{traefik.DENY_MIDDLEWARE}@file"]
+    assert routers["acme__prod.evented"]["rule"].endswith("PathPrefix(`/websocket`)")
+    assert routers["acme__prod.dbmanager"]["middlewares"] == [f"{traefik.DENY_MIDDLEWARE}@file"]
 
 
 def test_traefik_env_threaded_has_no_evented_router() -> None:
     route = traefik.EnvRoute(name="acme__dev", hostnames=("acme-dev.localhost",), http_port=20003,
                              evented_port=None, series_major=18)
     routers = yaml.safe_load(traefik.render_env(route))["http"]["routers"]
-    assert set(routers) == {"acme__dev", "acme__dev-dbmanager"}
+    assert set(routers) == {"acme__dev", "acme__dev.dbmanager"}
 
 
 def test_traefik_env_series_15_routes_longpolling() -> None:
@@ -111,3 +111,66 @@ def test_supervisor_program() -> None:
     check_golden("program.conf", text)
     assert "stopasgroup = true" in text and "killasgroup = true" in text
     assert "'/srv/op/my conf.conf'" in text
+
+
+def _objects(text: str) -> set[str]:
+    http = yaml.safe_load(text)["http"]
+    return {f"{kind}:{name}" for kind in ("routers", "services", "middlewares") for name in http.get(kind, {})}
+
+
+def test_traefik_object_names_of_two_environments_or_pools_never_coincide() -> None:
+    """Environment 'prod-evented' next to 'prod', pool 'x-evented' next to 'x': names a '-'
+    suffix would have shared (Traefik then drops both definitions)."""
+    def env(name: str) -> set[str]:
+        return _objects(traefik.render_env(traefik.EnvRoute(
+            name=name, hostnames=(f"{name.replace('__', '-')}.localhost",), http_port=20001, evented_port=20002,
+            series_major=18, database=name.replace("__", "_"), rate_limit=(5, 10), tls=True)))
+
+    prod, other = env("acme__prod"), env("acme__prod-evented")
+    assert prod.isdisjoint(other), prod & other
+    for suffix in ("dbmanager", "tls", "db", "ratelimit"):
+        assert env("acme__prod").isdisjoint(env(f"acme__prod-{suffix}"))
+    assert all(traefik.part_of(name.split(":", 1)[1], "acme__prod") for name in prod)
+    assert not any(traefik.part_of(name.split(":", 1)[1], "acme__prod") for name in other)
+
+    def pool(name: str) -> set[str]:
+        return _objects(traefik.render_pool(traefik.PoolService(name=name, http_ports=(1,), evented_ports=(2,))))
+
+    assert pool("pool-x").isdisjoint(pool("pool-x-evented"))
+
+
+def test_traefik_static_refuses_encoded_separators_on_every_entry_point() -> None:
+    data = yaml.safe_load(traefik.render_static(traefik.StaticInputs(
+        http_address="127.0.0.1:8800", api_address="127.0.0.1:8801", dynamic_dir="/d", access_log=None,
+        log_file="/l", https_address="127.0.0.1:8443", redirect_http=True)))
+    for name in ("web", "websecure"):
+        http = data["entryPoints"][name]["http"]
+        assert http["sanitizePath"] is True
+        assert http["encodedCharacters"] == {"allowEncodedSlash": False, "allowEncodedBackSlash": False,
+                                             "allowEncodedNullCharacter": False, "allowEncodedSemicolon": False,
+                                             "allowEncodedPercent": False}
+    assert data["entryPoints"]["web"]["http"]["redirections"]["entryPoint"]["to"] == "websecure"
+
+
+def test_odoo_conf_refuses_a_value_that_would_add_a_line() -> None:
+    with pytest.raises(ValueError, match="log_level: the value is not one line"):
+        odoo_conf.render(conf(18, extra={"log_level": "info\nlist_db = True"}))
+    with pytest.raises(ValueError, match="not one line"):
+        odoo_conf.render(conf(18, data_dir="/srv/x\r\nadmin_passwd = x"))
+
+
+def test_odoo_conf_extra_options_never_repeat_a_key_it_writes() -> None:
+    for key in ("list_db", "db_maxconn", "pidfile", "admin_passwd"):
+        with pytest.raises(ValueError, match=f"option '{key}' cannot be set"):
+            odoo_conf.render(conf(18, extra={key: "x"}))
+
+
+def test_the_estate_refuses_every_option_odoo_conf_writes() -> None:
+    """The renderer and the estate schema keep separate lists (render and estate do not import
+    each other): every key render() writes must be one the estate may not set."""
+    from odooplane.estate import models
+
+    written = {line.split(" = ", 1)[0] for line in odoo_conf.render(conf(18, pidfile="/p")).splitlines()[2:]}
+    written |= {line.split(" = ", 1)[0] for line in odoo_conf.render(conf(15)).splitlines()[2:]}
+    assert written <= odoo_conf.MANAGED_KEYS
+    assert odoo_conf.MANAGED_KEYS <= models.MANAGED_OPTION_KEYS, odoo_conf.MANAGED_KEYS - models.MANAGED_OPTION_KEYS
