@@ -8,7 +8,17 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Layout:
+    """``root`` is the data directory (state, secrets, backups, edge, supervisor: the control
+    plane's, owner-only); ``runtime`` is where Odoo's own directories live (environments, pools,
+    templates, their logs, verification sandboxes Odoo boots on) — the data directory itself unless
+    Odoo runs as a service user that cannot enter it (services/service_users.py)."""
+
     root: Path
+    runtime: Path | None = None
+
+    @property
+    def run_root(self) -> Path:
+        return self.runtime or self.root
 
     @property
     def state_db(self) -> Path:
@@ -40,7 +50,7 @@ class Layout:
 
     @property
     def envs(self) -> Path:
-        return self.root / "envs"
+        return self.run_root / "envs"
 
     def env_dir(self, slug: str) -> Path:
         return self.envs / slug
@@ -56,7 +66,7 @@ class Layout:
         return self.env_data(slug) / "filestore" / database
 
     def env_logs(self, slug: str) -> Path:
-        return self.logs / "envs" / slug
+        return self.run_root / "logs" / "envs" / slug
 
     def odoo_log(self, slug: str) -> Path:
         return self.env_logs(slug) / "odoo.log"
@@ -72,7 +82,7 @@ class Layout:
 
     @property
     def pools(self) -> Path:
-        return self.root / "pools"
+        return self.run_root / "pools"
 
     def pool_dir(self, name: str) -> Path:
         return self.pools / name
@@ -85,14 +95,14 @@ class Layout:
         return self.pool_dir(name) / "data"
 
     def pool_logs(self, name: str) -> Path:
-        return self.logs / "pools" / name
+        return self.run_root / "logs" / "pools" / name
 
     def pool_odoo_log(self, name: str, index: int) -> Path:
         return self.pool_logs(name) / f"odoo-{index}.log"
 
     @property
     def templates(self) -> Path:
-        return self.root / "templates"
+        return self.run_root / "templates"
 
     def template_dir(self, key: str) -> Path:
         return self.templates / key
@@ -133,3 +143,7 @@ class Layout:
     def sandbox(self, name: str) -> Path:
         """Scratch space of a restore (verification, restore, drill)."""
         return self.backups / "sandboxes" / name
+
+    def odoo_sandbox(self, name: str) -> Path:
+        """Where a verification boots Odoo on a restored copy (reachable by Odoo's service user)."""
+        return self.run_root / "sandboxes" / name

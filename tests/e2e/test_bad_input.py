@@ -77,7 +77,7 @@ def test_odoo_init_failure_is_rolled_back_and_other_tenants_converge(tmp_path: P
     assert "(injected by sim_fail_init) (while parsing base/data/base_data.xml:3" in proc.stderr
     dbs, roles = owned_objects(estate.estate_id())
     assert dbs == {f"{good}_prod"} and roles == {f"{good}_prod"}, "the failed environment must be rolled back"
-    assert not (estate.data_dir / "envs" / f"{bad}__prod").exists()
+    assert not (estate.runtime_dir / "envs" / f"{bad}__prod").exists()
     rows = {r["target"]: r for r in estate.status()["environments"]}
     assert rows[f"{good}/prod"]["health"] == "ok"
     assert rows[f"{bad}/prod"]["state"] == "not provisioned"

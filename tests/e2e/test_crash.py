@@ -49,13 +49,13 @@ def assert_converged(estate: TestEstate, expected_envs: set[str]) -> None:
         {p for p in programs if p.startswith("pg-")})
     routes = {p.name for p in (estate.data_dir / "edge" / "dynamic").glob("env-*.yaml")}
     assert routes == {"env-" + t.replace("/", "__") + ".yaml" for t in expected_envs}
-    dirs = {p.name for p in (estate.data_dir / "envs").iterdir()}
+    dirs = {p.name for p in (estate.runtime_dir / "envs").iterdir()}
     assert dirs == {t.replace("/", "__") for t in expected_envs}
     supervised = {r["pid"] for r in status["environments"]}
 
     def top_level_strays() -> list[str]:
         # Odoo's own children (prefork workers) share the process group; only count top-level strays.
-        strays = stray_odoo_processes(estate.data_dir, supervised)
+        strays = stray_odoo_processes(estate.runtime_dir, supervised)
         parents = {int(s.split(":")[0]) for s in strays}
         return [f"{s} (parent {_parent(int(s.split(':')[0]))}: {_cmdline(_parent(int(s.split(':')[0])))})"
                 for s in strays if _parent(int(s.split(":")[0])) not in supervised | parents]

@@ -36,7 +36,7 @@ def test_purge_stops_what_ignores_sigterm_and_leaves_no_plaintext_copy(tmp_path:
     base = os.environ["ODOOPLANE_TEST_PG"].rsplit("/", 1)[0]
     with psycopg.connect(f"{base}/{t}_prod", autocommit=True) as conn:
         conn.execute("INSERT INTO res_partner (name, active) VALUES (%s, true)", (marker,))
-    filestore = estate.data_dir / "envs" / f"{t}__prod" / "data" / "filestore" / f"{t}_prod" / "zz"
+    filestore = estate.runtime_dir / "envs" / f"{t}__prod" / "data" / "filestore" / f"{t}_prod" / "zz"
     filestore.mkdir(parents=True, exist_ok=True)
     (filestore / ("zz" + "0" * 38)).write_text(marker)
 
@@ -109,7 +109,7 @@ def test_purge_after_a_plain_down_drops_the_managed_cluster_without_restarting_o
     t = unique("m")
     estate = make_estate(tmp_path, {t: {"environments": {"prod": {}}}}, cluster="managed")
     estate.cli("apply", str(estate.path), "-q")
-    log = estate.data_dir / "logs" / "envs" / f"{t}__prod" / "odoo.log"
+    log = estate.runtime_dir / "logs" / "envs" / f"{t}__prod" / "odoo.log"
     starts = log.read_text().count("HTTP service")
     estate.cli("down", "-f", str(estate.path))
     proc = estate.cli("down", "-f", str(estate.path), "--purge", "--yes", "--json")

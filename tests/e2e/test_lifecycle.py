@@ -65,7 +65,7 @@ def test_two_tenants_routed_isolated_and_purged(tmp_path: Path) -> None:
     assert owned_objects(estate_id) == ({f"{a}_prod", f"{a}_staging", f"{b}_prod"},) * 2
     estate.cli("down", "-f", str(estate.path), "--purge", "--yes")
     assert owned_objects(estate_id) == (set(), set())
-    assert not (estate.data_dir / "envs").exists()
+    assert not (estate.runtime_dir / "envs").exists()
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{base}/web/health", timeout=2)
 
@@ -86,7 +86,7 @@ def test_removed_environment_is_stopped_and_its_data_kept_until_prune(tmp_path: 
     assert f"{t}_dev" in owned_objects(estate_id)[0]
     estate.cli("apply", str(estate.path), "--prune", "-q")
     assert owned_objects(estate_id) == ({f"{t}_prod"}, {f"{t}_prod"})
-    assert not (estate.data_dir / "envs" / f"{t}__dev").exists()
+    assert not (estate.runtime_dir / "envs" / f"{t}__dev").exists()
     estate.cli("down", "-f", str(estate.path), "--purge", "--yes")
 
 

@@ -30,6 +30,21 @@ def shared_with_others(root: Path) -> list[str]:
     return found
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _user_of(pid: int) -> str:
+    import pwd
+
+    uid = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+               if line.startswith("Uid:"))
+    return pwd.getpwuid(uid).pw_name
+
+
 def test_everything_in_the_data_dir_is_owner_only(tmp_path: Path) -> None:
     tenant, pool = unique("o"), unique("s")
     estate = make_estate(tmp_path, {tenant: {"environments": {
@@ -48,6 +63,14 @@ def test_everything_in_the_data_dir_is_owner_only(tmp_path: Path) -> None:
         sandboxes = list((estate.data_dir / "backups" / "sandboxes").iterdir())
         assert sandboxes and any(p.name == "restore" for p in sandboxes[0].iterdir()), sandboxes
         assert shared_with_others(estate.data_dir) == []
+        assert shared_with_others(estate.runtime_dir) == []
+        if os.geteuid() == 0:
+            # Odoo never runs as root: every Odoo process (dedicated, pool, the sandbox) is its service user's.
+            pids = [r["pid"] for r in estate.status()["environments"] if r["pid"]]
+            sandbox_odoo = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()
+                            and str(estate.runtime_dir / "sandboxes") in _cmdline(int(e.name))]
+            assert pids and sandbox_odoo, (pids, sandbox_odoo)
+            assert {_user_of(pid) for pid in [*pids, *sandbox_odoo]} == {"odooplane-odoo"}
         assert stat.S_IMODE((tmp_path / "prod.zip").stat().st_mode) == 0o600
         estate.cli("apply", str(estate.path), "-q")  # removes the killed verification's sandbox
         assert list((estate.data_dir / "backups" / "sandboxes").iterdir()) == []

@@ -14,7 +14,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.support.estate import TestEstate, make_estate, unique
+from tests.support.estate import TestEstate, make_estate, open_to_all, shared_dir, unique
 from tests.support.odoo_client import CSRF
 from tests.support.rpc import xmlrpc_call
 
@@ -185,9 +185,9 @@ def test_template_copies_have_their_own_identity_and_hardlinked_filestore(pool_e
         assert owners == {f"pool_{POOL}"}, owners
     assert len({p["database.uuid"] for p in params.values()}) == len(names)
     assert len({p["database.secret"] for p in params.values()}) == len(names)
-    tpl_files = list((pool_estate.data_dir / "templates").glob("*/data/filestore/*/*/*"))
+    tpl_files = list((pool_estate.runtime_dir / "templates").glob("*/data/filestore/*/*/*"))
     assert tpl_files, "the template has a filestore"
-    copied = pool_estate.data_dir / "pools" / POOL / "data" / "filestore" / f"{names[0]}_staging"
+    copied = pool_estate.runtime_dir / "pools" / POOL / "data" / "filestore" / f"{names[0]}_staging"
     copy = copied / tpl_files[0].parent.name / tpl_files[0].name
     assert copy.exists() and copy.stat().st_ino == tpl_files[0].stat().st_ino, "hard-linked, not copied"
 
@@ -210,7 +210,7 @@ def test_move_to_dedicated_and_back_keeps_the_data(pool_estate: TestEstate) -> N
         assert conn.execute("SELECT count(*) FROM res_partner WHERE name = %s", (marker,)).fetchone() == (1,)
         assert conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
                             (db,)).fetchone() == (db,)
-    assert not (pool_estate.data_dir / "pools" / POOL / "data" / "filestore" / db).exists()
+    assert not (pool_estate.runtime_dir / "pools" / POOL / "data" / "filestore" / db).exists()
     assert "placement: dedicated" in pool_estate.path.read_text()
     back = json.loads(pool_estate.cli("move", target, "--to", f"shared:{POOL}", "-f", str(pool_estate.path),
                                       "--json", timeout=600).stdout)
@@ -236,16 +236,18 @@ def test_templates_are_built_only_where_a_pool_will_copy_them(tmp_path: Path) ->
     change, build none."""
     t = unique("d")
     for release, version in (("r1", "1.0"), ("r2", "1.1")):
-        module = tmp_path / "addons" / release / "shop_custom"
+        module = shared_dir(tmp_path) / "addons" / release / "shop_custom"
         module.mkdir(parents=True)
         (module / "__manifest__.py").write_text(repr({"name": "shop_custom", "version": version,
                                                        "depends": ["base"], "license": "LGPL-3"}))
+    open_to_all(shared_dir(tmp_path))
     estate = make_estate(tmp_path, {t: {"environments": {
         "prod": {"release": "r1", "modules": ["shop_custom"], "backup": False},
         "dev": {"backup": False}}}})
     estate.data["stacks"]["odoo"]["templates"] = [[]]
-    estate.data["releases"] = {"r1": {"stack": "odoo", "addons": ["addons/r1"]},
-                               "r2": {"stack": "odoo", "addons": ["addons/r2"]}}
+    addons = shared_dir(tmp_path) / "addons"
+    estate.data["releases"] = {"r1": {"stack": "odoo", "addons": [str(addons / "r1")]},
+                               "r2": {"stack": "odoo", "addons": [str(addons / "r2")]}}
     estate.write()
     try:
         created = json.loads(estate.cli("apply", str(estate.path), "--json", timeout=900).stdout)
@@ -257,6 +259,6 @@ def test_templates_are_built_only_where_a_pool_will_copy_them(tmp_path: Path) ->
         steps = {s["name"] for s in created["steps"] + upgraded["steps"]}
         assert "template" not in steps and "from-template" not in steps, steps
         assert estate_templates(estate) == []
-        assert not (estate.data_dir / "templates").exists()
+        assert not list((estate.runtime_dir / "templates").glob("*"))
     finally:
         estate.cli("down", "-f", str(estate.path), "--purge", "--yes", check=False)

@@ -16,14 +16,15 @@ import httpx
 import psycopg
 import pytest
 
-from tests.support.estate import TestEstate, make_estate, unique
+from tests.support.estate import TestEstate, make_estate, open_to_all, owned_objects, shared_dir, unique
 
 pytestmark = pytest.mark.e2e
 
 
 def addon(root: Path, release: str, name: str, version: str, *, body: str = "", xml: str | None = None) -> str:
-    """A module in ``addons/<release>``; with ``xml``, a data file ``data/shop.xml`` holding it."""
-    module = root / "addons" / release / name
+    """A module in ``addons/<release>`` (in a directory Odoo's service user may read, standing in
+    for ``root``); with ``xml``, a data file ``data/shop.xml`` holding it. Return the directory."""
+    module = shared_dir(root) / "addons" / release / name
     module.mkdir(parents=True, exist_ok=True)
     data = ["data/shop.xml"] if xml is not None else []
     (module / "__manifest__.py").write_text(repr({"name": name, "version": version, "depends": ["base"],
@@ -32,7 +33,8 @@ def addon(root: Path, release: str, name: str, version: str, *, body: str = "", 
     if xml is not None:
         (module / "data").mkdir(exist_ok=True)
         (module / "data" / "shop.xml").write_text(xml)
-    return f"addons/{release}"
+    open_to_all(shared_dir(root) / "addons")
+    return str(module.parent)
 
 
 # A record naming an external id that exists nowhere: Odoo raises "External ID not found" inside
@@ -134,7 +136,7 @@ def test_upgrade_updates_changed_modules_and_rolls_back_a_failure(tmp_path: Path
         assert any("rolled back" in f and "no_such_partner" in f for f in result["failures"])
         assert db_oid(db) != before  # the snapshot came back in place of the half-upgraded database
         assert module_row(db, "shop_custom") == ("installed", "18.0.1.1")
-        conf = (estate.data_dir / "envs" / f"{t}__prod" / "odoo.conf").read_text()
+        conf = (estate.runtime_dir / "envs" / f"{t}__prod" / "odoo.conf").read_text()
         assert "addons/r2" in conf and "addons/r3" not in conf, conf
         assert serves(estate, host) == 200
 
@@ -192,7 +194,7 @@ def test_failed_release_is_held_until_its_content_changes_or_a_retry_is_asked(tm
         assert [k for k, _, _ in history()] == ["rollback", "rollback", "rollback", "install"]
 
         # Once the release's content changes, apply tries it again by itself.
-        (tmp_path / "addons" / "r2" / "shop_custom" / "data" / "shop.xml").write_text(FIXED_DATA)
+        (shared_dir(tmp_path) / "addons" / "r2" / "shop_custom" / "data" / "shop.xml").write_text(FIXED_DATA)
         plan = json.loads(estate.cli("plan", str(estate.path), "--json").stdout)
         assert [(c["resource"], c["action"]) for c in plan["changes"]] == [("release", "upgrade")], plan
         assert "its content changed" in plan["changes"][0]["reason"]
@@ -279,5 +281,23 @@ def test_upgrade_killed_midway_converges(tmp_path: Path, step: str) -> None:
         assert (history[0]["kind"], history[0]["release"], history[0]["status"]) == ("upgrade", "r2", "ok")
         assert "recover" in history[0]["detail"]["steps"]
         assert json.loads(estate.cli("plan", str(estate.path), "--json").stdout)["changes"] == []
+    finally:
+        estate.cli("down", "-f", str(estate.path), "--purge", "--yes", check=False)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="Odoo runs as a service user only when Odooplane runs as root")
+def test_addons_odoos_service_user_cannot_read_are_refused_before_anything_starts(tmp_path: Path) -> None:
+    t = unique("u")
+    module = tmp_path / "closed" / "shop_custom"
+    module.mkdir(parents=True)
+    (module / "__manifest__.py").write_text(repr({"name": "shop_custom", "version": "1.0", "depends": ["base"]}))
+    estate = make_estate(tmp_path, {t: {"environments": {"prod": {"release": "r1", "backup": False}}}})
+    estate.data["releases"] = {"r1": {"stack": "odoo", "addons": ["closed"]}}
+    estate.write()
+    try:
+        out = estate.cli("apply", str(estate.path), check=False)
+        assert out.returncode == 1
+        assert "odooplane-odoo cannot read the addons directory" in out.stderr and "is closed to it" in out.stderr
+        assert owned_objects(estate.estate_id())[0] == set(), "nothing was created for it"
     finally:
         estate.cli("down", "-f", str(estate.path), "--purge", "--yes", check=False)

@@ -66,14 +66,14 @@ def registered_temporaries(estate: TestEstate) -> list[str]:
 def stray_directories(data_dir: Path) -> list[str]:
     """Sandboxes and staged filestores (``<db>.restore``, ``<db>.old``) anywhere in the data dir."""
     found = [str(p) for p in data_dir.rglob("*") if p.is_dir() and p.suffix in (".restore", ".old")]
-    sandboxes = data_dir / "backups" / "sandboxes"
-    if sandboxes.is_dir():
-        found += [str(p) for p in sandboxes.iterdir()]
-    return found
+    for sandboxes in (data_dir / "backups" / "sandboxes", data_dir / "sandboxes"):
+        if sandboxes.is_dir():
+            found += [str(p) for p in sandboxes.iterdir()]
+    return sorted(set(found))
 
 
-def sandbox_processes(data_dir: Path) -> list[str]:
-    """Odoo processes started on a sandbox of this data dir (a verification's boot)."""
+def sandbox_processes(runtime_dir: Path) -> list[str]:
+    """Odoo processes started on a sandbox of this estate (a verification's boot)."""
     out = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -82,7 +82,7 @@ def sandbox_processes(data_dir: Path) -> list[str]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if str(data_dir / "backups" / "sandboxes") in cmdline:
+        if str(runtime_dir / "sandboxes") in cmdline:
             out.append(f"{entry.name}: {cmdline[:200]}")
     return out
 
@@ -95,7 +95,7 @@ def assert_nothing_left(estate: TestEstate, tenant: str, *, context: str) -> Non
         "orphans": status["orphans"],
         "databases": temporary_databases(estate, tenant),
         "registered": registered_temporaries(estate),
-        "directories": stray_directories(estate.data_dir),
-        "processes": sandbox_processes(estate.data_dir),
+        "directories": sorted(set(stray_directories(estate.data_dir) + stray_directories(estate.runtime_dir))),
+        "processes": sandbox_processes(estate.runtime_dir),
     }
     assert not any(problems.values()), f"{context}: {problems}"

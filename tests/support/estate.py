@@ -34,6 +34,14 @@ class TestEstate:
         return self.path.parent / "data"
 
     @property
+    def runtime_dir(self) -> Path:
+        """Where Odoo's directories (envs/, pools/, templates/, logs/envs, logs/pools) live: the data
+        directory, or — as root — a directory of Odoo's service user under /var/lib/odooplane."""
+        from odooplane.services.service_users import runtime_dir
+
+        return runtime_dir(self.data_dir, estate_id=self.estate_id())
+
+    @property
     def edge_port(self) -> int:
         return int(self.data["platform"]["edge"]["http_port"])
 
@@ -109,6 +117,34 @@ class TestEstate:
             value = conn.execute(sa.text("SELECT value FROM meta WHERE key='estate_id'")).scalar()
         engine.dispose()
         return str(value)
+
+
+_SHARED: Path | None = None
+
+
+def shared_dir(key: Path) -> Path:
+    """A directory every user may read (0755, under /tmp), standing in for ``key`` (a pytest
+    tmp_path: pytest keeps its temporary root 0700). As root, Odoo runs as an unprivileged service
+    user: addons it must load live here, as a real addons checkout would be readable."""
+    global _SHARED
+    if _SHARED is None:
+        import atexit
+        import shutil
+        import tempfile
+
+        _SHARED = Path(tempfile.mkdtemp(prefix="odooplane-shared-"))
+        _SHARED.chmod(0o755)
+        atexit.register(shutil.rmtree, _SHARED, True)
+    directory = _SHARED / uuid.uuid5(uuid.NAMESPACE_URL, str(key)).hex[:12]
+    directory.mkdir(mode=0o755, exist_ok=True)
+    directory.chmod(0o755)
+    return directory
+
+
+def open_to_all(root: Path) -> None:
+    """Make everything under ``root`` readable (and directories enterable) by every user."""
+    for path in [root, *root.rglob("*")]:
+        path.chmod(path.stat().st_mode | (0o055 if path.is_dir() else 0o044))
 
 
 def make_estate(tmp_path: Path, tenants: dict[str, dict[str, Any]], *, cluster: str = "external",

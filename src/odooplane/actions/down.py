@@ -120,15 +120,15 @@ def plaintext_dirs(ctx: Context) -> list[Path]:
     caught mail, the edge's routes, supervisord's programs, locks."""
     layout = ctx.layout
     return [layout.envs, layout.pools, layout.templates, layout.backups / "staging", layout.backups / "sandboxes",
-            layout.mail, layout.edge, layout.supervisor, layout.locks]
+            layout.run_root / "sandboxes", layout.mail, layout.edge, layout.supervisor, layout.locks]
 
 
 def kept_paths(ctx: Context) -> list[Path]:
     """What a purge leaves, on purpose: the state database (when it is a file here), the key that
     decrypts its secrets, the logs and the encrypted backup repositories."""
     layout = ctx.layout
-    return [p for p in (layout.state_db, layout.key_file, layout.logs, layout.backups / "repositories")
-            if p.exists()]
+    return [p for p in dict.fromkeys((layout.state_db, layout.key_file, layout.logs, layout.run_root / "logs",
+                                      layout.backups / "repositories")) if p.exists()]
 
 
 def _purge_files(ctx: Context, op: Operation, result: DownResult) -> None:
@@ -145,7 +145,14 @@ def _purge_files(ctx: Context, op: Operation, result: DownResult) -> None:
             result.purged.append(f"cluster {name}")
     for sub in plaintext_dirs(ctx):
         if sub.exists():
-            op.step("remove-directory", str(sub.relative_to(ctx.layout.root)), partial(_remove_tree, sub))
+            label = str(sub.relative_to(ctx.layout.root)) if sub.is_relative_to(ctx.layout.root) else str(sub)
+            op.step("remove-directory", label, partial(_remove_tree, sub))
+    if ctx.layout.run_root != ctx.layout.root and ctx.layout.run_root.exists():
+        # Odoo's runtime directory outside the data directory (as root: its service user's): all of
+        # it but Odoo's logs, kept like every other log.
+        for sub in sorted(ctx.layout.run_root.iterdir()):
+            if sub.name != "logs":
+                op.step("remove-directory", str(sub), partial(_remove_tree, sub))
     for memory in ctx.layout.root.glob("health-memory-*.json"):  # counters of processes that are gone
         memory.unlink(missing_ok=True)
     result.kept = [str(p) for p in kept_paths(ctx)]

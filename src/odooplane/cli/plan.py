@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 ACTION_STYLE = {"create": "green", "install": "green", "start": "green", "update": "yellow", "restart": "yellow",
                 "recreate": "yellow", "remove": "red", "retain": "dim", "check": "cyan", "move": "magenta",
-                "upgrade": "magenta", "hold": "red"}
+                "recover": "yellow", "upgrade": "magenta", "hold": "red"}
 
 
 def print_plan(plan: Plan) -> None:

@@ -65,7 +65,8 @@ def clone(ctx: Context, op: Operation, *, source: DesiredEnvironment, target: De
         if art.runtime.simulator or art.runtime.series_major >= 16:
             op.step("odoo-neutralize", t, lambda: odoo_commands.run(
                 odoo.neutralize_argv(art.runtime, art.conf_path, database=temp), what="odoo-bin neutralize",
-                log_file=ctx.layout.env_logs(art.slug) / "neutralize.log", secrets=[art.db_password]))
+                log_file=ctx.layout.env_logs(art.slug) / "neutralize.log", secrets=[art.db_password],
+                user=ctx.odoo_user))
         report = op.step("neutralize", t, lambda: neutralize.enforce(
             art.cluster, temp, smtp_host=mail.CATCHER_HOST, smtp_port=port, series_major=target.stack.major))
         out: dict[str, object] = {"neutralized": report.changes, "mail_catcher_port": port, "anonymized": None}

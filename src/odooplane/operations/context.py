@@ -17,7 +17,7 @@ from odooplane.estate.models import ExternalCluster, ManagedCluster
 from odooplane.estate.resolve import DesiredEnvironment, estate_path
 from odooplane.estate.validate import ValidEstate
 from odooplane.layout import Layout
-from odooplane.services import managed_pg, secret_refs
+from odooplane.services import managed_pg, secret_refs, service_users
 from odooplane.services.postgres import ClusterConn
 from odooplane.store import ports
 from odooplane.store.db import Store, default_url, open_store
@@ -38,6 +38,25 @@ class Context:
     estate_id: str
     clock: Clock = field(default_factory=SystemClock)
     actor: str = field(default_factory=actor_name)
+    odoo_user: service_users.ServiceUser | None = None  # who Odoo runs as (None: as ourselves)
+
+    @property
+    def odoo_user_name(self) -> str | None:
+        return self.odoo_user.name if self.odoo_user else None
+
+    def own(self, path: Path, *, recursive: bool = False) -> None:
+        """Hand ``path`` (a directory or file Odoo must write or read) to Odoo's service user."""
+        service_users.give(path, self.odoo_user, recursive=recursive)
+
+    def make_dir(self, path: Path) -> Path:
+        """``mkdir -p`` a directory of Odoo's (under the runtime directory): every directory made
+        belongs to Odoo's service user."""
+        made = [p for p in (path, *path.parents) if not p.exists()]
+        path.mkdir(parents=True, exist_ok=True)
+        for created in made:
+            if created.is_relative_to(self.layout.run_root):
+                self.own(created)
+        return path
 
     @property
     def estate(self):  # type: ignore[no-untyped-def]
@@ -139,13 +158,13 @@ def _tls_spec(valid: ValidEstate) -> dict[str, Any]:
     }
 
 
-def _owner_only(layout: Layout) -> None:
+def _owner_only(layout: Layout, *, service_inside: bool) -> None:
     """The data directory holds production data (dumps, filestores) and the key to the secrets:
-    nobody but its owner may enter it, whatever an older version or the umask left."""
-    # A managed cluster an earlier version made inside the data directory is reached through it by
-    # the PostgreSQL service user: traverse only (0711), never listing or reading.
-    legacy_clusters = any(managed_pg.legacy_clusters(layout.root))
-    for path, mode in ((layout.root, 0o711 if legacy_clusters else 0o700), (layout.state_db, 0o600),
+    nobody but its owner may enter it, whatever an older version or the umask left.
+
+    ``service_inside``: a service user works inside it (a managed cluster or Odoo directories an
+    earlier version put there): traverse only (0711), never listing or reading."""
+    for path, mode in ((layout.root, 0o711 if service_inside else 0o700), (layout.state_db, 0o600),
                        (layout.key_file, 0o600)):
         try:
             if path.stat().st_mode & 0o077 & ~mode:
@@ -156,10 +175,19 @@ def _owner_only(layout: Layout) -> None:
 
 def open_context(valid: ValidEstate, *, clock: Clock | None = None) -> Context:
     """Open the state store (migrating it), the secret box and the driver for ``valid``."""
-    layout = Layout(valid.data_dir)
-    layout.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _owner_only(layout)
-    store = open_store(valid.estate.platform.state_db or default_url(layout.root))
+    root = valid.data_dir
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store = open_store(valid.estate.platform.state_db or default_url(root))
+    estate_id = store.estate_id()
+    odoo_user = service_users.odoo_user()
+    runtime = service_users.runtime_dir(root, estate_id=estate_id)
+    layout = Layout(root, runtime=runtime)
+    legacy = runtime == root and odoo_user is not None
+    _owner_only(layout, service_inside=legacy or any(managed_pg.legacy_clusters(root)))
+    if legacy:
+        _adopt_legacy_runtime(layout, odoo_user)
+    else:
+        service_users.prepare_runtime(runtime, odoo_user)
     box = SecretBox(store, load_key(layout.key_file))
     driver = registry.create(valid.estate.platform.driver, layout, edge_spec(valid))
     return Context(
@@ -168,6 +196,21 @@ def open_context(valid: ValidEstate, *, clock: Clock | None = None) -> Context:
         store=store,
         secrets=box,
         driver=driver,
-        estate_id=store.estate_id(),
+        estate_id=estate_id,
         clock=clock or current(),
+        odoo_user=odoo_user,
     )
+
+
+def _adopt_legacy_runtime(layout: Layout, user: service_users.ServiceUser | None) -> None:
+    """Environments an earlier version ran as root inside the data directory: hand their
+    directories to the Odoo service user once (they stay where they are)."""
+    mark = layout.root / ".odoo-user"
+    if user is None or mark.exists():
+        return
+    for path in (layout.envs, layout.pools, layout.templates, layout.run_root / "logs" / "envs",
+                 layout.run_root / "logs" / "pools"):
+        service_users.give(path, user, recursive=True)
+    if (layout.run_root / "logs").exists():
+        (layout.run_root / "logs").chmod(0o711)  # Odoo reaches its own logs/envs/<env> through it
+    mark.write_text(user.name + "\n")

@@ -11,12 +11,13 @@ from typing import Any
 
 import odooplane
 from odooplane.drivers.base import ProcessSpec
+from odooplane.errors import PermanentError
 from odooplane.estate.models import Limits, Stack
 from odooplane.estate.resolve import DesiredEnvironment, DesiredPool, stack_source
 from odooplane.operations.context import Context
 from odooplane.render import odoo_conf
 from odooplane.render.traefik import ACME_RESOLVER, EnvRoute, PoolService
-from odooplane.services import odoo, passwords, secret_refs
+from odooplane.services import odoo, passwords, secret_refs, service_users
 from odooplane.services.postgres import ClusterConn
 from odooplane.store import ports
 
@@ -120,6 +121,16 @@ def runtime_of(ctx: Context, stack: Stack) -> odoo.Runtime:
     return odoo.runtime(stack, source=stack_source(stack, ctx.valid.path), estate_dir=ctx.base_dir)
 
 
+def check_runnable(ctx: Context, rt: odoo.Runtime) -> odoo.Runtime:
+    """Return ``rt`` if Odoo's service user can run it (interpreter, odoo-bin, addons directories);
+    raise PermanentError naming what it may not reach otherwise (before anything is started)."""
+    try:
+        service_users.check_runtime(rt.base, rt.addons_path, ctx.odoo_user)
+    except ValueError as exc:
+        raise PermanentError(str(exc)) from exc
+    return rt
+
+
 def _secret(ctx: Context, name: str, *, create: bool) -> str | None:
     return ctx.secrets.get_or_create(name) if create else ctx.secrets.get(name)
 
@@ -196,6 +207,8 @@ def pool_artifacts(ctx: Context, pool: DesiredPool, *, create: bool) -> PoolArti
     if password is None or admin_hash is None:
         return None
     rt = _with_own_addons(runtime_of(ctx, pool.stack))
+    if create:
+        check_runnable(ctx, rt)
     layout = ctx.layout
     data_dir = layout.pool_data(pool.name)
     server_wide = _server_wide(rt, (*pool.stack.server_wide_modules, DBROUTER))
@@ -216,7 +229,7 @@ def pool_artifacts(ctx: Context, pool: DesiredPool, *, create: bool) -> PoolArti
         name = pool_program(pool.name, index)
         spec = ProcessSpec(name=name, kind="odoo", argv=tuple(odoo.server_argv(rt, conf_path)),
                            cwd=layout.pool_dir(pool.name), log_file=layout.process_log(name),
-                           env={"ODOOPLANE_TARGET": f"pool {pool.name}"}, stop_wait_s=30)
+                           env={"ODOOPLANE_TARGET": f"pool {pool.name}"}, stop_wait_s=30, user=ctx.odoo_user_name)
         procs.append(OdooProcess(http, evented, conf_path, text, spec))
     service = PoolService(
         name=pool.slug, http_ports=tuple(p.http_port for p in procs),
@@ -292,6 +305,8 @@ def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool) -> EnvArti
     slug = env.ref.slug
     layout = ctx.layout
     rt = _with_own_addons(runtime_of(ctx, env.stack))
+    if create:
+        check_runnable(ctx, rt)
     conf_path = layout.env_conf(slug)
     text = _conf(
         series_major=env.stack.major, cluster=cluster, role=env.role, password=db_password, database=env.database,
@@ -303,7 +318,7 @@ def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool) -> EnvArti
     name = program_name(slug)
     spec = ProcessSpec(name=name, kind="odoo", argv=tuple(odoo.server_argv(rt, conf_path)), cwd=layout.env_dir(slug),
                        log_file=layout.process_log(name), env={"ODOOPLANE_TARGET": str(env.ref)},
-                       stop_signal="TERM", stop_wait_s=30, start_s=1)
+                       stop_signal="TERM", stop_wait_s=30, start_s=1, user=ctx.odoo_user_name)
     process = OdooProcess(http_port, evented_port, conf_path, text, spec)
     route = EnvRoute(name=slug, hostnames=env.hostnames, http_port=http_port,
                      evented_port=evented_port if env.workers > 0 else None, series_major=env.stack.major,

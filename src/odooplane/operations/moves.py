@@ -110,7 +110,9 @@ def _copy(ctx: Context, op: Operation, art: EnvArtifacts, *, moving: str, old_ow
 
     if Path(old_filestore) != art.filestore:
         shutil.rmtree(art.filestore, ignore_errors=True)
+        ctx.make_dir(art.filestore.parent)
         templates.copy_filestore(Path(old_filestore), art.filestore)
+        ctx.own(art.filestore, recursive=True)
 
 
 def _rollback(ctx: Context, art: EnvArtifacts, moving: str, old_pool: str | None) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from odooplane import execute
 from odooplane.errors import CommandFailed, PermanentError
+from odooplane.services.service_users import ServiceUser, check_can_run, give
 
 TIMEOUT_S = 1800
 MAX_REASON = 500
@@ -94,13 +95,21 @@ def error_summary(log_file: Path) -> str:
     return lines[-1].strip()[:MAX_REASON] if lines else ""
 
 
-def run(argv: list[str], *, what: str, log_file: Path, secrets: Iterable[str] = ()) -> None:
-    """Run an odoo-bin command logging to ``log_file``; raise PermanentError with the log's reason."""
-    log_file.parent.mkdir(parents=True, exist_ok=True)
+def run(argv: list[str], *, what: str, log_file: Path, secrets: Iterable[str] = (),
+        user: ServiceUser | None = None) -> None:
+    """Run an odoo-bin command logging to ``log_file`` (as ``user``, Odoo's service user, when
+    given); raise PermanentError with the log's reason."""
+    try:
+        check_can_run(argv, user)
+    except ValueError as exc:
+        raise PermanentError(f"{what}: {exc}") from exc
+    if not log_file.parent.exists():
+        log_file.parent.mkdir(parents=True)
+        give(log_file.parent, user)
     log_file.unlink(missing_ok=True)
     try:
         execute.run([*argv, f"--logfile={log_file}"], what=what, timeout=TIMEOUT_S, cwd=log_file.parent,
-                    secrets=list(secrets))
+                    secrets=list(secrets), user=user.name if user else None)
     except CommandFailed as exc:
         text = error_summary(log_file) or (exc.stderr_tail.splitlines() or ["(no output)"])[-1]
         raise PermanentError(f"{what} exited with {exc.returncode}: {text} (log: {log_file})") from exc

@@ -194,11 +194,12 @@ def import_zip(ctx: Context, op: Operation, env: DesiredEnvironment, source: Pat
                     loaded = op.step("sql", t, lambda: _load_sql(
                         art, temp, archive, dump, zip_guard.Budget(zip_limits, str(source), used=used)))
                     shutil.rmtree(staging, ignore_errors=True)
-                    staging.parent.mkdir(parents=True, exist_ok=True)
+                    ctx.make_dir(staging.parent)
                     if (work / "filestore").is_dir():
-                        os.replace(work / "filestore", staging)
+                        sandbox.move_tree(work / "filestore", staging)
                     else:
                         staging.mkdir()
+                    ctx.own(staging, recursive=True)  # Odoo (its service user) writes attachments there
                     restored = sandbox.Restored(
                         work, {"row_counts": {}, "modules": odoo_db.facts(art.cluster, temp)["modules"]}, "zip",
                         str(source))

@@ -28,12 +28,13 @@ def ensure_pool(ctx: Context, op: Operation, pool: DesiredPool, obs: PoolObserva
             op.step("role", t, lambda: postgres.ensure_role(
                 art.cluster, role=pool.role, password=art.db_password,
                 comment=postgres.marker(ctx.estate_id, f"pool/{pool.name}")))
-        ctx.layout.pool_logs(pool.name).mkdir(parents=True, exist_ok=True)
-        art.data_dir.mkdir(parents=True, exist_ok=True)
+        ctx.make_dir(ctx.layout.pool_logs(pool.name))
+        ctx.make_dir(art.data_dir)
         current = {p.name: p for p in (obs.processes if obs else ())}
         for proc in art.processes:
             seen = current.get(proc.spec.name)
             conf_changed = atomic_write(proc.conf_path, proc.conf_text, mode=0o600)
+            ctx.own(proc.conf_path)
             running = seen is not None and seen.process is not None and seen.process.running
             if conf_changed or not running or seen is None or not seen.current or seen.healthy is False:
                 restart = conf_changed or (seen is not None and seen.healthy is False)

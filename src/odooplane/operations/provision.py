@@ -29,7 +29,7 @@ from odooplane.operations.observe import cluster_program
 from odooplane.operations.runner import Operation, StepFailed
 from odooplane.planner.observed import EnvObservation, Orphan
 from odooplane.render.traefik import DATABASE_HEADER
-from odooplane.services import http, managed_pg, odoo, odoo_db, passwords, pg_binaries, postgres
+from odooplane.services import http, managed_pg, odoo, odoo_db, passwords, pg_binaries, postgres, service_users
 from odooplane.services.postgres import ClusterConn, marker
 from odooplane.services.supervisor import atomic_write
 from odooplane.store import ports
@@ -186,6 +186,10 @@ def ensure_template(ctx: Context, op: Operation, template: templates.DesiredTemp
 
 def start_process(ctx: Context, proc: OdooProcess, *, restart: bool) -> None:
     """Make the supervised process match ``proc`` (restart it if asked: odoo.conf changed)."""
+    try:
+        service_users.check_can_run(proc.spec.argv, ctx.odoo_user)
+    except ValueError as exc:
+        raise PermanentError(str(exc)) from exc
     changed = ctx.driver.ensure_process(proc.spec)
     if restart and not changed:
         ctx.driver.restart_process(proc.spec.name)
@@ -234,8 +238,10 @@ def check_through_edge(ctx: Context, art: EnvArtifacts) -> None:
 def _write_conf(ctx: Context, art: EnvArtifacts) -> bool:
     assert art.process is not None
     for path in (ctx.layout.env_dir(art.slug), art.data_dir, ctx.layout.env_logs(art.slug)):
-        path.mkdir(parents=True, exist_ok=True)
-    return atomic_write(art.process.conf_path, art.process.conf_text, mode=0o600)
+        ctx.make_dir(path)
+    changed = atomic_write(art.process.conf_path, art.process.conf_text, mode=0o600)
+    ctx.own(art.process.conf_path)  # Odoo reads it: its service user's own, 0600
+    return changed
 
 
 def _logs_dir(ctx: Context, art: EnvArtifacts) -> Path:
@@ -245,7 +251,8 @@ def _logs_dir(ctx: Context, art: EnvArtifacts) -> Path:
 def _init(ctx: Context, art: EnvArtifacts) -> None:
     env = art.env
     argv = odoo.init_argv(art.runtime, art.conf_path, database=env.database, modules=list(env.modules))
-    odoo_commands.run(argv, what="Odoo init", log_file=_logs_dir(ctx, art) / "init.log", secrets=[art.db_password])
+    odoo_commands.run(argv, what="Odoo init", log_file=_logs_dir(ctx, art) / "init.log", secrets=[art.db_password],
+                      user=ctx.odoo_user)
     states = postgres.module_states(art.cluster, env.database) or {}
     if states.get("base") != "installed":
         raise PermanentError("Odoo init finished but base is not installed")
@@ -256,7 +263,7 @@ def _install(ctx: Context, art: EnvArtifacts, modules: list[str]) -> None:
     not on its addons path."""
     log = _logs_dir(ctx, art) / "install.log"
     argv = odoo.install_argv(art.runtime, art.conf_path, database=art.env.database, modules=modules)
-    odoo_commands.run(argv, what="Odoo module install", log_file=log, secrets=[art.db_password])
+    odoo_commands.run(argv, what="Odoo module install", log_file=log, secrets=[art.db_password], user=ctx.odoo_user)
     states = postgres.module_states(art.cluster, art.env.database) or {}
     left = [f"{m} ({states.get(m) or 'not on the addons path'})" for m in modules if states.get(m) != "installed"]
     if left:
@@ -324,8 +331,8 @@ def _converge_env(
     if art.process is not None and not obs.config_current:
         op.step("config", t, lambda: _write_conf(ctx, art))
     else:
-        art.data_dir.mkdir(parents=True, exist_ok=True)
-        _logs_dir(ctx, art).mkdir(parents=True, exist_ok=True)
+        ctx.make_dir(art.data_dir)
+        ctx.make_dir(_logs_dir(ctx, art))
     if obs.database_exists and not obs.base_installed:
         # Never fully initialised (an interrupted first apply): it holds no data, start again.
         op.step("database-reset", t, lambda: postgres.drop_database(art.cluster, env.database))

@@ -5,7 +5,6 @@ touched (a rename swap of database and filestore, then a restart) once the copy 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import secrets
 import shutil
 from collections.abc import Callable
@@ -54,11 +53,12 @@ def load_into_temporary(
     staging = staging_dir(art)
     restored_filestore = restored.root / "filestore"
     shutil.rmtree(staging, ignore_errors=True)
-    staging.parent.mkdir(parents=True, exist_ok=True)
+    ctx.make_dir(staging.parent)
     if restored_filestore.is_dir():
-        os.replace(restored_filestore, staging)
+        sandbox.move_tree(restored_filestore, staging)
     else:
         staging.mkdir()
+    ctx.own(staging, recursive=True)
     checks = op.step("checks", t, lambda: sandbox.check_database(art.cluster, temp, restored, staging))
     if not checks.ok:
         raise PermanentError("the restored copy does not verify: " + "; ".join(checks.failures))

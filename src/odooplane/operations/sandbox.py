@@ -24,7 +24,7 @@ from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import temporaries
 from odooplane.operations.backups import MANIFEST, sha256_file
 from odooplane.operations.context import Context
-from odooplane.operations.desired import runtime_of
+from odooplane.operations.desired import check_runnable, runtime_of
 from odooplane.render import odoo_conf
 from odooplane.services import odoo, odoo_db, passwords, pg_tools, postgres, restic
 from odooplane.services.postgres import ClusterConn
@@ -159,7 +159,7 @@ def boot(ctx: Context, env: DesiredEnvironment, cluster: ClusterConn, *, databas
     """Start the environment's Odoo on the restored database and filestore; /web/health and the
     login page must answer 200."""
     checks = Checks()
-    rt = runtime_of(ctx, env.stack)
+    rt = check_runnable(ctx, runtime_of(ctx, env.stack))
     port = free_port()
     conf = data_dir.parent / "odoo.conf"
     atomic_write(conf, odoo_conf.render(odoo_conf.OdooConf(
@@ -169,9 +169,11 @@ def boot(ctx: Context, env: DesiredEnvironment, cluster: ClusterConn, *, databas
         logfile=str(data_dir.parent / "odoo.log"), workers=0, max_cron_threads=0,
         server_wide_modules=tuple(env.stack.server_wide_modules),
     )), mode=0o600)
+    ctx.own(data_dir.parent, recursive=True)  # Odoo (its service user) reads the conf, writes data_dir
+    user = ctx.odoo_user_name
     with open(data_dir.parent / "boot.log", "wb") as out:
         proc = subprocess.Popen(odoo.server_argv(rt, conf), stdout=out, stderr=subprocess.STDOUT, cwd=data_dir.parent,
-                                start_new_session=True)
+                                start_new_session=True, user=user, extra_groups=[] if user else None)
     # Registered, so that a kill of this command does not leave a sandbox Odoo running.
     proc_id = temporaries.register_process(ctx, proc.pid, mark=str(conf), target=str(env.ref), purpose="verify",
                                            operation_id=operation_id)
@@ -211,14 +213,28 @@ def drop_scratch(cluster: ClusterConn, *, database: str, role: str) -> None:
 
 
 def place_filestore(restored: Restored, data_dir: Path, database: str) -> Path:
-    """Move the restored filestore to ``data_dir/filestore/<database>`` (same filesystem: a rename)."""
+    """Move the restored filestore to ``data_dir/filestore/<database>``."""
     target = data_dir / "filestore" / database
     if target.exists():
         shutil.rmtree(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     source = restored.root / "filestore"
     if source.is_dir():
-        os.replace(source, target)
+        move_tree(source, target)
     else:
         target.mkdir()
     return target
+
+
+def move_tree(source: Path, target: Path) -> None:
+    """A rename, or a copy when the two are on different filesystems (the data directory and the
+    runtime directory Odoo's service user owns may be)."""
+    import errno
+
+    try:
+        os.replace(source, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.copytree(source, target, symlinks=True)
+        shutil.rmtree(source, ignore_errors=True)

@@ -23,7 +23,7 @@ from odooplane.estate.models import Stack
 from odooplane.estate.resolve import DesiredEnvironment, stack_source
 from odooplane.operations import odoo_commands, temporaries
 from odooplane.operations.context import Context
-from odooplane.operations.desired import CREATING, EnvArtifacts, runtime_of
+from odooplane.operations.desired import CREATING, EnvArtifacts, check_runnable, runtime_of
 from odooplane.render import odoo_conf
 from odooplane.services import odoo, odoo_db, passwords, postgres
 from odooplane.services.postgres import ClusterConn
@@ -141,7 +141,9 @@ def _conf(ctx: Context, template: DesiredTemplate, cluster: ClusterConn, passwor
         server_wide_modules=tuple(template.stack.server_wide_modules),
     )
     path = root / "odoo.conf"
+    ctx.make_dir(root / "data")
     atomic_write(path, odoo_conf.render(conf), mode=0o600)
+    ctx.own(path)
     return path
 
 
@@ -168,10 +170,11 @@ def build(ctx: Context, template: DesiredTemplate, cluster: ClusterConn, *, oper
     postgres.grant_connect(cluster, database=template.database, role=template.role)
     port = _free_port()
     conf = _conf(ctx, template, cluster, password, port)
-    rt = runtime_of(ctx, template.stack)
+    rt = check_runnable(ctx, runtime_of(ctx, template.stack))
     argv = odoo.init_argv(rt, conf, database=template.database, modules=list(template.modules))
-    odoo_commands.run(argv, what="Odoo init of a template", log_file=conf.parent / "init.log", secrets=[password])
-    _warm(rt, conf, port)
+    odoo_commands.run(argv, what="Odoo init of a template", log_file=conf.parent / "init.log", secrets=[password],
+                      user=ctx.odoo_user)
+    _warm(rt, conf, port, user=ctx.odoo_user_name)
     postgres.seal_template(cluster, template.database)
 
 
@@ -187,7 +190,7 @@ def _free_port() -> int:
     raise RuntimeError("no free port pair for warming a template")
 
 
-def _warm(rt: odoo.Runtime, conf: Path, port: int) -> None:
+def _warm(rt: odoo.Runtime, conf: Path, port: int, *, user: str | None = None) -> None:
     """Serve the template once and load its login page and web client, so that the asset
     bundles Odoo generates lazily are in the template, not compiled again by every tenant."""
     import httpx  # a session with cookies and forms; only needed here
@@ -199,6 +202,8 @@ def _warm(rt: odoo.Runtime, conf: Path, port: int) -> None:
             stderr=subprocess.STDOUT,
             cwd=conf.parent,
             start_new_session=True,
+            user=user,
+            extra_groups=[] if user else None,
         )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -264,7 +269,9 @@ def copy_into(ctx: Context, template: DesiredTemplate, art: EnvArtifacts, *, ope
     odoo_db.take_ownership(art.cluster, env.database, from_role=template.role, to_role=env.role)
     source = ctx.layout.template_dir(template.key) / "data" / "filestore" / template.database
     shutil.rmtree(art.filestore, ignore_errors=True)
+    ctx.make_dir(art.filestore.parent)
     copy_filestore(source, art.filestore)
+    ctx.own(art.filestore, recursive=True)
 
 
 def remove(ctx: Context, cluster: ClusterConn, database: str, key: str) -> None:

@@ -173,7 +173,7 @@ def _snapshot(ctx: Context, art: EnvArtifacts, snapshot: str, files: Path) -> No
 def _update(ctx: Context, art: EnvArtifacts, modules: list[str]) -> None:
     argv = odoo.update_argv(art.runtime, art.conf_path, database=art.env.database, modules=modules)
     odoo_commands.run(argv, what="Odoo update", log_file=ctx.layout.env_logs(art.slug) / "update.log",
-                      secrets=[art.db_password])
+                      secrets=[art.db_password], user=ctx.odoo_user)
 
 
 def _rollback(ctx: Context, art: EnvArtifacts, snapshot: str, files: Path, old_conf: str | None) -> None:
@@ -183,6 +183,7 @@ def _rollback(ctx: Context, art: EnvArtifacts, snapshot: str, files: Path, old_c
     _restore_snapshot(ctx, art, snapshot, files)
     if old_conf is not None:
         atomic_write(proc.conf_path, old_conf, mode=0o600)
+        ctx.own(proc.conf_path)
     provision.start_process(ctx, proc, restart=True)
     provision.wait_healthy(ctx, proc)
     provision.check_through_edge(ctx, art)
@@ -201,3 +202,4 @@ def _restore_snapshot(ctx: Context, art: EnvArtifacts, snapshot: str, files: Pat
     if files.is_dir():
         shutil.rmtree(art.filestore, ignore_errors=True)
         os.replace(files, art.filestore)
+        ctx.own(art.filestore, recursive=True)  # the snapshot's directories were made by us

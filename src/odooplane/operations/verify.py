@@ -105,8 +105,11 @@ def prove(ctx: Context, op: Operation, env: DesiredEnvironment, cluster: Cluster
     temporaries.clean_up(ctx, target=t)  # sandboxes a killed verification of it left
     scratch_id = temporaries.register_database(ctx, cluster, name, target=t, purpose="verify", role=role,
                                                operation_id=op.op_id)
+    ctx.make_dir(ctx.layout.odoo_sandbox(name).parent)
     try:
-        with temporaries.directory(ctx, work, target=t, purpose="verify", operation_id=op.op_id):
+        with temporaries.directory(ctx, work, target=t, purpose="verify", operation_id=op.op_id), \
+                temporaries.directory(ctx, ctx.layout.odoo_sandbox(name), target=t, purpose="verify-boot",
+                                      operation_id=op.op_id):
             _prove_in(ctx, op, env, cluster, result, fetch=fetch, label=label, name=name, work=work,
                       role=role, password=password)
     except StepFailed as exc:
@@ -142,7 +145,7 @@ def _prove_in(ctx: Context, op: Operation, env: DesiredEnvironment, cluster: Clu
                                                          comment=marker))
     op.step("pg_restore", t, lambda: sandbox.load_dump(cluster, restored, database=name, role=role,
                                                        password=password))
-    data_dir = work / "data"
+    data_dir = ctx.layout.odoo_sandbox(name) / "data"  # where Odoo's service user can boot on it
     filestore = sandbox.place_filestore(restored, data_dir, name)
     checks = op.step("checks", t, lambda: sandbox.check_database(cluster, name, restored, filestore))
     result.failures += checks.failures

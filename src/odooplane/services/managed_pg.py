@@ -14,6 +14,7 @@ from pathlib import Path
 
 from odooplane import execute
 from odooplane.errors import PermanentError
+from odooplane.services import service_users
 from odooplane.services.pg_binaries import PgBinaries
 
 INITIALISED_MARK = ".odooplane-initialised"
@@ -94,6 +95,8 @@ def initdb(binaries: PgBinaries, layout: ClusterLayout, *, superuser_password: s
         return
     if layout.root.exists():
         shutil.rmtree(layout.root)
+    if user is not None:
+        service_users.open_parents(layout.root)
     layout.root.mkdir(parents=True, mode=0o700)
     layout.run_dir.mkdir(mode=0o700)
     _chown(layout.root, user)

@@ -42,7 +42,7 @@ from typing import Literal
 from odooplane import execute
 from odooplane.clock import wait_until
 from odooplane.errors import CommandFailed, PermanentError, TemporaryError
-from odooplane.services import managed_pg
+from odooplane.services import managed_pg, service_users
 from odooplane.services import postgres as pg
 from odooplane.services.pg_binaries import PgBinaries
 
@@ -271,6 +271,7 @@ def prepare(cfg: PgBackRestConfig) -> bool:
     Raise PermanentError if, as root, the service user could not reach ``base_dir``.
     """
     if cfg.os_user is not None and os.geteuid() == 0:
+        service_users.open_parents(cfg.base_dir)
         blocked = _untraversable_parent(cfg.base_dir)
         if blocked is not None:
             raise PermanentError(
@@ -772,7 +773,10 @@ def restore_to_time(
         raise PermanentError(f"restore target {target_dir} exists and is not empty")
     chosen = choose_backup(info(cfg), target_time)
     layout = managed_pg.ClusterLayout(target_dir)
-    for directory in (layout.root, layout.pgdata, layout.run_dir):
+    # Directories made here on the way (e.g. ``scratch/``) belong to the service user too: the
+    # umask (077) would otherwise leave it unable to enter them.
+    made = [p for p in reversed(target_dir.parents) if not p.exists()]
+    for directory in (*made, layout.root, layout.pgdata, layout.run_dir):
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         _chown(directory, cfg.os_user)
     copy = RestoredCluster(layout=layout, port=port, binaries=cfg.binaries, os_user=cfg.os_user,

@@ -95,5 +95,5 @@ def test_strings_yaml_would_read_differently_are_quoted() -> None:
 
 
 def test_unknown_environment_is_an_error() -> None:
-    with pytest.raises(EditError, match="tenants.acme.environments.nope"):
+    with pytest.raises(EditError, match=r"tenants\.acme\.environments\.nope"):
         set_env_keys(ESTATE, tenant="acme", env="nope", values={"release": "r2"})
