@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.crash import command_lines
 from tests.support.estate import TestEstate, make_estate, owned_objects, unique
 
 pytestmark = pytest.mark.e2e
@@ -23,17 +24,8 @@ def reference_steps(estate: TestEstate) -> list[tuple[str, str]]:
 
 def stray_odoo_processes(data_dir: Path, supervised: set[int]) -> list[str]:
     """Processes running an odoo.conf of this estate that supervisord does not know about."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if str(data_dir) in cmdline and "odoo.conf" in cmdline and int(entry.name) not in supervised:
-            found.append(f"{entry.name}: {cmdline}")
-    return found
+    return [f"{pid}: {cmdline}" for pid, cmdline in command_lines().items()
+            if str(data_dir) in cmdline and "odoo.conf" in cmdline and pid not in supervised]
 
 
 def assert_converged(estate: TestEstate, expected_envs: set[str]) -> None:

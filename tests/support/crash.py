@@ -72,19 +72,23 @@ def stray_directories(data_dir: Path) -> list[str]:
     return sorted(set(found))
 
 
-def sandbox_processes(runtime_dir: Path) -> list[str]:
-    """Odoo processes started on a sandbox of this estate (a verification's boot)."""
-    out = []
+def command_lines() -> dict[int, str]:
+    """Every process's command line, by pid."""
+    out = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            out[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if str(runtime_dir / "sandboxes") in cmdline:
-            out.append(f"{entry.name}: {cmdline[:200]}")
     return out
+
+
+def sandbox_processes(runtime_dir: Path) -> list[str]:
+    """Odoo processes started on a sandbox of this estate (a verification's boot)."""
+    return [f"{pid}: {cmdline[:200]}" for pid, cmdline in command_lines().items()
+            if str(runtime_dir / "sandboxes") in cmdline]
 
 
 def assert_nothing_left(estate: TestEstate, tenant: str, *, context: str) -> None:

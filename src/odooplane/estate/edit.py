@@ -188,23 +188,10 @@ def _append_key(doc: _Lines, body: CommentedMap, key: str, rendered: str) -> str
 def _append_flow(doc: _Lines, body: CommentedMap, key: str, rendered: str) -> str:
     keys = list(body.keys())
     line_no, col = body.lc.value(keys[-1])
-    # Find the closing brace of the flow mapping after its last value (outside quotes and brackets).
-    for index in range(line_no, len(doc.lines)):
-        line = doc.lines[index]
-        depth, quote = 0, None
-        start = col if index == line_no else 0
-        for i in range(start, len(line)):
-            ch = line[i]
-            if quote:
-                if ch == quote:
-                    quote = None
-            elif ch in "'\"":
-                quote = ch
-            elif ch in "[{":
-                depth += 1
-            elif ch in "]}":
-                if depth == 0 and ch == "}":
-                    doc.lines[index] = f"{line[:i].rstrip()}, {key}: {rendered}{line[i:]}"
-                    return doc.text()
-                depth -= 1
-    raise EditError("the environment's flow mapping is not closed")
+    line = doc.lines[line_no]
+    end = _value_end_on_line(line, col, in_flow=True)  # just after the mapping's last value
+    closing = end + len(line[end:]) - len(line[end:].lstrip(" \t"))
+    if closing >= len(line) or line[closing] != "}":
+        raise EditError("the environment's flow mapping spans several lines: edit it by hand")
+    doc.lines[line_no] = f"{line[:end]}, {key}: {rendered}{line[end:]}"
+    return doc.text()
