@@ -208,12 +208,3 @@ def swap(ctx: Context, op: Operation, art: EnvArtifacts, temp: str, *, in_place:
     op.step("swap", str(env.ref), lambda: temporaries.run_swap(art.cluster, plan))
     temporaries.release(ctx, swap_id)
 
-
-def _swap(ctx: Context, art: EnvArtifacts, temp: str, *, in_place: bool) -> None:
-    """The swap without registration (kept for callers that manage their own temporaries)."""
-    env = art.env
-    temporaries.run_swap(art.cluster, temporaries.Swap(
-        cluster=art.cluster.name, database=env.database, temp=temp, old_db=f"{env.database}__old",
-        filestore=str(art.filestore), staging=str(staging_dir(art)),
-        old_files=str(art.filestore.with_name(f"{env.database}.old")), in_place=in_place,
-        marker=postgres.marker(ctx.estate_id, str(env.ref))))
