@@ -239,18 +239,22 @@ class PoolService:
     http_ports: tuple[int, ...]
     evented_ports: tuple[int, ...]  # empty: threaded processes serve the evented path themselves
     backend_host: str = "127.0.0.1"
+    backend_hosts: tuple[str, ...] = ()  # one host per process (containers on one port); default backend_host
 
 
 def render_pool(pool: PoolService) -> str:
     """Return the dynamic file of a pool: its load-balanced services (no routers of its own)."""
+    hosts = pool.backend_hosts or (pool.backend_host,) * len(pool.http_ports)
+    if len(hosts) != len(pool.http_ports) or (pool.evented_ports and len(pool.evented_ports) != len(hosts)):
+        raise ValueError(f"pool {pool.name}: one backend host and port per process")
     services: dict[str, Any] = {
-        pool.name: {"loadBalancer": {"servers": [_server(pool.backend_host, p) for p in pool.http_ports],
+        pool.name: {"loadBalancer": {"servers": [_server(h, p) for h, p in zip(hosts, pool.http_ports, strict=True)],
                                      "passHostHeader": True,
                                      "healthCheck": {"path": "/web/health", "interval": "5s", "timeout": "3s"}}},
     }
     if pool.evented_ports:
         services[_named(pool.name, "evented")] = {
-            "loadBalancer": {"servers": [_server(pool.backend_host, p) for p in pool.evented_ports],
+            "loadBalancer": {"servers": [_server(h, p) for h, p in zip(hosts, pool.evented_ports, strict=True)],
                              "passHostHeader": True}
         }
     return _dump({"http": {"services": services}})
