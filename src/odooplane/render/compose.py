@@ -476,7 +476,7 @@ def render(project: Project) -> str:
     if secrets:
         document["secrets"] = secrets
     header = "# Rendered by Odooplane: edits are overwritten by the next apply.\n"
-    return header + yaml.dump(document, Dumper=_NoAliases, sort_keys=True, default_flow_style=False, width=120)
+    return header + yaml.dump(document, Dumper=_NoAliases, sort_keys=True, default_flow_style=False, width=4096)
 
 
 class _NoAliases(yaml.SafeDumper):

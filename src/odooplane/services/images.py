@@ -93,8 +93,9 @@ def ensure_image(context: Path, repository: str, *, docker_host: str | None = No
     if image_exists(tag, docker_host=docker_host):
         return Built(tag, False, time.monotonic() - started)
     logger.info("building image %s", tag)
-    argv = ["docker", "build", "--quiet", "--tag", tag, "--label", f"odooplane.content={tag.rsplit(':', 1)[1]}",
-            str(context)]
+    # --network none: a context carries everything the image installs.
+    argv = ["docker", "build", "--quiet", "--network", "none", "--tag", tag,
+            "--label", f"odooplane.content={tag.rsplit(':', 1)[1]}", str(context)]
     try:
         execute.run(argv, env=_docker_env(docker_host), timeout=timeout, what=f"docker build of {tag}")
     except CommandFailed as exc:

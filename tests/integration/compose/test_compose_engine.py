@@ -129,7 +129,8 @@ def _project(directory: Path, built: Images, *, odoo_port: int, edge_port: int, 
             name="odoo-acme__prod", kind="environment", target="acme/prod", image=built.sim,
             entrypoint=sim.entrypoint, conf=str(directory / "secrets" / "odoo-acme__prod.conf"),
             storage="env-acme__prod", http_port=odoo_port, revision="r1", uid=sim.uid, gid=sim.gid,
-            depends_on=(compose.cluster_service("main"),), resources=compose.Resources(cpus=1, memory_mib=512)),),
+            depends_on=(compose.cluster_service("main"),), evented=True,
+            resources=compose.Resources(cpus=1, memory_mib=768)),),
         edge=compose.EdgeService(image=built.traefik, config_dir=str(directory / "edge"),
                                  log_dir=str(directory / "edge-logs"), http_port=edge_port, api_port=api_port,
                                  revision="r1"),
@@ -152,7 +153,7 @@ def running(engine: Engine, built: Images, tmp_path_factory: pytest.TempPathFact
         db_password=password, db_name="acme_prod", dbfilter=odoo_conf.dbfilter_exact("acme_prod"),
         data_dir=dockerfile.DATA_DIR, addons_path=(), http_port=dockerfile.HTTP_PORT,
         evented_port=dockerfile.EVENTED_PORT, admin_passwd_hash="$pbkdf2-sha512$600000$c2FsdA$aGFzaA", logfile="",
-        http_interface="0.0.0.0"))
+        http_interface="0.0.0.0", workers=2))
     (directory / "secrets").mkdir(mode=0o755)
     _write(directory / "secrets" / "odoo-acme__prod.conf", conf, mode=0o600, uid=dockerfile.SIMULATOR.uid)
     _write(directory / "secrets" / "pg-main", password, mode=0o600, uid=dockerfile.POSTGRES_UID)
@@ -160,7 +161,7 @@ def running(engine: Engine, built: Images, tmp_path_factory: pytest.TempPathFact
     _write(edge / "traefik.yml", traefik.render_static(compose.edge_static(access_log=True)), mode=0o644)
     _write(edge / "dynamic" / "common.yaml", traefik.render_common(), mode=0o644)
     route = compose.container_route(traefik.EnvRoute(
-        name="acme__prod", hostnames=("acme-prod.localhost",), http_port=odoo_port, evented_port=None,
+        name="acme__prod", hostnames=("acme-prod.localhost",), http_port=odoo_port, evented_port=odoo_port + 1,
         series_major=18), "odoo-acme__prod")
     _write(edge / "dynamic" / "acme__prod.yaml", traefik.render_env(route), mode=0o644)
     (directory / "edge-logs").mkdir()
@@ -216,8 +217,19 @@ def test_edge_reaches_the_environment_by_service_name_and_refuses_the_database_m
     status, _ = _get(f"{base}/web/database/manager", host="acme-prod.localhost")
     assert status == 403
     assert _get(f"http://127.0.0.1:{running.api_port}/ping")[0] == 200
+    # Prefork: the evented path goes to the evented process (8072) of the same service.
+    assert _get(f"{base}/websocket/health", host="acme-prod.localhost")[0] == 200
     access_log = running.directory / "edge-logs" / "access.log"
-    assert wait_until(lambda: access_log.exists() and "acme__prod" in access_log.read_text(), timeout=10, interval=0.2)
+
+    def served_by() -> dict[str, str]:
+        if not access_log.exists():
+            return {}
+        entries = [json.loads(line) for line in access_log.read_text().splitlines() if line.strip()]
+        return {e["RequestPath"]: e.get("ServiceURL", "") for e in entries if e.get("RequestPath")}
+
+    assert wait_until(lambda: "/websocket/health" in served_by(), timeout=10, interval=0.2)
+    assert served_by()["/websocket/health"] == "http://odoo-acme__prod:8072"
+    assert served_by()["/web/health"] == "http://odoo-acme__prod:8069"
 
 
 def _inspect(engine: Engine, running: Running, service: str) -> dict[str, object]:
