@@ -324,3 +324,28 @@ def test_real_odoo_source_image_prints_its_version(engine: Engine, tmp_path: Pat
     run = subprocess.run(["docker", "run", "--rm", "--network", "none", built.tag, "--version"], env=engine.env(),
                          capture_output=True, text=True, check=False)
     assert run.returncode == 0 and run.stdout.startswith("Odoo Server"), run.stdout + run.stderr
+
+
+def test_a_dynamic_file_replaced_on_the_host_is_served_by_the_edge(running: Running) -> None:
+    """The driver writes route files atomically (temporary file + rename) into the mounted directory."""
+    base = f"http://127.0.0.1:{running.edge_port}"
+    assert _get(f"{base}/web/health", host="erp.acme.localhost")[0] == 404
+    route = compose.container_route(traefik.EnvRoute(
+        name="acme__prod", hostnames=("acme-prod.localhost", "erp.acme.localhost"), http_port=1, evented_port=2,
+        series_major=18), "odoo-acme__prod")
+    dynamic = running.directory / "edge" / "dynamic"
+    temporary = dynamic / ".acme__prod.yaml.tmp"
+    _write(temporary, traefik.render_env(route), mode=0o644)
+    temporary.rename(dynamic / "acme__prod.yaml")
+    assert wait_until(lambda: _get(f"{base}/web/health", host="erp.acme.localhost")[0] == 200, timeout=15,
+                      interval=0.2)
+
+
+def test_one_shot_odoo_commands_run_as_the_service_with_its_conf(engine: Engine, running: Running) -> None:
+    """``docker compose run --rm SERVICE neutralize -c CONF -d DB``: odoo-bin's subcommand, the same
+    secret mount and volume as the service."""
+    result = _compose(engine, running.directory, "run", "--rm", "--no-deps", "-T", "odoo-acme__prod",
+                      "neutralize", "-c", dockerfile.CONF_PATH, "-d", "acme_prod", "--stdout", timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "UPDATE" in result.stdout.upper()
+    assert running.db_password not in result.stdout + result.stderr
