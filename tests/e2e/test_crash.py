@@ -43,14 +43,17 @@ def assert_converged(estate: TestEstate, expected_envs: set[str]) -> None:
     assert routes == {"env-" + t.replace("/", "__") + ".yaml" for t in expected_envs}
     dirs = {p.name for p in (estate.runtime_dir / "envs").iterdir()}
     assert dirs == {t.replace("/", "__") for t in expected_envs}
-    supervised = {r["pid"] for r in status["environments"]}
+    # Supervised: started by this estate's supervisord (status may not know a pid yet: an Odoo
+    # restarted by the last apply answers before supervisord calls it RUNNING).
+    daemon = int((estate.data_dir / "supervisor" / "supervisord.pid").read_text().split()[0])
+    supervised = {r["pid"] for r in status["environments"] if r["pid"]}
 
     def top_level_strays() -> list[str]:
         # Odoo's own children (prefork workers) share the process group; only count top-level strays.
         strays = stray_odoo_processes(estate.runtime_dir, supervised)
         parents = {int(s.split(":")[0]) for s in strays}
         return [f"{s} (parent {_parent(int(s.split(':')[0]))}: {_cmdline(_parent(int(s.split(':')[0])))})"
-                for s in strays if _parent(int(s.split(":")[0])) not in supervised | parents]
+                for s in strays if _parent(int(s.split(":")[0])) not in supervised | parents | {daemon}]
 
     # A process the previous round's supervisord was stopping may still be on its way out.
     deadline = time.monotonic() + 15
