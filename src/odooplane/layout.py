@@ -37,10 +37,6 @@ class Layout:
         return self.root / "logs"
 
     @property
-    def locks(self) -> Path:
-        return self.root / "locks"
-
-    @property
     def edge(self) -> Path:
         return self.root / "edge"
 

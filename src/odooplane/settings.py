@@ -19,16 +19,23 @@ class Settings:
     import_max_bytes: int = 50 << 30
     import_max_ratio: int = 200
     import_max_files: int = 1_000_000
+    # Coordination through the state store (store/leases.py, store/liveness.py): a holder of a lease
+    # or a running operation writes a heartbeat every ``heartbeat_s``; one silent for ``lease_ttl_s``
+    # counts as dead, and its lease can be taken over.
+    heartbeat_s: float = 2.0
+    lease_ttl_s: float = 15.0
 
     @classmethod
     def from_env(cls) -> Settings:
         """Read ``ODOOPLANE_RETRY_ATTEMPTS``, ``ODOOPLANE_RETRY_MAX_DELAY``, ``ODOOPLANE_PARALLEL``,
         ``ODOOPLANE_IMPORT_MAX_BYTES`` (bytes, or with a unit: ``50G``, ``500MiB``),
-        ``ODOOPLANE_IMPORT_MAX_RATIO`` and ``ODOOPLANE_IMPORT_MAX_FILES``.
+        ``ODOOPLANE_IMPORT_MAX_RATIO``, ``ODOOPLANE_IMPORT_MAX_FILES``, ``ODOOPLANE_HEARTBEAT_INTERVAL``
+        and ``ODOOPLANE_LEASE_TTL`` (seconds).
 
-        Raise ValueError naming the variable when a value does not parse or is below 1."""
+        Raise ValueError naming the variable when a value does not parse or is below 1 (the heartbeat
+        interval and the lease TTL: not positive, or the interval not below the TTL)."""
 
-        def number(name: str, default: float) -> float:
+        def number(name: str, default: float, *, positive: bool = False) -> float:
             raw = os.environ.get(name)
             if raw is None:
                 return default
@@ -36,7 +43,10 @@ class Settings:
                 value = float(raw)
             except ValueError:
                 raise ValueError(f"{name}={raw!r} is not a number") from None
-            if value < 1 and name != "ODOOPLANE_RETRY_MAX_DELAY":
+            if positive:
+                if not value > 0:
+                    raise ValueError(f"{name} must be above 0")
+            elif value < 1 and name != "ODOOPLANE_RETRY_MAX_DELAY":
                 raise ValueError(f"{name} must be at least 1")
             return value
 
@@ -49,6 +59,11 @@ class Settings:
                 raise ValueError(f"{name}={raw!r} is not a size (bytes, or a number with K, M, G or T)")
             return int(found.group(1)) * _UNITS[found.group(2).upper()]
 
+        heartbeat = number("ODOOPLANE_HEARTBEAT_INTERVAL", cls.heartbeat_s, positive=True)
+        ttl = number("ODOOPLANE_LEASE_TTL", cls.lease_ttl_s, positive=True)
+        if heartbeat >= ttl:
+            raise ValueError(f"ODOOPLANE_HEARTBEAT_INTERVAL ({heartbeat:g} s) must be below ODOOPLANE_LEASE_TTL "
+                             f"({ttl:g} s): a holder would expire between two heartbeats")
         return cls(
             retry_attempts=int(number("ODOOPLANE_RETRY_ATTEMPTS", cls.retry_attempts)),
             retry_max_delay_s=number("ODOOPLANE_RETRY_MAX_DELAY", cls.retry_max_delay_s),
@@ -56,4 +71,6 @@ class Settings:
             import_max_bytes=size("ODOOPLANE_IMPORT_MAX_BYTES", cls.import_max_bytes),
             import_max_ratio=int(number("ODOOPLANE_IMPORT_MAX_RATIO", cls.import_max_ratio)),
             import_max_files=int(number("ODOOPLANE_IMPORT_MAX_FILES", cls.import_max_files)),
+            heartbeat_s=heartbeat,
+            lease_ttl_s=ttl,
         )

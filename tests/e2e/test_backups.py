@@ -11,7 +11,9 @@ import os
 import signal
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -176,9 +178,15 @@ def test_worker_fires_the_schedule(estate: TestEstate) -> None:
     estate.cli("apply", str(estate.path), "-q")
     status = json.loads(estate.cli("status", "-f", str(estate.path), "--json").stdout)
     assert status["healthy"]
-    first = json.loads(estate.cli("worker", "--once", "--json", "-f", str(estate.path),
-                                  extra_env={"ODOOPLANE_FAKE_NOW": "2031-03-02T02:01:00"}).stdout)
-    assert first["backed_up"] == [f"{t}/prod"] and first["failures"] == []
+
+    def worker(now: str) -> dict[str, Any]:
+        return json.loads(estate.cli("worker", "--once", "--json", "-f", str(estate.path),  # type: ignore[no-any-return]
+                                     extra_env={"ODOOPLANE_FAKE_NOW": now}).stdout)
+
+    with ThreadPoolExecutor(2) as pool:  # two workers of the estate: each fire time is claimed once
+        both = list(pool.map(worker, ["2031-03-02T02:01:00"] * 2))
+    assert sorted(w["backed_up"] for w in both) == [[], [f"{t}/prod"]], "two workers, one backup"
+    assert [w["failures"] for w in both] == [[], []]
     again = json.loads(estate.cli("worker", "--once", "--json", "-f", str(estate.path),
                                   extra_env={"ODOOPLANE_FAKE_NOW": "2031-03-02T02:30:00"}).stdout)
     assert again["backed_up"] == []

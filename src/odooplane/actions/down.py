@@ -117,10 +117,10 @@ def plaintext_dirs(ctx: Context) -> list[Path]:
     """Every directory of the data directory that may hold a plaintext copy of tenant data (or the
     runtime's configuration of it): environments' and pools' data dirs with their filestores,
     templates, backup stages (dump + filestore links), restore/verify/export/import sandboxes,
-    caught mail, the edge's routes, supervisord's programs, locks."""
+    caught mail, the edge's routes, supervisord's programs."""
     layout = ctx.layout
     return [layout.envs, layout.pools, layout.templates, layout.backups / "staging", layout.backups / "sandboxes",
-            layout.run_root / "sandboxes", layout.mail, layout.edge, layout.supervisor, layout.locks]
+            layout.run_root / "sandboxes", layout.mail, layout.edge, layout.supervisor]
 
 
 def kept_paths(ctx: Context) -> list[Path]:

@@ -12,7 +12,7 @@ from odooplane.store import journal
 def recent(path: Path | None, *, limit: int = 20) -> list[journal.OperationRow]:
     ctx = estate_file.context(path)
     try:
-        journal.mark_interrupted(ctx.store, is_alive=_alive)
+        journal.mark_interrupted(ctx.store)
         return journal.operations(ctx.store, limit=limit)
     finally:
         ctx.close()
@@ -27,9 +27,3 @@ def show(path: Path | None, op_id: int) -> tuple[journal.OperationRow, list[jour
         return op, journal.steps(ctx.store, op_id)
     finally:
         ctx.close()
-
-
-def _alive(pid: int) -> bool:
-    from odooplane import execute
-
-    return execute.alive(pid)

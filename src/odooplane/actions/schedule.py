@@ -1,16 +1,22 @@
-"""One tick of the worker: run the backups, verifications and retention that are due now."""
+"""One tick of the worker: run the backups, verifications and retention that are due now, each
+claimed once per fire time so that several workers of one estate do not run it twice."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from odooplane.actions import backup as backup_action
+from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import verify as verifying
 from odooplane.operations.context import Context
 from odooplane.operations.runner import Operation
 from odooplane.planner import schedule
 from odooplane.services import logrotate
-from odooplane.store import evidence
+from odooplane.store import claims, evidence
+
+# Claims of fire times older than this are deleted (the evidence of their jobs stays).
+CLAIMS_KEPT = dt.timedelta(days=90)
 
 
 @dataclass
@@ -29,31 +35,50 @@ def history(ctx: Context, target: str) -> schedule.History:
 
 
 def tick(ctx: Context) -> TickResult:
-    """Do what is due at ``ctx.clock.now()``; failures are recorded, never raised."""
+    """Do what is due at ``ctx.clock.now()``; failures are recorded, never raised.
+
+    Each job is claimed for its fire time first (store/claims.py): of several workers of the estate,
+    one runs it."""
     now = ctx.clock.now()
     result = TickResult()
-    due_backup = []
-    for env in ctx.valid.environments:
-        if env.backup_policy is None:
-            continue
-        policy = ctx.estate.backups.policies[env.backup_policy]
-        if schedule.backup_due(policy, history(ctx, str(env.ref)), now):
-            due_backup.append(env)
-    if due_backup:
-        run = backup_action.run_in(ctx, due_backup, kind="scheduled")
-        result.backed_up = [b.target for b in run.backups]
-        result.failures += run.failures
-        pruned = backup_action.prune_in(ctx, due_backup)
-        result.pruned = pruned.forgotten
-    due_verify = [e for e in ctx.valid.environments if e.backup_policy is not None and schedule.verification_due(
-        ctx.estate.backups.policies[e.backup_policy], history(ctx, str(e.ref)), now)]
-    if due_verify:
-        with Operation(ctx.store, kind="verify", target="scheduled", actor="worker") as op:
-            for env in due_verify:
-                verdict = verifying.verify(ctx, op, env)
-                (result.verified if verdict.ok else result.failures).append(
-                    str(env.ref) if verdict.ok else f"{env.ref}: verification failed: {'; '.join(verdict.failures)}")
-    result.failures += _pitr_backups(ctx, now)
+    with claims.Claims(ctx.store, by="worker") as claimed:
+        due_backup: list[tuple[DesiredEnvironment, dt.datetime]] = []
+        for env in ctx.valid.environments:
+            if env.backup_policy is None:
+                continue
+            policy = ctx.estate.backups.policies[env.backup_policy]
+            fire = schedule.backup_due_at(policy, history(ctx, str(env.ref)), now)
+            if fire is not None and claimed.take(f"backup {env.ref}", fire):
+                due_backup.append((env, fire))
+        if due_backup:
+            envs = [env for env, _ in due_backup]
+            run = backup_action.run_in(ctx, envs, kind="scheduled")
+            result.backed_up = [b.target for b in run.backups]
+            result.failures += run.failures
+            for env, fire in due_backup:
+                if str(env.ref) in result.backed_up:
+                    claimed.done(f"backup {env.ref}", fire)
+            pruned = backup_action.prune_in(ctx, envs)
+            result.pruned = pruned.forgotten
+        due_verify: list[tuple[DesiredEnvironment, dt.datetime]] = []
+        for env in ctx.valid.environments:
+            if env.backup_policy is None:
+                continue
+            fire = schedule.verification_due_at(ctx.estate.backups.policies[env.backup_policy],
+                                                history(ctx, str(env.ref)), now)
+            if fire is not None and claimed.take(f"verify {env.ref}", fire):
+                due_verify.append((env, fire))
+        if due_verify:
+            with Operation(ctx.store, kind="verify", target="scheduled", actor="worker") as op:
+                for env, fire in due_verify:
+                    verdict = verifying.verify(ctx, op, env)
+                    if verdict.ok:
+                        result.verified.append(str(env.ref))
+                        claimed.done(f"verify {env.ref}", fire)
+                    else:
+                        result.failures.append(f"{env.ref}: verification failed: {'; '.join(verdict.failures)}")
+        result.failures += _pitr_backups(ctx, now, claimed)
+    claims.forget(ctx.store, before=now - CLAIMS_KEPT)
     rotate_logs(ctx)
     return result
 
@@ -68,16 +93,13 @@ def rotate_logs(ctx: Context) -> None:
     ctx.driver.rotate_logs(max_bytes=logrotate.MAX_BYTES)
 
 
-def _pitr_backups(ctx: Context, now: object) -> list[str]:
+def _pitr_backups(ctx: Context, now: dt.datetime, claimed: claims.Claims) -> list[str]:
     """Base backups of managed clusters with point-in-time recovery, on their schedules."""
-    import datetime as dt
-
     from odooplane.errors import OdooplaneError
     from odooplane.estate import cron
     from odooplane.estate.models import ManagedCluster
     from odooplane.operations import pitr
 
-    assert isinstance(now, dt.datetime)
     failures: list[str] = []
     for name, cluster in ctx.estate.clusters.items():
         if not isinstance(cluster, ManagedCluster) or cluster.pitr is None:
@@ -86,18 +108,21 @@ def _pitr_backups(ctx: Context, now: object) -> list[str]:
         last_full = next((e.ts for e in done if e.ok and e.data.get("type") == "full"), None)
         last_any = next((e.ts for e in done if e.ok), None)
         settings = cluster.pitr
-        kind = None
+        kind, fire = None, None
         full_fire = cron.last_at_or_before(cron.parse(settings.full_schedule), now, settings.timezone)
         if full_fire and (last_full is None or last_full < full_fire):
-            kind = "full"
+            kind, fire = "full", full_fire
         elif settings.incremental_schedule:
-            fire = cron.last_at_or_before(cron.parse(settings.incremental_schedule), now, settings.timezone)
-            if fire and (last_any is None or last_any < fire):
-                kind = "incr"
-        if kind is None:
+            incr_fire = cron.last_at_or_before(cron.parse(settings.incremental_schedule), now, settings.timezone)
+            if incr_fire and (last_any is None or last_any < incr_fire):
+                kind, fire = "incr", incr_fire
+        if kind is None or fire is None:
             continue
         conn = ctx.cluster_conn(name, allocate=False)
         if conn is None:
+            continue
+        job = f"pitr-backup {kind} cluster {name}"
+        if not claimed.take(job, fire):
             continue
         try:
             with Operation(ctx.store, kind="pitr-backup", target=f"cluster {name}", actor="worker") as op:
@@ -105,4 +130,6 @@ def _pitr_backups(ctx: Context, now: object) -> list[str]:
                         lambda c=conn, n=name, k=kind: pitr.backup(ctx, op, n, c, kind=k))  # type: ignore[misc]
         except OdooplaneError as exc:
             failures.append(f"cluster {name}: {exc.message}")
+            continue
+        claimed.done(job, fire)
     return failures

@@ -175,7 +175,7 @@ def backup_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: st
     started = ctx.clock.monotonic()
     # One lock for the whole backup: another backup of this environment must not rewrite the
     # stage while restic reads it.
-    with locks.hold(ctx.layout.locks, f"env-{env.ref.slug}", wait=600, what=t):
+    with locks.hold(ctx.store, f"env-{env.ref.slug}", wait=600, what=t, op=op):
         art = artifacts(ctx, env, create=False)
         if art is None:
             raise PermanentError(f"{t} is not provisioned (run apply first)")

@@ -259,14 +259,9 @@ CHANGING_KINDS = ("apply", "down", "restore", "import", "move", "clone", "promot
 
 
 def _operation_running(ctx: Context) -> list[journal.OperationRow]:
-    """Operations of this host that change what runs (apply, restore, import…) and are running now."""
-    import socket
-
-    from odooplane.operations.runner import pid_alive
-
-    return [op for op in journal.operations(ctx.store, limit=20)
-            if op.status == "running" and op.kind in CHANGING_KINDS and op.host == socket.gethostname()
-            and pid_alive(op.pid)]
+    """Operations that change what runs (apply, restore, import…) and are running now (from any
+    host: alive while their heartbeat is fresh)."""
+    return [op for op in journal.live_operations(ctx.store, limit=20) if op.kind in CHANGING_KINDS]
 
 
 def _judge_http(health: EnvHealth, env: DesiredEnvironment, results: list[tuple[str, probes.HttpResult]]) -> None:

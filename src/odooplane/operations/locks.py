@@ -1,47 +1,33 @@
-"""Locks: one per environment (and per cluster, and for the edge), held with ``flock`` on a file
-in the data directory. The kernel releases a lock when its holder dies, so kill -9 never leaves
-a stale lock behind; the file records the holder's pid for the error message."""
+"""Locks: one per environment (``env-<tenant>__<env>``), cluster (``cluster-<name>``), template
+(``template-<key>``) and pool (``pool-<name>``), held as leases in the state store
+(store/leases.py) so that every control-plane process sharing it — on this host or another —
+excludes the others. A holder that dies loses its lock: at once on this host, after the lease TTL
+from another."""
 
 from __future__ import annotations
 
-import fcntl
-import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from odooplane.errors import LockedError
+from odooplane.store import leases
+from odooplane.store.db import Store
+
+if TYPE_CHECKING:
+    from odooplane.operations.runner import Operation
 
 
 @contextmanager
-def hold(lock_dir: Path, name: str, *, wait: float = 0.0, what: str | None = None) -> Iterator[None]:
-    """Hold the lock ``name`` for the duration of the block.
+def hold(store: Store, name: str, *, wait: float = 0.0, what: str | None = None, op: Operation | None = None,
+         holder: str | None = None) -> Iterator[None]:
+    """Hold the lock ``name`` for the duration of the block, on behalf of operation ``op`` (or of
+    whatever ``holder`` says).
 
-    Wait up to ``wait`` seconds for it; raise :class:`LockedError` naming the holder otherwise.
-    """
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    path = lock_dir / f"{name.replace('/', '__')}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    deadline = time.monotonic() + wait
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
-                    raise LockedError(
-                        f"{what or name}: locked by {holder}; wait for it to finish (or check `odooplane operations`)"
-                    ) from None
-                time.sleep(0.05)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    Wait up to ``wait`` seconds for it; raise :class:`LockedError` naming the holder and what it
+    is doing otherwise."""
+    if op is not None:
+        holder = holder or f"{op.kind} {op.target} (operation #{op.op_id})"
+    with leases.hold(store, name, wait=wait, what=what, holder=holder,
+                     operation_id=op.op_id if op is not None else None,
+                     settings=op.settings if op is not None else None):
+        yield

@@ -47,7 +47,7 @@ def move_env(ctx: Context, op: Operation, env: DesiredEnvironment, obs: EnvObser
     if old_owner is None:
         raise PermanentError(f"{t}: nothing to move (its database is missing)")
     old_pool, old_filestore = _old_location(ctx, env, old_owner)
-    with locks.hold(ctx.layout.locks, f"env-{env.ref.slug}", wait=5, what=t):
+    with locks.hold(ctx.store, f"env-{env.ref.slug}", wait=5, what=t, op=op):
         art = op.step("prepare", t, lambda: artifacts(ctx, env, create=True))
         assert art is not None
         comment = postgres.marker(ctx.estate_id, t)

@@ -168,7 +168,7 @@ def import_zip(ctx: Context, op: Operation, env: DesiredEnvironment, source: Pat
         series = str(manifest.get("major_version") or manifest.get("version") or "")
         if series and series.split(".", maxsplit=1)[0] != env.stack.series.split(".")[0]:
             raise UsageError(f"{source}: an Odoo {series} database cannot run on {t}'s stack ({env.stack.series})")
-        with locks.hold(ctx.layout.locks, temporaries.lock_name(t), wait=60, what=t):
+        with locks.hold(ctx.store, temporaries.lock_name(t), wait=60, what=t, op=op):
             temporaries.clean_up(ctx, target=t, held=True)  # what a killed import/restore of it left
             art = op.step("prepare", t, lambda: artifacts(ctx, env, create=True))
             assert art is not None

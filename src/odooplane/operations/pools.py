@@ -21,7 +21,7 @@ from odooplane.services.supervisor import atomic_write
 def ensure_pool(ctx: Context, op: Operation, pool: DesiredPool, obs: PoolObservation | None) -> PoolArtifacts:
     """Converge a pool: role, configuration, processes (healthy), edge service."""
     t = f"pool {pool.name}"
-    with locks.hold(ctx.layout.locks, f"pool-{pool.name}", wait=60, what=t):
+    with locks.hold(ctx.store, f"pool-{pool.name}", wait=60, what=t, op=op):
         art = pool_artifacts(ctx, pool, create=True)
         assert art is not None
         if obs is None or not obs.role_exists:

@@ -55,7 +55,7 @@ def ensure_cluster(ctx: Context, op: Operation, name: str) -> ClusterConn:
     conn = ctx.cluster_conn(name)
     assert conn is not None
     layout = ctx.cluster_root(name)
-    with locks.hold(ctx.layout.locks, f"cluster-{name}", wait=120, what=target):
+    with locks.hold(ctx.store, f"cluster-{name}", wait=120, what=target, op=op):
         binaries = pg_binaries.find(cluster.bin_dir)
         user = managed_pg.service_user()
         if not layout.initialised:
@@ -175,7 +175,7 @@ def ensure_worker(ctx: Context, op: Operation) -> None:
 def ensure_template(ctx: Context, op: Operation, template: templates.DesiredTemplate) -> None:
     conn = ctx.cluster_conn(template.cluster_name)
     assert conn is not None
-    with locks.hold(ctx.layout.locks, f"template-{template.key}", wait=1800, what=f"template {template.database}"):
+    with locks.hold(ctx.store, f"template-{template.key}", wait=1800, what=f"template {template.database}", op=op):
         op.step("template", f"template {template.database}",
                 lambda: templates.build(ctx, template, conn, operation_id=op.op_id),
                 detail=",".join(["base", *template.modules]))
@@ -300,7 +300,7 @@ def ensure_env(ctx: Context, op: Operation, env: DesiredEnvironment, obs: EnvObs
     """Converge one environment. On a permanent failure of a new environment, undo what this run
     created (database, role, files, ports) so nothing is left half-applied, then re-raise."""
     t = str(env.ref)
-    with locks.hold(ctx.layout.locks, f"env-{env.ref.slug}", wait=5, what=t):
+    with locks.hold(ctx.store, f"env-{env.ref.slug}", wait=5, what=t, op=op):
         created: list[str] = []
         try:
             _converge_env(ctx, op, env, obs, created)

@@ -131,7 +131,7 @@ def _restore(ctx: Context, op: Operation, *, source: DesiredEnvironment, target:
     t = str(target.ref)
     started = ctx.clock.monotonic()
     work = ctx.layout.sandbox(f"{kind}-{target.ref.slug}-{secrets.token_hex(3)}")
-    with locks.hold(ctx.layout.locks, temporaries.lock_name(t), wait=60, what=t):
+    with locks.hold(ctx.store, temporaries.lock_name(t), wait=60, what=t, op=op):
         temporaries.clean_up(ctx, target=t, held=True)  # what a killed restore/clone of it left
         art = op.step("prepare", t, lambda: artifacts(ctx, target, create=True))
         assert art is not None

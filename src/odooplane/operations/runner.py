@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from odooplane import execute, faults, log
+from odooplane import faults, log
 from odooplane.errors import OdooplaneError, PermanentError, TemporaryError
 from odooplane.operations import retry
 from odooplane.settings import Settings
-from odooplane.store import audit, journal
+from odooplane.store import audit, journal, liveness
 from odooplane.store.db import Store
 
 logger = logging.getLogger(__name__)
@@ -72,14 +72,24 @@ class Operation:
     settings: Settings = field(default_factory=Settings.from_env)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    identity: liveness.Identity | None = None  # who runs it (this process unless told otherwise)
+    _beat: liveness.Beat | None = None
+
     def __enter__(self) -> Operation:
-        journal.mark_interrupted(self.store, is_alive=pid_alive)
+        journal.mark_interrupted(self.store, settings=self.settings)
         self.op_id = journal.start_operation(
-            self.store, kind=self.kind, target=self.target, actor=self.actor, dry_run=self.dry_run
+            self.store, kind=self.kind, target=self.target, actor=self.actor, dry_run=self.dry_run,
+            identity=self.identity,
         )
+        # Alive while the heartbeat is fresh: other processes (of any host) judge this operation by it.
+        self._beat = liveness.Beat(lambda: journal.heartbeat(self.store, self.op_id),
+                                   interval_s=self.settings.heartbeat_s, name=f"operation #{self.op_id}")
+        self._beat.__enter__()
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if self._beat is not None:
+            self._beat.stop()
         if exc is None:
             failed = [r for r in self.records if r.status == "failed"]
             status = "failed" if failed else "succeeded"
@@ -166,6 +176,3 @@ class Operation:
         if self.listener:
             self.listener(status, name, target)
 
-
-def pid_alive(pid: int) -> bool:
-    return execute.alive(pid)

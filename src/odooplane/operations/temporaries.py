@@ -201,10 +201,9 @@ def _recover_swap(conn: ClusterConn, swap: Swap) -> str:
 def pending(ctx: Context, *, target: str | None = None) -> list[Temporary]:
     """What killed operations left (for plan and status; nothing is changed but the journal's
     record of which operations were interrupted)."""
-    from odooplane.operations.runner import pid_alive
     from odooplane.store import journal
 
-    journal.mark_interrupted(ctx.store, is_alive=pid_alive)
+    journal.mark_interrupted(ctx.store)
     return temporaries.leftovers(ctx.store, target=target)
 
 
@@ -221,10 +220,9 @@ def clean_up(ctx: Context, *, target: str | None = None, held: bool = False,
     Each environment's leftovers are handled under its lock (``held``: the caller holds the lock
     of ``target`` already); an environment whose lock is busy is skipped — its running operation
     may be using names a dead one registered."""
-    from odooplane.operations.runner import pid_alive
     from odooplane.store import journal
 
-    journal.mark_interrupted(ctx.store, is_alive=pid_alive)
+    journal.mark_interrupted(ctx.store)
     done: list[str] = []
     items = temporaries.leftovers(ctx.store, target=target, including_operation=operation_id)
     for name in sorted({item.target for item in items}):
@@ -233,7 +231,8 @@ def clean_up(ctx: Context, *, target: str | None = None, held: bool = False,
             done.extend(_clean_all(ctx, mine))
             continue
         try:
-            with locks.hold(ctx.layout.locks, lock_name(name), wait=0, what=name):
+            with locks.hold(ctx.store, lock_name(name), wait=0, what=name,
+                            holder=f"clean-up of {name}'s leftovers"):
                 done.extend(_clean_all(ctx, mine))
         except LockedError:
             logger.info("%s: busy; its leftovers are cleaned up later", name)

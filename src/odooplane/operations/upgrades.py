@@ -72,7 +72,7 @@ def upgrade_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: s
     old_hashes: dict[str, str] = dict(previous.detail.get("modules", {})) if previous else {}
     content = attempt_fingerprint(ctx, env)  # a failed attempt is retried by apply only once this changes
     started = time.monotonic()
-    with locks.hold(ctx.layout.locks, f"env-{env.ref.slug}", wait=60, what=t):
+    with locks.hold(ctx.store, f"env-{env.ref.slug}", wait=60, what=t, op=op):
         art = op.step("prepare", t, lambda: artifacts(ctx, env, create=True))
         assert art is not None and art.process is not None, "upgrades run on dedicated environments"
         proc = art.process

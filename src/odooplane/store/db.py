@@ -1,14 +1,18 @@
 """The state database: engine creation, migrations (Alembic) and small helpers.
 
 SQLite by default (WAL mode, a busy timeout so several CLI processes can share it), any
-PostgreSQL URL supported. Migrations run automatically when a store is opened.
+PostgreSQL URL supported. Opening a store checks its schema revision with one query; only a store
+behind it is migrated, once, under a lock (PostgreSQL: an advisory lock; SQLite: an immediate
+transaction), with the revision checked again inside it — processes opening a fresh store together
+wait for the first one's migration instead of running their own.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,7 @@ from odooplane.store import tables
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Checked with one query so that Alembic (slow to import) only loads when a
 # migration must run; a unit test keeps this equal to Alembic's own head.
-HEAD = "0004"
+HEAD = "0005"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -45,10 +49,17 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL advisory locks, derived from ``name``."""
+    return int.from_bytes(hashlib.sha256(f"odooplane:{name}".encode()).digest()[:8], "big", signed=True)
+
+
 @dataclass
 class Store:
     engine: Engine
     url: str
+    migrated_from: str | None = None  # set when this open migrated the schema ("" from an empty database)
+    _dedicated: Engine | None = field(default=None, repr=False)
 
     def begin(self) -> Any:
         return self.engine.begin()
@@ -56,8 +67,21 @@ class Store:
     def connect(self) -> Any:
         return self.engine.connect()
 
+    @property
+    def is_postgresql(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def dedicated_connection(self) -> Any:
+        """A connection of its own, outside the pool, in autocommit mode — for a session-level lock
+        held as long as a block runs (such holds must never starve the pool of connections)."""
+        if self._dedicated is None:
+            self._dedicated = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
+        return self._dedicated.connect().execution_options(isolation_level="AUTOCOMMIT")
+
     def close(self) -> None:
         self.engine.dispose()
+        if self._dedicated is not None:
+            self._dedicated.dispose()
 
     def meta_get(self, key: str) -> str | None:
         with self.engine.connect() as conn:
@@ -102,21 +126,49 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     else:
         engine = sa.create_engine(url, pool_pre_ping=True)
     shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+    migrated_from = None
     try:
-        if migrate:
-            with engine.begin() as conn:
-                if _current_revision(conn) != HEAD:
-                    from alembic import command
-
-                    command.upgrade(_alembic_config(conn), "head")
-        else:
-            with engine.connect():
-                pass
+        with engine.connect() as conn:
+            current = _current_revision(conn) if migrate else HEAD
+        if current != HEAD:
+            migrated_from = _migrate(engine, url)
     except sa.exc.OperationalError as exc:
         engine.dispose()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise OdooplaneError(f"state database {shown} is unreachable: {reason}") from exc
-    return Store(engine, url)
+    return Store(engine, url, migrated_from=migrated_from)
+
+
+def _migrate(engine: Engine, url: str) -> str | None:
+    """Bring the schema to ``HEAD`` under the migration lock; return the revision it migrated from
+    ("" from an empty database), or None when another process had done it meanwhile."""
+    from alembic import command
+
+    if engine.dialect.name == "sqlite":
+        # An immediate transaction takes SQLite's write lock at BEGIN (other writers wait up to the
+        # busy timeout); the driver's own transaction handling is switched off so BEGIN is ours.
+        locked = sa.create_engine(url, connect_args={"timeout": 30}, poolclass=sa.pool.NullPool)
+        sa.event.listen(locked, "connect", _sqlite_pragmas)
+        sa.event.listen(locked, "connect", _sqlite_manual_transactions)
+        sa.event.listen(locked, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+    else:
+        locked = engine
+    try:
+        with locked.begin() as conn:
+            if locked.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key("schema-migration")})
+            current = _current_revision(conn)
+            if current == HEAD:
+                return None
+            command.upgrade(_alembic_config(conn), "head")
+            return current or ""
+    finally:
+        if locked is not engine:
+            locked.dispose()
+
+
+def _sqlite_manual_transactions(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None
 
 
 def _current_revision(conn: Any) -> str | None:

@@ -1,18 +1,22 @@
 """The operation journal: every change is an operation of steps, each recorded as an intent
-before it acts and as done (or failed) after, so an interrupted run can be seen and resumed."""
+before it acts and as done (or failed) after, so an interrupted run can be seen and resumed.
+
+A running operation is alive while its heartbeat is fresh (its process refreshes ``heartbeat_at``,
+operations/runner.py); one of this host whose process is gone is known dead at once
+(store/liveness.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
+from odooplane.settings import Settings
 from odooplane.store import tables
 from odooplane.store.db import Store, aware, now
+from odooplane.store.liveness import Identity, coordination_now, gone, this_process
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class OperationRow:
     finished_at: dt.datetime | None
     error: str | None
     summary: dict[str, Any] | None
+    boot_id: str | None = None
+    heartbeat_at: dt.datetime | None = None  # wall clock of the state store (store/liveness.py)
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,8 @@ def _op(row: Any) -> OperationRow:
         aware(row.finished_at),
         row.error,
         row.summary,
+        row.boot_id,
+        aware(row.heartbeat_at),
     )
 
 
@@ -85,8 +93,11 @@ def _step(row: Any) -> StepRow:
     )
 
 
-def start_operation(store: Store, *, kind: str, target: str, actor: str, dry_run: bool = False) -> int:
-    """Record a new running operation of this process; return its id."""
+def start_operation(store: Store, *, kind: str, target: str, actor: str, dry_run: bool = False,
+                    identity: Identity | None = None) -> int:
+    """Record a new running operation of this process (or of ``identity``), its first heartbeat
+    now; return its id."""
+    me = identity or this_process()
     with store.begin() as conn:
         result = conn.execute(
             tables.operations.insert().values(
@@ -94,13 +105,40 @@ def start_operation(store: Store, *, kind: str, target: str, actor: str, dry_run
                 target=target,
                 status="running",
                 actor=actor,
-                pid=os.getpid(),
-                host=socket.gethostname(),
+                pid=me.pid,
+                host=me.host,
+                boot_id=me.boot_id,
                 dry_run=dry_run,
                 started_at=now(),
+                heartbeat_at=coordination_now(conn),
             )
         )
         return int(result.inserted_primary_key[0])
+
+
+def heartbeat(store: Store, op_id: int) -> None:
+    """Refresh a running operation's heartbeat (its process is still at work)."""
+    with store.begin() as conn:
+        conn.execute(tables.operations.update()
+                     .where(tables.operations.c.id == op_id, tables.operations.c.status == "running")
+                     .values(heartbeat_at=coordination_now(conn)))
+
+
+def is_alive(op: OperationRow, *, now: dt.datetime, ttl_s: float) -> bool:
+    """Whether running operation ``op`` still has a process at work, by the rule of store/liveness.py
+    (a row that never had a heartbeat is judged by its start)."""
+    return not gone(Identity(op.host, op.boot_id or "", op.pid), beat=op.heartbeat_at or op.started_at, now=now,
+                    ttl_s=ttl_s)
+
+
+def live_operations(store: Store, *, limit: int = 50, settings: Settings | None = None) -> list[OperationRow]:
+    """Running operations whose process is still at work, newest first (nothing is changed)."""
+    ttl_s = (settings or Settings.from_env()).lease_ttl_s
+    query = (sa.select(tables.operations).where(tables.operations.c.status == "running")
+             .order_by(tables.operations.c.id.desc()).limit(limit))
+    with store.connect() as conn:
+        current = coordination_now(conn)
+        return [op for op in map(_op, conn.execute(query).all()) if is_alive(op, now=current, ttl_s=ttl_s)]
 
 
 def finish_operation(
@@ -156,32 +194,37 @@ def step_finish(
         conn.execute(tables.steps.update().where(tables.steps.c.id == step_id).values(**values))
 
 
-def mark_interrupted(store: Store, *, is_alive: Any) -> list[OperationRow]:
+def mark_interrupted(store: Store, *, settings: Settings | None = None) -> list[OperationRow]:
     """Mark running operations whose process is gone as interrupted; return them.
 
-    ``is_alive(pid, host)`` decides; an operation of another host is left alone.
-    """
+    Gone: silent for longer than the lease TTL, or — at once — of this host with its pid gone
+    (store/liveness.py). The update re-checks that the row is still running (another process may
+    have marked it, or the operation finished, meanwhile)."""
+    ttl_s = (settings or Settings.from_env()).lease_ttl_s
     found: list[OperationRow] = []
     with store.begin() as conn:
+        current = coordination_now(conn)
         rows = conn.execute(sa.select(tables.operations).where(tables.operations.c.status == "running")).all()
-        for row in rows:
-            op = _op(row)
-            if op.host == socket.gethostname() and not is_alive(op.pid):
-                conn.execute(
-                    tables.operations.update()
-                    .where(tables.operations.c.id == op.id)
-                    .values(
-                        status="interrupted",
-                        finished_at=now(),
-                        error="the process running it stopped (killed or crashed) before it finished",
-                    )
+        for op in map(_op, rows):
+            if is_alive(op, now=current, ttl_s=ttl_s):
+                continue
+            marked = conn.execute(
+                tables.operations.update()
+                .where(tables.operations.c.id == op.id, tables.operations.c.status == "running")
+                .values(
+                    status="interrupted",
+                    finished_at=now(),
+                    error="the process running it stopped (killed or crashed) before it finished",
                 )
-                conn.execute(
-                    tables.steps.update()
-                    .where(tables.steps.c.operation_id == op.id, tables.steps.c.status == "intent")
-                    .values(status="interrupted", finished_at=now())
-                )
-                found.append(op)
+            )
+            if marked.rowcount != 1:
+                continue
+            conn.execute(
+                tables.steps.update()
+                .where(tables.steps.c.operation_id == op.id, tables.steps.c.status == "intent")
+                .values(status="interrupted", finished_at=now())
+            )
+            found.append(op)
     return found
 
 

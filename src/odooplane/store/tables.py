@@ -1,5 +1,5 @@
 """Tables of the state database: the operation journal, audit trail, evidence, encrypted
-secrets and port allocations. Not a second copy of what runs — that is always observed."""
+secrets, port allocations, leases and schedule claims. Not a second copy of what runs — that is always observed."""
 
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ operations = sa.Table(
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Column("error", sa.Text),
     sa.Column("summary", sa.JSON),
+    # Liveness (store/liveness.py): the process's boot id, and the heartbeat it refreshes while it runs.
+    sa.Column("boot_id", sa.String(128)),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True)),
     sa.Index("ix_operations_status", "status"),
 )
 
@@ -141,4 +144,41 @@ temporaries = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("data", sa.JSON, nullable=False),
     sa.Index("ix_temporaries_target", "target"),
+)
+
+# Leases (store/leases.py): one row per held lock, naming its holder. On SQLite the row *is* the lock
+# (taken by compare-and-set, renewed by a heartbeat, free once expired or once its local holder is
+# gone); on PostgreSQL an advisory lock is, and the row only says who holds it.
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("token", sa.String(32), nullable=False),  # this hold's own id (release and renew only your own)
+    sa.Column("holder", sa.Text, nullable=False),  # what the holder does, for messages
+    sa.Column("operation_id", sa.Integer, nullable=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("boot_id", sa.String(128), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),  # None on PostgreSQL
+)
+
+# Scheduled work claimed once per fire time (store/claims.py): two workers of one estate see the
+# same job due; the one whose row goes in runs it. A claim is "done" once the job succeeded; a failed
+# job's claim is withdrawn (the next tick tries again) and a dead claimant's is taken over.
+claims = sa.Table(
+    "claims",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job", sa.String(200), nullable=False),  # "backup acme/prod", "verify acme/prod", …
+    sa.Column("fire_at", sa.DateTime(timezone=True), nullable=False),  # the scheduled time (UTC)
+    sa.Column("state", sa.String(16), nullable=False),  # claimed | done
+    sa.Column("token", sa.String(32), nullable=False),
+    sa.Column("claimed_by", sa.String(255), nullable=False),
+    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("boot_id", sa.String(128), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("job", "fire_at", name="uq_claims_job_fire_at"),
 )

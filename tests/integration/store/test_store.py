@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from odooplane.errors import OdooplaneError, PermanentError
-from odooplane.store import audit, db, evidence, journal, ports
+from odooplane.store import audit, db, evidence, journal, liveness, ports
 from odooplane.store.secrets import SecretBox, load_key
 
 
@@ -25,7 +27,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[db.Store]:
 
 def test_migrations_create_every_table_and_are_idempotent(store: db.Store) -> None:
     names = set(sa.inspect(store.engine).get_table_names())
-    assert {"operations", "steps", "audit", "evidence", "secrets", "ports", "meta", "alembic_version"} <= names
+    assert {"operations", "steps", "audit", "evidence", "secrets", "ports", "meta", "alembic_version", "leases",
+            "claims"} <= names
     again = db.open_store(store.url)  # a second open must not fail or re-run migrations
     again.close()
 
@@ -47,9 +50,13 @@ def test_journal_records_intent_then_done(store: db.Store) -> None:
 
 
 def test_a_dead_operation_is_marked_interrupted(store: db.Store) -> None:
-    op = journal.start_operation(store, kind="apply", target="estate x", actor="tester")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    me = liveness.this_process()
+    op = journal.start_operation(store, kind="apply", target="estate x", actor="tester",
+                                 identity=liveness.Identity(me.host, me.boot_id, int(gone.stdout)))
     journal.step_intent(store, op, name="init", target="acme/prod")
-    found = journal.mark_interrupted(store, is_alive=lambda pid: False)
+    found = journal.mark_interrupted(store)
     assert [o.id for o in found] == [op]
     assert journal.operation(store, op).status == "interrupted"  # type: ignore[union-attr]
     assert journal.steps(store, op)[0].status == "interrupted"
