@@ -5,13 +5,97 @@ them, and observes what runs. ``local`` runs processes on this host; ``compose``
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
+from odooplane.render.odoo_conf import OdooSettings
 from odooplane.render.traefik import EnvRoute
 
 ProcessKind = Literal["odoo", "cluster", "edge", "service"]
+
+
+@dataclass(frozen=True)
+class StackRef:
+    """An Odoo stack as declared — a driver decides how to run it (a process of this host, a
+    container of an image built from it or named by it)."""
+
+    series_major: int
+    simulator: bool
+    source: str | None = None  # directory with odoo-bin
+    python: str | None = None  # the interpreter with Odoo's requirements (a process of this host)
+    addons: tuple[str, ...] = ()  # addons directories searched before the source's own
+    image: str | None = None  # an image to run as is (the official odoo:<series> conventions)
+
+
+WorkloadRole = Literal["environment", "pool", "template", "sandbox"]
+
+
+@dataclass(frozen=True)
+class OdooWorkload:
+    """One long-running Odoo server (a dedicated environment's, or one process of a pool), in Odoo
+    terms: what it runs, with which settings, against which cluster, keeping its files where. Its
+    ``revision`` changes whenever anything that would change the running process does; a driver
+    reports the revision it runs, so "current" means the same thing on every target."""
+
+    name: str  # odoo-<tenant>__<env> | pool-<pool>-<i> | tpl-<key> | vfy-… (a sandbox)
+    role: WorkloadRole
+    target: str  # tenant/env | pool <name> | template <db> | the environment a sandbox verifies
+    stack: StackRef
+    settings: OdooSettings  # odoo.conf without the keys the driver places (render/odoo_conf.PLACEMENT_KEYS)
+    cluster: str  # the cluster its database(s) live on
+    cluster_address: tuple[str, int]  # how the control plane reaches that cluster (the driver maps it)
+    storage: str  # its data_dir (filestore, sessions): env-<slug> | pool-<name>, shared by a pool's processes
+    http_port: int  # the port the control plane probes it on (allocated by the estate's port range)
+    evented_port: int
+    evented: bool  # prefork: the evented path is served on its own port
+    env: tuple[tuple[str, str], ...] = ()
+    stop_grace_s: int = 30
+
+    @property
+    def revision(self) -> str:
+        import hashlib
+
+        parts = (self.name, self.role, self.target, repr(self.stack), self.settings.fingerprint(), self.cluster,
+                 repr(self.cluster_address), self.storage, self.http_port, self.evented_port, self.evented,
+                 repr(self.env), self.stop_grace_s)
+        return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class OdooCommand:
+    """A one-shot Odoo run that stops by itself (init, install, update, neutralize) with the
+    settings, stack and storage of ``workload``; its failure reason comes from Odoo's own log."""
+
+    workload: OdooWorkload
+    args: tuple[str, ...]  # after the configuration: -d DB -i … --stop-after-init
+    what: str  # for messages: "Odoo init"
+    log_name: str  # init | install | update | neutralize
+    subcommand: str | None = None  # before the configuration: neutralize
+    log_scope: str | None = None  # the environment whose logs it goes to (a pool's tenant); default the workload's
+    secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WorkloadState:
+    """What a driver observes of one workload (one listing for all of them)."""
+
+    name: str
+    state: str  # RUNNING | STARTING | STOPPED | BACKOFF | FATAL | EXITED | …
+    revision: str | None  # the revision it runs (None: unknown)
+    detail: str = ""
+    pid: int = 0  # local driver: the process; compose: 0
+    container: str = ""  # compose: the container id
+    started_at: int = 0
+
+    @property
+    def running(self) -> bool:
+        return self.state == "RUNNING"
+
+    @property
+    def alive(self) -> bool:
+        return self.state in ("RUNNING", "STARTING")
 
 
 @dataclass(frozen=True)
@@ -73,6 +157,49 @@ class RouteState:
 
 class Driver(Protocol):
     name: str
+
+    # -- Odoo workloads (what operations speak) ----------------------------------------------
+    def configure_workload(self, workload: OdooWorkload) -> bool:
+        """Write ``workload``'s configuration (without starting it); return True if it changed."""
+        ...
+
+    def ensure_workload(self, workload: OdooWorkload, *, restart: bool = False) -> bool:
+        """Run ``workload`` at its revision (start it, or restart it when its revision changed, or
+        when ``restart``); return True if anything changed."""
+        ...
+
+    def workload_current(self, workload: OdooWorkload) -> bool:
+        """Whether what runs (or is configured) under ``workload.name`` is ``workload.revision``."""
+        ...
+
+    def workloads(self) -> dict[str, WorkloadState]:
+        """Every Odoo workload the driver manages, in one listing."""
+        ...
+
+    def wait_ready(self, name: str, *, timeout: float) -> WorkloadState:
+        """Wait until workload ``name`` has started; raise if it gave up."""
+        ...
+
+    def remove_workload(self, name: str) -> bool: ...
+
+    def restart_workload(self, name: str) -> None: ...
+
+    def endpoint(self, workload: OdooWorkload) -> str:
+        """The base URL the control plane reaches ``workload`` on (``http://host:port``)."""
+        ...
+
+    def run_odoo(self, command: OdooCommand) -> None:
+        """Run a one-shot Odoo command; raise PermanentError with Odoo's own reason if it fails."""
+        ...
+
+    def scratch_odoo(self, workload: OdooWorkload, *,
+                     started: Callable[[int, str], None] | None = None) -> AbstractContextManager[str]:
+        """Serve ``workload`` for the duration of a block (not supervised); yield its base URL."""
+        ...
+
+    def data_dir(self, storage: str) -> Path:
+        """Where the data_dir called ``storage`` is (the filestore lives in ``filestore/<db>``)."""
+        ...
 
     def prepare(self) -> None:
         """Make the runtime itself ready (supervisor daemon, namespaces, …)."""

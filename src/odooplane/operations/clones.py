@@ -16,15 +16,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from odooplane.drivers.base import OdooCommand
 from odooplane.errors import PermanentError, UsageError
 from odooplane.estate.resolve import DesiredEnvironment
-from odooplane.operations import backups, mail, odoo_commands, sandbox
+from odooplane.operations import backups, mail, sandbox
 from odooplane.operations import restore as restoring
 from odooplane.operations.context import Context
 from odooplane.operations.desired import NON_PRODUCTION_SAFE, EnvArtifacts, artifacts
 from odooplane.operations.runner import Operation
 from odooplane.services import anonymize as anonymizing
-from odooplane.services import neutralize, odoo
+from odooplane.services import neutralize
 
 
 def must_anonymize(env: DesiredEnvironment) -> bool:
@@ -63,10 +64,9 @@ def clone(ctx: Context, op: Operation, *, source: DesiredEnvironment, target: De
     def neutralized(art: EnvArtifacts, temp: str) -> dict[str, object]:
         port = op.step("mail-catcher", t, lambda: mail.wait_listening(ctx, target))
         if art.runtime.simulator or art.runtime.series_major >= 16:
-            op.step("odoo-neutralize", t, lambda: odoo_commands.run(
-                odoo.neutralize_argv(art.runtime, art.conf_path, database=temp), what="odoo-bin neutralize",
-                log_file=ctx.layout.env_logs(art.slug) / "neutralize.log", secrets=[art.db_password],
-                user=ctx.odoo_user))
+            op.step("odoo-neutralize", t, lambda: ctx.driver.run_odoo(OdooCommand(
+                workload=art.runner, subcommand="neutralize", args=("-d", temp), what="odoo-bin neutralize",
+                log_name="neutralize", log_scope=art.slug, secrets=(art.db_password,))))
         report = op.step("neutralize", t, lambda: neutralize.enforce(
             art.cluster, temp, smtp_host=mail.CATCHER_HOST, smtp_port=port, series_major=target.stack.major))
         out: dict[str, object] = {"neutralized": report.changes, "mail_catcher_port": port, "anonymized": None}

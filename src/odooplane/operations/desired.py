@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import odooplane
-from odooplane.drivers.base import ProcessSpec
+from odooplane.drivers.base import OdooWorkload, StackRef
 from odooplane.errors import PermanentError
 from odooplane.estate.models import Limits, Stack
 from odooplane.estate.resolve import DesiredEnvironment, DesiredPool, stack_source
@@ -29,13 +29,21 @@ POOL_DBFILTER = r"^[a-z][a-z0-9-]*_[a-z0-9-]+$"  # tenant databases only, never 
 
 @dataclass(frozen=True)
 class OdooProcess:
-    """One Odoo server process: its ports, odoo.conf and supervised definition."""
+    """One long-running Odoo server: the workload the driver runs."""
 
-    http_port: int
-    evented_port: int
-    conf_path: Path
-    conf_text: str
-    spec: ProcessSpec
+    workload: OdooWorkload
+
+    @property
+    def name(self) -> str:
+        return self.workload.name
+
+    @property
+    def http_port(self) -> int:
+        return self.workload.http_port
+
+    @property
+    def evented_port(self) -> int:
+        return self.workload.evented_port
 
 
 @dataclass(frozen=True)
@@ -49,9 +57,9 @@ class PoolArtifacts:
     service: PoolService
 
     @property
-    def init_conf(self) -> Path:
-        """The odoo.conf that init/update commands of the pool's databases run with."""
-        return self.processes[0].conf_path
+    def runner(self) -> OdooWorkload:
+        """The workload whose configuration init/update commands of the pool's databases run with."""
+        return self.processes[0].workload
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,7 @@ class EnvArtifacts:
     cluster: ClusterConn
     db_password: str  # of the role owning the database (the pool's for a shared environment)
     data_dir: Path  # Odoo's data_dir: filestore/<db> lives under it
-    conf_path: Path  # the odoo.conf init/update run with
+    runner: OdooWorkload  # the workload whose configuration init/update/neutralize run with
     process: OdooProcess | None  # None for a shared environment: the pool serves it
     route: EnvRoute
     admin_password: str  # the admin user's login password
@@ -179,21 +187,29 @@ def _port(ctx: Context, who: str, purpose: str, *, create: bool, fixed: int | No
                           reserved=ctx.reserved_ports())
 
 
-def _conf(
-    *, series_major: int, cluster: ClusterConn, role: str, password: str, database: str, dbfilter: str,
-    data_dir: Path, runtime: odoo.Runtime, http_port: int, evented_port: int, admin_hash: str, logfile: Path,
+def _settings(
+    *, series_major: int, role: str, password: str, database: str, dbfilter: str, admin_hash: str,
     workers: int, max_cron_threads: int, limits: Limits, server_wide: tuple[str, ...],
     extra: dict[str, str | int | float | bool], db_maxconn: int = 64,
-) -> str:
-    return odoo_conf.render(odoo_conf.OdooConf(
-        series_major=series_major, db_host=cluster.host, db_port=cluster.port, db_user=role, db_password=password,
-        db_name=database, dbfilter=dbfilter, data_dir=str(data_dir), addons_path=runtime.addons_path,
-        http_port=http_port, evented_port=evented_port, admin_passwd_hash=admin_hash, logfile=str(logfile),
-        workers=workers, max_cron_threads=max_cron_threads, limit_memory_soft_mib=limits.memory_soft_mib,
-        limit_memory_hard_mib=limits.memory_hard_mib, limit_time_cpu=limits.time_cpu_s,
-        limit_time_real=limits.time_real_s, limit_request=limits.request, server_wide_modules=server_wide,
-        db_maxconn=db_maxconn, extra=extra,
-    ))
+) -> odoo_conf.OdooSettings:
+    return odoo_conf.OdooSettings(
+        series_major=series_major, db_user=role, db_password=password, db_name=database, dbfilter=dbfilter,
+        admin_passwd_hash=admin_hash, workers=workers, max_cron_threads=max_cron_threads,
+        limit_memory_soft_mib=limits.memory_soft_mib, limit_memory_hard_mib=limits.memory_hard_mib,
+        limit_time_cpu=limits.time_cpu_s, limit_time_real=limits.time_real_s, limit_request=limits.request,
+        server_wide_modules=server_wide, db_maxconn=db_maxconn, extra=extra,
+    )
+
+
+def stack_ref(ctx: Context, stack: Stack) -> StackRef:
+    """``stack`` as the drivers see it: absolute source and addons directories (Odooplane's own
+    server-wide addons first, for real Odoo)."""
+    source = stack_source(stack, ctx.valid.path)
+    extra = odoo.extra_addons(stack, estate_dir=ctx.base_dir)
+    if stack.simulator or source is None:
+        return StackRef(series_major=stack.major, simulator=True, addons=extra)
+    return StackRef(series_major=stack.major, simulator=False, source=str(source), python=stack.python,
+                    addons=(str(ODOO_ADDONS), *extra))
 
 
 def pool_artifacts(ctx: Context, pool: DesiredPool, *, create: bool) -> PoolArtifacts | None:
@@ -207,30 +223,25 @@ def pool_artifacts(ctx: Context, pool: DesiredPool, *, create: bool) -> PoolArti
     if password is None or admin_hash is None:
         return None
     rt = _with_own_addons(runtime_of(ctx, pool.stack))
-    if create:
-        check_runnable(ctx, rt)
-    layout = ctx.layout
-    data_dir = layout.pool_data(pool.name)
+    stack = stack_ref(ctx, pool.stack)
+    storage = f"pool-{pool.name}"
     server_wide = _server_wide(rt, (*pool.stack.server_wide_modules, DBROUTER))
+    settings = _settings(
+        series_major=pool.stack.major, role=pool.role, password=password, database="", dbfilter=POOL_DBFILTER,
+        admin_hash=admin_hash, workers=pool.workers, max_cron_threads=pool.max_cron_threads, limits=pool.limits,
+        server_wide=server_wide, extra=dict(pool.options), db_maxconn=pool.db_maxconn,
+    )
     procs = []
     for index in range(pool.processes):
         http = _port(ctx, prefix, f"http-{index}", create=create)
         evented = _port(ctx, prefix, f"evented-{index}", create=create)
         if http is None or evented is None:
             return None
-        conf_path = layout.pool_conf(pool.name, index)
-        text = _conf(
-            series_major=pool.stack.major, cluster=cluster, role=pool.role, password=password, database="",
-            dbfilter=POOL_DBFILTER, data_dir=data_dir, runtime=rt, http_port=http, evented_port=evented,
-            admin_hash=admin_hash, logfile=layout.pool_odoo_log(pool.name, index), workers=pool.workers,
-            max_cron_threads=pool.max_cron_threads, limits=pool.limits, server_wide=server_wide,
-            extra=dict(pool.options), db_maxconn=pool.db_maxconn,
-        )
-        name = pool_program(pool.name, index)
-        spec = ProcessSpec(name=name, kind="odoo", argv=tuple(odoo.server_argv(rt, conf_path)),
-                           cwd=layout.pool_dir(pool.name), log_file=layout.process_log(name),
-                           env={"ODOOPLANE_TARGET": f"pool {pool.name}"}, stop_wait_s=30, user=ctx.odoo_user_name)
-        procs.append(OdooProcess(http, evented, conf_path, text, spec))
+        procs.append(OdooProcess(OdooWorkload(
+            name=pool_program(pool.name, index), role="pool", target=f"pool {pool.name}", stack=stack,
+            settings=settings, cluster=pool.cluster_name, cluster_address=(cluster.host, cluster.port),
+            storage=storage, http_port=http, evented_port=evented, evented=pool.workers > 0)))
+    data_dir = ctx.driver.data_dir(storage)
     service = PoolService(
         name=pool.slug, http_ports=tuple(p.http_port for p in procs),
         evented_ports=tuple(p.evented_port for p in procs) if pool.workers > 0 else (),
@@ -282,7 +293,7 @@ def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool) -> EnvArti
                          series_major=env.stack.major, pool=desired_pool.slug, pool_evented=desired_pool.workers > 0,
                          database=env.database, rate_limit=rate, **_tls_route(ctx))
         return EnvArtifacts(env=env, runtime=pool.runtime, cluster=pool.cluster, db_password=pool.db_password,
-                            data_dir=pool.data_dir, conf_path=pool.init_conf, process=None, route=route,
+                            data_dir=pool.data_dir, runner=pool.runner, process=None, route=route,
                             admin_password=admin_password, base_url=base_url(ctx, env))
     cluster = ctx.cluster_conn(env.cluster_name, allocate=create)
     if cluster is None:
@@ -303,26 +314,21 @@ def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool) -> EnvArti
                      smtp_password=False)
     assert db_password and admin_hash and http_port and evented_port and admin_password
     slug = env.ref.slug
-    layout = ctx.layout
     rt = _with_own_addons(runtime_of(ctx, env.stack))
-    if create:
-        check_runnable(ctx, rt)
-    conf_path = layout.env_conf(slug)
-    text = _conf(
-        series_major=env.stack.major, cluster=cluster, role=env.role, password=db_password, database=env.database,
-        dbfilter=odoo_conf.dbfilter_exact(env.database), data_dir=layout.env_data(slug), runtime=rt,
-        http_port=http_port, evented_port=evented_port, admin_hash=admin_hash, logfile=layout.odoo_log(slug),
-        workers=env.workers, max_cron_threads=env.max_cron_threads, limits=env.limits,
-        server_wide=_server_wide(rt, tuple(env.stack.server_wide_modules)), extra=extra,
+    workload = OdooWorkload(
+        name=program_name(slug), role="environment", target=str(env.ref), stack=stack_ref(ctx, env.stack),
+        settings=_settings(
+            series_major=env.stack.major, role=env.role, password=db_password, database=env.database,
+            dbfilter=odoo_conf.dbfilter_exact(env.database), admin_hash=admin_hash, workers=env.workers,
+            max_cron_threads=env.max_cron_threads, limits=env.limits,
+            server_wide=_server_wide(rt, tuple(env.stack.server_wide_modules)), extra=extra),
+        cluster=env.cluster_name, cluster_address=(cluster.host, cluster.port), storage=f"env-{slug}",
+        http_port=http_port, evented_port=evented_port, evented=env.workers > 0,
     )
-    name = program_name(slug)
-    spec = ProcessSpec(name=name, kind="odoo", argv=tuple(odoo.server_argv(rt, conf_path)), cwd=layout.env_dir(slug),
-                       log_file=layout.process_log(name), env={"ODOOPLANE_TARGET": str(env.ref)},
-                       stop_signal="TERM", stop_wait_s=30, start_s=1, user=ctx.odoo_user_name)
-    process = OdooProcess(http_port, evented_port, conf_path, text, spec)
+    process = OdooProcess(workload)
     route = EnvRoute(name=slug, hostnames=env.hostnames, http_port=http_port,
                      evented_port=evented_port if env.workers > 0 else None, series_major=env.stack.major,
                      rate_limit=rate, **_tls_route(ctx))
-    return EnvArtifacts(env=env, runtime=rt, cluster=cluster, db_password=db_password, data_dir=layout.env_data(slug),
-                        conf_path=conf_path, process=process, route=route, admin_password=admin_password,
-                        base_url=base_url(ctx, env))
+    return EnvArtifacts(env=env, runtime=rt, cluster=cluster, db_password=db_password,
+                        data_dir=ctx.driver.data_dir(workload.storage), runner=workload, process=process, route=route,
+                        admin_password=admin_password, base_url=base_url(ctx, env))

@@ -122,7 +122,7 @@ def _rollback(ctx: Context, art: EnvArtifacts, moving: str, old_pool: str | None
         postgres.rename_database(art.cluster, moving, env.database)
     postgres.allow_connections(art.cluster, env.database, True)
     if art.process is not None and old_pool is not None:
-        ctx.driver.remove_process(program_name(art.slug))
+        ctx.driver.remove_workload(program_name(art.slug))
 
 
 def _cleanup(ctx: Context, op: Operation, art: EnvArtifacts, *, moving: str, old_pool: str | None,
@@ -145,7 +145,7 @@ def _cleanup(ctx: Context, op: Operation, art: EnvArtifacts, *, moving: str, old
     postgres.drop_database(art.cluster, moving)
     faults.point("move:original-dropped")
     if was_dedicated:
-        ctx.driver.remove_process(program_name(art.slug))
+        ctx.driver.remove_workload(program_name(art.slug))
         shutil.rmtree(ctx.layout.env_dir(art.slug), ignore_errors=True)
         postgres.drop_role(art.cluster, art.env.ref.role)
     if Path(old_filestore) != art.filestore:

@@ -81,22 +81,22 @@ def _file_is(path: Path, text: str) -> bool:
         return False
 
 
-def _health(port: int, database: str | None = None) -> odoo.Probe:
+def _probe(base: str, database: str | None = None) -> odoo.Probe:
     if database is None:
-        return odoo.probe(f"http://127.0.0.1:{port}/web/health", timeout=2.0)
+        return odoo.probe(f"{base}/web/health", timeout=2.0)
     # A shared pool serves a database only with the edge's header: probe the tenant's login page.
-    return odoo.probe(f"http://127.0.0.1:{port}/web/login", timeout=3.0, headers={DATABASE_HEADER: database})
+    return odoo.probe(f"{base}/web/login", timeout=3.0, headers={DATABASE_HEADER: database})
 
 
 def _process_obs(
     ctx: Context, proc: OdooProcess, processes: dict[str, ProcessState], *, health: bool
 ) -> ProcessObservation:
-    state = processes.get(proc.spec.name)
-    current = ctx.driver.process_current(proc.spec) and _file_is(proc.conf_path, proc.conf_text)
+    state = processes.get(proc.name)
+    current = ctx.driver.workload_current(proc.workload)
     healthy = None
     if health and state is not None and state.alive:
-        healthy = _health(proc.http_port).ok
-    return ProcessObservation(proc.spec.name, state, current, healthy)
+        healthy = _probe(ctx.driver.endpoint(proc.workload)).ok
+    return ProcessObservation(proc.name, state, current, healthy)
 
 
 def _observe_pool(
@@ -168,15 +168,16 @@ def observe(
         if art is not None and art.process is not None:
             proc = _process_obs(ctx, art.process, processes, health=health)
             process, process_current = proc.process, proc.current
-            config_exists = art.process.conf_path.exists()
-            config_current = _file_is(art.process.conf_path, art.process.conf_text)
-            probe = _health(art.process.http_port) if health and process and process.alive else None
+            config_current = proc.current
+            config_exists = config_current or process is not None
+            probe = _probe(ctx.driver.endpoint(art.process.workload)) if health and process and process.alive else None
         elif art is not None:  # shared: the pool's first process stands for it
             pool_art = pool_arts[env.pool or ""]
             first = pool_art.processes[0] if pool_art else None
-            process = processes.get(first.spec.name) if first else None
+            process = processes.get(first.name) if first else None
             process_current, config_exists, config_current = True, True, True
-            probe = _health(first.http_port, env.database) if health and first and process and process.alive else None
+            probe = (_probe(ctx.driver.endpoint(first.workload), env.database)
+                     if health and first and process and process.alive else None)
         else:
             process = processes.get(program_name(env.ref.slug))
             process_current = config_exists = config_current = False

@@ -28,19 +28,15 @@ def ensure_pool(ctx: Context, op: Operation, pool: DesiredPool, obs: PoolObserva
             op.step("role", t, lambda: postgres.ensure_role(
                 art.cluster, role=pool.role, password=art.db_password,
                 comment=postgres.marker(ctx.estate_id, f"pool/{pool.name}")))
-        ctx.make_dir(ctx.layout.pool_logs(pool.name))
-        ctx.make_dir(art.data_dir)
         current = {p.name: p for p in (obs.processes if obs else ())}
         for proc in art.processes:
-            seen = current.get(proc.spec.name)
-            conf_changed = atomic_write(proc.conf_path, proc.conf_text, mode=0o600)
-            ctx.own(proc.conf_path)
+            seen = current.get(proc.name)
             running = seen is not None and seen.process is not None and seen.process.running
-            if conf_changed or not running or seen is None or not seen.current or seen.healthy is False:
-                restart = conf_changed or (seen is not None and seen.healthy is False)
-                where = f"{t} #{proc.spec.name.rsplit('-', 1)[-1]}"
+            if not running or seen is None or not seen.current or seen.healthy is False:
+                restart = seen is not None and seen.healthy is False
+                where = f"{t} #{proc.name.rsplit('-', 1)[-1]}"
                 op.step("process", where, partial(start_process, ctx, proc, restart=restart))
-                op.step("health", where, partial(wait_healthy, ctx, proc, log=proc.spec.log_file))
+                op.step("health", where, partial(wait_healthy, ctx, proc, log=ctx.layout.process_log(proc.name)))
         if obs is None or not obs.route_current:
             op.step("route", t, lambda: atomic_write(ctx.layout.pool_route_file(pool.name), render_pool(art.service)))
     return art

@@ -9,11 +9,11 @@ import shutil
 from pathlib import Path
 
 from odooplane.clock import wait_until
-from odooplane.drivers.base import ProcessSpec
+from odooplane.drivers.base import OdooCommand, ProcessSpec
 from odooplane.errors import OdooplaneError, PermanentError, TemporaryError
 from odooplane.estate.models import ManagedCluster
 from odooplane.estate.resolve import DesiredEnvironment
-from odooplane.operations import locks, odoo_commands, templates, temporaries
+from odooplane.operations import locks, templates, temporaries
 from odooplane.operations.context import Context
 from odooplane.operations.desired import (
     CREATING,
@@ -29,9 +29,8 @@ from odooplane.operations.observe import cluster_program
 from odooplane.operations.runner import Operation, StepFailed
 from odooplane.planner.observed import EnvObservation, Orphan
 from odooplane.render.traefik import DATABASE_HEADER
-from odooplane.services import http, managed_pg, odoo, odoo_db, passwords, pg_binaries, postgres, service_users
+from odooplane.services import http, managed_pg, odoo, odoo_db, passwords, pg_binaries, postgres
 from odooplane.services.postgres import ClusterConn, marker
-from odooplane.services.supervisor import atomic_write
 from odooplane.store import ports
 
 logger = logging.getLogger(__name__)
@@ -185,22 +184,16 @@ def ensure_template(ctx: Context, op: Operation, template: templates.DesiredTemp
 
 
 def start_process(ctx: Context, proc: OdooProcess, *, restart: bool) -> None:
-    """Make the supervised process match ``proc`` (restart it if asked: odoo.conf changed)."""
-    try:
-        service_users.check_can_run(proc.spec.argv, ctx.odoo_user)
-    except ValueError as exc:
-        raise PermanentError(str(exc)) from exc
-    changed = ctx.driver.ensure_process(proc.spec)
-    if restart and not changed:
-        ctx.driver.restart_process(proc.spec.name)
-    ctx.driver.wait_running(proc.spec.name, timeout=60, started=True)
+    """Make the driver run ``proc`` at its revision (restart it if asked: odoo.conf changed)."""
+    ctx.driver.ensure_workload(proc.workload, restart=restart)
+    ctx.driver.wait_ready(proc.name, timeout=60)
 
 
 def wait_healthy(ctx: Context, proc: OdooProcess, *, database: str | None = None, log: Path | None = None) -> None:
     """Wait until Odoo answers directly (/web/health, or a shared pool's tenant login page with
     the edge's header); fail fast if the process gives up."""
     path = "/web/login" if database else "/web/health"
-    url = f"http://127.0.0.1:{proc.http_port}{path}"
+    url = ctx.driver.endpoint(proc.workload) + path
     headers = {DATABASE_HEADER: database} if database else None
     gave_up = False
 
@@ -208,13 +201,13 @@ def wait_healthy(ctx: Context, proc: OdooProcess, *, database: str | None = None
         nonlocal gave_up
         if odoo.probe(url, timeout=3.0, headers=headers).ok:
             return True
-        info = ctx.driver.processes().get(proc.spec.name)
+        info = ctx.driver.workloads().get(proc.name)
         gave_up = info is None or info.state == "FATAL"
         return gave_up
 
     if wait_until(healthy, timeout=HEALTH_TIMEOUT_S, interval=0.05) and not gave_up:
         return
-    info = ctx.driver.processes().get(proc.spec.name)
+    info = ctx.driver.workloads().get(proc.name)
     state = f"{info.state} {info.detail}" if info else "not running"
     raise PermanentError(f"Odoo does not answer {url} (process {state}" + (f"; log: {log})" if log else ")"))
 
@@ -235,24 +228,20 @@ def check_through_edge(ctx: Context, art: EnvArtifacts) -> None:
 # -- one environment ----------------------------------------------------------------------------
 
 
-def _write_conf(ctx: Context, art: EnvArtifacts) -> bool:
-    assert art.process is not None
-    for path in (ctx.layout.env_dir(art.slug), art.data_dir, ctx.layout.env_logs(art.slug)):
-        ctx.make_dir(path)
-    changed = atomic_write(art.process.conf_path, art.process.conf_text, mode=0o600)
-    ctx.own(art.process.conf_path)  # Odoo reads it: its service user's own, 0600
-    return changed
-
-
 def _logs_dir(ctx: Context, art: EnvArtifacts) -> Path:
     return ctx.layout.env_logs(art.slug)
 
 
+def _write_conf(ctx: Context, art: EnvArtifacts) -> bool:
+    assert art.process is not None
+    return ctx.driver.configure_workload(art.process.workload)
+
+
 def _init(ctx: Context, art: EnvArtifacts) -> None:
     env = art.env
-    argv = odoo.init_argv(art.runtime, art.conf_path, database=env.database, modules=list(env.modules))
-    odoo_commands.run(argv, what="Odoo init", log_file=_logs_dir(ctx, art) / "init.log", secrets=[art.db_password],
-                      user=ctx.odoo_user)
+    ctx.driver.run_odoo(OdooCommand(
+        workload=art.runner, args=tuple(odoo.init_args(database=env.database, modules=list(env.modules))),
+        what="Odoo init", log_name="init", log_scope=art.slug, secrets=(art.db_password,)))
     states = postgres.module_states(art.cluster, env.database) or {}
     if states.get("base") != "installed":
         raise PermanentError("Odoo init finished but base is not installed")
@@ -261,13 +250,14 @@ def _init(ctx: Context, art: EnvArtifacts) -> None:
 def _install(ctx: Context, art: EnvArtifacts, modules: list[str]) -> None:
     """Install ``modules`` and check they are installed: Odoo ignores (with a warning, exit 0) a name
     not on its addons path."""
-    log = _logs_dir(ctx, art) / "install.log"
-    argv = odoo.install_argv(art.runtime, art.conf_path, database=art.env.database, modules=modules)
-    odoo_commands.run(argv, what="Odoo module install", log_file=log, secrets=[art.db_password], user=ctx.odoo_user)
+    ctx.driver.run_odoo(OdooCommand(
+        workload=art.runner, args=tuple(odoo.init_args(database=art.env.database, modules=modules)),
+        what="Odoo module install", log_name="install", log_scope=art.slug, secrets=(art.db_password,)))
     states = postgres.module_states(art.cluster, art.env.database) or {}
     left = [f"{m} ({states.get(m) or 'not on the addons path'})" for m in modules if states.get(m) != "installed"]
     if left:
-        raise PermanentError(f"Odoo module install finished without installing {', '.join(left)} (log: {log})")
+        raise PermanentError(f"Odoo module install finished without installing {', '.join(left)} "
+                             f"(log: {_logs_dir(ctx, art) / 'install.log'})")
 
 
 def reset_identity(art: EnvArtifacts, *, database: str | None = None) -> None:
@@ -400,7 +390,7 @@ def remove_env(ctx: Context, slug: str, *, env: DesiredEnvironment | None, drop_
     """Stop and unroute one environment; with ``drop_data`` also drop its database, role,
     filestore, port allocations and stored secrets. Idempotent. Logs are kept."""
     ctx.driver.remove_route(slug)
-    ctx.driver.remove_process(program_name(slug))
+    ctx.driver.remove_workload(program_name(slug))
     if not drop_data:
         return
     db = database or (env.database if env else None)

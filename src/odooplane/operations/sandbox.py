@@ -10,25 +10,22 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import stat
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from odooplane import execute, faults
-from odooplane.clock import wait_until
+from odooplane.drivers.base import OdooWorkload
 from odooplane.errors import CommandFailed, PermanentError
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import temporaries
 from odooplane.operations.backups import MANIFEST, sha256_file
 from odooplane.operations.context import Context
-from odooplane.operations.desired import check_runnable, runtime_of
+from odooplane.operations.desired import stack_ref
 from odooplane.render import odoo_conf
 from odooplane.services import odoo, odoo_db, passwords, pg_tools, postgres, restic
 from odooplane.services.postgres import ClusterConn
-from odooplane.services.supervisor import atomic_write
 
 
 @dataclass
@@ -155,47 +152,39 @@ def check_database(cluster: ClusterConn, database: str, restored: Restored, file
 
 
 def boot(ctx: Context, env: DesiredEnvironment, cluster: ClusterConn, *, database: str, role: str, password: str,
-         data_dir: Path, operation_id: int | None = None) -> Checks:
-    """Start the environment's Odoo on the restored database and filestore; /web/health and the
-    login page must answer 200."""
+         name: str, operation_id: int | None = None) -> Checks:
+    """Start the environment's Odoo on the restored database and filestore (data_dir ``sandbox-<name>``);
+    /web/health and the login page must answer 200."""
     checks = Checks()
-    rt = check_runnable(ctx, runtime_of(ctx, env.stack))
-    port = free_port()
-    conf = data_dir.parent / "odoo.conf"
-    atomic_write(conf, odoo_conf.render(odoo_conf.OdooConf(
-        series_major=env.stack.major, db_host=cluster.host, db_port=cluster.port, db_user=role, db_password=password,
-        db_name=database, dbfilter="", data_dir=str(data_dir), addons_path=rt.addons_path, http_port=port,
-        evented_port=free_port(), admin_passwd_hash=passwords.hash_password(secrets.token_urlsafe(24), rounds=1000),
-        logfile=str(data_dir.parent / "odoo.log"), workers=0, max_cron_threads=0,
-        server_wide_modules=tuple(env.stack.server_wide_modules),
-    )), mode=0o600)
-    ctx.own(data_dir.parent, recursive=True)  # Odoo (its service user) reads the conf, writes data_dir
-    user = ctx.odoo_user_name
-    with open(data_dir.parent / "boot.log", "wb") as out:
-        proc = subprocess.Popen(odoo.server_argv(rt, conf), stdout=out, stderr=subprocess.STDOUT, cwd=data_dir.parent,
-                                start_new_session=True, user=user, extra_groups=[] if user else None)
-    # Registered, so that a kill of this command does not leave a sandbox Odoo running.
-    proc_id = temporaries.register_process(ctx, proc.pid, mark=str(conf), target=str(env.ref), purpose="verify",
-                                           operation_id=operation_id)
-    faults.point("verify:booting")
+    workload = OdooWorkload(
+        name=name, role="sandbox", target=str(env.ref), stack=stack_ref(ctx, env.stack),
+        settings=odoo_conf.OdooSettings(
+            series_major=env.stack.major, db_user=role, db_password=password, db_name=database, dbfilter="",
+            admin_passwd_hash=passwords.hash_password(secrets.token_urlsafe(24), rounds=1000), workers=0,
+            max_cron_threads=0, server_wide_modules=tuple(env.stack.server_wide_modules)),
+        cluster=env.cluster_name, cluster_address=(cluster.host, cluster.port), storage=f"sandbox-{name}",
+        http_port=free_port(), evented_port=free_port(), evented=False)
+    ctx.own(ctx.driver.data_dir(workload.storage).parent, recursive=True)  # Odoo's service user writes there
+    handles: list[int] = []
+
+    def started(pid: int, mark: str) -> None:
+        # Registered, so that a kill of this command does not leave a sandbox Odoo running.
+        handles.append(temporaries.register_process(ctx, pid, mark=mark, target=str(env.ref), purpose="verify",
+                                                    operation_id=operation_id))
+        faults.point("verify:booting")
+
     try:
-        base = f"http://127.0.0.1:{port}"
-        if not wait_until(lambda: odoo.probe(f"{base}/web/health", timeout=2).ok or proc.poll() is not None,
-                          timeout=180, interval=0.1) or proc.poll() is not None:
-            checks.failures.append(f"Odoo did not start on the restored database (log: {data_dir.parent / 'odoo.log'})")
-            return checks
-        login = odoo.probe(f"{base}/web/login", timeout=60)
-        if not login.ok:
-            checks.failures.append(f"Odoo's login page answered {login.status or login.error} on the restored database")
-        checks.details["boot"] = {"health": True, "login": login.status}
+        with ctx.driver.scratch_odoo(workload, started=started) as base:
+            login = odoo.probe(f"{base}/web/login", timeout=60)
+            if not login.ok:
+                checks.failures.append(f"Odoo's login page answered {login.status or login.error} on the restored "
+                                       "database")
+            checks.details["boot"] = {"health": True, "login": login.status}
+    except PermanentError as exc:
+        checks.failures.append(f"{exc.message} on the restored database")
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        temporaries.release(ctx, proc_id)
+        for handle in handles:
+            temporaries.release(ctx, handle)
     return checks
 
 

@@ -10,24 +10,21 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import odooplane
 from odooplane import faults
-from odooplane.clock import wait_until
+from odooplane.drivers.base import OdooCommand, OdooWorkload
 from odooplane.errors import PermanentError
 from odooplane.estate.models import Stack
 from odooplane.estate.resolve import DesiredEnvironment, stack_source
-from odooplane.operations import odoo_commands, temporaries
+from odooplane.operations import temporaries
 from odooplane.operations.context import Context
-from odooplane.operations.desired import CREATING, EnvArtifacts, check_runnable, runtime_of
+from odooplane.operations.desired import CREATING, EnvArtifacts, stack_ref
 from odooplane.render import odoo_conf
 from odooplane.services import odoo, odoo_db, passwords, postgres
 from odooplane.services.postgres import ClusterConn
-from odooplane.services.supervisor import atomic_write
 from odooplane.store.ports import port_is_free
 
 logger = logging.getLogger(__name__)
@@ -117,34 +114,24 @@ def for_environment(ctx: Context, env: DesiredEnvironment) -> DesiredTemplate | 
 # -- building -----------------------------------------------------------------------------------
 
 
-def _conf(ctx: Context, template: DesiredTemplate, cluster: ClusterConn, password: str, http_port: int) -> Path:
-    rt = runtime_of(ctx, template.stack)
-    root = ctx.layout.template_dir(template.key)
-    conf = odoo_conf.OdooConf(
-        series_major=template.stack.major,
-        db_host=cluster.host,
-        db_port=cluster.port,
-        db_user=template.role,
+def workload(ctx: Context, template: DesiredTemplate, cluster: ClusterConn, password: str) -> OdooWorkload:
+    """The Odoo that builds and warms ``template`` (never supervised)."""
+    http_port = _free_port()
+    return OdooWorkload(
+        name=f"tpl-{template.key}", role="template", target=template.target, stack=stack_ref(ctx, template.stack),
         # No dbfilter and a db_name: Odoo then serves db_name without requiring that the role owns
         # it (the template database belongs to the administrator).
-        db_password=password,
-        db_name=template.database,
-        dbfilter="",
-        data_dir=str(root / "data"),
-        addons_path=rt.addons_path,
-        http_port=http_port,
-        evented_port=http_port + 1,
-        admin_passwd_hash=passwords.hash_password(secrets.token_urlsafe(24), rounds=1000),
-        logfile=str(root / "odoo.log"),
-        workers=0,
-        max_cron_threads=0,
-        server_wide_modules=tuple(template.stack.server_wide_modules),
-    )
-    path = root / "odoo.conf"
-    ctx.make_dir(root / "data")
-    atomic_write(path, odoo_conf.render(conf), mode=0o600)
-    ctx.own(path)
-    return path
+        settings=odoo_conf.OdooSettings(
+            series_major=template.stack.major, db_user=template.role, db_password=password,
+            db_name=template.database, dbfilter="",
+            admin_passwd_hash=passwords.hash_password(secrets.token_urlsafe(24), rounds=1000),
+            workers=0, max_cron_threads=0, server_wide_modules=tuple(template.stack.server_wide_modules)),
+        cluster=template.cluster_name, cluster_address=(cluster.host, cluster.port), storage=f"tpl-{template.key}",
+        http_port=http_port, evented_port=http_port + 1, evented=False)
+
+
+def data_dir(ctx: Context, template: DesiredTemplate) -> Path:
+    return ctx.driver.data_dir(f"tpl-{template.key}")
 
 
 def build(ctx: Context, template: DesiredTemplate, cluster: ClusterConn, *, operation_id: int | None = None) -> None:
@@ -159,7 +146,7 @@ def build(ctx: Context, template: DesiredTemplate, cluster: ClusterConn, *, oper
         return  # built and sealed
     if state is not None:
         postgres.drop_database(cluster, template.database)
-    shutil.rmtree(ctx.layout.template_dir(template.key), ignore_errors=True)
+    shutil.rmtree(data_dir(ctx, template).parent, ignore_errors=True)
     password = ctx.secrets.get_or_create(f"template/{template.key}/db_password")
     postgres.ensure_role(cluster, role=template.role, password=password, comment=comment)
     # The database belongs to the administrator, its objects to the template role: a copy then
@@ -168,13 +155,11 @@ def build(ctx: Context, template: DesiredTemplate, cluster: ClusterConn, *, oper
                                 target=template.target, operation_id=operation_id)
     postgres.grant_schema_create(cluster, database=template.database, role=template.role)
     postgres.grant_connect(cluster, database=template.database, role=template.role)
-    port = _free_port()
-    conf = _conf(ctx, template, cluster, password, port)
-    rt = check_runnable(ctx, runtime_of(ctx, template.stack))
-    argv = odoo.init_argv(rt, conf, database=template.database, modules=list(template.modules))
-    odoo_commands.run(argv, what="Odoo init of a template", log_file=conf.parent / "init.log", secrets=[password],
-                      user=ctx.odoo_user)
-    _warm(rt, conf, port, user=ctx.odoo_user_name)
+    w = workload(ctx, template, cluster, password)
+    ctx.driver.run_odoo(OdooCommand(
+        workload=w, args=tuple(odoo.init_args(database=template.database, modules=list(template.modules))),
+        what="Odoo init of a template", log_name="init", secrets=(password,)))
+    _warm(ctx, w)
     postgres.seal_template(cluster, template.database)
 
 
@@ -190,27 +175,13 @@ def _free_port() -> int:
     raise RuntimeError("no free port pair for warming a template")
 
 
-def _warm(rt: odoo.Runtime, conf: Path, port: int, *, user: str | None = None) -> None:
+def _warm(ctx: Context, w: OdooWorkload) -> None:
     """Serve the template once and load its login page and web client, so that the asset
     bundles Odoo generates lazily are in the template, not compiled again by every tenant."""
     import httpx  # a session with cookies and forms; only needed here
-    log = conf.parent / "warm.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [*odoo.server_argv(rt, conf), f"--http-port={port}", "--max-cron-threads=0"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=conf.parent,
-            start_new_session=True,
-            user=user,
-            extra_groups=[] if user else None,
-        )
+
     try:
-        base = f"http://127.0.0.1:{port}"
-        if not wait_until(lambda: odoo.probe(f"{base}/web/health", timeout=1).ok, timeout=120, interval=0.1):
-            logger.warning("template warm-up: Odoo did not answer (see %s); the template is not warmed", log)
-            return
-        with httpx.Client(base_url=base, timeout=120) as client:
+        with ctx.driver.scratch_odoo(w) as base, httpx.Client(base_url=base, timeout=120) as client:
             page = client.get("/web/login")
             token = re.search(r'name="csrf_token"\s+value="([^"]+)"', page.text)
             if token:
@@ -218,19 +189,14 @@ def _warm(rt: odoo.Runtime, conf: Path, port: int, *, user: str | None = None) -
                     "/web/login",
                     data={"login": "admin", "password": "admin", "csrf_token": token.group(1), "redirect": ""},
                 )
-            for path in ("/web/login", "/odoo" if rt.series_major >= 18 else "/web"):
+            for path in ("/web/login", "/odoo" if w.stack.series_major >= 18 else "/web"):
                 body = client.get(path).text
                 for asset in sorted(set(_ASSET.findall(body)))[:20]:
                     client.get(asset)
+    except PermanentError as exc:
+        logger.warning("template warm-up: %s; the template is not warmed", exc.message)
     except httpx.HTTPError as exc:
         logger.warning("template warm-up incomplete: %s", exc)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 # -- copying ------------------------------------------------------------------------------------
@@ -267,7 +233,7 @@ def copy_into(ctx: Context, template: DesiredTemplate, art: EnvArtifacts, *, ope
                                 target=str(env.ref), operation_id=operation_id)
     faults.point("from-template:copied")
     odoo_db.take_ownership(art.cluster, env.database, from_role=template.role, to_role=env.role)
-    source = ctx.layout.template_dir(template.key) / "data" / "filestore" / template.database
+    source = data_dir(ctx, template) / "filestore" / template.database
     shutil.rmtree(art.filestore, ignore_errors=True)
     ctx.make_dir(art.filestore.parent)
     copy_filestore(source, art.filestore)
@@ -278,5 +244,5 @@ def remove(ctx: Context, cluster: ClusterConn, database: str, key: str) -> None:
     """Drop a template no longer wanted (it holds no tenant data), its role and files."""
     postgres.drop_database(cluster, database)
     postgres.drop_role(cluster, database)
-    shutil.rmtree(ctx.layout.template_dir(key), ignore_errors=True)
+    shutil.rmtree(ctx.driver.data_dir(f"tpl-{key}").parent, ignore_errors=True)
     ctx.secrets.delete_prefix(f"template/{key}/")

@@ -19,16 +19,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from odooplane.drivers.base import OdooCommand, OdooWorkload
 from odooplane.errors import OdooplaneError, PermanentError
 from odooplane.estate.resolve import DesiredEnvironment
-from odooplane.operations import locks, odoo_commands, provision
+from odooplane.operations import locks, provision
 from odooplane.operations.context import Context
-from odooplane.operations.desired import EnvArtifacts, artifacts
+from odooplane.operations.desired import EnvArtifacts, OdooProcess, artifacts
 from odooplane.operations.release_content import attempt_fingerprint, module_hashes
 from odooplane.operations.runner import Operation, StepFailed
 from odooplane.services import odoo, postgres
 from odooplane.services.postgres import ClusterConn
-from odooplane.services.supervisor import atomic_write
 from odooplane.store import releases
 
 
@@ -83,7 +83,7 @@ def upgrade_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: s
         # Unknown previous hashes (the first recorded upgrade): update everything installed.
         result.updated = [m for m in installed if not old_hashes or new_hashes.get(m) != old_hashes.get(m)]
         result.installed = [m for m in env.modules if m not in installed]
-        old_conf = proc.conf_path.read_text() if proc.conf_path.exists() else None
+        before = _workload_of_release(ctx, env, result.from_release)
         snapshot = f"{env.database}__preupgrade"
         files = art.filestore.with_name(f"{env.database}.preupgrade")
 
@@ -98,15 +98,13 @@ def upgrade_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: s
             # A previous upgrade was interrupted (kill -9, power loss) after its snapshot: whatever the
             # database holds now may be half-updated — go back to the snapshot, then upgrade from it.
             timed("recover", lambda: _restore_snapshot(ctx, art, snapshot, files))
-            # The file on disk may already be the new release's: render the previous one instead.
-            old_conf = _conf_of_release(ctx, env, result.from_release) or old_conf
             installed = installed_modules(art.cluster, env.database)
             new_hashes = module_hashes(art.runtime, installed)
             result.updated = [m for m in installed if not old_hashes or new_hashes.get(m) != old_hashes.get(m)]
             result.installed = [m for m in env.modules if m not in installed]
         down_at = time.monotonic()
         try:
-            timed("stop", lambda: ctx.driver.remove_process(proc.spec.name))
+            timed("stop", lambda: ctx.driver.remove_workload(proc.name))
             timed("snapshot", lambda: _snapshot(ctx, art, snapshot, files))
             timed("config", lambda: provision._write_conf(ctx, art))
             if result.updated:
@@ -118,7 +116,7 @@ def upgrade_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: s
             timed("edge-check", lambda: provision.check_through_edge(ctx, art))
         except (StepFailed, OdooplaneError) as exc:
             result.error = exc.message if isinstance(exc, OdooplaneError) else str(exc)
-            timed("rollback", lambda: _rollback(ctx, art, snapshot, files, old_conf))
+            timed("rollback", lambda: _rollback(ctx, art, snapshot, files, before))
             result.downtime_s = round(time.monotonic() - down_at, 3)
             result.status = "rolled-back"
         else:
@@ -141,17 +139,16 @@ def upgrade_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: s
     return result
 
 
-def _conf_of_release(ctx: Context, env: DesiredEnvironment, release: str | None) -> str | None:
-    """The odoo.conf ``env`` had on ``release`` (rendered, not read: after an interrupted upgrade the
-    file on disk may already be the new one)."""
+def _workload_of_release(ctx: Context, env: DesiredEnvironment, release: str | None) -> OdooWorkload | None:
+    """The workload ``env`` ran on ``release`` (None: on its stack without a release), to go back to."""
     known = ctx.estate.releases.get(release) if release else None
-    if known is None:
+    base = ctx.estate.stacks.get(known.stack if known else env.stack_name)
+    if base is None:
         return None
-    stack = ctx.estate.stacks[known.stack]
-    stack = stack.model_copy(update={"addons_paths": [*known.addons, *stack.addons_paths]})
-    before = artifacts(ctx, dataclasses.replace(env, release=release, stack=stack, stack_name=known.stack),
-                       create=False)
-    return before.process.conf_text if before is not None and before.process is not None else None
+    stack = base.model_copy(update={"addons_paths": [*known.addons, *base.addons_paths]}) if known else base
+    before = artifacts(ctx, dataclasses.replace(env, release=release, stack=stack,
+                                                stack_name=known.stack if known else env.stack_name), create=False)
+    return before.process.workload if before is not None and before.process is not None else None
 
 
 def _snapshot(ctx: Context, art: EnvArtifacts, snapshot: str, files: Path) -> None:
@@ -171,21 +168,19 @@ def _snapshot(ctx: Context, art: EnvArtifacts, snapshot: str, files: Path) -> No
 
 
 def _update(ctx: Context, art: EnvArtifacts, modules: list[str]) -> None:
-    argv = odoo.update_argv(art.runtime, art.conf_path, database=art.env.database, modules=modules)
-    odoo_commands.run(argv, what="Odoo update", log_file=ctx.layout.env_logs(art.slug) / "update.log",
-                      secrets=[art.db_password], user=ctx.odoo_user)
+    ctx.driver.run_odoo(OdooCommand(
+        workload=art.runner, args=tuple(odoo.update_args(database=art.env.database, modules=modules)),
+        what="Odoo update", log_name="update", log_scope=art.slug, secrets=(art.db_password,)))
 
 
-def _rollback(ctx: Context, art: EnvArtifacts, snapshot: str, files: Path, old_conf: str | None) -> None:
+def _rollback(ctx: Context, art: EnvArtifacts, snapshot: str, files: Path, before: OdooWorkload | None) -> None:
     """Previous code and data back, then Odoo started and checked on them."""
     proc = art.process
     assert proc is not None
     _restore_snapshot(ctx, art, snapshot, files)
-    if old_conf is not None:
-        atomic_write(proc.conf_path, old_conf, mode=0o600)
-        ctx.own(proc.conf_path)
-    provision.start_process(ctx, proc, restart=True)
-    provision.wait_healthy(ctx, proc)
+    previous = OdooProcess(before) if before is not None else proc
+    provision.start_process(ctx, previous, restart=True)
+    provision.wait_healthy(ctx, previous)
     provision.check_through_edge(ctx, art)
 
 
@@ -193,7 +188,7 @@ def _restore_snapshot(ctx: Context, art: EnvArtifacts, snapshot: str, files: Pat
     """The snapshot's database and filestore in place of the current ones (Odoo stopped first)."""
     env = art.env
     assert art.process is not None
-    ctx.driver.remove_process(art.process.spec.name)
+    ctx.driver.remove_workload(art.process.name)
     if postgres.database_exists(art.cluster, snapshot):
         postgres.drop_database(art.cluster, env.database)
         postgres.rename_database(art.cluster, snapshot, env.database)

@@ -105,11 +105,11 @@ def prove(ctx: Context, op: Operation, env: DesiredEnvironment, cluster: Cluster
     temporaries.clean_up(ctx, target=t)  # sandboxes a killed verification of it left
     scratch_id = temporaries.register_database(ctx, cluster, name, target=t, purpose="verify", role=role,
                                                operation_id=op.op_id)
-    ctx.make_dir(ctx.layout.odoo_sandbox(name).parent)
+    boot_dir = ctx.driver.data_dir(f"sandbox-{name}").parent
+    ctx.make_dir(boot_dir.parent)
     try:
         with temporaries.directory(ctx, work, target=t, purpose="verify", operation_id=op.op_id), \
-                temporaries.directory(ctx, ctx.layout.odoo_sandbox(name), target=t, purpose="verify-boot",
-                                      operation_id=op.op_id):
+                temporaries.directory(ctx, boot_dir, target=t, purpose="verify-boot", operation_id=op.op_id):
             _prove_in(ctx, op, env, cluster, result, fetch=fetch, label=label, name=name, work=work,
                       role=role, password=password)
     except StepFailed as exc:
@@ -145,12 +145,12 @@ def _prove_in(ctx: Context, op: Operation, env: DesiredEnvironment, cluster: Clu
                                                          comment=marker))
     op.step("pg_restore", t, lambda: sandbox.load_dump(cluster, restored, database=name, role=role,
                                                        password=password))
-    data_dir = ctx.layout.odoo_sandbox(name) / "data"  # where Odoo's service user can boot on it
+    data_dir = ctx.driver.data_dir(f"sandbox-{name}")  # where Odoo can boot on it
     filestore = sandbox.place_filestore(restored, data_dir, name)
     checks = op.step("checks", t, lambda: sandbox.check_database(cluster, name, restored, filestore))
     result.failures += checks.failures
     result.details.update(checks.details)
     booted = op.step("boot", t, lambda: sandbox.boot(ctx, env, cluster, database=name, role=role,
-                                                     password=password, data_dir=data_dir, operation_id=op.op_id))
+                                                     password=password, name=name, operation_id=op.op_id))
     result.failures += booted.failures
     result.details.update(booted.details)

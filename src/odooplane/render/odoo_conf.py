@@ -51,6 +51,62 @@ class OdooConf:
     extra: Mapping[str, str | int | float | bool] = field(default_factory=dict)
 
 
+# The keys a runtime target owns: where the process reaches its database and keeps its files, the
+# ports it listens on. Everything else is the workload's (OdooSettings), the same on every target.
+PLACEMENT_KEYS = frozenset({"db_host", "db_port", "data_dir", "addons_path", "http_interface", "http_port",
+                            "gevent_port", "longpolling_port", "logfile", "pidfile"})
+
+
+@dataclass(frozen=True)
+class OdooSettings:
+    """What an Odoo process is, independently of where it runs (the operations' side of odoo.conf)."""
+
+    series_major: int
+    db_user: str
+    db_password: str
+    dbfilter: str
+    admin_passwd_hash: str
+    db_name: str = ""
+    workers: int = 0
+    max_cron_threads: int = 1
+    limit_memory_soft_mib: int = 2048
+    limit_memory_hard_mib: int = 2560
+    limit_time_cpu: int = 60
+    limit_time_real: int = 120
+    limit_request: int = 65536
+    db_maxconn: int = 64
+    server_wide_modules: tuple[str, ...] = ("base", "web")
+    extra: Mapping[str, str | int | float | bool] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """A stable digest of every setting (secrets included: a changed password is a change)."""
+        import hashlib
+        import json
+
+        data = {k: (dict(sorted(v.items())) if isinstance(v, Mapping) else v) for k, v in self.__dict__.items()}
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one Odoo process runs (the runtime target's side of odoo.conf)."""
+
+    db_host: str
+    db_port: int
+    data_dir: str
+    addons_path: tuple[str, ...]
+    http_port: int
+    evented_port: int
+    logfile: str
+    pidfile: str = ""
+    http_interface: str = "127.0.0.1"
+
+
+def render_placed(settings: OdooSettings, placement: Placement) -> str:
+    """odoo.conf of ``settings`` placed by a runtime target."""
+    return render(OdooConf(**settings.__dict__, **placement.__dict__))
+
+
 def _value(value: str | int | float | bool) -> str:
     if isinstance(value, bool):
         return "True" if value else "False"

@@ -33,12 +33,17 @@ def own_python() -> str:
     return str(candidate) if candidate.exists() else sys.executable
 
 
-def runtime(stack: Stack, *, source: Path | None, estate_dir: Path) -> Runtime:
-    """Return how to run ``stack``. Extra addons paths come first, like Odoo's own precedence."""
-    extra = tuple(
+def extra_addons(stack: Stack, *, estate_dir: Path) -> tuple[str, ...]:
+    """The stack's own addons directories (absolute; relative ones are relative to the estate)."""
+    return tuple(
         str(p if p.is_absolute() else (estate_dir / p).resolve())
         for p in (Path(a).expanduser() for a in stack.addons_paths)
     )
+
+
+def runtime(stack: Stack, *, source: Path | None, estate_dir: Path) -> Runtime:
+    """Return how to run ``stack``. Extra addons paths come first, like Odoo's own precedence."""
+    extra = extra_addons(stack, estate_dir=estate_dir)
     if stack.simulator or source is None:
         return Runtime((own_python(), "-m", "odooplane.sim"), extra, True, stack.major)
     python = stack.python or own_python()
@@ -50,6 +55,16 @@ def runtime(stack: Stack, *, source: Path | None, estate_dir: Path) -> Runtime:
 
 def server_argv(rt: Runtime, conf: Path) -> list[str]:
     return [*rt.base, "-c", str(conf)]
+
+
+def init_args(*, database: str, modules: list[str]) -> list[str]:
+    """``-d DB -i base,mods --without-demo=all --stop-after-init --no-http`` (after ``-c CONF``)."""
+    mods = ",".join(dict.fromkeys(["base", *modules]))
+    return ["-d", database, "-i", mods, "--without-demo=all", "--stop-after-init", "--no-http"]
+
+
+def update_args(*, database: str, modules: list[str]) -> list[str]:
+    return ["-d", database, "-u", ",".join(modules), "--stop-after-init", "--no-http"]
 
 
 def init_argv(rt: Runtime, conf: Path, *, database: str, modules: list[str]) -> list[str]:

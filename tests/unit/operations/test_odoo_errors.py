@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from odooplane.operations.odoo_commands import error_summary
+from odooplane.services.odoo_commands import error_summary
 
 HEAD = """\
 2026-05-04 10:00:01,100 4242 INFO db odoo.modules.loading: loading shop_custom/data/shop.xml

@@ -4,20 +4,34 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 from collections.abc import Callable, Collection, Mapping
+from contextlib import AbstractContextManager
+from pathlib import Path
 
 from odooplane.clock import wait_until
-from odooplane.drivers.base import EdgeSpec, ProcessSpec, ProcessState, RouteState
+from odooplane.drivers.base import (
+    EdgeSpec,
+    OdooCommand,
+    OdooWorkload,
+    ProcessSpec,
+    ProcessState,
+    RouteState,
+    WorkloadState,
+)
+from odooplane.drivers.local.odoo import REVISION_ENV, LocalOdoo, storage_dir
 from odooplane.errors import PermanentError
 from odooplane.layout import Layout
 from odooplane.render import supervisor as render_supervisor
 from odooplane.render import traefik as render_traefik
 from odooplane.services import logrotate, traefik
+from odooplane.services.service_users import ServiceUser
 from odooplane.services.supervisor import Supervisor, atomic_write
 
 EDGE_PROGRAM = "edge"
 ROUTE_PREFIX = "env-"
+_REVISION = re.compile(REVISION_ENV + r'="?([0-9a-f]+)')
 
 
 def _program(spec: ProcessSpec) -> render_supervisor.Program:
@@ -38,10 +52,63 @@ def _program(spec: ProcessSpec) -> render_supervisor.Program:
 class LocalDriver:
     name = "local"
 
-    def __init__(self, layout: Layout, edge: EdgeSpec) -> None:
+    def __init__(self, layout: Layout, edge: EdgeSpec, odoo_user: ServiceUser | None = None) -> None:
         self.layout = layout
         self.edge = edge
         self.supervisor = Supervisor(layout.supervisor, layout.logs / "processes")
+        self.odoo = LocalOdoo(layout, odoo_user)
+
+    # -- Odoo workloads ---------------------------------------------------------------------
+    def configure_workload(self, workload: OdooWorkload) -> bool:
+        return self.odoo.configure(workload)
+
+    def ensure_workload(self, workload: OdooWorkload, *, restart: bool = False) -> bool:
+        self.odoo.check(workload)
+        changed = self.odoo.configure(workload)
+        # The program carries the workload's revision: a changed revision is a changed program,
+        # which supervisord restarts.
+        changed = self.ensure_process(self.odoo.spec(workload)) or changed
+        if restart and not changed:
+            self.supervisor.restart(workload.name)
+        return changed
+
+    def workload_current(self, workload: OdooWorkload) -> bool:
+        return self._revision(workload.name) == workload.revision and self.odoo.configured(workload)
+
+    def _revision(self, name: str) -> str | None:
+        try:
+            text = self.supervisor.program_file(name).read_text()
+        except FileNotFoundError:
+            return None
+        found = _REVISION.search(text)
+        return found.group(1) if found else None
+
+    def workloads(self) -> dict[str, WorkloadState]:
+        return {name: WorkloadState(name, p.state, self._revision(name), p.detail, pid=p.pid, started_at=p.started_at)
+                for name, p in self.processes().items() if p.name != EDGE_PROGRAM}
+
+    def wait_ready(self, name: str, *, timeout: float) -> WorkloadState:
+        p = self.wait_running(name, timeout=timeout, started=True)
+        return WorkloadState(name, p.state, self._revision(name), p.detail, pid=p.pid, started_at=p.started_at)
+
+    def remove_workload(self, name: str) -> bool:
+        return self.remove_process(name)
+
+    def restart_workload(self, name: str) -> None:
+        self.supervisor.restart(name)
+
+    def endpoint(self, workload: OdooWorkload) -> str:
+        return f"http://127.0.0.1:{workload.http_port}"
+
+    def run_odoo(self, command: OdooCommand) -> None:
+        self.odoo.run(command)
+
+    def scratch_odoo(self, workload: OdooWorkload, *,
+                     started: Callable[[int, str], None] | None = None) -> AbstractContextManager[str]:
+        return self.odoo.scratch(workload, started=started)
+
+    def data_dir(self, storage: str) -> Path:
+        return storage_dir(self.layout, storage)
 
     # -- runtime --------------------------------------------------------------------------
     def prepare(self) -> None:
