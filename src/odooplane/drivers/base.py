@@ -78,6 +78,69 @@ class OdooCommand:
 
 
 @dataclass(frozen=True)
+class FilestoreRef:
+    """One database's filestore inside a data_dir: ``filestore/<database><suffix>`` of the data_dir
+    ``storage`` (``env-<slug>``, ``pool-<name>``, ``tpl-<key>``, ``sandbox-<name>``). ``suffix`` names
+    a sibling the operations keep beside the live one: ``.restore`` (staged), ``.old`` (swapped
+    out), ``.preupgrade`` (an upgrade's snapshot)."""
+
+    storage: str
+    database: str
+    suffix: str = ""
+
+    def sibling(self, suffix: str) -> FilestoreRef:
+        return FilestoreRef(self.storage, self.database, suffix)
+
+    def __str__(self) -> str:
+        return f"{self.storage}:filestore/{self.database}{self.suffix}"
+
+
+@dataclass(frozen=True)
+class FilestoreCheck:
+    """What a filestore lacks against a list of (store_fname, sha1) of ``ir_attachment``."""
+
+    checked: int
+    missing: tuple[str, ...] = ()
+    corrupt: tuple[str, ...] = ()
+
+
+class Storage(Protocol):
+    """Filestores where they live (a directory of this host, a volume of an engine, a PVC). Every
+    method is idempotent; none follows a symlink out of the filestore."""
+
+    def exists(self, ref: FilestoreRef) -> bool: ...
+
+    def copy(self, source: FilestoreRef, target: FilestoreRef) -> int:
+        """Make ``target`` a copy of ``source`` (hard links where possible: stored files are never
+        rewritten); return the number of files."""
+        ...
+
+    def move(self, source: FilestoreRef, target: FilestoreRef) -> None:
+        """Rename ``source`` to ``target`` (which must not exist)."""
+        ...
+
+    def remove(self, ref: FilestoreRef) -> None: ...
+
+    def export(self, source: FilestoreRef, into: Path) -> int:
+        """Make the control plane's directory ``into`` a mirror of ``source`` (a backup stage)."""
+        ...
+
+    def load(self, source: Path, target: FilestoreRef) -> int:
+        """Make ``target`` a copy of the control plane's directory ``source`` (a restored backup)."""
+        ...
+
+    def check(self, ref: FilestoreRef, attachments: list[tuple[str, str]]) -> FilestoreCheck:
+        """Every ``(store_fname, sha1)`` is a file of ``ref`` with that sha1 (an empty sha1: present)."""
+        ...
+
+    def size(self, ref: FilestoreRef) -> int: ...
+
+    def remove_storage(self, storage: str) -> None:
+        """The whole data_dir ``storage`` (every filestore and session in it)."""
+        ...
+
+
+@dataclass(frozen=True)
 class WorkloadState:
     """What a driver observes of one workload (one listing for all of them)."""
 
@@ -157,6 +220,7 @@ class RouteState:
 
 class Driver(Protocol):
     name: str
+    storage: Storage  # the filestores (data plane)
 
     # -- Odoo workloads (what operations speak) ----------------------------------------------
     def configure_workload(self, workload: OdooWorkload) -> bool:

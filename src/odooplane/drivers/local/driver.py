@@ -18,9 +18,11 @@ from odooplane.drivers.base import (
     ProcessSpec,
     ProcessState,
     RouteState,
+    Storage,
     WorkloadState,
 )
 from odooplane.drivers.local.odoo import REVISION_ENV, LocalOdoo, storage_dir
+from odooplane.drivers.local.storage import LocalStorage
 from odooplane.errors import PermanentError
 from odooplane.layout import Layout
 from odooplane.render import supervisor as render_supervisor
@@ -57,6 +59,7 @@ class LocalDriver:
         self.edge = edge
         self.supervisor = Supervisor(layout.supervisor, layout.logs / "processes")
         self.odoo = LocalOdoo(layout, odoo_user)
+        self.storage: Storage = LocalStorage(layout, odoo_user)
 
     # -- Odoo workloads ---------------------------------------------------------------------
     def configure_workload(self, workload: OdooWorkload) -> bool:
