@@ -1,0 +1,35 @@
+"""A private Docker Engine for the session, and the local images the Docker tests run.
+
+Skipped, with the reason, only where a Docker Engine cannot run (``docker_engine.skip_reason``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import docker_engine, images
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[docker_engine.DockerEngine]:
+    reason = docker_engine.skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    with docker_engine.private_engine() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def base_image(engine: docker_engine.DockerEngine) -> str:
+    return images.base_image(engine)
+
+
+@pytest.fixture(scope="session")
+def odooplane_image(engine: docker_engine.DockerEngine, base_image: str) -> str:
+    return images.build_odooplane_image(engine, base_image)
+
+
+@pytest.fixture(scope="session")
+def postgres_image(engine: docker_engine.DockerEngine, base_image: str) -> str:
+    return images.build_postgres_image(engine, base_image)
