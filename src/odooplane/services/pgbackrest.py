@@ -39,6 +39,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+import psycopg
+
 from odooplane import execute
 from odooplane.clock import wait_until
 from odooplane.errors import CommandFailed, PermanentError, TemporaryError
@@ -724,7 +726,12 @@ def _wait_promoted(copy: RestoredCluster, *, timeout: float) -> Literal["promote
     def settled() -> bool:
         try:
             with pg.connect(copy.conn()) as conn:
-                row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+                try:
+                    row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+                except psycopg.OperationalError as exc:
+                    # The server accepted the connection, then went away (recovery ending short
+                    # of its target shuts the postmaster down): the same as refusing it.
+                    raise TemporaryError(f"restored cluster {copy.layout.root} closed the connection") from exc
             if row is not None and row[0] is False:
                 outcome.append("promoted")
                 return True
