@@ -79,13 +79,13 @@ def time_to_200(path: Path, root: Path, edge_port: int, host: str) -> float:
 
 def floor(pg_url: str, template: str, filestore: Path, scratch: Path) -> float:
     """The raw cost: CREATE DATABASE … TEMPLATE and a hard-linked copy of the filestore."""
-    from odooplane.operations.templates import copy_filestore
+    from odooplane.drivers.local.storage import copy_tree
 
     name = f"floor_{uuid.uuid4().hex[:8]}"
     started = time.perf_counter()
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
-    copy_filestore(filestore, scratch / name)
+    copy_tree(filestore, scratch / name)
     elapsed = time.perf_counter() - started
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))

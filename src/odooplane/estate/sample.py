@@ -211,9 +211,9 @@ def _type_name(annotation: Any) -> str:
 
 
 def _models() -> list[type[BaseModel]]:
-    return [models.Estate, models.Platform, models.EdgeSettings, models.Tls, models.Certificate, models.Acme,
-            models.PortRange, models.Includes, models.ExternalCluster, models.ManagedCluster, models.Pitr,
-            models.Stack, models.Pool,
+    return [models.Estate, models.Platform, models.ComposeSettings, models.EdgeSettings, models.Tls,
+            models.Certificate, models.Acme, models.PortRange, models.Includes, models.ExternalCluster,
+            models.ManagedCluster, models.Pitr, models.Stack, models.Pool,
             models.Tenant, models.Labels, models.Profile, models.BusinessHours, models.Environment,
             models.SharedPlacement, models.RateLimit, models.Limits, models.Objectives, models.Objective,
             models.Backups, models.BackupRepository, models.BackupPolicy, models.Retention, models.Monitoring,

@@ -19,7 +19,7 @@ from typing import Any
 from odooplane import execute
 from odooplane.errors import PermanentError
 from odooplane.estate.resolve import DesiredEnvironment
-from odooplane.operations import locks, repositories, templates
+from odooplane.operations import locks, repositories
 from odooplane.operations.context import Context
 from odooplane.operations.desired import EnvArtifacts, artifacts
 from odooplane.operations.runner import Operation
@@ -82,13 +82,6 @@ def artifact_hashes(stage: Path) -> dict[str, str]:
             cache[relative] = [*key, digest]
     cache_file.write_text(json.dumps({k: v for k, v in cache.items() if k in out}))
     return dict(sorted(out.items()))
-
-
-def sync_filestore(source: Path, target: Path) -> int:
-    """Make ``target`` a hard-linked mirror of ``source`` (stale files removed). Return file count."""
-    if target.exists():
-        shutil.rmtree(target)
-    return templates.copy_filestore(source, target)
 
 
 def dump(art: EnvArtifacts, out_dir: Path) -> None:
@@ -184,7 +177,8 @@ def backup_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: st
         (stage / MANIFEST).unlink(missing_ok=True)  # a stage without a manifest is never uploaded
         dumped_at = ctx.clock.now()
         op.step("dump", t, lambda: dump(art, stage / "dump"))
-        op.step("filestore", t, lambda: sync_filestore(art.filestore, stage / "filestore"))
+        # Exported where the filestore lives into this host's stage (restic reads it here).
+        op.step("filestore", t, lambda: ctx.driver.storage.export(art.filestore_ref, stage / "filestore"))
         manifest_sha = op.step("manifest", t, lambda: write_manifest(ctx, art, stage, kind=kind,
                                                                       dumped_at=dumped_at))
         result = BackupResult(target=t, kind=kind, manifest_sha256=manifest_sha)

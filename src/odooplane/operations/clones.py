@@ -57,7 +57,7 @@ def clone(ctx: Context, op: Operation, *, source: DesiredEnvironment, target: De
         into.mkdir(parents=True, exist_ok=True)
         dumped_at = ctx.clock.now()
         op.step("dump", str(source.ref), lambda: backups.dump(src, into / "dump"))
-        op.step("filestore", str(source.ref), lambda: backups.sync_filestore(src.filestore, into / "filestore"))
+        op.step("filestore", str(source.ref), lambda: ctx.driver.storage.export(src.filestore_ref, into / "filestore"))
         backups.write_manifest(ctx, src, into, kind="clone", dumped_at=dumped_at)
         return sandbox.Restored(into, json.loads((into / backups.MANIFEST).read_text()), "live", "-")
 
@@ -68,14 +68,14 @@ def clone(ctx: Context, op: Operation, *, source: DesiredEnvironment, target: De
                 workload=art.runner, subcommand="neutralize", args=("-d", temp), what="odoo-bin neutralize",
                 log_name="neutralize", log_scope=art.slug, secrets=(art.db_password,))))
         report = op.step("neutralize", t, lambda: neutralize.enforce(
-            art.cluster, temp, smtp_host=mail.CATCHER_HOST, smtp_port=port, series_major=target.stack.major))
+            art.cluster, temp, smtp_host=ctx.driver.mail_host(), smtp_port=port, series_major=target.stack.major))
         out: dict[str, object] = {"neutralized": report.changes, "mail_catcher_port": port, "anonymized": None}
         if anonymize:
             salt = _salt(ctx, target)
             done = op.step("anonymize", t, lambda: anonymizing.anonymize(art.cluster, temp, salt=salt))
             out["anonymized"] = {"partners": done.partners, "users": done.users, "kept_logins": list(done.users_kept)}
         failures = op.step("verify-neutralized", t, lambda: neutralize.verify(
-            art.cluster, temp, smtp_host=mail.CATCHER_HOST, smtp_port=port))
+            art.cluster, temp, smtp_host=ctx.driver.mail_host(), smtp_port=port))
         if failures:
             raise PermanentError(f"the copy for {t} is not safe to serve, so it was dropped and {t} left as it was: "
                                  + "; ".join(failures))

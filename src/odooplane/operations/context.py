@@ -189,7 +189,8 @@ def open_context(valid: ValidEstate, *, clock: Clock | None = None) -> Context:
     else:
         service_users.prepare_runtime(runtime, odoo_user)
     box = SecretBox(store, load_key(layout.key_file))
-    driver = registry.create(valid.estate.platform.driver, layout, edge_spec(valid), odoo_user)
+    driver = registry.create(valid.estate.platform.driver, layout, edge_spec(valid), odoo_user, estate_id=estate_id,
+                             platform=valid.estate.platform)
     return Context(
         valid=valid,
         layout=layout,

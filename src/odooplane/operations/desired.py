@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import odooplane
-from odooplane.drivers.base import OdooWorkload, StackRef
+from odooplane.drivers.base import FilestoreRef, OdooWorkload, StackRef
 from odooplane.errors import PermanentError
 from odooplane.estate.models import Limits, Stack
 from odooplane.estate.resolve import DesiredEnvironment, DesiredPool, stack_source
@@ -52,6 +52,7 @@ class PoolArtifacts:
     runtime: odoo.Runtime
     cluster: ClusterConn
     db_password: str
+    storage: str  # its data_dir, shared by its processes: pool-<name>
     data_dir: Path
     processes: tuple[OdooProcess, ...]
     service: PoolService
@@ -68,7 +69,8 @@ class EnvArtifacts:
     runtime: odoo.Runtime
     cluster: ClusterConn
     db_password: str  # of the role owning the database (the pool's for a shared environment)
-    data_dir: Path  # Odoo's data_dir: filestore/<db> lives under it
+    storage: str  # its data_dir (the filestore lives in it): env-<slug>, or its pool's pool-<name>
+    data_dir: Path  # where the driver keeps that data_dir
     runner: OdooWorkload  # the workload whose configuration init/update/neutralize run with
     process: OdooProcess | None  # None for a shared environment: the pool serves it
     route: EnvRoute
@@ -88,8 +90,9 @@ class EnvArtifacts:
         return self.process.evented_port if self.process else None
 
     @property
-    def filestore(self) -> Path:
-        return self.data_dir / "filestore" / self.env.database
+    def filestore_ref(self) -> FilestoreRef:
+        """The environment's filestore (operations reach it through ``ctx.driver.storage``)."""
+        return FilestoreRef(self.storage, self.env.database)
 
 
 CREATING = "creating"  # the marker state of a database being made: holds no data yet
@@ -246,7 +249,7 @@ def pool_artifacts(ctx: Context, pool: DesiredPool, *, create: bool) -> PoolArti
         name=pool.slug, http_ports=tuple(p.http_port for p in procs),
         evented_ports=tuple(p.evented_port for p in procs) if pool.workers > 0 else (),
     )
-    return PoolArtifacts(pool, rt, cluster, password, data_dir, tuple(procs), service)
+    return PoolArtifacts(pool, rt, cluster, password, storage, data_dir, tuple(procs), service)
 
 
 def _with_own_addons(rt: odoo.Runtime) -> odoo.Runtime:
@@ -293,7 +296,8 @@ def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool) -> EnvArti
                          series_major=env.stack.major, pool=desired_pool.slug, pool_evented=desired_pool.workers > 0,
                          database=env.database, rate_limit=rate, **_tls_route(ctx))
         return EnvArtifacts(env=env, runtime=pool.runtime, cluster=pool.cluster, db_password=pool.db_password,
-                            data_dir=pool.data_dir, runner=pool.runner, process=None, route=route,
+                            storage=pool.storage, data_dir=pool.data_dir, runner=pool.runner, process=None,
+                            route=route,
                             admin_password=admin_password, base_url=base_url(ctx, env))
     cluster = ctx.cluster_conn(env.cluster_name, allocate=create)
     if cluster is None:
@@ -310,7 +314,7 @@ def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool) -> EnvArti
         return None
     extra = dict(env.options)
     if smtp_port is not None:  # the platform's guarantee wins over the estate's options
-        extra.update(smtp_server="127.0.0.1", smtp_port=smtp_port, smtp_ssl=False, smtp_user=False,
+        extra.update(smtp_server=ctx.driver.mail_host(), smtp_port=smtp_port, smtp_ssl=False, smtp_user=False,
                      smtp_password=False)
     assert db_password and admin_hash and http_port and evented_port and admin_password
     slug = env.ref.slug
@@ -329,6 +333,6 @@ def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool) -> EnvArti
     route = EnvRoute(name=slug, hostnames=env.hostnames, http_port=http_port,
                      evented_port=evented_port if env.workers > 0 else None, series_major=env.stack.major,
                      rate_limit=rate, **_tls_route(ctx))
-    return EnvArtifacts(env=env, runtime=rt, cluster=cluster, db_password=db_password,
+    return EnvArtifacts(env=env, runtime=rt, cluster=cluster, db_password=db_password, storage=workload.storage,
                         data_dir=ctx.driver.data_dir(workload.storage), runner=workload, process=process, route=route,
                         admin_password=admin_password, base_url=base_url(ctx, env))

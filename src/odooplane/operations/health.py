@@ -244,7 +244,7 @@ def sweep(ctx: Context, *, targets: list[DesiredEnvironment] | None = None, conc
         _judge_edge(health, env, routers, requests, thresholds=thresholds, memory=memory)
         _judge_backups(ctx, health, env, records, now)
         _judge_odoo(health, env, odoo.get(t), now, thresholds)
-        _judge_files(health, env, art)
+        _judge_files(ctx, health, env, art)
         program = f"odoo-{env.ref.slug}" if env.pool is None else f"pool-{env.pool}-0"
         health.metrics["process_restarts_total"] = float(memory.restarts(program, processes.get(program)))
         _judge_tls(ctx, health, env, now)
@@ -427,11 +427,10 @@ def _in_business_hours(env: DesiredEnvironment, now: dt.datetime) -> bool:
     return day in hours.days and hours.start <= local.strftime("%H:%M") < hours.end
 
 
-def _judge_files(health: EnvHealth, env: DesiredEnvironment, art: EnvArtifacts | None) -> None:
+def _judge_files(ctx: Context, health: EnvHealth, env: DesiredEnvironment, art: EnvArtifacts | None) -> None:
     if art is None:
         return
-    size = sum(p.stat().st_size for p in art.filestore.rglob("*") if p.is_file()) if art.filestore.is_dir() else 0
-    health.metrics["filestore_bytes"] = float(size)
+    health.metrics["filestore_bytes"] = float(ctx.driver.storage.size(art.filestore_ref))
 
 
 def _host(ctx: Context) -> dict[str, float]:

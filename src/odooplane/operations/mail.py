@@ -35,6 +35,7 @@ def publish(ctx: Context) -> dict[str, tuple[int, Path]]:
     ctx.layout.mail.mkdir(parents=True, exist_ok=True)
     text = json.dumps({t: {"port": p, "dir": str(d)} for t, (p, d) in sorted(wanted.items())}, indent=1) + "\n"
     atomic_write(ctx.layout.mail_listeners, text)
+    ctx.driver.ensure_mail_sink({port: directory for port, directory in wanted.values()})
     return wanted
 
 

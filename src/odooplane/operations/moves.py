@@ -9,9 +9,10 @@ import time
 from dataclasses import dataclass
 
 from odooplane import faults
+from odooplane.drivers.base import FilestoreRef
 from odooplane.errors import PermanentError
 from odooplane.estate.resolve import DesiredEnvironment
-from odooplane.operations import locks, provision, templates, temporaries
+from odooplane.operations import locks, provision, temporaries
 from odooplane.operations.context import Context
 from odooplane.operations.desired import CREATING, EnvArtifacts, artifacts, program_name
 from odooplane.operations.observe import moves_name
@@ -28,15 +29,13 @@ class MoveResult:
     downtime_s: float
 
 
-def _old_location(ctx: Context, env: DesiredEnvironment, old_owner: str) -> tuple[str | None, str]:
-    """(pool name or None for dedicated, filestore directory) of where the database lives now."""
-    for pool in ctx.valid.pools:
-        if pool.role == old_owner:
-            return pool.name, str(ctx.layout.pool_data(pool.name) / "filestore" / env.database)
-    if old_owner.startswith("pool_"):
-        name = old_owner.removeprefix("pool_")
-        return name, str(ctx.layout.pool_data(name) / "filestore" / env.database)
-    return None, str(ctx.layout.env_data(env.ref.slug) / "filestore" / env.database)
+def _old_location(env: DesiredEnvironment, old_owner: str, pools: dict[str, str]) -> tuple[str | None, FilestoreRef]:
+    """(pool name or None for dedicated, filestore) of where the database lives now; ``pools``:
+    the pool of each pool role."""
+    name = pools.get(old_owner) or (old_owner.removeprefix("pool_") if old_owner.startswith("pool_") else None)
+    if name is not None:
+        return name, FilestoreRef(f"pool-{name}", env.database)
+    return None, FilestoreRef(f"env-{env.ref.slug}", env.database)
 
 
 def move_env(ctx: Context, op: Operation, env: DesiredEnvironment, obs: EnvObservation) -> MoveResult:
@@ -46,7 +45,7 @@ def move_env(ctx: Context, op: Operation, env: DesiredEnvironment, obs: EnvObser
     old_owner = obs.moving_from or obs.owner
     if old_owner is None:
         raise PermanentError(f"{t}: nothing to move (its database is missing)")
-    old_pool, old_filestore = _old_location(ctx, env, old_owner)
+    old_pool, old_filestore = _old_location(env, old_owner, {pool.role: pool.name for pool in ctx.valid.pools})
     with locks.hold(ctx.store, f"env-{env.ref.slug}", wait=5, what=t, op=op):
         art = op.step("prepare", t, lambda: artifacts(ctx, env, create=True))
         assert art is not None
@@ -91,7 +90,8 @@ def move_env(ctx: Context, op: Operation, env: DesiredEnvironment, obs: EnvObser
     return MoveResult(target=t, source=old_owner, destination=env.placement, downtime_s=round(downtime, 3))
 
 
-def _copy(ctx: Context, op: Operation, art: EnvArtifacts, *, moving: str, old_owner: str, old_filestore: str) -> None:
+def _copy(ctx: Context, op: Operation, art: EnvArtifacts, *, moving: str, old_owner: str,
+          old_filestore: FilestoreRef) -> None:
     env = art.env
     if postgres.database_exists(art.cluster, moving):
         # A previous attempt was interrupted after the rename: the moving copy is the original.
@@ -106,13 +106,8 @@ def _copy(ctx: Context, op: Operation, art: EnvArtifacts, *, moving: str, old_ow
     faults.point("move:copied")
     odoo_db.take_ownership(art.cluster, env.database, from_role=old_owner, to_role=env.role)
     faults.point("move:owned")
-    from pathlib import Path
-
-    if Path(old_filestore) != art.filestore:
-        shutil.rmtree(art.filestore, ignore_errors=True)
-        ctx.make_dir(art.filestore.parent)
-        templates.copy_filestore(Path(old_filestore), art.filestore)
-        ctx.own(art.filestore, recursive=True)
+    if old_filestore != art.filestore_ref:
+        ctx.driver.storage.copy(old_filestore, art.filestore_ref)
 
 
 def _rollback(ctx: Context, art: EnvArtifacts, moving: str, old_pool: str | None) -> None:
@@ -126,16 +121,14 @@ def _rollback(ctx: Context, art: EnvArtifacts, moving: str, old_pool: str | None
 
 
 def _cleanup(ctx: Context, op: Operation, art: EnvArtifacts, *, moving: str, old_pool: str | None,
-             old_filestore: str) -> None:
+             old_filestore: FilestoreRef) -> None:
     """Drop the original and what served it. Everything to remove is registered first, so a kill
     in between leaves leftovers the next run removes — never an orphan to prune by hand."""
-    from pathlib import Path
-
     t = str(art.env.ref)
     was_dedicated = old_pool is None and art.process is None
     stale: list[int] = []
-    if Path(old_filestore) != art.filestore:
-        stale.append(temporaries.register_directory(ctx, Path(old_filestore), target=t, purpose="move",
+    if old_filestore != art.filestore_ref:
+        stale.append(temporaries.register_filestore(ctx, old_filestore, target=t, purpose="move",
                                                     operation_id=op.op_id))
     if was_dedicated:  # its process, configuration and role go
         stale.append(temporaries.register_directory(ctx, ctx.layout.env_dir(art.slug), target=t, purpose="move",
@@ -146,10 +139,11 @@ def _cleanup(ctx: Context, op: Operation, art: EnvArtifacts, *, moving: str, old
     faults.point("move:original-dropped")
     if was_dedicated:
         ctx.driver.remove_workload(program_name(art.slug))
-        shutil.rmtree(ctx.layout.env_dir(art.slug), ignore_errors=True)
+        ctx.driver.storage.remove_storage(f"env-{art.slug}")  # its data_dir: filestore and sessions
+        shutil.rmtree(ctx.layout.env_dir(art.slug), ignore_errors=True)  # its configuration
         postgres.drop_role(art.cluster, art.env.ref.role)
-    if Path(old_filestore) != art.filestore:
-        shutil.rmtree(old_filestore, ignore_errors=True)
+    if old_filestore != art.filestore_ref:
+        ctx.driver.storage.remove(old_filestore)
     for temp_id in stale:
         temporaries.release(ctx, temp_id)
 

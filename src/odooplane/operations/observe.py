@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from odooplane.drivers.base import ProcessState
+from odooplane.drivers.base import ClusterState, ProcessState
 from odooplane.errors import OdooplaneError
 from odooplane.estate.models import ManagedCluster
 from odooplane.estate.resolve import DesiredEnvironment, DesiredPool, EnvRef
@@ -36,7 +36,7 @@ from odooplane.planner.observed import (
     ProcessObservation,
     TemplateObservation,
 )
-from odooplane.render.traefik import DATABASE_HEADER, render_pool
+from odooplane.render.traefik import DATABASE_HEADER
 from odooplane.services import odoo, postgres
 from odooplane.services.postgres import DatabaseStats
 from odooplane.store import releases
@@ -55,23 +55,24 @@ def cluster_program(name: str) -> str:
     return f"{CLUSTER_PROGRAM_PREFIX}{name}"
 
 
-def _observe_cluster(ctx: Context, name: str, processes: dict[str, ProcessState]) -> ClusterObservation:
+def _observe_cluster(ctx: Context, name: str, managed_states: dict[str, ClusterState]) -> ClusterObservation:
     cluster = ctx.estate.clusters[name]
     managed = isinstance(cluster, ManagedCluster)
-    initialised = ctx.cluster_root(name).initialised if managed else True
-    process = processes.get(cluster_program(name)) if managed else None
+    state = managed_states.get(name) if managed else None
+    initialised = state.initialised if state is not None else not managed
+    running = state.running if state is not None else not managed
     try:
         conn = ctx.cluster_conn(name, allocate=False)
     except OdooplaneError as exc:
-        return ClusterObservation(name, cluster.kind, initialised, process, False, exc.message)
-    if conn is None or (managed and (process is None or not process.running)):
-        return ClusterObservation(name, cluster.kind, initialised, process, False, "not running")
+        return ClusterObservation(name, cluster.kind, initialised, running, False, exc.message)
+    if conn is None or not running:
+        return ClusterObservation(name, cluster.kind, initialised, running, False, "not running")
     try:
         dbs = postgres.owned_databases(conn, ctx.estate_id)
         _, roles = postgres.owned_objects(conn, ctx.estate_id)
     except OdooplaneError as exc:
-        return ClusterObservation(name, cluster.kind, initialised, process, False, exc.message)
-    return ClusterObservation(name, cluster.kind, initialised, process, True, None, dbs, roles)
+        return ClusterObservation(name, cluster.kind, initialised, running, False, exc.message)
+    return ClusterObservation(name, cluster.kind, initialised, running, True, None, dbs, roles)
 
 
 def _file_is(path: Path, text: str) -> bool:
@@ -112,7 +113,7 @@ def _observe_pool(
     if art is None:
         return PoolObservation(pool.name, False, role_exists, (), False)
     procs = tuple(_process_obs(ctx, p, processes, health=health) for p in art.processes)
-    route_current = _file_is(ctx.layout.pool_route_file(pool.name), render_pool(art.service))
+    route_current = ctx.driver.pool_service_current(art.service)
     return PoolObservation(pool.name, True, role_exists, procs, route_current)
 
 
@@ -131,7 +132,9 @@ def observe(
     driver = ctx.driver
     processes = driver.processes()
     supervisor_running = bool(processes) or bool(driver.process_names())
-    clusters = {name: _observe_cluster(ctx, name, processes) for name in ctx.estate.clusters}
+    managed = [n for n, c in ctx.estate.clusters.items() if isinstance(c, ManagedCluster)]
+    managed_states = ctx.driver.clusters(managed)
+    clusters = {name: _observe_cluster(ctx, name, managed_states) for name in ctx.estate.clusters}
     pool_arts = {p.name: pool_artifacts(ctx, p, create=False) for p in ctx.valid.pools}
     pools = {
         p.name: _observe_pool(ctx, p, pool_arts[p.name], clusters[p.cluster_name], processes, health=health)
@@ -262,9 +265,9 @@ def _orphans(
         if name not in all_slugs:
             out.append(Orphan("route", name))
     pool_names = {p.name for p in ctx.valid.pools}
-    for path in sorted(ctx.layout.edge_dynamic.glob("pool-*.yaml")) if ctx.layout.edge_dynamic.is_dir() else []:
-        if path.stem.removeprefix("pool-") not in pool_names:
-            out.append(Orphan("pool-route", path.stem.removeprefix("pool-")))
+    for service in ctx.driver.pool_service_names():
+        if service.removeprefix("pool-") not in pool_names:
+            out.append(Orphan("pool-route", service.removeprefix("pool-")))
     for cname, cluster in clusters.items():
         for db, owned in sorted(cluster.databases.items()):
             if db not in wanted_dbs:

@@ -78,18 +78,22 @@ def export(ctx: Context, op: Operation, env: DesiredEnvironment, out: Path) -> Z
         )
         facts = odoo_db.facts(art.cluster, env.database)
         manifest = _odoo_manifest(art, facts)
+        # Exported where the filestore lives into this scratch directory, zipped from here.
+        files_dir = work / "filestore"
+        op.step("filestore", t, lambda: ctx.driver.storage.export(art.filestore_ref, files_dir))
         tmp = out.with_name(f".{out.name}.partial")
 
         def write() -> int:
             count = 0
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
                 archive.write(dump_file, "dump.sql")
-                if art.filestore.is_dir():
-                    for directory, _dirs, files in os.walk(art.filestore):
-                        for name in files:
-                            path = Path(directory) / name
-                            archive.write(path, f"filestore/{path.relative_to(art.filestore)}")
-                            count += 1
+                for directory, _dirs, files in os.walk(files_dir):
+                    for name in sorted(files):
+                        path = Path(directory) / name
+                        if path.is_symlink():
+                            continue  # only the filestore's own files go into the zip
+                        archive.write(path, f"filestore/{path.relative_to(files_dir)}")
+                        count += 1
                 archive.writestr("manifest.json", json.dumps(manifest, indent=4))
             os.replace(tmp, out)  # never a half-written zip under the final name
             return count
@@ -174,11 +178,11 @@ def import_zip(ctx: Context, op: Operation, env: DesiredEnvironment, source: Pat
             assert art is not None
             in_place = postgres.database_exists(art.cluster, env.database)
             temp = restoring.temp_database(env)
-            staging = restoring.staging_dir(art)
+            staged = restoring.staged_filestore(art)
             with temporaries.directory(ctx, work, target=t, purpose="import", operation_id=op.op_id):
                 ids = [temporaries.register_database(ctx, art.cluster, temp, target=t, purpose="import",
                                                      operation_id=op.op_id),
-                       temporaries.register_directory(ctx, staging, target=t, purpose="import",
+                       temporaries.register_filestore(ctx, staged, target=t, purpose="import",
                                                       operation_id=op.op_id)]
                 try:
                     used = op.step("extract", t, lambda: _extract_filestore(archive, work, budget))
@@ -193,18 +197,12 @@ def import_zip(ctx: Context, op: Operation, env: DesiredEnvironment, source: Pat
                     # A fresh budget per attempt: a retried load reads dump.sql again.
                     loaded = op.step("sql", t, lambda: _load_sql(
                         art, temp, archive, dump, zip_guard.Budget(zip_limits, str(source), used=used)))
-                    shutil.rmtree(staging, ignore_errors=True)
-                    ctx.make_dir(staging.parent)
-                    if (work / "filestore").is_dir():
-                        sandbox.move_tree(work / "filestore", staging)
-                    else:
-                        staging.mkdir()
-                    ctx.own(staging, recursive=True)  # Odoo (its service user) writes attachments there
+                    files = ctx.driver.storage.load(work / "filestore", staged)
                     restored = sandbox.Restored(
                         work, {"row_counts": {}, "modules": odoo_db.facts(art.cluster, temp)["modules"]}, "zip",
                         str(source))
-                    checks = op.step("checks", t, lambda: sandbox.check_database(art.cluster, temp, restored,
-                                                                                 staging))
+                    checks = op.step("checks", t, lambda: sandbox.check_database(
+                        ctx.driver.storage, art.cluster, temp, restored, staged))
                     if not checks.ok:
                         raise PermanentError("the imported database does not verify: " + "; ".join(checks.failures))
                     op.step("identity", t, lambda: provision.reset_identity(art, database=temp))
@@ -225,7 +223,6 @@ def import_zip(ctx: Context, op: Operation, env: DesiredEnvironment, source: Pat
     if art.process is not None:
         op.step("health", t, lambda: provision.wait_healthy(ctx, art.process))  # type: ignore[arg-type]
     op.step("edge-check", t, lambda: provision.check_through_edge(ctx, art), attempts=20)
-    files = sum(1 for p in art.filestore.rglob("*") if p.is_file())
     evidence.add(
         ctx.store,
         kind="import",

@@ -13,9 +13,7 @@ from odooplane.operations.desired import PoolArtifacts, pool_artifacts
 from odooplane.operations.provision import start_process, wait_healthy
 from odooplane.operations.runner import Operation
 from odooplane.planner.observed import PoolObservation
-from odooplane.render.traefik import render_pool
 from odooplane.services import postgres
-from odooplane.services.supervisor import atomic_write
 
 
 def ensure_pool(ctx: Context, op: Operation, pool: DesiredPool, obs: PoolObservation | None) -> PoolArtifacts:
@@ -38,5 +36,5 @@ def ensure_pool(ctx: Context, op: Operation, pool: DesiredPool, obs: PoolObserva
                 op.step("process", where, partial(start_process, ctx, proc, restart=restart))
                 op.step("health", where, partial(wait_healthy, ctx, proc, log=ctx.layout.process_log(proc.name)))
         if obs is None or not obs.route_current:
-            op.step("route", t, lambda: atomic_write(ctx.layout.pool_route_file(pool.name), render_pool(art.service)))
+            op.step("route", t, lambda: ctx.driver.ensure_pool_service(art.service))
     return art

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from odooplane.clock import wait_until
-from odooplane.drivers.base import OdooCommand, ProcessSpec
+from odooplane.drivers.base import ClusterSpec, FilestoreRef, OdooCommand, ProcessSpec
 from odooplane.errors import OdooplaneError, PermanentError, TemporaryError
 from odooplane.estate.models import ManagedCluster
 from odooplane.estate.resolve import DesiredEnvironment
@@ -25,11 +27,10 @@ from odooplane.operations.desired import (
     program_name,
     secret_name,
 )
-from odooplane.operations.observe import cluster_program
 from odooplane.operations.runner import Operation, StepFailed
 from odooplane.planner.observed import EnvObservation, Orphan
 from odooplane.render.traefik import DATABASE_HEADER
-from odooplane.services import http, managed_pg, odoo, odoo_db, passwords, pg_binaries, postgres
+from odooplane.services import http, odoo, odoo_db, passwords, postgres
 from odooplane.services.postgres import ClusterConn, marker
 from odooplane.store import ports
 
@@ -43,7 +44,7 @@ ROUTE_TIMEOUT_S = 30
 
 
 def ensure_cluster(ctx: Context, op: Operation, name: str) -> ClusterConn:
-    """Make cluster ``name`` reachable: for a managed one initdb + configure + run it."""
+    """Make cluster ``name`` reachable: a managed one made, configured and run by the driver."""
     cluster = ctx.estate.clusters[name]
     target = f"cluster {name}"
     if not isinstance(cluster, ManagedCluster):
@@ -53,68 +54,27 @@ def ensure_cluster(ctx: Context, op: Operation, name: str) -> ClusterConn:
         return external
     conn = ctx.cluster_conn(name)
     assert conn is not None
-    layout = ctx.cluster_root(name)
     with locks.hold(ctx.store, f"cluster-{name}", wait=120, what=target, op=op):
-        binaries = pg_binaries.find(cluster.bin_dir)
-        user = managed_pg.service_user()
-        if not layout.initialised:
-            op.step(
-                "cluster-init",
-                target,
-                lambda: managed_pg.initdb(binaries, layout, superuser_password=conn.password or "", user=user),
-                detail=f"{binaries.bin_dir} ({binaries.origin})",
-            )
         extra: dict[str, str | int | bool] = dict(cluster.settings)
         if cluster.pitr is not None:
             from odooplane.operations import pitr
 
             extra = {**pitr.archiving(ctx, name, conn), **extra}
-        settings = managed_pg.render_settings(port=conn.port, run_dir=layout.run_dir, extra=extra)
-        program = cluster_program(name)
-        process = ProcessSpec(
-            name=program,
-            kind="cluster",
-            argv=managed_pg.server_argv(binaries, layout, user=user),
-            cwd=layout.root,
-            log_file=ctx.layout.process_log(program),
-            user=user,
-            stop_signal="INT",  # fast shutdown
-            stop_wait_s=60,
-            start_s=2,
-            priority=100,
-        )
-        info = ctx.driver.processes().get(program)
-        needs_settings = _settings_differ(layout, settings)
-        if needs_settings:
-            op.step("cluster-config", target, lambda: managed_pg.write_settings(layout, settings, user=user))
-        if needs_settings and info is not None and info.running:
-            op.step("cluster-restart", target, lambda: ctx.driver.restart_process(program))
-        if info is None or not info.running or not ctx.driver.process_current(process):
-            if not ports.port_is_free(conn.port) and (info is None or not info.running):
-                raise StepFailed(
-                    target=target,
-                    step="cluster-process",
-                    reason=f"port {conn.port} is already in use by another program",
-                )
+        spec = ClusterSpec(name=name, port=conn.port, superuser_password=conn.password or "",
+                           settings=tuple(sorted(extra.items())), bin_dir=cluster.bin_dir)
 
-            def start() -> None:
-                ctx.driver.ensure_process(process)
-                ctx.driver.wait_running(program, timeout=30)
+        def step(step_name: str, action: Callable[[], object], **kw: Any) -> object:
+            return op.step(step_name, target, action, **kw)
 
-            op.step("cluster-process", target, start)
-        op.step("cluster-ready", target, lambda: postgres.server_version(conn), attempts=10)
+        try:
+            ctx.driver.ensure_cluster(spec, step=step)
+        except PermanentError as exc:
+            raise StepFailed(target=target, step="cluster-process", reason=exc.message) from exc
         if cluster.pitr is not None:
             from odooplane.operations import pitr
 
             pitr.ensure(ctx, op, name, conn)
     return conn
-
-
-def _settings_differ(layout: managed_pg.ClusterLayout, text: str) -> bool:
-    try:
-        return (layout.pgdata / "odooplane.conf").read_text() != text
-    except FileNotFoundError:
-        return True
 
 
 # -- edge -------------------------------------------------------------------------------------
@@ -401,10 +361,11 @@ def remove_env(ctx: Context, slug: str, *, env: DesiredEnvironment | None, drop_
         postgres.drop_database(conn, db)
         if env is None or env.pool is None:
             postgres.drop_role(conn, db)
-    shutil.rmtree(ctx.layout.env_dir(slug), ignore_errors=True)
+    ctx.driver.storage.remove_storage(f"env-{slug}")  # its data_dir: filestore and sessions
+    shutil.rmtree(ctx.layout.env_dir(slug), ignore_errors=True)  # its configuration
     shutil.rmtree(ctx.layout.mail_dir(slug), ignore_errors=True)
     if env is not None and env.pool is not None:
-        shutil.rmtree(ctx.layout.pool_data(env.pool) / "filestore" / env.database, ignore_errors=True)
+        ctx.driver.storage.remove(FilestoreRef(f"pool-{env.pool}", env.database))
     if env is not None:
         ports.release(ctx.store, owner=owner(env))
         ctx.secrets.delete_prefix(secret_name(env, ""))
@@ -423,7 +384,7 @@ def remove_orphan(ctx: Context, op: Operation, orphan: Orphan, *, prune: bool) -
         return
     if orphan.kind == "pool-route":
         op.step("remove-route", f"pool {orphan.name}",
-                lambda: ctx.layout.pool_route_file(orphan.name).unlink(missing_ok=True))
+                lambda: ctx.driver.remove_pool_service(f"pool-{orphan.name}"))
         return
     conn = ctx.cluster_conn(orphan.where, allocate=False) if orphan.where in ctx.estate.clusters else None
     if orphan.kind == "template":

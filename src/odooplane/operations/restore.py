@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from odooplane import faults
+from odooplane.drivers.base import FilestoreRef
 from odooplane.errors import PermanentError
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import locks, provision, repositories, sandbox, temporaries
@@ -38,7 +38,7 @@ def load_into_temporary(
     ctx: Context, op: Operation, art: EnvArtifacts, restored: sandbox.Restored, *, temp: str, reset_identity: bool
 ) -> sandbox.Checks:
     """Load ``restored`` into database ``temp`` owned by the target's role and check it; the
-    filestore is placed beside the target's as ``<db>.restore``."""
+    filestore is staged beside the target's as ``<db>.restore``."""
     env = art.env
     t = str(env.ref)
     if env.pool is None:
@@ -50,16 +50,10 @@ def load_into_temporary(
         comment=postgres.marker(ctx.estate_id, f"restore/{env.ref}")), detail=temp)
     op.step("pg_restore", t, lambda: sandbox.load_dump(art.cluster, restored, database=temp, role=env.role,
                                                        password=art.db_password))
-    staging = staging_dir(art)
-    restored_filestore = restored.root / "filestore"
-    shutil.rmtree(staging, ignore_errors=True)
-    ctx.make_dir(staging.parent)
-    if restored_filestore.is_dir():
-        sandbox.move_tree(restored_filestore, staging)
-    else:
-        staging.mkdir()
-    ctx.own(staging, recursive=True)
-    checks = op.step("checks", t, lambda: sandbox.check_database(art.cluster, temp, restored, staging))
+    staged = staged_filestore(art)
+    ctx.driver.storage.load(restored.root / "filestore", staged)
+    checks = op.step("checks", t, lambda: sandbox.check_database(ctx.driver.storage, art.cluster, temp, restored,
+                                                                 staged))
     if not checks.ok:
         raise PermanentError("the restored copy does not verify: " + "; ".join(checks.failures))
     if reset_identity:  # a copy of another environment gets the target's own identity
@@ -111,7 +105,7 @@ def fetch_pitr(ctx: Context, op: Operation, source: DesiredEnvironment, *, at: d
     finally:
         copy.stop(remove=True)
         temporaries.release(ctx, scratch_id)
-    backups.sync_filestore(source_art.filestore, stage / "filestore")
+    ctx.driver.storage.export(source_art.filestore_ref, stage / "filestore")
     manifest = {**facts, "pitr": {"requested": at.isoformat() if at else None,
                                   "newest_restorable": point.newest_restorable.isoformat()
                                   if point.newest_restorable else None}}
@@ -144,7 +138,7 @@ def _restore(ctx: Context, op: Operation, *, source: DesiredEnvironment, target:
                 raise PermanentError("; ".join(verdict.failures))
             ids = [temporaries.register_database(ctx, art.cluster, temp, target=t, purpose=kind,
                                                  operation_id=op.op_id),
-                   temporaries.register_directory(ctx, staging_dir(art), target=t, purpose=kind,
+                   temporaries.register_filestore(ctx, staged_filestore(art), target=t, purpose=kind,
                                                   operation_id=op.op_id)]
             try:
                 checks = load_into_temporary(ctx, op, art, restored, temp=temp,
@@ -189,9 +183,9 @@ def temp_database(env: DesiredEnvironment) -> str:
     return f"{env.database}__restore"
 
 
-def staging_dir(art: EnvArtifacts) -> Path:
+def staged_filestore(art: EnvArtifacts) -> FilestoreRef:
     """Where the restored filestore waits beside the live one until the swap."""
-    return art.filestore.with_name(f"{art.env.database}.restore")
+    return art.filestore_ref.sibling(temporaries.STAGED)
 
 
 def swap(ctx: Context, op: Operation, art: EnvArtifacts, temp: str, *, in_place: bool) -> None:
@@ -201,10 +195,9 @@ def swap(ctx: Context, op: Operation, art: EnvArtifacts, temp: str, *, in_place:
     env = art.env
     plan = temporaries.Swap(
         cluster=art.cluster.name, database=env.database, temp=temp, old_db=f"{env.database}__old",
-        filestore=str(art.filestore), staging=str(staging_dir(art)),
-        old_files=str(art.filestore.with_name(f"{env.database}.old")), in_place=in_place,
-        marker=postgres.marker(ctx.estate_id, str(env.ref)))
+        storage=art.storage, in_place=in_place, marker=postgres.marker(ctx.estate_id, str(env.ref)))
+    assert plan.live == art.filestore_ref
     swap_id = temporaries.begin_swap(ctx, plan, target=str(env.ref), operation_id=op.op_id)
-    op.step("swap", str(env.ref), lambda: temporaries.run_swap(art.cluster, plan))
+    op.step("swap", str(env.ref), lambda: temporaries.run_swap(art.cluster, ctx.driver.storage, plan))
     temporaries.release(ctx, swap_id)
 

@@ -5,7 +5,6 @@ first error. Used by verification, restores and drills."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import secrets
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from odooplane import execute, faults
-from odooplane.drivers.base import OdooWorkload
+from odooplane.drivers.base import FilestoreRef, OdooWorkload, Storage
 from odooplane.errors import CommandFailed, PermanentError
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import temporaries
@@ -117,9 +116,10 @@ def load_dump(cluster: ClusterConn, restored: Restored, *, database: str, role: 
         raise PermanentError(f"pg_restore as {role}: {first.removeprefix('pg_restore: error: ')}") from exc
 
 
-def check_database(cluster: ClusterConn, database: str, restored: Restored, filestore: Path) -> Checks:
-    """Row counts equal the manifest's, every stored attachment is in the filestore with its sha1,
-    the installed modules are the manifest's."""
+def check_database(storage: Storage, cluster: ClusterConn, database: str, restored: Restored,
+                   filestore: FilestoreRef) -> Checks:
+    """Row counts equal the manifest's, every stored attachment is in ``filestore`` with its sha1
+    (checked where the filestore lives), the installed modules are the manifest's."""
     checks = Checks()
     facts = odoo_db.facts(cluster, database)
     expected_counts: dict[str, int] = restored.manifest.get("row_counts", {})
@@ -132,21 +132,14 @@ def check_database(cluster: ClusterConn, database: str, restored: Restored, file
     assert isinstance(modules, dict)
     if modules != restored.manifest.get("modules"):
         checks.failures.append("installed modules differ from the manifest")
-    missing, corrupt = [], []
     attachments = odoo_db.stored_attachments(cluster, database)
-    for store_fname, checksum in attachments:
-        path = filestore / store_fname
-        if not path.is_file():
-            missing.append(store_fname)
-            continue
-        if checksum and hashlib.sha1(path.read_bytes()).hexdigest() != checksum:  # noqa: S324 - Odoo's checksum
-            corrupt.append(store_fname)
-    if missing:
-        checks.failures.append(f"{len(missing)} attachment file(s) missing from the filestore: "
-                               f"{', '.join(missing[:10])}")
-    if corrupt:
-        checks.failures.append(f"{len(corrupt)} attachment file(s) do not match their checksum: "
-                               f"{', '.join(corrupt[:10])}")
+    found = storage.check(filestore, attachments)
+    if found.missing:
+        checks.failures.append(f"{len(found.missing)} attachment file(s) missing from the filestore: "
+                               f"{', '.join(found.missing[:10])}")
+    if found.corrupt:
+        checks.failures.append(f"{len(found.corrupt)} attachment file(s) do not match their checksum: "
+                               f"{', '.join(found.corrupt[:10])}")
     checks.details.update({"row_counts": counts, "attachments": len(attachments), "modules": len(modules)})
     return checks
 
@@ -199,31 +192,3 @@ def free_port() -> int:
 def drop_scratch(cluster: ClusterConn, *, database: str, role: str) -> None:
     postgres.drop_database(cluster, database)
     postgres.drop_role(cluster, role)
-
-
-def place_filestore(restored: Restored, data_dir: Path, database: str) -> Path:
-    """Move the restored filestore to ``data_dir/filestore/<database>``."""
-    target = data_dir / "filestore" / database
-    if target.exists():
-        shutil.rmtree(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    source = restored.root / "filestore"
-    if source.is_dir():
-        move_tree(source, target)
-    else:
-        target.mkdir()
-    return target
-
-
-def move_tree(source: Path, target: Path) -> None:
-    """A rename, or a copy when the two are on different filesystems (the data directory and the
-    runtime directory Odoo's service user owns may be)."""
-    import errno
-
-    try:
-        os.replace(source, target)
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-        shutil.copytree(source, target, symlinks=True)
-        shutil.rmtree(source, ignore_errors=True)

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import secrets
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
 
 import odooplane
 from odooplane import faults
-from odooplane.drivers.base import OdooCommand, OdooWorkload
+from odooplane.drivers.base import FilestoreRef, OdooCommand, OdooWorkload
 from odooplane.errors import PermanentError
 from odooplane.estate.models import Stack
 from odooplane.estate.resolve import DesiredEnvironment, stack_source
@@ -130,10 +128,6 @@ def workload(ctx: Context, template: DesiredTemplate, cluster: ClusterConn, pass
         http_port=http_port, evented_port=http_port + 1, evented=False)
 
 
-def data_dir(ctx: Context, template: DesiredTemplate) -> Path:
-    return ctx.driver.data_dir(f"tpl-{template.key}")
-
-
 def build(ctx: Context, template: DesiredTemplate, cluster: ClusterConn, *, operation_id: int | None = None) -> None:
     """Initialise, warm and seal ``template`` on ``cluster``. A half-built one is started again."""
     comment = postgres.marker(ctx.estate_id, template.target)
@@ -146,7 +140,7 @@ def build(ctx: Context, template: DesiredTemplate, cluster: ClusterConn, *, oper
         return  # built and sealed
     if state is not None:
         postgres.drop_database(cluster, template.database)
-    shutil.rmtree(data_dir(ctx, template).parent, ignore_errors=True)
+    ctx.driver.storage.remove_storage(f"tpl-{template.key}")  # what a half-built one left in its data_dir
     password = ctx.secrets.get_or_create(f"template/{template.key}/db_password")
     postgres.ensure_role(cluster, role=template.role, password=password, comment=comment)
     # The database belongs to the administrator, its objects to the template role: a copy then
@@ -199,31 +193,6 @@ def _warm(ctx: Context, w: OdooWorkload) -> None:
         logger.warning("template warm-up incomplete: %s", exc)
 
 
-# -- copying ------------------------------------------------------------------------------------
-
-
-def copy_filestore(source: Path, target: Path) -> int:
-    """Copy a filestore with hard links (its files are content-addressed, never modified in
-    place); fall back to copying across filesystems. Return the number of files."""
-    count = 0
-    target.mkdir(parents=True, exist_ok=True)
-    if not source.is_dir():
-        return 0
-    for directory, _dirs, files in os.walk(source):
-        relative = Path(directory).relative_to(source)
-        (target / relative).mkdir(parents=True, exist_ok=True)
-        for name in files:
-            src, dst = Path(directory) / name, target / relative / name
-            if dst.exists():
-                continue
-            try:
-                os.link(src, dst)
-            except OSError:
-                shutil.copy2(src, dst)
-            count += 1
-    return count
-
-
 def copy_into(ctx: Context, template: DesiredTemplate, art: EnvArtifacts, *, operation_id: int | None = None) -> None:
     """Create the environment's database as a copy of ``template`` (marked "creating" until the
     caller gives it its identity) and give it its filestore."""
@@ -233,16 +202,14 @@ def copy_into(ctx: Context, template: DesiredTemplate, art: EnvArtifacts, *, ope
                                 target=str(env.ref), operation_id=operation_id)
     faults.point("from-template:copied")
     odoo_db.take_ownership(art.cluster, env.database, from_role=template.role, to_role=env.role)
-    source = data_dir(ctx, template) / "filestore" / template.database
-    shutil.rmtree(art.filestore, ignore_errors=True)
-    ctx.make_dir(art.filestore.parent)
-    copy_filestore(source, art.filestore)
-    ctx.own(art.filestore, recursive=True)
+    ctx.driver.storage.copy(FilestoreRef(f"tpl-{template.key}", template.database), art.filestore_ref)
 
 
 def remove(ctx: Context, cluster: ClusterConn, database: str, key: str) -> None:
     """Drop a template no longer wanted (it holds no tenant data), its role and files."""
     postgres.drop_database(cluster, database)
     postgres.drop_role(cluster, database)
+    ctx.driver.storage.remove_storage(f"tpl-{key}")
+    # The rest of its one-shot workload's home on this host (odoo.conf, logs) beside the data_dir.
     shutil.rmtree(ctx.driver.data_dir(f"tpl-{key}").parent, ignore_errors=True)
     ctx.secrets.delete_prefix(f"template/{key}/")

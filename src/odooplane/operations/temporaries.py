@@ -17,11 +17,12 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from odooplane import faults
 from odooplane.clock import wait_until
+from odooplane.drivers.base import FilestoreRef, Storage
 from odooplane.errors import LockedError, OdooplaneError
 from odooplane.operations import locks
 from odooplane.operations.context import Context
@@ -52,9 +53,26 @@ def directory(ctx: Context, path: Path, *, target: str, purpose: str, operation_
 
 
 def register_directory(ctx: Context, path: Path, *, target: str, purpose: str, operation_id: int | None) -> int:
-    """Register a directory about to be created that outlives one block (a staged filestore)."""
+    """Register a control-plane directory about to be created that outlives one block (a scratch
+    cluster's copy)."""
     return temporaries.register(ctx.store, kind="directory", name=str(path), target=target, purpose=purpose,
                                 operation_id=operation_id)
+
+
+def register_filestore(ctx: Context, ref: FilestoreRef, *, target: str, purpose: str,
+                       operation_id: int | None) -> int:
+    """Register a filestore about to be made (a staged copy) or to be removed (one left behind by
+    a move): the next run removes it through the driver's storage."""
+    return temporaries.register(ctx.store, kind="filestore", name=str(ref), target=target, purpose=purpose,
+                                operation_id=operation_id, data=_ref_data(ref))
+
+
+def _ref_data(ref: FilestoreRef) -> dict[str, str]:
+    return {"storage": ref.storage, "database": ref.database, "suffix": ref.suffix}
+
+
+def _ref(data: dict[str, Any]) -> FilestoreRef:
+    return FilestoreRef(str(data["storage"]), str(data["database"]), str(data.get("suffix", "")))
 
 
 def register_database(ctx: Context, cluster: ClusterConn, name: str, *, target: str, purpose: str,
@@ -113,10 +131,15 @@ def create_database(ctx: Context, cluster: ClusterConn, *, database: str, owner:
 # -- swaps ---------------------------------------------------------------------------------------
 
 
+STAGED = ".restore"  # the verified copy's filestore, beside the live one until the swap
+SWAPPED_OUT = ".old"  # the live filestore, set aside during the swap
+
+
 @dataclass(frozen=True)
 class Swap:
     """Putting a verified copy in place: database ``temp`` becomes ``database`` (the old one, if
-    ``in_place``, goes through ``old_db``) and directory ``staging`` becomes ``filestore``.
+    ``in_place``, goes through ``old_db``) and the staged filestore (``<database>.restore`` of
+    ``storage``) becomes the live one (the old one goes through ``<database>.old``).
 
     The database rename is the commit point: once ``temp`` is gone and ``database`` exists, the
     swap is finished forward whatever else happened; before that it is undone."""
@@ -125,14 +148,42 @@ class Swap:
     database: str
     temp: str
     old_db: str
-    filestore: str
-    staging: str
-    old_files: str
+    storage: str  # the data_dir holding the environment's filestore (env-<slug> | pool-<name>)
     in_place: bool
     marker: str
 
+    @property
+    def live(self) -> FilestoreRef:
+        return FilestoreRef(self.storage, self.database)
+
+    @property
+    def staged(self) -> FilestoreRef:
+        return self.live.sibling(STAGED)
+
+    @property
+    def swapped_out(self) -> FilestoreRef:
+        return self.live.sibling(SWAPPED_OUT)
+
     def as_data(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Swap:
+        """The swap a record holds — also one written by an earlier version, which named the live
+        filestore by its path (``…/envs/<slug>/data/filestore/<db>``, ``…/pools/<name>/data/…``)."""
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if "storage" not in fields:
+            fields["storage"] = _storage_of_path(str(data.get("filestore", "")))
+        return cls(**fields)
+
+
+def _storage_of_path(path: str) -> str:
+    """The storage name of a live filestore's path as earlier versions recorded it."""
+    parts = PurePath(path).parts
+    kinds = {"envs": "env", "pools": "pool"}
+    if len(parts) >= 5 and parts[-2] == "filestore" and parts[-3] == "data" and parts[-5] in kinds:
+        return f"{kinds[parts[-5]]}-{parts[-4]}"
+    raise OdooplaneError(f"a swap recorded with filestore {path!r}: not an environment's or pool's filestore")
 
 
 def begin_swap(ctx: Context, swap: Swap, *, target: str, operation_id: int | None) -> int:
@@ -140,7 +191,7 @@ def begin_swap(ctx: Context, swap: Swap, *, target: str, operation_id: int | Non
                                 purpose="swap", operation_id=operation_id, data=swap.as_data())
 
 
-def run_swap(conn: ClusterConn, swap: Swap) -> None:
+def run_swap(conn: ClusterConn, storage: Storage, swap: Swap) -> None:
     """Do the swap (idempotent: re-running it after any kill finishes it)."""
     exists = postgres.database_exists
     if exists(conn, swap.temp):
@@ -155,38 +206,35 @@ def run_swap(conn: ClusterConn, swap: Swap) -> None:
             raise OdooplaneError(f"database {swap.database} appeared during the swap: not replacing it")
         postgres.rename_database(conn, swap.temp, swap.database)
         faults.point("swap:new-renamed")
-    _finish_swap(conn, swap)
+    _finish_swap(conn, storage, swap)
 
 
-def _finish_swap(conn: ClusterConn, swap: Swap) -> None:
-    """After the commit point: mark the database, swap the filestore directories, drop the old."""
+def _finish_swap(conn: ClusterConn, storage: Storage, swap: Swap) -> None:
+    """After the commit point: mark the database, swap the filestores, drop the old."""
     postgres.set_comment(conn, swap.database, swap.marker)
     postgres.allow_connections(conn, swap.database, True)
-    filestore, staging, old_files = Path(swap.filestore), Path(swap.staging), Path(swap.old_files)
-    if staging.exists():
-        if filestore.exists():
-            shutil.rmtree(old_files, ignore_errors=True)
+    if storage.exists(swap.staged):
+        if storage.exists(swap.live):
+            storage.remove(swap.swapped_out)
             faults.point("swap:old-files-cleared")
-            os.replace(filestore, old_files)
+            storage.move(swap.live, swap.swapped_out)
             faults.point("swap:files-moved-aside")
-        filestore.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging, filestore)
+        storage.move(swap.staged, swap.live)
         faults.point("swap:files-renamed")
-    elif not filestore.exists():
-        filestore.mkdir(parents=True)
-    shutil.rmtree(old_files, ignore_errors=True)
+    # Neither a staged nor a live filestore: nothing to put in place (Odoo makes it on first use).
+    storage.remove(swap.swapped_out)
     postgres.drop_database(conn, swap.old_db)
     faults.point("swap:done")
 
 
-def _recover_swap(conn: ClusterConn, swap: Swap) -> str:
+def _recover_swap(conn: ClusterConn, storage: Storage, swap: Swap) -> str:
     exists = postgres.database_exists
     if exists(conn, swap.temp) and exists(conn, swap.database):
         # Killed before the commit point: undo (the copy is removed as a temporary database).
         postgres.allow_connections(conn, swap.database, True)
         return f"{swap.database}: unfinished swap undone (the copy was never put in place)"
     if exists(conn, swap.temp) or exists(conn, swap.database):
-        run_swap(conn, swap)
+        run_swap(conn, storage, swap)
         return f"{swap.database}: unfinished swap finished (the verified copy is in place)"
     if exists(conn, swap.old_db):
         postgres.rename_database(conn, swap.old_db, swap.database)
@@ -260,11 +308,14 @@ def _clean_one(ctx: Context, item: Temporary) -> str:
     if item.kind == "process":
         stopped = _stop_process(int(item.name), str(item.data.get("mark", "")))
         return f"{'stopped' if stopped else 'forgot'} {item.describe()}"
+    if item.kind == "filestore":
+        ctx.driver.storage.remove(_ref(item.data))
+        return f"removed {item.describe()}"
     conn = ctx.cluster_conn(item.location, allocate=False) if item.location in ctx.estate.clusters else None
     if conn is None:
         return f"forgot {item.describe()} (its cluster is gone)"
     if item.kind == "swap":
-        return _recover_swap(conn, Swap(**item.data))
+        return _recover_swap(conn, ctx.driver.storage, Swap.from_data(item.data))
     if item.kind == "role":
         postgres.drop_role(conn, item.name)
         return f"removed {item.describe()}"

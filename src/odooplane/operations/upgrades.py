@@ -13,13 +13,10 @@ downtime are recorded in the release history.
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from odooplane.drivers.base import OdooCommand, OdooWorkload
+from odooplane.drivers.base import FilestoreRef, OdooCommand, OdooWorkload
 from odooplane.errors import OdooplaneError, PermanentError
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import locks, provision
@@ -85,7 +82,7 @@ def upgrade_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: s
         result.installed = [m for m in env.modules if m not in installed]
         before = _workload_of_release(ctx, env, result.from_release)
         snapshot = f"{env.database}__preupgrade"
-        files = art.filestore.with_name(f"{env.database}.preupgrade")
+        files = art.filestore_ref.sibling(".preupgrade")
 
         def timed(name: str, action: object) -> object:
             t0 = time.monotonic()
@@ -127,7 +124,7 @@ def upgrade_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: s
             new_hashes = module_hashes(art.runtime, installed_modules(art.cluster, env.database))
         finally:
             postgres.drop_database(art.cluster, snapshot)
-            shutil.rmtree(files, ignore_errors=True)
+            ctx.driver.storage.remove(files)
     result.duration_s = round(time.monotonic() - started, 3)
     ok = result.status == "upgraded"
     result.event_id = releases.add(
@@ -151,7 +148,7 @@ def _workload_of_release(ctx: Context, env: DesiredEnvironment, release: str | N
     return before.process.workload if before is not None and before.process is not None else None
 
 
-def _snapshot(ctx: Context, art: EnvArtifacts, snapshot: str, files: Path) -> None:
+def _snapshot(ctx: Context, art: EnvArtifacts, snapshot: str, files: FilestoreRef) -> None:
     env = art.env
     postgres.drop_database(art.cluster, snapshot)
     postgres.allow_connections(art.cluster, env.database, False)  # probes and crons must not hold it open
@@ -160,11 +157,10 @@ def _snapshot(ctx: Context, art: EnvArtifacts, snapshot: str, files: Path) -> No
                                       comment=postgres.marker(ctx.estate_id, f"snapshot/{env.ref}"))
     finally:
         postgres.allow_connections(art.cluster, env.database, True)
-    shutil.rmtree(files, ignore_errors=True)
-    if art.filestore.is_dir():
-        from odooplane.operations.templates import copy_filestore
-
-        copy_filestore(art.filestore, files)
+    storage = ctx.driver.storage
+    storage.remove(files)
+    if storage.exists(art.filestore_ref):
+        storage.copy(art.filestore_ref, files)  # hard links where it can: Odoo never rewrites a stored file
 
 
 def _update(ctx: Context, art: EnvArtifacts, modules: list[str]) -> None:
@@ -173,7 +169,8 @@ def _update(ctx: Context, art: EnvArtifacts, modules: list[str]) -> None:
         what="Odoo update", log_name="update", log_scope=art.slug, secrets=(art.db_password,)))
 
 
-def _rollback(ctx: Context, art: EnvArtifacts, snapshot: str, files: Path, before: OdooWorkload | None) -> None:
+def _rollback(ctx: Context, art: EnvArtifacts, snapshot: str, files: FilestoreRef,
+              before: OdooWorkload | None) -> None:
     """Previous code and data back, then Odoo started and checked on them."""
     proc = art.process
     assert proc is not None
@@ -184,7 +181,7 @@ def _rollback(ctx: Context, art: EnvArtifacts, snapshot: str, files: Path, befor
     provision.check_through_edge(ctx, art)
 
 
-def _restore_snapshot(ctx: Context, art: EnvArtifacts, snapshot: str, files: Path) -> None:
+def _restore_snapshot(ctx: Context, art: EnvArtifacts, snapshot: str, files: FilestoreRef) -> None:
     """The snapshot's database and filestore in place of the current ones (Odoo stopped first)."""
     env = art.env
     assert art.process is not None
@@ -194,7 +191,7 @@ def _restore_snapshot(ctx: Context, art: EnvArtifacts, snapshot: str, files: Pat
         postgres.rename_database(art.cluster, snapshot, env.database)
         postgres.set_comment(art.cluster, env.database, postgres.marker(ctx.estate_id, str(env.ref)))
         provision.mark_ready(ctx, art)
-    if files.is_dir():
-        shutil.rmtree(art.filestore, ignore_errors=True)
-        os.replace(files, art.filestore)
-        ctx.own(art.filestore, recursive=True)  # the snapshot's directories were made by us
+    storage = ctx.driver.storage
+    if storage.exists(files):
+        storage.remove(art.filestore_ref)
+        storage.move(files, art.filestore_ref)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from odooplane.drivers.base import FilestoreRef
 from odooplane.errors import NotFound, OdooplaneError, UsageError
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import repositories, sandbox, temporaries
@@ -145,9 +146,10 @@ def _prove_in(ctx: Context, op: Operation, env: DesiredEnvironment, cluster: Clu
                                                          comment=marker))
     op.step("pg_restore", t, lambda: sandbox.load_dump(cluster, restored, database=name, role=role,
                                                        password=password))
-    data_dir = ctx.driver.data_dir(f"sandbox-{name}")  # where Odoo can boot on it
-    filestore = sandbox.place_filestore(restored, data_dir, name)
-    checks = op.step("checks", t, lambda: sandbox.check_database(cluster, name, restored, filestore))
+    filestore = FilestoreRef(f"sandbox-{name}", name)  # in the data_dir Odoo boots on it with
+    ctx.driver.storage.load(restored.root / "filestore", filestore)
+    checks = op.step("checks", t, lambda: sandbox.check_database(ctx.driver.storage, cluster, name, restored,
+                                                                 filestore))
     result.failures += checks.failures
     result.details.update(checks.details)
     booted = op.step("boot", t, lambda: sandbox.boot(ctx, env, cluster, database=name, role=role,

@@ -16,7 +16,7 @@ class ClusterObservation:
     name: str
     kind: str
     initialised: bool
-    process: ProcessState | None
+    running: bool  # a managed cluster's server runs (an external one: always True)
     reachable: bool
     error: str | None
     databases: dict[str, OwnedDatabase] = field(default_factory=dict)  # ours, by name

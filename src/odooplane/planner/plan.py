@@ -171,7 +171,7 @@ def plan(valid: ValidEstate, observed: Observed, *, prune: bool = False,
         if isinstance(cluster, ManagedCluster):
             if not obs.initialised:
                 result.changes.append(Change(f"cluster {name}", "cluster", "create", "initdb a new cluster"))
-            elif obs.process is None or not obs.process.running:
+            elif not obs.running:
                 result.changes.append(Change(f"cluster {name}", "cluster", "start", "PostgreSQL is not running"))
         elif not obs.reachable:
             result.changes.append(Change(f"cluster {name}", "cluster", "check", obs.error or "unreachable"))

@@ -184,6 +184,7 @@ class SupportService:
     uid: int | None = None
     gid: int | None = None
     stop_grace_s: int = 10
+    entrypoint: tuple[str, ...] = ()  # the image's own when empty
 
 
 @dataclass(frozen=True)
@@ -395,6 +396,8 @@ def _support(project: Project, svc: SupportService, secrets: dict[str, dict[str,
     where = f"service {svc.name}"
     service = _common(image=svc.image, where=where, stop_grace_s=svc.stop_grace_s,
                       labels=_service_labels(project, target=svc.name, kind=svc.name, revision=svc.revision))
+    if svc.entrypoint:
+        service["entrypoint"] = list(svc.entrypoint)
     if svc.command:
         service["command"] = list(svc.command)
     if svc.uid is not None:

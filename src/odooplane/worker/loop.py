@@ -55,6 +55,9 @@ def _start_catcher(path: Path | None, stop: threading.Event) -> None:
     except OdooplaneError as exc:
         logger.error("the mail catcher cannot start: %s", exc.message)
         return
+    if ctx.valid.estate.platform.driver != "local":
+        ctx.close()
+        return  # the runtime runs its own mail sink (a container of the compose project)
     try:
         catcher.start(ctx.layout.mail_listeners, stop)
     finally:

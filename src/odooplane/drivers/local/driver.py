@@ -12,15 +12,19 @@ from pathlib import Path
 
 from odooplane.clock import wait_until
 from odooplane.drivers.base import (
+    ClusterSpec,
+    ClusterState,
     EdgeSpec,
     OdooCommand,
     OdooWorkload,
     ProcessSpec,
     ProcessState,
     RouteState,
+    Step,
     Storage,
     WorkloadState,
 )
+from odooplane.drivers.local.clusters import LocalClusters
 from odooplane.drivers.local.odoo import REVISION_ENV, LocalOdoo, storage_dir
 from odooplane.drivers.local.storage import LocalStorage
 from odooplane.errors import PermanentError
@@ -54,12 +58,34 @@ def _program(spec: ProcessSpec) -> render_supervisor.Program:
 class LocalDriver:
     name = "local"
 
-    def __init__(self, layout: Layout, edge: EdgeSpec, odoo_user: ServiceUser | None = None) -> None:
+    def __init__(self, layout: Layout, edge: EdgeSpec, odoo_user: ServiceUser | None = None, *,
+                 estate_id: str = "") -> None:
         self.layout = layout
         self.edge = edge
         self.supervisor = Supervisor(layout.supervisor, layout.logs / "processes")
         self.odoo = LocalOdoo(layout, odoo_user)
         self.storage: Storage = LocalStorage(layout, odoo_user)
+        self.managed = LocalClusters(layout, estate_id, self)
+
+    # -- mail -------------------------------------------------------------------------------------
+    def mail_host(self) -> str:
+        return "127.0.0.1"  # the worker's catcher listens on loopback
+
+    def ensure_mail_sink(self, listeners: Mapping[int, Path]) -> bool:
+        return False  # the worker catches mail itself, following the listener file
+
+    def purge(self) -> None:
+        return None
+
+    # -- managed clusters ---------------------------------------------------------------------
+    def ensure_cluster(self, spec: ClusterSpec, *, step: Step) -> None:
+        self.managed.ensure(spec, step=step)
+
+    def clusters(self, names: list[str]) -> dict[str, ClusterState]:
+        return self.managed.states(names)
+
+    def remove_cluster(self, name: str) -> None:
+        self.managed.remove(name)
 
     # -- Odoo workloads ---------------------------------------------------------------------
     def configure_workload(self, workload: OdooWorkload) -> bool:
@@ -219,6 +245,28 @@ class LocalDriver:
     # -- routes ---------------------------------------------------------------------------
     def ensure_route(self, route: render_traefik.EnvRoute) -> bool:
         return atomic_write(self.layout.route_file(route.name), render_traefik.render_env(route))
+
+    def ensure_pool_service(self, service: render_traefik.PoolService) -> bool:
+        return atomic_write(self.layout.pool_route_file(service.name.removeprefix("pool-")),
+                            render_traefik.render_pool(service))
+
+    def pool_service_current(self, service: render_traefik.PoolService) -> bool:
+        try:
+            return (self.layout.pool_route_file(service.name.removeprefix("pool-")).read_text()
+                    == render_traefik.render_pool(service))
+        except FileNotFoundError:
+            return False
+
+    def remove_pool_service(self, name: str) -> bool:
+        path = self.layout.pool_route_file(name.removeprefix("pool-"))
+        existed = path.exists()
+        path.unlink(missing_ok=True)
+        return existed
+
+    def pool_service_names(self) -> list[str]:
+        if not self.layout.edge_dynamic.is_dir():
+            return []
+        return sorted(p.stem for p in self.layout.edge_dynamic.glob("pool-*.yaml"))
 
     def remove_route(self, name: str) -> bool:
         path = self.layout.route_file(name)

@@ -7,10 +7,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 from pathlib import Path
 
 from odooplane.drivers.base import FilestoreCheck, FilestoreRef
 from odooplane.drivers.local.odoo import storage_dir
+from odooplane.errors import PermanentError
 from odooplane.layout import Layout
 from odooplane.services import service_users
 from odooplane.services.service_users import ServiceUser
@@ -31,9 +33,9 @@ def copy_tree(source: Path, target: Path) -> int:
             if dst.exists():
                 continue
             try:
-                os.link(src, dst)
+                os.link(src, dst, follow_symlinks=False)  # a symlink is copied as one, never followed
             except OSError:
-                shutil.copy2(src, dst)
+                shutil.copy2(src, dst, follow_symlinks=False)
             count += 1
     return count
 
@@ -79,8 +81,18 @@ class LocalStorage:
         return count
 
     def move(self, source: FilestoreRef, target: FilestoreRef) -> None:
+        """Rename ``source`` to ``target``. Done already (``source`` gone, ``target`` there): nothing
+        to do. Raise PermanentError rather than move onto an existing ``target`` (whose files would
+        otherwise be lost or merged) or when there is nothing to move."""
+        src, dst = self.path(source), self.path(target)
+        if dst.exists() or dst.is_symlink():
+            if not src.exists():
+                return
+            raise PermanentError(f"{target} exists: not moving {source} onto it")
+        if not src.exists():
+            raise PermanentError(f"{source} does not exist: nothing to move to {target}")
         self._parent(target)
-        move_tree(self.path(source), self.path(target))
+        move_tree(src, dst)
 
     def remove(self, ref: FilestoreRef) -> None:
         shutil.rmtree(self.path(ref), ignore_errors=True)
@@ -114,7 +126,9 @@ class LocalStorage:
 
     def size(self, ref: FilestoreRef) -> int:
         root = self.path(ref)
-        return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.is_dir() else 0
+        if not root.is_dir() or root.is_symlink():
+            return 0
+        return sum(info.st_size for info in (p.lstat() for p in root.rglob("*")) if stat.S_ISREG(info.st_mode))
 
     def remove_storage(self, storage: str) -> None:
         shutil.rmtree(storage_dir(self.layout, storage), ignore_errors=True)

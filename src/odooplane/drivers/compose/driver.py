@@ -1,0 +1,599 @@
+"""The compose driver: the estate's data plane as one Docker Compose v2 project on a Docker Engine
+of this host — Odoo (dedicated environments and pool processes), the edge (Traefik, file
+provider), managed PostgreSQL clusters and the mail sink are services of the project; the
+control plane (the CLI and the worker, with restic and pg_dump) stays on the host.
+
+What it keeps on the host, under ``<data_dir>/compose/``: ``project.json`` (the services it was
+asked to run: its memory of the desired project, never of what runs — that is always ``docker
+compose ps``), ``compose.yaml`` rendered from it (render/compose.py), the secret files (odoo.conf,
+cluster passwords: mode 0600, owned by the uid that reads them), the edge's configuration and
+logs, and the build contexts of the images it makes. Filestores live in named volumes: the engine
+is on this host, so the driver reaches a volume's directory and hands what it writes there to the
+image's Odoo user (uid 101).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import time
+import types
+import typing
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from odooplane.clock import wait_until
+from odooplane.drivers.base import (
+    ClusterSpec,
+    ClusterState,
+    EdgeSpec,
+    FilestoreRef,
+    OdooCommand,
+    OdooWorkload,
+    ProcessSpec,
+    ProcessState,
+    RouteState,
+    Step,
+    Storage,
+    WorkloadState,
+)
+from odooplane.drivers.compose import engine, images
+from odooplane.drivers.compose.engine import Compose, Container
+from odooplane.drivers.local.driver import LocalDriver
+from odooplane.drivers.local.storage import LocalStorage
+from odooplane.errors import PermanentError
+from odooplane.estate.models import ComposeSettings
+from odooplane.layout import Layout
+from odooplane.render import compose as render
+from odooplane.render import dockerfile, odoo_conf
+from odooplane.render import traefik as render_traefik
+from odooplane.services import odoo, odoo_commands, postgres, traefik
+from odooplane.services.postgres import ClusterConn
+from odooplane.services.service_users import ServiceUser
+from odooplane.services.supervisor import atomic_write
+
+logger = logging.getLogger(__name__)
+
+ODOO_USER = ServiceUser("odoo", dockerfile.SIMULATOR.uid, dockerfile.SIMULATOR.gid)
+MAIL_SINK: Literal["mail-sink"] = "mail-sink"
+_STATES = {"running": "RUNNING", "restarting": "BACKOFF", "created": "STOPPED", "exited": "EXITED",
+           "paused": "STOPPED", "dead": "FATAL", "removing": "STOPPING"}
+
+
+def project_name(platform_name: str, settings: ComposeSettings) -> str:
+    return settings.project or f"odooplane-{platform_name}"
+
+
+def _convert(kind: Any, value: Any) -> Any:
+    """``value`` read back from JSON as a value of type ``kind`` (nested dataclasses, tuples)."""
+    if value is None:
+        return None
+    if dataclasses.is_dataclass(kind) and isinstance(value, dict):
+        return _rebuild(kind, value)
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is tuple and args:
+        return tuple(_convert(args[0], item) for item in value)
+    if origin in (typing.Union, types.UnionType):
+        for option in args:
+            if dataclasses.is_dataclass(option) and isinstance(value, dict):
+                return _rebuild(option, value)
+    return value
+
+
+def _rebuild(cls: Any, raw: Mapping[str, Any]) -> Any:
+    """The dataclass ``cls`` (a renderer input) from its ``dataclasses.asdict`` JSON."""
+    hints = typing.get_type_hints(cls)
+    return cls(**{f.name: _convert(hints[f.name], raw[f.name]) for f in dataclasses.fields(cls) if f.name in raw})
+
+
+class ComposeStorage(LocalStorage):
+    """Filestores in the project's named volumes (``<project>_<storage>``), reached on this host
+    and owned by the image's Odoo user."""
+
+    def __init__(self, driver: ComposeDriver) -> None:
+        super().__init__(driver.layout, ODOO_USER)
+        self.driver = driver
+
+    def path(self, ref: FilestoreRef) -> Path:
+        return self.driver.data_dir(ref.storage) / "filestore" / f"{ref.database}{ref.suffix}"
+
+    def _parent(self, ref: FilestoreRef) -> Path:
+        from odooplane.services import service_users
+
+        parent = self.path(ref).parent
+        made = [p for p in (parent, *parent.parents) if not p.exists()]
+        parent.mkdir(parents=True, exist_ok=True)
+        for created in made:
+            service_users.give(created, ODOO_USER)
+        return parent
+
+    def remove_storage(self, storage: str) -> None:
+        self.driver.remove_volume(storage)
+
+
+class ComposeDriver:
+    name = "compose"
+
+    def __init__(self, layout: Layout, edge: EdgeSpec, odoo_user: ServiceUser | None = None, *,
+                 estate_id: str = "", platform_name: str = "default",
+                 settings: ComposeSettings | None = None) -> None:
+        self.layout = layout
+        self.edge = edge
+        self.estate_id = estate_id
+        self.settings = settings or ComposeSettings()
+        self.project = project_name(platform_name, self.settings)
+        self.root = layout.root / "compose"
+        self.compose = Compose(self.project, self.root / "compose.yaml")
+        # The control plane's own processes (the worker) stay supervised on the host.
+        self.host = LocalDriver(layout, edge, odoo_user, estate_id=estate_id)
+        self.storage: Storage = ComposeStorage(self)
+        self._ps: tuple[float, list[Container]] | None = None
+
+    # -- the desired project ----------------------------------------------------------------------
+    @property
+    def _state_file(self) -> Path:
+        return self.root / "project.json"
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads(self._state_file.read_text())
+        except FileNotFoundError:
+            data = {}
+        for key in ("odoo", "clusters", "routes", "pools"):
+            data.setdefault(key, {})
+        data.setdefault("edge", None)
+        data.setdefault("mail_sink", None)
+        return data
+
+    def _project(self, data: Mapping[str, Any]) -> render.Project:
+        edge = data.get("edge")
+        return render.Project(
+            name=self.project, estate=self.estate_id or "estate",
+            odoo=tuple(_rebuild(render.OdooService, v) for _k, v in sorted(data["odoo"].items())),
+            edge=_rebuild(render.EdgeService, edge) if edge else None,
+            clusters=tuple(_rebuild(render.PostgresService, v) for _k, v in sorted(data["clusters"].items())),
+            mail_sink=_rebuild(render.SupportService, data["mail_sink"]) if data.get("mail_sink") else None,
+        )
+
+    def _save(self, data: dict[str, Any]) -> bool:
+        """Write project.json and compose.yaml; return True if the project changed."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        text = render.render(self._project(data))
+        changed = atomic_write(self.root / "compose.yaml", text, mode=0o600)
+        atomic_write(self._state_file, json.dumps(data, indent=1, sort_keys=True, default=list) + "\n", mode=0o600)
+        self._ps = None
+        return changed
+
+    def _containers(self, *, fresh: bool = False) -> list[Container]:
+        now = time.monotonic()
+        if fresh or self._ps is None or now - self._ps[0] > 1.0:
+            self._ps = (now, self.compose.ps())
+        return self._ps[1]
+
+    def _container(self, service: str) -> Container | None:
+        return next((c for c in self._containers(fresh=True) if c.service == service), None)
+
+    # -- runtime ----------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        problem = engine.engine_answers()
+        if problem:
+            raise PermanentError(problem + " (platform.driver: compose needs a Docker Engine: see docs/drivers.md)")
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.host.prepare()
+
+    def stop_processes(self, *, keep: Collection[str] = (), grace_s: float | None = None,
+                       progress: Callable[[str], None] | None = None) -> None:
+        self.host.stop_processes(keep=keep, grace_s=grace_s, progress=progress)
+        services = [c.service for c in self._containers(fresh=True)
+                    if c.service not in keep and c.state in ("running", "restarting")]
+        if services:
+            if progress:
+                progress(f"stopping {len(services)} container(s)")
+            self.compose.stop(services, grace_s=grace_s)
+
+    def shutdown(self, *, grace_s: float | None = None, progress: Callable[[str], None] | None = None) -> None:
+        self.compose.down(volumes=False, grace_s=grace_s)
+        self.host.shutdown(grace_s=grace_s, progress=progress)
+
+    def purge(self) -> None:
+        """Remove the project's containers, network and volumes (filestores, cluster data)."""
+        self.compose.down(volumes=True)
+        shutil.rmtree(self.root / "secrets", ignore_errors=True)
+        data = self._load()
+        data.update(odoo={}, clusters={}, routes={}, pools={}, edge=None, mail_sink=None)
+        self._state_file.unlink(missing_ok=True)
+        (self.root / "compose.yaml").unlink(missing_ok=True)
+
+    # -- images -----------------------------------------------------------------------------------
+    def _image(self, stack_image: str | None, *, simulator: bool) -> tuple[str, tuple[str, ...], int, int]:
+        """(image, entrypoint, uid, gid) of an Odoo workload."""
+        if simulator:
+            tag = images.simulator(self.root / "images", base=self.settings.base_image)
+            return tag, dockerfile.SIMULATOR.entrypoint, dockerfile.SIMULATOR.uid, dockerfile.SIMULATOR.gid
+        if stack_image:
+            return stack_image, dockerfile.OFFICIAL.entrypoint, dockerfile.OFFICIAL.uid, dockerfile.OFFICIAL.gid
+        raise PermanentError("a real Odoo stack on the compose driver needs an image (stacks.<name>.image, e.g. "
+                             "odoo:18.0): building one from a source tree is documented in docs/drivers.md")
+
+    # -- secrets ----------------------------------------------------------------------------------
+    def _secret(self, name: str, text: str, *, uid: int, gid: int) -> str:
+        path = self.root / "secrets" / name
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        atomic_write(path, text, mode=0o600)
+        os.chown(path, uid, gid)
+        return str(path)
+
+    # -- Odoo workloads ---------------------------------------------------------------------------
+    def _conf(self, w: OdooWorkload, data: Mapping[str, Any]) -> str:
+        if w.cluster in data["clusters"]:
+            host, port = render.cluster_service(w.cluster), render.POSTGRES_PORT
+        else:
+            host, port = w.cluster_address
+            if host in ("127.0.0.1", "localhost", "::1"):
+                raise PermanentError(f"{w.target}: cluster {w.cluster} is at {host}, which a container cannot reach "
+                                     "(its own loopback): use a managed cluster or a host the containers reach")
+        addons = tuple(f"{dockerfile.ADDONS_DIR}/{i}" for i, _ in enumerate(w.stack.addons))
+        return odoo_conf.render_placed(w.settings, odoo_conf.Placement(
+            db_host=host, db_port=port, data_dir=dockerfile.DATA_DIR, addons_path=addons,
+            http_port=dockerfile.HTTP_PORT, evented_port=dockerfile.EVENTED_PORT, logfile="",
+            http_interface="0.0.0.0"))
+
+    def _odoo_service(self, w: OdooWorkload, data: Mapping[str, Any]) -> render.OdooService:
+        image, entrypoint, uid, gid = self._image(w.stack.image, simulator=w.stack.simulator)
+        conf = self._secret(f"{w.name}.conf", self._conf(w, data), uid=uid, gid=gid)
+        kind: Literal["environment", "pool"] = "pool" if w.role == "pool" else "environment"
+        mounts = tuple(render.Mount(source, f"{dockerfile.ADDONS_DIR}/{i}") for i, source in enumerate(w.stack.addons))
+        depends = (render.cluster_service(w.cluster),) if w.cluster in data["clusters"] else ()
+        return render.OdooService(name=w.name, kind=kind, target=w.target, image=image, entrypoint=entrypoint,
+                                  conf=conf, storage=w.storage, http_port=w.http_port, revision=w.revision, uid=uid,
+                                  gid=gid, evented=w.evented, stop_grace_s=w.stop_grace_s, depends_on=depends,
+                                  mounts=mounts)
+
+    def configure_workload(self, workload: OdooWorkload) -> bool:
+        data = self._load()
+        service = dataclasses.asdict(self._odoo_service(workload, data))
+        changed = data["odoo"].get(workload.name) != service
+        data["odoo"][workload.name] = service
+        self._ensure_volume(workload.storage, workload.target)
+        return self._save(data) or changed
+
+    def ensure_workload(self, workload: OdooWorkload, *, restart: bool = False) -> bool:
+        changed = self.configure_workload(workload)
+        found = self._container(workload.name)
+        if changed or found is None or found.state != "running" or found.revision != workload.revision:
+            self.compose.up([workload.name])
+            return True
+        if restart:
+            self.compose.restart([workload.name])
+        return changed
+
+    def workload_current(self, workload: OdooWorkload) -> bool:
+        found = next((c for c in self._containers() if c.service == workload.name), None)
+        return found is not None and found.revision == workload.revision
+
+    def _state_of(self, c: Container) -> WorkloadState:
+        state = _STATES.get(c.state, c.state.upper())
+        if state == "RUNNING" and c.health == "starting":
+            state = "STARTING"
+        return WorkloadState(c.service, state, c.revision, c.status, container=c.id)
+
+    def workloads(self) -> dict[str, WorkloadState]:
+        return {c.service: self._state_of(c) for c in self._containers()
+                if c.labels.get(render.LABEL_KIND) in ("environment", "pool")}
+
+    def wait_ready(self, name: str, *, timeout: float) -> WorkloadState:
+        last: list[Container | None] = [None]
+
+        def started() -> bool:
+            last[0] = self._container(name)
+            return last[0] is not None and last[0].state in ("running", "exited", "dead")
+
+        wait_until(started, timeout=timeout, interval=0.2)
+        found = last[0]
+        if found is None or found.state != "running":
+            tail = "; ".join(list(self.compose.logs(name))[-5:])
+            raise PermanentError(f"container {name} is {found.state if found else 'missing'}: {tail}")
+        return self._state_of(found)
+
+    def remove_workload(self, name: str) -> bool:
+        data = self._load()
+        existed = data["odoo"].pop(name, None) is not None
+        if self._container(name) is not None:
+            self.compose.remove([name])
+            existed = True
+        self._save(data)
+        (self.root / "secrets" / f"{name}.conf").unlink(missing_ok=True)
+        return existed
+
+    def restart_workload(self, name: str) -> None:
+        self.compose.restart([name])
+
+    def endpoint(self, workload: OdooWorkload) -> str:
+        return f"http://127.0.0.1:{workload.http_port}"
+
+    def run_odoo(self, command: OdooCommand) -> None:
+        w = command.workload
+        self.configure_workload(w)
+        argv = [*([command.subcommand] if command.subcommand else []), "-c", dockerfile.CONF_PATH, *command.args]
+        result = self.compose.one_shot(w.name, argv, secrets=command.secrets)
+        scope = command.log_scope or w.target.replace("/", "__")
+        log = self.layout.env_logs(scope) / f"{command.log_name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(result.stdout + result.stderr)
+        if result.returncode != 0:
+            reason = odoo_commands.error_summary(log) or (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+            raise PermanentError(f"{command.what} exited with {result.returncode}: {reason} (log: {log})")
+
+    def scratch_odoo(self, workload: OdooWorkload, *,
+                     started: Callable[[int, str], None] | None = None) -> AbstractContextManager[str]:
+        return self._scratch(workload, started)
+
+    @contextmanager
+    def _scratch(self, workload: OdooWorkload, started: Callable[[int, str], None] | None) -> Iterator[str]:
+        self.ensure_workload(workload)
+        if started is not None:
+            started(0, f"compose:{self.project}:{workload.name}")
+        try:
+            base = self.endpoint(workload)
+            if not wait_until(lambda: odoo.probe(f"{base}/web/health", timeout=2).ok, timeout=180, interval=0.2):
+                raise PermanentError(f"Odoo did not start in container {workload.name}")
+            yield base
+        finally:
+            self.remove_workload(workload.name)
+
+    def data_dir(self, storage: str) -> Path:
+        return self._ensure_volume(storage, storage)
+
+    def _ensure_volume(self, storage: str, target: str) -> Path:
+        volume = f"{self.project}_{storage}"
+        found = engine.volume_mountpoint(volume)
+        if found is None:
+            # Labelled as compose labels its own: the project adopts it as the service's volume.
+            found = engine.create_volume(volume, {"com.docker.compose.project": self.project,
+                                                  "com.docker.compose.volume": storage,
+                                                  render.LABEL_ESTATE: self.estate_id or "estate",
+                                                  render.LABEL_TARGET: target})
+            from odooplane.services import service_users
+
+            service_users.give(found, ODOO_USER)
+        return found
+
+    def remove_volume(self, storage: str) -> None:
+        engine.docker("volume", "rm", "--force", f"{self.project}_{storage}", check=False)
+
+    # -- managed clusters -------------------------------------------------------------------------
+    def ensure_cluster(self, spec: ClusterSpec, *, step: Step) -> None:
+        image = self.settings.postgres_image
+        if image == "build":
+            image = images.postgres(self.root / "images", base=self.settings.base_image)
+        data = self._load()
+        password = self._secret(f"pg-{spec.name}.password", spec.superuser_password,
+                                uid=dockerfile.POSTGRES_UID, gid=dockerfile.POSTGRES_UID)
+        import hashlib
+
+        revision = hashlib.sha256(repr((image, spec.port, spec.settings, spec.superuser_password)).encode()
+                                  ).hexdigest()[:16]
+        service = dataclasses.asdict(render.PostgresService(
+            name=spec.name, image=image, password=password, host_port=spec.port, revision=revision,
+            settings={k: str(v) for k, v in spec.settings}))
+        changed = data["clusters"].get(spec.name) != service
+        data["clusters"][spec.name] = service
+        self._save(data)
+        found = self._container(render.cluster_service(spec.name))
+        if changed or found is None or found.state != "running":
+            step("cluster-process", lambda: self.compose.up([render.cluster_service(spec.name)], wait=True,
+                                                              timeout=120))
+        conn = ClusterConn(name=spec.name, host="127.0.0.1", port=spec.port, user="postgres",
+                           password=spec.superuser_password)
+        step("cluster-ready", lambda: postgres.server_version(conn), attempts=10)
+
+    def clusters(self, names: list[str]) -> dict[str, ClusterState]:
+        by_service = {c.service: c for c in self._containers()}
+        out = {}
+        for name in names:
+            found = by_service.get(render.cluster_service(name))
+            out[name] = ClusterState(name, found is not None, bool(found and found.state == "running"),
+                                     found.status if found else "not created")
+        return out
+
+    def remove_cluster(self, name: str) -> None:
+        service = render.cluster_service(name)
+        if self._container(service) is not None:
+            self.compose.remove([service])
+        data = self._load()
+        data["clusters"].pop(name, None)
+        self._save(data)
+        engine.docker("volume", "rm", "--force", f"{self.project}_{service}.data", check=False)
+        (self.root / "secrets" / f"{service}.password").unlink(missing_ok=True)
+
+    # -- the edge ---------------------------------------------------------------------------------
+    @property
+    def _edge_dir(self) -> Path:
+        return self.root / "edge"
+
+    def _edge_write(self, path: Path, text: str) -> bool:
+        changed = atomic_write(path, text, mode=0o600)
+        os.chown(path, dockerfile.EDGE_UID, dockerfile.EDGE_UID)
+        return changed
+
+    def ensure_edge(self) -> bool:
+        edge = self.edge
+        image = self.settings.edge_image
+        if image == "build":
+            image = images.traefik(self.root / "images", base=self.settings.base_image, binary=Path(traefik.binary()))
+        for directory in (self._edge_dir, self._edge_dir / "dynamic", self._edge_dir / "logs"):
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chown(directory, dockerfile.EDGE_UID, dockerfile.EDGE_UID)
+        static = render_traefik.render_static(render.edge_static(
+            access_log=edge.access_log, trusted_proxies=edge.trusted_proxies))
+        changed = self._edge_write(self._edge_dir / "traefik.yml", static)
+        changed |= self._edge_write(self._edge_dir / "dynamic" / "common.yaml", render_traefik.render_common(()))
+        bind, _, port = edge.http_address.rpartition(":")
+        import hashlib
+
+        service = dataclasses.asdict(render.EdgeService(
+            image=image, config_dir=str(self._edge_dir), log_dir=str(self._edge_dir / "logs"), http_port=int(port),
+            api_port=edge.api_port, revision=hashlib.sha256((image + static).encode()).hexdigest()[:16],
+            bind=bind or "0.0.0.0"))
+        data = self._load()
+        changed |= data.get("edge") != service
+        data["edge"] = service
+        self._save(data)
+        found = self._container(render.EDGE_SERVICE)
+        if changed or found is None or found.state != "running":
+            self.compose.up([render.EDGE_SERVICE])
+            changed = True
+        api = traefik.TraefikApi(edge.api_port)
+        if not wait_until(api.ping, timeout=30, interval=0.1):
+            raise PermanentError(f"the edge container does not answer on 127.0.0.1:{edge.api_port}")
+        return changed
+
+    def edge_running(self) -> bool:
+        found = next((c for c in self._containers() if c.service == render.EDGE_SERVICE), None)
+        return found is not None and found.state == "running"
+
+    def rotate_logs(self, *, max_bytes: int) -> list[str]:
+        return self.host.rotate_logs(max_bytes=max_bytes)
+
+    # -- routes -----------------------------------------------------------------------------------
+    def _route_file(self, name: str) -> Path:
+        return self._edge_dir / "dynamic" / f"env-{name}.yaml"
+
+    def _route_text(self, route: render_traefik.EnvRoute) -> str:
+        return render_traefik.render_env(render.container_route(route, None if route.pool else f"odoo-{route.name}"))
+
+    def ensure_route(self, route: render_traefik.EnvRoute) -> bool:
+        self._edge_dir.joinpath("dynamic").mkdir(parents=True, exist_ok=True)
+        return self._edge_write(self._route_file(route.name), self._route_text(route))
+
+    def remove_route(self, name: str) -> bool:
+        path = self._route_file(name)
+        existed = path.exists()
+        path.unlink(missing_ok=True)
+        return existed
+
+    def _pool_text(self, service: render_traefik.PoolService) -> str:
+        processes = tuple(f"{service.name}-{i}" for i in range(len(service.http_ports)))
+        return render_traefik.render_pool(render.container_pool(service.name, processes,
+                                                                evented=bool(service.evented_ports)))
+
+    def ensure_pool_service(self, service: render_traefik.PoolService) -> bool:
+        return self._edge_write(self._edge_dir / "dynamic" / f"{service.name}.yaml", self._pool_text(service))
+
+    def pool_service_current(self, service: render_traefik.PoolService) -> bool:
+        try:
+            return (self._edge_dir / "dynamic" / f"{service.name}.yaml").read_text() == self._pool_text(service)
+        except FileNotFoundError:
+            return False
+
+    def remove_pool_service(self, name: str) -> bool:
+        path = self._edge_dir / "dynamic" / f"{name}.yaml"
+        existed = path.exists()
+        path.unlink(missing_ok=True)
+        return existed
+
+    def pool_service_names(self) -> list[str]:
+        dynamic = self._edge_dir / "dynamic"
+        return sorted(p.stem for p in dynamic.glob("pool-*.yaml")) if dynamic.is_dir() else []
+
+    def routes(self, desired: Mapping[str, render_traefik.EnvRoute]) -> dict[str, RouteState]:
+        served = traefik.TraefikApi(self.edge.api_port).routers()
+        dynamic = self._edge_dir / "dynamic"
+        present = sorted(p.stem.removeprefix("env-") for p in dynamic.glob("env-*.yaml")) if dynamic.is_dir() else []
+        out: dict[str, RouteState] = {}
+        for name in sorted(set(present) | set(desired)):
+            try:
+                text: str | None = self._route_file(name).read_text()
+            except FileNotFoundError:
+                text = None
+            if text is None and name not in desired:
+                continue
+            want = desired.get(name)
+            router = served.get(name) if served is not None else None
+            out[name] = RouteState(
+                name=name, current=text is not None and want is not None and text == self._route_text(want),
+                served=router is not None and router.status == "enabled",
+                error=router.error if router else ("" if served is not None else "edge API unreachable"))
+        return out
+
+    def wait_route_served(self, name: str, *, timeout: float) -> None:
+        self.host.wait_route_served(name, timeout=timeout)
+
+    # -- the mail sink ----------------------------------------------------------------------------
+    def mail_host(self) -> str:
+        return MAIL_SINK
+
+    def ensure_mail_sink(self, listeners: Mapping[int, Path]) -> bool:
+        """Run the mail sink with one listener per non-production environment's port (published on
+        127.0.0.1 as well, so the control plane can check it answers); messages land in the
+        control plane's mail directories (bind mounts at the same paths)."""
+        data = self._load()
+        if not listeners:
+            if data.get("mail_sink") is None:
+                return False
+            data["mail_sink"] = None
+            self._save(data)
+            if self._container(MAIL_SINK) is not None:
+                self.compose.remove([MAIL_SINK])
+            return True
+        image = images.mail_sink(self.root / "images", base=self.settings.base_image)
+        self.layout.mail.mkdir(parents=True, exist_ok=True, mode=0o700)
+        command: list[str] = ["--host", "0.0.0.0"]
+        for port, directory in sorted(listeners.items()):
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            command += ["--listen", f"{port}:{directory}"]
+        import hashlib
+
+        service = dataclasses.asdict(render.SupportService(
+            name=MAIL_SINK, image=image, command=tuple(command), entrypoint=images.MAIL_SINK_ENTRYPOINT,
+            revision=hashlib.sha256(repr((image, command)).encode()).hexdigest()[:16],
+            ports=tuple(render.Published(port, port) for port in sorted(listeners)),
+            mounts=(render.Mount(str(self.layout.mail), str(self.layout.mail), read_only=False),), uid=0, gid=0))
+        changed = data.get("mail_sink") != service
+        data["mail_sink"] = service
+        self._save(data)
+        found = self._container(MAIL_SINK)
+        if changed or found is None or found.state != "running":
+            self.compose.up([MAIL_SINK])
+            changed = True
+        return changed
+
+    # -- processes: the control plane's on the host, the project's containers ---------------------
+    def ensure_process(self, spec: ProcessSpec) -> bool:
+        return self.host.ensure_process(spec)
+
+    def process_current(self, spec: ProcessSpec) -> bool:
+        return self.host.process_current(spec)
+
+    def wait_running(self, name: str, *, timeout: float, started: bool = False) -> ProcessState:
+        return self.host.wait_running(name, timeout=timeout, started=started)
+
+    def restart_process(self, name: str) -> None:
+        if self._container(name) is not None:
+            self.compose.restart([name])
+            return
+        self.host.restart_process(name)
+
+    def remove_process(self, name: str) -> bool:
+        if self._container(name) is not None or name in self._load()["odoo"]:
+            return self.remove_workload(name)
+        return self.host.remove_process(name)
+
+    def processes(self) -> dict[str, ProcessState]:
+        out = dict(self.host.processes())
+        for c in self._containers():
+            state = self._state_of(c)
+            out[c.service] = ProcessState(c.service, state.state, 0, 0, c.status)
+        return out
+
+    def process_names(self) -> list[str]:
+        return sorted(set(self.host.process_names()) | set(self._load()["odoo"]) |
+                      {c.service for c in self._containers()})
+
+    def logs(self, service: str, *, since: str | None = None, follow: bool = False) -> Iterator[str]:
+        return self.compose.logs(service, since=since, follow=follow)

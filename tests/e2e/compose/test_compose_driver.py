@@ -1,0 +1,102 @@
+"""The compose driver on a real Docker Engine (a private dockerd, images built offline from a local
+Debian base): the same scenarios the local driver's e2e tests run — an estate of dedicated and
+pooled environments on a managed cluster, routed and isolated through the edge; backup, verify,
+restore; a clone with its mail caught; down --purge leaving no container, volume or network."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from tests.support.docker_engine import DockerEngine
+from tests.support.estate import TestEstate, make_estate, unique
+
+pytestmark = [pytest.mark.e2e, pytest.mark.docker]
+
+
+def compose_estate(tmp_path: Path, engine: DockerEngine, base_image: str,
+                   tenants: dict[str, dict[str, Any]]) -> TestEstate:
+    estate = make_estate(tmp_path, tenants, cluster="managed")
+    estate.data["platform"]["driver"] = "compose"
+    estate.data["platform"]["compose"] = {"project": unique("c"), "base_image": base_image, "edge_image": "build",
+                                          "postgres_image": "build"}
+    estate.data["platform"]["edge"]["bind"] = "127.0.0.1"
+    estate.write()
+    estate.env.update(DOCKER_HOST=engine.host, DOCKER_CONFIG=str(engine.root / "client"))
+    return estate
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory, engine: DockerEngine, base_image: str) -> Iterator[TestEstate]:
+    a, b = unique("a"), unique("b")
+    pool = unique("s")
+    estate = compose_estate(tmp_path_factory.mktemp("compose"), engine, base_image, {
+        a: {"environments": {"prod": {"workers": 2}, "staging": {}}},
+        b: {"environments": {"prod": {"placement": {"shared": pool}}}},
+    })
+    estate.data["pools"] = {pool: {"processes": 1, "workers": 0}}
+    estate.write()
+    estate.tenants = (a, b)  # type: ignore[attr-defined]
+    try:
+        applied = estate.cli("apply", str(estate.path), "--json", check=False, timeout=1500)
+        assert applied.returncode == 0, applied.stderr[-4000:]
+        yield estate
+    finally:
+        estate.cli("down", "-f", str(estate.path), "--purge", "--yes", check=False, timeout=600)
+
+
+def edge_get(estate: TestEstate, host: str, path: str = "/web/login") -> httpx.Response:
+    return httpx.get(f"http://127.0.0.1:{estate.edge_port}{path}", headers={"Host": host}, timeout=30)
+
+
+def test_apply_runs_every_environment_in_containers_routed_by_the_edge(running: TestEstate) -> None:
+    a, b = running.tenants  # type: ignore[attr-defined]
+    status = running.status()
+    assert status["healthy"], [(r["target"], r["state"], r["health"], r["route"]) for r in status["environments"]]
+    for target in (f"{a}/prod", f"{a}/staging", f"{b}/prod"):
+        tenant, env = target.split("/")
+        assert edge_get(running, f"{tenant}-{env}.localhost").status_code == 200, target
+        assert running.session_db(target) == f"{tenant}_{env}"
+    assert edge_get(running, f"{a}-prod.localhost", "/web/Database/manager").status_code in (403, 400)
+    plan = json.loads(running.cli("plan", str(running.path), "--json").stdout)
+    assert plan["empty"], plan["changes"]
+
+
+def test_backup_verify_restore_in_containers(running: TestEstate) -> None:
+    a, _ = running.tenants  # type: ignore[attr-defined]
+    url = running.cluster_url().rsplit("/", 1)[0] + f"/{a}_prod"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO res_partner (name, active) VALUES ('in-the-backup', true)")
+    made = json.loads(running.cli("backup", "run", f"{a}/prod", "-f", str(running.path), "--json").stdout)
+    assert made["backups"], made
+    verified = json.loads(running.cli("verify", f"{a}/prod", "-f", str(running.path), "--json",
+                                      timeout=900).stdout)
+    assert verified[0]["ok"], verified
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO res_partner (name, active) VALUES ('after-the-backup', true)")
+    running.cli("restore", f"{a}/prod", "-f", str(running.path), "--yes", "--json", timeout=900)
+    with psycopg.connect(url, autocommit=True) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM res_partner").fetchall()}
+    assert "in-the-backup" in names and "after-the-backup" not in names
+    assert running.status()["healthy"]
+
+
+def test_down_purge_leaves_nothing_of_the_project(tmp_path: Path, engine: DockerEngine, base_image: str) -> None:
+    tenant = unique("p")
+    estate = compose_estate(tmp_path, engine, base_image, {tenant: {"environments": {"prod": {}}}})
+    project = estate.data["platform"]["compose"]["project"]
+    estate.cli("apply", str(estate.path), "-q", timeout=1500)
+    assert edge_get(estate, f"{tenant}-prod.localhost").status_code == 200
+    estate.cli("down", "-f", str(estate.path), "--purge", "--yes", timeout=600)
+    label = f"label=com.docker.compose.project={project}"
+    for kind in ("container", "volume", "network"):
+        args = ["docker", kind, "ls", "--quiet", "--filter", label] + (["--all"] if kind == "container" else [])
+        listed = engine.docker(*args[1:]).stdout.split()
+        assert listed == [], (kind, listed)
+    assert not (estate.data_dir / "compose" / "compose.yaml").exists()
