@@ -135,6 +135,11 @@ class Storage(Protocol):
 
     def size(self, ref: FilestoreRef) -> int: ...
 
+    def ensure_storage(self, storage: str) -> None:
+        """Make ``storage`` (an Odoo data_dir: ``env-<slug>``, ``pool-<name>``, ``tpl-<key>``,
+        ``sandbox-<name>``) exist, writable by the user Odoo runs as."""
+        ...
+
     def remove_storage(self, storage: str) -> None:
         """The whole data_dir ``storage`` (every filestore and session in it)."""
         ...

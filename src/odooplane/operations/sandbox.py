@@ -157,7 +157,7 @@ def boot(ctx: Context, env: DesiredEnvironment, cluster: ClusterConn, *, databas
             max_cron_threads=0, server_wide_modules=tuple(env.stack.server_wide_modules)),
         cluster=env.cluster_name, cluster_address=(cluster.host, cluster.port), storage=f"sandbox-{name}",
         http_port=free_port(), evented_port=free_port(), evented=False)
-    ctx.own(ctx.driver.data_dir(workload.storage).parent, recursive=True)  # Odoo's service user writes there
+    ctx.driver.storage.ensure_storage(workload.storage)
     handles: list[int] = []
 
     def started(pid: int, mark: str) -> None:

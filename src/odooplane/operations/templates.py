@@ -8,7 +8,6 @@ import hashlib
 import logging
 import re
 import secrets
-import shutil
 from dataclasses import dataclass
 
 import odooplane
@@ -209,7 +208,5 @@ def remove(ctx: Context, cluster: ClusterConn, database: str, key: str) -> None:
     """Drop a template no longer wanted (it holds no tenant data), its role and files."""
     postgres.drop_database(cluster, database)
     postgres.drop_role(cluster, database)
-    ctx.driver.storage.remove_storage(f"tpl-{key}")
-    # The rest of its one-shot workload's home on this host (odoo.conf, logs) beside the data_dir.
-    shutil.rmtree(ctx.driver.data_dir(f"tpl-{key}").parent, ignore_errors=True)
+    ctx.driver.storage.remove_storage(f"tpl-{key}")  # with its one-shot workload's home (odoo.conf, logs)
     ctx.secrets.delete_prefix(f"template/{key}/")

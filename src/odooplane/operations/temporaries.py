@@ -52,6 +52,22 @@ def directory(ctx: Context, path: Path, *, target: str, purpose: str, operation_
         temporaries.release(ctx.store, temp_id)
 
 
+@contextmanager
+def storage(ctx: Context, name: str, *, target: str, purpose: str, operation_id: int | None) -> Iterator[str]:
+    """Yield the storage ``name`` (a sandbox's data_dir, wherever the driver keeps it), removed
+    afterwards through the driver. Registered before it exists: a kill leaves a leftover the next
+    run removes."""
+    temp_id = temporaries.register(ctx.store, kind="storage", name=name, target=target, purpose=purpose,
+                                   operation_id=operation_id)
+    try:
+        ctx.driver.storage.remove_storage(name)  # what a killed run of the same name left
+        faults.point(f"{purpose}:storage-registered")
+        yield name
+    finally:
+        ctx.driver.storage.remove_storage(name)
+        temporaries.release(ctx.store, temp_id)
+
+
 def register_directory(ctx: Context, path: Path, *, target: str, purpose: str, operation_id: int | None) -> int:
     """Register a control-plane directory about to be created that outlives one block (a scratch
     cluster's copy)."""
@@ -310,6 +326,9 @@ def _clean_one(ctx: Context, item: Temporary) -> str:
         return f"{'stopped' if stopped else 'forgot'} {item.describe()}"
     if item.kind == "filestore":
         ctx.driver.storage.remove(_ref(item.data))
+        return f"removed {item.describe()}"
+    if item.kind == "storage":
+        ctx.driver.storage.remove_storage(item.name)
         return f"removed {item.describe()}"
     conn = ctx.cluster_conn(item.location, allocate=False) if item.location in ctx.estate.clusters else None
     if conn is None:

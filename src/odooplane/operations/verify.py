@@ -106,11 +106,9 @@ def prove(ctx: Context, op: Operation, env: DesiredEnvironment, cluster: Cluster
     temporaries.clean_up(ctx, target=t)  # sandboxes a killed verification of it left
     scratch_id = temporaries.register_database(ctx, cluster, name, target=t, purpose="verify", role=role,
                                                operation_id=op.op_id)
-    boot_dir = ctx.driver.data_dir(f"sandbox-{name}").parent
-    ctx.make_dir(boot_dir.parent)
     try:
         with temporaries.directory(ctx, work, target=t, purpose="verify", operation_id=op.op_id), \
-                temporaries.directory(ctx, boot_dir, target=t, purpose="verify-boot", operation_id=op.op_id):
+                temporaries.storage(ctx, f"sandbox-{name}", target=t, purpose="verify-boot", operation_id=op.op_id):
             _prove_in(ctx, op, env, cluster, result, fetch=fetch, label=label, name=name, work=work,
                       role=role, password=password)
     except StepFailed as exc:

@@ -89,6 +89,7 @@ def ensure_image(context: Path, repository: str, *, docker_host: str | None = No
     Raise PermanentError naming the image and the last line docker printed when the build fails.
     """
     started = time.monotonic()
+    readable(context)
     tag = content_tag(context, repository)
     if image_exists(tag, docker_host=docker_host):
         return Built(tag, False, time.monotonic() - started)
@@ -104,6 +105,23 @@ def ensure_image(context: Path, repository: str, *, docker_host: str | None = No
 
 
 # -- contexts ------------------------------------------------------------------------------
+
+
+def readable(context: Path) -> None:
+    """Make everything in ``context`` readable by all (directories enterable), as ``COPY`` keeps
+    modes: a context made under umask 077 would give the image files its unprivileged user cannot
+    read. Files already readable are left alone (some are hard links to installed files)."""
+    for directory, dirs, files in os.walk(context):
+        for name in dirs:
+            path = os.path.join(directory, name)
+            if os.lstat(path).st_mode & 0o755 != 0o755:
+                os.chmod(path, 0o755)  # noqa: S103 - image contents (no secret), inside the owner-only data dir
+        for name in files:
+            path = os.path.join(directory, name)
+            mode = os.lstat(path).st_mode
+            if stat.S_ISREG(mode) and mode & 0o444 != 0o444:
+                os.chmod(path, (mode | 0o444 | (0o111 if mode & 0o100 else 0)) & 0o7777)
+    os.chmod(context, 0o755)  # noqa: S103 - as above
 
 
 def fresh(dest: Path) -> Path:

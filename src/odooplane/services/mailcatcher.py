@@ -205,6 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         listeners.insert(0, (args.port, args.dir))
     if not listeners:
         parser.error("give --listen PORT=DIR (or --port and --dir)")
+    # As a container's PID 1 nothing stops on SIGTERM unless asked to: stop at once (a message
+    # being received is lost either way; the sender retries).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         asyncio.run(serve_many(args.host, listeners, keep=args.keep))
     except OSError as exc:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from odooplane.store import tables
 from odooplane.store.db import Store, aware, now
 
-Kind = Literal["database", "directory", "filestore", "swap", "process", "role"]
+Kind = Literal["database", "directory", "filestore", "storage", "swap", "process", "role"]
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,9 @@ class Temporary:
 
     def describe(self) -> str:
         what = {"database": "temporary database", "directory": "temporary directory", "filestore": "filestore",
+                "storage": "Odoo data directory",
                 "swap": "unfinished swap", "process": "sandbox process", "role": "role"}
-        where = f" on cluster {self.location}" if self.location and self.kind != "directory" else ""
+        where = f" on cluster {self.location}" if self.location and self.kind not in ("directory", "storage") else ""
         origin = f"operation {self.operation_id}" if self.operation_id else "an operation"
         return f"{what.get(self.kind, self.kind)} {self.name}{where} ({self.purpose}, left by {origin})"
 

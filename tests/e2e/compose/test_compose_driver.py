@@ -1,7 +1,8 @@
 """The compose driver on a real Docker Engine (a private dockerd, images built offline from a local
-Debian base): the same scenarios the local driver's e2e tests run — an estate of dedicated and
-pooled environments on a managed cluster, routed and isolated through the edge; backup, verify,
-restore; a clone with its mail caught; down --purge leaving no container, volume or network."""
+Debian base): the scenarios the local driver's e2e tests run — an estate of dedicated and pooled
+environments on a managed cluster, routed and isolated through the edge; backup, verify, restore;
+a clone with its mail caught by the mail sink container; an apply killed (SIGKILL) midway that the
+next apply converges; down --purge leaving no container, volume or network."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import httpx
 import psycopg
 import pytest
 
+from tests.e2e.test_clone import caught, credentials, send_mail
 from tests.support.docker_engine import DockerEngine
 from tests.support.estate import TestEstate, make_estate, unique
 
@@ -37,7 +39,8 @@ def running(tmp_path_factory: pytest.TempPathFactory, engine: DockerEngine, base
     a, b = unique("a"), unique("b")
     pool = unique("s")
     estate = compose_estate(tmp_path_factory.mktemp("compose"), engine, base_image, {
-        a: {"environments": {"prod": {"workers": 2}, "staging": {}}},
+        a: {"environments": {"prod": {"workers": 2, "modules": ["mail"]},
+                             "staging": {"stage": "staging", "modules": ["mail"]}}},
         b: {"environments": {"prod": {"placement": {"shared": pool}}}},
     })
     estate.data["pools"] = {pool: {"processes": 1, "workers": 0}}
@@ -45,7 +48,7 @@ def running(tmp_path_factory: pytest.TempPathFactory, engine: DockerEngine, base
     estate.tenants = (a, b)  # type: ignore[attr-defined]
     try:
         applied = estate.cli("apply", str(estate.path), "--json", check=False, timeout=1500)
-        assert applied.returncode == 0, applied.stderr[-4000:]
+        assert applied.returncode == 0, (applied.stdout[-4000:], applied.stderr[-4000:])
         yield estate
     finally:
         estate.cli("down", "-f", str(estate.path), "--purge", "--yes", check=False, timeout=600)
@@ -87,12 +90,43 @@ def test_backup_verify_restore_in_containers(running: TestEstate) -> None:
     assert running.status()["healthy"]
 
 
+def volumes(engine: DockerEngine, project: str) -> list[str]:
+    return engine.docker("volume", "ls", "--quiet", "--filter", f"label=com.docker.compose.project={project}"
+                         ).stdout.split()
+
+
+def test_clone_into_staging_catches_its_mail_in_the_sink(running: TestEstate, engine: DockerEngine) -> None:
+    a, _ = running.tenants  # type: ignore[attr-defined]
+    project = running.data["platform"]["compose"]["project"]
+    done = json.loads(running.cli("clone", f"{a}/prod", f"{a}/staging", "-f", str(running.path), "--yes", "--json",
+                                  timeout=900).stdout)
+    assert done["checks"]["verified"] is True, done
+    port = done["checks"]["mail_catcher_port"]
+    url = running.cluster_url().rsplit("/", 1)[0] + f"/{a}_staging"
+    with psycopg.connect(url, autocommit=True) as conn:
+        servers = conn.execute("SELECT smtp_host, smtp_port FROM ir_mail_server WHERE active").fetchall()
+    assert servers == [("mail-sink", port)]  # the sink's service name on the project's network
+    creds = credentials(running, f"{a}/staging")
+    send_mail(running, f"{a}-staging.localhost", f"{a}_staging", creds["password"], "Order C00042")
+    messages = caught(running, f"{a}/staging", "Order C00042")
+    assert [m["to"] for m in messages if m["subject"] == "Order C00042"] == [["customer@example.com"]]
+    # Verification sandboxes leave no volume behind.
+    assert not [v for v in volumes(engine, project) if "sandbox" in v]
+
+
 def test_down_purge_leaves_nothing_of_the_project(tmp_path: Path, engine: DockerEngine, base_image: str) -> None:
     tenant = unique("p")
     estate = compose_estate(tmp_path, engine, base_image, {tenant: {"environments": {"prod": {}}}})
     project = estate.data["platform"]["compose"]["project"]
+    # Killed (SIGKILL) once the environment's database exists, before its container runs: the
+    # next apply converges.
+    killed = estate.cli("apply", str(estate.path), "-q", check=False, timeout=1500,
+                        extra_env={"ODOOPLANE_TEST_KILL_POINT": "step:process"})
+    assert killed.returncode == -9, (killed.stdout[-2000:], killed.stderr[-2000:])
     estate.cli("apply", str(estate.path), "-q", timeout=1500)
     assert edge_get(estate, f"{tenant}-prod.localhost").status_code == 200
+    assert json.loads(estate.cli("plan", str(estate.path), "--json").stdout)["empty"]
+    assert estate.status()["healthy"]
     estate.cli("down", "-f", str(estate.path), "--purge", "--yes", timeout=600)
     label = f"label=com.docker.compose.project={project}"
     for kind in ("container", "volume", "network"):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from odooplane.drivers.base import FilestoreRef
+from odooplane.drivers.local.odoo import storage_dir
 from odooplane.drivers.local.storage import LocalStorage
 from odooplane.errors import PermanentError
 from odooplane.layout import Layout
@@ -173,3 +174,24 @@ def test_remove_and_remove_storage_are_idempotent(tmp_path: Path) -> None:
     store.remove_storage("env-acme__prod")
     assert not store.layout.env_data("acme__prod").exists()
     assert os.listdir(store.layout.env_dir("acme__prod")) == []
+
+
+def test_a_sandbox_storage_is_made_and_removed_with_its_whole_home(tmp_path: Path) -> None:
+    store = storage(tmp_path)
+    store.ensure_storage("sandbox-vfy-acme-1")
+    data_dir = storage_dir(store.layout, "sandbox-vfy-acme-1")
+    assert data_dir.is_dir()
+    (data_dir.parent / "odoo.conf").write_text("[options]\n")  # the sandbox workload's home
+    put(store, FilestoreRef("sandbox-vfy-acme-1", "vfy"), {"ab/abc": b"x"})
+    store.remove_storage("sandbox-vfy-acme-1")
+    assert not data_dir.parent.exists()
+
+
+def test_an_environment_storage_removal_keeps_the_environment_home(tmp_path: Path) -> None:
+    store = storage(tmp_path)
+    put(store, LIVE, {"ab/abc": b"x"})
+    home = storage_dir(store.layout, LIVE.storage).parent
+    (home / "odoo.conf").write_text("[options]\n")
+    store.remove_storage(LIVE.storage)
+    assert not storage_dir(store.layout, LIVE.storage).exists()
+    assert (home / "odoo.conf").exists()

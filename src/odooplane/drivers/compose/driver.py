@@ -15,17 +15,20 @@ image's Odoo user (uid 101).
 from __future__ import annotations
 
 import dataclasses
+import fcntl
+import functools
 import json
 import logging
 import os
 import shutil
+import threading
 import time
 import types
 import typing
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from odooplane.clock import wait_until
 from odooplane.drivers.base import (
@@ -63,6 +66,21 @@ ODOO_USER = ServiceUser("odoo", dockerfile.SIMULATOR.uid, dockerfile.SIMULATOR.g
 MAIL_SINK: Literal["mail-sink"] = "mail-sink"
 _STATES = {"running": "RUNNING", "restarting": "BACKOFF", "created": "STOPPED", "exited": "EXITED",
            "paused": "STOPPED", "dead": "FATAL", "removing": "STOPPING"}
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _exclusive(method: Callable[Concatenate[ComposeDriver, P], R]) -> Callable[Concatenate[ComposeDriver, P], R]:
+    """Run ``method`` as the only editor of the project (project.json and compose.yaml): other
+    threads of this process (an apply's parallel targets) and other processes (the worker's
+    verification next to a CLI apply) wait, so no edit is lost."""
+    @functools.wraps(method)
+    def wrapper(self: ComposeDriver, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._editing():
+            return method(self, *args, **kwargs)
+    return wrapper
 
 
 def project_name(platform_name: str, settings: ComposeSettings) -> str:
@@ -112,6 +130,9 @@ class ComposeStorage(LocalStorage):
             service_users.give(created, ODOO_USER)
         return parent
 
+    def ensure_storage(self, storage: str) -> None:
+        self.driver.data_dir(storage)
+
     def remove_storage(self, storage: str) -> None:
         self.driver.remove_volume(storage)
 
@@ -133,6 +154,24 @@ class ComposeDriver:
         self.host = LocalDriver(layout, edge, odoo_user, estate_id=estate_id)
         self.storage: Storage = ComposeStorage(self)
         self._ps: tuple[float, list[Container]] | None = None
+        self._lock = threading.RLock()
+        self._depth = threading.local()
+
+    @contextmanager
+    def _editing(self) -> Iterator[None]:
+        with self._lock:
+            depth = getattr(self._depth, "n", 0)
+            self._depth.n = depth + 1
+            try:
+                if depth:
+                    yield
+                    return
+                self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+                with (self.root / ".project.lock").open("a") as handle:
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                    yield
+            finally:
+                self._depth.n = depth
 
     # -- the desired project ----------------------------------------------------------------------
     @property
@@ -200,6 +239,7 @@ class ComposeDriver:
         self.compose.down(volumes=False, grace_s=grace_s)
         self.host.shutdown(grace_s=grace_s, progress=progress)
 
+    @_exclusive
     def purge(self) -> None:
         """Remove the project's containers, network and volumes (filestores, cluster data)."""
         self.compose.down(volumes=True)
@@ -254,6 +294,7 @@ class ComposeDriver:
                                   gid=gid, evented=w.evented, stop_grace_s=w.stop_grace_s, depends_on=depends,
                                   mounts=mounts)
 
+    @_exclusive
     def configure_workload(self, workload: OdooWorkload) -> bool:
         data = self._load()
         service = dataclasses.asdict(self._odoo_service(workload, data))
@@ -290,8 +331,11 @@ class ComposeDriver:
         last: list[Container | None] = [None]
 
         def started() -> bool:
-            last[0] = self._container(name)
-            return last[0] is not None and last[0].state in ("running", "exited", "dead")
+            # Running and past its first health check (the engine's word on it, as status shows).
+            found = last[0] = self._container(name)
+            if found is None:
+                return False
+            return found.state in ("exited", "dead") or (found.state == "running" and found.health != "starting")
 
         wait_until(started, timeout=timeout, interval=0.2)
         found = last[0]
@@ -300,6 +344,7 @@ class ComposeDriver:
             raise PermanentError(f"container {name} is {found.state if found else 'missing'}: {tail}")
         return self._state_of(found)
 
+    @_exclusive
     def remove_workload(self, name: str) -> bool:
         data = self._load()
         existed = data["odoo"].pop(name, None) is not None
@@ -367,6 +412,7 @@ class ComposeDriver:
         engine.docker("volume", "rm", "--force", f"{self.project}_{storage}", check=False)
 
     # -- managed clusters -------------------------------------------------------------------------
+    @_exclusive
     def ensure_cluster(self, spec: ClusterSpec, *, step: Step) -> None:
         image = self.settings.postgres_image
         if image == "build":
@@ -401,6 +447,7 @@ class ComposeDriver:
                                      found.status if found else "not created")
         return out
 
+    @_exclusive
     def remove_cluster(self, name: str) -> None:
         service = render.cluster_service(name)
         if self._container(service) is not None:
@@ -421,6 +468,7 @@ class ComposeDriver:
         os.chown(path, dockerfile.EDGE_UID, dockerfile.EDGE_UID)
         return changed
 
+    @_exclusive
     def ensure_edge(self) -> bool:
         edge = self.edge
         image = self.settings.edge_image
@@ -528,6 +576,7 @@ class ComposeDriver:
     def mail_host(self) -> str:
         return MAIL_SINK
 
+    @_exclusive
     def ensure_mail_sink(self, listeners: Mapping[int, Path]) -> bool:
         """Run the mail sink with one listener per non-production environment's port (published on
         127.0.0.1 as well, so the control plane can check it answers); messages land in the
@@ -546,7 +595,7 @@ class ComposeDriver:
         command: list[str] = ["--host", "0.0.0.0"]
         for port, directory in sorted(listeners.items()):
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            command += ["--listen", f"{port}:{directory}"]
+            command += ["--listen", f"{port}={directory}"]
         import hashlib
 
         service = dataclasses.asdict(render.SupportService(

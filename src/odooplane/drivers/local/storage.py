@@ -130,5 +130,22 @@ class LocalStorage:
             return 0
         return sum(info.st_size for info in (p.lstat() for p in root.rglob("*")) if stat.S_ISREG(info.st_mode))
 
+    def _home(self, storage: str) -> Path:
+        """What a storage's removal removes: the data_dir, or for a template or a sandbox its
+        workload's whole home on this host (odoo.conf, logs: nothing else lives there)."""
+        data_dir = storage_dir(self.layout, storage)
+        return data_dir.parent if storage.startswith(("tpl-", "sandbox-")) else data_dir
+
+    def ensure_storage(self, storage: str) -> None:
+        data_dir = storage_dir(self.layout, storage)
+        made = [p for p in (data_dir, *data_dir.parents) if not p.exists()]
+        data_dir.mkdir(parents=True, exist_ok=True)
+        for created in made:
+            if created.is_relative_to(self.layout.run_root):
+                service_users.give(created, self.user)
+        home = self._home(storage)
+        if home != data_dir and home.is_relative_to(self.layout.run_root):
+            service_users.give(home, self.user, recursive=True)  # Odoo's service user writes there
+
     def remove_storage(self, storage: str) -> None:
-        shutil.rmtree(storage_dir(self.layout, storage), ignore_errors=True)
+        shutil.rmtree(self._home(storage), ignore_errors=True)
