@@ -103,7 +103,8 @@ def main() -> None:
         try:
             result["compose_first_apply_s"] = round(timed_apply(first), 2)  # the images built
         finally:
-            first.cli("down", "-f", str(first.path), "--purge", "--yes", check=False, timeout=600)
+            # Stopped, not purged: a purge removes the images no container uses (the next apply's).
+            first.cli("down", "-f", str(first.path), check=False, timeout=600)
         print(f"compose, images built: {result}", flush=True)
 
         (root / "compose").mkdir()
@@ -130,6 +131,7 @@ def main() -> None:
             result["pool_tenant_ratio"] = round(result["pool_tenant_p50_s"] / result["floor_p50_s"], 1)
         finally:
             estate.cli("down", "-f", str(estate.path), "--purge", "--yes", check=False, timeout=600)
+            first.cli("down", "-f", str(first.path), "--purge", "--yes", check=False, timeout=600)
     emit(result)
 
 

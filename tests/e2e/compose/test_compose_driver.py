@@ -134,3 +134,8 @@ def test_down_purge_leaves_nothing_of_the_project(tmp_path: Path, engine: Docker
         listed = engine.docker(*args[1:]).stdout.split()
         assert listed == [], (kind, listed)
     assert not (estate.data_dir / "compose" / "compose.yaml").exists()
+    # The images Odooplane built are gone, but for those another estate's containers still use.
+    in_use = set(engine.docker("ps", "--all", "--format", "{{.Image}}").stdout.split())
+    built = set(engine.docker("image", "ls", "--filter", "label=odooplane.content", "--format",
+                              "{{.Repository}}:{{.Tag}}").stdout.split())
+    assert built <= in_use, built - in_use

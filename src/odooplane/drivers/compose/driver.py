@@ -241,8 +241,14 @@ class ComposeDriver:
 
     @_exclusive
     def purge(self) -> None:
-        """Remove the project's containers, network and volumes (filestores, cluster data)."""
+        """Remove the project's containers, network and volumes (filestores, cluster data), and the
+        images Odooplane built that no container uses any more (the engine refuses to remove one
+        another estate's containers still use: it stays)."""
         self.compose.down(volumes=True)
+        built = engine.docker("image", "ls", "--filter", "label=odooplane.content", "--format",
+                              "{{.Repository}}:{{.Tag}}", check=False).stdout.split()
+        for tag in built:
+            engine.docker("image", "rm", tag, check=False)
         shutil.rmtree(self.root / "secrets", ignore_errors=True)
         data = self._load()
         data.update(odoo={}, clusters={}, routes={}, pools={}, edge=None, mail_sink=None)
