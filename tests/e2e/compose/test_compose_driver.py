@@ -24,7 +24,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 
 def compose_estate(tmp_path: Path, engine: DockerEngine, base_image: str,
                    tenants: dict[str, dict[str, Any]]) -> TestEstate:
-    estate = make_estate(tmp_path, tenants, cluster="managed")
+    # The simulator's image (a real Odoo stack on compose names an image: not built in CI).
+    estate = make_estate(tmp_path, tenants, cluster="managed", stack={"series": "18.0", "simulator": True})
     estate.data["platform"]["driver"] = "compose"
     estate.data["platform"]["compose"] = {"project": unique("c"), "base_image": base_image, "edge_image": "build",
                                           "postgres_image": "build"}

