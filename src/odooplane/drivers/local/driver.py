@@ -117,7 +117,9 @@ class LocalDriver:
                 for name, p in self.processes().items() if p.name != EDGE_PROGRAM}
 
     def wait_ready(self, name: str, *, timeout: float) -> WorkloadState:
-        p = self.wait_running(name, timeout=timeout, started=True)
+        # RUNNING, not STARTING: past supervisord's startsecs, so that what status and plan read
+        # right after an apply is the process as it stays.
+        p = self.wait_running(name, timeout=timeout)
         return WorkloadState(name, p.state, self._revision(name), p.detail, pid=p.pid, started_at=p.started_at)
 
     def remove_workload(self, name: str) -> bool:
