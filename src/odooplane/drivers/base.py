@@ -52,14 +52,19 @@ class OdooWorkload:
     evented: bool  # prefork: the evented path is served on its own port
     env: tuple[tuple[str, str], ...] = ()
     stop_grace_s: int = 30
+    cpus: float | None = None  # what the engine grants it (container drivers; the local driver does not limit)
+    memory_mib: int | None = None
 
     @property
     def revision(self) -> str:
         import hashlib
 
-        parts = (self.name, self.role, self.target, repr(self.stack), self.settings.fingerprint(), self.cluster,
-                 repr(self.cluster_address), self.storage, self.http_port, self.evented_port, self.evented,
-                 repr(self.env), self.stop_grace_s)
+        parts: tuple[object, ...] = (
+            self.name, self.role, self.target, repr(self.stack), self.settings.fingerprint(), self.cluster,
+            repr(self.cluster_address), self.storage, self.http_port, self.evented_port, self.evented,
+            repr(self.env), self.stop_grace_s)
+        if self.cpus is not None or self.memory_mib is not None:  # unchanged revisions for unlimited workloads
+            parts = (*parts, self.cpus, self.memory_mib)
         return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 

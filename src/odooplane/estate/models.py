@@ -21,6 +21,13 @@ from odooplane.estate.load import (
 )
 
 SERIES_RE = r"^(1[6-9])\.[0-9]+$"
+IMAGE_RE = r"^[a-z0-9][a-z0-9._/:@-]{0,254}$"
+
+
+def _image(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(IMAGE_RE, value):
+        raise ValueError(f"{value!r} is not an image reference (lowercase name[:tag][@digest], no spaces)")
+    return value
 
 
 def _series(value: str) -> str:
@@ -367,6 +374,15 @@ class Stack(Model):
         json_schema_extra={"pattern": SERIES_RE},
     )
     simulator: bool = Field(False, description="Run the built-in Odoo simulator instead of real Odoo.", examples=[True])
+    image: Annotated[str | None, AfterValidator(_image)] = Field(
+        None,
+        description=(
+            "Odoo image to run on a container driver (the official odoo:<series> image's conventions: "
+            "/etc/odoo/odoo.conf, /var/lib/odoo, /mnt/extra-addons, user odoo); the local driver needs 'source'."
+        ),
+        examples=["odoo:18.0"],
+        json_schema_extra={"pattern": IMAGE_RE},
+    )
     source: str | None = Field(
         None,
         description="Directory containing odoo-bin (relative paths are relative to the estate file).",
@@ -399,15 +415,26 @@ class Stack(Model):
 
     @model_validator(mode="after")
     def _one_runtime(self) -> Stack:
-        if self.simulator and self.source:
-            raise ValueError("set either 'simulator: true' or 'source', not both")
-        if not self.simulator and not self.source:
-            raise ValueError("set 'source' (a directory containing odoo-bin) or 'simulator: true'")
+        chosen = [key for key, value in (("simulator: true", self.simulator), ("source", self.source),
+                                         ("image", self.image)) if value]
+        if len(chosen) > 1:
+            raise ValueError(f"set one of 'simulator: true', 'source' or 'image', not {' and '.join(chosen)}")
+        if not chosen:
+            raise ValueError("set 'source' (a directory containing odoo-bin), 'image' (an Odoo image, container "
+                             "drivers) or 'simulator: true'")
         return self
 
     @property
     def major(self) -> int:
         return int(self.series.split(".")[0])
+
+
+class Resources(Model):
+    """What the engine grants one Odoo process (a container driver's limits; the local driver runs
+    processes of this host and does not enforce them: Odoo's own limits apply)."""
+
+    cpus: float | None = Field(None, gt=0, le=256, description="CPUs (fractions allowed).", examples=[1.5])
+    memory_mib: int | None = Field(None, ge=128, le=1048576, description="Memory limit in MiB.", examples=[3072])
 
 
 class Limits(Model):
@@ -589,6 +616,10 @@ class Environment(Model):
     workers: int = Field(0, ge=0, le=64, description="Odoo HTTP workers (0 = threaded mode).", examples=[0, 2])
     max_cron_threads: int = Field(1, ge=0, le=16, description="Cron threads/workers.", examples=[1])
     limits: Limits = Field(default_factory=Limits, description="Odoo's process limits.")
+    resources: Resources | None = Field(
+        None, description="CPU and memory the engine grants its Odoo process (container drivers).",
+        examples=[{"cpus": 2, "memory_mib": 4096}],
+    )
     http_port: Port | None = Field(None, description="Fixed HTTP port (allocated when omitted).", examples=[28069])
     admin_password: SecretRef | None = Field(
         None,
@@ -838,6 +869,10 @@ class Pool(Model):
     )
     max_cron_threads: int = Field(1, ge=0, le=16, description="Cron workers per process.", examples=[1])
     limits: Limits = Field(default_factory=Limits, description="Odoo's process limits.")
+    resources: Resources | None = Field(
+        None, description="CPU and memory the engine grants each of its processes (container drivers).",
+        examples=[{"cpus": 2, "memory_mib": 4096}],
+    )
     db_maxconn: int = Field(64, ge=4, le=1000, description="Connections per process (odoo.conf db_maxconn).",
                             examples=[64])
     options: dict[OdooOption, str | int | float | bool] = Field(

@@ -17,6 +17,7 @@ from odooplane.estate.models import (
     Pool,
     Profile,
     RateLimit,
+    Resources,
     SharedPlacement,
     Stack,
     Stage,
@@ -72,6 +73,7 @@ class DesiredPool:
     limits: Limits
     db_maxconn: int
     options: tuple[tuple[str, str | int | float | bool], ...]
+    resources: Resources | None = None
 
     @property
     def role(self) -> str:
@@ -108,6 +110,7 @@ class DesiredEnvironment:
     objectives: Objectives | None = None
     business_hours: BusinessHours | None = None
     redis: str | None = None  # name under monitoring.redis
+    resources: Resources | None = None  # a pool tenant: its pool's
     release: str | None = None  # under releases: the code it runs (its stack has the release's addons)
 
     @property
@@ -197,6 +200,7 @@ def environments(estate: Estate) -> list[DesiredEnvironment]:
                     workers=pool.workers if pool else env.workers,
                     max_cron_threads=pool.max_cron_threads if pool else env.max_cron_threads,
                     limits=pool.limits if pool else env.limits,
+                    resources=pool.resources if pool else env.resources,
                     http_port=None if pool else env.http_port,
                     admin_password=env.admin_password,
                     options=tuple(sorted(env.options.items())),
@@ -228,6 +232,7 @@ def pools(estate: Estate) -> list[DesiredPool]:
             name=name, stack_name=stack_name, stack=estate.stacks[stack_name], cluster_name=cluster_name,
             cluster=estate.clusters[cluster_name], processes=pool.processes, workers=pool.workers,
             max_cron_threads=pool.max_cron_threads, limits=pool.limits, db_maxconn=pool.db_maxconn,
+            resources=pool.resources,
             options=tuple(sorted(pool.options.items())),
         ))
     return out

@@ -14,7 +14,15 @@ from pydantic import ValidationError
 from odooplane.errors import EstateInvalid, Problem
 from odooplane.estate import change, models, names, policies, resolve
 from odooplane.estate import load as loader
-from odooplane.estate.models import MAIL_CATCHER_OPTIONS, REAL_MAIL_STAGES, Estate, ManagedCluster, SharedPlacement
+from odooplane.estate.models import (
+    MAIL_CATCHER_OPTIONS,
+    REAL_MAIL_STAGES,
+    Estate,
+    Limits,
+    ManagedCluster,
+    Resources,
+    SharedPlacement,
+)
 
 _SECRET_FIELDS = ("password", "secret", "token", "key")
 
@@ -272,6 +280,20 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
             add(("stacks", name, "source"), f"{source} has no odoo-bin (point it at an Odoo source tree)")
         if stack.python and not Path(stack.python).expanduser().exists():
             add(("stacks", name, "python"), f"interpreter {stack.python} does not exist")
+        if stack.image and platform.driver == "local":
+            add(("stacks", name, "image"), "the local driver runs Odoo from a source tree or the simulator: an "
+                                           "image needs platform.driver: compose")
+
+    for tname, tenant in estate.tenants.items():
+        for ename, env in tenant.environments.items():
+            if env.resources is not None and isinstance(env.placement, SharedPlacement):
+                add(("tenants", tname, "environments", ename, "resources"),
+                    "a pool tenant runs in its pool's processes: set resources on the pool")
+    for place, limits, resources in _limited(estate):
+        if resources and resources.memory_mib is not None and resources.memory_mib < limits.memory_hard_mib:
+            add((*place, "resources", "memory_mib"),
+                f"{resources.memory_mib} MiB is below limits.memory_hard_mib ({limits.memory_hard_mib}): the engine "
+                "would kill Odoo before Odoo recycles a worker (raise it, or lower the limits)")
 
     for rid, release in estate.releases.items():
         if release.stack not in estate.stacks:
@@ -404,6 +426,16 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
             for other in users[1:]:
                 add(other, f"port {port} is also used by {first}")
     return problems
+
+
+def _limited(estate: Estate) -> list[tuple[tuple[str | int, ...], Limits, Resources | None]]:
+    """Every place that declares Odoo process limits and engine resources (pools, dedicated environments)."""
+    out: list[tuple[tuple[str | int, ...], Limits, Resources | None]] = [
+        (("pools", name), pool.limits, pool.resources) for name, pool in estate.pools.items()]
+    for tname, tenant in estate.tenants.items():
+        for ename, env in tenant.environments.items():
+            out.append((("tenants", tname, "environments", ename), env.limits, env.resources))
+    return out
 
 
 def _identifier_collisions(estate: Estate) -> list[tuple[tuple[str | int, ...], str]]:

@@ -12,7 +12,7 @@ from typing import Any
 import odooplane
 from odooplane.drivers.base import FilestoreRef, OdooWorkload, StackRef
 from odooplane.errors import PermanentError
-from odooplane.estate.models import Limits, Stack
+from odooplane.estate.models import Limits, Resources, Stack
 from odooplane.estate.resolve import DesiredEnvironment, DesiredPool, stack_source
 from odooplane.operations.context import Context
 from odooplane.render import odoo_conf
@@ -204,11 +204,20 @@ def _settings(
     )
 
 
+def _resources(resources: Resources | None) -> dict[str, Any]:
+    """The workload fields of an environment's or pool's ``resources``."""
+    if resources is None:
+        return {}
+    return {"cpus": resources.cpus, "memory_mib": resources.memory_mib}
+
+
 def stack_ref(ctx: Context, stack: Stack) -> StackRef:
     """``stack`` as the drivers see it: absolute source and addons directories (Odooplane's own
-    server-wide addons first, for real Odoo)."""
+    server-wide addons first, for real Odoo), or the image a container driver runs."""
     source = stack_source(stack, ctx.valid.path)
     extra = odoo.extra_addons(stack, estate_dir=ctx.base_dir)
+    if stack.image:
+        return StackRef(series_major=stack.major, simulator=False, image=stack.image, addons=(str(ODOO_ADDONS), *extra))
     if stack.simulator or source is None:
         return StackRef(series_major=stack.major, simulator=True, addons=extra)
     return StackRef(series_major=stack.major, simulator=False, source=str(source), python=stack.python,
@@ -243,7 +252,8 @@ def pool_artifacts(ctx: Context, pool: DesiredPool, *, create: bool) -> PoolArti
         procs.append(OdooProcess(OdooWorkload(
             name=pool_program(pool.name, index), role="pool", target=f"pool {pool.name}", stack=stack,
             settings=settings, cluster=pool.cluster_name, cluster_address=(cluster.host, cluster.port),
-            storage=storage, http_port=http, evented_port=evented, evented=pool.workers > 0)))
+            storage=storage, http_port=http, evented_port=evented, evented=pool.workers > 0,
+            **_resources(pool.resources))))
     data_dir = ctx.driver.data_dir(storage)
     service = PoolService(
         name=pool.slug, http_ports=tuple(p.http_port for p in procs),
@@ -327,7 +337,7 @@ def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool) -> EnvArti
             max_cron_threads=env.max_cron_threads, limits=env.limits,
             server_wide=_server_wide(rt, tuple(env.stack.server_wide_modules)), extra=extra),
         cluster=env.cluster_name, cluster_address=(cluster.host, cluster.port), storage=f"env-{slug}",
-        http_port=http_port, evented_port=evented_port, evented=env.workers > 0,
+        http_port=http_port, evented_port=evented_port, evented=env.workers > 0, **_resources(env.resources),
     )
     process = OdooProcess(workload)
     route = EnvRoute(name=slug, hostnames=env.hostnames, http_port=http_port,

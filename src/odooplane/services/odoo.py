@@ -44,6 +44,8 @@ def extra_addons(stack: Stack, *, estate_dir: Path) -> tuple[str, ...]:
 def runtime(stack: Stack, *, source: Path | None, estate_dir: Path) -> Runtime:
     """Return how to run ``stack``. Extra addons paths come first, like Odoo's own precedence."""
     extra = extra_addons(stack, estate_dir=estate_dir)
+    if stack.image:  # run by a container driver: the image's own odoo, its addons inside the image
+        return Runtime(("odoo",), extra, False, stack.major)
     if stack.simulator or source is None:
         return Runtime((own_python(), "-m", "odooplane.sim"), extra, True, stack.major)
     python = stack.python or own_python()

@@ -40,11 +40,12 @@ def running(tmp_path_factory: pytest.TempPathFactory, engine: DockerEngine, base
     a, b = unique("a"), unique("b")
     pool = unique("s")
     estate = compose_estate(tmp_path_factory.mktemp("compose"), engine, base_image, {
-        a: {"environments": {"prod": {"workers": 2, "modules": ["mail"]},
+        a: {"environments": {"prod": {"workers": 2, "modules": ["mail"],
+                                      "resources": {"cpus": 1.5, "memory_mib": 3072}},
                              "staging": {"stage": "staging", "modules": ["mail"]}}},
         b: {"environments": {"prod": {"placement": {"shared": pool}}}},
     })
-    estate.data["pools"] = {pool: {"processes": 1, "workers": 0}}
+    estate.data["pools"] = {pool: {"processes": 1, "workers": 0, "resources": {"cpus": 1}}}
     estate.write()
     estate.tenants = (a, b)  # type: ignore[attr-defined]
     try:
@@ -70,6 +71,21 @@ def test_apply_runs_every_environment_in_containers_routed_by_the_edge(running: 
     assert edge_get(running, f"{a}-prod.localhost", "/web/Database/manager").status_code in (403, 400)
     plan = json.loads(running.cli("plan", str(running.path), "--json").stdout)
     assert plan["empty"], plan["changes"]
+
+
+def test_resources_of_the_estate_are_the_engine_limits(running: TestEstate, engine: DockerEngine) -> None:
+    a, _ = running.tenants  # type: ignore[attr-defined]
+    project = running.data["platform"]["compose"]["project"]
+    pool = next(iter(running.data["pools"]))
+    limits = {}
+    for service in (f"odoo-{a}__prod", f"pool-{pool}-0", "edge"):
+        ids = engine.docker("ps", "-q", "--filter", f"label=com.docker.compose.project={project}",
+                            "--filter", f"label=com.docker.compose.service={service}").stdout.split()
+        assert len(ids) == 1, (service, ids)
+        host = json.loads(engine.docker("inspect", ids[0]).stdout)[0]["HostConfig"]
+        limits[service] = (host["NanoCpus"], host["Memory"])
+    assert limits == {f"odoo-{a}__prod": (1_500_000_000, 3072 * 1024 * 1024), f"pool-{pool}-0": (1_000_000_000, 0),
+                      "edge": (0, 0)}
 
 
 def test_backup_verify_restore_in_containers(running: TestEstate) -> None:

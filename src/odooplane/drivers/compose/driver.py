@@ -298,7 +298,7 @@ class ComposeDriver:
         return render.OdooService(name=w.name, kind=kind, target=w.target, image=image, entrypoint=entrypoint,
                                   conf=conf, storage=w.storage, http_port=w.http_port, revision=w.revision, uid=uid,
                                   gid=gid, evented=w.evented, stop_grace_s=w.stop_grace_s, depends_on=depends,
-                                  mounts=mounts)
+                                  mounts=mounts, resources=render.Resources(cpus=w.cpus, memory_mib=w.memory_mib))
 
     @_exclusive
     def configure_workload(self, workload: OdooWorkload) -> bool:

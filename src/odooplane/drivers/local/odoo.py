@@ -37,6 +37,9 @@ class Paths:
 
 def runtime(stack: StackRef) -> odoo.Runtime:
     """How to run ``stack`` as a process of this host."""
+    if stack.image and not stack.source:
+        raise PermanentError(f"the stack runs image {stack.image}: the local driver runs Odoo from a source tree "
+                             "(stacks.<name>.source) or the simulator; an image needs platform.driver: compose")
     if stack.simulator or stack.source is None:
         return odoo.Runtime((odoo.own_python(), "-m", "odooplane.sim"), stack.addons, True, stack.series_major)
     source = Path(stack.source)
