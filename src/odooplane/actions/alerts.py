@@ -14,8 +14,8 @@ from odooplane.actions import estate_file
 from odooplane.errors import OdooplaneError, UsageError
 from odooplane.estate import durations
 from odooplane.estate.validate import ValidEstate
+from odooplane.files import atomic_write
 from odooplane.render import alerts, dashboard, prometheus
-from odooplane.services.supervisor import atomic_write
 
 FILES = ("rules.yml", "alertmanager.yml", "prometheus.yml", "dashboard.json")
 

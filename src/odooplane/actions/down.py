@@ -135,10 +135,7 @@ def _purge_files(ctx: Context, op: Operation, result: DownResult) -> None:
     for name, cluster in ctx.estate.clusters.items():
         if isinstance(cluster, ManagedCluster):
             op.step("remove-cluster", f"cluster {name}", partial(ctx.driver.remove_cluster, name))
-            from odooplane.services import pgbackrest
-
-            pitr_root = pgbackrest.pitr_dir(ctx.layout.root, estate_id=ctx.estate_id, name=name)
-            op.step("remove-pitr", f"cluster {name}", partial(_remove_tree, pitr_root))
+            op.step("remove-pitr", f"cluster {name}", partial(ctx.driver.pitr.remove, name))
             ports.release(ctx.store, owner=f"cluster/{name}")
             ctx.secrets.delete_prefix(f"cluster/{name}/")
             result.purged.append(f"cluster {name}")

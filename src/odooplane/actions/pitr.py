@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from odooplane.actions import estate_file
 from odooplane.actions.restore import parse_at
-from odooplane.errors import NotFound
+from odooplane.errors import NotFound, UsageError
 from odooplane.operations import pitr
 from odooplane.operations.context import Context
 from odooplane.operations.runner import Operation
-from odooplane.services import pgbackrest
 from odooplane.services.postgres import ClusterConn
 
 
@@ -33,12 +33,19 @@ def _conn(ctx: Context, name: str) -> ClusterConn:
     return conn
 
 
+KINDS: tuple[Literal["full", "diff", "incr"], ...] = ("full", "diff", "incr")
+
+
 def backup(path: Path | None, cluster: str, *, kind: str = "full") -> dict[str, object]:
+    chosen = next((k for k in KINDS if k == kind), None)
+    if chosen is None:
+        raise UsageError(f"--kind {kind!r}: one of {', '.join(KINDS)}")
     ctx = estate_file.context(path)
     try:
         conn = _conn(ctx, cluster)
         with Operation(ctx.store, kind="pitr-backup", target=f"cluster {cluster}", actor=ctx.actor) as op:
-            made = op.step("pitr-backup", f"cluster {cluster}", lambda: pitr.backup(ctx, op, cluster, conn, kind=kind))
+            made = op.step("pitr-backup", f"cluster {cluster}",
+                           lambda: pitr.backup(ctx, op, cluster, conn, kind=chosen))
         return {"label": made.label, "type": made.kind, "stop": made.stopped_at.isoformat()}
     finally:
         ctx.close()
@@ -47,9 +54,9 @@ def backup(path: Path | None, cluster: str, *, kind: str = "full") -> dict[str, 
 def info(path: Path | None, cluster: str) -> PitrInfo:
     ctx = estate_file.context(path)
     try:
-        cfg = pitr.config(ctx, cluster, _conn(ctx, cluster))
-        found = pgbackrest.info(cfg)
-        newest = pgbackrest.latest_restorable(cfg)
+        conn = _conn(ctx, cluster)
+        found = pitr.backups(ctx, cluster, conn)
+        newest = pitr.newest_restorable(ctx, cluster, conn)
         rpo = (ctx.clock.now() - newest).total_seconds() if newest else None
         return PitrInfo(cluster, [{"label": b.label, "type": b.kind, "start": b.started_at.isoformat(),
                                    "stop": b.stopped_at.isoformat(), "repo_bytes": b.repo_size} for b in found],

@@ -11,9 +11,9 @@ from odooplane import clock
 from odooplane.actions import estate_file
 from odooplane.actions import health as health_action
 from odooplane.errors import UsageError
+from odooplane.files import atomic_write
 from odooplane.operations import health as sweeping
 from odooplane.render import report as page
-from odooplane.services.supervisor import atomic_write
 from odooplane.store import probes
 
 SLOTS_PER_HOUR = 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Literal
 
 from odooplane.actions import backup as backup_action
 from odooplane.estate.resolve import DesiredEnvironment
@@ -108,7 +109,8 @@ def _pitr_backups(ctx: Context, now: dt.datetime, claimed: claims.Claims) -> lis
         last_full = next((e.ts for e in done if e.ok and e.data.get("type") == "full"), None)
         last_any = next((e.ts for e in done if e.ok), None)
         settings = cluster.pitr
-        kind, fire = None, None
+        kind: Literal["full", "incr"] | None = None
+        fire = None
         full_fire = cron.last_at_or_before(cron.parse(settings.full_schedule), now, settings.timezone)
         if full_fire and (last_full is None or last_full < full_fire):
             kind, fire = "full", full_fire

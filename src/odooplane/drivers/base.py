@@ -4,14 +4,18 @@ them, and observes what runs. ``local`` runs processes on this host; ``compose``
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NoReturn, Protocol
 
+from odooplane.errors import PermanentError
 from odooplane.render.odoo_conf import OdooSettings
 from odooplane.render.traefik import EnvRoute, PoolService
+from odooplane.services import pgbackrest
+from odooplane.services.postgres import ClusterConn
 
 ProcessKind = Literal["odoo", "cluster", "edge", "service"]
 
@@ -173,6 +177,112 @@ class ClusterState:
 
 Step = Callable[..., Any]  # op.step-like: step(name, action, detail=…, attempts=…) journals one step
 
+PitrBackup = pgbackrest.BackupInfo  # one base backup of a cluster's stanza
+
+
+@dataclass(frozen=True)
+class PitrSpec:
+    """Point-in-time recovery of managed cluster ``name`` as the operations want it: its WAL
+    archived into a stanza, base backups kept ``retention_full`` deep."""
+
+    name: str
+    stanza: str
+    port: int  # where the control plane reaches the cluster
+    password: str | None = field(repr=False)
+    bin_dir: str | None
+    retention_full: int
+    archive_timeout_s: int
+
+
+class ScratchCluster(Protocol):
+    """A running copy of a cluster restored to a time (never archiving)."""
+
+    @property
+    def backup_label(self) -> str: ...
+
+    def conn(self, dbname: str = "postgres") -> ClusterConn: ...
+
+    def stop(self, *, remove: bool = False) -> None: ...
+
+
+class PointInTime(Protocol):
+    """WAL archiving, base backups and restores to a time of a driver's managed clusters."""
+
+    def archiving(self, spec: PitrSpec) -> dict[str, str | int | bool]:
+        """The server settings that make the cluster archive its WAL into its stanza."""
+        ...
+
+    def ensure_stanza(self, spec: PitrSpec, *, step: Step) -> None:
+        """Create and check the stanza once (each change one journaled ``step``)."""
+        ...
+
+    def backups(self, spec: PitrSpec) -> list[PitrBackup]: ...
+
+    def backup(self, spec: PitrSpec, kind: Literal["full", "diff", "incr"]) -> PitrBackup: ...
+
+    def newest_restorable(self, spec: PitrSpec) -> dt.datetime | None: ...
+
+    def scratch_dir(self, spec: PitrSpec, name: str) -> Path:
+        """Where a scratch copy called ``name`` lives (registered before it is made)."""
+        ...
+
+    def scratch(self, spec: PitrSpec, *, at: dt.datetime | None, name: str) -> ScratchCluster:
+        """A running copy of the cluster at ``at`` (the newest restorable when None)."""
+        ...
+
+    def restore_cluster(self, spec: PitrSpec, *, at: dt.datetime | None, target: str) -> ScratchCluster:
+        """The cluster at ``at``, restored where managed cluster ``target`` (never created) lives."""
+        ...
+
+    def adopt(self, copy: ScratchCluster, target: str) -> None:
+        """Stop the restored ``copy`` and make it managed cluster ``target``'s data."""
+        ...
+
+    def remove(self, name: str) -> None:
+        """Everything point-in-time recovery keeps of cluster ``name`` (purge)."""
+        ...
+
+
+class NoPointInTime:
+    """A driver whose clusters have no point-in-time recovery: every use is refused, clearly."""
+
+    def __init__(self, driver: str) -> None:
+        self.reason = (f"point-in-time recovery runs on the local driver's clusters; the {driver} driver does "
+                       "not do it yet (remove clusters.<name>.pitr, or use platform.driver: local)")
+
+    def _refuse(self) -> NoReturn:
+        raise PermanentError(self.reason)
+
+    def archiving(self, spec: PitrSpec) -> dict[str, str | int | bool]:
+        self._refuse()
+
+    def ensure_stanza(self, spec: PitrSpec, *, step: Step) -> None:
+        self._refuse()
+
+    def backups(self, spec: PitrSpec) -> list[PitrBackup]:
+        self._refuse()
+
+    def backup(self, spec: PitrSpec, kind: Literal["full", "diff", "incr"]) -> PitrBackup:
+        self._refuse()
+
+    def newest_restorable(self, spec: PitrSpec) -> dt.datetime | None:
+        self._refuse()
+
+    def scratch_dir(self, spec: PitrSpec, name: str) -> Path:
+        self._refuse()
+
+    def scratch(self, spec: PitrSpec, *, at: dt.datetime | None, name: str) -> ScratchCluster:
+        self._refuse()
+
+    def restore_cluster(self, spec: PitrSpec, *, at: dt.datetime | None, target: str) -> ScratchCluster:
+        self._refuse()
+
+    def adopt(self, copy: ScratchCluster, target: str) -> None:
+        self._refuse()
+
+    def remove(self, name: str) -> None:
+        """Nothing was ever kept."""
+
 
 @dataclass(frozen=True)
 class WorkloadState:
@@ -255,6 +365,7 @@ class RouteState:
 class Driver(Protocol):
     name: str
     storage: Storage  # the filestores (data plane)
+    pitr: PointInTime  # point-in-time recovery of its managed clusters
 
     # -- Odoo workloads (what operations speak) ----------------------------------------------
     def configure_workload(self, workload: OdooWorkload) -> bool:

@@ -289,6 +289,11 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
             if env.resources is not None and isinstance(env.placement, SharedPlacement):
                 add(("tenants", tname, "environments", ename, "resources"),
                     "a pool tenant runs in its pool's processes: set resources on the pool")
+    if platform.driver != "local":
+        for cname, cluster in estate.clusters.items():
+            if isinstance(cluster, ManagedCluster) and cluster.pitr is not None:
+                add(("clusters", cname, "pitr"), f"point-in-time recovery runs on the local driver's clusters; the "
+                                                 f"{platform.driver} driver does not do it yet")
     for place, limits, resources in _limited(estate):
         if resources and resources.memory_mib is not None and resources.memory_mib < limits.memory_hard_mib:
             add((*place, "resources", "memory_mib"),

@@ -114,9 +114,6 @@ class Context:
             self.store, owner=owner, purpose="pg", start=rng.start, end=rng.end, reserved=self.reserved_ports()
         )
 
-    def cluster_root(self, name: str) -> managed_pg.ClusterLayout:
-        return managed_pg.ClusterLayout(managed_pg.cluster_dir(self.layout.root, estate_id=self.estate_id, name=name))
-
     def reserved_ports(self) -> set[int]:
         """Ports fixed in the estate: never handed out by allocation."""
         estate = self.valid.estate

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from odooplane.errors import PermanentError
 from odooplane.estate.resolve import DesiredEnvironment
+from odooplane.files import atomic_write
 from odooplane.operations.context import Context
 from odooplane.operations.desired import mail_port
 from odooplane.services import mailcatcher
-from odooplane.services.supervisor import atomic_write
 
 CATCHER_HOST = "127.0.0.1"
 

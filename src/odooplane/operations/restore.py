@@ -88,12 +88,11 @@ def fetch_pitr(ctx: Context, op: Operation, source: DesiredEnvironment, *, at: d
     conn = ctx.cluster_conn(source.cluster_name, allocate=False)
     if conn is None:
         raise PermanentError(f"cluster {source.cluster_name} is not provisioned")
-    # The copy lives beside the cluster's PITR data: the PostgreSQL service user can reach it there.
-    scratch_dir = pitr.config(ctx, source.cluster_name, conn).base_dir / "scratch" / into.name
+    scratch_dir = ctx.driver.pitr.scratch_dir(pitr.spec(ctx, source.cluster_name, conn), into.name)
     # Registered first: a kill leaves a running scratch cluster the next run stops and removes.
     scratch_id = temporaries.register_directory(ctx, scratch_dir, target=str(source.ref), purpose="pitr",
                                                 operation_id=op.op_id)
-    copy, point = pitr.scratch(ctx, source.cluster_name, conn, at=at, into=scratch_dir)
+    copy, point = pitr.scratch(ctx, source.cluster_name, conn, at=at, scratch_name=into.name)
     faults.point("pitr:scratch-running")
     try:
         stage = into / "stage"

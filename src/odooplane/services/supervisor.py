@@ -27,6 +27,7 @@ from supervisor.xmlrpc import SupervisorTransport
 from odooplane import execute
 from odooplane.clock import wait_until
 from odooplane.errors import PermanentError, TemporaryError
+from odooplane.files import atomic_write
 from odooplane.render import supervisor as render
 
 logger = logging.getLogger(__name__)
@@ -64,28 +65,6 @@ class ProcessInfo:
     @property
     def running(self) -> bool:
         return self.state == "RUNNING"
-
-
-def atomic_write(path: Path, content: str, *, mode: int = 0o600) -> bool:
-    """Write ``content`` to ``path`` via a temporary file and rename; return False if unchanged."""
-    try:
-        if path.read_text(encoding="utf-8") == content:
-            if (path.stat().st_mode & 0o777) != mode:
-                path.chmod(mode)
-            return False
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(content)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
 
 
 def file_digest(path: Path) -> str | None:

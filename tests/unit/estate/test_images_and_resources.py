@@ -82,3 +82,9 @@ def test_resources_change_the_revision_and_no_resources_keep_it() -> None:
     assert _workload(cpus=None, memory_mib=None).revision == plain.revision
     assert _workload(cpus=1.0).revision != plain.revision
     assert _workload(memory_mib=3000).revision != _workload(memory_mib=3001).revision
+
+
+def test_point_in_time_recovery_on_compose_is_refused_at_its_path(tmp_path: Path) -> None:
+    text = COMPOSE.replace("clusters: {main: {kind: managed}}", "clusters: {main: {kind: managed, pitr: {}}}")
+    found = problems(tmp_path, text)
+    assert any("clusters.main.pitr" in p and "compose driver does not do it yet" in p for p in found), found

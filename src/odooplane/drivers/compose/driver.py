@@ -36,8 +36,10 @@ from odooplane.drivers.base import (
     ClusterState,
     EdgeSpec,
     FilestoreRef,
+    NoPointInTime,
     OdooCommand,
     OdooWorkload,
+    PointInTime,
     ProcessSpec,
     ProcessState,
     RouteState,
@@ -51,6 +53,7 @@ from odooplane.drivers.local.driver import LocalDriver
 from odooplane.drivers.local.storage import LocalStorage
 from odooplane.errors import PermanentError
 from odooplane.estate.models import ComposeSettings
+from odooplane.files import atomic_write
 from odooplane.layout import Layout
 from odooplane.render import compose as render
 from odooplane.render import dockerfile, odoo_conf
@@ -58,7 +61,6 @@ from odooplane.render import traefik as render_traefik
 from odooplane.services import odoo, odoo_commands, postgres, traefik
 from odooplane.services.postgres import ClusterConn
 from odooplane.services.service_users import ServiceUser
-from odooplane.services.supervisor import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +155,7 @@ class ComposeDriver:
         # The control plane's own processes (the worker) stay supervised on the host.
         self.host = LocalDriver(layout, edge, odoo_user, estate_id=estate_id)
         self.storage: Storage = ComposeStorage(self)
+        self.pitr: PointInTime = NoPointInTime("compose")
         self._ps: tuple[float, list[Container]] | None = None
         self._lock = threading.RLock()
         self._depth = threading.local()

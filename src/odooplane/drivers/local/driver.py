@@ -17,6 +17,7 @@ from odooplane.drivers.base import (
     EdgeSpec,
     OdooCommand,
     OdooWorkload,
+    PointInTime,
     ProcessSpec,
     ProcessState,
     RouteState,
@@ -26,14 +27,16 @@ from odooplane.drivers.base import (
 )
 from odooplane.drivers.local.clusters import LocalClusters
 from odooplane.drivers.local.odoo import REVISION_ENV, LocalOdoo, storage_dir
+from odooplane.drivers.local.pitr import LocalPointInTime
 from odooplane.drivers.local.storage import LocalStorage
 from odooplane.errors import PermanentError
+from odooplane.files import atomic_write
 from odooplane.layout import Layout
 from odooplane.render import supervisor as render_supervisor
 from odooplane.render import traefik as render_traefik
 from odooplane.services import logrotate, traefik
 from odooplane.services.service_users import ServiceUser
-from odooplane.services.supervisor import Supervisor, atomic_write
+from odooplane.services.supervisor import Supervisor
 
 EDGE_PROGRAM = "edge"
 ROUTE_PREFIX = "env-"
@@ -65,6 +68,7 @@ class LocalDriver:
         self.supervisor = Supervisor(layout.supervisor, layout.logs / "processes")
         self.odoo = LocalOdoo(layout, odoo_user)
         self.storage: Storage = LocalStorage(layout, odoo_user)
+        self.pitr: PointInTime = LocalPointInTime(layout, estate_id)
         self.managed = LocalClusters(layout, estate_id, self)
 
     # -- mail -------------------------------------------------------------------------------------

@@ -15,11 +15,11 @@ from pathlib import Path
 from odooplane.clock import wait_until
 from odooplane.drivers.base import OdooCommand, OdooWorkload, ProcessSpec, StackRef
 from odooplane.errors import PermanentError
+from odooplane.files import atomic_write
 from odooplane.layout import Layout
 from odooplane.render import odoo_conf
 from odooplane.services import odoo, odoo_commands, service_users
 from odooplane.services.service_users import ServiceUser
-from odooplane.services.supervisor import atomic_write
 
 REVISION_ENV = "ODOOPLANE_REVISION"  # in the supervised program: the revision it runs
 
