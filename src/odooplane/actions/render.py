@@ -39,9 +39,13 @@ class Result:
     removed: list[str] = field(default_factory=list)  # rendered before, no longer
 
 
-def placeholders(*, data_dir: Path, estate_dir: Path) -> dict[str, tuple[str, str]]:
+def placeholders(*, data_dir: Path, runtime_dir: Path, estate_dir: Path) -> dict[str, tuple[str, str]]:
     """``${NAME}`` -> (the host directory it stands for, what it is)."""
+    runtime = {} if runtime_dir == data_dir else {
+        "${RUNTIME_DIR}": (str(runtime_dir), "Odoo's directories outside the data directory (Odooplane run as "
+                                             "root: files listed under runtime/)")}
     return {
+        **runtime,
         "${DATA_DIR}": (str(data_dir), "the estate's data directory (platform.data_dir)"),
         "${ESTATE_DIR}": (str(estate_dir), "the directory of the estate file"),
         "${ODOOPLANE}": (str(Path(odooplane.__file__).parent), "the installed odooplane package"),
@@ -73,11 +77,11 @@ def run(path: Path | None, *, out: Path, driver: str | None = None) -> Result:
     ctx = render_context(valid, name)
     try:
         desired = desired_runtime(ctx)
-        rendered = registry.render(name, desired, ctx.layout, edge_spec(valid), estate_id=ctx.estate_id,
+        rendered = registry.render(name, desired, ctx.layout, edge_spec(valid), ctx.odoo_user, estate_id=ctx.estate_id,
                                    platform=valid.estate.platform)
     finally:
         ctx.close()
-    names = placeholders(data_dir=valid.data_dir, estate_dir=valid.path.parent)
+    names = placeholders(data_dir=valid.data_dir, runtime_dir=ctx.layout.run_root, estate_dir=valid.path.parent)
     files = {p: normalise(text, names) for p, text in rendered.files.items()}
     assert ctx.provisional is not None
     manifest: dict[str, Any] = {

@@ -274,14 +274,18 @@ def render_context(valid: ValidEstate, driver: str) -> Context:
     estate_id = (existing.meta_get("estate_id") or "") if existing else ""
     if existing:
         existing.close()
-    layout = Layout(root)
+    # As apply would run here: as root, Odoo runs as its service user (if it exists yet) and its
+    # directories live in the runtime directory.
+    odoo_user = service_users.odoo_user(create=False)
+    layout = Layout(root, runtime=service_users.runtime_dir(root, estate_id=estate_id or "estate"))
     rng = valid.estate.platform.ports
     store = Store(sa.create_engine("sqlite://"), "sqlite://")  # empty: rendering never reads or writes it
     ctx = Context(
         valid=valid, layout=layout, store=store, secrets=SecretBox(store, _UNUSED_KEY),
-        driver=registry.create(driver, layout, edge_spec(valid), None, estate_id=estate_id,
+        driver=registry.create(driver, layout, edge_spec(valid), odoo_user, estate_id=estate_id,
                                platform=valid.estate.platform),
-        estate_id=estate_id, provisional=Provisional(known=known, start=rng.start, end=rng.end, reserved=set()),
+        estate_id=estate_id, odoo_user=odoo_user,
+        provisional=Provisional(known=known, start=rng.start, end=rng.end, reserved=set()),
     )
     assert ctx.provisional is not None
     ctx.provisional.reserved = ctx.reserved_ports()

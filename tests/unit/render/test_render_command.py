@@ -33,6 +33,9 @@ def estate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("ODOO_SOURCE", "ODOO_PYTHON", "ODOOPLANE_SIMULATOR", "ODOOPLANE_ESTATE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr("odooplane.services.traefik.binary", lambda: f"{sys.prefix}/bin/traefik")
+    # Rendered as a user other than root (as root, Odoo runs as its service user from another directory).
+    monkeypatch.setattr("odooplane.services.service_users.odoo_user", lambda create=True: None)
+    monkeypatch.setattr("odooplane.services.service_users.runtime_dir", lambda data_dir, estate_id: data_dir)
     target = tmp_path / "estate" / "estate.yaml"
     target.parent.mkdir()
     shutil.copy(QUICKSTART, target)

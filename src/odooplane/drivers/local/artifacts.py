@@ -91,4 +91,15 @@ def render_artifacts(desired: DesiredRuntime, *, layout: Layout, edge: EdgeSpec,
     if desired.mail_listeners:
         out[layout.mail_listeners] = mailcatcher.listeners_text(
             {m.target: (m.port, m.directory) for m in desired.mail_listeners})
-    return {str(path.relative_to(layout.root)): text for path, text in sorted(out.items())}
+    return {relative(layout, path): text for path, text in sorted(out.items())}
+
+
+RUNTIME = "runtime"  # where files of Odoo's directories kept outside the data directory are listed
+
+
+def relative(layout: Layout, path: Path) -> str:
+    """``path`` relative to the data directory; a file of Odoo's runtime directory kept elsewhere
+    (Odooplane run as root) as ``runtime/…``."""
+    if path.is_relative_to(layout.root):
+        return str(path.relative_to(layout.root))
+    return str(Path(RUNTIME) / path.relative_to(layout.run_root))
