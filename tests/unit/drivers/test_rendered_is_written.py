@@ -16,12 +16,15 @@ from odooplane.actions import estate_file
 from odooplane.drivers import registry
 from odooplane.drivers.base import DesiredRuntime
 from odooplane.drivers.compose import artifacts as compose_artifacts
-from odooplane.drivers.compose import driver as compose_driver
+from odooplane.drivers.compose import engine as compose_engine
+from odooplane.drivers.compose import images as compose_images
+from odooplane.drivers.compose.engine import Compose
 from odooplane.drivers.local import driver as local_driver
 from odooplane.layout import Layout
 from odooplane.operations.context import edge_spec, render_context
 from odooplane.operations.desired import desired_runtime
 from odooplane.services import mailcatcher, traefik
+from odooplane.services.supervisor import Supervisor
 
 QUICKSTART = Path(__file__).parents[3] / "examples" / "quickstart.yaml"
 
@@ -59,13 +62,13 @@ def test_compose_driver_writes_what_render_shows(estate: Path, monkeypatch: pyte
                                platform=valid.estate.platform)
     for name in ("simulator", "mail_sink", "postgres", "traefik"):
         image = name.replace("_", "-").replace("traefik", "edge")
-        monkeypatch.setattr(compose_driver.images, name, lambda *a, _i=image, **k: f"odooplane/{_i}:built")
-    monkeypatch.setattr(compose_driver.engine, "volume_mountpoint", lambda volume: ctx.layout.root / "volumes" / volume)
-    monkeypatch.setattr(compose_driver.ComposeDriver, "_container", lambda self, service: None)
-    monkeypatch.setattr(compose_driver.Compose, "up", lambda self, *a, **k: None)
+        monkeypatch.setattr(compose_images, name, lambda *a, _i=image, **k: f"odooplane/{_i}:built")
+    monkeypatch.setattr(compose_engine, "volume_mountpoint", lambda volume: ctx.layout.root / "volumes" / volume)
+    monkeypatch.setattr(ComposeDriver, "_container", lambda self, service: None)
+    monkeypatch.setattr(Compose, "up", lambda self, *a, **k: None)
     monkeypatch.setattr(traefik.TraefikApi, "ping", lambda self: True)
     monkeypatch.setattr(os, "chown", lambda *a, **k: None)
-    driver = compose_driver.ComposeDriver(Layout(valid.data_dir), edge_spec(valid), None, estate_id="",
+    driver = ComposeDriver(Layout(valid.data_dir), edge_spec(valid), None, estate_id="",
                                           platform_name=valid.estate.platform.name,
                                           settings=valid.estate.platform.compose)
     for spec in desired.clusters:
@@ -85,9 +88,9 @@ def test_local_driver_writes_what_render_shows(estate: Path, monkeypatch: pytest
     desired = desired_runtime(ctx)
     rendered = registry.render("local", desired, ctx.layout, edge_spec(valid), platform=valid.estate.platform)
     applied: list[str] = []
-    monkeypatch.setattr(local_driver.Supervisor, "_update", lambda self: applied.append("update"))
-    monkeypatch.setattr(local_driver.Supervisor, "_group_names", lambda self: [])
-    monkeypatch.setattr(local_driver.Supervisor, "info", lambda self, name: None)
+    monkeypatch.setattr(Supervisor, "_update", lambda self: applied.append("update"))
+    monkeypatch.setattr(Supervisor, "_group_names", lambda self: [])
+    monkeypatch.setattr(Supervisor, "info", lambda self, name: None)
     monkeypatch.setattr(traefik.TraefikApi, "ping", lambda self: True)
     driver = local_driver.LocalDriver(Layout(valid.data_dir), edge_spec(valid))
     monkeypatch.setattr(driver.odoo, "check", lambda w: None)
