@@ -18,6 +18,7 @@ from odooplane.drivers.base import DesiredRuntime
 from odooplane.drivers.compose import artifacts as compose_artifacts
 from odooplane.drivers.compose import engine as compose_engine
 from odooplane.drivers.compose import images as compose_images
+from odooplane.drivers.compose.driver import ComposeDriver
 from odooplane.drivers.compose.engine import Compose
 from odooplane.drivers.local import driver as local_driver
 from odooplane.layout import Layout
@@ -69,8 +70,8 @@ def test_compose_driver_writes_what_render_shows(estate: Path, monkeypatch: pyte
     monkeypatch.setattr(traefik.TraefikApi, "ping", lambda self: True)
     monkeypatch.setattr(os, "chown", lambda *a, **k: None)
     driver = ComposeDriver(Layout(valid.data_dir), edge_spec(valid), None, estate_id="",
-                                          platform_name=valid.estate.platform.name,
-                                          settings=valid.estate.platform.compose)
+                           platform_name=valid.estate.platform.name,
+                           settings=valid.estate.platform.compose)
     for spec in desired.clusters:
         driver.ensure_cluster(spec, step=lambda *a, **k: None)
     for w in desired.workloads:
