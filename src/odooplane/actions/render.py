@@ -20,7 +20,7 @@ from typing import Any
 import odooplane
 from odooplane.actions import estate_file
 from odooplane.drivers import registry
-from odooplane.errors import UsageError
+from odooplane.errors import PermanentError, UsageError
 from odooplane.operations.context import edge_spec, render_context
 from odooplane.operations.desired import desired_runtime
 
@@ -67,7 +67,8 @@ def _sha256(text: str) -> str:
 
 def run(path: Path | None, *, out: Path, driver: str | None = None) -> Result:
     """Render the estate for ``driver`` (default: its platform.driver) into ``out``; return what
-    was written. Raise UsageError for an unknown driver or an ``out`` that is not a directory."""
+    was written. Raise UsageError for an unknown driver or an ``out`` that is not a directory,
+    PermanentError (nothing written) when the driver cannot run the estate as it is."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: is a file, not a directory")
     valid = estate_file.load(path)
@@ -79,6 +80,8 @@ def run(path: Path | None, *, out: Path, driver: str | None = None) -> Result:
         desired = desired_runtime(ctx)
         rendered = registry.render(name, desired, ctx.layout, edge_spec(valid), ctx.odoo_user, estate_id=ctx.estate_id,
                                    platform=valid.estate.platform)
+    except ValueError as exc:  # a renderer refusing its input (a name the engine would refuse)
+        raise PermanentError(f"driver {name} cannot render this estate: {exc}") from exc
     finally:
         ctx.close()
     names = placeholders(data_dir=valid.data_dir, runtime_dir=ctx.layout.run_root, estate_dir=valid.path.parent)

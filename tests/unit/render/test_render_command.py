@@ -203,3 +203,14 @@ def test_json_is_the_manifest(estate: Path, tmp_path: Path) -> None:
     assert {"compose.yaml", "secrets/pool-shared-0.conf", "edge/dynamic/pool-shared.yaml"} <= {
         f["path"] for f in data["files"]}
     assert data["provisional_ports"][0] == {"owner": "cluster/main", "purpose": "pg", "port": 20000}
+
+
+def test_an_estate_the_driver_cannot_run_is_refused(estate: Path, tmp_path: Path) -> None:
+    """A cluster on the host's loopback: containers cannot reach it."""
+    estate.write_text(estate.read_text().replace(
+        "  main:\n    kind: managed\n", "  main:\n    kind: external\n    url: postgresql://postgres@127.0.0.1:5432/postgres\n"))
+    code, output = render(estate, tmp_path / "out", "--driver", "compose")
+    assert code == 1, output
+    assert "cluster main is at 127.0.0.1, which a container cannot reach" in output
+    assert not (tmp_path / "out" / "manifest.json").exists()
+    assert render(estate, tmp_path / "local", "--driver", "local")[0] == 0  # the local driver runs it
