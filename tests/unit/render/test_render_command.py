@@ -214,3 +214,29 @@ def test_an_estate_the_driver_cannot_run_is_refused(estate: Path, tmp_path: Path
     assert "cluster main is at 127.0.0.1, which a container cannot reach" in output
     assert not (tmp_path / "out" / "manifest.json").exists()
     assert render(estate, tmp_path / "local", "--driver", "local")[0] == 0  # the local driver runs it
+
+
+def test_secret_references_are_never_resolved(estate: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A master password and a cluster password named by reference: their values never appear, and
+    rendering does not need them (an unset reference renders too)."""
+    text = estate.read_text().replace(
+        "  main:\n    kind: managed\n",
+        "  main:\n    kind: external\n    url: postgresql://postgres@db.internal:5432/postgres\n"
+        "    password: env:RENDER_TEST_PG\n")
+    text = text.replace("        modules: [sale_management, stock]\n        workers: 2\n",
+                        "        modules: [sale_management, stock]\n        workers: 2\n"
+                        "        admin_password: env:RENDER_TEST_MASTER\n", 1)
+    assert "admin_password: env:RENDER_TEST_MASTER" in text and "password: env:RENDER_TEST_PG" in text
+    estate.write_text(text)
+    monkeypatch.setenv("RENDER_TEST_PG", "pg-Rt41sEcret")
+    monkeypatch.setenv("RENDER_TEST_MASTER", "master-Yu62sEcret")
+    for driver in ("local", "compose"):
+        code, output = render(estate, tmp_path / driver, "--driver", driver, "--json")
+        assert code == 0, output
+        everything = output + "".join(p.read_text() for p in (tmp_path / driver).rglob("*") if p.is_file())
+        assert "pg-Rt41sEcret" not in everything and "master-Yu62sEcret" not in everything
+        assert "admin_passwd = <secret:env/acme/prod/admin_hash>" in everything
+        assert "db_host = db.internal" in everything
+    monkeypatch.delenv("RENDER_TEST_PG")
+    monkeypatch.delenv("RENDER_TEST_MASTER")
+    assert render(estate, tmp_path / "unset", "--driver", "local")[0] == 0
