@@ -2,7 +2,7 @@
 
 The quick-start estate (examples/quickstart.yaml: dedicated environments, a pool with a shared
 tenant and a hybrid one, a managed cluster, non-production mail) is rendered on both drivers and
-compared byte for byte with tests/unit/render/golden/<driver>/ (manifest.json included).
+compared byte for byte with tests/unit/render/golden/<driver>/quickstart/ (manifest.json included).
 Regenerate after an intended change with ``UPDATE_GOLDEN=1`` and read the diff."""
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def test_golden(estate: Path, tmp_path: Path, driver: str) -> None:
     code, output = render(estate, out, "--driver", driver)
     assert code == 0, output
     got = tree(out)
-    golden = GOLDEN / driver
+    golden = GOLDEN / driver / "quickstart"
     if os.environ.get("UPDATE_GOLDEN"):
         shutil.rmtree(golden, ignore_errors=True)
         shutil.copytree(out, golden)
