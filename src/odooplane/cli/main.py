@@ -26,6 +26,7 @@ from odooplane.cli import (
     plan,
     psql,
     releases,
+    render,
     report,
     restore,
     schema,
@@ -68,6 +69,7 @@ def main(
 for module in (
     validate,
     plan,
+    render,
     apply,
     status,
     health,

@@ -362,6 +362,30 @@ class RouteState:
     error: str
 
 
+@dataclass(frozen=True)
+class MailListener:
+    """One non-production environment's mail catcher port and where its caught messages land."""
+
+    target: str  # tenant/env
+    port: int
+    directory: Path
+
+
+@dataclass(frozen=True)
+class DesiredRuntime:
+    """Everything a driver renders into its artifacts for one estate: its Odoo workloads, routes,
+    pool services, managed clusters and mail listeners, in the estate's order."""
+
+    workloads: tuple[OdooWorkload, ...] = ()
+    routes: tuple[EnvRoute, ...] = ()
+    pool_services: tuple[PoolService, ...] = ()
+    clusters: tuple[ClusterSpec, ...] = ()  # managed clusters only
+    mail_listeners: tuple[MailListener, ...] = ()
+
+
+Artifacts = dict[str, str]  # a path relative to the driver's directory -> the file's text
+
+
 class Driver(Protocol):
     name: str
     storage: Storage  # the filestores (data plane)

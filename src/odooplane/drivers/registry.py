@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
-from odooplane.drivers.base import Driver, EdgeSpec
-from odooplane.drivers.compose.driver import ComposeDriver
+from odooplane.drivers.base import Artifacts, DesiredRuntime, Driver, EdgeSpec
+from odooplane.drivers.compose import artifacts as compose_artifacts
+from odooplane.drivers.compose.driver import ComposeDriver, project_name
 from odooplane.drivers.local import LocalDriver
+from odooplane.drivers.local import artifacts as local_artifacts
+from odooplane.errors import PermanentError
 from odooplane.estate.models import Platform
 from odooplane.layout import Layout
+from odooplane.services import traefik
 from odooplane.services.service_users import ServiceUser
 
 Factory = Callable[[Layout, EdgeSpec, ServiceUser | None, str, Platform], Driver]
@@ -38,3 +44,32 @@ def create(name: str, layout: Layout, edge: EdgeSpec, odoo_user: ServiceUser | N
     except KeyError:
         raise ValueError(f"unknown driver {name!r} (known: {', '.join(sorted(DRIVERS))})") from None
     return factory(layout, edge, odoo_user, estate_id, platform or Platform())
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A driver's artifacts for one desired runtime: ``files`` by their path relative to ``base``
+    (the directory the driver writes them in)."""
+
+    driver: str
+    base: Path
+    files: Artifacts
+
+
+def render(name: str, desired: DesiredRuntime, layout: Layout, edge: EdgeSpec, odoo_user: ServiceUser | None = None,
+           *, estate_id: str = "", platform: Platform | None = None) -> Rendered:
+    """What driver ``name`` would write for ``desired`` — pure: nothing is written, built or run."""
+    platform = platform or Platform()
+    if name == "local":
+        try:
+            binary = traefik.binary()
+        except PermanentError:
+            binary = "traefik"  # not installed here: apply would refuse; the rendering names it
+        return Rendered(name, layout.root, local_artifacts.render_artifacts(
+            desired, layout=layout, edge=edge, odoo_user=odoo_user, traefik_binary=binary))
+    if name == "compose":
+        root = layout.root / "compose"
+        return Rendered(name, root, compose_artifacts.render_artifacts(
+            desired, root=root, project=project_name(platform.name, platform.compose), estate_id=estate_id,
+            edge=edge, settings=platform.compose, mail_dir=layout.mail))
+    raise ValueError(f"unknown driver {name!r} (known: {', '.join(sorted(DRIVERS))})")

@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 from odooplane.clock import Clock, SystemClock, current
 from odooplane.drivers import registry
 from odooplane.drivers.base import Driver, EdgeSpec
+from odooplane.errors import PermanentError
 from odooplane.estate.models import ExternalCluster, ManagedCluster
 from odooplane.estate.resolve import DesiredEnvironment, estate_path
 from odooplane.estate.validate import ValidEstate
@@ -22,6 +23,42 @@ from odooplane.services.postgres import ClusterConn
 from odooplane.store import ports
 from odooplane.store.db import Store, default_url, open_store
 from odooplane.store.secrets import SecretBox, load_key
+
+
+def secret_placeholder(name: str) -> str:
+    """What rendered artifacts hold in place of the secret ``name`` (never its value, nor a hash of it)."""
+    return f"<secret:{name}>"
+
+
+@dataclass
+class Provisional:
+    """Render-only values: the artifacts of an estate are rendered without allocating or generating
+    anything. Ports the state store already holds are used as they are; any other port is assigned
+    here, in the order it is asked for, from the estate's port range (never recorded); every secret
+    is a placeholder."""
+
+    known: dict[tuple[str, str], int]  # (owner, purpose) -> port, read from the state store
+    start: int
+    end: int
+    reserved: set[int]
+    assigned: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def port(self, owner: str, purpose: str, fixed: int | None = None) -> int:
+        key = (owner, purpose)
+        if fixed:
+            return fixed
+        if key in self.known:
+            return self.known[key]
+        if key not in self.assigned:
+            taken = self.reserved | set(self.known.values()) | set(self.assigned.values())
+            free = next((p for p in range(self.start, self.end + 1) if p not in taken), None)
+            if free is None:
+                raise PermanentError(f"platform.ports {self.start}-{self.end} has no port left for {owner} {purpose}")
+            self.assigned[key] = free
+        return self.assigned[key]
+
+    def secret(self, name: str) -> str:
+        return secret_placeholder(name)
 
 
 def actor_name() -> str:
@@ -39,6 +76,7 @@ class Context:
     clock: Clock = field(default_factory=SystemClock)
     actor: str = field(default_factory=actor_name)
     odoo_user: service_users.ServiceUser | None = None  # who Odoo runs as (None: as ourselves)
+    provisional: Provisional | None = None  # render only: nothing is allocated, no secret is read
 
     @property
     def odoo_user_name(self) -> str | None:
@@ -79,7 +117,8 @@ class Context:
         if isinstance(cluster, ExternalCluster):
             parts = urlsplit(cluster.url)
             password = (
-                secret_refs.resolve(cluster.password, base_dir=self.base_dir, where=f"clusters.{name}.password")
+                self.provisional.secret(f"cluster/{name}/password") if self.provisional and cluster.password
+                else secret_refs.resolve(cluster.password, base_dir=self.base_dir, where=f"clusters.{name}.password")
                 if cluster.password
                 else None
             )
@@ -92,6 +131,10 @@ class Context:
                 dbname=(parts.path.lstrip("/") or "postgres"),
             )
         assert isinstance(cluster, ManagedCluster)
+        if self.provisional is not None:
+            return ClusterConn(name=name, host="127.0.0.1", user="postgres",
+                               port=self.provisional.port(f"cluster/{name}", "pg", cluster.port),
+                               password=self.provisional.secret(f"cluster/{name}/superuser"))
         if not allocate:
             known_port = ports.allocated(self.store).get((f"cluster/{name}", "pg")) or cluster.port
             known_password = self.secrets.get(f"cluster/{name}/superuser")
@@ -212,3 +255,38 @@ def _adopt_legacy_runtime(layout: Layout, user: service_users.ServiceUser | None
     if (layout.run_root / "logs").exists():
         (layout.run_root / "logs").chmod(0o711)  # Odoo reaches its own logs/envs/<env> through it
     mark.write_text(user.name + "\n")
+
+
+def render_context(valid: ValidEstate, driver: str) -> Context:
+    """A context that renders ``valid`` for ``driver`` and changes nothing: the state store is read
+    only if it exists (ports already allocated, the estate id), nothing is created in the data
+    directory, ports not allocated yet are provisional and every secret is a placeholder."""
+    import sqlalchemy as sa
+
+    from odooplane.store.db import open_read_only
+
+    root = valid.data_dir
+    existing = open_read_only(valid.estate.platform.state_db or default_url(root))
+    known = ports.allocated(existing) if existing else {}
+    estate_id = (existing.meta_get("estate_id") or "") if existing else ""
+    if existing:
+        existing.close()
+    # As apply would run here: as root, Odoo runs as its service user (if it exists yet) and its
+    # directories live in the runtime directory.
+    odoo_user = service_users.odoo_user(create=False)
+    layout = Layout(root, runtime=service_users.runtime_dir(root, estate_id=estate_id or "estate"))
+    rng = valid.estate.platform.ports
+    store = Store(sa.create_engine("sqlite://"), "sqlite://")  # empty: rendering never reads or writes it
+    ctx = Context(
+        valid=valid, layout=layout, store=store, secrets=SecretBox(store, _UNUSED_KEY),
+        driver=registry.create(driver, layout, edge_spec(valid), odoo_user, estate_id=estate_id,
+                               platform=valid.estate.platform),
+        estate_id=estate_id, odoo_user=odoo_user,
+        provisional=Provisional(known=known, start=rng.start, end=rng.end, reserved=set()),
+    )
+    assert ctx.provisional is not None
+    ctx.provisional.reserved = ctx.reserved_ports()
+    return ctx
+
+
+_UNUSED_KEY = b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="  # a valid Fernet key that never decrypts anything

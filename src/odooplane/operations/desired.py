@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import odooplane
-from odooplane.drivers.base import FilestoreRef, OdooWorkload, StackRef
+from odooplane.drivers.base import ClusterSpec, DesiredRuntime, FilestoreRef, MailListener, OdooWorkload, StackRef
 from odooplane.errors import PermanentError
-from odooplane.estate.models import Limits, Resources, Stack
+from odooplane.estate.models import Limits, ManagedCluster, Resources, Stack
 from odooplane.estate.resolve import DesiredEnvironment, DesiredPool, stack_source
 from odooplane.operations.context import Context
 from odooplane.render import odoo_conf
@@ -143,12 +143,16 @@ def check_runnable(ctx: Context, rt: odoo.Runtime) -> odoo.Runtime:
 
 
 def _secret(ctx: Context, name: str, *, create: bool) -> str | None:
+    if ctx.provisional is not None:
+        return ctx.provisional.secret(name)
     return ctx.secrets.get_or_create(name) if create else ctx.secrets.get(name)
 
 
 def _master_hash(ctx: Context, prefix: str, ref: str | None, where: str, *, create: bool) -> str | None:
     """Return the pbkdf2 hash of a master password, reusing the stored one while the password is
     unchanged (a new salt on every apply would rewrite odoo.conf and restart Odoo)."""
+    if ctx.provisional is not None:
+        return ctx.provisional.secret(f"{prefix}/admin_hash")
     password = (secret_refs.resolve(ref, base_dir=ctx.base_dir, where=where) if ref
                 else _secret(ctx, f"{prefix}/admin_password", create=create))
     if password is None:
@@ -179,6 +183,8 @@ def mail_port(ctx: Context, env: DesiredEnvironment, *, create: bool) -> int | N
 
 
 def _port(ctx: Context, who: str, purpose: str, *, create: bool, fixed: int | None = None) -> int | None:
+    if ctx.provisional is not None:
+        return ctx.provisional.port(who, purpose, fixed)
     if fixed:
         if create:
             ports.pin(ctx.store, owner=who, purpose=purpose, port=fixed)
@@ -254,12 +260,17 @@ def pool_artifacts(ctx: Context, pool: DesiredPool, *, create: bool) -> PoolArti
             settings=settings, cluster=pool.cluster_name, cluster_address=(cluster.host, cluster.port),
             storage=storage, http_port=http, evented_port=evented, evented=pool.workers > 0,
             **_resources(pool.resources))))
-    data_dir = ctx.driver.data_dir(storage)
+    data_dir = _data_dir(ctx, storage)
     service = PoolService(
         name=pool.slug, http_ports=tuple(p.http_port for p in procs),
         evented_ports=tuple(p.evented_port for p in procs) if pool.workers > 0 else (),
     )
     return PoolArtifacts(pool, rt, cluster, password, storage, data_dir, tuple(procs), service)
+
+
+def _data_dir(ctx: Context, storage: str) -> Path:
+    """Where the driver keeps ``storage`` (rendering only names it: a driver may create it when asked)."""
+    return Path(storage) if ctx.provisional is not None else ctx.driver.data_dir(storage)
 
 
 def _with_own_addons(rt: odoo.Runtime) -> odoo.Runtime:
@@ -344,5 +355,41 @@ def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool) -> EnvArti
                      evented_port=evented_port if env.workers > 0 else None, series_major=env.stack.major,
                      rate_limit=rate, **_tls_route(ctx))
     return EnvArtifacts(env=env, runtime=rt, cluster=cluster, db_password=db_password, storage=workload.storage,
-                        data_dir=ctx.driver.data_dir(workload.storage), runner=workload, process=process, route=route,
+                        data_dir=_data_dir(ctx, workload.storage), runner=workload, process=process, route=route,
                         admin_password=admin_password, base_url=base_url(ctx, env))
+
+
+def desired_runtime(ctx: Context) -> DesiredRuntime:
+    """Everything the driver runs for the estate, as one value (what ``odooplane render`` renders):
+    every pool's processes and service, every dedicated environment's workload, every route, every
+    managed cluster, every mail catcher listener. Environments or pools not provisioned yet are
+    left out unless ``ctx.provisional`` supplies their ports and secrets."""
+    workloads: list[OdooWorkload] = []
+    pools: list[PoolService] = []
+    for pool in ctx.valid.pools:
+        pool_art = pool_artifacts(ctx, pool, create=False)
+        if pool_art is not None:
+            workloads += [p.workload for p in pool_art.processes]
+            pools.append(pool_art.service)
+    routes: list[EnvRoute] = []
+    listeners: list[MailListener] = []
+    for env in ctx.valid.environments:
+        art = artifacts(ctx, env, create=False)
+        if art is None:
+            continue
+        if art.process is not None:
+            workloads.append(art.process.workload)
+        routes.append(art.route)
+        port = mail_port(ctx, env, create=False)
+        if port is not None:
+            listeners.append(MailListener(str(env.ref), port, ctx.layout.mail_dir(env.ref.slug)))
+    clusters = []
+    for name, cluster in ctx.estate.clusters.items():
+        if isinstance(cluster, ManagedCluster):
+            conn = ctx.cluster_conn(name, allocate=False)
+            if conn is not None:
+                clusters.append(ClusterSpec(name=name, port=conn.port, superuser_password=conn.password or "",
+                                            settings=tuple(sorted(cluster.settings.items())),
+                                            bin_dir=cluster.bin_dir))
+    return DesiredRuntime(workloads=tuple(workloads), routes=tuple(routes), pool_services=tuple(pools),
+                          clusters=tuple(clusters), mail_listeners=tuple(listeners))

@@ -33,8 +33,7 @@ def publish(ctx: Context) -> dict[str, tuple[int, Path]]:
     """Allocate the ports and write the listener file the worker's catcher follows."""
     wanted = listeners(ctx, create=True)
     ctx.layout.mail.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({t: {"port": p, "dir": str(d)} for t, (p, d) in sorted(wanted.items())}, indent=1) + "\n"
-    atomic_write(ctx.layout.mail_listeners, text)
+    atomic_write(ctx.layout.mail_listeners, mailcatcher.listeners_text(wanted))
     ctx.driver.ensure_mail_sink({port: directory for port, directory in wanted.values()})
     return wanted
 

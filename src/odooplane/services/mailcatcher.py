@@ -23,7 +23,7 @@ import itertools
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.parser import BytesParser
 from pathlib import Path
@@ -34,6 +34,13 @@ ENVELOPE_FROM = "X-Odooplane-Envelope-From"
 ENVELOPE_TO = "X-Odooplane-Envelope-To"
 DEFAULT_KEEP = 5000
 SUFFIX = ".eml"
+
+
+def listeners_text(listeners: Mapping[str, tuple[int, Path]]) -> str:
+    """The listener file the worker's catcher follows: target -> its port and message directory."""
+    import json
+
+    return json.dumps({t: {"port": p, "dir": str(d)} for t, (p, d) in sorted(listeners.items())}, indent=1) + "\n"
 
 
 def program_argv(python: str, host: str, port: int, directory: str | Path, *, keep: int = DEFAULT_KEEP) -> list[str]:

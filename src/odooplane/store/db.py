@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import sqlite3
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +138,20 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise OdooplaneError(f"state database {shown} is unreachable: {reason}") from exc
     return Store(engine, url, migrated_from=migrated_from)
+
+
+def open_read_only(url: str) -> Store | None:
+    """Open the state database at ``url`` for reading only (never created, migrated or written);
+    None if an SQLite file does not exist. Raise :class:`OdooplaneError` if it cannot be reached."""
+    url = normalise_url(url)
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.is_file():
+            return None
+        uri = f"file:{path}?mode=ro"
+        engine = sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, timeout=30))
+        return Store(engine, url)
+    return open_store(url, migrate=False)
 
 
 def _migrate(engine: Engine, url: str) -> str | None:

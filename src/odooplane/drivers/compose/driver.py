@@ -28,7 +28,7 @@ import typing
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from odooplane.clock import wait_until
 from odooplane.drivers.base import (
@@ -47,7 +47,8 @@ from odooplane.drivers.base import (
     Storage,
     WorkloadState,
 )
-from odooplane.drivers.compose import engine, images
+from odooplane.drivers.compose import artifacts, engine, images
+from odooplane.drivers.compose.artifacts import MAIL_SINK
 from odooplane.drivers.compose.engine import Compose, Container
 from odooplane.drivers.local.driver import LocalDriver
 from odooplane.drivers.local.storage import LocalStorage
@@ -56,7 +57,7 @@ from odooplane.estate.models import ComposeSettings
 from odooplane.files import atomic_write
 from odooplane.layout import Layout
 from odooplane.render import compose as render
-from odooplane.render import dockerfile, odoo_conf
+from odooplane.render import dockerfile
 from odooplane.render import traefik as render_traefik
 from odooplane.services import odoo, odoo_commands, postgres, traefik
 from odooplane.services.postgres import ClusterConn
@@ -65,7 +66,6 @@ from odooplane.services.service_users import ServiceUser
 logger = logging.getLogger(__name__)
 
 ODOO_USER = ServiceUser("odoo", dockerfile.SIMULATOR.uid, dockerfile.SIMULATOR.gid)
-MAIL_SINK: Literal["mail-sink"] = "mail-sink"
 _STATES = {"running": "RUNNING", "restarting": "BACKOFF", "created": "STOPPED", "exited": "EXITED",
            "paused": "STOPPED", "dead": "FATAL", "removing": "STOPPING"}
 
@@ -261,13 +261,9 @@ class ComposeDriver:
     # -- images -----------------------------------------------------------------------------------
     def _image(self, stack_image: str | None, *, simulator: bool) -> tuple[str, tuple[str, ...], int, int]:
         """(image, entrypoint, uid, gid) of an Odoo workload."""
-        if simulator:
-            tag = images.simulator(self.root / "images", base=self.settings.base_image)
-            return tag, dockerfile.SIMULATOR.entrypoint, dockerfile.SIMULATOR.uid, dockerfile.SIMULATOR.gid
-        if stack_image:
-            return stack_image, dockerfile.OFFICIAL.entrypoint, dockerfile.OFFICIAL.uid, dockerfile.OFFICIAL.gid
-        raise PermanentError("a real Odoo stack on the compose driver needs an image (stacks.<name>.image, e.g. "
-                             "odoo:18.0): building one from a source tree is documented in docs/drivers.md")
+        tag = images.simulator(self.root / "images", base=self.settings.base_image) if simulator else None
+        found = artifacts.odoo_image(stack_image, simulator=simulator, simulator_tag=tag)
+        return found.image, found.entrypoint, found.uid, found.gid
 
     # -- secrets ----------------------------------------------------------------------------------
     def _secret(self, name: str, text: str, *, uid: int, gid: int) -> str:
@@ -279,29 +275,13 @@ class ComposeDriver:
 
     # -- Odoo workloads ---------------------------------------------------------------------------
     def _conf(self, w: OdooWorkload, data: Mapping[str, Any]) -> str:
-        if w.cluster in data["clusters"]:
-            host, port = render.cluster_service(w.cluster), render.POSTGRES_PORT
-        else:
-            host, port = w.cluster_address
-            if host in ("127.0.0.1", "localhost", "::1"):
-                raise PermanentError(f"{w.target}: cluster {w.cluster} is at {host}, which a container cannot reach "
-                                     "(its own loopback): use a managed cluster or a host the containers reach")
-        addons = tuple(f"{dockerfile.ADDONS_DIR}/{i}" for i, _ in enumerate(w.stack.addons))
-        return odoo_conf.render_placed(w.settings, odoo_conf.Placement(
-            db_host=host, db_port=port, data_dir=dockerfile.DATA_DIR, addons_path=addons,
-            http_port=dockerfile.HTTP_PORT, evented_port=dockerfile.EVENTED_PORT, logfile="",
-            http_interface="0.0.0.0"))
+        return artifacts.conf_text(w, data["clusters"])
 
     def _odoo_service(self, w: OdooWorkload, data: Mapping[str, Any]) -> render.OdooService:
         image, entrypoint, uid, gid = self._image(w.stack.image, simulator=w.stack.simulator)
         conf = self._secret(f"{w.name}.conf", self._conf(w, data), uid=uid, gid=gid)
-        kind: Literal["environment", "pool"] = "pool" if w.role == "pool" else "environment"
-        mounts = tuple(render.Mount(source, f"{dockerfile.ADDONS_DIR}/{i}") for i, source in enumerate(w.stack.addons))
-        depends = (render.cluster_service(w.cluster),) if w.cluster in data["clusters"] else ()
-        return render.OdooService(name=w.name, kind=kind, target=w.target, image=image, entrypoint=entrypoint,
-                                  conf=conf, storage=w.storage, http_port=w.http_port, revision=w.revision, uid=uid,
-                                  gid=gid, evented=w.evented, stop_grace_s=w.stop_grace_s, depends_on=depends,
-                                  mounts=mounts, resources=render.Resources(cpus=w.cpus, memory_mib=w.memory_mib))
+        return artifacts.odoo_service(w, data["clusters"], image=artifacts.OdooImage(image, entrypoint, uid, gid),
+                                      conf=conf)
 
     @_exclusive
     def configure_workload(self, workload: OdooWorkload) -> bool:
@@ -429,13 +409,7 @@ class ComposeDriver:
         data = self._load()
         password = self._secret(f"pg-{spec.name}.password", spec.superuser_password,
                                 uid=dockerfile.POSTGRES_UID, gid=dockerfile.POSTGRES_UID)
-        import hashlib
-
-        revision = hashlib.sha256(repr((image, spec.port, spec.settings, spec.superuser_password)).encode()
-                                  ).hexdigest()[:16]
-        service = dataclasses.asdict(render.PostgresService(
-            name=spec.name, image=image, password=password, host_port=spec.port, revision=revision,
-            settings={k: str(v) for k, v in spec.settings}))
+        service = dataclasses.asdict(artifacts.postgres_service(spec, image=image, password_file=password))
         changed = data["clusters"].get(spec.name) != service
         data["clusters"][spec.name] = service
         self._save(data)
@@ -486,17 +460,11 @@ class ComposeDriver:
         for directory in (self._edge_dir, self._edge_dir / "dynamic", self._edge_dir / "logs"):
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chown(directory, dockerfile.EDGE_UID, dockerfile.EDGE_UID)
-        static = render_traefik.render_static(render.edge_static(
-            access_log=edge.access_log, trusted_proxies=edge.trusted_proxies))
+        static = artifacts.edge_static(edge)
         changed = self._edge_write(self._edge_dir / "traefik.yml", static)
         changed |= self._edge_write(self._edge_dir / "dynamic" / "common.yaml", render_traefik.render_common(()))
-        bind, _, port = edge.http_address.rpartition(":")
-        import hashlib
-
-        service = dataclasses.asdict(render.EdgeService(
-            image=image, config_dir=str(self._edge_dir), log_dir=str(self._edge_dir / "logs"), http_port=int(port),
-            api_port=edge.api_port, revision=hashlib.sha256((image + static).encode()).hexdigest()[:16],
-            bind=bind or "0.0.0.0"))
+        service = dataclasses.asdict(artifacts.edge_service(edge, image=image, edge_dir=self._edge_dir,
+                                                            static=static))
         data = self._load()
         changed |= data.get("edge") != service
         data["edge"] = service
@@ -522,7 +490,7 @@ class ComposeDriver:
         return self._edge_dir / "dynamic" / f"env-{name}.yaml"
 
     def _route_text(self, route: render_traefik.EnvRoute) -> str:
-        return render_traefik.render_env(render.container_route(route, None if route.pool else f"odoo-{route.name}"))
+        return artifacts.route_text(route)
 
     def ensure_route(self, route: render_traefik.EnvRoute) -> bool:
         self._edge_dir.joinpath("dynamic").mkdir(parents=True, exist_ok=True)
@@ -535,9 +503,7 @@ class ComposeDriver:
         return existed
 
     def _pool_text(self, service: render_traefik.PoolService) -> str:
-        processes = tuple(f"{service.name}-{i}" for i in range(len(service.http_ports)))
-        return render_traefik.render_pool(render.container_pool(service.name, processes,
-                                                                evented=bool(service.evented_ports)))
+        return artifacts.pool_text(service)
 
     def ensure_pool_service(self, service: render_traefik.PoolService) -> bool:
         return self._edge_write(self._edge_dir / "dynamic" / f"{service.name}.yaml", self._pool_text(service))
@@ -601,17 +567,9 @@ class ComposeDriver:
             return True
         image = images.mail_sink(self.root / "images", base=self.settings.base_image)
         self.layout.mail.mkdir(parents=True, exist_ok=True, mode=0o700)
-        command: list[str] = ["--host", "0.0.0.0"]
-        for port, directory in sorted(listeners.items()):
+        for directory in listeners.values():
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            command += ["--listen", f"{port}={directory}"]
-        import hashlib
-
-        service = dataclasses.asdict(render.SupportService(
-            name=MAIL_SINK, image=image, command=tuple(command), entrypoint=images.MAIL_SINK_ENTRYPOINT,
-            revision=hashlib.sha256(repr((image, command)).encode()).hexdigest()[:16],
-            ports=tuple(render.Published(port, port) for port in sorted(listeners)),
-            mounts=(render.Mount(str(self.layout.mail), str(self.layout.mail), read_only=False),), uid=0, gid=0))
+        service = dataclasses.asdict(artifacts.mail_sink_service(listeners, image=image, mail_dir=self.layout.mail))
         changed = data.get("mail_sink") != service
         data["mail_sink"] = service
         self._save(data)

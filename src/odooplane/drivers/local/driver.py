@@ -25,6 +25,8 @@ from odooplane.drivers.base import (
     Storage,
     WorkloadState,
 )
+from odooplane.drivers.local.artifacts import EDGE_PROGRAM, edge_process, edge_static
+from odooplane.drivers.local.artifacts import program as _program
 from odooplane.drivers.local.clusters import LocalClusters
 from odooplane.drivers.local.odoo import REVISION_ENV, LocalOdoo, storage_dir
 from odooplane.drivers.local.pitr import LocalPointInTime
@@ -38,24 +40,8 @@ from odooplane.services import logrotate, traefik
 from odooplane.services.service_users import ServiceUser
 from odooplane.services.supervisor import Supervisor
 
-EDGE_PROGRAM = "edge"
 ROUTE_PREFIX = "env-"
 _REVISION = re.compile(REVISION_ENV + r'="?([0-9a-f]+)')
-
-
-def _program(spec: ProcessSpec) -> render_supervisor.Program:
-    return render_supervisor.Program(
-        name=spec.name,
-        command=spec.argv,
-        directory=str(spec.cwd),
-        log_file=str(spec.log_file),
-        environment=dict(spec.env),
-        user=spec.user,
-        stop_signal=spec.stop_signal,
-        stop_wait_s=spec.stop_wait_s,
-        start_s=spec.start_s,
-        priority=spec.priority,
-    )
 
 
 class LocalDriver:
@@ -165,34 +151,11 @@ class LocalDriver:
         edge = self.edge
         self.layout.edge_dynamic.mkdir(parents=True, exist_ok=True)
         self.layout.logs.mkdir(parents=True, exist_ok=True)
-        static = render_traefik.render_static(
-            render_traefik.StaticInputs(
-                http_address=edge.http_address,
-                api_address=f"127.0.0.1:{edge.api_port}",
-                dynamic_dir=str(self.layout.edge_dynamic),
-                access_log=str(self.layout.access_log) if edge.access_log else None,
-                log_file=str(self.layout.edge_log),
-                trusted_proxies=edge.trusted_proxies,
-                trace_endpoint=edge.trace_endpoint,
-                https_address=edge.https_address,
-                redirect_http=edge.redirect_http,
-                acme_email=edge.acme_email,
-                acme_ca=edge.acme_ca,
-                acme_storage=str(self.layout.edge / "acme.json") if edge.acme_email else None,
-            )
-        )
+        static = edge_static(self.layout, edge)
         changed = atomic_write(self.layout.edge / "traefik.yml", static)
         common = render_traefik.render_common(edge.certificates)
         changed |= atomic_write(self.layout.edge_dynamic / "common.yaml", common)
-        spec = ProcessSpec(
-            name=EDGE_PROGRAM,
-            kind="edge",
-            argv=(traefik.binary(), f"--configFile={self.layout.edge / 'traefik.yml'}"),
-            cwd=self.layout.edge,
-            log_file=self.layout.process_log(EDGE_PROGRAM),
-            stop_wait_s=10,
-            priority=200,
-        )
+        spec = edge_process(self.layout, traefik.binary())
         if changed and self.supervisor.info(EDGE_PROGRAM) is not None and self.process_current(spec):
             # Static configuration changed under an unchanged command line: restart to load it.
             self.supervisor.restart(EDGE_PROGRAM)

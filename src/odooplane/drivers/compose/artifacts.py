@@ -1,0 +1,156 @@
+"""What the compose driver writes, as pure functions of the desired state: the services of the
+project (render/compose.py turns them into compose.yaml), each Odoo workload's odoo.conf, the
+edge's static and dynamic configuration. The driver builds images and writes secret files with
+these; ``odooplane render`` shows them without applying anything (an image Odooplane would build is
+named symbolically there)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from odooplane.drivers.base import Artifacts, ClusterSpec, DesiredRuntime, EdgeSpec, OdooWorkload
+from odooplane.drivers.compose.images import MAIL_SINK_ENTRYPOINT, REPOSITORY
+from odooplane.errors import PermanentError
+from odooplane.estate.models import ComposeSettings
+from odooplane.render import compose as render
+from odooplane.render import dockerfile, odoo_conf
+from odooplane.render import traefik as render_traefik
+
+MAIL_SINK: Literal["mail-sink"] = "mail-sink"
+BUILT = "built"  # the tag an image Odooplane builds is named by here (it is its content hash when built)
+
+
+@dataclass(frozen=True)
+class OdooImage:
+    image: str
+    entrypoint: tuple[str, ...]
+    uid: int
+    gid: int
+
+
+def odoo_image(stack_image: str | None, *, simulator: bool, simulator_tag: str | None) -> OdooImage:
+    """The image of an Odoo workload: the simulator's (``simulator_tag``: the one built), or the
+    stack's image run with the official image's conventions."""
+    if simulator:
+        tag = simulator_tag or f"{REPOSITORY}/simulator:{BUILT}"
+        return OdooImage(tag, dockerfile.SIMULATOR.entrypoint, dockerfile.SIMULATOR.uid, dockerfile.SIMULATOR.gid)
+    if stack_image:
+        return OdooImage(stack_image, dockerfile.OFFICIAL.entrypoint, dockerfile.OFFICIAL.uid, dockerfile.OFFICIAL.gid)
+    raise PermanentError("a real Odoo stack on the compose driver needs an image (stacks.<name>.image, e.g. "
+                         "odoo:18.0): building one from a source tree is documented in docs/drivers.md")
+
+
+def conf_text(w: OdooWorkload, managed: Collection[str]) -> str:
+    """odoo.conf of ``w`` inside its container (``managed``: the clusters that are services of the
+    project, reached by their service name)."""
+    if w.cluster in managed:
+        host, port = render.cluster_service(w.cluster), render.POSTGRES_PORT
+    else:
+        host, port = w.cluster_address
+        if host in ("127.0.0.1", "localhost", "::1"):
+            raise PermanentError(f"{w.target}: cluster {w.cluster} is at {host}, which a container cannot reach "
+                                 "(its own loopback): use a managed cluster or a host the containers reach")
+    addons = tuple(f"{dockerfile.ADDONS_DIR}/{i}" for i, _ in enumerate(w.stack.addons))
+    return odoo_conf.render_placed(w.settings, odoo_conf.Placement(
+        db_host=host, db_port=port, data_dir=dockerfile.DATA_DIR, addons_path=addons,
+        http_port=dockerfile.HTTP_PORT, evented_port=dockerfile.EVENTED_PORT, logfile="",
+        http_interface="0.0.0.0"))
+
+
+def odoo_service(w: OdooWorkload, managed: Collection[str], *, image: OdooImage, conf: str) -> render.OdooService:
+    """The service of ``w`` (``conf``: the host file of its odoo.conf)."""
+    kind: Literal["environment", "pool"] = "pool" if w.role == "pool" else "environment"
+    mounts = tuple(render.Mount(source, f"{dockerfile.ADDONS_DIR}/{i}") for i, source in enumerate(w.stack.addons))
+    depends = (render.cluster_service(w.cluster),) if w.cluster in managed else ()
+    return render.OdooService(name=w.name, kind=kind, target=w.target, image=image.image,
+                              entrypoint=image.entrypoint, conf=conf, storage=w.storage, http_port=w.http_port,
+                              revision=w.revision, uid=image.uid, gid=image.gid, evented=w.evented,
+                              stop_grace_s=w.stop_grace_s, depends_on=depends, mounts=mounts,
+                              resources=render.Resources(cpus=w.cpus, memory_mib=w.memory_mib))
+
+
+def postgres_service(spec: ClusterSpec, *, image: str, password_file: str) -> render.PostgresService:
+    revision = hashlib.sha256(repr((image, spec.port, spec.settings, spec.superuser_password)).encode()
+                              ).hexdigest()[:16]
+    return render.PostgresService(name=spec.name, image=image, password=password_file, host_port=spec.port,
+                                  revision=revision, settings={k: str(v) for k, v in spec.settings})
+
+
+def edge_static(edge: EdgeSpec) -> str:
+    return render_traefik.render_static(render.edge_static(access_log=edge.access_log,
+                                                           trusted_proxies=edge.trusted_proxies))
+
+
+def edge_service(edge: EdgeSpec, *, image: str, edge_dir: Path, static: str) -> render.EdgeService:
+    bind, _, port = edge.http_address.rpartition(":")
+    return render.EdgeService(
+        image=image, config_dir=str(edge_dir), log_dir=str(edge_dir / "logs"), http_port=int(port),
+        api_port=edge.api_port, revision=hashlib.sha256((image + static).encode()).hexdigest()[:16],
+        bind=bind or "0.0.0.0")
+
+
+def route_text(route: render_traefik.EnvRoute) -> str:
+    return render_traefik.render_env(render.container_route(route, None if route.pool else f"odoo-{route.name}"))
+
+
+def pool_text(service: render_traefik.PoolService) -> str:
+    processes = tuple(f"{service.name}-{i}" for i in range(len(service.http_ports)))
+    return render_traefik.render_pool(render.container_pool(service.name, processes,
+                                                            evented=bool(service.evented_ports)))
+
+
+def mail_sink_service(listeners: Mapping[int, Path], *, image: str, mail_dir: Path) -> render.SupportService:
+    """The mail sink: one listener per non-production environment's port (published on 127.0.0.1
+    too); messages land in the control plane's mail directories (bind mounts at the same paths)."""
+    command: list[str] = ["--host", "0.0.0.0"]
+    for port, directory in sorted(listeners.items()):
+        command += ["--listen", f"{port}={directory}"]
+    return render.SupportService(
+        name=MAIL_SINK, image=image, command=tuple(command), entrypoint=MAIL_SINK_ENTRYPOINT,
+        revision=hashlib.sha256(repr((image, command)).encode()).hexdigest()[:16],
+        ports=tuple(render.Published(port, port) for port in sorted(listeners)),
+        mounts=(render.Mount(str(mail_dir), str(mail_dir), read_only=False),), uid=0, gid=0)
+
+
+def _built_or(image: str, name: str) -> str:
+    return f"{REPOSITORY}/{name}:{BUILT}" if image == "build" else image
+
+
+def render_artifacts(desired: DesiredRuntime, *, root: Path, project: str, estate_id: str, edge: EdgeSpec,
+                     settings: ComposeSettings, mail_dir: Path) -> Artifacts:
+    """Every file the compose driver would write for ``desired``, by its path relative to its
+    directory ``root`` (``<data_dir>/compose``): compose.yaml, each workload's odoo.conf (a secret
+    file), the edge's configuration. Images it would build are named ``odooplane/<name>:<built>``;
+    cluster password files are secrets only: they are not rendered."""
+    managed = {c.name for c in desired.clusters}
+    secrets = root / "secrets"
+    out: dict[str, str] = {}
+    services = []
+    for w in desired.workloads:
+        conf = secrets / f"{w.name}.conf"
+        out[str(conf.relative_to(root))] = conf_text(w, managed)
+        image = odoo_image(w.stack.image, simulator=w.stack.simulator, simulator_tag=None)
+        services.append(odoo_service(w, managed, image=image, conf=str(conf)))
+    clusters = tuple(postgres_service(c, image=_built_or(settings.postgres_image, "postgres"),
+                                      password_file=str(secrets / f"pg-{c.name}.password"))
+                     for c in sorted(desired.clusters, key=lambda c: c.name))
+    edge_dir = root / "edge"
+    static = edge_static(edge)
+    out["edge/traefik.yml"] = static
+    out["edge/dynamic/common.yaml"] = render_traefik.render_common(())
+    for route in desired.routes:
+        out[f"edge/dynamic/env-{route.name}.yaml"] = route_text(route)
+    for pool in desired.pool_services:
+        out[f"edge/dynamic/{pool.name}.yaml"] = pool_text(pool)
+    listeners = {m.port: m.directory for m in desired.mail_listeners}
+    sink = (mail_sink_service(listeners, image=f"{REPOSITORY}/mail-sink:{BUILT}", mail_dir=mail_dir)
+            if listeners else None)
+    out["compose.yaml"] = render.render(render.Project(
+        name=project, estate=estate_id or "estate", odoo=tuple(sorted(services, key=lambda s: s.name)),
+        edge=edge_service(edge, image=_built_or(settings.edge_image, "edge"), edge_dir=edge_dir, static=static),
+        clusters=clusters, mail_sink=sink))
+    return dict(sorted(out.items()))
