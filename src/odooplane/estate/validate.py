@@ -290,6 +290,9 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
                 add(("tenants", tname, "environments", ename, "resources"),
                     "a pool tenant runs in its pool's processes: set resources on the pool")
     if platform.driver != "local":
+        if platform.edge.tls and platform.edge.tls.acme:
+            add(("platform", "edge", "tls", "acme"), f"ACME runs on the local driver's edge; on {platform.driver} "
+                                                     "give the certificate files (platform.edge.tls.certificates)")
         for cname, cluster in estate.clusters.items():
             if isinstance(cluster, ManagedCluster) and cluster.pitr is not None:
                 add(("clusters", cname, "pitr"), f"point-in-time recovery runs on the local driver's clusters; the "

@@ -7,6 +7,8 @@ next apply converges; down --purge leaving no container, volume or network."""
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,10 @@ import psycopg
 import pytest
 
 from tests.e2e.test_clone import caught, credentials, send_mail
+from tests.e2e.test_health import certificate
 from tests.support.docker_engine import DockerEngine
 from tests.support.estate import TestEstate, make_estate, unique
+from tests.support.services import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 
@@ -46,6 +50,9 @@ def running(tmp_path_factory: pytest.TempPathFactory, engine: DockerEngine, base
         b: {"environments": {"prod": {"placement": {"shared": pool}}}},
     })
     estate.data["pools"] = {pool: {"processes": 1, "workers": 0, "resources": {"cpus": 1}}}
+    cert, key = certificate(estate.path.parent, "prod", f"{a}-prod.localhost", 90)
+    estate.data["platform"]["edge"]["tls"] = {"https_port": free_port(),
+                                              "certificates": [{"cert_file": cert, "key_file": key}]}
     estate.write()
     estate.tenants = (a, b)  # type: ignore[attr-defined]
     try:
@@ -71,6 +78,35 @@ def test_apply_runs_every_environment_in_containers_routed_by_the_edge(running: 
     assert edge_get(running, f"{a}-prod.localhost", "/web/Database/manager").status_code in (403, 400)
     plan = json.loads(running.cli("plan", str(running.path), "--json").stdout)
     assert plan["empty"], plan["changes"]
+
+
+def https_get(estate: TestEstate, host: str, cafile: Path, path: str = "/web/login") -> tuple[str, bytes]:
+    """(status line, the certificate the edge presented for ``host`` by SNI, DER), trusting ``cafile``."""
+    port = estate.data["platform"]["edge"]["tls"]["https_port"]
+    context = ssl.create_default_context(cafile=str(cafile))
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw, \
+            context.wrap_socket(raw, server_hostname=host) as tls:
+        tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        status = tls.recv(4096).split(b"\r\n", 1)[0].decode()
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return status, der
+
+
+def test_the_edge_serves_https_with_the_estate_certificate(running: TestEstate, engine: DockerEngine) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    a, _ = running.tenants  # type: ignore[attr-defined]
+    status, der = https_get(running, f"{a}-prod.localhost", running.path.parent / "prod.crt")
+    assert status.startswith("HTTP/1.1 200"), status
+    ours = x509.load_pem_x509_certificate((running.path.parent / "prod.crt").read_bytes())
+    assert der == ours.public_bytes(serialization.Encoding.DER)
+    # The key's copy in the edge's configuration is readable by the edge's user only.
+    project = running.data["platform"]["compose"]["project"]
+    certs = Path(running.data_dir) / "compose" / "edge" / "certs"
+    keys = list(certs.glob("*.key"))
+    assert len(keys) == 1 and keys[0].stat().st_mode & 0o777 == 0o600, (project, keys)
 
 
 def test_resources_of_the_estate_are_the_engine_limits(running: TestEstate, engine: DockerEngine) -> None:

@@ -88,3 +88,10 @@ def test_point_in_time_recovery_on_compose_is_refused_at_its_path(tmp_path: Path
     text = COMPOSE.replace("clusters: {main: {kind: managed}}", "clusters: {main: {kind: managed, pitr: {}}}")
     found = problems(tmp_path, text)
     assert any("clusters.main.pitr" in p and "compose driver does not do it yet" in p for p in found), found
+
+
+def test_acme_at_a_compose_edge_is_refused_at_its_path(tmp_path: Path) -> None:
+    text = COMPOSE.replace("driver: compose}", "driver: compose, edge: {tls: {https_port: 8443, acme: {email: "
+                                               "ops@example.com}}}}")
+    found = problems(tmp_path, text)
+    assert any("platform.edge.tls.acme" in p and "certificate files" in p for p in found), found

@@ -80,17 +80,48 @@ def postgres_service(spec: ClusterSpec, *, image: str, password_file: str) -> re
                                   revision=revision, settings={k: str(v) for k, v in spec.settings})
 
 
+CERTS_DIR = "certs"  # beside traefik.yml in the edge's configuration directory (mounted read-only)
+
+
 def edge_static(edge: EdgeSpec) -> str:
-    return render_traefik.render_static(render.edge_static(access_log=edge.access_log,
-                                                           trusted_proxies=edge.trusted_proxies))
+    if edge.acme_email:
+        raise PermanentError("ACME at the edge runs on the local driver; on compose give the certificate files "
+                             "(platform.edge.tls.certificates)")
+    return render_traefik.render_static(render.edge_static(
+        access_log=edge.access_log, trusted_proxies=edge.trusted_proxies, https=edge.https_address is not None,
+        redirect_http=edge.redirect_http))
+
+
+def edge_certificates(edge: EdgeSpec) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """Each certificate pair of the edge (``(cert_file, key_file)`` of this host) and where its copy
+    goes, relative to the edge directory: named by the digest of both files, so a renewed certificate
+    is a new name, which changes ``common.yaml`` and makes Traefik load it."""
+    out = []
+    for cert_file, key_file in edge.certificates:
+        digest = hashlib.sha256()
+        for path in (cert_file, key_file):
+            try:
+                digest.update(Path(path).read_bytes())
+            except OSError as exc:
+                raise PermanentError(f"{path}: cannot read this certificate file ({exc.strerror})") from None
+        name = digest.hexdigest()[:16]
+        out.append(((cert_file, key_file), (f"{CERTS_DIR}/{name}.crt", f"{CERTS_DIR}/{name}.key")))
+    return out
+
+
+def edge_common(copies: Collection[tuple[str, str]]) -> str:
+    """The shared dynamic file, naming the certificate copies at their path in the container."""
+    return render_traefik.render_common(tuple((f"{render.EDGE_CONFIG_DIR}/{cert}", f"{render.EDGE_CONFIG_DIR}/{key}")
+                                              for cert, key in copies))
 
 
 def edge_service(edge: EdgeSpec, *, image: str, edge_dir: Path, static: str) -> render.EdgeService:
     bind, _, port = edge.http_address.rpartition(":")
+    https_port = int(edge.https_address.rpartition(":")[2]) if edge.https_address else None
     return render.EdgeService(
         image=image, config_dir=str(edge_dir), log_dir=str(edge_dir / "logs"), http_port=int(port),
         api_port=edge.api_port, revision=hashlib.sha256((image + static).encode()).hexdigest()[:16],
-        bind=bind or "0.0.0.0")
+        bind=bind or "0.0.0.0", https_port=https_port)
 
 
 def route_text(route: render_traefik.EnvRoute) -> str:
@@ -141,7 +172,7 @@ def render_artifacts(desired: DesiredRuntime, *, root: Path, project: str, estat
     edge_dir = root / "edge"
     static = edge_static(edge)
     out["edge/traefik.yml"] = static
-    out["edge/dynamic/common.yaml"] = render_traefik.render_common(())
+    out["edge/dynamic/common.yaml"] = edge_common([copy for _, copy in edge_certificates(edge)])
     for route in desired.routes:
         out[f"edge/dynamic/env-{route.name}.yaml"] = route_text(route)
     for pool in desired.pool_services:

@@ -462,7 +462,11 @@ class ComposeDriver:
             os.chown(directory, dockerfile.EDGE_UID, dockerfile.EDGE_UID)
         static = artifacts.edge_static(edge)
         changed = self._edge_write(self._edge_dir / "traefik.yml", static)
-        changed |= self._edge_write(self._edge_dir / "dynamic" / "common.yaml", render_traefik.render_common(()))
+        certificates = artifacts.edge_certificates(edge)
+        self._edge_certificates(certificates)
+        changed |= self._edge_write(self._edge_dir / "dynamic" / "common.yaml",
+                                    artifacts.edge_common([copy for _, copy in certificates]))
+        self._prune_certificates(certificates)
         service = dataclasses.asdict(artifacts.edge_service(edge, image=image, edge_dir=self._edge_dir,
                                                             static=static))
         data = self._load()
@@ -477,6 +481,29 @@ class ComposeDriver:
         if not wait_until(api.ping, timeout=30, interval=0.1):
             raise PermanentError(f"the edge container does not answer on 127.0.0.1:{edge.api_port}")
         return changed
+
+    def _edge_certificates(self, certificates: list[tuple[tuple[str, str], tuple[str, str]]]) -> None:
+        """Copy the certificate files into the edge's configuration directory (0600, owned by the
+        edge's user)."""
+        directory = self._edge_dir / artifacts.CERTS_DIR
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chown(directory, dockerfile.EDGE_UID, dockerfile.EDGE_UID)
+        for sources, copies in certificates:
+            for source, copy in zip(sources, copies, strict=True):
+                target = self._edge_dir / copy
+                if not target.exists():
+                    tmp = target.with_name(f".{target.name}.tmp")
+                    shutil.copyfile(source, tmp)
+                    os.chmod(tmp, 0o600)
+                    os.chown(tmp, dockerfile.EDGE_UID, dockerfile.EDGE_UID)
+                    os.replace(tmp, target)
+
+    def _prune_certificates(self, certificates: list[tuple[tuple[str, str], tuple[str, str]]]) -> None:
+        """Remove the copies ``common.yaml`` no longer names (after it was rewritten)."""
+        wanted = {Path(copy).name for _, copies in certificates for copy in copies}
+        for stale in (self._edge_dir / artifacts.CERTS_DIR).iterdir():
+            if stale.name not in wanted:
+                stale.unlink()
 
     def edge_running(self) -> bool:
         found = next((c for c in self._containers() if c.service == render.EDGE_SERVICE), None)
