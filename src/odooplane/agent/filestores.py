@@ -82,9 +82,10 @@ class Filestores:
 
     def copy(self, source: Ref, target: Ref) -> int:
         """Make ``target`` a hard-link copy of ``source`` (replacing what it had); return its files."""
+        origin = self.path(source)  # refused (a symlink on its way) before anything is made
         self._parent(target)
         tree.remove_tree(self.path(target))
-        count = tree.copy_tree(self.path(source), self.path(target))
+        count = tree.copy_tree(origin, self.path(target))
         tree.give(self.path(target), self.owner, recursive=True)
         return count
 
