@@ -70,6 +70,7 @@ logger = logging.getLogger(__name__)
 ODOO_USER = ServiceUser("odoo", dockerfile.SIMULATOR.uid, dockerfile.SIMULATOR.gid)
 MAIL_SINK: Literal["mail-sink"] = "mail-sink"
 AGENT_TIMEOUT_S = 3600.0  # a filestore of many GB streamed through a tar
+AGENT_WRITES = ("copy", "move", "load", "ensure-storage")  # the tasks that make a missing volume
 _STATES = {"running": "RUNNING", "restarting": "BACKOFF", "created": "STOPPED", "exited": "EXITED",
            "paused": "STOPPED", "dead": "FATAL", "removing": "STOPPING"}
 
@@ -448,8 +449,12 @@ class ComposeDriver:
             storages = [agent_names.check_storage(s) for s in task.storages()]
         except AgentError as exc:
             raise PermanentError(f"agent {task.kind}: {exc}") from None
-        for storage in storages:
-            self._ensure_volume(storage, storage)
+        if task.kind in AGENT_WRITES:
+            for storage in storages:
+                self._ensure_volume(storage, storage)
+        else:
+            # Reading or removing makes no volume: a missing one is an absent data_dir to the agent.
+            storages = [s for s in storages if engine.volume_mountpoint(f"{self.project}_{s}") is not None]
         image = images.agent(self.root / "images", base=self.settings.base_image)
         extra, feed = agent.task_input(task, stdin)
         user = ["--user", "0:0", "--cap-add", "CHOWN"] if as_root else ["--user", f"{ODOO_USER.uid}:{ODOO_USER.gid}"]
