@@ -19,8 +19,6 @@ from typing import IO, Any
 from odooplane.agent import errors, names, tasks
 from odooplane.agent.filestores import Filestores
 
-USAGE = __doc__ or ""
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -60,13 +58,17 @@ def execute(task_text: str | None, *, root: Path, layout: str, stdin: IO[bytes],
     return errors.OK, {"ok": True, **result}, to_stderr
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    code, outcome, to_stderr = execute(args.task, root=args.root, layout=args.layout, stdin=sys.stdin.buffer,
-                                       stdout=sys.stdout.buffer)
+def answer(task_text: str | None, *, root: Path, layout: str, stdin: IO[bytes], stdout: IO[bytes]) -> int:
+    """Do the task and print its outcome line where it goes; return the exit code."""
+    code, outcome, to_stderr = execute(task_text, root=root, layout=layout, stdin=stdin, stdout=stdout)
     line = json.dumps(outcome, sort_keys=True) + "\n"
-    sys.stdout.buffer.flush()
+    stdout.flush()
     stream = sys.stderr if to_stderr else sys.stdout
     stream.write(line)
     stream.flush()
     return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return answer(args.task, root=args.root, layout=args.layout, stdin=sys.stdin.buffer, stdout=sys.stdout.buffer)

@@ -9,6 +9,7 @@ import typer
 from odooplane import __version__, log
 from odooplane.cli import (
     advise,
+    agent,
     alerts,
     apply,
     backup,
@@ -92,6 +93,7 @@ for module in (
     schema,
     operations,
     worker,
+    agent,
 ):
     module.register(app)
 

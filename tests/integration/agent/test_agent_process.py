@@ -265,3 +265,22 @@ def test_a_symlink_on_the_way_to_a_filestore_is_never_followed(tmp_path: Path) -
 def test_a_malformed_task_is_invalid(tmp_path: Path, task: str, why: str) -> None:
     code, out, _ = agent(tmp_path, task)
     assert (code, out["code"]) == (2, "invalid") and why in out["error"], out
+
+
+def test_odooplane_agent_is_the_same_agent_with_its_exit_codes_in_help(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(odooplane.__file__).parent.parent)}
+    base = [sys.executable, "-m", "odooplane", "agent", "--root", str(tmp_path)]
+    shown = subprocess.run([*base[:4], "--help"], capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert shown.returncode == 0 and "3 refused" in shown.stdout and "4 not found" in shown.stdout
+    put(tmp_path, LIVE, {"ab/ab01": b"one"})
+    exported = subprocess.run([*base, json.dumps({"kind": "export", "ref": LIVE})], capture_output=True, env=env,
+                              timeout=60, check=False)
+    assert exported.returncode == 0
+    assert json.loads(exported.stderr.decode().splitlines()[-1]) == {"ok": True, "files": 1, "bytes": 3, "skipped": 0}
+    loaded = subprocess.run([*base, json.dumps({"kind": "load", "ref": STAGED})], input=exported.stdout,
+                            capture_output=True, env=env, timeout=60, check=False)
+    assert (loaded.returncode, json.loads(loaded.stdout)) == (0, {"ok": True, "files": 1})
+    assert contents(fs(tmp_path, STAGED)) == {"ab/ab01": b"one"}
+    refused = subprocess.run([*base, json.dumps({"kind": "move", "source": LIVE, "target": STAGED})],
+                             capture_output=True, env=env, timeout=60, check=False)
+    assert refused.returncode == 3 and json.loads(refused.stdout)["code"] == "refused"

@@ -7,9 +7,10 @@ What it keeps on the host, under ``<data_dir>/compose/``: ``project.json`` (the 
 asked to run: its memory of the desired project, never of what runs — that is always ``docker
 compose ps``), ``compose.yaml`` rendered from it (render/compose.py), the secret files (odoo.conf,
 cluster passwords: mode 0600, owned by the uid that reads them), the edge's configuration and
-logs, and the build contexts of the images it makes. Filestores live in named volumes: the engine
-is on this host, so the driver reaches a volume's directory and hands what it writes there to the
-image's Odoo user (uid 101).
+logs, and the build contexts of the images it makes. Filestores live in named volumes: with
+``storage: host`` the driver reaches a volume's directory on this host and hands what it writes
+there to the image's Odoo user (uid 101); with ``storage: agent`` (always with a remote
+DOCKER_HOST) the data-plane agent does it in a short-lived container (``run_agent``).
 """
 
 from __future__ import annotations
