@@ -1,7 +1,8 @@
-"""The compose driver's filestores through the data-plane agent (``platform.compose.storage:
-agent``, and what a remote DOCKER_HOST gets): every Storage method done by ``docker run --rm
---network none`` containers of the agent image on real named volumes, what they write owned by
-Odoo's uid, and nothing left running."""
+"""The compose driver's filestores on real named volumes, both ways: through the data-plane agent
+(``platform.compose.storage: agent``, and what a remote DOCKER_HOST gets: every Storage method done
+by ``docker run --rm --network none`` containers of the agent image, nothing left running) and
+through the volumes' directories on this host (``storage: host``) — the same answers, and what
+either writes owned by Odoo's uid."""
 
 from __future__ import annotations
 
@@ -25,14 +26,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.docker]
 EDGE = EdgeSpec(http_address="127.0.0.1:1", api_port=1, trusted_proxies=(), access_log=False)
 
 
-@pytest.fixture
-def driver(tmp_path: Path, engine: DockerEngine, base_image: str,
+@pytest.fixture(params=["agent", "host"])
+def driver(request: pytest.FixtureRequest, tmp_path: Path, engine: DockerEngine, base_image: str,
            monkeypatch: pytest.MonkeyPatch) -> Iterator[ComposeDriver]:
     monkeypatch.setenv("DOCKER_HOST", engine.host)
     monkeypatch.setenv("DOCKER_CONFIG", str(engine.root / "client"))
     project = unique("agent")
     drv = ComposeDriver(Layout(tmp_path / "data"), EDGE, estate_id="agent-test", platform_name=project,
-                        settings=ComposeSettings(project=project, base_image=base_image, storage="agent"))
+                        settings=ComposeSettings(project=project, base_image=base_image, storage=request.param))
     try:
         yield drv
     finally:
@@ -41,17 +42,18 @@ def driver(tmp_path: Path, engine: DockerEngine, base_image: str,
             engine.docker("volume", "rm", "--force", volume, check=False)
 
 
-def test_every_storage_method_runs_in_agent_containers_on_named_volumes(
-        driver: ComposeDriver, engine: DockerEngine, tmp_path: Path) -> None:
-    assert isinstance(driver.storage, AgentStorage)
+def test_every_storage_method_works_on_named_volumes(driver: ComposeDriver, engine: DockerEngine,
+                                                     tmp_path: Path) -> None:
+    assert isinstance(driver.storage, AgentStorage) == (driver.settings.storage == "agent")
     name = driver.project.replace("-", "_")
     storage_contract.exercise(driver.storage, tmp_path / "control", name=name)
     assert engine.docker("ps", "--all", "--quiet").stdout.split() == []  # every agent container is gone
-    assert engine.docker("volume", "ls", "--quiet", "--filter", f"label=com.docker.compose.project={driver.project}"
-                         ).stdout.split() == []  # remove_storage removed the volumes
+    if driver.settings.storage == "agent":  # through the host's directories, a read makes the volume again
+        assert engine.docker("volume", "ls", "--quiet", "--filter",
+                             f"label=com.docker.compose.project={driver.project}").stdout.split() == []
 
 
-def test_what_the_agent_writes_in_a_volume_is_odoo_s(driver: ComposeDriver, tmp_path: Path) -> None:
+def test_what_is_loaded_into_a_volume_is_odoo_s(driver: ComposeDriver, tmp_path: Path) -> None:
     ref = FilestoreRef("env-owned", "owned")
     driver.storage.ensure_storage(ref.storage)
     source = tmp_path / "restored"
@@ -63,6 +65,7 @@ def test_what_the_agent_writes_in_a_volume_is_odoo_s(driver: ComposeDriver, tmp_
         assert (path.stat().st_uid, path.stat().st_gid) == (101, 101), path
 
 
+@pytest.mark.parametrize("driver", ["agent"], indirect=True)  # run_agent is the same with either storage
 def test_the_agent_s_refusals_reach_the_control_plane(driver: ComposeDriver) -> None:
     live = FilestoreRef("env-refused", "refused")
     with pytest.raises(PermanentError, match=r"refused:filestore/refused does not exist: nothing to move"):
