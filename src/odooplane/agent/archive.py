@@ -10,7 +10,7 @@ import tarfile
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from odooplane.agent.errors import Refused
+from odooplane.agent.errors import AgentError, Refused
 
 CHUNK = 1 << 20
 
@@ -57,6 +57,13 @@ def load(source: IO[bytes], into: Path) -> int:
     return the number of files. Raise Refused on the first member that is not a plain file or
     directory inside ``into`` (what was unpacked so far stays for the caller to remove)."""
     into.mkdir()
+    try:
+        return _unpack(source, into)
+    except (tarfile.TarError, EOFError) as exc:
+        raise AgentError(f"the tar stream is broken: {exc}") from None
+
+
+def _unpack(source: IO[bytes], into: Path) -> int:
     files = 0
     with tarfile.open(fileobj=source, mode="r|*") as tar:
         for member in tar:

@@ -55,6 +55,8 @@ def execute(task_text: str | None, *, root: Path, layout: str, stdin: IO[bytes],
     except OSError as exc:
         return errors.FAILED, {"ok": False, "error": f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
                                "code": "failed"}, to_stderr
+    except Exception as exc:  # whatever it is, the caller gets its one JSON line
+        return errors.FAILED, {"ok": False, "error": f"{type(exc).__name__}: {exc}", "code": "failed"}, to_stderr
     return errors.OK, {"ok": True, **result}, to_stderr
 
 

@@ -24,6 +24,7 @@ from typing import IO, Any
 
 from odooplane.agent.errors import InvalidTask
 from odooplane.agent.filestores import Filestores, Ref
+from odooplane.agent.names import check_storage
 
 KINDS = ("exists", "copy", "move", "remove", "check", "size", "ensure-storage", "remove-storage", "export", "load")
 STREAM_OUT = ("export",)  # stdout carries data: the result goes to stderr
@@ -78,8 +79,6 @@ def run(task: object, store: Filestores, *, stdin: IO[bytes] | None = None,
 
 
 def _storage(task: Mapping[str, Any]) -> str:
-    from odooplane.agent.names import check_storage
-
     return check_storage(task.get("storage"))
 
 

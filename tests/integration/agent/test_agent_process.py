@@ -210,6 +210,15 @@ def test_load_refuses_what_a_filestore_never_holds_and_keeps_the_old_one(
     assert not (tmp_path / "escaped").exists() and not (tmp_path.parent / "escaped").exists()
 
 
+@pytest.mark.parametrize("stream", [b"not a tar at all" * 100, tar_of(member("ab/good", data=b"x" * 5000))[:3000]])
+def test_a_broken_tar_stream_fails_and_keeps_the_old_filestore(tmp_path: Path, stream: bytes) -> None:
+    put(tmp_path, LIVE, {"ab/live": b"live"})
+    code, out, _ = agent(tmp_path, {"kind": "load", "ref": LIVE}, stdin=stream)
+    assert (code, out["code"]) == (1, "failed") and "tar stream is broken" in out["error"], out
+    assert contents(fs(tmp_path, LIVE)) == {"ab/live": b"live"}
+    assert sorted(p.name for p in fs(tmp_path, LIVE).parent.iterdir()) == ["acme_prod"]
+
+
 def test_a_symlink_member_is_refused_before_a_file_is_written_through_it(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
