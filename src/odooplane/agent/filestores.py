@@ -143,13 +143,15 @@ class Filestores:
         place, so a refused or broken stream leaves ``ref`` as it was. Return its files."""
         parent = self._parent(ref)
         target = self.path(ref)
-        for stale in parent.glob(f".load-{ref.database}{ref.suffix}-*"):
-            tree.remove_tree(stale)  # what a killed load left
-        staged = parent / f".load-{ref.database}{ref.suffix}-{secrets.token_hex(4)}"
+        # "~" is in no name: a killed load of this filestore, never of another, is what matches.
+        prefix = f".load~{ref.database}{ref.suffix}~"
+        for stale in parent.glob(f"{prefix}*"):
+            tree.remove_tree(stale)
+        staged = parent / f"{prefix}{secrets.token_hex(4)}"
         try:
             files = archive.load(source, staged)
             tree.give(staged, self.owner, recursive=True)
-            aside = parent / f".load-{ref.database}{ref.suffix}-{secrets.token_hex(4)}"
+            aside = parent / f"{prefix}{secrets.token_hex(4)}"
             if target.exists():
                 os.replace(target, aside)
             os.replace(staged, target)

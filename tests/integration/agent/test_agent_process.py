@@ -161,7 +161,17 @@ def test_export_streams_a_tar_and_load_replaces_the_filestore_with_it(tmp_path: 
     code, out, _ = agent(tmp_path, {"kind": "load", "ref": STAGED}, stdin=tar)
     assert (code, out) == (0, {"ok": True, "files": 2})
     assert contents(fs(tmp_path, STAGED)) == files
-    assert [p.name for p in fs(tmp_path, STAGED).parent.iterdir() if p.name.startswith(".load-")] == []
+    assert sorted(p.name for p in fs(tmp_path, STAGED).parent.iterdir()) == ["acme_prod", "acme_prod.restore"]
+
+
+def test_a_load_removes_what_a_killed_load_of_that_filestore_left_and_nothing_of_another(tmp_path: Path) -> None:
+    put(tmp_path, LIVE, {"ab/x": b"x"})
+    filestores = fs(tmp_path, LIVE).parent
+    (filestores / ".load~acme_prod~dead").mkdir()  # a killed load of acme_prod
+    (filestores / ".load~acme_prod-2~live").mkdir()  # another database's load, under way
+    _, tar = agent(tmp_path, {"kind": "export", "ref": LIVE})[1:]
+    assert agent(tmp_path, {"kind": "load", "ref": LIVE}, stdin=tar)[0] == 0
+    assert sorted(p.name for p in filestores.iterdir()) == [".load~acme_prod-2~live", "acme_prod"]
 
 
 def test_an_export_of_a_missing_filestore_is_an_empty_tar(tmp_path: Path) -> None:
