@@ -7,6 +7,7 @@ message carries the (masked) tail of stderr.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -108,6 +109,46 @@ def run(
             stderr_tail=tail,
         )
     return result
+
+
+def run_streams(
+    argv: Sequence[str],
+    *,
+    stdin: bytes | Path | None = None,
+    stdout: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float | None = None,
+    user: str | None = None,
+    what: str | None = None,
+) -> Result:
+    """Run ``argv`` with binary streams: ``stdin`` from bytes or a file, ``stdout`` into a file (then
+    the result's stdout is empty) or captured; stderr is captured. Never raises for an exit code:
+    the caller reads the outcome the program printed (the data-plane agent's JSON line)."""
+    shown = describe(argv)
+    logger.debug("run: %s", shown)
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    uid, gid = _demote(user)
+    with contextlib.ExitStack() as stack:
+        source = stack.enter_context(stdin.open("rb")) if isinstance(stdin, Path) else None
+        sink = stack.enter_context(stdout.open("wb")) if stdout is not None else None
+        try:
+            proc = subprocess.run(
+                list(argv), env=full_env, cwd=str(cwd) if cwd else None,
+                input=stdin if isinstance(stdin, bytes) else None,
+                stdin=source if source is not None else (None if isinstance(stdin, bytes) else subprocess.DEVNULL),
+                stdout=sink if sink is not None else subprocess.PIPE, stderr=subprocess.PIPE,
+                timeout=timeout, check=False, user=uid, group=gid, preexec_fn=_die_with_parent,
+                extra_groups=[] if uid is not None else None,
+            )
+        except FileNotFoundError as exc:
+            raise PermanentError(f"{what or argv[0]}: program not found: {argv[0]}") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise PermanentError(f"{what or shown}: timed out after {timeout:.0f} s") from exc
+    out = proc.stdout.decode(errors="replace") if proc.stdout is not None else ""
+    return Result(tuple(argv), proc.returncode, out, proc.stderr.decode(errors="replace"))
 
 
 def alive(pid: int, *, group: bool = False) -> bool:

@@ -9,6 +9,7 @@ import typer
 from odooplane import __version__, log
 from odooplane.cli import (
     advise,
+    agent,
     alerts,
     apply,
     backup,
@@ -94,6 +95,7 @@ for module in (
     schema,
     operations,
     worker,
+    agent,
 ):
     module.register(app)
 

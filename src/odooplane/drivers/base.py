@@ -154,6 +154,38 @@ class Storage(Protocol):
         ...
 
 
+AgentKind = Literal["exists", "copy", "move", "remove", "check", "size", "ensure-storage", "remove-storage",
+                    "export", "load"]
+
+
+@dataclass(frozen=True)
+class AgentTask:
+    """One task of the data-plane agent (``odooplane agent``; kinds and arguments in
+    odooplane/agent/tasks.py): ``kind`` and its JSON ``arguments``, filestores as
+    ``{"storage", "database", "suffix"}`` (:func:`filestore_argument`)."""
+
+    kind: AgentKind
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+
+    def storages(self) -> tuple[str, ...]:
+        """The data_dirs the task touches (a container mounts their volumes)."""
+        found = [str(self.arguments["storage"])] if "storage" in self.arguments else []
+        for key in ("ref", "source", "target"):
+            value = self.arguments.get(key)
+            if isinstance(value, Mapping) and "storage" in value:
+                found.append(str(value["storage"]))
+        return tuple(dict.fromkeys(found))
+
+    def to_json(self) -> str:
+        import json
+
+        return json.dumps({"kind": self.kind, **self.arguments}, sort_keys=True)
+
+
+def filestore_argument(ref: FilestoreRef) -> dict[str, str]:
+    return {"storage": ref.storage, "database": ref.database, "suffix": ref.suffix}
+
+
 @dataclass(frozen=True)
 class ClusterSpec:
     """A managed PostgreSQL cluster as the operations want it: reachable by the control plane on
@@ -432,6 +464,14 @@ class Driver(Protocol):
 
     def data_dir(self, storage: str) -> Path:
         """Where the data_dir called ``storage`` is (the filestore lives in ``filestore/<db>``)."""
+        ...
+
+    def run_agent(self, task: AgentTask, *, stdin: bytes | Path | None = None,
+                  stdout: Path | None = None) -> dict[str, Any]:
+        """Run the data-plane agent where the filestores live (a subprocess as Odoo's user; a
+        short-lived container with the volumes of ``task.storages()``): ``stdin`` feeds a ``load``
+        its tar, ``stdout`` receives an ``export``'s. Return the agent's result; raise
+        PermanentError with the agent's own message when it refused or failed."""
         ...
 
     # -- mail of non-production environments ------------------------------------------------------

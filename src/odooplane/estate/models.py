@@ -220,6 +220,17 @@ class ComposeSettings(Model):
         examples=["postgres:15", "build"],
     )
 
+    storage: Literal["host", "agent"] = Field(
+        "host",
+        description=(
+            "How the control plane reaches filestores (named volumes): 'host' through the volume's directory "
+            "on this host (the engine is local), 'agent' through the data-plane agent in a short-lived "
+            "container. 'agent' is used whatever this says when DOCKER_HOST names a remote engine "
+            "(tcp://, ssh://)."
+        ),
+        examples=["host", "agent"],
+    )
+
     @field_validator("project")
     @classmethod
     def _project_name(cls, value: str | None) -> str | None:

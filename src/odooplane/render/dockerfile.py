@@ -189,6 +189,29 @@ exec postgres -D "$PGDATA" -c listen_addresses='*' "$@"
 """
 
 
+AGENT_ROOT = "/data"  # each storage's volume is mounted at /data/<storage>
+
+
+def agent(*, base: str = DEFAULT_PYTHON_BASE, uid: int = SIMULATOR.uid, gid: int = SIMULATOR.gid) -> str:
+    """Dockerfile of the data-plane agent (``python3 -m odooplane.agent``) on ``base``: the context
+    holds ``odooplane/`` with only the package's ``__init__.py`` and ``agent/`` (standard library
+    only: no wheels). It runs as Odoo's uid, so what it writes in a volume is Odoo's."""
+    check_image(base)
+    _check_user("odoo", uid, gid)
+    return (
+        HEADER
+        + "# The data-plane agent: one filestore task per container, volumes under /data/<storage>.\n"
+        f"FROM {base}\n"
+        "COPY odooplane /opt/odooplane/src/odooplane\n"
+        f"RUN install -d -m 0755 {AGENT_ROOT}\n"
+        "ENV PYTHONPATH=/opt/odooplane/src PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1\n"
+        f"USER {uid}:{gid}\n"
+        f"WORKDIR {AGENT_ROOT}\n"
+        'ENTRYPOINT ["python3", "-m", "odooplane.agent"]\n'
+        f'CMD ["--root", "{AGENT_ROOT}"]\n'
+    )
+
+
 def postgres(*, base: str, major: int = 15, debs: bool = False, uid: int = POSTGRES_UID) -> str:
     """Dockerfile of a PostgreSQL ``major`` server from Debian's packages, with the official
     postgres image's conventions (POSTGRES_USER, POSTGRES_PASSWORD_FILE, POSTGRES_INITDB_ARGS,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from odooplane import execute
+from odooplane.agent import tree
 
 ODOO_USER = "odooplane-odoo"
 RUNTIME_BASE = Path("/var/lib/odooplane")
@@ -46,20 +47,7 @@ def odoo_user(*, create: bool = True) -> ServiceUser | None:
 def give(path: Path, user: ServiceUser | None, *, recursive: bool = False) -> None:
     """Make ``user`` own ``path`` (and, with ``recursive``, everything under it; symlinks are not
     followed). No-op when ``user`` is None or the path is gone."""
-    if user is None:
-        return
-    try:
-        os.chown(path, user.uid, user.gid, follow_symlinks=False)
-    except FileNotFoundError:
-        return
-    if not recursive or not path.is_dir() or path.is_symlink():
-        return
-    for directory, dirs, files in os.walk(path):
-        for name in [*dirs, *files]:
-            try:
-                os.chown(Path(directory) / name, user.uid, user.gid, follow_symlinks=False)
-            except FileNotFoundError:
-                continue
+    tree.give(path, (user.uid, user.gid) if user else None, recursive=recursive)
 
 
 def runtime_dir(data_dir: Path, *, estate_id: str) -> Path:

@@ -195,3 +195,9 @@ def test_an_environment_storage_removal_keeps_the_environment_home(tmp_path: Pat
     store.remove_storage(LIVE.storage)
     assert not storage_dir(store.layout, LIVE.storage).exists()
     assert (home / "odoo.conf").exists()
+
+
+def test_local_storage_does_what_every_storage_does(tmp_path: Path) -> None:
+    from tests.support import storage_contract
+
+    storage_contract.exercise(storage(tmp_path), tmp_path / "control", name="acme")

@@ -32,6 +32,14 @@ def test_simulator_dockerfile_takes_the_base_and_the_uid() -> None:
     assert "--uid 4242 --gid 4343" in text and "USER 4242:4343\n" in text
 
 
+def test_agent_dockerfile_carries_only_the_agent_and_runs_as_odoo_s_uid() -> None:
+    text = dockerfile.agent()
+    check_golden("agent.Dockerfile", text)
+    assert "COPY odooplane /opt/odooplane/src/odooplane\n" in text and "pip" not in text
+    assert "USER 101:101\n" in text
+    assert 'ENTRYPOINT ["python3", "-m", "odooplane.agent"]\n' in text
+
+
 def test_source_tree_dockerfile() -> None:
     text = dockerfile.source_tree(base="localhost/odoo-base:bookworm", addons=("/srv/a", "/srv/b"))
     check_golden("source.Dockerfile", text)
@@ -66,6 +74,8 @@ def test_postgres_entrypoint_reads_the_password_from_a_file() -> None:
     (lambda: dockerfile.simulator(requirements=PINS, image=dockerfile.OdooImage(
         kind="simulator", entrypoint=("x",), uid=0)), "uid 0 must be a non-root id"),
     (lambda: dockerfile.traefik(base="UPPER:case"), "is not an image reference"),
+    (lambda: dockerfile.agent(base="python:3.11 AS x\nRUN y"), "is not an image reference"),
+    (lambda: dockerfile.agent(uid=0), "uid 0 must be a non-root id"),
     (lambda: dockerfile.postgres(base="debian", major=7), "PostgreSQL major version 7"),
 ])
 def test_inputs_reaching_a_dockerfile_line_are_validated(call: object, message: str) -> None:

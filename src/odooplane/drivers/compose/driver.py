@@ -7,9 +7,10 @@ What it keeps on the host, under ``<data_dir>/compose/``: ``project.json`` (the 
 asked to run: its memory of the desired project, never of what runs — that is always ``docker
 compose ps``), ``compose.yaml`` rendered from it (render/compose.py), the secret files (odoo.conf,
 cluster passwords: mode 0600, owned by the uid that reads them), the edge's configuration and
-logs, and the build contexts of the images it makes. Filestores live in named volumes: the engine
-is on this host, so the driver reaches a volume's directory and hands what it writes there to the
-image's Odoo user (uid 101).
+logs, and the build contexts of the images it makes. Filestores live in named volumes: with
+``storage: host`` the driver reaches a volume's directory on this host and hands what it writes
+there to the image's Odoo user (uid 101); with ``storage: agent`` (always with a remote
+DOCKER_HOST) the data-plane agent does it in a short-lived container (``run_agent``).
 """
 
 from __future__ import annotations
@@ -30,12 +31,17 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from odooplane.agent import names as agent_names
+from odooplane.agent.errors import AgentError
+from odooplane.agent.filestores import Filestores
 from odooplane.clock import wait_until
+from odooplane.drivers import agent
+from odooplane.drivers.agent import AgentStorage
 from odooplane.drivers.base import (
+    AgentTask,
     ClusterSpec,
     ClusterState,
     EdgeSpec,
-    FilestoreRef,
     NoPointInTime,
     OdooCommand,
     OdooWorkload,
@@ -66,6 +72,8 @@ from odooplane.services.service_users import ServiceUser
 logger = logging.getLogger(__name__)
 
 ODOO_USER = ServiceUser("odoo", dockerfile.SIMULATOR.uid, dockerfile.SIMULATOR.gid)
+AGENT_TIMEOUT_S = 3600.0  # a filestore of many GB streamed through a tar
+AGENT_WRITES = ("copy", "move", "load", "ensure-storage")  # the tasks that make a missing volume
 _STATES = {"running": "RUNNING", "restarting": "BACKOFF", "created": "STOPPED", "exited": "EXITED",
            "paused": "STOPPED", "dead": "FATAL", "removing": "STOPPING"}
 
@@ -111,32 +119,36 @@ def _rebuild(cls: Any, raw: Mapping[str, Any]) -> Any:
     return cls(**{f.name: _convert(hints[f.name], raw[f.name]) for f in dataclasses.fields(cls) if f.name in raw})
 
 
-class ComposeStorage(LocalStorage):
-    """Filestores in the project's named volumes (``<project>_<storage>``), reached on this host
-    and owned by the image's Odoo user."""
+class _VolumeFilestores(Filestores):
+    """The project's named volumes (``<project>_<storage>``) reached through their directories on
+    this host (the engine's own), everything made there owned by the image's Odoo user."""
 
     def __init__(self, driver: ComposeDriver) -> None:
-        super().__init__(driver.layout, ODOO_USER)
+        super().__init__(driver.root, owner=(ODOO_USER.uid, ODOO_USER.gid))
         self.driver = driver
 
-    def path(self, ref: FilestoreRef) -> Path:
-        return self.driver.data_dir(ref.storage) / "filestore" / f"{ref.database}{ref.suffix}"
+    def data_dir(self, storage: str) -> Path:
+        return self.driver.data_dir(agent_names.check_storage(storage))
 
-    def _parent(self, ref: FilestoreRef) -> Path:
-        from odooplane.services import service_users
+    def home(self, storage: str) -> Path:
+        return self.data_dir(storage)
 
-        parent = self.path(ref).parent
-        made = [p for p in (parent, *parent.parents) if not p.exists()]
-        parent.mkdir(parents=True, exist_ok=True)
-        for created in made:
-            service_users.give(created, ODOO_USER)
-        return parent
+    def owned(self, path: Path) -> bool:
+        return True
 
-    def ensure_storage(self, storage: str) -> None:
-        self.driver.data_dir(storage)
+    def ensure_storage(self, storage: str) -> bool:
+        self.data_dir(storage)
+        return False
 
     def remove_storage(self, storage: str) -> None:
-        self.driver.remove_volume(storage)
+        self.driver.remove_volume(agent_names.check_storage(storage))
+
+
+class ComposeStorage(LocalStorage):
+    """Filestores in the project's named volumes, reached on this host (``storage: host``)."""
+
+    def __init__(self, driver: ComposeDriver) -> None:
+        super().__init__(driver.layout, ODOO_USER, files=_VolumeFilestores(driver))
 
 
 class ComposeDriver:
@@ -154,7 +166,9 @@ class ComposeDriver:
         self.compose = Compose(self.project, self.root / "compose.yaml")
         # The control plane's own processes (the worker) stay supervised on the host.
         self.host = LocalDriver(layout, edge, odoo_user, estate_id=estate_id)
-        self.storage: Storage = ComposeStorage(self)
+        self.agent_storage = self.settings.storage == "agent" or engine.remote()
+        self.storage: Storage = (AgentStorage(self.run_agent, ensure=self._ensure_storage, remove=self.remove_volume)
+                                 if self.agent_storage else ComposeStorage(self))
         self.pitr: PointInTime = NoPointInTime("compose")
         self._ps: tuple[float, list[Container]] | None = None
         self._lock = threading.RLock()
@@ -392,10 +406,50 @@ class ComposeDriver:
                                                   "com.docker.compose.volume": storage,
                                                   render.LABEL_ESTATE: self.estate_id or "estate",
                                                   render.LABEL_TARGET: target})
-            from odooplane.services import service_users
+            if self.agent_storage:
+                # A new volume is root's: the agent, as root with only CAP_CHOWN, gives it to Odoo.
+                self._agent(AgentTask("ensure-storage", {"storage": storage, "owner": [ODOO_USER.uid, ODOO_USER.gid]}),
+                            stdin=None, stdout=None, as_root=True)
+            else:
+                from odooplane.services import service_users
 
-            service_users.give(found, ODOO_USER)
+                service_users.give(found, ODOO_USER)
         return found
+
+    def _ensure_storage(self, storage: str) -> None:
+        self._ensure_volume(agent_names.check_storage(storage), storage)
+
+    # -- the data-plane agent ---------------------------------------------------------------------
+    def run_agent(self, task: AgentTask, *, stdin: bytes | Path | None = None,
+                  stdout: Path | None = None) -> dict[str, Any]:
+        """The agent in a short-lived container (``docker run --rm --network none``) of the agent
+        image, as Odoo's uid with no capability, each storage of the task's volume mounted at
+        ``/data/<storage>`` (a missing one is created, labelled for the project, and given to Odoo)."""
+        return self._agent(task, stdin=stdin, stdout=stdout, as_root=False)
+
+    def _agent(self, task: AgentTask, *, stdin: bytes | Path | None, stdout: Path | None,
+               as_root: bool) -> dict[str, Any]:
+        try:
+            storages = [agent_names.check_storage(s) for s in task.storages()]
+        except AgentError as exc:
+            raise PermanentError(f"agent {task.kind}: {exc}") from None
+        if task.kind in AGENT_WRITES:
+            for storage in storages:
+                self._ensure_volume(storage, storage)
+        else:
+            # Reading or removing makes no volume: a missing one is an absent data_dir to the agent.
+            storages = [s for s in storages if engine.volume_mountpoint(f"{self.project}_{s}") is not None]
+        image = images.agent(self.root / "images", base=self.settings.base_image)
+        extra, feed = agent.task_input(task, stdin)
+        user = ["--user", "0:0", "--cap-add", "CHOWN"] if as_root else ["--user", f"{ODOO_USER.uid}:{ODOO_USER.gid}"]
+        mounts = [arg for s in storages for arg in
+                  ("--mount", f"type=volume,source={self.project}_{s},target={dockerfile.AGENT_ROOT}/{s}")]
+        result = engine.docker_streams(
+            "run", "--rm", "--interactive", "--network", "none", "--read-only", "--cap-drop", "ALL", *user,
+            "--security-opt", "no-new-privileges", "--label", f"{render.LABEL_ESTATE}={self.estate_id or 'estate'}",
+            *mounts, image, "--root", dockerfile.AGENT_ROOT, "--layout", "flat", *extra,
+            stdin=feed, stdout=stdout, timeout=AGENT_TIMEOUT_S)
+        return agent.outcome(result, task, where=f"container of {image}")
 
     def remove_volume(self, storage: str) -> None:
         engine.docker("volume", "rm", "--force", f"{self.project}_{storage}", check=False)

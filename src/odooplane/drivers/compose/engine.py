@@ -169,6 +169,20 @@ def docker(*args: str, timeout: float = 120, check: bool = True) -> execute.Resu
     return execute.run(["docker", *args], env=env, timeout=timeout, check=check, what=f"docker {args[0]}")
 
 
+def docker_streams(*args: str, stdin: bytes | Path | None, stdout: Path | None,
+                   timeout: float) -> execute.Result:
+    """``docker ARGS`` with binary streams (execute.run_streams): its exit code is the caller's to read."""
+    env = {"DOCKER_HOST": os.environ["DOCKER_HOST"]} if os.environ.get("DOCKER_HOST") else None
+    return execute.run_streams(["docker", *args], stdin=stdin, stdout=stdout, env=env, timeout=timeout,
+                               what=f"docker {args[0]}")
+
+
+def remote() -> bool:
+    """Whether DOCKER_HOST names an engine on another host (tcp://, ssh://): its volumes' directories
+    are not on this one."""
+    return os.environ.get("DOCKER_HOST", "").startswith(("tcp://", "ssh://"))
+
+
 def volume_mountpoint(volume: str) -> Path | None:
     """Where the engine keeps named volume ``volume`` on its host (None: no such volume)."""
     result = docker("volume", "inspect", "--format", "{{.Mountpoint}}", volume, check=False)

@@ -71,6 +71,18 @@ def mail_sink(root: Path, *, base: str) -> str:
 
 
 @_serialised
+def agent(root: Path, *, base: str) -> str:
+    """The data-plane agent (odooplane/agent/, standard library only): nothing else of Odooplane."""
+    context = images.fresh(root / "agent")
+    (context / "Dockerfile").write_text(dockerfile.agent(base=base))
+    package = Path(images.__file__).resolve().parent.parent
+    images.place(package / "__init__.py", context / "odooplane" / "__init__.py")
+    for source in sorted((package / "agent").glob("*.py")):
+        images.place(source, context / "odooplane" / "agent" / source.name)
+    return images.ensure_image(context, f"{REPOSITORY}/agent").tag
+
+
+@_serialised
 def traefik(root: Path, *, base: str, binary: Path) -> str:
     context = images.traefik_context(root / "edge", base=base, binary=binary)
     return images.ensure_image(context, f"{REPOSITORY}/edge").tag

@@ -9,9 +9,14 @@ import signal
 from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
+import odooplane
+from odooplane import execute
 from odooplane.clock import wait_until
+from odooplane.drivers import agent
 from odooplane.drivers.base import (
+    AgentTask,
     ClusterSpec,
     ClusterState,
     EdgeSpec,
@@ -37,10 +42,12 @@ from odooplane.layout import Layout
 from odooplane.render import supervisor as render_supervisor
 from odooplane.render import traefik as render_traefik
 from odooplane.services import logrotate, traefik
+from odooplane.services import odoo as odoo_service
 from odooplane.services.service_users import ServiceUser
 from odooplane.services.supervisor import Supervisor
 
 ROUTE_PREFIX = "env-"
+AGENT_TIMEOUT_S = 3600.0  # a filestore of many GB copied across filesystems
 _REVISION = re.compile(REVISION_ENV + r'="?([0-9a-f]+)')
 
 
@@ -52,6 +59,7 @@ class LocalDriver:
         self.layout = layout
         self.edge = edge
         self.supervisor = Supervisor(layout.supervisor, layout.logs / "processes")
+        self.odoo_user = odoo_user
         self.odoo = LocalOdoo(layout, odoo_user)
         self.storage: Storage = LocalStorage(layout, odoo_user)
         self.pitr: PointInTime = LocalPointInTime(layout, estate_id)
@@ -130,6 +138,22 @@ class LocalDriver:
 
     def data_dir(self, storage: str) -> Path:
         return storage_dir(self.layout, storage)
+
+    def run_agent(self, task: AgentTask, *, stdin: bytes | Path | None = None,
+                  stdout: Path | None = None) -> dict[str, Any]:
+        """``python -m odooplane.agent --root <runtime dir> --layout local`` as a subprocess, as
+        Odoo's service user when there is one (what it writes is Odoo's), running this very package."""
+        extra, feed = agent.task_input(task, stdin)
+        package_root = str(Path(odooplane.__file__).resolve().parent.parent)
+        path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
+        root = self.layout.run_root
+        root.mkdir(parents=True, exist_ok=True)
+        result = execute.run_streams(
+            [odoo_service.own_python(), "-m", "odooplane.agent", "--root", str(root), "--layout", "local", *extra],
+            stdin=feed, stdout=stdout, env={"PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}, cwd=root,
+            timeout=AGENT_TIMEOUT_S, user=self.odoo_user.name if self.odoo_user else None,
+            what=f"the agent's {task.kind}")
+        return agent.outcome(result, task, where="local")
 
     # -- runtime --------------------------------------------------------------------------
     def prepare(self) -> None:

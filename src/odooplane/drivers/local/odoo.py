@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from odooplane.agent import names as agent_names
+from odooplane.agent.errors import AgentError
 from odooplane.clock import wait_until
 from odooplane.drivers.base import OdooCommand, OdooWorkload, ProcessSpec, StackRef
 from odooplane.errors import PermanentError
@@ -52,17 +54,11 @@ def runtime(stack: StackRef) -> odoo.Runtime:
 
 def storage_dir(layout: Layout, storage: str) -> Path:
     """The data_dir a storage name stands for: ``env-<slug>``, ``pool-<name>``, ``tpl-<key>``,
-    ``sandbox-<name>``."""
-    kind, _, key = storage.partition("-")
-    if kind == "env":
-        return layout.env_data(key)
-    if kind == "pool":
-        return layout.pool_data(key)
-    if kind == "tpl":
-        return layout.template_dir(key) / "data"
-    if kind == "sandbox":
-        return layout.odoo_sandbox(key) / "data"
-    raise ValueError(f"unknown storage {storage!r}")
+    ``sandbox-<name>`` (the agent's ``local`` layout under the runtime directory)."""
+    try:
+        return layout.run_root / agent_names.data_dir("local", storage)
+    except AgentError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def paths(layout: Layout, w: OdooWorkload) -> Paths:
