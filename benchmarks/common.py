@@ -22,6 +22,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support import services  # noqa: E402
 
+from odooplane.services.service_users import runtime_dir  # noqa: E402
+from odooplane.store.db import open_store  # noqa: E402
+
 
 @contextmanager
 def postgres() -> Iterator[str]:
@@ -66,6 +69,16 @@ def cli(*args: str, cwd: Path) -> float:
 
 def workdir() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="odooplane-bench-")
+
+
+def runtime_root(data_dir: Path) -> Path:
+    """Where an applied estate keeps Odoo's directories (templates, environments, pools): its data
+    directory, or — as root — the Odoo service user's runtime directory."""
+    store = open_store(f"sqlite:///{data_dir / 'state.db'}")
+    try:
+        return runtime_dir(data_dir, estate_id=store.estate_id())
+    finally:
+        store.close()
 
 
 def emit(result: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ from tests.support.estate import TestEstate, make_estate
 
 from benchmarks.common import emit, postgres, workdir
 from benchmarks.provision import time_to_200
+from odooplane.agent.tree import copy_tree
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 
@@ -54,7 +55,6 @@ def timed_apply(estate: TestEstate) -> float:
 
 def floor(engine: docker_engine.DockerEngine, estate: TestEstate, project: str) -> float:
     """CREATE DATABASE … TEMPLATE and a hard-linked filestore copy inside the template's volume."""
-    from odooplane.drivers.local.storage import copy_tree
 
     volume = next(v for v in engine.docker("volume", "ls", "--quiet", "--filter",
                                            f"label=com.docker.compose.project={project}").stdout.split()

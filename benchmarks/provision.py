@@ -24,7 +24,8 @@ import yaml
 from psycopg import sql
 from tests.support import services
 
-from benchmarks.common import cli, emit, postgres, workdir
+from benchmarks.common import cli, emit, postgres, runtime_root, workdir
+from odooplane.agent.tree import copy_tree
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 
@@ -79,7 +80,6 @@ def time_to_200(path: Path, root: Path, edge_port: int, host: str) -> float:
 
 def floor(pg_url: str, template: str, filestore: Path, scratch: Path) -> float:
     """The raw cost: CREATE DATABASE … TEMPLATE and a hard-linked copy of the filestore."""
-    from odooplane.drivers.local.storage import copy_tree
 
     name = f"floor_{uuid.uuid4().hex[:8]}"
     started = time.perf_counter()
@@ -103,9 +103,10 @@ def main() -> None:
         edge_port = data["platform"]["edge"]["http_port"]
         try:
             cli("apply", str(path), "-q", cwd=root)  # the pool, the template, a first tenant
-            template = next(p.name for p in (root / "data" / "templates").iterdir())
+            templates = runtime_root(root / "data") / "templates"
+            template = next(p.name for p in templates.iterdir())
             tpl_db = f"tpl-{template}"
-            tpl_files = root / "data" / "templates" / template / "data" / "filestore" / tpl_db
+            tpl_files = templates / template / "data" / "filestore" / tpl_db
             latencies, floors = [], []
             for i in range(ROUNDS):
                 name = f"n{tag}{i:02d}"

@@ -43,6 +43,7 @@ def main() -> None:
     downtimes, rollbacks, floors, steps = [], [], [], {}
     with postgres() as pg_url, workdir() as tmp:
         root = Path(tmp)
+        root.chmod(0o755)  # the release's addons are read by Odoo's service user (as root)
         tag = uuid.uuid4().hex[:5]
         releases = {f"r{i}": {"stack": "sim", "addons": [addon(root, f"r{i}", f"1.{i}")]} for i in range(ROUNDS + 2)}
         data: dict[str, Any] = {
