@@ -1,4 +1,6 @@
-"""The driver registry: names in the estate (``platform.driver``) → driver factories."""
+"""The driver registry: names in the estate (``platform.driver``) → driver factories. ``fake`` (the
+in-memory driver of the tests) is here for tests to create by name; the estate's schema does not
+offer it."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from collections.abc import Callable
 
 from odooplane.drivers.base import Driver, EdgeSpec
 from odooplane.drivers.compose.driver import ComposeDriver
+from odooplane.drivers.fake import FakeDriver
 from odooplane.drivers.local import LocalDriver
 from odooplane.estate.models import Platform
 from odooplane.layout import Layout
@@ -25,9 +28,15 @@ def _compose(layout: Layout, edge: EdgeSpec, odoo_user: ServiceUser | None, esta
                          settings=platform.compose)
 
 
+def _fake(layout: Layout, edge: EdgeSpec, odoo_user: ServiceUser | None, estate_id: str,
+          platform: Platform) -> Driver:
+    return FakeDriver(layout.root, edge)
+
+
 DRIVERS: dict[str, Factory] = {
     "local": _local,
     "compose": _compose,
+    "fake": _fake,
 }
 
 
