@@ -115,8 +115,13 @@ def test_a_workload_that_gives_up_makes_wait_ready_raise(harness: Harness) -> No
         harness.fake.fail_to_start(workload.name, "exited: Failed to start the server")
     try:
         driver.ensure_workload(workload)
-        with pytest.raises(PermanentError, match=workload.name):
-            driver.wait_ready(workload.name, timeout=READY_S)
+        outcome: object
+        try:
+            outcome = driver.wait_ready(workload.name, timeout=READY_S)
+        except PermanentError as exc:
+            outcome = exc
+        assert isinstance(outcome, PermanentError), f"wait_ready returned {outcome} for a workload that exits at start"
+        assert workload.name in outcome.message
         state = driver.workloads().get(workload.name)
         assert state is None or not state.running
     finally:

@@ -103,6 +103,13 @@ def _convert(kind: Any, value: Any) -> Any:
     return value
 
 
+def _stored(service: Any) -> dict[str, Any]:
+    """A service (a renderer input) as project.json holds it — tuples become lists — so that
+    comparing it with what was saved says whether it changed."""
+    stored: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(service), sort_keys=True, default=list))
+    return stored
+
+
 def _rebuild(cls: Any, raw: Mapping[str, Any]) -> Any:
     """The dataclass ``cls`` (a renderer input) from its ``dataclasses.asdict`` JSON."""
     hints = typing.get_type_hints(cls)
@@ -303,7 +310,7 @@ class ComposeDriver:
     @_exclusive
     def configure_workload(self, workload: OdooWorkload) -> bool:
         data = self._load()
-        service = dataclasses.asdict(self._odoo_service(workload, data))
+        service = _stored(self._odoo_service(workload, data))
         changed = data["odoo"].get(workload.name) != service
         data["odoo"][workload.name] = service
         self._ensure_volume(workload.storage, workload.target)
@@ -430,7 +437,7 @@ class ComposeDriver:
 
         revision = hashlib.sha256(repr((image, spec.port, spec.settings, spec.superuser_password)).encode()
                                   ).hexdigest()[:16]
-        service = dataclasses.asdict(render.PostgresService(
+        service = _stored(render.PostgresService(
             name=spec.name, image=image, password=password, host_port=spec.port, revision=revision,
             settings={k: str(v) for k, v in spec.settings}))
         changed = data["clusters"].get(spec.name) != service
@@ -490,7 +497,7 @@ class ComposeDriver:
         bind, _, port = edge.http_address.rpartition(":")
         import hashlib
 
-        service = dataclasses.asdict(render.EdgeService(
+        service = _stored(render.EdgeService(
             image=image, config_dir=str(self._edge_dir), log_dir=str(self._edge_dir / "logs"), http_port=int(port),
             api_port=edge.api_port, revision=hashlib.sha256((image + static).encode()).hexdigest()[:16],
             bind=bind or "0.0.0.0"))
@@ -604,7 +611,7 @@ class ComposeDriver:
             command += ["--listen", f"{port}={directory}"]
         import hashlib
 
-        service = dataclasses.asdict(render.SupportService(
+        service = _stored(render.SupportService(
             name=MAIL_SINK, image=image, command=tuple(command), entrypoint=images.MAIL_SINK_ENTRYPOINT,
             revision=hashlib.sha256(repr((image, command)).encode()).hexdigest()[:16],
             ports=tuple(render.Published(port, port) for port in sorted(listeners)),
