@@ -343,18 +343,20 @@ class ComposeDriver:
     def wait_ready(self, name: str, *, timeout: float) -> WorkloadState:
         last: list[Container | None] = [None]
 
-        def started() -> bool:
-            # Running and past its first health check (the engine's word on it, as status shows).
+        def settled() -> bool:
+            # Running and past its first health check (the engine's word on it, as status shows);
+            # or gone, or restarting: its process exited since it started.
             found = last[0] = self._container(name)
             if found is None:
                 return False
-            return found.state in ("exited", "dead") or (found.state == "running" and found.health != "starting")
+            return found.state in ("exited", "dead", "restarting") or (
+                found.state == "running" and found.health not in ("starting", "unhealthy"))
 
-        wait_until(started, timeout=timeout, interval=0.2)
+        wait_until(settled, timeout=timeout, interval=0.2)
         found = last[0]
-        if found is None or found.state != "running":
+        if found is None or found.state != "running" or found.health in ("starting", "unhealthy"):
             tail = "; ".join(list(self.compose.logs(name))[-5:])
-            raise PermanentError(f"container {name} is {found.state if found else 'missing'}: {tail}")
+            raise PermanentError(f"container {name} is {found.status if found else 'missing'}: {tail}")
         return self._state_of(found)
 
     @_exclusive
