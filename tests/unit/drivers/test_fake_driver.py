@@ -24,7 +24,7 @@ def test_the_registry_creates_the_fake_by_name(tmp_path: Path) -> None:
     assert driver.data_dir("env-a__prod").is_relative_to(tmp_path)
 
 
-def test_an_estate_cannot_name_the_fake_driver(tmp_path: Path, pg_url: str) -> None:
+def test_an_estate_cannot_name_the_fake_driver(tmp_path: Path) -> None:
     estate = make_estate(tmp_path, {"acme": {"environments": {"prod": {}}}})
     estate.data["platform"]["driver"] = "fake"
     estate.write()

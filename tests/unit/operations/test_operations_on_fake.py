@@ -4,6 +4,7 @@ was copied where) and what they journal, without processes or containers."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import pytest
@@ -247,3 +248,24 @@ def test_moving_out_of_a_pool_copies_the_filestore_from_the_pools_storage(on_fak
 
 def journal_steps(on: OnFake, op: object) -> list[journal.StepRow]:
     return journal.steps(on.ctx.store, op.op_id)  # type: ignore[attr-defined]
+
+
+def test_what_runs_for_no_environment_is_found_and_removed(on_fake: Make) -> None:
+    on, env = provisioned(on_fake)
+    art = artifacts(on.ctx, env, create=False)
+    assert art is not None and art.process is not None
+    stray = dataclasses.replace(art.process.workload, name="odoo-gone__prod", target="gone/prod")
+    on.fake.ensure_workload(stray)
+    on.fake.ensure_route(dataclasses.replace(art.route, name="gone__prod", hostnames=("gone-prod.localhost",)))
+
+    found, _ = observe.observe(on.ctx)
+    orphans = {(o.kind, o.name) for o in found.orphans}
+    assert {("process", "odoo-gone__prod"), ("route", "gone__prod")} <= orphans
+    assert ("process", art.process.name) not in orphans and ("route", art.route.name) not in orphans
+    with on.operation() as op:
+        for orphan in found.orphans:
+            provision.remove_orphan(on.ctx, op, orphan, prune=False)
+
+    assert set(on.fake.workloads()) == {art.process.name}
+    assert set(on.fake.routes({})) == {art.route.name}
+    assert observe.observe(on.ctx)[0].orphans == []
