@@ -62,7 +62,7 @@ def test_only_the_environment_whose_revision_changed_is_restarted(on_fake: Make)
     prod, staging = f"{tenant}/prod", f"{tenant}/staging"
     converge(on, prod)
     converge(on, staging)
-    before = {t: artifacts(on.ctx, on.env(t), create=False) for t in (prod, staging)}
+    before = on.fake.revision_of(program_name(on.env(staging).ref.slug))
     events = len(on.fake.events)
 
     on.rewrite(lambda data: data["tenants"][tenant]["environments"]["staging"].update(workers=2))
@@ -72,8 +72,8 @@ def test_only_the_environment_whose_revision_changed_is_restarted(on_fake: Make)
     assert not [s for s in prod_steps if s[0] in ("process", "health")], prod_steps
     assert ("process", staging, "done") in staging_steps
     after = artifacts(on.ctx, on.env(staging), create=False)
-    assert after is not None and after.process is not None and before[staging] is not None
-    assert after.process.workload.revision != before[staging].process.workload.revision  # type: ignore[union-attr]
+    assert after is not None and after.process is not None and before is not None
+    assert after.process.workload.revision != before
     assert on.fake.events[events:] == [f"start {after.process.name}"]
     assert on.fake.revision_of(after.process.name) == after.process.workload.revision
     assert on.observed(staging).process_current
@@ -95,7 +95,7 @@ def test_a_failed_odoo_init_surfaces_odoos_reason_journals_the_step_and_rolls_ba
     steps = {(name, status) for name, _, status in on.steps(op)}
     assert ("init", "failed") in steps and ("rollback", "done") in steps
     env = on.env(target)
-    [error] = [s.error for s in journal_steps(on, op) if s.name == "init"]
+    [error] = [s.error for s in journal.steps(on.ctx.store, op.op_id) if s.name == "init"]
     assert error is not None and reason in error
     conn = on.ctx.cluster_conn(env.cluster_name, allocate=False)
     assert conn is not None and not postgres.database_exists(conn, env.database)
@@ -244,10 +244,6 @@ def test_moving_out_of_a_pool_copies_the_filestore_from_the_pools_storage(on_fak
     assert route.pool is None and route.http_port == on.fake.configured[program_name(env.ref.slug)].http_port
     assert on.fake.workloads()[program_name(env.ref.slug)].running
     assert on.observed(target).owner == env.role
-
-
-def journal_steps(on: OnFake, op: object) -> list[journal.StepRow]:
-    return journal.steps(on.ctx.store, op.op_id)  # type: ignore[attr-defined]
 
 
 def test_what_runs_for_no_environment_is_found_and_removed(on_fake: Make) -> None:
