@@ -73,8 +73,8 @@ def run(path: Path | None, *, out: Path, driver: str | None = None) -> Result:
         raise UsageError(f"--out {out}: is a file, not a directory")
     valid = estate_file.load(path)
     name = driver or valid.estate.platform.driver
-    if name not in registry.DRIVERS:
-        raise UsageError(f"--driver {name}: unknown driver (known: {', '.join(sorted(registry.DRIVERS))})")
+    if name not in registry.RENDERERS:
+        raise UsageError(f"--driver {name}: unknown driver (known: {', '.join(registry.RENDERERS)})")
     ctx = render_context(valid, name)
     try:
         desired = desired_runtime(ctx)

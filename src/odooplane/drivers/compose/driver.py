@@ -113,6 +113,13 @@ def _convert(kind: Any, value: Any) -> Any:
     return value
 
 
+def _stored(service: Any) -> dict[str, Any]:
+    """A service (a renderer input) as project.json holds it — tuples become lists — so that
+    comparing it with what was saved says whether it changed."""
+    stored: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(service), sort_keys=True, default=list))
+    return stored
+
+
 def _rebuild(cls: Any, raw: Mapping[str, Any]) -> Any:
     """The dataclass ``cls`` (a renderer input) from its ``dataclasses.asdict`` JSON."""
     hints = typing.get_type_hints(cls)
@@ -300,7 +307,7 @@ class ComposeDriver:
     @_exclusive
     def configure_workload(self, workload: OdooWorkload) -> bool:
         data = self._load()
-        service = dataclasses.asdict(self._odoo_service(workload, data))
+        service = _stored(self._odoo_service(workload, data))
         changed = data["odoo"].get(workload.name) != service
         data["odoo"][workload.name] = service
         self._ensure_volume(workload.storage, workload.target)
@@ -333,18 +340,20 @@ class ComposeDriver:
     def wait_ready(self, name: str, *, timeout: float) -> WorkloadState:
         last: list[Container | None] = [None]
 
-        def started() -> bool:
-            # Running and past its first health check (the engine's word on it, as status shows).
+        def settled() -> bool:
+            # Running and past its first health check (the engine's word on it, as status shows);
+            # or gone, or restarting: its process exited since it started.
             found = last[0] = self._container(name)
             if found is None:
                 return False
-            return found.state in ("exited", "dead") or (found.state == "running" and found.health != "starting")
+            return found.state in ("exited", "dead", "restarting") or (
+                found.state == "running" and found.health not in ("starting", "unhealthy"))
 
-        wait_until(started, timeout=timeout, interval=0.2)
+        wait_until(settled, timeout=timeout, interval=0.2)
         found = last[0]
-        if found is None or found.state != "running":
+        if found is None or found.state != "running" or found.health in ("starting", "unhealthy"):
             tail = "; ".join(list(self.compose.logs(name))[-5:])
-            raise PermanentError(f"container {name} is {found.state if found else 'missing'}: {tail}")
+            raise PermanentError(f"container {name} is {found.status if found else 'missing'}: {tail}")
         return self._state_of(found)
 
     @_exclusive
@@ -463,7 +472,7 @@ class ComposeDriver:
         data = self._load()
         password = self._secret(f"pg-{spec.name}.password", spec.superuser_password,
                                 uid=dockerfile.POSTGRES_UID, gid=dockerfile.POSTGRES_UID)
-        service = dataclasses.asdict(artifacts.postgres_service(spec, image=image, password_file=password))
+        service = _stored(artifacts.postgres_service(spec, image=image, password_file=password))
         changed = data["clusters"].get(spec.name) != service
         data["clusters"][spec.name] = service
         self._save(data)
@@ -521,8 +530,7 @@ class ComposeDriver:
         changed |= self._edge_write(self._edge_dir / "dynamic" / "common.yaml",
                                     artifacts.edge_common([copy for _, copy in certificates]))
         self._prune_certificates(certificates)
-        service = dataclasses.asdict(artifacts.edge_service(edge, image=image, edge_dir=self._edge_dir,
-                                                            static=static))
+        service = _stored(artifacts.edge_service(edge, image=image, edge_dir=self._edge_dir, static=static))
         data = self._load()
         changed |= data.get("edge") != service
         data["edge"] = service
@@ -650,7 +658,7 @@ class ComposeDriver:
         self.layout.mail.mkdir(parents=True, exist_ok=True, mode=0o700)
         for directory in listeners.values():
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        service = dataclasses.asdict(artifacts.mail_sink_service(listeners, image=image, mail_dir=self.layout.mail))
+        service = _stored(artifacts.mail_sink_service(listeners, image=image, mail_dir=self.layout.mail))
         changed = data.get("mail_sink") != service
         data["mail_sink"] = service
         self._save(data)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -72,6 +73,19 @@ def _labels(value: Any) -> dict[str, str]:
     return out
 
 
+_HEALTH_IN_STATUS = re.compile(r"\((?:health: )?(starting|healthy|unhealthy)\)")
+
+
+def _health(row: dict[str, Any]) -> str:
+    """A container's health: the ``Health`` field, or — where Compose leaves it empty — what the
+    engine's status text says ("Up 3 seconds (health: starting)", "Up 2 minutes (healthy)")."""
+    given = str(row.get("Health") or "")
+    if given:
+        return given
+    found = _HEALTH_IN_STATUS.search(str(row.get("Status", "")))
+    return found.group(1) if found else ""
+
+
 def parse_ps(text: str) -> list[Container]:
     """``docker compose ps --format json``: one JSON object per line (v2.2x and later) or an array."""
     text = text.strip()
@@ -83,7 +97,7 @@ def parse_ps(text: str) -> list[Container]:
     else:
         rows = [json.loads(line) for line in text.splitlines() if line.strip()]
     return [Container(service=str(r.get("Service", "")), name=str(r.get("Name", "")), id=str(r.get("ID", "")),
-                      state=str(r.get("State", "")), health=str(r.get("Health", "")),
+                      state=str(r.get("State", "")), health=_health(r),
                       labels=_labels(r.get("Labels")), status=str(r.get("Status", ""))) for r in rows]
 
 
