@@ -231,6 +231,16 @@ class ComposeSettings(Model):
         examples=["host", "agent"],
     )
 
+    wheelhouse: str | None = Field(
+        None,
+        description=(
+            "Directory of wheels of a source stack's requirements for base_image's Python (pip wheel -r "
+            "requirements.txt -w DIR): a stack given by 'source' is built into an image with them "
+            "(relative paths are relative to the estate file)."
+        ),
+        examples=["wheels/odoo18"],
+    )
+
     @field_validator("project")
     @classmethod
     def _project_name(cls, value: str | None) -> str | None:

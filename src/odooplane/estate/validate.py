@@ -280,6 +280,10 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
             add(("stacks", name, "source"), f"{source} has no odoo-bin (point it at an Odoo source tree)")
         if stack.python and not Path(stack.python).expanduser().exists():
             add(("stacks", name, "python"), f"interpreter {stack.python} does not exist")
+        if stack.source and platform.driver == "compose" and not platform.compose.wheelhouse:
+            add(("stacks", name, "source"), "on compose a source stack is built into an image with the wheels of its "
+                                            "requirements: set platform.compose.wheelhouse (pip wheel -r "
+                                            "requirements.txt -w DIR), or name an image instead")
         if stack.image and platform.driver == "local":
             add(("stacks", name, "image"), "the local driver runs Odoo from a source tree or the simulator: an "
                                            "image needs platform.driver: compose")
@@ -289,6 +293,10 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
             if env.resources is not None and isinstance(env.placement, SharedPlacement):
                 add(("tenants", tname, "environments", ename, "resources"),
                     "a pool tenant runs in its pool's processes: set resources on the pool")
+    if platform.compose.wheelhouse is not None:
+        wheels = resolve.estate_path(platform.compose.wheelhouse, loaded.root)
+        if not wheels.is_dir():
+            add(("platform", "compose", "wheelhouse"), f"{wheels} is not a directory")
     if platform.driver != "local":
         if platform.edge.tls and platform.edge.tls.acme:
             add(("platform", "edge", "tls", "acme"), f"ACME runs on the local driver's edge; on {platform.driver} "

@@ -14,7 +14,7 @@ from odooplane.clock import Clock, SystemClock, current
 from odooplane.drivers import registry
 from odooplane.drivers.base import Driver, EdgeSpec
 from odooplane.errors import PermanentError
-from odooplane.estate.models import ExternalCluster, ManagedCluster
+from odooplane.estate.models import ExternalCluster, ManagedCluster, Platform
 from odooplane.estate.resolve import DesiredEnvironment, estate_path
 from odooplane.estate.validate import ValidEstate
 from odooplane.layout import Layout
@@ -213,6 +213,15 @@ def _owner_only(layout: Layout, *, service_inside: bool) -> None:
             continue
 
 
+def runtime_platform(valid: ValidEstate) -> Platform:
+    """``platform`` as a driver takes it: the paths it names made absolute (relative to the estate file)."""
+    platform = valid.estate.platform
+    if platform.compose.wheelhouse is None:
+        return platform
+    wheelhouse = str(estate_path(platform.compose.wheelhouse, valid.path))
+    return platform.model_copy(update={"compose": platform.compose.model_copy(update={"wheelhouse": wheelhouse})})
+
+
 def open_context(valid: ValidEstate, *, clock: Clock | None = None) -> Context:
     """Open the state store (migrating it), the secret box and the driver for ``valid``."""
     root = valid.data_dir
@@ -230,7 +239,7 @@ def open_context(valid: ValidEstate, *, clock: Clock | None = None) -> Context:
         service_users.prepare_runtime(runtime, odoo_user)
     box = SecretBox(store, load_key(layout.key_file))
     driver = registry.create(valid.estate.platform.driver, layout, edge_spec(valid), odoo_user, estate_id=estate_id,
-                             platform=valid.estate.platform)
+                             platform=runtime_platform(valid))
     return Context(
         valid=valid,
         layout=layout,
@@ -280,7 +289,7 @@ def render_context(valid: ValidEstate, driver: str) -> Context:
     ctx = Context(
         valid=valid, layout=layout, store=store, secrets=SecretBox(store, _UNUSED_KEY),
         driver=registry.create(driver, layout, edge_spec(valid), odoo_user, estate_id=estate_id,
-                               platform=valid.estate.platform),
+                               platform=runtime_platform(valid)),
         estate_id=estate_id, odoo_user=odoo_user,
         provisional=Provisional(known=known, start=rng.start, end=rng.end, reserved=set()),
     )

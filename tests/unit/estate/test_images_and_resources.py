@@ -95,3 +95,30 @@ def test_acme_at_a_compose_edge_is_refused_at_its_path(tmp_path: Path) -> None:
                                                "ops@example.com}}}}")
     found = problems(tmp_path, text)
     assert any("platform.edge.tls.acme" in p and "certificate files" in p for p in found), found
+
+
+def _source_stack(tmp_path: Path) -> str:
+    tree = tmp_path / "odoo"
+    tree.mkdir(exist_ok=True)
+    (tree / "odoo-bin").write_text("")
+    return COMPOSE.replace('{series: "18.0", simulator: true}', f'{{series: "18.0", source: "{tree}"}}')
+
+
+def test_a_source_stack_on_compose_needs_a_wheelhouse(tmp_path: Path) -> None:
+    found = problems(tmp_path, _source_stack(tmp_path))
+    assert any("stacks.sim.source" in p and "platform.compose.wheelhouse" in p for p in found), found
+    text = _source_stack(tmp_path).replace("driver: compose}", "driver: compose, compose: {wheelhouse: wheels}}")
+    found = problems(tmp_path, text)
+    assert any("platform.compose.wheelhouse" in p and "wheels is not a directory" in p for p in found), found
+    (tmp_path / "wheels").mkdir()
+    assert validate.validate(write(tmp_path, text)).estate.platform.compose.wheelhouse == "wheels"
+
+
+def test_a_source_stack_renders_as_the_image_odooplane_builds() -> None:
+    from odooplane.drivers.compose import artifacts
+    from odooplane.render import dockerfile
+
+    found = artifacts.odoo_image(StackRef(series_major=18, simulator=False, source="/src/odoo"), built=None)
+    assert (found.image, found.entrypoint) == ("odooplane/odoo:built", dockerfile.SOURCE.entrypoint)
+    image = artifacts.odoo_image(StackRef(series_major=18, simulator=False, image="odoo:18.0"), built=None)
+    assert (image.image, image.entrypoint) == ("odoo:18.0", dockerfile.OFFICIAL.entrypoint)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from odooplane.drivers.base import Artifacts, ClusterSpec, DesiredRuntime, EdgeSpec, OdooWorkload
+from odooplane.drivers.base import Artifacts, ClusterSpec, DesiredRuntime, EdgeSpec, OdooWorkload, StackRef
 from odooplane.drivers.compose.images import MAIL_SINK_ENTRYPOINT, REPOSITORY
 from odooplane.errors import PermanentError
 from odooplane.estate.models import ComposeSettings
@@ -32,16 +32,20 @@ class OdooImage:
     gid: int
 
 
-def odoo_image(stack_image: str | None, *, simulator: bool, simulator_tag: str | None) -> OdooImage:
-    """The image of an Odoo workload: the simulator's (``simulator_tag``: the one built), or the
-    stack's image run with the official image's conventions."""
-    if simulator:
-        tag = simulator_tag or f"{REPOSITORY}/simulator:{BUILT}"
+def odoo_image(stack: StackRef, *, built: str | None) -> OdooImage:
+    """The image of an Odoo workload of ``stack``: the simulator's, or one built from the stack's
+    source tree (``built``: its tag, once built), or the stack's image run with the official image's
+    conventions."""
+    if stack.simulator:
+        tag = built or f"{REPOSITORY}/simulator:{BUILT}"
         return OdooImage(tag, dockerfile.SIMULATOR.entrypoint, dockerfile.SIMULATOR.uid, dockerfile.SIMULATOR.gid)
-    if stack_image:
-        return OdooImage(stack_image, dockerfile.OFFICIAL.entrypoint, dockerfile.OFFICIAL.uid, dockerfile.OFFICIAL.gid)
-    raise PermanentError("a real Odoo stack on the compose driver needs an image (stacks.<name>.image, e.g. "
-                         "odoo:18.0): building one from a source tree is documented in docs/drivers.md")
+    if stack.image:
+        return OdooImage(stack.image, dockerfile.OFFICIAL.entrypoint, dockerfile.OFFICIAL.uid, dockerfile.OFFICIAL.gid)
+    if stack.source:
+        tag = built or f"{REPOSITORY}/odoo:{BUILT}"
+        return OdooImage(tag, dockerfile.SOURCE.entrypoint, dockerfile.SOURCE.uid, dockerfile.SOURCE.gid)
+    raise PermanentError("an Odoo stack on the compose driver names an image (stacks.<name>.image, e.g. "
+                         "odoo:18.0) or a source tree Odooplane builds one from (stacks.<name>.source)")
 
 
 def conf_text(w: OdooWorkload, managed: Collection[str]) -> str:
@@ -164,7 +168,7 @@ def render_artifacts(desired: DesiredRuntime, *, root: Path, project: str, estat
     for w in desired.workloads:
         conf = secrets / f"{w.name}.conf"
         out[str(conf.relative_to(root))] = conf_text(w, managed)
-        image = odoo_image(w.stack.image, simulator=w.stack.simulator, simulator_tag=None)
+        image = odoo_image(w.stack, built=None)
         services.append(odoo_service(w, managed, image=image, conf=str(conf)))
     clusters = tuple(postgres_service(c, image=_built_or(settings.postgres_image, "postgres"),
                                       password_file=str(secrets / f"pg-{c.name}.password"))

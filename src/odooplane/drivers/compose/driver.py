@@ -49,6 +49,7 @@ from odooplane.drivers.base import (
     ProcessSpec,
     ProcessState,
     RouteState,
+    StackRef,
     Step,
     Storage,
     WorkloadState,
@@ -178,6 +179,7 @@ class ComposeDriver:
                                  if self.agent_storage else ComposeStorage(self))
         self.pitr: PointInTime = NoPointInTime("compose")
         self._ps: tuple[float, list[Container]] | None = None
+        self._built_sources: dict[str, str] = {}
         self._lock = threading.RLock()
         self._depth = threading.local()
 
@@ -280,11 +282,30 @@ class ComposeDriver:
         (self.root / "compose.yaml").unlink(missing_ok=True)
 
     # -- images -----------------------------------------------------------------------------------
-    def _image(self, stack_image: str | None, *, simulator: bool) -> tuple[str, tuple[str, ...], int, int]:
-        """(image, entrypoint, uid, gid) of an Odoo workload."""
-        tag = images.simulator(self.root / "images", base=self.settings.base_image) if simulator else None
-        found = artifacts.odoo_image(stack_image, simulator=simulator, simulator_tag=tag)
+    def _image(self, stack: StackRef) -> tuple[str, tuple[str, ...], int, int]:
+        """(image, entrypoint, uid, gid) of an Odoo workload of ``stack`` (built when Odooplane makes it)."""
+        built = None
+        if stack.simulator:
+            built = images.simulator(self.root / "images", base=self.settings.base_image)
+        elif stack.source and not stack.image:
+            built = self._source_image(stack.source)
+        found = artifacts.odoo_image(stack, built=built)
         return found.image, found.entrypoint, found.uid, found.gid
+
+    def _source_image(self, source: str) -> str:
+        """The image of Odoo built from the source tree ``source`` with the wheels of its
+        requirements (``platform.compose.wheelhouse``), tagged by content; made once per driver
+        (an apply), as hashing a source tree takes seconds."""
+        with self._lock:
+            if source not in self._built_sources:
+                if not self.settings.wheelhouse:
+                    raise PermanentError(f"{source}: a stack built from source on compose needs the wheels of its "
+                                         "requirements: set platform.compose.wheelhouse (pip wheel -r "
+                                         "requirements.txt -w DIR), or name an image (stacks.<name>.image)")
+                self._built_sources[source] = images.odoo_source(
+                    self.root / "images", base=self.settings.base_image, source=Path(source),
+                    wheelhouse=Path(self.settings.wheelhouse))
+            return self._built_sources[source]
 
     # -- secrets ----------------------------------------------------------------------------------
     def _secret(self, name: str, text: str, *, uid: int, gid: int) -> str:
@@ -299,7 +320,7 @@ class ComposeDriver:
         return artifacts.conf_text(w, data["clusters"])
 
     def _odoo_service(self, w: OdooWorkload, data: Mapping[str, Any]) -> render.OdooService:
-        image, entrypoint, uid, gid = self._image(w.stack.image, simulator=w.stack.simulator)
+        image, entrypoint, uid, gid = self._image(w.stack)
         conf = self._secret(f"{w.name}.conf", self._conf(w, data), uid=uid, gid=gid)
         return artifacts.odoo_service(w, data["clusters"], image=artifacts.OdooImage(image, entrypoint, uid, gid),
                                       conf=conf)

@@ -83,6 +83,13 @@ def agent(root: Path, *, base: str) -> str:
 
 
 @_serialised
+def odoo_source(root: Path, *, base: str, source: Path, wheelhouse: Path) -> str:
+    """Odoo from a source tree (odoo-bin, requirements.txt) with the wheels of its requirements."""
+    context = images.source_context(root / "odoo-source", base=base, source=source, wheelhouse=wheelhouse)
+    return images.ensure_image(context, f"{REPOSITORY}/odoo").tag
+
+
+@_serialised
 def traefik(root: Path, *, base: str, binary: Path) -> str:
     context = images.traefik_context(root / "edge", base=base, binary=binary)
     return images.ensure_image(context, f"{REPOSITORY}/edge").tag
