@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 from benchmarks.backup_support import FILESTORE_MB, estate, fill_filestore, repo_size, run, shell
-from benchmarks.common import emit, postgres, workdir
+from benchmarks.common import emit, postgres, runtime_root, workdir
 
 
 def main() -> None:
@@ -25,7 +25,8 @@ def main() -> None:
         f = ["-f", str(path)]
         try:
             run("apply", str(path), "-q", cwd=root)
-            filestore = root / "data" / "envs" / f"{tenant}__prod" / "data" / "filestore" / f"{tenant}_prod"
+            envs = runtime_root(root / "data") / "envs"
+            filestore = envs / f"{tenant}__prod" / "data" / "filestore" / f"{tenant}_prod"
             fill_filestore(pg_url, f"{tenant}_prod", filestore, FILESTORE_MB)
             naive = root / "naive"
             naive.mkdir()
@@ -41,7 +42,7 @@ def main() -> None:
             result["rebackup_ratio"] = round(rebackup / result["backup_s"], 3)
             print(f"unchanged re-backup {rebackup:.2f} s", flush=True)
             run("restore", f"{tenant}/staging", "--from", f"{tenant}/prod", "--yes", *f, cwd=root)
-            clone_bytes = sum(p.stat().st_size for p in (root / "data" / "envs" / f"{tenant}__staging").rglob("*")
+            clone_bytes = sum(p.stat().st_size for p in (envs / f"{tenant}__staging").rglob("*")
                               if p.is_file())
             before = repo_size(root)
             run("backup", "run", f"{tenant}/staging", *f, cwd=root)

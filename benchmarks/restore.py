@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 from benchmarks.backup_support import FILESTORE_MB, estate, fill_filestore, run, shell
-from benchmarks.common import emit, postgres, workdir
+from benchmarks.common import emit, postgres, runtime_root, workdir
 
 
 def main() -> None:
@@ -27,7 +27,8 @@ def main() -> None:
         naive_db = f"naive_{uuid.uuid4().hex[:6]}"
         try:
             run("apply", str(path), "-q", cwd=root)
-            filestore = root / "data" / "envs" / f"{tenant}__prod" / "data" / "filestore" / f"{tenant}_prod"
+            envs = runtime_root(root / "data") / "envs"
+            filestore = envs / f"{tenant}__prod" / "data" / "filestore" / f"{tenant}_prod"
             fill_filestore(pg_url, f"{tenant}_prod", filestore, FILESTORE_MB)
             naive = root / "naive"
             (naive / "out").mkdir(parents=True)
