@@ -1,7 +1,8 @@
 """The compose driver on a real Docker Engine (a private dockerd, images built offline from a local
 Debian base): the scenarios the local driver's e2e tests run — an estate of dedicated and pooled
-environments on a managed cluster, routed and isolated through the edge; backup, verify, restore;
-a clone with its mail caught by the mail sink container; an apply killed (SIGKILL) midway that the
+environments on a managed cluster, routed and isolated through the edge; backup, verify, restore
+(through the volumes' directories, then through the data-plane agent); a clone with its mail caught
+by the mail sink container; an apply killed (SIGKILL) midway that the
 next apply converges; down --purge leaving no container, volume or network."""
 
 from __future__ import annotations
@@ -141,6 +142,41 @@ def test_backup_verify_restore_in_containers(running: TestEstate) -> None:
         names = {r[0] for r in conn.execute("SELECT name FROM res_partner").fetchall()}
     assert "in-the-backup" in names and "after-the-backup" not in names
     assert running.status()["healthy"]
+
+
+def test_filestores_reached_by_the_agent_back_up_and_restore_a_lost_attachment(
+        running: TestEstate, engine: DockerEngine) -> None:
+    """``platform.compose.storage: agent`` (what a remote DOCKER_HOST gets): backup, verify and
+    restore stream the filestore through the data-plane agent's containers, never through the
+    volume's directory on this host; a restore brings back an attachment lost after the backup,
+    owned by Odoo's uid. The estate keeps this setting for the tests after this one."""
+    a, _ = running.tenants  # type: ignore[attr-defined]
+    running.data["platform"]["compose"]["storage"] = "agent"
+    running.write()
+    project = running.data["platform"]["compose"]["project"]
+    db = f"{a}_prod"
+    url = running.cluster_url().rsplit("/", 1)[0] + f"/{db}"
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT store_fname FROM ir_attachment WHERE store_fname IS NOT NULL LIMIT 1").fetchone()
+    assert row is not None
+    made = json.loads(running.cli("backup", "run", f"{a}/prod", "-f", str(running.path), "--json").stdout)
+    assert made["backups"], made
+    # The engine is on this host, so the test (not the driver) can look inside the volume.
+    volume = engine.docker("volume", "inspect", "--format", "{{.Mountpoint}}", f"{project}_env-{a}__prod"
+                           ).stdout.strip()
+    attachment = Path(volume) / "filestore" / db / str(row[0])
+    content = attachment.read_bytes()
+    verified = json.loads(running.cli("verify", f"{a}/prod", "-f", str(running.path), "--json", timeout=900).stdout)
+    assert verified[0]["ok"] and verified[0]["details"]["attachments"] > 0, verified
+    attachment.unlink()
+    running.cli("restore", f"{a}/prod", "-f", str(running.path), "--yes", "--json", timeout=900)
+    assert attachment.read_bytes() == content
+    assert (attachment.stat().st_uid, attachment.stat().st_gid) == (101, 101)
+    assert sorted(p.name for p in (Path(volume) / "filestore").iterdir()) == [db]  # no staged or swapped-out copy
+    assert running.status()["healthy"]
+    assert edge_get(running, f"{a}-prod.localhost").status_code == 200
+    assert "odooplane/agent" in engine.docker("image", "ls", "--format", "{{.Repository}}").stdout.split()
+    assert engine.docker("ps", "--all", "--quiet", "--filter", "ancestor=odooplane/agent").stdout.split() == []
 
 
 def volumes(engine: DockerEngine, project: str) -> list[str]:

@@ -349,9 +349,9 @@ class ComposeDriver:
         return found is not None and found.revision == workload.revision
 
     def _state_of(self, c: Container) -> WorkloadState:
+        # A running container whose first health check is still pending runs (as a process past its
+        # start period does on the local driver): whether Odoo answers is the operations' probes' word.
         state = _STATES.get(c.state, c.state.upper())
-        if state == "RUNNING" and c.health == "starting":
-            state = "STARTING"
         return WorkloadState(c.service, state, c.revision, c.status, container=c.id)
 
     def workloads(self) -> dict[str, WorkloadState]:
@@ -360,19 +360,30 @@ class ComposeDriver:
 
     def wait_ready(self, name: str, *, timeout: float) -> WorkloadState:
         last: list[Container | None] = [None]
+        answered = [False]
+        port = self._load()["odoo"].get(name, {}).get("http_port")
 
         def settled() -> bool:
-            # Running and past its first health check (the engine's word on it, as status shows);
-            # or gone, or restarting: its process exited since it started.
+            # Running and past its first health check (the engine's word on it, as status shows), or
+            # answering /web/health on its published port before the engine's first check (every
+            # check interval otherwise adds up to a start); or gone, or restarting: its process
+            # exited since it started.
             found = last[0] = self._container(name)
             if found is None:
                 return False
-            return found.state in ("exited", "dead", "restarting") or (
-                found.state == "running" and found.health not in ("starting", "unhealthy"))
+            if found.state in ("exited", "dead", "restarting"):
+                return True
+            if found.state != "running" or found.health == "unhealthy":
+                return False
+            if found.health != "starting":
+                return True
+            answered[0] = port is not None and self._answers(int(port))
+            return answered[0]
 
         wait_until(settled, timeout=timeout, interval=0.2)
         found = last[0]
-        if found is None or found.state != "running" or found.health in ("starting", "unhealthy"):
+        if found is None or found.state != "running" or found.health == "unhealthy" or (
+                found.health == "starting" and not answered[0]):
             tail = "; ".join(list(self.compose.logs(name))[-5:])
             raise PermanentError(f"container {name} is {found.status if found else 'missing'}: {tail}")
         return self._state_of(found)
@@ -387,6 +398,17 @@ class ComposeDriver:
         self._save(data)
         (self.root / "secrets" / f"{name}.conf").unlink(missing_ok=True)
         return existed
+
+    @staticmethod
+    def _answers(port: int) -> bool:
+        """Whether Odoo answers ``/web/health`` with 200 on ``port`` of this host (published)."""
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/web/health", timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
 
     def restart_workload(self, name: str) -> None:
         self.compose.restart([name])
