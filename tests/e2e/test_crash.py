@@ -108,7 +108,7 @@ def test_kill_at_every_step_then_apply_converges(tmp_path: Path, cluster: str) -
     if cluster == "external":
         assert owned_objects(estate.estate_id(), url) == (set(), set())
     else:
-        from odooplane.services.managed_pg import cluster_dir
+        from odooplane.drivers.local.managed_pg import cluster_dir
 
         where = cluster_dir(estate.data_dir, estate_id=estate.estate_id(), name="main")
         assert not where.exists(), f"the managed cluster must be gone: {where}"

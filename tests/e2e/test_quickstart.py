@@ -52,7 +52,7 @@ def test_quickstart_estate_comes_up_and_purges(tmp_path: Path) -> None:
         assert ws.status_code == 101
     finally:
         estate.cli("down", "-f", str(estate.path), "--purge", "--yes")
-    from odooplane.services.managed_pg import cluster_dir
+    from odooplane.drivers.local.managed_pg import cluster_dir
 
     assert not (estate.runtime_dir / "envs").exists()
     assert not cluster_dir(estate.data_dir, estate_id=estate.estate_id(), name="main").exists()

@@ -60,7 +60,8 @@ def _run(cmd: list[str], user: str | None, *, check: bool = True) -> None:
 
 def start_throwaway_postgres() -> ThrowawayPostgres:
     """initdb + pg_ctl start a trust-auth cluster on a free port (as postgres/odooplane if root)."""
-    from odooplane.services import managed_pg, pg_binaries
+    from odooplane.drivers.local import managed_pg
+    from odooplane.services import pg_binaries
 
     binaries = pg_binaries.find()
     user = managed_pg.service_user()

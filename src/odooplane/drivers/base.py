@@ -14,7 +14,6 @@ from typing import Any, Literal, NoReturn, Protocol
 from odooplane.errors import PermanentError
 from odooplane.render.odoo_conf import OdooSettings
 from odooplane.render.traefik import EnvRoute, PoolService
-from odooplane.services import pgbackrest
 from odooplane.services.postgres import ClusterConn
 
 ProcessKind = Literal["odoo", "cluster", "edge", "service"]
@@ -209,7 +208,27 @@ class ClusterState:
 
 Step = Callable[..., Any]  # op.step-like: step(name, action, detail=…, attempts=…) journals one step
 
-PitrBackup = pgbackrest.BackupInfo  # one base backup of a cluster's stanza
+@dataclass(frozen=True)
+class PitrBackup:
+    """One base backup of a cluster (with pgBackRest: one set as ``pgbackrest info`` reports it).
+    Times are UTC, to the second. ``size`` is the database size, ``repo_size`` what the set occupies
+    in the repository (compressed); ``delta``/``repo_delta`` the part copied by this set (an
+    incremental copies less)."""
+
+    label: str
+    kind: str
+    started_at: dt.datetime
+    stopped_at: dt.datetime
+    wal_start: str | None
+    wal_stop: str | None
+    lsn_start: str | None
+    lsn_stop: str | None
+    size: int
+    delta: int
+    repo_size: int
+    repo_delta: int
+    prior: str | None
+    error: bool
 
 
 @dataclass(frozen=True)

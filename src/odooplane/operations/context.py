@@ -18,7 +18,7 @@ from odooplane.estate.models import ExternalCluster, ManagedCluster, Platform
 from odooplane.estate.resolve import DesiredEnvironment, estate_path
 from odooplane.estate.validate import ValidEstate
 from odooplane.layout import Layout
-from odooplane.services import managed_pg, secret_refs, service_users
+from odooplane.services import secret_refs, service_users
 from odooplane.services.postgres import ClusterConn
 from odooplane.store import ports
 from odooplane.store.db import Store, default_url, open_store
@@ -232,7 +232,7 @@ def open_context(valid: ValidEstate, *, clock: Clock | None = None) -> Context:
     runtime = service_users.runtime_dir(root, estate_id=estate_id)
     layout = Layout(root, runtime=runtime)
     legacy = runtime == root and odoo_user is not None
-    _owner_only(layout, service_inside=legacy or any(managed_pg.legacy_clusters(root)))
+    _owner_only(layout, service_inside=legacy or any(service_users.legacy_clusters(root)))
     if legacy:
         _adopt_legacy_runtime(layout, odoo_user)
     else:

@@ -2,7 +2,7 @@
 
 Odoo itself warns when started as root, and a process that serves the internet and executes
 customer modules must not hold root's rights. PostgreSQL already runs as its own service user
-(services/managed_pg.py); Odoo gets a separate one, so an Odoo process cannot read PostgreSQL's
+(drivers/local/managed_pg.py); Odoo gets a separate one, so an Odoo process cannot read PostgreSQL's
 data files either. Everything Odoo writes (its data_dir — filestore and sessions —, its log) lives
 in directories owned by this user, mode 0700.
 """
@@ -143,3 +143,16 @@ def open_parents(path: Path) -> None:
             parent.mkdir(mode=0o711)
         if parent.stat().st_uid == 0 and parent.stat().st_mode & 0o011 != 0o011:
             parent.chmod((parent.stat().st_mode & 0o7777) | 0o011)
+
+
+# A managed cluster is initialised once this file is in its directory (drivers/local/managed_pg.py).
+CLUSTER_INITIALISED_MARK = ".odooplane-initialised"
+
+
+def legacy_clusters(data_dir: Path) -> list[Path]:
+    """Managed clusters living inside the data directory (made by an earlier version as root, or
+    by a non-root Odooplane)."""
+    base = data_dir / "clusters"
+    if os.geteuid() != 0 or not base.is_dir():
+        return []
+    return [p for p in base.iterdir() if (p / CLUSTER_INITIALISED_MARK).exists()]

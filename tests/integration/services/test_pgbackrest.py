@@ -20,8 +20,9 @@ import pytest
 
 from odooplane import execute
 from odooplane.clock import wait_until
+from odooplane.drivers.local import managed_pg, pgbackrest
 from odooplane.errors import PermanentError
-from odooplane.services import managed_pg, pg_binaries, pgbackrest
+from odooplane.services import pg_binaries
 from odooplane.services import postgres as pg
 from tests.support.services import free_port
 

@@ -21,11 +21,11 @@ from odooplane.drivers.compose import images as compose_images
 from odooplane.drivers.compose.driver import ComposeDriver
 from odooplane.drivers.compose.engine import Compose
 from odooplane.drivers.local import driver as local_driver
+from odooplane.drivers.local.supervisor import Supervisor
 from odooplane.layout import Layout
 from odooplane.operations.context import edge_spec, render_context
 from odooplane.operations.desired import desired_runtime
 from odooplane.services import mailcatcher, traefik
-from odooplane.services.supervisor import Supervisor
 
 QUICKSTART = Path(__file__).parents[3] / "examples" / "quickstart.yaml"
 

@@ -33,7 +33,7 @@ def program(spec: ProcessSpec) -> render_supervisor.Program:
 
 
 def program_file(layout: Layout, name: str) -> Path:
-    """Where supervisord reads the program ``name`` (services/supervisor.py keeps them there)."""
+    """Where supervisord reads the program ``name`` (drivers/local/supervisor.py keeps them there)."""
     return layout.supervisor / "programs" / f"{name}.conf"
 
 

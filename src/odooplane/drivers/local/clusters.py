@@ -1,5 +1,5 @@
 """Managed PostgreSQL clusters as processes of this host: initdb, a settings file, postgres under
-supervisord as its service user (services/managed_pg.py)."""
+supervisord as its service user (drivers/local/managed_pg.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import shutil
 from typing import TYPE_CHECKING
 
 from odooplane.drivers.base import ClusterSpec, ClusterState, ProcessSpec, Step
+from odooplane.drivers.local import managed_pg
 from odooplane.errors import PermanentError
 from odooplane.layout import Layout
-from odooplane.services import managed_pg, pg_binaries, postgres
+from odooplane.services import pg_binaries, postgres
 from odooplane.services.postgres import ClusterConn
 from odooplane.store import ports
 

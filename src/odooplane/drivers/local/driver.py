@@ -36,6 +36,7 @@ from odooplane.drivers.local.clusters import LocalClusters
 from odooplane.drivers.local.odoo import REVISION_ENV, LocalOdoo, storage_dir
 from odooplane.drivers.local.pitr import LocalPointInTime
 from odooplane.drivers.local.storage import LocalStorage
+from odooplane.drivers.local.supervisor import Supervisor
 from odooplane.errors import PermanentError
 from odooplane.files import atomic_write
 from odooplane.layout import Layout
@@ -44,7 +45,6 @@ from odooplane.render import traefik as render_traefik
 from odooplane.services import logrotate, traefik
 from odooplane.services import odoo as odoo_service
 from odooplane.services.service_users import ServiceUser
-from odooplane.services.supervisor import Supervisor
 
 ROUTE_PREFIX = "env-"
 AGENT_TIMEOUT_S = 3600.0  # a filestore of many GB copied across filesystems

@@ -1,5 +1,5 @@
 """Point-in-time recovery of the local driver's managed clusters with pgBackRest: the stanza and
-its repository beside the cluster (services/pgbackrest.py), restores into clusters of this host."""
+its repository beside the cluster (drivers/local/pgbackrest.py), restores into clusters of this host."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Literal
 
 from odooplane.drivers.base import PitrBackup, PitrSpec, ScratchCluster, Step
-from odooplane.drivers.local import clusters
+from odooplane.drivers.local import clusters, managed_pg, pgbackrest
+from odooplane.drivers.local.pgbackrest import PgBackRestConfig
 from odooplane.errors import UsageError
 from odooplane.layout import Layout
-from odooplane.services import managed_pg, pg_binaries, pgbackrest
-from odooplane.services.pgbackrest import PgBackRestConfig
+from odooplane.services import pg_binaries
 
 STANZA_OK = ".stanza-ok"
 

@@ -17,7 +17,8 @@ from odooplane.errors import PermanentError
 from odooplane.services import service_users
 from odooplane.services.pg_binaries import PgBinaries
 
-INITIALISED_MARK = ".odooplane-initialised"
+INITIALISED_MARK = service_users.CLUSTER_INITIALISED_MARK
+legacy_clusters = service_users.legacy_clusters
 SYSTEM_USER_FALLBACK = "odooplane"
 
 
@@ -54,15 +55,6 @@ def cluster_dir(data_dir: Path, *, estate_id: str, name: str) -> Path:
     if os.geteuid() != 0 or (local / INITIALISED_MARK).exists() or _traversable_by_others(data_dir):
         return local  # (one made there by an earlier version stays there)
     return Path("/var/lib/odooplane") / estate_id / name
-
-
-def legacy_clusters(data_dir: Path) -> list[Path]:
-    """Managed clusters living inside the data directory (made by an earlier version as root, or
-    by a non-root Odooplane)."""
-    base = data_dir / "clusters"
-    if os.geteuid() != 0 or not base.is_dir():
-        return []
-    return [p for p in base.iterdir() if (p / INITIALISED_MARK).exists()]
 
 
 @dataclass(frozen=True)

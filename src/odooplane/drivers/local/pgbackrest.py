@@ -43,9 +43,11 @@ import psycopg
 
 from odooplane import execute
 from odooplane.clock import wait_until
+from odooplane.drivers.base import PitrBackup
+from odooplane.drivers.local import managed_pg
 from odooplane.errors import CommandFailed, PermanentError, TemporaryError
-from odooplane.services import managed_pg, service_users
 from odooplane.services import postgres as pg
+from odooplane.services import service_users
 from odooplane.services.pg_binaries import PgBinaries
 
 logger = logging.getLogger(__name__)
@@ -412,26 +414,7 @@ def check(cfg: PgBackRestConfig, *, timeout: float = 180) -> None:
     _run(cfg, check_argv(cfg), what=f"pgbackrest check {cfg.stanza}", timeout=timeout, needs_db=True)
 
 
-@dataclass(frozen=True)
-class BackupInfo:
-    """One backup set as ``pgbackrest info`` reports it. Times are UTC, to the second. ``size``
-    is the database size, ``repo_size`` what the set occupies in the repository (compressed);
-    ``delta``/``repo_delta`` the part copied by this set (an incremental copies less)."""
-
-    label: str
-    kind: str
-    started_at: dt.datetime
-    stopped_at: dt.datetime
-    wal_start: str | None
-    wal_stop: str | None
-    lsn_start: str | None
-    lsn_stop: str | None
-    size: int
-    delta: int
-    repo_size: int
-    repo_delta: int
-    prior: str | None
-    error: bool
+BackupInfo = PitrBackup
 
 
 @dataclass(frozen=True)
