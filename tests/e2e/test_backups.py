@@ -68,7 +68,7 @@ def test_backup_is_confirmed_then_proven_by_verification(estate: TestEstate) -> 
     proof = next(r for r in records if r["kind"] == "restore-verification")
     assert proof["data"]["snapshot"] == snapshot and "PASSED" in proof["summary"]
     # Nothing of the sandbox stays behind.
-    leftovers = sql("postgres", "SELECT datname FROM pg_database WHERE datname LIKE 'vfy-%%'")
+    leftovers = sql("postgres", f"SELECT datname FROM pg_database WHERE datname LIKE 'vfy-{t}-%%'")
     assert leftovers == []
     # staging has `backup: false`: not backed up, and the worker is supervised for prod.
     assert all(b["target"] != f"{t}/staging" for b in listed)

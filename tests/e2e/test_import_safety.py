@@ -73,8 +73,11 @@ def with_dump(estate: TestEstate, out: Path, tail: bytes, *, compresslevel: int 
 
 def leftovers(estate: TestEstate) -> list[object]:
     t = estate.tenant  # type: ignore[attr-defined]
-    found: list[object] = [r[0] for r in sql("postgres", f"SELECT datname FROM pg_database WHERE datname LIKE "
-                                                         f"'{t}%\\_\\_restore' OR datname LIKE 'opl\\_new\\_%'")]
+    # Half-made databases (opl_new_…) of this estate: marked with its id, or not marked yet.
+    mine = f"odooplane:{estate.estate_id()}:%"
+    found: list[object] = [r[0] for r in sql(
+        "postgres", f"SELECT datname FROM pg_database WHERE datname LIKE '{t}%\\_\\_restore' OR (datname LIKE "
+        f"'opl\\_new\\_%' AND coalesce(shobj_description(oid, 'pg_database'), '{mine}') LIKE '{mine}')")]
     for root in {estate.data_dir, getattr(estate, "runtime_dir", estate.data_dir)}:  # Odoo's files may live apart
         found += [p for p in root.rglob("import-*") if p.is_dir()]  # the import's sandbox
         found += list(root.rglob(f"{t}_staging.restore"))  # its staged filestore

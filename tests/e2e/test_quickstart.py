@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import uuid
 from pathlib import Path
 
 import httpx
@@ -17,7 +16,7 @@ import pytest
 import yaml
 
 from tests.support.estate import TestEstate
-from tests.support.services import free_port
+from tests.support.services import free_port, port_block
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,8 +79,8 @@ def test_quickstart_reports_a_missing_restic_then_confirms_the_first_backup(tmp_
     data["platform"]["data_dir"] = "data"
     data["platform"]["edge"].update(http_port=free_port(), api_port=free_port())
     data["platform"]["metrics_port"] = free_port()
-    low = 21000 + int(uuid.uuid4().int % 50) * 200
-    data["platform"]["ports"] = {"start": low, "end": low + 199}
+    low, high = port_block()
+    data["platform"]["ports"] = {"start": low, "end": high}
     estate = TestEstate(tmp_path / "estate.yaml", data, env={"XDG_STATE_HOME": str(tmp_path / "xdg")})
     estate.write()
     farm = _path_without(tmp_path, "restic")

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import yaml
 
-from tests.support.services import free_port
+from tests.support.services import free_port, port_block
 
 
 def unique(prefix: str = "t") -> str:
@@ -154,8 +154,7 @@ def make_estate(tmp_path: Path, tenants: dict[str, dict[str, Any]], *, cluster: 
         "external": {"main": {"kind": "external", "url": os.environ["ODOOPLANE_TEST_PG"]}},
         "managed": {"main": {"kind": "managed"}},
     }[cluster]
-    # Below the kernel's ephemeral range (32768+), where outgoing connections take ports.
-    low = 21000 + int(uuid.uuid4().int % 50) * 200
+    low, high = port_block()
     data = {
         "platform": {
             "name": unique("e"),
@@ -164,7 +163,7 @@ def make_estate(tmp_path: Path, tenants: dict[str, dict[str, Any]], *, cluster: 
             "default_cluster": "main",
             "edge": {"http_port": free_port(), "api_port": free_port()},
             "metrics_port": free_port(),
-            "ports": {"start": low, "end": low + 199},
+            "ports": {"start": low, "end": high},
         },
         "clusters": clusters,
         "stacks": {"odoo": stack or real_or_sim_stack()},

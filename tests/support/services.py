@@ -10,6 +10,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,21 @@ def pg_answers(url: str) -> bool:
         return True
     except psycopg.Error:
         return False
+
+
+PORT_BLOCKS = 50  # of 200 ports each from 21000: below the kernel's ephemeral range (32768+)
+
+
+def port_block() -> tuple[int, int]:
+    """A random block of 200 ports for one test estate's allocations. Under ``pytest -n N`` each
+    worker draws from its own blocks (gw0: 0, N, 2N, ...), so two estates running at once never
+    share a range."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    mine = [b for b in range(PORT_BLOCKS) if b % count == index % count]
+    low = 21000 + mine[int(uuid.uuid4().int % len(mine))] * 200
+    return low, low + 199
 
 
 def free_port() -> int:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 import pwd
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from odooplane import execute
 from odooplane.agent import tree
+from odooplane.errors import CommandFailed
 
 ODOO_USER = "odooplane-odoo"
 RUNTIME_BASE = Path("/var/lib/odooplane")
@@ -38,10 +40,36 @@ def odoo_user(*, create: bool = True) -> ServiceUser | None:
     except KeyError:
         if not create:
             return None
-        execute.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-                     "--shell", "/usr/sbin/nologin", ODOO_USER], what="create the Odoo service user")
+        ensure_system_user(ODOO_USER, ["--user-group", "--home-dir", "/nonexistent"], what="the Odoo service user")
         entry = pwd.getpwnam(ODOO_USER)
     return ServiceUser(entry.pw_name, entry.pw_uid, entry.pw_gid)
+
+
+def ensure_system_user(name: str, options: list[str], *, what: str, timeout: float = 30.0) -> None:
+    """Create the system user ``name`` (no home, no login shell) unless it exists. Two processes
+    doing it at once (two commands on a fresh host) both succeed: useradd refuses while the other
+    holds /etc/passwd's lock or once it made the user, so a failure is retried until the user
+    exists or ``timeout`` ends (then the last failure is raised)."""
+    deadline = time.monotonic() + timeout
+    while not _exists(name):
+        try:
+            execute.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", *options, name],
+                        what=f"create {what}")
+            return
+        except CommandFailed as failed:
+            if _exists(name):
+                return
+            if time.monotonic() > deadline:
+                raise failed from None
+            time.sleep(0.2)  # retry: another useradd holds the lock of /etc/passwd
+
+
+def _exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
 
 
 def give(path: Path, user: ServiceUser | None, *, recursive: bool = False) -> None:

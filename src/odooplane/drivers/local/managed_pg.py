@@ -32,10 +32,7 @@ def service_user() -> str | None:
             return name
         except KeyError:
             continue
-    execute.run(
-        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER_FALLBACK],
-        what="create the odooplane system user",
-    )
+    service_users.ensure_system_user(SYSTEM_USER_FALLBACK, [], what="the odooplane system user")
     return SYSTEM_USER_FALLBACK
 
 
