@@ -99,16 +99,20 @@ def run(
     except subprocess.TimeoutExpired as exc:
         raise PermanentError(f"{what or shown}: timed out after {timeout:.0f} s") from exc
     result = Result(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
-    if check and proc.returncode != 0:
-        tail_source = proc.stderr.strip() or proc.stdout.strip()
-        tail = log.mask("\n".join(tail_source.splitlines()[-_TAIL_LINES:]), secret_list)
-        last = tail.splitlines()[-1] if tail else "(no output)"
-        raise CommandFailed(
-            f"{what or shown} exited with {proc.returncode}: {last}",
-            returncode=proc.returncode,
-            stderr_tail=tail,
-        )
+    if check:
+        raise_for(result, what=what or shown, secrets=secret_list)
     return result
+
+
+def raise_for(result: Result, *, what: str, secrets: Iterable[str] = ()) -> None:
+    """Raise :class:`CommandFailed` for a non-zero exit, with the masked tail of its stderr (else stdout)."""
+    if result.returncode == 0:
+        return
+    tail_source = result.stderr.strip() or result.stdout.strip()
+    tail = log.mask("\n".join(tail_source.splitlines()[-_TAIL_LINES:]), [s for s in secrets if s])
+    last = tail.splitlines()[-1] if tail else "(no output)"
+    raise CommandFailed(f"{what} exited with {result.returncode}: {last}", returncode=result.returncode,
+                        stderr_tail=tail)
 
 
 def run_streams(

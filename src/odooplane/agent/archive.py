@@ -47,7 +47,7 @@ def export(root: Path, out: IO[bytes]) -> tuple[int, int, int]:
 
 def _member_path(name: str) -> PurePosixPath:
     path = PurePosixPath(name)
-    if path.is_absolute() or ".." in path.parts or not path.parts or name.startswith("/"):
+    if not name or path.is_absolute() or ".." in path.parts or name.startswith("/"):  # "." is the root itself
         raise Refused(f"tar member {name!r} leaves the filestore")
     return PurePosixPath(*[part for part in path.parts if part != "."])
 

@@ -54,9 +54,10 @@ class RunsAgent(Protocol):
 
 
 @contextmanager
-def _scratch_tar(beside: Path) -> Iterator[Path]:
+def scratch_tar(beside: Path) -> Iterator[Path]:
     """A temporary tar file in the control plane's directory next to ``beside`` (removed after)."""
-    directory = beside.parent if beside.parent.is_dir() else None
+    beside.parent.mkdir(parents=True, exist_ok=True)
+    directory = beside.parent
     fd, name = tempfile.mkstemp(prefix=f".{beside.name}.", suffix=".tar", dir=directory)
     os.close(fd)
     try:
@@ -97,7 +98,7 @@ class AgentStorage:
         """Mirror ``source`` into ``into`` (replaced) through the agent's tar, unpacked here with
         the same refusals as a load (no member outside ``into``, no links, no devices)."""
         into.parent.mkdir(parents=True, exist_ok=True)
-        with _scratch_tar(into) as tar:
+        with scratch_tar(into) as tar:
             self.run_agent(AgentTask("export", {"ref": filestore_argument(source)}), stdout=tar)
             tree.remove_tree(into)
             try:
@@ -110,7 +111,7 @@ class AgentStorage:
     def load(self, source: Path, target: FilestoreRef) -> int:
         """Make ``target`` the directory ``source`` (consumed, as the local driver moves it; a
         missing ``source`` makes an empty filestore)."""
-        with _scratch_tar(source) as tar:
+        with scratch_tar(source) as tar:
             with tar.open("wb") as out:
                 archive.export(source, out)
             files = int(self.run_agent(AgentTask("load", {"ref": filestore_argument(target)}), stdin=tar)["files"])

@@ -256,6 +256,25 @@ class ScratchCluster(Protocol):
     def stop(self, *, remove: bool = False) -> None: ...
 
 
+class Databases(Protocol):
+    """Dumps and loads of a cluster's databases, done where the cluster lives: the server's own
+    ``pg_dump``/``pg_restore`` beside it when the driver runs the cluster (a container of its
+    own), a client of this host otherwise. Either way the files land on (come from) this host."""
+
+    def dump(self, conn: ClusterConn, database: str, into: Path, *, jobs: int = 2) -> None:
+        """Dump ``database`` in directory format, uncompressed, into ``into`` (a new directory)."""
+        ...
+
+    def dump_sql(self, conn: ClusterConn, database: str, out_file: Path) -> None:
+        """A plain SQL dump without owners or privileges (Odoo's ``dump.sql``) into ``out_file``."""
+        ...
+
+    def restore(self, role_conn: ClusterConn, database: str, dump_dir: Path, *, jobs: int = 2) -> None:
+        """pg_restore ``dump_dir`` into ``database`` connected as ``role_conn`` (the database's own
+        ordinary role), stopping at the first error; raise CommandFailed with pg_restore's output."""
+        ...
+
+
 class PointInTime(Protocol):
     """WAL archiving, base backups and restores to a time of a driver's managed clusters."""
 
@@ -441,6 +460,7 @@ class Driver(Protocol):
     name: str
     storage: Storage  # the filestores (data plane)
     pitr: PointInTime  # point-in-time recovery of its managed clusters
+    databases: Databases  # dumps and loads, where the cluster lives
 
     # -- Odoo workloads (what operations speak) ----------------------------------------------
     def configure_workload(self, workload: OdooWorkload) -> bool:

@@ -37,6 +37,7 @@ from odooplane.drivers.base import (
     AgentTask,
     ClusterSpec,
     ClusterState,
+    Databases,
     Driver,
     EdgeSpec,
     FilestoreCheck,
@@ -52,6 +53,7 @@ from odooplane.drivers.base import (
     Storage,
     WorkloadState,
 )
+from odooplane.drivers.pg_client import ClientDatabases
 from odooplane.errors import PermanentError
 from odooplane.render.traefik import DATABASE_HEADER, EnvRoute, PoolService
 
@@ -212,6 +214,7 @@ class FakeDriver:
         self.fake_storage = FakeStorage()  # the same object as ``storage``, with its test helpers
         self.storage: Storage = self.fake_storage
         self.pitr: PointInTime = NoPointInTime("fake")
+        self.databases: Databases = ClientDatabases()  # tests give it a real PostgreSQL
         self.agent_tasks: list[AgentTask] = []  # every agent task, in order
         self.configured: dict[str, OdooWorkload] = {}
         self.running: dict[str, _Running] = {}

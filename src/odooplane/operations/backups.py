@@ -16,14 +16,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from odooplane import execute
 from odooplane.errors import PermanentError
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import locks, repositories
 from odooplane.operations.context import Context
 from odooplane.operations.desired import EnvArtifacts, artifacts
 from odooplane.operations.runner import Operation
-from odooplane.services import odoo_db, pg_tools, restic
+from odooplane.services import odoo_db, restic
 from odooplane.store import evidence
 
 MANIFEST = "manifest.json"
@@ -84,13 +83,9 @@ def artifact_hashes(stage: Path) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def dump(art: EnvArtifacts, out_dir: Path) -> None:
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tool = pg_tools.client("pg_dump")
-    execute.run(pg_tools.dump_argv(tool, art.cluster, database=art.env.database, out_dir=out_dir),
-                env=pg_tools.env(art.cluster), secrets=[art.cluster.password or ""], what="pg_dump", timeout=6 * 3600)
+def dump(ctx: Context, art: EnvArtifacts, out_dir: Path) -> None:
+    """Dump the environment's database into ``out_dir`` (replaced), where its cluster lives."""
+    ctx.driver.databases.dump(art.cluster, art.env.database, out_dir)
 
 
 def write_manifest(ctx: Context, art: EnvArtifacts, stage: Path, *, kind: str, dumped_at: dt.datetime) -> str:
@@ -176,7 +171,7 @@ def backup_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: st
         stage.mkdir(parents=True, exist_ok=True)
         (stage / MANIFEST).unlink(missing_ok=True)  # a stage without a manifest is never uploaded
         dumped_at = ctx.clock.now()
-        op.step("dump", t, lambda: dump(art, stage / "dump"))
+        op.step("dump", t, lambda: dump(ctx, art, stage / "dump"))
         # Exported where the filestore lives into this host's stage (restic reads it here).
         op.step("filestore", t, lambda: ctx.driver.storage.export(art.filestore_ref, stage / "filestore"))
         manifest_sha = op.step("manifest", t, lambda: write_manifest(ctx, art, stage, kind=kind,

@@ -17,7 +17,6 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from odooplane import execute
 from odooplane.errors import OdooplaneError, PermanentError, UsageError
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import locks, provision, sandbox, temporaries
@@ -25,7 +24,7 @@ from odooplane.operations import restore as restoring
 from odooplane.operations.context import Context
 from odooplane.operations.desired import EnvArtifacts, artifacts
 from odooplane.operations.runner import Operation
-from odooplane.services import odoo_db, pg_tools, postgres, sql_load, zip_guard
+from odooplane.services import odoo_db, postgres, sql_load, zip_guard
 from odooplane.store import evidence
 
 
@@ -64,18 +63,7 @@ def export(ctx: Context, op: Operation, env: DesiredEnvironment, out: Path) -> Z
     work.mkdir(parents=True)
     try:
         dump_file = work / "dump.sql"
-        tool = pg_tools.client("pg_dump")
-        op.step(
-            "dump",
-            t,
-            lambda: execute.run(
-                pg_tools.plain_dump_argv(tool, art.cluster, database=env.database, out_file=dump_file),
-                env=pg_tools.env(art.cluster),
-                secrets=[art.cluster.password or ""],
-                what="pg_dump",
-                timeout=6 * 3600,
-            ),
-        )
+        op.step("dump", t, lambda: ctx.driver.databases.dump_sql(art.cluster, env.database, dump_file))
         facts = odoo_db.facts(art.cluster, env.database)
         manifest = _odoo_manifest(art, facts)
         # Exported where the filestore lives into this scratch directory, zipped from here.

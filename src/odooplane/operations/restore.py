@@ -48,8 +48,8 @@ def load_into_temporary(
     op.step("database", t, lambda: temporaries.create_database(
         ctx, art.cluster, database=temp, owner=env.role, target=t, operation_id=op.op_id, extensions=False,
         comment=postgres.marker(ctx.estate_id, f"restore/{env.ref}")), detail=temp)
-    op.step("pg_restore", t, lambda: sandbox.load_dump(art.cluster, restored, database=temp, role=env.role,
-                                                       password=art.db_password))
+    op.step("pg_restore", t, lambda: sandbox.load_dump(ctx.driver.databases, art.cluster, restored, database=temp,
+                                                       role=env.role, password=art.db_password))
     staged = staged_filestore(art)
     ctx.driver.storage.load(restored.root / "filestore", staged)
     checks = op.step("checks", t, lambda: sandbox.check_database(ctx.driver.storage, art.cluster, temp, restored,
@@ -99,7 +99,7 @@ def fetch_pitr(ctx: Context, op: Operation, source: DesiredEnvironment, *, at: d
         scratch_conn = copy.conn()
         source_art = artifacts(ctx, source, create=False)
         assert source_art is not None
-        backups.dump(replace(source_art, cluster=scratch_conn), stage / "dump")
+        backups.dump(ctx, replace(source_art, cluster=scratch_conn), stage / "dump")
         facts = odoo_db.facts(scratch_conn, source.database)
     finally:
         copy.stop(remove=True)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from odooplane import execute, faults
-from odooplane.drivers.base import FilestoreRef, OdooWorkload, Storage
+from odooplane import faults
+from odooplane.drivers.base import Databases, FilestoreRef, OdooWorkload, Storage
 from odooplane.errors import CommandFailed, PermanentError
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import temporaries
@@ -23,7 +23,7 @@ from odooplane.operations.backups import MANIFEST, sha256_file
 from odooplane.operations.context import Context
 from odooplane.operations.desired import stack_ref
 from odooplane.render import odoo_conf
-from odooplane.services import odoo, odoo_db, passwords, pg_tools, postgres, restic
+from odooplane.services import odoo, odoo_db, passwords, postgres, restic
 from odooplane.services.postgres import ClusterConn
 
 
@@ -101,14 +101,13 @@ def create_scratch(cluster: ClusterConn, *, database: str, role: str, password: 
         conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(database), sql.Literal(comment)))
 
 
-def load_dump(cluster: ClusterConn, restored: Restored, *, database: str, role: str, password: str) -> None:
+def load_dump(databases: Databases, cluster: ClusterConn, restored: Restored, *, database: str, role: str,
+              password: str) -> None:
     """pg_restore into ``database`` connected as ``role`` (its owner, an ordinary role: never the
     administrator, so nothing in the archive can act beyond that role), stopping at the first error."""
-    tool = pg_tools.client("pg_restore")
     as_role = dataclasses.replace(cluster, user=role, password=password)
     try:
-        execute.run(pg_tools.restore_argv(tool, as_role, database=database, dump_dir=restored.root / "dump"),
-                    env=pg_tools.env(as_role), secrets=[password], what="pg_restore", timeout=6 * 3600)
+        databases.restore(as_role, database, restored.root / "dump")
     except CommandFailed as exc:  # the first error says why; the last is often "a worker process died"
         first = next((ln for ln in exc.stderr_tail.splitlines() if "error:" in ln), None)
         if first is None:

@@ -142,8 +142,8 @@ def _prove_in(ctx: Context, op: Operation, env: DesiredEnvironment, cluster: Clu
     marker = f"odooplane:{ctx.estate_id}:sandbox/{name}"
     op.step("sandbox", t, lambda: sandbox.create_scratch(cluster, database=name, role=role, password=password,
                                                          comment=marker))
-    op.step("pg_restore", t, lambda: sandbox.load_dump(cluster, restored, database=name, role=role,
-                                                       password=password))
+    op.step("pg_restore", t, lambda: sandbox.load_dump(ctx.driver.databases, cluster, restored, database=name,
+                                                       role=role, password=password))
     filestore = FilestoreRef(f"sandbox-{name}", name)  # in the data_dir Odoo boots on it with
     ctx.driver.storage.load(restored.root / "filestore", filestore)
     checks = op.step("checks", t, lambda: sandbox.check_database(ctx.driver.storage, cluster, name, restored,

@@ -125,9 +125,11 @@ def test_resources_of_the_estate_are_the_engine_limits(running: TestEstate, engi
                       "edge": (0, 0)}
 
 
-def test_backup_verify_restore_in_containers(running: TestEstate) -> None:
+def test_backup_verify_restore_in_containers(running: TestEstate, engine: DockerEngine) -> None:
     a, _ = running.tenants  # type: ignore[attr-defined]
     url = running.cluster_url().rsplit("/", 1)[0] + f"/{a}_prod"
+    (cluster,) = engine.docker("ps", "-q", "--filter", "label=com.docker.compose.service=pg-main").stdout.split()
+    since = engine.docker("info", "--format", "{{json .SystemTime}}").stdout.strip().strip('"')
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("INSERT INTO res_partner (name, active) VALUES ('in-the-backup', true)")
     made = json.loads(running.cli("backup", "run", f"{a}/prod", "-f", str(running.path), "--json").stdout)
@@ -142,6 +144,17 @@ def test_backup_verify_restore_in_containers(running: TestEstate) -> None:
         names = {r[0] for r in conn.execute("SELECT name FROM res_partner").fetchall()}
     assert "in-the-backup" in names and "after-the-backup" not in names
     assert running.status()["healthy"]
+    # The dump and both loads (verification sandbox, restore) ran the server's own tools in the
+    # cluster's container, the restores as the database's own role, and left nothing in it.
+    until = engine.docker("info", "--format", "{{json .SystemTime}}").stdout.strip().strip('"')
+    events = engine.docker("events", "--since", since, "--until", until, "--filter", f"container={cluster}",
+                           "--filter", "event=exec_start", "--format", "{{.Action}}").stdout.splitlines()
+    tools = [e.split()[1] for e in events if len(e.split()) > 1 and e.split()[1] in ("pg_dump", "pg_restore")]
+    assert tools.count("pg_dump") == 1 and tools.count("pg_restore") == 2, events
+    restores = [e for e in events if " pg_restore " in f"{e} "]
+    assert all(" -U " in e and " -U postgres " not in f"{e} " for e in restores), restores
+    left = engine.docker("exec", cluster, "ls", "-A", "/tmp").stdout.split()
+    assert not [n for n in left if n.startswith("odooplane-")], left
 
 
 def test_filestores_reached_by_the_agent_back_up_and_restore_a_lost_attachment(

@@ -303,3 +303,19 @@ def test_odooplane_agent_is_the_same_agent_with_its_exit_codes_in_help(tmp_path:
     refused = subprocess.run([*base, json.dumps({"kind": "move", "source": LIVE, "target": STAGED})],
                              capture_output=True, env=env, timeout=60, check=False)
     assert refused.returncode == 3 and json.loads(refused.stdout)["code"] == "refused"
+
+
+def test_a_tar_of_a_directory_made_by_gnu_tar_loads_with_its_dot_entries(tmp_path: Path) -> None:
+    """``tar -C DIR -cf - .`` (how a dump leaves a cluster's container) names every member ``./…``
+    and the root ``./`` itself: loaded as the directory's content, nothing refused."""
+    from odooplane.agent import archive
+
+    source = tmp_path / "dump"
+    (source / "sub").mkdir(parents=True)
+    (source / "toc.dat").write_bytes(b"toc")
+    (source / "sub" / "3001.dat").write_bytes(b"rows")
+    stream = subprocess.run(["tar", "-C", str(source), "-cf", "-", "."], check=True, capture_output=True).stdout
+    assert b"./toc.dat" in stream
+    into = tmp_path / "loaded"
+    assert archive.load(io.BytesIO(stream), into) == 2
+    assert contents(into) == {"toc.dat": b"toc", "sub/3001.dat": b"rows"}

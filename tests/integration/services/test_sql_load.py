@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from odooplane.drivers.pg_client import ClientDatabases
 from odooplane.errors import OdooplaneError, PermanentError
 from odooplane.operations import sandbox
 from odooplane.services import sql_load
@@ -208,7 +209,7 @@ INSERT INTO public.t VALUES (1);
     pg_dump(target.admin, source, "--format=directory", f"--file={stage / 'dump'}")
     restored = sandbox.Restored(stage, {}, "test", "test")
     with pytest.raises(OdooplaneError, match="permission denied for table pg_authid"):
-        sandbox.load_dump(target.admin, restored, database=target.database, role=target.role.user,
+        sandbox.load_dump(ClientDatabases(), target.admin, restored, database=target.database, role=target.role.user,
                           password=target.role.password or "")
     assert "stolen" not in target.tables()
     # The same archive, restored the old way, does take the password hashes: the test is real.
@@ -230,7 +231,7 @@ def test_a_legitimate_archive_restores_as_the_role(target: Target, source: str, 
     stage = tmp_path / "stage"
     stage.mkdir()
     pg_dump(target.admin, source, "--format=directory", f"--file={stage / 'dump'}")
-    sandbox.load_dump(target.admin, sandbox.Restored(stage, {}, "test", "test"), database=target.database,
-                      role=target.role.user, password=target.role.password or "")
+    sandbox.load_dump(ClientDatabases(), target.admin, sandbox.Restored(stage, {}, "test", "test"),
+                      database=target.database, role=target.role.user, password=target.role.password or "")
     digest = "SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM t"
     assert target.query(digest) == target.query(digest, source)

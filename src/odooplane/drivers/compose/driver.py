@@ -41,6 +41,7 @@ from odooplane.drivers.base import (
     AgentTask,
     ClusterSpec,
     ClusterState,
+    Databases,
     EdgeSpec,
     NoPointInTime,
     OdooCommand,
@@ -56,6 +57,7 @@ from odooplane.drivers.base import (
 )
 from odooplane.drivers.compose import artifacts, engine, images
 from odooplane.drivers.compose.artifacts import MAIL_SINK
+from odooplane.drivers.compose.databases import ComposeDatabases
 from odooplane.drivers.compose.engine import Compose, Container
 from odooplane.drivers.local.driver import LocalDriver
 from odooplane.drivers.local.storage import LocalStorage
@@ -178,6 +180,7 @@ class ComposeDriver:
         self.storage: Storage = (AgentStorage(self.run_agent, ensure=self._ensure_storage, remove=self.remove_volume)
                                  if self.agent_storage else ComposeStorage(self))
         self.pitr: PointInTime = NoPointInTime("compose")
+        self.databases: Databases = ComposeDatabases(self._cluster_container)
         self._ps: tuple[float, list[Container]] | None = None
         self._built_sources: dict[str, str] = {}
         self._lock = threading.RLock()
@@ -535,6 +538,18 @@ class ComposeDriver:
             out[name] = ClusterState(name, found is not None, bool(found and found.state == "running"),
                                      found.status if found else "not created")
         return out
+
+    def _cluster_container(self, conn: ClusterConn) -> str | None:
+        """The running container of the managed cluster ``conn`` reaches (None: a cluster this
+        driver does not run, such as an external one)."""
+        service = self._load()["clusters"].get(conn.name)
+        if service is None or service.get("host_port") != conn.port:
+            return None
+        found = self._container(render.cluster_service(conn.name))
+        if found is None or found.state != "running":
+            raise PermanentError(f"cluster {conn.name}: its container is not running "
+                                 f"({found.status if found else 'not created'}); run apply")
+        return found.id
 
     @_exclusive
     def remove_cluster(self, name: str) -> None:

@@ -19,6 +19,7 @@ from odooplane.drivers.base import (
     AgentTask,
     ClusterSpec,
     ClusterState,
+    Databases,
     EdgeSpec,
     OdooCommand,
     OdooWorkload,
@@ -37,6 +38,7 @@ from odooplane.drivers.local.odoo import REVISION_ENV, LocalOdoo, storage_dir
 from odooplane.drivers.local.pitr import LocalPointInTime
 from odooplane.drivers.local.storage import LocalStorage
 from odooplane.drivers.local.supervisor import Supervisor
+from odooplane.drivers.pg_client import ClientDatabases
 from odooplane.errors import PermanentError
 from odooplane.files import atomic_write
 from odooplane.layout import Layout
@@ -63,6 +65,7 @@ class LocalDriver:
         self.odoo = LocalOdoo(layout, odoo_user)
         self.storage: Storage = LocalStorage(layout, odoo_user)
         self.pitr: PointInTime = LocalPointInTime(layout, estate_id)
+        self.databases: Databases = ClientDatabases()  # the clusters are on this host
         self.managed = LocalClusters(layout, estate_id, self)
 
     # -- mail -------------------------------------------------------------------------------------
