@@ -5,9 +5,11 @@ Odoo. The compose leg is skipped, with the reason, only where a Docker Engine ca
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -17,6 +19,7 @@ from odooplane.drivers.fake import FakeDriver
 from odooplane.layout import Layout
 from odooplane.render.odoo_conf import OdooSettings
 from odooplane.render.traefik import EnvRoute
+from odooplane.services.postgres import ClusterConn
 from tests.support.docker_fixtures import base_image, engine
 from tests.support.estate import unique
 from tests.support.services import free_port
@@ -26,6 +29,13 @@ __all__ = ["Harness", "base_image", "engine"]
 SERIES = 18
 
 
+def pg_admin() -> ClusterConn:
+    """The test PostgreSQL (ODOOPLANE_TEST_PG) as an administrator's connection."""
+    url = urlsplit(os.environ["ODOOPLANE_TEST_PG"])
+    return ClusterConn(name="main", host=url.hostname or "127.0.0.1", port=url.port or 5432,
+                       user=url.username or "postgres", password=url.password)
+
+
 @dataclass
 class Harness:
     """A driver under contract and how to make what the suite asks of it."""
@@ -33,6 +43,7 @@ class Harness:
     driver: Driver
     edge: EdgeSpec
     cluster_address: tuple[str, int]  # where its workloads' database cluster is, as the driver maps it
+    admin: ClusterConn = field(default_factory=pg_admin)  # that cluster, as its administrator
     names: list[str] = field(default_factory=list)
 
     @property
@@ -109,10 +120,11 @@ def _compose(root: Path, request: pytest.FixtureRequest) -> Iterator[Harness]:
             driver.ensure_edge()
             # A container cannot reach the host's loopback: the workloads' cluster is a managed one,
             # a service of the project (the simulator asks it for its databases on every request).
-            port = free_port()
-            driver.ensure_cluster(ClusterSpec(name="main", port=port, superuser_password=unique("pw")),
+            port, password = free_port(), unique("pw")
+            driver.ensure_cluster(ClusterSpec(name="main", port=port, superuser_password=password),
                                   step=lambda _name, action, **_kw: action())
-            yield Harness(driver, edge, ("127.0.0.1", port))
+            yield Harness(driver, edge, ("127.0.0.1", port),
+                          ClusterConn(name="main", host="127.0.0.1", port=port, user="postgres", password=password))
         finally:
             try:
                 driver.purge()

@@ -18,11 +18,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from psycopg import sql
 
 from odooplane.clock import wait_until
 from odooplane.drivers.base import AgentTask, Driver, FilestoreRef, OdooWorkload
-from odooplane.errors import PermanentError
+from odooplane.errors import CommandFailed, PermanentError
+from odooplane.services import postgres
 from tests.contract.conftest import Harness
+from tests.support.estate import unique
 
 pytestmark = pytest.mark.contract
 
@@ -257,3 +260,38 @@ def test_an_agent_task_runs_where_the_data_lives(harness: Harness, tmp_path: Pat
     finally:
         driver.run_agent(AgentTask("remove-storage", {"storage": name}))
     assert driver.run_agent(AgentTask("exists", {"ref": ref})) == {"exists": False}
+
+
+def test_a_database_is_dumped_and_loaded_where_its_cluster_lives(harness: Harness, tmp_path: Path) -> None:
+    """A directory dump, a load of it as the database's own role (objects become the role's), a
+    plain dump without owners, and a load that fails stopping at the first error with its reason."""
+    admin, databases = harness.admin, harness.driver.databases
+    source, target, role, password = unique("cdb"), unique("cdb"), unique("crole"), unique("pw")
+    as_role = dataclasses.replace(admin, user=role, password=password)
+    with postgres.connect(admin) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+        for name in (source, target):
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(role)))
+    try:
+        with postgres.connect(as_role, source) as conn:
+            conn.execute("CREATE TABLE partner (id int PRIMARY KEY, name text)")
+            conn.execute("INSERT INTO partner SELECT n, 'partner ' || n FROM generate_series(1, 500) n")
+        databases.dump(admin, source, tmp_path / "dump")
+        assert (tmp_path / "dump" / "toc.dat").is_file()
+        databases.restore(as_role, target, tmp_path / "dump")
+        digest = "SELECT count(*), md5(string_agg(name, ',' ORDER BY id)), " \
+                 "(SELECT tableowner FROM pg_tables WHERE tablename = 'partner') FROM partner"
+        with postgres.connect(admin, source) as a, postgres.connect(admin, target) as b:
+            assert a.execute(digest).fetchall() == b.execute(digest).fetchall() == [
+                (500, a.execute("SELECT md5(string_agg(name, ',' ORDER BY id)) FROM partner").fetchone()[0], role)]
+        databases.dump_sql(admin, source, tmp_path / "dump.sql")
+        text = (tmp_path / "dump.sql").read_text()
+        assert "CREATE TABLE public.partner" in text and "OWNER TO" not in text
+        with pytest.raises(CommandFailed) as failed:  # the table exists now: the first error stops it
+            databases.restore(as_role, target, tmp_path / "dump")
+        assert "already exists" in failed.value.stderr_tail
+    finally:
+        with postgres.connect(admin) as conn:
+            for name in (source, target):
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
