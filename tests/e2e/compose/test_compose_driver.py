@@ -40,6 +40,16 @@ def compose_estate(tmp_path: Path, engine: DockerEngine, base_image: str,
     return estate
 
 
+def failures(stdout: str) -> object:
+    """What an ``apply --json`` says failed (its failures and failed steps), else its output's tail."""
+    try:
+        result = json.loads(stdout)
+    except ValueError:
+        return stdout[-4000:]
+    steps = [s for s in result.get("steps", []) if s.get("status") not in ("done", "skipped")]
+    return {"failures": result.get("failures"), "error": result.get("error"), "steps": steps[-5:]}
+
+
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory, engine: DockerEngine, base_image: str) -> Iterator[TestEstate]:
     a, b = unique("a"), unique("b")
@@ -58,10 +68,11 @@ def running(tmp_path_factory: pytest.TempPathFactory, engine: DockerEngine, base
     estate.tenants = (a, b)  # type: ignore[attr-defined]
     try:
         applied = estate.cli("apply", str(estate.path), "--json", check=False, timeout=1500)
-        assert applied.returncode == 0, (applied.stdout[-4000:], applied.stderr[-4000:])
+        assert applied.returncode == 0, (failures(applied.stdout), applied.stderr[-4000:])
         yield estate
     finally:
-        estate.cli("down", "-f", str(estate.path), "--purge", "--yes", check=False, timeout=600)
+        if not getattr(estate, "purged", False):  # the module's last test purges it and checks
+            estate.cli("down", "-f", str(estate.path), "--purge", "--yes", check=False, timeout=600)
 
 
 def edge_get(estate: TestEstate, host: str, path: str = "/web/login") -> httpx.Response:
@@ -216,26 +227,30 @@ def test_clone_into_staging_catches_its_mail_in_the_sink(running: TestEstate, en
     assert not [v for v in volumes(engine, project) if "sandbox" in v]
 
 
-def test_down_purge_leaves_nothing_of_the_project(tmp_path: Path, engine: DockerEngine, base_image: str) -> None:
+def test_a_killed_apply_converges_then_down_purge_leaves_nothing(running: TestEstate, engine: DockerEngine) -> None:
+    """Last of the module (its estate is purged): a tenant added, the apply killed (SIGKILL) once
+    its database exists, before its container runs — the next apply converges; then ``down
+    --purge`` leaves no container, volume, network or compose file of the project, and no image
+    Odooplane built that no container uses."""
     tenant = unique("p")
-    estate = compose_estate(tmp_path, engine, base_image, {tenant: {"environments": {"prod": {}}}})
-    project = estate.data["platform"]["compose"]["project"]
-    # Killed (SIGKILL) once the environment's database exists, before its container runs: the
-    # next apply converges.
-    killed = estate.cli("apply", str(estate.path), "-q", check=False, timeout=1500,
-                        extra_env={"ODOOPLANE_TEST_KILL_POINT": "step:process"})
+    running.data["tenants"][tenant] = {"environments": {"prod": {}}}
+    running.write()
+    project = running.data["platform"]["compose"]["project"]
+    killed = running.cli("apply", str(running.path), "-q", check=False, timeout=1500,
+                         extra_env={"ODOOPLANE_TEST_KILL_POINT": "step:process"})
     assert killed.returncode == -9, (killed.stdout[-2000:], killed.stderr[-2000:])
-    estate.cli("apply", str(estate.path), "-q", timeout=1500)
-    assert edge_get(estate, f"{tenant}-prod.localhost").status_code == 200
-    assert json.loads(estate.cli("plan", str(estate.path), "--json").stdout)["empty"]
-    assert estate.status()["healthy"]
-    estate.cli("down", "-f", str(estate.path), "--purge", "--yes", timeout=600)
+    running.cli("apply", str(running.path), "-q", timeout=1500)
+    assert edge_get(running, f"{tenant}-prod.localhost").status_code == 200
+    assert json.loads(running.cli("plan", str(running.path), "--json").stdout)["empty"]
+    assert running.status()["healthy"]
+    running.cli("down", "-f", str(running.path), "--purge", "--yes", timeout=600)
+    running.purged = True  # type: ignore[attr-defined]
     label = f"label=com.docker.compose.project={project}"
     for kind in ("container", "volume", "network"):
-        args = ["docker", kind, "ls", "--quiet", "--filter", label] + (["--all"] if kind == "container" else [])
-        listed = engine.docker(*args[1:]).stdout.split()
+        args = [kind, "ls", "--quiet", "--filter", label] + (["--all"] if kind == "container" else [])
+        listed = engine.docker(*args).stdout.split()
         assert listed == [], (kind, listed)
-    assert not (estate.data_dir / "compose" / "compose.yaml").exists()
+    assert not (running.data_dir / "compose" / "compose.yaml").exists()
     # The images Odooplane built are gone, but for those another estate's containers still use.
     in_use = set(engine.docker("ps", "--all", "--format", "{{.Image}}").stdout.split())
     built = set(engine.docker("image", "ls", "--filter", "label=odooplane.content", "--format",
