@@ -70,25 +70,32 @@ class TestEstate:
         if cluster["kind"] == "external":
             return str(cluster["url"])
         from odooplane.store import db, ports
-        from odooplane.store.secrets import SecretBox, load_key
+        from odooplane.store.secrets import SecretBox
 
         store = db.open_store(f"sqlite:///{self.data_dir / 'state.db'}")
         try:
-            password = SecretBox(store, load_key(self.data_dir / "secret.key")).get(f"cluster/{name}/superuser")
+            password = SecretBox(store, self.secret_key()).get(f"cluster/{name}/superuser")
             port = ports.allocated(store)[(f"cluster/{name}", "pg")]
         finally:
             store.close()
         return f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres"
 
+    def secret_key(self) -> bytes:
+        """The estate's secrets key: from the environment Odooplane runs in, else its key file."""
+        from odooplane.store.secrets import KEY_ENV, load_key
+
+        key = self.env.get(KEY_ENV)
+        return key.encode() if key else load_key(self.data_dir / "secret.key")
+
     def secret(self, name: str) -> str | None:
         """Read a stored secret the way Odooplane does (white-box, for isolation tests)."""
         from odooplane.store import db
-        from odooplane.store.secrets import SecretBox, load_key
+        from odooplane.store.secrets import SecretBox
 
         store = db.open_store(self.data.get("platform", {}).get("state_db") or
                               f"sqlite:///{self.data_dir / 'state.db'}")
         try:
-            return SecretBox(store, load_key(self.data_dir / "secret.key")).get(name)
+            return SecretBox(store, self.secret_key()).get(name)
         finally:
             store.close()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import typer
 
@@ -104,4 +106,26 @@ def run() -> None:
     # Everything Odooplane writes (state, secrets, dumps, filestores, logs) is for its owner only;
     # the supervised processes inherit the same mask (render/supervisor.py).
     os.umask(0o077)
+    load_env_file()
     app()
+
+
+ENV_FILE_VAR = "ODOOPLANE_ENV_FILE"
+
+
+def load_env_file() -> None:
+    """Set the variables of the JSON object in the file ``$ODOOPLANE_ENV_FILE`` names, unless they
+    are set already: how a container of Odooplane (the compose worker) gets the secrets the estate's
+    ``env:`` references name without them being in the container's environment (a 0600 secret file)."""
+    name = os.environ.pop(ENV_FILE_VAR, "")
+    if not name:
+        return
+    try:
+        values = json.loads(Path(name).read_text())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"{ENV_FILE_VAR}: {name} is not a readable JSON object of variables "
+                         f"({type(exc).__name__})") from None
+    if not isinstance(values, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in values.items()):
+        raise SystemExit(f"{ENV_FILE_VAR}: {name} is not a JSON object of string variables")
+    for key, value in values.items():
+        os.environ.setdefault(key, value)

@@ -390,6 +390,10 @@ class ProcessSpec:
     stop_wait_s: int = 20
     start_s: int = 1
     priority: int = 500
+    # Host paths the process reads (``read_paths``) or writes (``paths``) besides ``cwd``: a driver
+    # that runs it in a container mounts each at the same path.
+    paths: tuple[Path, ...] = ()
+    read_paths: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -231,6 +231,17 @@ class ComposeSettings(Model):
         examples=["host", "agent"],
     )
 
+    worker: Literal["auto", "container", "host"] = Field(
+        "auto",
+        description=(
+            "Where Odooplane's worker (schedules, health sweeps, metrics) runs: 'container' as the project's "
+            "'worker' service (Odooplane's own image, the host's network, the engine's socket and the data "
+            "directory mounted), 'host' supervised on this host; 'auto' is 'container' for an engine of this "
+            "host and 'host' for a remote one (DOCKER_HOST=tcp:// or ssh://)."
+        ),
+        examples=["auto", "host"],
+    )
+
     wheelhouse: str | None = Field(
         None,
         description=(

@@ -106,12 +106,45 @@ def worker_spec(ctx: Context) -> ProcessSpec:
     text = ctx.valid.path.read_text(errors="replace")
     names = set(re.findall(r"env:([A-Za-z_][A-Za-z0-9_]*)", text)) | {KEY_ENV, "ODOOPLANE_FAKE_NOW"}
     env = {name: os.environ[name] for name in sorted(names) if os.environ.get(name)}
+    writes, reads = worker_paths(ctx, text)
     return ProcessSpec(
         name=WORKER_PROGRAM, kind="service",
         argv=(odoo.own_python(), "-m", "odooplane", "--log-level", "info", "worker", "-f", str(ctx.valid.path)),
         cwd=ctx.layout.root, log_file=ctx.layout.process_log(WORKER_PROGRAM), env=env, stop_wait_s=120,
-        priority=900,
+        priority=900, paths=writes, read_paths=reads,
     )
+
+
+def worker_paths(ctx: Context, text: str) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+    """The host paths the worker writes (its data directory, local backup repositories) and reads
+    (the estate file's directory and include roots, stacks' and releases' code, the wheelhouse,
+    ``file:`` secrets) that exist: a driver running it in a container mounts them."""
+    import re
+
+    from odooplane.estate.resolve import estate_path
+
+    estate = ctx.valid.estate
+    path = ctx.valid.path
+
+    def at(value: str) -> Path:
+        return estate_path(value, path)
+
+    writes = {ctx.layout.root, *([ctx.layout.runtime] if ctx.layout.runtime else [])}
+    for repo in estate.backups.repositories.values():
+        if repo.url and not repo.url.startswith("s3:"):
+            local = at(repo.url.removeprefix("local:"))
+            local.mkdir(parents=True, exist_ok=True, mode=0o700)  # restic would make it in the container
+            writes.add(local)
+    reads = {path.parent, *(at(r) for r in estate.platform.includes.roots)}
+    for stack in estate.stacks.values():
+        reads.update(at(p) for p in [*stack.addons_paths, *([stack.source] if stack.source else [])])
+    for release in estate.releases.values():
+        reads.update(at(p) for p in release.addons)
+    if estate.platform.compose.wheelhouse:
+        reads.add(at(estate.platform.compose.wheelhouse))
+    reads.update(at(ref) for ref in re.findall(r"file:([^\s'\"#,}\]]+)", text))
+    existing = sorted(p for p in writes if p.exists())
+    return tuple(existing), tuple(sorted(p for p in reads - writes if p.exists()))
 
 
 def ensure_worker(ctx: Context, op: Operation) -> None:

@@ -185,6 +185,9 @@ class SupportService:
     gid: int | None = None
     stop_grace_s: int = 10
     entrypoint: tuple[str, ...] = ()  # the image's own when empty
+    host_network: bool = False  # the host's network stack (no published ports: it binds the host's)
+    cap_add: tuple[str, ...] = ()  # capabilities kept (every other one is dropped)
+    working_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -282,6 +285,9 @@ def _common(*, image: str, where: str, stop_grace_s: int, labels: dict[str, str]
         "labels": labels,
         "logging": {"driver": "json-file", "options": {"max-size": "10m", "max-file": "5"}},
     }
+
+
+_CAPABILITY_RE = re.compile(r"[A-Z][A-Z_]{1,30}")
 
 
 def _hardened(service: dict[str, Any]) -> None:
@@ -406,7 +412,13 @@ def _support(project: Project, svc: SupportService, secrets: dict[str, dict[str,
         if port.host_ip != "127.0.0.1":
             raise _err(where, f"port {port.host} is published on {port.host_ip}: support services are loopback-only")
     if svc.ports:
+        if svc.host_network:
+            raise _err(where, "a service on the host's network publishes no port")
         service["ports"] = _published(svc.ports, where)
+    if svc.host_network:
+        service["network_mode"] = "host"
+    if svc.working_dir:
+        service["working_dir"] = _abs(svc.working_dir, where)
     for mount in svc.mounts:
         if mount.kind == "volume":
             volumes.setdefault(_name(mount.source, where), {"labels": _labels(project, target=svc.name,
@@ -425,6 +437,11 @@ def _support(project: Project, svc: SupportService, secrets: dict[str, dict[str,
     if svc.environment:
         service["environment"] = _environment(svc.environment, where)
     _hardened(service)
+    for cap in svc.cap_add:
+        if not _CAPABILITY_RE.fullmatch(cap):
+            raise _err(where, f"{cap!r} is not a capability name (CHOWN, DAC_OVERRIDE, …)")
+    if svc.cap_add:
+        service["cap_add"] = list(svc.cap_add)
     return service
 
 

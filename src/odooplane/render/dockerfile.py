@@ -212,6 +212,50 @@ def agent(*, base: str = DEFAULT_PYTHON_BASE, uid: int = SIMULATOR.uid, gid: int
     )
 
 
+CONTROL_PYTHON = "/opt/odooplane/bin/python"
+CONTROL_BINARIES = ("docker", "docker-compose", "restic")  # copied from the control host into bin/
+
+
+def control(*, base: str = DEFAULT_PYTHON_BASE, requirements: tuple[str, ...], debs: bool = False) -> str:
+    """Dockerfile of Odooplane's own control plane in a container (the compose project's ``worker``
+    service: ``python -m odooplane worker``) on ``base``.
+
+    The context holds ``wheelhouse/`` (a wheel of each of ``requirements``: Odooplane's runtime
+    dependencies, pinned ``name==version`` as installed on the control host), ``odooplane/`` (the
+    whole package), ``bin/`` (the control host's ``docker`` CLI, Compose v2 and restic: static or
+    linked against glibc only, so they run on a Debian base of the same release) and, with
+    ``debs``, ``debs/`` (PostgreSQL's client tools, for clusters Odooplane does not run). It runs as
+    root: it talks to the engine through its socket, which is root on that host anyway.
+    """
+    check_image(base)
+    for req in requirements:
+        if not _REQUIREMENT_RE.fullmatch(req):
+            raise ValueError(f"requirement {req!r} is not pinned as name==version")
+    install = ""
+    if debs:
+        install = ("COPY debs /tmp/debs\n"
+                   "RUN DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends"
+                   " /tmp/debs/*.deb \\\n"
+                   " && rm -rf /tmp/debs /var/cache/apt/archives/*.deb /var/lib/apt/lists/*\n")
+    return (
+        HEADER
+        + "# Odooplane's control plane (the worker): the package, its dependencies, docker, compose, restic.\n"
+        f"FROM {base}\n"
+        + install
+        + "COPY wheelhouse /tmp/wheelhouse\n"
+        "RUN python3 -m venv /opt/odooplane \\\n"
+        f" && /opt/odooplane/bin/pip install --no-index --find-links /tmp/wheelhouse --no-cache-dir --no-deps"
+        f" {' '.join(requirements)} \\\n"
+        " && rm -rf /tmp/wheelhouse\n"
+        "COPY bin /usr/local/bin\n"
+        "COPY odooplane /opt/odooplane/src/odooplane\n"
+        "ENV PYTHONPATH=/opt/odooplane/src PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1"
+        " PATH=/opt/odooplane/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+        f'ENTRYPOINT ["{CONTROL_PYTHON}", "-m", "odooplane"]\n'
+        'CMD ["--help"]\n'
+    )
+
+
 def postgres(*, base: str, major: int = 15, debs: bool = False, uid: int = POSTGRES_UID) -> str:
     """Dockerfile of a PostgreSQL ``major`` server from Debian's packages, with the official
     postgres image's conventions (POSTGRES_USER, POSTGRES_PASSWORD_FILE, POSTGRES_INITDB_ARGS,

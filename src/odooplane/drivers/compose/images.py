@@ -102,3 +102,15 @@ def postgres(root: Path, *, base: str, major: int = 15) -> str:
         images.download_debs(debs, (f"postgresql-{major}",), base=base)
     context = images.postgres_context(root / "postgres", base=base, major=major, debs=debs)
     return images.ensure_image(context, f"{REPOSITORY}/postgres").tag
+
+
+@_serialised
+def control(root: Path, *, base: str, binaries: dict[str, Path], pg_major: int = 15) -> str:
+    """Odooplane itself (the worker service): the package and its dependencies, this host's docker
+    CLI, Compose v2 and restic, and PostgreSQL's client tools from Debian."""
+    debs = root / "control-debs"
+    if not any(debs.glob(f"postgresql-client-{pg_major}_*.deb")):
+        images.download_debs(debs, (f"postgresql-client-{pg_major}",), base=base)
+    context = images.control_context(root / "control", base=base, wheelhouse=root / "wheelhouse",
+                                     binaries=binaries, debs=debs)
+    return images.ensure_image(context, f"{REPOSITORY}/control").tag
