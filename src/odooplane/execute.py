@@ -155,6 +155,25 @@ def run_streams(
     return Result(tuple(argv), proc.returncode, out, proc.stderr.decode(errors="replace"))
 
 
+def signal_if(pid: int, mark: str, sig: int, *, group: bool) -> bool:
+    """Send ``sig`` to ``pid`` (its process group with ``group``) only if that pid's command line
+    still contains ``mark`` (a pid may have been reused); return whether it was sent."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    if not mark or mark not in cmdline:
+        return False
+    try:
+        if group:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
 def alive(pid: int, *, group: bool = False) -> bool:
     """Whether process ``pid`` exists (with ``group``: any process of process group ``pid``; a
     group leader's children may outlive it). A process of another user counts as alive."""

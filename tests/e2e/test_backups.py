@@ -5,11 +5,13 @@ a full disk, a kill mid-way)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -89,7 +91,6 @@ def test_manifest_lists_every_artifact_with_its_checksum(estate: TestEstate) -> 
     assert any(k.startswith("dump/") for k in manifest["artifacts"])
     assert any(k.startswith("filestore/") for k in manifest["artifacts"])
     assert all(len(v) == 64 for v in manifest["artifacts"].values())
-    import datetime as dt
 
     confirmed = json.loads(estate.cli("evidence", "-f", str(estate.path), "--json", "--kind", "backup").stdout)[0]
     assert dt.datetime.fromisoformat(manifest["dumped_at"]) < dt.datetime.fromisoformat(confirmed["ts"]), \
@@ -293,12 +294,47 @@ def test_a_full_disk_is_a_clear_error_and_no_success(tmp_path: Path) -> None:
         subprocess.run(["umount", str(mount)], check=False)
 
 
+def scratch_postmasters(mark: str) -> list[int]:
+    """PIDs of PostgreSQL servers whose data directory is a scratch copy named with ``mark``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "/scratch/" in cmdline and mark in cmdline and "postgres" in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+def archived_now(est: TestEstate, url: str, *, timeout: float) -> None:
+    """Switch the WAL of the cluster at ``url`` and wait (polling ``pitr info``, with a deadline)
+    until everything committed so far is restorable."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        now = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+        conn.execute("SELECT pg_switch_wal()")
+    deadline = time.monotonic() + timeout
+    while True:
+        newest = json.loads(est.cli("pitr", "info", "main", "-f", str(est.path), "--json").stdout)
+        if newest["newest_restorable"] and dt.datetime.fromisoformat(newest["newest_restorable"]) >= now:
+            return
+        assert time.monotonic() < deadline, f"the WAL was not archived within {timeout:.0f} s"
+
+
+def commit_a_then_b(est: TestEstate, url: str, *, timeout: float) -> dt.datetime:
+    """Commit partner A, then B, in the database at ``url`` and wait until both are archived;
+    return a time between the two commits."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO res_partner (name, active) VALUES ('A', true)")
+        point: dt.datetime = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+        conn.execute("INSERT INTO res_partner (name, active) VALUES ('B', true)")
+    archived_now(est, url, timeout=timeout)
+    return point
+
+
 def test_point_in_time_recovery_drills_and_a_restored_cluster(tmp_path: Path) -> None:
     """Managed cluster with WAL archiving: a tenant restored to a time has exactly what was
     committed then; drills judge RPO/RTO against objectives; a whole cluster restores into a new one."""
-    import datetime as dt
-    import time
-
     t = unique("w")
     est = make_estate(tmp_path, {t: {"environments": {"prod": {
         "objectives": {"rpo": "1h", "rto": "1h", "processes": {"order_capture": {"rpo": "30m", "rto": "15m"}}}}}}},
@@ -310,18 +346,12 @@ def test_point_in_time_recovery_drills_and_a_restored_cluster(tmp_path: Path) ->
         info = json.loads(est.cli("pitr", "info", "main", "-f", str(est.path), "--json").stdout)
         assert info["backups"] and info["backups"][0]["type"] == "full"
         url = est.cluster_url().rsplit("/", 1)[0]
-        with psycopg.connect(f"{url}/{t}_prod", autocommit=True) as conn:
-            conn.execute("INSERT INTO res_partner (name, active) VALUES ('A', true)")
-            point = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
-            conn.execute("INSERT INTO res_partner (name, active) VALUES ('B', true)")
-            committed = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
-            conn.execute("SELECT pg_switch_wal()")
-        deadline = time.monotonic() + 60
-        while True:  # poll, with a deadline, until the WAL holding B is archived
-            newest = json.loads(est.cli("pitr", "info", "main", "-f", str(est.path), "--json").stdout)
-            if newest["newest_restorable"] and dt.datetime.fromisoformat(newest["newest_restorable"]) >= committed:
-                break
-            assert time.monotonic() < deadline, "the WAL was not archived within 60 s"
+        point = commit_a_then_b(est, f"{url}/{t}_prod", timeout=60)
+        killed = est.cli("restore", f"{t}/prod", "--pitr", "--at", point.isoformat(), "--yes", "-f", str(est.path),
+                         check=False, extra_env={"ODOOPLANE_TEST_KILL_POINT": "pitr:scratch-running"})
+        assert killed.returncode == -9, killed.stderr[-2000:]
+        assert scratch_postmasters(f"restore-{t}__prod-"), "no scratch copy was running"
+        # The next restore stops and removes what the killed one left, then restores.
         restored = json.loads(est.cli("restore", f"{t}/prod", "--pitr", "--at", point.isoformat(), "--yes",
                                       "-f", str(est.path), "--json").stdout)
         assert restored["checks"]["pitr"]["requested"].startswith(point.isoformat()[:19])
@@ -329,6 +359,7 @@ def test_point_in_time_recovery_drills_and_a_restored_cluster(tmp_path: Path) ->
             names = {r[0] for r in conn.execute("SELECT name FROM res_partner WHERE name IN ('A', 'B')")}
         assert names == {"A"}
         assert est.session_db(f"{t}/prod") == f"{t}_prod"
+        assert scratch_postmasters(f"restore-{t}__prod-") == []
 
         backup(est, f"{t}/prod")
         drills = json.loads(est.cli("drill", f"{t}/prod", "-f", str(est.path), "--json").stdout)

@@ -196,6 +196,7 @@ class ClusterSpec:
     settings: tuple[tuple[str, str | int | bool], ...] = ()
     bin_dir: str | None = None  # a PostgreSQL installation to run (a process of this host)
     image: str | None = None  # an image to run (a container)
+    pitr: bool = False  # it archives its WAL for point-in-time recovery (the driver's ``pitr``)
 
 
 @dataclass(frozen=True)
@@ -312,6 +313,11 @@ class PointInTime(Protocol):
         """Everything point-in-time recovery keeps of cluster ``name`` (purge)."""
         ...
 
+    def discard(self, scratch_dir: Path) -> bool:
+        """Stop and remove the scratch copy registered at ``scratch_dir`` that a killed restore
+        left behind; return whether one was still running."""
+        ...
+
 
 class NoPointInTime:
     """A driver whose clusters have no point-in-time recovery: every use is refused, clearly."""
@@ -352,6 +358,9 @@ class NoPointInTime:
 
     def remove(self, name: str) -> None:
         """Nothing was ever kept."""
+
+    def discard(self, scratch_dir: Path) -> bool:
+        return False
 
 
 @dataclass(frozen=True)
@@ -448,13 +457,15 @@ class MailListener:
 @dataclass(frozen=True)
 class DesiredRuntime:
     """Everything a driver renders into its artifacts for one estate: its Odoo workloads, routes,
-    pool services, managed clusters and mail listeners, in the estate's order."""
+    pool services, managed clusters, mail listeners and the control plane's processes, in the
+    estate's order."""
 
     workloads: tuple[OdooWorkload, ...] = ()
     routes: tuple[EnvRoute, ...] = ()
     pool_services: tuple[PoolService, ...] = ()
     clusters: tuple[ClusterSpec, ...] = ()  # managed clusters only
     mail_listeners: tuple[MailListener, ...] = ()
+    processes: tuple[ProcessSpec, ...] = ()  # the control plane's own (the worker), when the estate needs them
 
 
 Artifacts = dict[str, str]  # a path relative to the driver's directory -> the file's text

@@ -297,14 +297,6 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
         wheels = resolve.estate_path(platform.compose.wheelhouse, loaded.root)
         if not wheels.is_dir():
             add(("platform", "compose", "wheelhouse"), f"{wheels} is not a directory")
-    if platform.driver != "local":
-        if platform.edge.tls and platform.edge.tls.acme:
-            add(("platform", "edge", "tls", "acme"), f"ACME runs on the local driver's edge; on {platform.driver} "
-                                                     "give the certificate files (platform.edge.tls.certificates)")
-        for cname, cluster in estate.clusters.items():
-            if isinstance(cluster, ManagedCluster) and cluster.pitr is not None:
-                add(("clusters", cname, "pitr"), f"point-in-time recovery runs on the local driver's clusters; the "
-                                                 f"{platform.driver} driver does not do it yet")
     for place, limits, resources in _limited(estate):
         if resources and resources.memory_mib is not None and resources.memory_mib < limits.memory_hard_mib:
             add((*place, "resources", "memory_mib"),

@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import odooplane
-from odooplane.drivers.base import ClusterSpec, DesiredRuntime, FilestoreRef, MailListener, OdooWorkload, StackRef
+from odooplane.drivers.base import (
+    ClusterSpec,
+    DesiredRuntime,
+    FilestoreRef,
+    MailListener,
+    OdooWorkload,
+    ProcessSpec,
+    StackRef,
+)
 from odooplane.errors import PermanentError
 from odooplane.estate.models import Limits, ManagedCluster, Resources, Stack
 from odooplane.estate.resolve import DesiredEnvironment, DesiredPool, stack_source
@@ -359,6 +367,67 @@ def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool) -> EnvArti
                         admin_password=admin_password, base_url=base_url(ctx, env))
 
 
+WORKER_PROGRAM = "worker"
+
+
+def worker_spec(ctx: Context, *, rendering: bool = False) -> ProcessSpec:
+    """The supervised worker (schedules). It gets the environment variables the estate's secret
+    references name (supervisord itself starts with a clean environment). ``rendering``: for
+    ``odooplane render``, each value is ``<secret:NAME>`` and nothing is made on disk."""
+    import os
+    import re
+
+    from odooplane.store.secrets import KEY_ENV
+
+    text = ctx.valid.path.read_text(errors="replace")
+    names = set(re.findall(r"env:([A-Za-z_][A-Za-z0-9_]*)", text)) | {KEY_ENV, "ODOOPLANE_FAKE_NOW"}
+    env = {name: f"<secret:{name}>" if rendering else os.environ[name]
+           for name in sorted(names) if os.environ.get(name)}
+    writes, reads = worker_paths(ctx, text, create=not rendering)
+    return ProcessSpec(
+        name=WORKER_PROGRAM, kind="service",
+        argv=(odoo.own_python(), "-m", "odooplane", "--log-level", "info", "worker", "-f", str(ctx.valid.path)),
+        cwd=ctx.layout.root, log_file=ctx.layout.process_log(WORKER_PROGRAM), env=env, stop_wait_s=120,
+        priority=900, paths=writes, read_paths=reads,
+    )
+
+
+def worker_paths(ctx: Context, text: str, *, create: bool = True) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+    """The host paths the worker writes (its data directory, local backup repositories: made when
+    missing with ``create``) and reads (the estate file's directory and include roots, stacks' and
+    releases' code, the wheelhouse, ``file:`` secrets): a driver running it in a container mounts
+    them. Without ``create`` every path is listed, made or not."""
+    import re
+
+    from odooplane.estate.resolve import estate_path
+
+    estate = ctx.valid.estate
+    path = ctx.valid.path
+
+    def at(value: str) -> Path:
+        return estate_path(value, path)
+
+    writes = {ctx.layout.root, *([ctx.layout.runtime] if ctx.layout.runtime else [])}
+    for repo in estate.backups.repositories.values():
+        if repo.url and not repo.url.startswith("s3:"):
+            local = at(repo.url.removeprefix("local:"))
+            if create:
+                local.mkdir(parents=True, exist_ok=True, mode=0o700)  # restic would make it in the container
+            writes.add(local)
+    reads = {path.parent, *(at(r) for r in estate.platform.includes.roots)}
+    for stack in estate.stacks.values():
+        reads.update(at(p) for p in [*stack.addons_paths, *([stack.source] if stack.source else [])])
+    for release in estate.releases.values():
+        reads.update(at(p) for p in release.addons)
+    if estate.platform.compose.wheelhouse:
+        reads.add(at(estate.platform.compose.wheelhouse))
+    reads.update(at(ref) for ref in re.findall(r"file:([^\s'\"#,}\]]+)", text))
+    if not create:
+        return tuple(sorted(writes)), tuple(sorted(reads - writes))
+    existing = sorted(p for p in writes if p.exists())
+    return tuple(existing), tuple(sorted(p for p in reads - writes if p.exists()))
+
+
 def desired_runtime(ctx: Context) -> DesiredRuntime:
     """Everything the driver runs for the estate, as one value (what ``odooplane render`` renders):
     every pool's processes and service, every dedicated environment's workload, every route, every
@@ -390,6 +459,7 @@ def desired_runtime(ctx: Context) -> DesiredRuntime:
             if conn is not None:
                 clusters.append(ClusterSpec(name=name, port=conn.port, superuser_password=conn.password or "",
                                             settings=tuple(sorted(cluster.settings.items())),
-                                            bin_dir=cluster.bin_dir))
+                                            bin_dir=cluster.bin_dir, pitr=cluster.pitr is not None))
+    processes = (worker_spec(ctx, rendering=True),) if ctx.valid.scheduled() else ()
     return DesiredRuntime(workloads=tuple(workloads), routes=tuple(routes), pool_services=tuple(pools),
-                          clusters=tuple(clusters), mail_listeners=tuple(listeners))
+                          clusters=tuple(clusters), mail_listeners=tuple(listeners), processes=processes)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from odooplane.clock import wait_until
-from odooplane.drivers.base import ClusterSpec, FilestoreRef, OdooCommand, ProcessSpec
+from odooplane.drivers.base import ClusterSpec, FilestoreRef, OdooCommand
 from odooplane.errors import OdooplaneError, PermanentError, TemporaryError
 from odooplane.estate.models import ManagedCluster
 from odooplane.estate.resolve import DesiredEnvironment
@@ -19,6 +19,7 @@ from odooplane.operations import locks, templates, temporaries
 from odooplane.operations.context import Context
 from odooplane.operations.desired import (
     CREATING,
+    WORKER_PROGRAM,
     EnvArtifacts,
     OdooProcess,
     artifacts,
@@ -26,6 +27,7 @@ from odooplane.operations.desired import (
     owner,
     program_name,
     secret_name,
+    worker_spec,
 )
 from odooplane.operations.runner import Operation, StepFailed
 from odooplane.planner.observed import EnvObservation, Orphan
@@ -61,7 +63,8 @@ def ensure_cluster(ctx: Context, op: Operation, name: str) -> ClusterConn:
 
             extra = {**pitr.archiving(ctx, name, conn), **extra}
         spec = ClusterSpec(name=name, port=conn.port, superuser_password=conn.password or "",
-                           settings=tuple(sorted(extra.items())), bin_dir=cluster.bin_dir)
+                           settings=tuple(sorted(extra.items())), bin_dir=cluster.bin_dir,
+                           pitr=cluster.pitr is not None)
 
         def step(step_name: str, action: Callable[[], object], **kw: Any) -> object:
             return op.step(step_name, target, action, **kw)
@@ -91,61 +94,6 @@ def ensure_edge(ctx: Context, op: Operation) -> None:
 
 
 # -- the worker ----------------------------------------------------------------------------------
-
-WORKER_PROGRAM = "worker"
-
-
-def worker_spec(ctx: Context) -> ProcessSpec:
-    """The supervised worker (schedules). It gets the environment variables the estate's secret
-    references name (supervisord itself starts with a clean environment)."""
-    import os
-    import re
-
-    from odooplane.store.secrets import KEY_ENV
-
-    text = ctx.valid.path.read_text(errors="replace")
-    names = set(re.findall(r"env:([A-Za-z_][A-Za-z0-9_]*)", text)) | {KEY_ENV, "ODOOPLANE_FAKE_NOW"}
-    env = {name: os.environ[name] for name in sorted(names) if os.environ.get(name)}
-    writes, reads = worker_paths(ctx, text)
-    return ProcessSpec(
-        name=WORKER_PROGRAM, kind="service",
-        argv=(odoo.own_python(), "-m", "odooplane", "--log-level", "info", "worker", "-f", str(ctx.valid.path)),
-        cwd=ctx.layout.root, log_file=ctx.layout.process_log(WORKER_PROGRAM), env=env, stop_wait_s=120,
-        priority=900, paths=writes, read_paths=reads,
-    )
-
-
-def worker_paths(ctx: Context, text: str) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
-    """The host paths the worker writes (its data directory, local backup repositories) and reads
-    (the estate file's directory and include roots, stacks' and releases' code, the wheelhouse,
-    ``file:`` secrets) that exist: a driver running it in a container mounts them."""
-    import re
-
-    from odooplane.estate.resolve import estate_path
-
-    estate = ctx.valid.estate
-    path = ctx.valid.path
-
-    def at(value: str) -> Path:
-        return estate_path(value, path)
-
-    writes = {ctx.layout.root, *([ctx.layout.runtime] if ctx.layout.runtime else [])}
-    for repo in estate.backups.repositories.values():
-        if repo.url and not repo.url.startswith("s3:"):
-            local = at(repo.url.removeprefix("local:"))
-            local.mkdir(parents=True, exist_ok=True, mode=0o700)  # restic would make it in the container
-            writes.add(local)
-    reads = {path.parent, *(at(r) for r in estate.platform.includes.roots)}
-    for stack in estate.stacks.values():
-        reads.update(at(p) for p in [*stack.addons_paths, *([stack.source] if stack.source else [])])
-    for release in estate.releases.values():
-        reads.update(at(p) for p in release.addons)
-    if estate.platform.compose.wheelhouse:
-        reads.add(at(estate.platform.compose.wheelhouse))
-    reads.update(at(ref) for ref in re.findall(r"file:([^\s'\"#,}\]]+)", text))
-    existing = sorted(p for p in writes if p.exists())
-    return tuple(existing), tuple(sorted(p for p in reads - writes if p.exists()))
-
 
 def ensure_worker(ctx: Context, op: Operation) -> None:
     """Keep the worker supervised while any environment is backed up (schedules need no CLI)."""

@@ -11,7 +11,6 @@ therefore always marked as this estate's, and an unmarked one is never taken for
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -20,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
-from odooplane import faults
-from odooplane.clock import wait_until
+from odooplane import execute, faults
 from odooplane.drivers.base import FilestoreRef, Storage
 from odooplane.errors import LockedError, OdooplaneError
 from odooplane.operations import locks
@@ -318,7 +316,8 @@ def _clean_all(ctx: Context, items: list[Temporary]) -> list[str]:
 
 def _clean_one(ctx: Context, item: Temporary) -> str:
     if item.kind == "directory":
-        stopped = _stop_postmaster(Path(item.name))
+        # A scratch copy of a cluster (point-in-time recovery) left running by a killed restore.
+        stopped = ctx.driver.pitr.discard(Path(item.name)) if item.purpose == "pitr" else False
         shutil.rmtree(item.name, ignore_errors=True)
         return f"removed {item.describe()}" + (" (its scratch PostgreSQL stopped)" if stopped else "")
     if item.kind == "process":
@@ -344,44 +343,9 @@ def _clean_one(ctx: Context, item: Temporary) -> str:
     return f"removed {item.describe()}"
 
 
-def _stop_postmaster(directory: Path) -> bool:
-    """Stop a PostgreSQL server whose data directory is under ``directory`` (a scratch copy left
-    running by a killed restore): immediate shutdown of the pid its postmaster.pid names."""
-    import signal
-
-    for pid_file in (directory / "pgdata" / "postmaster.pid", directory / "postmaster.pid"):
-        try:
-            pid = int(pid_file.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            continue
-        if _signal_if(pid, str(pid_file.parent), signal.SIGQUIT, group=False):
-            wait_until(lambda: not Path(f"/proc/{pid}").exists(), timeout=30, interval=0.05)  # noqa: B023
-            return True
-    return False
-
-
-def _signal_if(pid: int, mark: str, sig: int, *, group: bool) -> bool:
-    """Send ``sig`` to ``pid`` (its process group with ``group``) only if that pid's command line
-    still contains ``mark`` (a pid may have been reused)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return False
-    if not mark or mark not in cmdline:
-        return False
-    try:
-        if group:
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
 def _stop_process(pid: int, mark: str) -> bool:
     """SIGKILL the process group of ``pid`` if that pid still runs a command line containing
     ``mark`` (a pid may have been reused since)."""
     import signal
 
-    return _signal_if(pid, mark, signal.SIGKILL, group=True)
+    return execute.signal_if(pid, mark, signal.SIGKILL, group=True)

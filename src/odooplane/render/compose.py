@@ -54,6 +54,7 @@ EDGE_SERVICE = "edge"
 EDGE_CONFIG_DIR = "/etc/traefik"  # traefik.yml + dynamic/ (the file provider's directory)
 EDGE_DYNAMIC_DIR = f"{EDGE_CONFIG_DIR}/dynamic"
 EDGE_LOG_DIR = "/var/log/traefik"
+EDGE_ACME_DIR = "/var/lib/traefik-acme"  # ACME's account and certificates (acme.json), when the edge has ACME
 EDGE_HTTP_PORT = 8000  # container ports: above 1024, so Traefik runs unprivileged
 EDGE_HTTPS_PORT = 8443
 EDGE_API_PORT = 8081
@@ -150,6 +151,7 @@ class EdgeService:
     entrypoint: tuple[str, ...] = ("traefik",)
     uid: int = dockerfile.EDGE_UID
     stop_grace_s: int = 10
+    acme_dir: str | None = None  # host directory (0700, the edge's uid) mounted at EDGE_ACME_DIR
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,7 @@ class PostgresService:
     settings: Mapping[str, str] = field(default_factory=dict)  # postgres -c name=value
     resources: Resources = field(default_factory=Resources)
     stop_grace_s: int = 60
+    pitr_dir: str | None = None  # where its point-in-time recovery volume (pgBackRest) is mounted
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,11 @@ class Project:
     clusters: tuple[PostgresService, ...] = ()
     mail_sink: SupportService | None = None
     worker: SupportService | None = None
+
+
+def pitr_volume(cluster: str) -> str:
+    """The volume of managed cluster ``cluster``'s point-in-time recovery (its pgBackRest repository)."""
+    return f"{cluster_service(cluster)}.pitr"
 
 
 def cluster_service(cluster: str) -> str:
@@ -351,7 +359,8 @@ def _edge(project: Project, edge: EdgeService) -> dict[str, Any]:
         "command": [config],
         "user": f"{edge.uid}:{edge.uid}",
         "volumes": [_mount(Mount(edge.config_dir, EDGE_CONFIG_DIR), where),
-                    _mount(Mount(edge.log_dir, EDGE_LOG_DIR, read_only=False), where)],
+                    _mount(Mount(edge.log_dir, EDGE_LOG_DIR, read_only=False), where),
+                    *([_mount(Mount(edge.acme_dir, EDGE_ACME_DIR, read_only=False), where)] if edge.acme_dir else [])],
         "ports": _published(tuple(ports), where),
         # traefik healthcheck asks the ping endpoint its static configuration names.
         "healthcheck": {"test": ["CMD", edge.entrypoint[0], "healthcheck", config], "interval": "10s",
@@ -370,6 +379,11 @@ def _postgres(project: Project, pg: PostgresService, secrets: dict[str, dict[str
     volume = f"{name}.data"
     secrets[secret] = {"file": pg.password, "labels": _labels(project, target=target)}
     volumes[volume] = {"labels": _labels(project, target=target, kind="storage")}
+    mounts = [{"type": "volume", "source": volume, "target": pg.data_dir, "read_only": False}]
+    if pg.pitr_dir is not None:
+        volumes[pitr_volume(pg.name)] = {"labels": _labels(project, target=target, kind="storage")}
+        mounts.append({"type": "volume", "source": pitr_volume(pg.name), "target": _abs(pg.pitr_dir, where),
+                       "read_only": False})
     command = ["postgres"]
     for key, value in sorted(pg.settings.items()):
         if not re.fullmatch(r"[a-z][a-z0-9_.]{0,63}", key) or not str(value).isprintable():
@@ -386,7 +400,7 @@ def _postgres(project: Project, pg: PostgresService, secrets: dict[str, dict[str
             "POSTGRES_INITDB_ARGS": "--encoding=UTF8 --locale=C",
         }, where),
         "secrets": [{"source": secret}],
-        "volumes": [{"type": "volume", "source": volume, "target": pg.data_dir, "read_only": False}],
+        "volumes": mounts,
         "ports": _published((Published(POSTGRES_PORT, pg.host_port),), where),
         "stop_signal": "SIGINT",  # fast shutdown: sessions are rolled back, nothing is lost
         "healthcheck": {"test": ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", str(POSTGRES_PORT),
@@ -508,15 +522,18 @@ class _NoAliases(yaml.SafeDumper):
 
 
 def edge_static(*, access_log: bool, trusted_proxies: tuple[str, ...] = (), https: bool = False,
-                redirect_http: bool = False, trace_endpoint: str | None = None) -> traefik.StaticInputs:
+                redirect_http: bool = False, trace_endpoint: str | None = None, acme_email: str | None = None,
+                acme_ca: str | None = None) -> traefik.StaticInputs:
     """The inputs of traefik.yml inside the edge container: entry points on the container ports
     the project publishes, the file provider on the mounted ``dynamic/``, Traefik's own log on
-    stdout (``docker compose logs edge``), the access log in the mounted log directory."""
+    stdout (``docker compose logs edge``), the access log in the mounted log directory, ACME's
+    storage (with ``acme_email``) in the mounted ACME directory."""
     return traefik.StaticInputs(
         http_address=f":{EDGE_HTTP_PORT}", api_address=f":{EDGE_API_PORT}", dynamic_dir=EDGE_DYNAMIC_DIR,
         access_log=f"{EDGE_LOG_DIR}/access.log" if access_log else None, log_file="",
         trusted_proxies=trusted_proxies, trace_endpoint=trace_endpoint,
         https_address=f":{EDGE_HTTPS_PORT}" if https else None, redirect_http=redirect_http,
+        acme_email=acme_email, acme_ca=acme_ca, acme_storage=f"{EDGE_ACME_DIR}/acme.json" if acme_email else None,
     )
 
 

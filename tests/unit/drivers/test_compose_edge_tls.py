@@ -51,6 +51,19 @@ def test_a_missing_certificate_file_is_named(tmp_path: Path) -> None:
         artifacts.edge_certificates(edge)
 
 
-def test_acme_is_refused_on_compose(tmp_path: Path) -> None:
-    with pytest.raises(PermanentError, match="ACME at the edge runs on the local driver"):
-        artifacts.edge_static(_edge(tmp_path, acme_email="ops@example.com"))
+def test_acme_keeps_its_storage_in_a_writable_directory_of_its_own(tmp_path: Path) -> None:
+    edge = _edge(tmp_path, acme_email="ops@example.com", acme_ca="https://acme.example.test/dir")
+    static = yaml.safe_load(artifacts.edge_static(edge))
+    acme = static["certificatesResolvers"]["acme"]["acme"]
+    assert acme == {"email": "ops@example.com", "storage": f"{render.EDGE_ACME_DIR}/acme.json",
+                    "caServer": "https://acme.example.test/dir", "httpChallenge": {"entryPoint": "web"}}
+    service = artifacts.edge_service(edge, image="odooplane/edge:1", edge_dir=tmp_path / "edge",
+                                     static=artifacts.edge_static(edge))
+    text = render.render(render.Project(name="p", estate="e", edge=service))
+    mounts = {m["target"]: m for m in yaml.safe_load(text)["services"]["edge"]["volumes"]}
+    assert mounts[render.EDGE_ACME_DIR]["source"] == str(tmp_path / "edge" / "acme")
+    assert mounts[render.EDGE_ACME_DIR]["read_only"] is False
+    assert mounts[render.EDGE_CONFIG_DIR]["read_only"] is True  # the rest of its configuration stays read-only
+    plain = _edge(tmp_path)
+    assert "certificatesResolvers" not in yaml.safe_load(artifacts.edge_static(plain))
+    assert artifacts.edge_service(plain, image="i", edge_dir=tmp_path, static="").acme_dir is None

@@ -69,6 +69,9 @@ def test_compose_driver_writes_what_render_shows(estate: Path, monkeypatch: pyte
     monkeypatch.setattr(Compose, "up", lambda self, *a, **k: None)
     monkeypatch.setattr(traefik.TraefikApi, "ping", lambda self: True)
     monkeypatch.setattr(os, "chown", lambda *a, **k: None)
+    monkeypatch.setattr(compose_images, "control", lambda *a, **k: "odooplane/control:built")
+    monkeypatch.setattr(ComposeDriver, "_revision_key", lambda self: compose_artifacts.RENDER_KEY)
+    monkeypatch.delenv("DOCKER_HOST", raising=False)  # the worker in the project, on the default socket
     driver = ComposeDriver(Layout(valid.data_dir), edge_spec(valid), None, estate_id="",
                            platform_name=valid.estate.platform.name,
                            settings=valid.estate.platform.compose)
@@ -78,7 +81,11 @@ def test_compose_driver_writes_what_render_shows(estate: Path, monkeypatch: pyte
         driver.configure_workload(w)
     route_all(driver, desired)
     driver.ensure_mail_sink({m.port: m.directory for m in desired.mail_listeners})
+    monkeypatch.setattr(driver.host, "process_names", lambda: [])
+    (worker,) = desired.processes  # the quick start's backups are scheduled
+    driver.ensure_process(worker)
     assert rendered.base == driver.root
+    assert "secrets/worker.env" in rendered.files and "\n  worker:\n" in rendered.files["compose.yaml"]
     assert written(driver.root, sorted(rendered.files)) == rendered.files
     assert "compose.yaml" in rendered.files and compose_artifacts.BUILT in rendered.files["compose.yaml"]
 
@@ -97,6 +104,8 @@ def test_local_driver_writes_what_render_shows(estate: Path, monkeypatch: pytest
     monkeypatch.setattr(driver.odoo, "check", lambda w: None)
     for w in desired.workloads:
         driver.ensure_workload(w)
+    for spec in desired.processes:
+        driver.ensure_process(spec)
     route_all(driver, desired)
     # The listener file is the operations' (operations/mail.py publishes it with this function).
     ctx.layout.mail.mkdir(parents=True)
@@ -104,3 +113,5 @@ def test_local_driver_writes_what_render_shows(estate: Path, monkeypatch: pytest
         {m.target: (m.port, m.directory) for m in desired.mail_listeners}))
     assert applied  # supervisord was asked to load the programs
     assert written(driver.layout.root, sorted(rendered.files)) == rendered.files
+    assert "supervisor/programs/worker.conf" in rendered.files or any(
+        p.endswith("worker.conf") for p in rendered.files), sorted(rendered.files)

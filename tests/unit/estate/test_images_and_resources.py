@@ -84,17 +84,21 @@ def test_resources_change_the_revision_and_no_resources_keep_it() -> None:
     assert _workload(memory_mib=3000).revision != _workload(memory_mib=3001).revision
 
 
-def test_point_in_time_recovery_on_compose_is_refused_at_its_path(tmp_path: Path) -> None:
+def test_point_in_time_recovery_on_compose_is_accepted(tmp_path: Path) -> None:
     text = COMPOSE.replace("clusters: {main: {kind: managed}}", "clusters: {main: {kind: managed, pitr: {}}}")
-    found = problems(tmp_path, text)
-    assert any("clusters.main.pitr" in p and "compose driver does not do it yet" in p for p in found), found
+    valid, found = validate.check(write(tmp_path, text))
+    assert valid is not None and not found, found
+    cluster = valid.estate.clusters["main"]
+    assert getattr(cluster, "pitr", None) is not None
 
 
-def test_acme_at_a_compose_edge_is_refused_at_its_path(tmp_path: Path) -> None:
+def test_acme_at_a_compose_edge_is_accepted(tmp_path: Path) -> None:
     text = COMPOSE.replace("driver: compose}", "driver: compose, edge: {tls: {https_port: 8443, acme: {email: "
                                                "ops@example.com}}}}")
-    found = problems(tmp_path, text)
-    assert any("platform.edge.tls.acme" in p and "certificate files" in p for p in found), found
+    valid, found = validate.check(write(tmp_path, text))
+    assert valid is not None and not found, found
+    tls = valid.estate.platform.edge.tls
+    assert tls is not None and tls.acme is not None
 
 
 def _source_stack(tmp_path: Path) -> str:

@@ -7,6 +7,8 @@ named symbolically there)."""
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,23 +93,28 @@ def odoo_service(w: OdooWorkload, managed: Collection[str], *, image: OdooImage,
                               resources=render.Resources(cpus=w.cpus, memory_mib=w.memory_mib))
 
 
+PITR_DIR = "/var/lib/pgbackrest"  # a managed cluster's pgBackRest volume, in its container
+
+
 def postgres_service(spec: ClusterSpec, *, image: str, password_file: str) -> render.PostgresService:
-    revision = hashlib.sha256(repr((image, spec.port, spec.settings, spec.superuser_password)).encode()
+    revision = hashlib.sha256(repr((image, spec.port, spec.settings, spec.superuser_password)
+                                   + (("pitr",) if spec.pitr else ())).encode()
                               ).hexdigest()[:16]
     return render.PostgresService(name=spec.name, image=image, password=password_file, host_port=spec.port,
-                                  revision=revision, settings={k: str(v) for k, v in spec.settings})
+                                  revision=revision, settings={k: str(v) for k, v in spec.settings},
+                                  pitr_dir=PITR_DIR if spec.pitr else None)
 
 
 CERTS_DIR = "certs"  # beside traefik.yml in the edge's configuration directory (mounted read-only)
 
 
+ACME_DIR = "acme"  # beside traefik.yml: the edge's ACME storage (0700, the edge's uid), mounted writable
+
+
 def edge_static(edge: EdgeSpec) -> str:
-    if edge.acme_email:
-        raise PermanentError("ACME at the edge runs on the local driver; on compose give the certificate files "
-                             "(platform.edge.tls.certificates)")
     return render_traefik.render_static(render.edge_static(
         access_log=edge.access_log, trusted_proxies=edge.trusted_proxies, https=edge.https_address is not None,
-        redirect_http=edge.redirect_http))
+        redirect_http=edge.redirect_http, acme_email=edge.acme_email, acme_ca=edge.acme_ca))
 
 
 def edge_certificates(edge: EdgeSpec) -> list[tuple[tuple[str, str], tuple[str, str]]]:
@@ -139,7 +146,8 @@ def edge_service(edge: EdgeSpec, *, image: str, edge_dir: Path, static: str) -> 
     return render.EdgeService(
         image=image, config_dir=str(edge_dir), log_dir=str(edge_dir / "logs"), http_port=int(port),
         api_port=edge.api_port, revision=hashlib.sha256((image + static).encode()).hexdigest()[:16],
-        bind=bind or "0.0.0.0", https_port=https_port)
+        bind=bind or "0.0.0.0", https_port=https_port,
+        acme_dir=str(edge_dir / ACME_DIR) if edge.acme_email else None)
 
 
 def route_text(route: render_traefik.EnvRoute) -> str:
@@ -163,6 +171,20 @@ def mail_sink_service(listeners: Mapping[int, Path], *, image: str, mail_dir: Pa
         revision=hashlib.sha256(repr((image, command)).encode()).hexdigest()[:16],
         ports=tuple(render.Published(port, port) for port in sorted(listeners)),
         mounts=(render.Mount(str(mail_dir), str(mail_dir), read_only=False),), uid=0, gid=0)
+
+
+RENDER_KEY = b""  # render's key for env_digest: the driver keys it with a random key of the project's
+
+
+def env_text(spec: ProcessSpec) -> str:
+    """The worker's secret file: its variables as a JSON object (``cli.main.load_env_file`` reads it)."""
+    return json.dumps(dict(spec.env), sort_keys=True)
+
+
+def env_digest(text: str, key: bytes) -> str:
+    """A digest of the worker's secret file keyed with ``key`` (the revision changes with a secret,
+    and a label never carries a plain hash of one)."""
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
 
 
 def worker_service(spec: ProcessSpec, *, image: str, env_file: str, env_digest: str,
@@ -200,8 +222,9 @@ def render_artifacts(desired: DesiredRuntime, *, root: Path, project: str, estat
                      settings: ComposeSettings, mail_dir: Path) -> Artifacts:
     """Every file the compose driver would write for ``desired``, by its path relative to its
     directory ``root`` (``<data_dir>/compose``): compose.yaml, each workload's odoo.conf (a secret
-    file), the edge's configuration. Images it would build are named ``odooplane/<name>:<built>``;
-    cluster password files are secrets only: they are not rendered."""
+    file), the edge's configuration, the worker's secret file (unless ``worker: host``; it mounts
+    the engine's default socket). Images it would build are named
+    ``odooplane/<name>:<built>``; cluster password files are secrets only: they are not rendered."""
     managed = {c.name for c in desired.clusters}
     secrets = root / "secrets"
     out: dict[str, str] = {}
@@ -225,8 +248,16 @@ def render_artifacts(desired: DesiredRuntime, *, root: Path, project: str, estat
     listeners = {m.port: m.directory for m in desired.mail_listeners}
     sink = (mail_sink_service(listeners, image=f"{REPOSITORY}/mail-sink:{BUILT}", mail_dir=mail_dir)
             if listeners else None)
+    worker = None
+    for spec in desired.processes:
+        if spec.name == WORKER and settings.worker != "host":
+            # Its secret file holds the placeholders; the revision is keyed on the real one's content.
+            text = env_text(spec)
+            out[str((secrets / "worker.env").relative_to(root))] = text
+            worker = worker_service(spec, image=f"{REPOSITORY}/control:{BUILT}", env_file=str(secrets / "worker.env"),
+                                    env_digest=env_digest(text, RENDER_KEY), socket=Path(ENGINE_SOCKET))
     out["compose.yaml"] = render.render(render.Project(
         name=project, estate=estate_id or "estate", odoo=tuple(sorted(services, key=lambda s: s.name)),
         edge=edge_service(edge, image=_built_or(settings.edge_image, "edge"), edge_dir=edge_dir, static=static),
-        clusters=clusters, mail_sink=sink))
+        clusters=clusters, mail_sink=sink, worker=worker))
     return dict(sorted(out.items()))

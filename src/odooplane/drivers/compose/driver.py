@@ -18,8 +18,6 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import functools
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -46,7 +44,6 @@ from odooplane.drivers.base import (
     ClusterState,
     Databases,
     EdgeSpec,
-    NoPointInTime,
     OdooCommand,
     OdooWorkload,
     PointInTime,
@@ -62,6 +59,7 @@ from odooplane.drivers.compose import artifacts, engine, images
 from odooplane.drivers.compose.artifacts import MAIL_SINK, WORKER
 from odooplane.drivers.compose.databases import ComposeDatabases
 from odooplane.drivers.compose.engine import Compose, Container
+from odooplane.drivers.compose.pitr import ComposePointInTime
 from odooplane.drivers.local.driver import LocalDriver
 from odooplane.drivers.local.storage import LocalStorage
 from odooplane.errors import PermanentError
@@ -204,7 +202,9 @@ class ComposeDriver:
                               or os.environ.get(artifacts.IN_CONTAINER_VAR) == "compose")
         self.storage: Storage = (AgentStorage(self.run_agent, ensure=self._ensure_storage, remove=self.remove_volume)
                                  if self.agent_storage else ComposeStorage(self))
-        self.pitr: PointInTime = NoPointInTime("compose")
+        self._pitr = ComposePointInTime(project=self.project, estate_id=estate_id, root=self.root,
+                                        find=self._running_cluster, image=self._postgres_image)
+        self.pitr: PointInTime = self._pitr
         self.databases: Databases = ComposeDatabases(self._cluster_container)
         self._ps: tuple[float, list[Container]] | None = None
         self._built_sources: dict[str, str] = {}
@@ -302,6 +302,7 @@ class ComposeDriver:
         images Odooplane built that no container uses any more (the engine refuses to remove one
         another estate's containers still use: it stays)."""
         self.compose.down(volumes=True)
+        self._pitr.remove_all()  # restored scratch copies a killed run left
         built = engine.docker("image", "ls", "--filter", "label=odooplane.content", "--format",
                               "{{.Repository}}:{{.Tag}}", check=False).stdout.split()
         for tag in built:
@@ -538,11 +539,22 @@ class ComposeDriver:
         engine.docker("volume", "rm", "--force", f"{self.project}_{storage}", check=False)
 
     # -- managed clusters -------------------------------------------------------------------------
-    @_exclusive
-    def ensure_cluster(self, spec: ClusterSpec, *, step: Step) -> None:
+    def _postgres_image(self) -> str:
         image = self.settings.postgres_image
         if image == "build":
             image = images.postgres(self.root / "images", base=self.settings.base_image)
+        return image
+
+    def _running_cluster(self, name: str) -> str:
+        found = self._container(render.cluster_service(name))
+        if found is None or found.state != "running":
+            raise PermanentError(f"cluster {name}: its container is not running "
+                                 f"({found.status if found else 'not created'}); run apply")
+        return found.id
+
+    @_exclusive
+    def ensure_cluster(self, spec: ClusterSpec, *, step: Step) -> None:
+        image = self._postgres_image()
         data = self._load()
         password = self._secret(f"pg-{spec.name}.password", spec.superuser_password,
                                 uid=dockerfile.POSTGRES_UID, gid=dockerfile.POSTGRES_UID)
@@ -570,14 +582,13 @@ class ComposeDriver:
     def _cluster_container(self, conn: ClusterConn) -> str | None:
         """The running container of the managed cluster ``conn`` reaches (None: a cluster this
         driver does not run, such as an external one)."""
+        scratch = self._pitr.container_of(conn)  # a copy restored to a time: dumped in its own container
+        if scratch is not None:
+            return scratch
         service = self._load()["clusters"].get(conn.name)
         if service is None or service.get("host_port") != conn.port:
             return None
-        found = self._container(render.cluster_service(conn.name))
-        if found is None or found.state != "running":
-            raise PermanentError(f"cluster {conn.name}: its container is not running "
-                                 f"({found.status if found else 'not created'}); run apply")
-        return found.id
+        return self._running_cluster(conn.name)
 
     @_exclusive
     def remove_cluster(self, name: str) -> None:
@@ -606,7 +617,8 @@ class ComposeDriver:
         image = self.settings.edge_image
         if image == "build":
             image = images.traefik(self.root / "images", base=self.settings.base_image, binary=Path(traefik.binary()))
-        for directory in (self._edge_dir, self._edge_dir / "dynamic", self._edge_dir / "logs"):
+        acme = [self._edge_dir / artifacts.ACME_DIR] if edge.acme_email else []
+        for directory in (self._edge_dir, self._edge_dir / "dynamic", self._edge_dir / "logs", *acme):
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chown(directory, dockerfile.EDGE_UID, dockerfile.EDGE_UID)
         static = artifacts.edge_static(edge)
@@ -803,11 +815,10 @@ class ComposeDriver:
         socket = engine.socket_path()
         if socket is None:
             raise PermanentError("the worker runs in a container only against an engine of this host")
-        env_text = json.dumps(dict(spec.env), sort_keys=True)
-        env_file = self._secret("worker.env", env_text, uid=0, gid=0)
-        digest = hmac.new(self._revision_key(), env_text.encode(), hashlib.sha256).hexdigest()
-        return artifacts.worker_service(spec, image=self._control_image(), env_file=env_file, env_digest=digest,
-                                        socket=socket)
+        text = artifacts.env_text(spec)
+        env_file = self._secret("worker.env", text, uid=0, gid=0)
+        return artifacts.worker_service(spec, image=self._control_image(), env_file=env_file,
+                                        env_digest=artifacts.env_digest(text, self._revision_key()), socket=socket)
 
     @_exclusive
     def _ensure_worker(self, spec: ProcessSpec) -> bool:

@@ -98,8 +98,9 @@ def traefik(root: Path, *, base: str, binary: Path) -> str:
 @_serialised
 def postgres(root: Path, *, base: str, major: int = 15) -> str:
     debs = root / "debs"
-    if not any(debs.glob(f"postgresql-{major}_*.deb")):
-        images.download_debs(debs, (f"postgresql-{major}",), base=base)
+    # pgBackRest beside the server: WAL archiving and restores to a time run in its container.
+    if not any(debs.glob(f"postgresql-{major}_*.deb")) or not any(debs.glob("pgbackrest_*.deb")):
+        images.download_debs(debs, (f"postgresql-{major}", "pgbackrest"), base=base)
     context = images.postgres_context(root / "postgres", base=base, major=major, debs=debs)
     return images.ensure_image(context, f"{REPOSITORY}/postgres").tag
 

@@ -88,6 +88,8 @@ def render_artifacts(desired: DesiredRuntime, *, layout: Layout, edge: EdgeSpec,
         out[layout.route_file(route.name)] = render_traefik.render_env(route)
     for service in desired.pool_services:
         out[layout.pool_route_file(service.name.removeprefix("pool-"))] = render_traefik.render_pool(service)
+    for spec in desired.processes:  # the worker, supervised like the rest
+        out[program_file(layout, spec.name)] = render_supervisor.render_program(program(spec))
     if desired.mail_listeners:
         out[layout.mail_listeners] = mailcatcher.listeners_text(
             {m.target: (m.port, m.directory) for m in desired.mail_listeners})

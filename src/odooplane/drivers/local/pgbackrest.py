@@ -118,6 +118,9 @@ class PgBackRestConfig:
     compress_type: str = "zst"
     process_max: int = 1
     pgbackrest_bin: str = "pgbackrest"
+    # Where pgBackRest runs when not on this host: a command prefix (``docker exec --user postgres
+    # <container>`` for a cluster in a container). Its paths are then that place's, not this host's.
+    exec_prefix: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _STANZA_RE.match(self.stanza):
@@ -384,13 +387,14 @@ def _run(
     env: dict[str, str] = {}
     if needs_db and cfg.pg_password:
         env["PGPASSWORD"] = cfg.pg_password
+    inside = bool(cfg.exec_prefix)
     return execute.run(
-        argv,
+        [*cfg.exec_prefix, *argv],
         env=env,
-        cwd=cfg.base_dir,
+        cwd=None if inside else cfg.base_dir,
         secrets=[cfg.pg_password] if cfg.pg_password else [],
         timeout=timeout,
-        user=cfg.os_user,
+        user=None if inside else cfg.os_user,
         check=check,
         what=what,
     )
@@ -401,10 +405,12 @@ def _run(
 
 
 def stanza_create(cfg: PgBackRestConfig, *, timeout: float = 120) -> None:
-    """Write the config (:func:`prepare`) and create the stanza from the running cluster.
-    Idempotent (pgBackRest accepts an existing stanza of the same cluster). Raise CommandFailed
-    if the cluster is down or the repository belongs to another cluster."""
-    prepare(cfg)
+    """Write the config (:func:`prepare`; with ``exec_prefix`` the caller has written it where
+    pgBackRest runs) and create the stanza from the running cluster. Idempotent (pgBackRest
+    accepts an existing stanza of the same cluster). Raise CommandFailed if the cluster is down or
+    the repository belongs to another cluster."""
+    if not cfg.exec_prefix:
+        prepare(cfg)
     _run(cfg, stanza_create_argv(cfg), what=f"pgbackrest stanza-create {cfg.stanza}", timeout=timeout, needs_db=True)
 
 
@@ -589,7 +595,14 @@ def latest_restorable(cfg: PgBackRestConfig) -> dt.datetime | None:
 def _written_at(cfg: PgBackRestConfig, repo_relative: str, entry: Mapping[str, object]) -> dt.datetime | None:
     """Return when a repository file was written: its mtime to the microsecond for a posix
     repository, else the whole second ``repo-ls`` reports."""
-    if cfg.repo.type == "posix":
+    if cfg.repo.type == "posix" and cfg.exec_prefix:
+        found = execute.run([*cfg.exec_prefix, "stat", "--format=%.6Y", str(cfg.repo.path / repo_relative)],
+                            check=False, timeout=60, what="stat of an archived WAL segment")
+        try:
+            return dt.datetime.fromtimestamp(float(found.stdout.strip()), dt.UTC)
+        except ValueError:
+            pass
+    elif cfg.repo.type == "posix":
         try:
             return dt.datetime.fromtimestamp((cfg.repo.path / repo_relative).stat().st_mtime, dt.UTC)
         except OSError:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import signal
 import socket
 from pathlib import Path
 from typing import Literal
 
+from odooplane import execute
+from odooplane.clock import wait_until
 from odooplane.drivers.base import PitrBackup, PitrSpec, ScratchCluster, Step
 from odooplane.drivers.local import clusters, managed_pg, pgbackrest
 from odooplane.drivers.local.pgbackrest import PgBackRestConfig
@@ -102,3 +105,16 @@ class LocalPointInTime:
             root.parent.rmdir()
         except OSError:
             pass
+
+    def discard(self, scratch_dir: Path) -> bool:
+        """Immediate shutdown of the postmaster of a scratch copy under ``scratch_dir`` (the pid its
+        postmaster.pid names, if that process still is it); the directory is the caller's to remove."""
+        for pid_file in (scratch_dir / "pgdata" / "postmaster.pid", scratch_dir / "postmaster.pid"):
+            try:
+                pid = int(pid_file.read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+            if execute.signal_if(pid, str(pid_file.parent), signal.SIGQUIT, group=False):
+                wait_until(lambda: not Path(f"/proc/{pid}").exists(), timeout=30, interval=0.05)  # noqa: B023
+                return True
+        return False
