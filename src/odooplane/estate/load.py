@@ -103,11 +103,29 @@ class _IncludePolicy:
     max_file_bytes: int
 
 
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, composing nodes only, counting them and bounding their depth."""
+# libyaml's scanner and parser when PyYAML was built with it (several times faster on a large
+# estate); the composer stays PyYAML's Python one, so every node is counted and its depth bounded.
+try:
+    from yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]
+
+    _PARSING: tuple[type, ...] = (_CParser,)
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _PARSING = (yaml.parser.Parser, yaml.scanner.Scanner, yaml.reader.Reader)
+
+
+class _Loader(yaml.composer.Composer, *_PARSING, SafeConstructor, yaml.resolver.Resolver):  # type: ignore[misc]
+    """A safe loader composing nodes only, counting them and bounding their depth."""
 
     def __init__(self, text: str) -> None:
-        super().__init__(text)
+        if len(_PARSING) == 1:
+            _CParser.__init__(self, text)
+        else:  # pragma: no cover - PyYAML built without libyaml
+            yaml.reader.Reader.__init__(self, text)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
         self.composed = 0
         self.depth = 0
 
@@ -116,7 +134,7 @@ class _Loader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            line = self.peek_event().start_mark.line + 1  # type: ignore[no-untyped-call]
+            line = self.peek_event().start_mark.line + 1
             raise _KeyProblem(f"nested more than {MAX_DEPTH} levels deep", line)
         self.composed += 1
         try:
@@ -299,6 +317,8 @@ def read_yaml(path: Path, *, prefix: PathKey = (), limit: int = ESTATE_FILE_MIB 
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}" if mark else str(path)
+        if "maximum nesting depth" in (exc.problem or ""):  # libyaml's own bound, met before ours
+            return None, origins, [Problem(where, "", f"nested more than {MAX_DEPTH} levels deep")]
         return None, origins, [Problem(where, "", f"invalid YAML: {_safe_yaml_problem(exc)}")]
     except yaml.YAMLError as exc:
         return None, origins, [Problem(str(path), "", f"invalid YAML: {_safe_yaml_problem(exc)}")]

@@ -194,13 +194,13 @@ def plan(valid: ValidEstate, observed: Observed, *, prune: bool = False,
     for env in valid.environments:
         env_obs = observed.envs.get(env.ref)
         if env_obs is not None:
-            result.changes.extend(env_changes(env, env_obs, template=(templates or {}).get(str(env.ref)),
+            result.changes.extend(env_changes(env, env_obs, template=templates.get(str(env.ref)) if templates else None,
                                               retry_failed=retry_failed))
     for leftover in observed.leftovers:
         action: Action = "recover" if leftover.kind == "swap" else "remove"
         what = "finish or undo it" if action == "recover" else "remove it"
         result.changes.append(Change(leftover.target, leftover.kind, action, f"{leftover.description}: {what}"))
-    desired = {str(env.ref) for env in valid.environments}
+    desired = {str(env.ref) for env in valid.environments} if observed.orphans else set()
     for orphan in observed.orphans:
         label = f"{orphan.kind} {orphan.name}"
         if orphan.kind == "database" and orphan.target in desired:
