@@ -79,7 +79,7 @@ def test_a_scratch_copy_name_docker_would_refuse_is_refused_first(tmp_path: Path
     driver = compose_pitr.ComposePointInTime(project="p", estate_id="e", root=tmp_path, find=lambda n: n,
                                              image=lambda: "i")
     with pytest.raises(PermanentError, match="cannot name a scratch copy"):
-        driver._scratch_names(name)
+        driver._scratch_name(name)
 
 
 def test_a_scratch_copy_is_dumped_in_its_own_container_and_only_this_projects(tmp_path: Path) -> None:

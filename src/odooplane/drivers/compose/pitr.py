@@ -185,10 +185,11 @@ class ComposePointInTime:
         container = conn.name.removeprefix(RESTORED)
         return container if conn.name.startswith(RESTORED) and container.startswith(f"{self.project}-pitr-") else None
 
-    def _scratch_names(self, name: str) -> tuple[str, str]:
+    def _scratch_name(self, name: str) -> str:
+        """The name of scratch copy ``name``'s container and of its volume."""
         if not _NAME_RE.fullmatch(name):
             raise PermanentError(f"{name!r} cannot name a scratch copy (letters, digits, '-', '_', '.')")
-        return f"{self.project}-pitr-{name}", f"{self.project}-pitr-{name}"
+        return f"{self.project}-pitr-{name}"
 
     def _labels(self, spec: PitrSpec) -> list[str]:
         return ["--label", f"{LABEL_SCRATCH}={self.project}", "--label", f"{LABEL_CLUSTER}={spec.name}"]
@@ -232,7 +233,7 @@ class ComposePointInTime:
                 if self._wait_promoted(copy) == "promoted":
                     return copy
                 log = copy.log_tail(40)
-                if attempt == 1 and at is not None and pgbackrest._END_BEFORE_TARGET in log:
+                if attempt == 1 and at is not None and pgbackrest.END_BEFORE_TARGET in log:
                     # Every archived commit is older than the target: the end of the archive IS the
                     # state at the target. Replay to the end and promote.
                     self._one_off(image, [data], POSTGRES_USER, "sed", "-i", "/^[[:space:]]*recovery_target/d",
@@ -274,7 +275,7 @@ class ComposePointInTime:
         return outcome[-1]
 
     def scratch(self, spec: PitrSpec, *, at: dt.datetime | None, name: str) -> ScratchCluster:
-        container, volume = self._scratch_names(name)
+        container = volume = self._scratch_name(name)
         self.discard(self.scratch_dir(spec, name))  # what a killed attempt of the same name left
         return self._restore(spec, at=at, container=container, volume=volume,
                              volume_labels={LABEL_SCRATCH: self.project, LABEL_CLUSTER: spec.name})
@@ -299,7 +300,7 @@ class ComposePointInTime:
 
     # -- leftovers ----------------------------------------------------------------------------------
     def discard(self, scratch_dir: Path) -> bool:
-        container, volume = self._scratch_names(scratch_dir.name)
+        container = volume = self._scratch_name(scratch_dir.name)
         found = engine.docker("ps", "--all", "--quiet", "--filter", f"name=^/{container}$", check=False).stdout.strip()
         if found:
             engine.docker("rm", "--force", container, timeout=120)

@@ -59,7 +59,7 @@ COMPRESS_TYPES = ("none", "gz", "bz2", "lz4", "zst")
 RESTORE_LOG = "postgres.log"
 _STANZA_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _WAL_SEGMENT_RE = re.compile(r"^[0-9A-F]{24}$")
-_END_BEFORE_TARGET = "recovery ended before configured recovery target was reached"
+END_BEFORE_TARGET = "recovery ended before configured recovery target was reached"
 
 Setting = str | int | bool
 
@@ -812,7 +812,7 @@ def restore_to_time(
                             time.monotonic() - started)
                 return copy
             log = _log_tail(copy.log_file, 40)
-            if attempt == 1 and target_time is not None and _END_BEFORE_TARGET in log:
+            if attempt == 1 and target_time is not None and END_BEFORE_TARGET in log:
                 # Every archived commit is older than the target: the end of the archive IS the
                 # state at the target. Replay to the end and promote.
                 logger.info("restore %s: target after the last archived commit; replaying the whole archive",
