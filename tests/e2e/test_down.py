@@ -117,3 +117,25 @@ def test_purge_after_a_plain_down_drops_the_managed_cluster_without_restarting_o
     assert result["failures"] == [] and f"database {t}_prod" in result["purged"] and "cluster main" in result["purged"]
     assert log.read_text().count("HTTP service") == starts, "Odoo was not started again only to be stopped"
     assert {p.name for p in estate.data_dir.iterdir()} <= {"state.db", "secret.key", "logs", "backups"}
+
+
+def test_purge_drops_what_a_killed_apply_left_before_the_roles(tmp_path: Path) -> None:
+    """A database killed between CREATE DATABASE and its marker has no marker: only the registry
+    of temporaries knows it. The purge removes it first, so its owner can be dropped too."""
+    t = unique("k")
+    estate = make_estate(tmp_path, {t: {"environments": {"prod": {}}}})
+    killed = estate.cli("apply", str(estate.path), "-q", check=False,
+                        extra_env={"ODOOPLANE_TEST_KILL_POINT": "create-database:created"})
+    assert killed.returncode < 0
+    with psycopg.connect(os.environ["ODOOPLANE_TEST_PG"], autocommit=True) as conn:
+        left = [r[0] for r in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'opl\\_new\\_%%' AND pg_get_userbyid(datdba) = %s",
+            (f"{t}_prod",)).fetchall()]
+    assert len(left) == 1, "the kill left the half-made database, under its scratch name"
+    proc = estate.cli("down", "-f", str(estate.path), "--purge", "--yes", "--json")
+    result = json.loads(proc.stdout)
+    assert result["failures"] == []
+    assert any(left[0] in line for line in result["purged"]), result["purged"]
+    with psycopg.connect(os.environ["ODOOPLANE_TEST_PG"], autocommit=True) as conn:
+        assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (left[0],)).fetchone() is None
+        assert conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (f"{t}_prod",)).fetchone() is None

@@ -15,6 +15,7 @@ from odooplane.errors import LockedError, OdooplaneError
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import mail, moves, observe, pools, provision, templates, temporaries, upgrades
 from odooplane.operations.context import Context
+from odooplane.operations.desired import artifacts
 from odooplane.operations.runner import Operation, StepFailed, StepRecord
 from odooplane.planner import plan as planner
 from odooplane.planner.observed import Observed
@@ -94,12 +95,12 @@ def converge(
         provision.ensure_edge(ctx, op)
         provision.ensure_worker(ctx, op)
         if runtime_changes:
-            observed, _ = observe.observe(ctx, health=True)  # clusters and the edge are up now
+            observed, _ = observe.observe(ctx, health="probe")  # clusters and the edge are up now
         if observed.leftovers:
             # What killed operations left: removed (swaps finished) before anything else looks at
             # the databases, so no orphan pass ever mistakes them for data to keep or to drop.
             op.step("leftovers", "runtime", lambda: temporaries.clean_up(ctx))
-            observed, _ = observe.observe(ctx, health=True)
+            observed, _ = observe.observe(ctx, health="probe")
         _remove_orphans(ctx, op, observed, prune=prune, result=result)
         op.step("mail", "runtime", lambda: mail.publish(ctx))  # the worker catches non-production mail
         for template in templates.desired(ctx):
@@ -118,6 +119,13 @@ def converge(
                     broken_pools.add(pool.name)
         pending = [env for env in ctx.valid.environments if env.pool not in broken_pools and planner.actionable(
             planner.env_changes(env, observed.envs[env.ref], retry_failed=retry_failed))]
+        new_routes = [env for env in pending if not observed.envs[env.ref].route_exists]
+        if len(new_routes) > 1:
+            try:
+                op.step("routes", "edge", lambda: _write_new_routes(ctx, new_routes),
+                        detail=f"{len(new_routes)} new environment(s)")
+            except StepFailed as exc:
+                result.failures.append(str(exc))  # each environment's own route step tries again
 
         def converge_one(env_index: int) -> str | None:
             env = pending[env_index]
@@ -146,6 +154,25 @@ def converge(
         result.steps = list(op.records)
         result.duration_s = ctx.clock.monotonic() - started
         return result
+
+
+def _write_new_routes(ctx: Context, envs: list[DesiredEnvironment]) -> int:
+    """Write the routes of every new environment at once, before any is converged: the edge
+    re-reads its dynamic configuration once for the batch instead of once per environment (each
+    reading parses every route file, so one write per environment costs the square of the estate).
+    Until an environment's database exists its hostname gets the pool's database selector or a
+    502, never another tenant. An environment whose artifacts cannot be made yet is left to its
+    own convergence, which reports why."""
+    written = 0
+    for env in envs:
+        try:
+            art = artifacts(ctx, env, create=True)
+        except OdooplaneError:
+            continue
+        if art is not None:
+            ctx.driver.ensure_route(art.route)
+            written += 1
+    return written
 
 
 def _upgrade(ctx: Context, op: Operation, env: DesiredEnvironment, result: ApplyResult) -> str | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -21,13 +22,15 @@ from pathlib import Path
 from odooplane.actions import estate_file
 from odooplane.errors import OdooplaneError
 from odooplane.estate.models import ManagedCluster
-from odooplane.operations import observe, provision
+from odooplane.operations import observe, provision, temporaries
 from odooplane.operations.context import Context
 from odooplane.operations.runner import Operation, StepFailed
 from odooplane.services import postgres
+from odooplane.services.postgres import ClusterConn
 from odooplane.store import ports
 
 Progress = Callable[[str], None]
+DROP_PARALLEL = 4  # databases dropped at once per cluster
 
 
 @dataclass
@@ -87,30 +90,37 @@ def _settle(ctx: Context, programs: list[str]) -> None:
 
 
 def _purge_data(ctx: Context, op: Operation, result: DownResult) -> None:
-    """Drop every database and role this estate owns on every reachable cluster (by marker)."""
+    """Drop every database and role this estate owns on every reachable cluster (by marker), and
+    first what killed or failed operations left (a half-made database has no marker yet, and its
+    owner could not be dropped while it exists)."""
+    conns: dict[str, ClusterConn] = {}
     for name in ctx.estate.clusters:
         try:
-            conn = provision.ensure_cluster(ctx, op, name)
+            conns[name] = provision.ensure_cluster(ctx, op, name)
         except StepFailed as exc:
             result.failures.append(str(exc))
-            continue
-        for proc in ctx.driver.process_names():
-            if proc.startswith(("odoo-", "pool-")):
-                op.step("remove-process", proc, partial(ctx.driver.remove_process, proc))
+    for proc in ctx.driver.process_names():
+        if proc.startswith(("odoo-", "pool-")):
+            op.step("remove-process", proc, partial(ctx.driver.remove_process, proc))
+    result.purged.extend(op.step("clean-up", "leftovers", partial(temporaries.clean_up, ctx, operation_id=op.op_id)))
+    for conn in conns.values():
         dbs, roles = postgres.owned_objects(conn, ctx.estate_id)
-        for db, target in sorted(dbs.items()):
+
+        def drop(item: tuple[str, str], conn: ClusterConn = conn) -> str:
+            db, target = item
             op.step("drop-database", target, partial(postgres.drop_database, conn, db))
-            result.purged.append(f"database {db}")
+            return f"database {db}"
+
+        # Dropped a few at a time: each DROP DATABASE waits mostly on the cluster's disk, and a
+        # bounded number in flight keeps the cluster serving its other databases meanwhile.
+        with ThreadPoolExecutor(max_workers=DROP_PARALLEL) as pool:
+            result.purged.extend(pool.map(drop, sorted(dbs.items())))
         for role, target in sorted(roles.items()):
             op.step("drop-role", target, partial(postgres.drop_role, conn, role))
             result.purged.append(f"role {role}")
-    for env in ctx.valid.environments:
-        ports.release(ctx.store, owner=f"env/{env.ref}")
-        ctx.secrets.delete_prefix(f"env/{env.ref}/")
-    for pool in ctx.valid.pools:
-        ports.release(ctx.store, owner=f"pool/{pool.name}")
-        ctx.secrets.delete_prefix(f"pool/{pool.name}/")
-    ctx.secrets.delete_prefix("template/")
+    owners = [f"env/{env.ref}" for env in ctx.valid.environments] + [f"pool/{p.name}" for p in ctx.valid.pools]
+    ports.release_all(ctx.store, owners)
+    ctx.secrets.delete_prefixes([f"{owner}/" for owner in owners] + ["template/"])
 
 
 def plaintext_dirs(ctx: Context) -> list[Path]:

@@ -102,7 +102,7 @@ def _move_pending(valid: validate.ValidEstate, ref: EnvRef) -> bool:
 
     ctx = estate_file.context(valid.path)
     try:
-        observed, _ = observe.observe(ctx, health=False)
+        observed, _ = observe.observe(ctx, health="none")
         env = valid.environment(ref)
         obs = observed.envs.get(ref)
         if any(leftover.target == str(ref) for leftover in observed.leftovers):

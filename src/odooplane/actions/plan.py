@@ -9,12 +9,14 @@ from odooplane.operations import observe
 from odooplane.planner import plan as planner
 
 
-def run(path: Path | None, *, prune: bool = False, retry_failed: bool = False) -> planner.Plan:
+def run(path: Path | None, *, prune: bool = False, retry_failed: bool = False, probe: bool = False) -> planner.Plan:
+    """Plan from what is observed now. Health comes from the last sweep where it is recent (no
+    request per environment); ``probe`` asks every process now, as apply does."""
     ctx = estate_file.context(path)
     try:
         from odooplane.actions.apply import template_sources
 
-        observed, _ = observe.observe(ctx)
+        observed, _ = observe.observe(ctx, health="probe" if probe else "recorded")
         return planner.plan(ctx.valid, observed, prune=prune, templates=template_sources(ctx),
                             retry_failed=retry_failed)
     finally:

@@ -22,6 +22,7 @@ class EnvStatus:
     runtime: str  # "simulator 18.0" or "odoo 18.0"
     state: str  # running | stopped | not provisioned | …
     health: str  # ok | failing | unknown
+    health_checked_at: str | None  # when the health sweep it comes from ran (ISO, UTC); None: probed now
     url: str
     hostnames: list[str]
     pid: int | None
@@ -79,7 +80,9 @@ def failure_reason(record: Evidence) -> str:
     return str(record.data.get("error") or record.summary)
 
 
-def run(path: Path | None, *, tenant: str | None = None) -> EstateStatus:
+def run(path: Path | None, *, tenant: str | None = None, probe: bool = False) -> EstateStatus:
+    """Every environment's state. Health comes from the last health sweep where it is recent (and
+    younger than the process), else from a probe now; ``probe``: every process is asked now."""
     ctx = estate_file.context(path)
     try:
         from odooplane.store import evidence
@@ -101,7 +104,7 @@ def run(path: Path | None, *, tenant: str | None = None) -> EstateStatus:
                 newest_verification.setdefault(record.target, record.ok)
                 if record.ok:
                     verified.setdefault(record.target, stamp)
-        observed, arts = observe.observe(ctx, health=True, stats=True)
+        observed, arts = observe.observe(ctx, health="probe" if probe else "recorded", stats=True)
         edge = ctx.estate.platform.edge
         rows = []
         for env in ctx.valid.environments:
@@ -129,6 +132,7 @@ def run(path: Path | None, *, tenant: str | None = None) -> EstateStatus:
                     runtime=f"{'simulator' if env.stack.simulator else 'odoo'} {env.stack.series}",
                     state=state,
                     health=health,
+                    health_checked_at=obs.health_at.isoformat() if obs.health_at else None,
                     url=f"http://{env.hostnames[0]}{port_suffix}/",
                     hostnames=list(env.hostnames),
                     pid=obs.process.pid if obs.process and obs.process.running else None,

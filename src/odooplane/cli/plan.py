@@ -39,12 +39,14 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
         retry_failed: bool = typer.Option(False, "--retry-failed", help="Plan as apply --retry-failed would: "
                                           "the upgrades that failed and were rolled back, tried again."),
+        probe: bool = typer.Option(False, "--probe", help="Ask every Odoo process for its health now, as apply "
+                                   "does (default: the last health sweep's result where it is recent)."),
     ) -> None:
         """Show what apply would change, from what runs now (nothing is changed)."""
         from odooplane.actions import plan as action
 
         with errors():
-            result = action.run(estate, prune=prune, retry_failed=retry_failed)
+            result = action.run(estate, prune=prune, retry_failed=retry_failed, probe=probe)
         if as_json:
             print_json(result.as_dict())
         else:

@@ -32,18 +32,35 @@ def verified_cell(env: EnvStatus) -> str:
     return env.last_verified or "[yellow]never[/]"
 
 
+def health_cell(env: EnvStatus) -> str:
+    """The *health* column: the state, with the age of the sweep it comes from (none: probed now)."""
+    if env.health_checked_at is None:
+        return styled(env.health)
+    import datetime as dt
+
+    age = dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(env.health_checked_at)
+    seconds = max(0, int(age.total_seconds()))
+    ago = f"{seconds}s" if seconds < 120 else f"{seconds // 60}m"
+    return f"{styled(env.health)} [dim]({ago} ago)[/]"
+
+
 def register(app: typer.Typer) -> None:
     @app.command("status")
     def status(
         estate: Path = typer.Option(None, "--estate", "-f", help="Estate file (default: the last applied)."),
         tenant: str = typer.Option(None, "--tenant", "-t", help="Only this tenant."),
         as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+        probe: bool = typer.Option(False, "--probe", help="Ask every Odoo process for its health now "
+                                   "(default: the last health sweep's result where it is recent)."),
     ) -> None:
-        """Every environment: runtime, URL, process, health, ports, database. Exit 5 if one is unhealthy."""
+        """Every environment: runtime, URL, process, health, ports, database. Exit 5 if one is unhealthy.
+
+        Health is the last sweep's (worker or `odooplane health`) when it is younger than 15 minutes
+        and than the process, with its age; an environment without one is probed now."""
         from odooplane.actions import status as action
 
         with errors():
-            result = action.run(estate, tenant=tenant)
+            result = action.run(estate, tenant=tenant, probe=probe)
         if as_json:
             print_json(result.as_dict())
         else:
@@ -75,7 +92,7 @@ def register(app: typer.Typer) -> None:
                     env.runtime,
                     env.placement.replace("shared:", "pool "),
                     styled(env.state),
-                    styled(env.health),
+                    health_cell(env),
                     styled(env.route),
                     env.url,
                     str(env.pid or "-"),

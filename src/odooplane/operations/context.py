@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,23 @@ class Context:
     actor: str = field(default_factory=actor_name)
     odoo_user: service_users.ServiceUser | None = None  # who Odoo runs as (None: as ourselves)
     provisional: Provisional | None = None  # render only: nothing is allocated, no secret is read
+    _ports_read: dict[tuple[str, str], int] | None = field(default=None, repr=False)  # inside reading()
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Answer reads of port allocations and secrets from one query each inside the block (for
+        observing a whole estate). Nothing inside the block may allocate: writes of secrets drop
+        their snapshot; ports are only read here."""
+        self._ports_read = ports.allocated(self.store)
+        try:
+            with self.secrets.snapshot():
+                yield
+        finally:
+            self._ports_read = None
+
+    def allocated_ports(self) -> dict[tuple[str, str], int]:
+        """Every (owner, purpose) -> port allocated (from the snapshot inside reading())."""
+        return self._ports_read if self._ports_read is not None else ports.allocated(self.store)
 
     @property
     def odoo_user_name(self) -> str | None:
@@ -136,7 +155,7 @@ class Context:
                                port=self.provisional.port(f"cluster/{name}", "pg", cluster.port),
                                password=self.provisional.secret(f"cluster/{name}/superuser"))
         if not allocate:
-            known_port = ports.allocated(self.store).get((f"cluster/{name}", "pg")) or cluster.port
+            known_port = self.allocated_ports().get((f"cluster/{name}", "pg")) or cluster.port
             known_password = self.secrets.get(f"cluster/{name}/superuser")
             if known_port is None or known_password is None:
                 return None  # never created: nothing to observe

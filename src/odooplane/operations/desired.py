@@ -4,7 +4,7 @@ definitions and routes — everything needed to compare with what runs and to ma
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -198,7 +198,7 @@ def _port(ctx: Context, who: str, purpose: str, *, create: bool, fixed: int | No
             ports.pin(ctx.store, owner=who, purpose=purpose, port=fixed)
         return fixed
     if not create:
-        return ports.allocated(ctx.store).get((who, purpose))
+        return ctx.allocated_ports().get((who, purpose))
     rng = ctx.estate.platform.ports
     return ports.allocate(ctx.store, owner=who, purpose=purpose, start=rng.start, end=rng.end,
                           reserved=ctx.reserved_ports())
@@ -307,18 +307,21 @@ def _tls_route(ctx: Context) -> dict[str, Any]:
     return {"tls": True, "cert_resolver": ACME_RESOLVER if tls.acme else None}
 
 
-def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool) -> EnvArtifacts | None:
+def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool,
+              pools: Mapping[str, PoolArtifacts | None] | None = None) -> EnvArtifacts | None:
     """Return the desired artifacts of ``env``.
 
     With ``create`` False (plan, status) nothing is allocated or generated: None means the
     environment has never been provisioned. Raise SecretError if a secret reference is unset.
+    ``pools``: the pools' artifacts already computed (observing a whole estate), by pool name.
     """
     admin_password = _secret(ctx, secret_name(env, "admin_user_password"), create=create)
     rate = (env.rate_limit.average, env.rate_limit.burst) if env.rate_limit else None
     if env.pool:
         desired_pool = ctx.valid.pool(env.pool)
         assert desired_pool is not None
-        pool = pool_artifacts(ctx, desired_pool, create=create)
+        pool = (pools[env.pool] if pools is not None and env.pool in pools
+                else pool_artifacts(ctx, desired_pool, create=create))
         if pool is None or admin_password is None:
             return None
         route = EnvRoute(name=env.ref.slug, hostnames=env.hostnames, http_port=None, evented_port=None,

@@ -6,6 +6,7 @@ with a status (ok, warning, critical) and the value that decided it."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -30,6 +31,11 @@ EDGE_MIN_REQUESTS = 20  # fewer requests between two sweeps say nothing about an
 # the others get /web/health through the edge (and directly when that fails). Budgeted so that a
 # sweep of a large fleet stays short and does not load the pools it measures.
 DEEP_BUDGET = 200
+# The worker reads each database's slow signals (cron lag, queue backlog, business documents: a
+# connection and a few queries inside the tenant's database) every SLOW_EVERY-th sweep, a rotating
+# share of the fleet each time; in between the last value is carried, with its age. A sweep asked
+# for by a person (`odooplane health`) reads them all.
+SLOW_EVERY = 5
 VERIFY_MAX_AGE = {"after-each": 2 * 86400, "daily": 2 * 86400, "weekly": 8 * 86400}
 
 
@@ -133,8 +139,9 @@ async def _http(ctx: Context, env: DesiredEnvironment, plan: _HttpPlan,
 
 async def _sweep_async(ctx: Context, envs: list[DesiredEnvironment], arts: dict[str, EnvArtifacts | None], *,
                        timings: dict[str, list[float]], pool_ports: dict[str, int], now: dt.datetime,
-                       concurrency: int, deep: set[str]) -> tuple[dict[str, list[tuple[str, probes.HttpResult]]],
-                                                   dict[str, probes.OdooActivity], dict[str, probes.RedisInfo]]:
+                       concurrency: int, deep: set[str], carried: dict[str, probes.OdooActivity]
+                       ) -> tuple[dict[str, list[tuple[str, probes.HttpResult]]],
+                                  dict[str, probes.OdooActivity], dict[str, probes.RedisInfo]]:
     gate = asyncio.Semaphore(concurrency)
     # A pool serves many databases from one connection pool per process (db_maxconn): probing more of
     # them at once than it has connections makes Odoo answer "The Connection Pool Is Full" — the sweep
@@ -148,10 +155,12 @@ async def _sweep_async(ctx: Context, envs: list[DesiredEnvironment], arts: dict[
             direct_port = art.http_port if art and art.http_port else pool_ports.get(env.pool or "")
             plan = _HttpPlan(art, direct_port, str(env.ref) in deep, pool_gates.get(env.pool or ""))
             http = await _http(ctx, env, plan, timings)
+            if art is None:
+                return str(env.ref), http, probes.OdooActivity(error="not provisioned")
+            if str(env.ref) in carried:
+                return str(env.ref), http, carried[str(env.ref)]
             started = asyncio.get_running_loop().time()
-            activity = (await probes.odoo_activity(art.cluster, env.database, now=now, cron_grace_s=cron_grace))\
-                if art else \
-                probes.OdooActivity(error="not provisioned")
+            activity = await probes.odoo_activity(art.cluster, env.database, now=now, cron_grace_s=cron_grace)
             timings.setdefault("odoo_db", []).append((asyncio.get_running_loop().time() - started) * 1000)
             return str(env.ref), http, activity
 
@@ -181,12 +190,10 @@ def sweep(ctx: Context, *, targets: list[DesiredEnvironment] | None = None, conc
     now = ctx.clock.now()
     envs = targets if targets is not None else list(ctx.valid.environments)
     timings: dict[str, list[float]] = {}
-    arts = {str(e.ref): artifacts(ctx, e, create=False) for e in envs}
-    pool_ports: dict[str, int] = {}
-    for pool in ctx.valid.pools:
-        pool_art = pool_artifacts(ctx, pool, create=False)
-        if pool_art:
-            pool_ports[pool.name] = pool_art.processes[0].http_port
+    with ctx.reading():  # secrets and ports: one query each, whatever the number of environments
+        pool_arts = {pool.name: pool_artifacts(ctx, pool, create=False) for pool in ctx.valid.pools}
+        arts = {str(e.ref): artifacts(ctx, e, create=False, pools=pool_arts) for e in envs}
+    pool_ports = {name: art.processes[0].http_port for name, art in pool_arts.items() if art}
     # PostgreSQL, once per cluster.
     activity: dict[str, probes.DatabaseActivity] = {}
     replication_lag: dict[str, float] = {}
@@ -211,8 +218,11 @@ def sweep(ctx: Context, *, targets: list[DesiredEnvironment] | None = None, conc
     timings["edge_api"] = [(time.perf_counter() - t0) * 1000]
     memory = _SweepMemory(ctx, observer)
     deep = memory.deep_slice([str(e.ref) for e in envs], deep_budget)
+    carried = memory.carried_activity([str(e.ref) for e in envs], every=SLOW_EVERY if observer == "worker" else 1)
     http, odoo, redis = asyncio.run(_sweep_async(ctx, envs, arts, timings=timings, pool_ports=pool_ports, now=now,
-                                                 concurrency=concurrency, deep=deep))
+                                                 concurrency=concurrency, deep=deep, carried=carried))
+    memory.keep_activity({t: act for t, act in odoo.items() if t not in carried and act.error != "not provisioned"},
+                         now)
     thresholds = ctx.estate.monitoring.thresholds
     records = _evidence_index(ctx)
     processes = ctx.driver.processes()
@@ -396,9 +406,14 @@ def _judge_odoo(health: EnvHealth, env: DesiredEnvironment, act: probes.OdooActi
         health.checks.append(Check("odoo_db", "warning", act.error if act else None, "the database could not be read"))
         return
     health.metrics.update(cron_overdue_jobs=act.cron_overdue, cron_lag_seconds=act.cron_lag_s)
+    age = ""
+    if act.sampled_at is not None:  # carried from an earlier sweep (the worker reads it every few sweeps)
+        seconds = max(0.0, (now - act.sampled_at).total_seconds())
+        health.metrics["odoo_activity_age_seconds"] = seconds
+        age = f" (read {seconds:.0f} s ago)"
     health.checks.append(Check("cron", "warning" if act.cron_overdue else "ok", round(act.cron_lag_s),
-                               f"{act.cron_overdue} active cron job(s) overdue by more than {thresholds.cron_lag}"
-                               if act.cron_overdue else "no cron overdue"))
+                               (f"{act.cron_overdue} active cron job(s) overdue by more than {thresholds.cron_lag}"
+                                if act.cron_overdue else "no cron overdue") + age))
     if act.queue_backlog is not None:
         health.metrics["queue_job_backlog"] = act.queue_backlog
         if act.queue_backlog > 1000:
@@ -471,10 +486,29 @@ class _SweepMemory:
         ``budget`` in a rotation that covers the whole fleet every ceil(n / budget) sweeps."""
         if len(targets) <= budget:
             return set(targets)
-        start = int(self.data.get("deep_cursor", 0)) % len(targets)
-        self.data["deep_cursor"] = (start + budget) % len(targets)
+        return set(self.deep_slice_of(targets, budget, "deep_cursor"))
+
+    def carried_activity(self, targets: list[str], *, every: int) -> dict[str, probes.OdooActivity]:
+        """The slow signals not read this sweep: with ``every`` N, each environment's are read
+        every N-th sweep (a rotating 1/N of the fleet, plus any never read); the others' last
+        values are returned, with when they were read."""
+        if every <= 1 or not targets:
+            return {}
+        kept: dict[str, Any] = self.data.get("activity", {})
+        share = -(-len(targets) // every)
+        due = set(self.deep_slice_of(targets, share, "slow_cursor"))
+        return {t: probes.OdooActivity.from_data(kept[t]) for t in targets if t not in due and t in kept}
+
+    def keep_activity(self, read: dict[str, probes.OdooActivity], at: dt.datetime) -> None:
+        kept: dict[str, Any] = self.data.setdefault("activity", {})
+        for target, activity in read.items():
+            kept[target] = dataclasses.replace(activity, sampled_at=at).as_data()
+
+    def deep_slice_of(self, targets: list[str], budget: int, cursor: str) -> list[str]:
+        start = int(self.data.get(cursor, 0)) % len(targets)
+        self.data[cursor] = (start + budget) % len(targets)
         ordered = sorted(targets)
-        return set((ordered + ordered)[start:start + budget])
+        return (ordered + ordered)[start:start + budget]
 
     def save(self) -> None:
         try:

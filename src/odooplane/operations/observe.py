@@ -4,10 +4,12 @@ changes anything."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Literal
 
 from odooplane.drivers.base import ClusterState, ProcessState
 from odooplane.errors import OdooplaneError
@@ -39,7 +41,7 @@ from odooplane.planner.observed import (
 from odooplane.render.traefik import DATABASE_HEADER
 from odooplane.services import odoo, postgres
 from odooplane.services.postgres import DatabaseStats
-from odooplane.store import releases
+from odooplane.store import probes, releases
 
 logger = logging.getLogger(__name__)
 
@@ -124,23 +126,66 @@ def _limits_current(env: DesiredEnvironment, owned: postgres.OwnedDatabase | Non
     return owned.connection_limit == env.connection_limit and owned.statement_timeouts.get(env.role) == want_timeout
 
 
+HealthSource = Literal["probe", "recorded", "none"]
+RECORDED_MAX_AGE = dt.timedelta(minutes=15)  # (or two sweep intervals) older: not taken for the process's health
+
+
 def observe(
-    ctx: Context, *, health: bool = True, stats: bool = False
+    ctx: Context, *, health: HealthSource = "probe", stats: bool = False
 ) -> tuple[Observed, dict[EnvRef, EnvArtifacts | None]]:
     """Return what runs now for every environment and pool of the estate and what is orphaned,
-    with the desired artifacts of the environments already provisioned (None for the others)."""
+    with the desired artifacts of the environments already provisioned (None for the others).
+
+    ``health``: "probe" asks every running process now (``/web/health``, or a pool tenant's login
+    page); "recorded" takes each environment's result from the last health sweep when it is
+    younger than RECORDED_MAX_AGE and than the process (no request is made), and probes now only
+    the environments without one; "none" leaves it unknown. ``stats``: size and connections of
+    every database (one query per cluster).
+
+    The cost is linear in the estate: per cluster one query for markers and roles (and one for
+    stats); secrets and port allocations are read once; nothing queries an environment's database
+    unless its marker says it is not complete."""
+    with ctx.reading():
+        return _observe(ctx, health=health, stats=stats)
+
+
+def _recorded_health(
+    ctx: Context, env: DesiredEnvironment, process: ProcessState | None, latest: dict[str, probes.ProbeRow]
+) -> tuple[odoo.Probe | None, dt.datetime | None]:
+    row = latest.get(str(env.ref))
+    if row is None or process is None or not process.alive:
+        return None, None
+    max_age = max(RECORDED_MAX_AGE, 2 * dt.timedelta(seconds=ctx.estate.platform.health_interval_s))
+    if ctx.clock.now() - row.ts > max_age or row.ts.timestamp() < process.started_at:
+        return None, None  # stale, or taken before the process (re)started
+    check = next((c for c in row.checks if c.get("name") == "http"), None)
+    if check is None:
+        return None, None
+    ok = check.get("status") == "ok"
+    value = check.get("value")
+    return odoo.Probe(ok=ok, status=value if isinstance(value, int) else None, latency_ms=check.get("latency_ms"),
+                      error=None if ok else str(check.get("detail") or value)), row.ts
+
+
+def _observe(
+    ctx: Context, *, health: HealthSource, stats: bool
+) -> tuple[Observed, dict[EnvRef, EnvArtifacts | None]]:
     driver = ctx.driver
+    probing = health != "none"  # pool processes and environments without a recorded result
+    latest = probes.latest(ctx.store) if health == "recorded" else {}
     processes = driver.processes()
     supervisor_running = bool(processes) or bool(driver.process_names())
     managed = [n for n, c in ctx.estate.clusters.items() if isinstance(c, ManagedCluster)]
     managed_states = ctx.driver.clusters(managed)
     clusters = {name: _observe_cluster(ctx, name, managed_states) for name in ctx.estate.clusters}
+    db_stats_by_cluster = _stats(ctx, clusters) if stats else {}
     pool_arts = {p.name: pool_artifacts(ctx, p, create=False) for p in ctx.valid.pools}
     pools = {
-        p.name: _observe_pool(ctx, p, pool_arts[p.name], clusters[p.cluster_name], processes, health=health)
+        p.name: _observe_pool(ctx, p, pool_arts[p.name], clusters[p.cluster_name], processes,
+                              health=health == "probe")
         for p in ctx.valid.pools
     }
-    arts = {env.ref: artifacts(ctx, env, create=False) for env in ctx.valid.environments}
+    arts = {env.ref: artifacts(ctx, env, create=False, pools=pool_arts) for env in ctx.valid.environments}
     applied = {str(env.ref): (e.release if (e := releases.applied(ctx.store, str(env.ref))) else None)
                for env in ctx.valid.environments if env.release is not None}
     failed = {str(env.ref): release_content.failed_upgrade(ctx, env)
@@ -152,9 +197,9 @@ def observe(
         cluster = clusters[env.cluster_name]
         owned = cluster.databases.get(env.database) if cluster.reachable else None
         modules: dict[str, str] | None = None
-        db_stats: DatabaseStats | None = None
+        db_stats = db_stats_by_cluster.get(env.cluster_name, {}).get(env.database)
         error = cluster.error if not cluster.reachable else None
-        if owned is not None and owned.state == ready_state(env) and not stats:
+        if owned is not None and owned.state == ready_state(env):
             # Complete, with exactly these modules (recorded in its marker): no query inside it.
             modules = {module: "installed" for module in ("base", *env.modules)}
         elif owned is not None and owned.state == CREATING:
@@ -162,29 +207,30 @@ def observe(
         elif owned is not None and (conn := ctx.cluster_conn(env.cluster_name, allocate=False)) is not None:
             try:
                 modules = postgres.module_states(conn, env.database)
-                if stats:
-                    db_stats = postgres.database_stats(conn, env.database)
             except OdooplaneError as exc:
                 error = exc.message
         route = routes.get(env.ref.slug)
         moving = cluster.databases.get(moves_name(env.database)) if cluster.reachable else None
         if art is not None and art.process is not None:
-            proc = _process_obs(ctx, art.process, processes, health=health)
+            proc = _process_obs(ctx, art.process, processes, health=health == "probe")
             process, process_current = proc.process, proc.current
             config_current = proc.current
             config_exists = config_current or process is not None
-            probe = _probe(ctx.driver.endpoint(art.process.workload)) if health and process and process.alive else None
+            probe, probe_at = _recorded_health(ctx, env, process, latest)
+            if probe is None and probing and process and process.alive:
+                probe = _probe(ctx.driver.endpoint(art.process.workload))
         elif art is not None:  # shared: the pool's first process stands for it
             pool_art = pool_arts[env.pool or ""]
             first = pool_art.processes[0] if pool_art else None
             process = processes.get(first.name) if first else None
             process_current, config_exists, config_current = True, True, True
-            probe = (_probe(ctx.driver.endpoint(first.workload), env.database)
-                     if health and first and process and process.alive else None)
+            probe, probe_at = _recorded_health(ctx, env, process, latest)
+            if probe is None and probing and first and process and process.alive:
+                probe = _probe(ctx.driver.endpoint(first.workload), env.database)
         else:
             process = processes.get(program_name(env.ref.slug))
             process_current = config_exists = config_current = False
-            probe = None
+            probe, probe_at = None, None
         return EnvObservation(
             ref=env.ref,
             provisioned=art is not None,
@@ -206,11 +252,15 @@ def observe(
             release=applied.get(str(env.ref)),
             failed_upgrade=failed.get(str(env.ref)),
             moving_from=moving.owner if moving is not None and moving.target == str(env.ref) else None,
+            health_at=probe_at,
         )
 
     envs_list = list(ctx.valid.environments)
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        envs = dict(zip([e.ref for e in envs_list], pool.map(one, envs_list), strict=True))
+    if probing and len(latest) < len(envs_list):  # requests over the network: in parallel
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            envs = dict(zip([e.ref for e in envs_list], pool.map(one, envs_list), strict=True))
+    else:
+        envs = {e.ref: one(e) for e in envs_list}
     observed_templates = _templates(ctx, clusters)
     observed = Observed(
         supervisor_running=supervisor_running,
@@ -224,6 +274,19 @@ def observe(
         leftovers=[Leftover(t.target, t.kind, t.name, t.describe()) for t in temporaries.pending(ctx)],
     )
     return observed, arts
+
+
+def _stats(ctx: Context, clusters: dict[str, ClusterObservation]) -> dict[str, dict[str, DatabaseStats]]:
+    out: dict[str, dict[str, DatabaseStats]] = {}
+    for name, cluster in clusters.items():
+        conn = ctx.cluster_conn(name, allocate=False) if cluster.reachable else None
+        if conn is None:
+            continue
+        try:
+            out[name] = postgres.owned_database_stats(conn, ctx.estate_id)
+        except OdooplaneError as exc:
+            logger.warning("cluster %s: database sizes unavailable: %s", name, exc.message)
+    return out
 
 
 def _templates(ctx: Context, clusters: dict[str, ClusterObservation]) -> dict[str, TemplateObservation]:

@@ -14,7 +14,7 @@ import logging
 import secrets
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
@@ -125,17 +125,25 @@ def create_database(ctx: Context, cluster: ClusterConn, *, database: str, owner:
         return False
     scratch = f"{NEW_PREFIX}{secrets.token_hex(6)}"
     temp_id = register_database(ctx, cluster, scratch, target=target, purpose="create", operation_id=operation_id)
-    if template is None:
-        postgres.create_database(cluster, database=scratch, owner=owner)
-    else:
-        postgres.create_database(cluster, database=scratch, owner=owner, template=template)
-    faults.point("create-database:created")
-    postgres.set_comment(cluster, scratch, comment)
-    faults.point("create-database:marked")
-    postgres.ensure_database(cluster, database=scratch, owner=owner, comment=comment)  # ACL
-    if extensions and template is None:
-        postgres.create_extensions(cluster, scratch)
-    faults.point("create-database:ready")
+    try:
+        if template is None:
+            postgres.create_database(cluster, database=scratch, owner=owner)
+        else:
+            postgres.create_database(cluster, database=scratch, owner=owner, template=template)
+        faults.point("create-database:created")
+        postgres.set_comment(cluster, scratch, comment)
+        faults.point("create-database:marked")
+        postgres.ensure_database(cluster, database=scratch, owner=owner, comment=comment)  # ACL
+        if extensions and template is None:
+            postgres.create_extensions(cluster, scratch)
+        faults.point("create-database:ready")
+    except OdooplaneError:
+        # A failed attempt (the cluster refusing connections, say) is retried under a new name:
+        # remove this one now if the cluster lets us; if not, it stays registered for the next run.
+        with suppress(OdooplaneError):
+            postgres.drop_database(cluster, scratch)
+            temporaries.release(ctx.store, temp_id)
+        raise
     postgres.rename_database(cluster, scratch, database)
     faults.point("create-database:renamed")
     temporaries.release(ctx.store, temp_id)

@@ -89,6 +89,7 @@ class EnvObservation:
     release: str | None = None  # the release last installed or upgraded successfully (release history)
     failed_upgrade: FailedUpgrade | None = None  # the newest attempt at its declared release was rolled back
     moving_from: str | None = None  # an interrupted move: the role owning ``<db>__moving`` (the data's copy)
+    health_at: dt.datetime | None = None  # when ``health`` was taken by a sweep (None: probed now, or none)
 
     @property
     def base_installed(self) -> bool:

@@ -7,10 +7,12 @@ plain password never appears in a statement or in PostgreSQL's logs.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import hmac
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,23 +51,84 @@ class ClusterConn:
         return args
 
 
+# Administrative sessions (to a cluster's maintenance database) are kept open between uses, a few
+# per cluster and process: converging an estate runs several short statements per environment,
+# and a new session costs the server a process start and catalog loading each time. Sessions to
+# a tenant's own database are never kept (a rename or drop of it must find nobody connected).
+IDLE_PER_CLUSTER = 4
+_idle: dict[tuple[object, ...], list[psycopg.Connection[tuple[object, ...]]]] = {}
+_idle_lock = threading.Lock()
+
+
+def _idle_key(cluster: ClusterConn) -> tuple[object, ...]:
+    return (os.getpid(), cluster.host, cluster.port, cluster.user, cluster.password, cluster.dbname)
+
+
+def _reuse(key: tuple[object, ...]) -> psycopg.Connection[tuple[object, ...]] | None:
+    """An idle administrative session that still answers (a restarted server's are dropped)."""
+    while True:
+        with _idle_lock:
+            found = _idle.get(key)
+            conn = found.pop() if found else None
+        if conn is None:
+            return None
+        try:
+            conn.execute("SELECT 1")
+            return conn
+        except psycopg.Error:
+            conn.close()
+
+
+def _keep(key: tuple[object, ...], conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        with _idle_lock:
+            kept = _idle.setdefault(key, [])
+            if len(kept) < IDLE_PER_CLUSTER:
+                kept.append(conn)
+                return
+    conn.close()
+
+
+def close_idle() -> None:
+    """Close every kept administrative session of this process."""
+    with _idle_lock:
+        conns = [c for kept in _idle.values() for c in kept]
+        _idle.clear()
+    for conn in conns:
+        conn.close()
+
+
+atexit.register(close_idle)
+
+
 @contextmanager
 def connect(cluster: ClusterConn, dbname: str | None = None) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
     """Yield an autocommit connection. Raise TemporaryError if the server refuses connections
-    (it may be starting), PermanentError for authentication and other errors."""
-    try:
-        conn = psycopg.connect(autocommit=True, **cluster.kwargs(dbname))  # type: ignore[arg-type]
-    except psycopg.OperationalError as exc:
-        text = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
-        where = f"cluster {cluster.name} ({cluster.host}:{cluster.port})"
-        if "password authentication failed" in text or "no password supplied" in text:
-            raise PermanentError(f"{where}: authentication failed for user {cluster.user}") from exc
-        if "does not exist" in text:
-            raise PermanentError(f"{where}: {text}") from exc
-        raise TemporaryError(f"{where} refuses connections: {text}", delay=1.0) from exc
+    (it may be starting), PermanentError for authentication and other errors.
+
+    Without ``dbname`` (the maintenance database) the session may be one kept from an earlier
+    call, and is kept again afterwards if the block ended normally with no transaction open."""
+    key = _idle_key(cluster) if dbname is None or dbname == cluster.dbname else None
+    conn = _reuse(key) if key is not None else None
+    if conn is None:
+        try:
+            conn = psycopg.connect(autocommit=True, **cluster.kwargs(dbname))  # type: ignore[arg-type]
+        except psycopg.OperationalError as exc:
+            text = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+            where = f"cluster {cluster.name} ({cluster.host}:{cluster.port})"
+            if "password authentication failed" in text or "no password supplied" in text:
+                raise PermanentError(f"{where}: authentication failed for user {cluster.user}") from exc
+            if "does not exist" in text:
+                raise PermanentError(f"{where}: {text}") from exc
+            raise TemporaryError(f"{where} refuses connections: {text}", delay=1.0) from exc
     try:
         yield conn
-    finally:
+    except BaseException:
+        conn.close()
+        raise
+    if key is not None:
+        _keep(key, conn)
+    else:
         conn.close()
 
 
@@ -336,6 +399,21 @@ def drop_role(cluster: ClusterConn, role: str) -> bool:
 class DatabaseStats:
     size_bytes: int
     connections: int
+
+
+def owned_database_stats(cluster: ClusterConn, estate_id: str) -> dict[str, DatabaseStats]:
+    """Size and connection count of every database owned by this estate: one query per cluster."""
+    prefix = marker(estate_id, "")
+    with connect(cluster) as conn:
+        rows = conn.execute(
+            "SELECT d.datname, pg_database_size(d.oid), coalesce(a.n, 0) FROM pg_database d "
+            "JOIN pg_shdescription c ON c.objoid = d.oid AND c.classoid = 'pg_database'::regclass "
+            "LEFT JOIN (SELECT datname, count(*) AS n FROM pg_stat_activity GROUP BY datname) a "
+            "ON a.datname = d.datname "
+            "WHERE c.description LIKE %s AND d.datallowconn",
+            (prefix + "%",),
+        ).fetchall()
+    return {str(name): DatabaseStats(int(str(size)), int(str(n))) for name, size, n in rows}
 
 
 def database_stats(cluster: ClusterConn, database: str) -> DatabaseStats | None:

@@ -5,11 +5,13 @@ timeouts. Plain data out; judging it is the caller's job."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -109,6 +111,20 @@ class OdooActivity:
     documents_baseline: dict[str, float] = field(default_factory=dict)  # same hour, previous 4 weeks
     slow_tables: list[str] = field(default_factory=list)  # counting exceeded its time budget
     error: str | None = None
+    sampled_at: dt.datetime | None = None  # when it was read (None: now, by this sweep)
+
+    def as_data(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["sampled_at"] = self.sampled_at.isoformat() if self.sampled_at else None
+        return data
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> OdooActivity:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in fields}
+        if values.get("sampled_at"):
+            values["sampled_at"] = dt.datetime.fromisoformat(values["sampled_at"])
+        return cls(**values)
 
 
 async def odoo_activity(cluster: ClusterConn, database: str, *, now: dt.datetime, cron_grace_s: int = 3600,

@@ -32,6 +32,19 @@ class RouterState:
     error: str
 
 
+PAGE = 1000  # routers per API page
+
+
+def _router_state(item: dict[str, Any]) -> RouterState | None:
+    name = str(item.get("name", ""))
+    if not name.endswith("@file"):
+        return None
+    errors = item.get("error") or []
+    return RouterState(name=name.removesuffix("@file"), status=str(item.get("status", "")),
+                       rule=str(item.get("rule", "")), service=str(item.get("service", "")),
+                       error="; ".join(str(e) for e in errors))
+
+
 class TraefikApi:
     def __init__(self, api_port: int, host: str = "127.0.0.1") -> None:
         self.base = f"http://{host}:{api_port}"
@@ -43,28 +56,39 @@ class TraefikApi:
             return False
 
     def routers(self) -> dict[str, RouterState] | None:
-        """Return file-provider routers by name (without ``@file``), or None if the API is down."""
+        """Return file-provider routers by name (without ``@file``), or None if the API is down.
+
+        The API pages its answer (``X-Next-Page``): every page is read, whatever the number of routes."""
+        out: dict[str, RouterState] = {}
+        page = 1
+        for _ in range(10_000):
+            try:
+                response = http.get(f"{self.base}/api/http/routers", params={"per_page": PAGE, "page": page},
+                                    timeout=5.0)
+            except http.HttpError:
+                return None
+            if response.status != 200:
+                return None
+            items: list[dict[str, Any]] = response.json()
+            for item in items:
+                state = _router_state(item)
+                if state is not None:
+                    out[state.name] = state
+            following = response.headers.get("x-next-page", "")
+            if not following.isdigit() or int(following) <= page:
+                break
+            page = int(following)
+        return out
+
+    def router(self, name: str) -> RouterState | None:
+        """One file-provider router (without ``@file``); None if it is not loaded or the API is down."""
         try:
-            response = http.get(f"{self.base}/api/http/routers", params={"per_page": 10000}, timeout=2.0)
+            response = http.get(f"{self.base}/api/http/routers/{name}@file", timeout=2.0)
         except http.HttpError:
             return None
         if response.status != 200:
             return None
-        out: dict[str, RouterState] = {}
-        items: list[dict[str, Any]] = response.json()
-        for item in items:
-            name = str(item.get("name", ""))
-            if not name.endswith("@file"):
-                continue
-            errors = item.get("error") or []
-            out[name.removesuffix("@file")] = RouterState(
-                name=name.removesuffix("@file"),
-                status=str(item.get("status", "")),
-                rule=str(item.get("rule", "")),
-                service=str(item.get("service", "")),
-                error="; ".join(str(e) for e in errors),
-            )
-        return out
+        return _router_state(response.json())
 
     def metrics(self) -> str | None:
         try:

@@ -72,5 +72,12 @@ def pin(store: Store, *, owner: str, purpose: str, port: int) -> None:
 
 
 def release(store: Store, *, owner: str) -> None:
+    release_all(store, [owner])
+
+
+def release_all(store: Store, owners: Iterable[str]) -> None:
+    """Release every port of these owners, in one transaction."""
+    wanted = list(owners)
     with store.begin() as conn:
-        conn.execute(tables.ports.delete().where(tables.ports.c.owner == owner))
+        for start in range(0, len(wanted), 500):
+            conn.execute(tables.ports.delete().where(tables.ports.c.owner.in_(wanted[start:start + 500])))

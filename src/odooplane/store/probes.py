@@ -29,7 +29,24 @@ def record(store: Store, at: dt.datetime, rows: Iterable[tuple[str, str, list[di
     with store.begin() as conn:
         if values:
             conn.execute(tables.probe_results.insert(), values)
+            targets = [v["target"] for v in values]
+            for start in range(0, len(targets), 500):
+                conn.execute(tables.probe_latest.delete().where(
+                    tables.probe_latest.c.target.in_(targets[start:start + 500])))
+            conn.execute(tables.probe_latest.insert(), values)
         conn.execute(tables.probe_results.delete().where(tables.probe_results.c.ts < at - KEEP))
+
+
+def latest(store: Store) -> dict[str, ProbeRow]:
+    """The newest probe result of every target ever swept (one query), by target."""
+    with store.connect() as conn:
+        rows = conn.execute(sa.select(tables.probe_latest)).all()
+    out = {}
+    for row in rows:
+        ts = aware(row.ts)
+        assert ts is not None
+        out[row.target] = ProbeRow(ts, row.target, row.status, row.checks)
+    return out
 
 
 def history(store: Store, *, since: dt.datetime, target: str | None = None) -> list[ProbeRow]:

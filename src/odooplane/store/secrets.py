@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import os
 import secrets as pysecrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -50,11 +52,26 @@ class SecretBox:
         self._store = store
         self._fernet = Fernet(key)
         self._mac_key = hashlib.sha256(b"odooplane-fingerprint:" + key).digest()
+        self._snapshot: dict[str, str] | None = None  # name -> ciphertext, while reading in bulk
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Read every secret's ciphertext in one query and answer ``get`` from it inside the block
+        (observing an estate reads a few secrets per environment). A write inside the block drops
+        the snapshot, so nothing stale is ever returned."""
+        with self._store.connect() as conn:
+            rows = conn.execute(sa.select(tables.secrets.c.name, tables.secrets.c.ciphertext)).all()
+        self._snapshot = {str(r.name): str(r.ciphertext) for r in rows}
+        try:
+            yield
+        finally:
+            self._snapshot = None
 
     def fingerprint(self, value: str) -> str:
         return hmac.new(self._mac_key, value.encode(), hashlib.sha256).hexdigest()
 
     def put(self, name: str, value: str) -> None:
+        self._snapshot = None
         log.register_secret(value)
         token = self._fernet.encrypt(value.encode()).decode()
         values = {"ciphertext": token, "fingerprint": self.fingerprint(value), "updated_at": now()}
@@ -64,8 +81,12 @@ class SecretBox:
                 conn.execute(tables.secrets.insert().values(name=name, **values))
 
     def get(self, name: str) -> str | None:
-        with self._store.connect() as conn:
-            token = conn.execute(sa.select(tables.secrets.c.ciphertext).where(tables.secrets.c.name == name)).scalar()
+        if self._snapshot is not None:
+            token = self._snapshot.get(name)
+        else:
+            with self._store.connect() as conn:
+                token = conn.execute(
+                    sa.select(tables.secrets.c.ciphertext).where(tables.secrets.c.name == name)).scalar()
         if token is None:
             return None
         try:
@@ -85,9 +106,17 @@ class SecretBox:
         return self.get(name) or value
 
     def delete_prefix(self, prefix: str) -> int:
+        return self.delete_prefixes([prefix])
+
+    def delete_prefixes(self, prefixes: list[str]) -> int:
+        """Delete every secret whose name starts with one of ``prefixes``, in one transaction."""
+        self._snapshot = None
+        deleted = 0
         with self._store.begin() as conn:
-            result = conn.execute(tables.secrets.delete().where(tables.secrets.c.name.startswith(prefix)))
-            return int(result.rowcount or 0)
+            for prefix in prefixes:
+                result = conn.execute(tables.secrets.delete().where(tables.secrets.c.name.startswith(prefix)))
+                deleted += int(result.rowcount or 0)
+        return deleted
 
     def names(self) -> list[str]:
         with self._store.connect() as conn:

@@ -110,6 +110,15 @@ probe_results = sa.Table(
     sa.Index("ix_probe_results_target_ts", "target", "ts"),
 )
 
+probe_latest = sa.Table(  # the newest row of probe_results per target
+    "probe_latest",
+    metadata,
+    sa.Column("target", sa.String(128), primary_key=True),
+    sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("checks", sa.JSON, nullable=False),
+)
+
 release_events = sa.Table(
     "release_events",
     metadata,

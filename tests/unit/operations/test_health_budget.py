@@ -29,3 +29,32 @@ def test_large_fleet_rotates_and_covers_everyone(tmp_path: Path) -> None:
         seen.append(chosen)
     assert set().union(*seen) == set(targets)
     assert not seen[0] & seen[1]
+
+
+def test_slow_signals_are_read_for_a_rotating_share_and_carried_with_their_age(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from odooplane.services.probes import OdooActivity
+
+    targets = [f"t{i:02d}/prod" for i in range(10)]
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    m = memory(tmp_path)
+    assert m.carried_activity(targets, every=5) == {}, "nothing read yet: everything is read now"
+    last = {t: (i, start) for i, t in enumerate(targets)}  # target -> (value, when read)
+    m.keep_activity({t: OdooActivity(cron_overdue=i) for t, (i, _) in last.items()}, start)
+    m.save()
+    read_per_sweep: list[set[str]] = []
+    for sweep in range(1, 6):
+        m = memory(tmp_path)  # a new process each sweep: the rotation and the values are persisted
+        carried = m.carried_activity(targets, every=5)
+        due = set(targets) - set(carried)
+        assert len(due) == 2, "a fifth of the fleet is read each sweep"
+        read_per_sweep.append(due)
+        for target, activity in carried.items():
+            assert (activity.cron_overdue, activity.sampled_at) == last[target], "the last value, with its time"
+        at = start + dt.timedelta(minutes=sweep)
+        m.keep_activity({t: OdooActivity(cron_overdue=100 + sweep) for t in due}, at)
+        last.update({t: (100 + sweep, at) for t in due})
+        m.save()
+    assert set().union(*read_per_sweep) == set(targets), "everyone is read within 5 sweeps"
+    assert memory(tmp_path).carried_activity(targets, every=1) == {}, "a sweep asked for by a person reads all"

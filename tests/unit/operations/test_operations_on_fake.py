@@ -265,3 +265,33 @@ def test_what_runs_for_no_environment_is_found_and_removed(on_fake: Make) -> Non
     assert set(on.fake.workloads()) == {art.process.name}
     assert set(on.fake.routes({})) == {art.route.name}
     assert observe.observe(on.ctx)[0].orphans == []
+
+
+def test_plan_takes_health_from_the_last_sweep_and_probes_only_what_it_lacks(on_fake: Make) -> None:
+    import datetime as dt
+
+    from odooplane.store import probes
+
+    a, b = unique("h"), unique("i")
+    on = on_fake({a: {"environments": {"prod": {}}}, b: {"environments": {"prod": {}}}})
+    converge(on, f"{a}/prod")
+    converge(on, f"{b}/prod")
+    now = dt.datetime.now(dt.UTC)
+    failing = [{"name": "http", "status": "critical", "value": 502, "detail": "/web/health via edge: 502"}]
+    probes.record(on.ctx.store, now, [(f"{a}/prod", "critical", failing)])
+
+    found, _ = observe.observe(on.ctx, health="recorded")
+    seen_a, seen_b = found.envs[on.env(f"{a}/prod").ref], found.envs[on.env(f"{b}/prod").ref]
+    assert seen_a.health is not None and not seen_a.health.ok and seen_a.health.status == 502
+    assert seen_a.health_at == now, "the sweep's result, with its time"
+    assert seen_b.health is not None and seen_b.health.ok and seen_b.health_at is None, "no sweep result: probed now"
+    restarts = [c for c in planner.plan(on.ctx.valid, found).changes if c.action == "restart"]
+    assert [c.target for c in restarts] == [f"{a}/prod"]
+
+    # A result older than the process (taken before it restarted) is not its health: probed now.
+    before = dt.datetime.fromtimestamp(min(p.started_at for p in on.fake.processes().values()) - 60, dt.UTC)
+    probes.record(on.ctx.store, before, [(f"{a}/prod", "critical", failing)])
+    found, _ = observe.observe(on.ctx, health="recorded")
+    seen_a = found.envs[on.env(f"{a}/prod").ref]
+    assert seen_a.health is not None and seen_a.health.ok and seen_a.health_at is None
+    assert probes.latest(on.ctx.store)[f"{a}/prod"].ts == before, "the last recorded result per target"

@@ -301,11 +301,13 @@ class LocalDriver:
         return traefik.TraefikApi(self.edge.api_port).routers()
 
     def wait_route_served(self, name: str, *, timeout: float) -> None:
+        api = traefik.TraefikApi(self.edge.api_port)
+
         def served() -> bool:
-            routers = self._served()
-            return routers is not None and name in routers and routers[name].status == "enabled"
+            router = api.router(name)  # this one router: the cost does not grow with the estate
+            return router is not None and router.status == "enabled"
 
         if not wait_until(served, timeout=timeout, interval=0.05):
-            routers = self._served() or {}
-            detail = routers[name].error if name in routers else "not loaded"
+            router = api.router(name)
+            detail = router.error if router is not None else "not loaded"
             raise PermanentError(f"route {name} is not served by Traefik after {timeout:.0f} s: {detail}")
