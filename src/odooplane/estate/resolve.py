@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from odooplane.estate import names
@@ -34,8 +35,8 @@ class EnvRef:
     def __str__(self) -> str:
         return f"{self.tenant}/{self.env}"
 
-    @property
-    def database(self) -> str:
+    @cached_property
+    def database(self) -> str:  # checked once: observing an estate asks it several times per environment
         return names.database_name(self.tenant, self.env)
 
     @property

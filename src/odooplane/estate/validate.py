@@ -75,18 +75,19 @@ def validate(path: Path) -> ValidEstate:
 def check(path: Path) -> tuple[ValidEstate | None, list[Problem]]:
     """Run every stage; return the valid estate (or None) and the list of problems, each
     printable on one line (control characters in names or file names are escaped)."""
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         valid, problems = _check(path)
     return valid, [Problem(names.printable(p.source), names.printable(p.path), names.printable(p.message))
                    for p in problems]
 
 
 @contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while an estate is read: it makes hundreds of thousands of
-    objects that all live on, and each full collection would walk them again (half the time of a
-    10,000-environment estate). Reference counting still frees what is dropped; the reading is
-    bounded (file sizes, alias budget), and collection resumes after it."""
+def cyclic_gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while an estate is read (or observed whole): it makes hundreds
+    of thousands of objects that all live on, and each full collection would walk them again (half
+    the time of a 10,000-environment estate). Reference counting still frees what is dropped; the
+    work is bounded (file sizes, alias budget, one pass per environment), and collection resumes
+    after it."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -15,6 +15,7 @@ from odooplane.drivers.base import ClusterState, ProcessState
 from odooplane.errors import OdooplaneError
 from odooplane.estate.models import ManagedCluster
 from odooplane.estate.resolve import DesiredEnvironment, DesiredPool, EnvRef
+from odooplane.estate.validate import cyclic_gc_paused
 from odooplane.operations import release_content, templates, temporaries
 from odooplane.operations.context import Context
 from odooplane.operations.desired import (
@@ -145,7 +146,7 @@ def observe(
     The cost is linear in the estate: per cluster one query for markers and roles (and one for
     stats); secrets and port allocations are read once; nothing queries an environment's database
     unless its marker says it is not complete."""
-    with ctx.reading():
+    with ctx.reading(), cyclic_gc_paused():
         return _observe(ctx, health=health, stats=stats)
 
 
