@@ -37,7 +37,6 @@ from odooplane.planner.observed import (
     ProcessObservation,
 )
 
-
 # Sizes at which plan and status also run as commands do, on the fake driver (BENCH_SCALE_OBSERVED).
 OBSERVED_SIZES = {int(n) for n in os.environ.get("BENCH_SCALE_OBSERVED", "1000,10000").split(",") if n}
 
@@ -138,11 +137,12 @@ def observed_plan_and_status(path: Path, runs: int) -> dict[str, float]:
     assert prefix
     ctx.close = lambda: None  # type: ignore[method-assign]
     patches = [
-        mock.patch.object(postgres, "owned_databases", lambda conn, estate_id: dbs),
-        mock.patch.object(postgres, "owned_objects", lambda conn, estate_id: ({}, roles)),
+        mock.patch.object(postgres, "owned_databases", return_value=dbs),
+        mock.patch.object(postgres, "owned_objects", return_value=({}, roles)),
+        mock.patch.object(postgres, "max_connections", return_value=10_000),
         mock.patch.object(postgres, "owned_database_stats",
-                          lambda conn, estate_id: {d: DatabaseStats(9 << 20, 0) for d in dbs}),
-        mock.patch("odooplane.actions.estate_file.context", lambda *a, **k: ctx),
+                          return_value={d: DatabaseStats(9 << 20, 0) for d in dbs}),
+        mock.patch("odooplane.actions.estate_file.context", return_value=ctx),
     ]
     for patch in patches:
         patch.start()
@@ -153,12 +153,6 @@ def observed_plan_and_status(path: Path, runs: int) -> dict[str, float]:
         assert len(status.environments) == len(valid.environments)
         assert all(e.health == "ok" and e.health_checked_at for e in status.environments), "from the sweep"
         observe_s, _ = best_of(runs, lambda: observe.observe(ctx, health="recorded"))
-        if os.environ.get("BENCH_SCALE_PROFILE"):
-            import cProfile
-            import pstats
-            prof = cProfile.Profile()
-            prof.runcall(observe.observe, ctx, health="recorded")
-            pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
     finally:
         for patch in patches:
             patch.stop()
@@ -202,7 +196,7 @@ def main() -> None:
     observed = [str(n) for n in sizes if n in OBSERVED_SIZES]
     if len(observed) > 1:
         for key in ("fake_plan_s", "fake_status_s"):
-            out[key.replace("_s", "_growth")] = round(out[observed[-1]][key] / out[observed[0]][key], 1)
+            out[key.removesuffix("_s") + "_growth"] = round(out[observed[-1]][key] / out[observed[0]][key], 1)
     out["size_growth"] = growth
     emit(out)
 

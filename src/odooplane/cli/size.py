@@ -28,14 +28,15 @@ def register(app: typer.Typer) -> None:
             return
         table = Table()
         for column in ("target", "tenants", "users", "workers now", "recommended", "RAM now MiB", "RAM rec. MiB",
-                       "limit soft/hard MiB"):
+                       "limit soft/hard MiB", "max conns"):
             table.add_column(column)
         for r in report.rows:
             style = "yellow" if r.workers_now < r.workers_recommended else ""
             table.add_row(r.target, str(r.tenants), str(r.users), str(r.workers_now or "threaded"),
                           f"[{style}]{r.workers_recommended}[/]" if style else str(r.workers_recommended),
                           str(r.ram_now_mib), str(r.ram_recommended_mib),
-                          f"{r.limit_memory_soft_mib}/{r.limit_memory_hard_mib}")
+                          f"{r.limit_memory_soft_mib}/{r.limit_memory_hard_mib}",
+                          "-" if r.connections_max is None else str(r.connections_max))
         console.print(table)
         verdict = "[green]fits[/]" if report.fits else "[red]does not fit[/]"
         console.print(f"machine: {report.cpus} CPUs, {report.memory_mib} MiB → about {report.machine_workers} workers; "

@@ -26,6 +26,7 @@ class Sizing:
     ram_recommended_mib: int
     limit_memory_soft_mib: int
     limit_memory_hard_mib: int
+    connections_max: int | None = None  # a pool: the most PostgreSQL connections its processes may hold
 
 
 def users_of(env: DesiredEnvironment) -> int:
@@ -53,7 +54,16 @@ def for_pool(pool: DesiredPool, members: list[DesiredEnvironment]) -> Sizing:
     now_total = pool.workers * pool.processes
     return Sizing(f"pool {pool.name}", "pool", len(members), users, now_total, want_total,
                   ram_mib(now_total, pool.processes), ram_mib(want_total, pool.processes),
-                  pool.limits.memory_soft_mib, pool.limits.memory_hard_mib)
+                  pool.limits.memory_soft_mib, pool.limits.memory_hard_mib, pool_connections(pool, len(members)))
+
+
+def pool_connections(pool: DesiredPool, tenants: int) -> int:
+    """The most connections a pool's processes can hold open at once. Each Odoo server process
+    (every HTTP worker, cron worker and the evented process in prefork mode; the one process when
+    threaded) keeps its own connection pool, and keeps an idle connection per database it has
+    served, up to ``db_maxconn``: with many tenants every process ends up holding ``db_maxconn``."""
+    servers = pool.workers + pool.max_cron_threads + 1 if pool.workers > 0 else 1
+    return pool.processes * servers * min(pool.db_maxconn, tenants + 1)
 
 
 def machine_workers(cpus: int) -> int:

@@ -73,9 +73,10 @@ def _observe_cluster(ctx: Context, name: str, managed_states: dict[str, ClusterS
     try:
         dbs = postgres.owned_databases(conn, ctx.estate_id)
         _, roles = postgres.owned_objects(conn, ctx.estate_id)
+        limit = postgres.max_connections(conn)
     except OdooplaneError as exc:
         return ClusterObservation(name, cluster.kind, initialised, running, False, exc.message)
-    return ClusterObservation(name, cluster.kind, initialised, running, True, None, dbs, roles)
+    return ClusterObservation(name, cluster.kind, initialised, running, True, None, dbs, roles, limit)
 
 
 def _file_is(path: Path, text: str) -> bool:

@@ -21,6 +21,7 @@ class ClusterObservation:
     error: str | None
     databases: dict[str, OwnedDatabase] = field(default_factory=dict)  # ours, by name
     roles: dict[str, str] = field(default_factory=dict)  # ours: role -> marker target
+    max_connections: int | None = None  # the server's max_connections (None: not read)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from odooplane.estate import sizing
 from odooplane.estate.models import ManagedCluster
 from odooplane.estate.resolve import DesiredEnvironment, DesiredPool
 from odooplane.estate.validate import ValidEstate
@@ -156,6 +157,27 @@ def _missing_modules(env: DesiredEnvironment, obs: EnvObservation) -> list[str]:
     return [m for m in env.modules if m not in installed]
 
 
+CONTROL_PLANE_CONNECTIONS = 10  # kept free for Odooplane itself, backups and a person's psql
+
+
+def connection_budget(valid: ValidEstate, observed: Observed) -> list[str]:
+    """A note per cluster whose pools could hold more connections than the server accepts: Odoo
+    would then fail to connect ("too many clients") for new tenants, backups and one-shot commands."""
+    out = []
+    for name, cluster in sorted(observed.clusters.items()):
+        if cluster.max_connections is None:
+            continue
+        wants = {pool.name: sizing.pool_connections(pool, len(valid.pool_members(pool.name)))
+                 for pool in valid.pools if pool.cluster_name == name}
+        available = cluster.max_connections - CONTROL_PLANE_CONNECTIONS
+        if sum(wants.values()) > available:
+            detail = ", ".join(f"pool {p} up to {n}" for p, n in sorted(wants.items()))
+            out.append(f"cluster {name}: its pools may hold {sum(wants.values())} connections ({detail}) but it "
+                       f"accepts {cluster.max_connections} (less {CONTROL_PLANE_CONNECTIONS} kept for Odooplane): "
+                       "lower the pools' db_maxconn, or raise max_connections (see docs/placement.md)")
+    return out
+
+
 def plan(valid: ValidEstate, observed: Observed, *, prune: bool = False,
          templates: dict[str, str] | None = None, retry_failed: bool = False) -> Plan:
     """Return the changes that make what runs match ``valid`` (pure: no I/O).
@@ -186,6 +208,7 @@ def plan(valid: ValidEstate, observed: Observed, *, prune: bool = False,
         if not template.ready:
             result.changes.append(Change(f"template {template.database}", "template", "create",
                                          f"initialise, warm and seal it on cluster {template.cluster}"))
+    result.notes.extend(connection_budget(valid, observed))
     for pool in valid.pools:
         result.changes.extend(pool_changes(pool, observed.pools.get(pool.name)))
         if pool.workers == 0:

@@ -401,6 +401,16 @@ class DatabaseStats:
     connections: int
 
 
+def max_connections(cluster: ClusterConn) -> int:
+    """The server's ``max_connections`` less its ``superuser_reserved_connections``: what roles
+    that are not superusers (Odoo's) can open in all."""
+    with connect(cluster) as conn:
+        row = conn.execute("SELECT current_setting('max_connections')::int "
+                           "- current_setting('superuser_reserved_connections')::int").fetchone()
+    assert row is not None
+    return int(str(row[0]))
+
+
 def owned_database_stats(cluster: ClusterConn, estate_id: str) -> dict[str, DatabaseStats]:
     """Size and connection count of every database owned by this estate: one query per cluster."""
     prefix = marker(estate_id, "")

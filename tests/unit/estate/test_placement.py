@@ -121,5 +121,7 @@ def test_sizing_follows_odoo_guidance(tmp_path: Path) -> None:
     pool = valid.pools[0]
     pooled = sizing.for_pool(pool, valid.pool_members(pool.name))
     assert pooled.tenants == 2 and pooled.workers_now == 4
+    # 2 processes x (2 workers + 1 cron + 1 evented), each holding a connection per database it served (2 + 1).
+    assert pooled.connections_max == 2 * 4 * 3
     assert pooled.users == 6 + 10  # acme staging 10% of 60, beta prod 10 users (the default profile)
     assert sizing.machine_workers(2) == 5

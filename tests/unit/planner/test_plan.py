@@ -166,3 +166,26 @@ def test_rolled_back_release_is_held_not_retried_until_its_content_changes(relea
     assert "its content changed" in changed.changes[0].reason
     retried = planner.plan(released, observed(on_r1(failed_upgrade=failure(changed=False))), retry_failed=True)
     assert [(c.resource, c.action) for c in retried.changes] == [("release", "upgrade")]
+
+
+def test_pools_that_could_exhaust_the_clusters_connections_get_a_note(tmp_path: Path) -> None:
+    path = tmp_path / "estate.yaml"
+    tenants = "\n".join(f"  t{i:03d}: {{environments: {{prod: {{placement: {{shared: std}}}}}}}}" for i in range(100))
+    path.write_text(textwrap.dedent(ESTATE).split("tenants:")[0]
+                    + "pools: {std: {processes: 2, workers: 2, max_cron_threads: 1, db_maxconn: 64}}\n"
+                    + "tenants:\n" + tenants + "\n")
+    many = validate.validate(path)
+
+    def notes(max_connections: int | None) -> list[str]:
+        cluster = ClusterObservation("main", "external", True, True, True, None, max_connections=max_connections)
+        return planner.connection_budget(many, Observed(supervisor_running=True, edge_running=True,
+                                                        clusters={"main": cluster}, envs={}, orphans=[]))
+
+    # 2 processes x (2 workers + 1 cron + 1 evented) x min(64, 101) = 512 connections.
+    [note] = notes(97)
+    assert "cluster main" in note and "512" in note and "pool std up to 512" in note and "accepts 97" in note
+    assert notes(512 + planner.CONTROL_PLANE_CONNECTIONS) == []
+    assert notes(None) == [], "not read (cluster unreachable): nothing claimed"
+    path.write_text(path.read_text().replace("db_maxconn: 64", "db_maxconn: 8"))
+    many = validate.validate(path)
+    assert notes(97) == [], "2 x 4 x 8 = 64 fit"
