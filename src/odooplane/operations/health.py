@@ -486,7 +486,7 @@ class _SweepMemory:
         ``budget`` in a rotation that covers the whole fleet every ceil(n / budget) sweeps."""
         if len(targets) <= budget:
             return set(targets)
-        return set(self.deep_slice_of(targets, budget, "deep_cursor"))
+        return set(self._rotation(targets, budget, "deep_cursor"))
 
     def carried_activity(self, targets: list[str], *, every: int) -> dict[str, probes.OdooActivity]:
         """The slow signals not read this sweep: with ``every`` N, each environment's are read
@@ -496,7 +496,7 @@ class _SweepMemory:
             return {}
         kept: dict[str, Any] = self.data.get("activity", {})
         share = -(-len(targets) // every)
-        due = set(self.deep_slice_of(targets, share, "slow_cursor"))
+        due = set(self._rotation(targets, share, "slow_cursor"))
         return {t: probes.OdooActivity.from_data(kept[t]) for t in targets if t not in due and t in kept}
 
     def keep_activity(self, read: dict[str, probes.OdooActivity], at: dt.datetime) -> None:
@@ -504,7 +504,8 @@ class _SweepMemory:
         for target, activity in read.items():
             kept[target] = dataclasses.replace(activity, sampled_at=at).as_data()
 
-    def deep_slice_of(self, targets: list[str], budget: int, cursor: str) -> list[str]:
+    def _rotation(self, targets: list[str], budget: int, cursor: str) -> list[str]:
+        """The next ``budget`` of ``targets`` (sorted) after the persisted ``cursor``, which moves on."""
         start = int(self.data.get(cursor, 0)) % len(targets)
         self.data[cursor] = (start + budget) % len(targets)
         ordered = sorted(targets)

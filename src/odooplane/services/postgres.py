@@ -426,18 +426,6 @@ def owned_database_stats(cluster: ClusterConn, estate_id: str) -> dict[str, Data
     return {str(name): DatabaseStats(int(str(size)), int(str(n))) for name, size, n in rows}
 
 
-def database_stats(cluster: ClusterConn, database: str) -> DatabaseStats | None:
-    with connect(cluster) as conn:
-        row = conn.execute(
-            "SELECT pg_database_size(d.oid), (SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname) "
-            "FROM pg_database d WHERE d.datname = %s",
-            (database,),
-        ).fetchone()
-    if row is None:
-        return None
-    return DatabaseStats(int(str(row[0])), int(str(row[1])))
-
-
 def create_from_template(
     cluster: ClusterConn, *, database: str, template: str, owner: str, comment: str
 ) -> None:
