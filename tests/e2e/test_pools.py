@@ -8,12 +8,14 @@ import json
 import os
 import uuid
 import xmlrpc.client
+import zlib
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
+from odooplane.clock import wait_until
 from tests.support.estate import TestEstate, make_estate, open_to_all, shared_dir, unique
 from tests.support.odoo_client import CSRF
 from tests.support.rpc import xmlrpc_call
@@ -34,7 +36,7 @@ def pool_estate(tmp_path_factory: pytest.TempPathFactory) -> TestEstate:
                                                  "statement_timeout_s": 30}
     estate = make_estate(tmp, tenants)
     estate.data["stacks"]["odoo"]["templates"] = [[]]
-    estate.data["pools"] = {POOL: {"processes": 2, "workers": 2}}
+    estate.data["pools"] = {POOL: {"processes": 2, "workers": 2, "options": {"sim_cron_interval": 1}}}
     estate.write()
     estate.names = names  # type: ignore[attr-defined]
     estate.limited = limited  # type: ignore[attr-defined]
@@ -160,6 +162,33 @@ def test_per_tenant_controls(pool_estate: TestEstate) -> None:
     others = [httpx.get(f"http://127.0.0.1:{pool_estate.edge_port}/web/health",
                         headers={"Host": host(f"{names[2]}/staging")}).status_code for _ in range(12)]
     assert 429 not in others
+
+
+def test_each_process_runs_the_crons_of_its_share_of_the_tenants(pool_estate: TestEstate) -> None:
+    """The pool's 2 processes split its tenants for crons (odooplane_cron_partition I/2): every tenant's
+    crons run, and each only in the process whose share it is."""
+    dbs = [f"{n}_staging" for n in [*pool_estate.names, pool_estate.limited]]  # type: ignore[attr-defined]
+    base = os.environ["ODOOPLANE_TEST_PG"].rsplit("/", 1)[0]
+    for db in dbs:
+        with psycopg.connect(f"{base}/{db}") as conn:
+            conn.execute("UPDATE ir_cron SET nextcall = now() at time zone 'UTC' - interval '1 hour', lastcall = NULL"
+                         " WHERE active")
+
+    def all_ran() -> bool:
+        for db in dbs:
+            with psycopg.connect(f"{base}/{db}") as conn:
+                if not conn.execute("SELECT bool_and(lastcall IS NOT NULL) FROM ir_cron WHERE active").fetchone()[0]:
+                    return False
+        return True
+
+    assert wait_until(all_ran, timeout=60, interval=0.5), "every tenant's crons ran"
+    logs = pool_estate.runtime_dir / "logs" / "pools" / POOL
+    for index in (0, 1):
+        text = (logs / f"odoo-{index}.log").read_text()
+        ran = {db for db in dbs if f" {db} odoo.addons.base.models.ir_cron: Job " in text}
+        assert ran == {db for db in dbs if zlib.crc32(db.encode()) % 2 == index}, (index, ran)
+    confs = [(pool_estate.runtime_dir / "pools" / POOL / f"odoo-{i}.conf") for i in (0, 1)]
+    assert [c.read_text().count(f"odooplane_cron_partition = {i}/2") for i, c in enumerate(confs)] == [1, 1]
 
 
 def test_template_copies_have_their_own_identity_and_hardlinked_filestore(pool_estate: TestEstate) -> None:

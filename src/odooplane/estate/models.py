@@ -76,6 +76,8 @@ def _odoo_option(value: str) -> str:
         instead = _OPTION_FIELDS.get(value)
         hint = f"; set {instead} instead" if instead else ""
         raise ValueError(f"option {value} is set by Odooplane and cannot be overridden{hint}")
+    if value in _UNUSABLE_OPTIONS:
+        raise ValueError(f"option {value} cannot be set: {_UNUSABLE_OPTIONS[value]}")
     return value
 
 
@@ -523,6 +525,14 @@ _RESERVED_OPTIONS = {
     "max_cron_threads",
     "server_wide_modules",
     "without_demo",
+    "odooplane_cron_partition",
+}
+# Options Odoo accepts in odoo.conf but cannot use there, with what to set instead.
+_UNUSABLE_OPTIONS = {
+    "registry_lru_size": (
+        "Odoo reads it from odoo.conf as text, and Registry.registries (Odoo 18) then fails comparing it "
+        "with a number when the first registry loads; set limits.memory_soft_mib instead (each process's "
+        "registry LRU holds limit_memory_soft / 15 MiB databases)"),
 }
 # Where the estate sets what some of them control.
 _OPTION_FIELDS = {

@@ -3,6 +3,7 @@ definitions and routes — everything needed to compare with what runs and to ma
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from odooplane.drivers.base import (
     StackRef,
 )
 from odooplane.errors import PermanentError
+from odooplane.estate import sizing
 from odooplane.estate.models import Limits, ManagedCluster, Resources, Stack
 from odooplane.estate.resolve import DesiredEnvironment, DesiredPool, stack_source
 from odooplane.operations.context import Context
@@ -265,7 +267,8 @@ def pool_artifacts(ctx: Context, pool: DesiredPool, *, create: bool) -> PoolArti
             return None
         procs.append(OdooProcess(OdooWorkload(
             name=pool_program(pool.name, index), role="pool", target=f"pool {pool.name}", stack=stack,
-            settings=settings, cluster=pool.cluster_name, cluster_address=(cluster.host, cluster.port),
+            settings=_cron_partition(settings, index, pool.processes), cluster=pool.cluster_name,
+            cluster_address=(cluster.host, cluster.port),
             storage=storage, http_port=http, evented_port=evented, evented=pool.workers > 0,
             **_resources(pool.resources))))
     data_dir = _data_dir(ctx, storage)
@@ -274,6 +277,14 @@ def pool_artifacts(ctx: Context, pool: DesiredPool, *, create: bool) -> PoolArti
         evented_ports=tuple(p.evented_port for p in procs) if pool.workers > 0 else (),
     )
     return PoolArtifacts(pool, rt, cluster, password, storage, data_dir, tuple(procs), service)
+
+
+def _cron_partition(settings: odoo_conf.OdooSettings, index: int, processes: int) -> odoo_conf.OdooSettings:
+    """Process ``index`` of a prefork pool of ``processes``: its cron workers visit only its share of the
+    tenants (``odooplane_cron_partition``, read by odooplane_dbrouter; estate/sizing.cron_partition)."""
+    if processes < 2 or settings.workers == 0 or settings.max_cron_threads == 0:  # sizing.cron_partitioned
+        return settings
+    return dataclasses.replace(settings, extra={**settings.extra, sizing.CRON_PARTITION: f"{index}/{processes}"})
 
 
 def _data_dir(ctx: Context, storage: str) -> Path:

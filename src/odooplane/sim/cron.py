@@ -10,7 +10,9 @@ Which databases get visited is the important part for pools:
 - threaded servers (``workers = 0``) run ``max_cron_threads`` threads that only
   visit databases whose registry is loaded in the process (served since start);
 - prefork cron workers round-robin over ``db_name`` if set, else ``list_dbs``
-  (databases owned by the pool's role), one database per wake-up.
+  (databases owned by the pool's role), one database per wake-up; with
+  ``odooplane_dbrouter`` loaded and ``odooplane_cron_partition = I/N`` set,
+  over this process's share of them only (sim/dbrouter.py).
 Both sleep ``sim_cron_interval`` seconds (real Odoo: 60 s, plus a per-worker
 jitter) and wake up early on ``NOTIFY cron_trigger``.
 """
@@ -27,7 +29,7 @@ from collections.abc import Callable
 
 import psycopg
 
-from odooplane.sim import database, logs
+from odooplane.sim import database, dbrouter, logs
 from odooplane.sim.config import Config
 from odooplane.sim.database import Connection, execute
 
@@ -163,7 +165,11 @@ def cron_thread(number: int, config: Config, loaded_dbs: Callable[[], list[str]]
 
 
 def cron_db_list(config: Config) -> list[str]:
-    """``WorkerCron._db_list``: ``db_name`` if set (even with a dbfilter), else ``list_dbs(True)``."""
-    if config["db_name"]:
-        return config.db_names
-    return database.list_dbs(config, force=True)
+    """``WorkerCron._db_list``: ``db_name`` if set (even with a dbfilter), else ``list_dbs(True)``;
+    with ``odooplane_dbrouter`` loaded, only this process's ``odooplane_cron_partition`` of it."""
+    dbs = config.db_names if config["db_name"] else database.list_dbs(config, force=True)
+    if dbrouter.MODULE in config.server_wide_modules:
+        mine = dbrouter.cron_partition(dbs, config.options.get("odooplane_cron_partition"))
+        if mine is not None:
+            return mine
+    return dbs

@@ -19,11 +19,17 @@ The header name is case-insensitive; the database name is compared exactly.
 Several values of the header are joined with ``,`` (as werkzeug builds the
 WSGI environ), which never names a database.  Outside requests (crons) the
 filter is unchanged.
+
+For crons, ``odooplane_cron_partition = I/N`` in odoo.conf makes this
+process's cron workers visit only the databases whose CRC-32 of the name
+modulo N is I (``cron_partition``), so a pool's processes share its tenants'
+crons instead of each visiting them all.
 """
 
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -39,6 +45,22 @@ NO_DATABASE_METHODS: Mapping[str, frozenset[str]] = {
 }
 
 _logger = logging.getLogger("odoo.addons.odooplane_dbrouter")
+
+
+def cron_partition(dbs: Iterable[str], value: object) -> list[str] | None:
+    """The databases of ``dbs`` that ``odooplane_cron_partition = I/N`` (``value``) gives this process,
+    or None when ``value`` is unset or not a valid ``I/N`` (the addon then logs and changes nothing)."""
+    if not value:
+        return None
+    try:
+        index, count = (int(part) for part in str(value).split("/"))
+    except ValueError:
+        _logger.warning("odooplane_cron_partition %r is not I/N: crons visit every database", value)
+        return None
+    if count < 1 or not 0 <= index < count:
+        _logger.warning("odooplane_cron_partition %r is out of range: crons visit every database", value)
+        return None
+    return [db for db in dbs if zlib.crc32(db.encode("utf-8")) % count == index]
 
 
 def routed_database(headers: Mapping[str, str]) -> str | None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -104,6 +106,35 @@ def test_cron_workers_visit_every_database_of_the_role(server: SimServer, role: 
     for dbname in dbs:  # served or not, prefork crons run them all
         wait_for(lambda db=dbname: role.query(db, "SELECT bool_and(lastcall IS NOT NULL) FROM ir_cron"
                                                   " WHERE active")[0][0], what=f"crons of {dbname}")
+
+
+def test_cron_partition_splits_the_databases_between_processes(role: Role, tmp_path: Path) -> None:
+    """Two processes of one pool (odooplane_dbrouter loaded, odooplane_cron_partition 0/2 and 1/2):
+    every database's crons run, each only in the process whose share it is (CRC-32 of its name)."""
+    names: dict[int, str] = {}
+    while len(names) < 2:
+        name = role.new_db_name()
+        names.setdefault(zlib.crc32(name.encode()) % 2, name)
+    for folder in ("init", "p0", "p1"):
+        (tmp_path / folder).mkdir()
+    conf = write_conf(tmp_path / "init", role)
+    for name in names.values():
+        init_db(conf, name)
+        role.query(name, "UPDATE ir_cron SET nextcall = now() at time zone 'UTC' - interval '1 hour',"
+                         " lastcall = NULL RETURNING id")
+    with contextlib.ExitStack() as stack:
+        for index in (0, 1):
+            conf, port, _ = prefork_conf(tmp_path / f"p{index}", role,
+                                         server_wide_modules="base,web,odooplane_dbrouter",
+                                         odooplane_cron_partition=f"{index}/2")
+            stack.enter_context(SimServer(conf, port=port))
+        for name in names.values():
+            wait_for(lambda db=name: role.query(db, "SELECT bool_and(lastcall IS NOT NULL) FROM ir_cron"
+                                                    " WHERE active")[0][0], what=f"crons of {name}")
+    for index in (0, 1):
+        log = (tmp_path / f"p{index}" / "odoo.log").read_text()
+        ran = {db for db in names.values() if f" {db} odoo.addons.base.models.ir_cron: Job " in log}
+        assert ran == {names[index]}, (index, ran, names)
 
 
 def test_version_info_on_both_ports(server: SimServer) -> None:

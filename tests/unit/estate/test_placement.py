@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from pathlib import Path
 
@@ -124,4 +125,11 @@ def test_sizing_follows_odoo_guidance(tmp_path: Path) -> None:
     # 2 processes x (2 workers + 1 cron + 1 evented), each holding a connection per database it served (2 + 1).
     assert pooled.connections_max == 2 * 4 * 3
     assert pooled.users == 6 + 10  # acme staging 10% of 60, beta prod 10 users (the default profile)
+    # Crons: each of the 2 processes visits its share of the tenants (CRC-32 of the database name).
+    shares = [sizing.cron_partition(env.database, 2) for env in valid.pool_members(pool.name)]
+    assert pooled.cron_share_max == max(shares.count(0), shares.count(1))
+    assert pooled.registry_lru == pool.limits.memory_soft_mib // 15
+    one = dataclasses.replace(pool, processes=1)
+    assert sizing.cron_share_max(one, ["a", "b", "c"]) == 3  # one process: all of them
+    assert sizing.cron_share_max(pool, [f"t{i}" for i in range(1000)]) < 560  # two: about half each
     assert sizing.machine_workers(2) == 5

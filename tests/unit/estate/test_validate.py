@@ -191,6 +191,14 @@ def test_managed_options_cannot_be_overridden(tmp_path: Path) -> None:
                in p for p in problems(tmp_path, text))
 
 
+def test_registry_lru_size_is_refused_with_what_to_set(tmp_path: Path) -> None:
+    found = problems(tmp_path, GOOD.replace("staging: {}", "staging: {options: {registry_lru_size: 300}}"))
+    assert any("environments.staging.options.registry_lru_size: option registry_lru_size cannot be set: Odoo reads "
+               "it from odoo.conf as text" in p and "set limits.memory_soft_mib instead" in p for p in found), found
+    found = problems(tmp_path, GOOD.replace("staging: {}", "staging: {options: {odooplane_cron_partition: '0/2'}}"))
+    assert any("option odooplane_cron_partition is set by Odooplane" in p for p in found), found
+
+
 def test_validate_raises_with_every_problem(tmp_path: Path) -> None:
     with pytest.raises(EstateInvalid) as info:
         validate.validate(write(tmp_path, "tenants: [1, 2]\n"))
