@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from psycopg import sql
 
@@ -276,7 +277,16 @@ def test_a_database_is_dumped_and_loaded_where_its_cluster_lives(harness: Harnes
         with postgres.connect(as_role, source) as conn:
             conn.execute("CREATE TABLE partner (id int PRIMARY KEY, name text)")
             conn.execute("INSERT INTO partner SELECT n, 'partner ' || n FROM generate_series(1, 500) n")
-        databases.dump(admin, source, tmp_path / "dump")
+        # Dumped as a transaction that exported its snapshot sees it: rows committed after are not in.
+        with psycopg.connect(**admin.kwargs(source)) as held:  # type: ignore[arg-type]
+            held.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            snapshot = str(held.execute("SELECT pg_export_snapshot()").fetchone()[0])  # type: ignore[index]
+            with postgres.connect(as_role, source) as conn:
+                conn.execute("INSERT INTO partner SELECT n, 'late ' || n FROM generate_series(501, 600) n")
+            databases.dump(admin, source, tmp_path / "dump", snapshot=snapshot)
+            held.rollback()
+        with postgres.connect(as_role, source) as conn:
+            conn.execute("DELETE FROM partner WHERE id > 500")
         assert (tmp_path / "dump" / "toc.dat").is_file()
         databases.restore(as_role, target, tmp_path / "dump")
         digest = "SELECT count(*), md5(string_agg(name, ',' ORDER BY id)), " \

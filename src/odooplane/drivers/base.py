@@ -262,8 +262,11 @@ class Databases(Protocol):
     ``pg_dump``/``pg_restore`` beside it when the driver runs the cluster (a container of its
     own), a client of this host otherwise. Either way the files land on (come from) this host."""
 
-    def dump(self, conn: ClusterConn, database: str, into: Path, *, jobs: int = 2) -> None:
-        """Dump ``database`` in directory format, uncompressed, into ``into`` (a new directory)."""
+    def dump(self, conn: ClusterConn, database: str, into: Path, *, jobs: int = 2,
+             snapshot: str | None = None) -> None:
+        """Dump ``database`` in directory format, uncompressed, into ``into`` (a new directory);
+        with ``snapshot`` (``pg_export_snapshot()`` of a transaction kept open meanwhile), as that
+        transaction sees it."""
         ...
 
     def dump_sql(self, conn: ClusterConn, database: str, out_file: Path) -> None:

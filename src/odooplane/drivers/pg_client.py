@@ -17,11 +17,13 @@ DUMP_TIMEOUT_S = 6 * 3600.0
 class ClientDatabases:
     """:class:`~odooplane.drivers.base.Databases` with ``pg_dump``/``pg_restore`` of this host."""
 
-    def dump(self, conn: ClusterConn, database: str, into: Path, *, jobs: int = 2) -> None:
+    def dump(self, conn: ClusterConn, database: str, into: Path, *, jobs: int = 2,
+             snapshot: str | None = None) -> None:
         if into.exists():
             shutil.rmtree(into)
         into.parent.mkdir(parents=True, exist_ok=True)
-        execute.run(pg_tools.dump_argv(pg_tools.client("pg_dump"), conn, database=database, out_dir=into, jobs=jobs),
+        execute.run(pg_tools.dump_argv(pg_tools.client("pg_dump"), conn, database=database, out_dir=into, jobs=jobs,
+                                       snapshot=snapshot),
                     env=pg_tools.env(conn), secrets=[conn.password or ""], what="pg_dump", timeout=DUMP_TIMEOUT_S)
 
     def dump_sql(self, conn: ClusterConn, database: str, out_file: Path) -> None:

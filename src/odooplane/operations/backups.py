@@ -83,14 +83,18 @@ def artifact_hashes(stage: Path) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def dump(ctx: Context, art: EnvArtifacts, out_dir: Path) -> None:
-    """Dump the environment's database into ``out_dir`` (replaced), where its cluster lives."""
-    ctx.driver.databases.dump(art.cluster, art.env.database, out_dir)
+def dump(ctx: Context, art: EnvArtifacts, out_dir: Path) -> dict[str, object]:
+    """Dump the environment's database into ``out_dir`` (replaced), where its cluster lives; return
+    its facts (modules, row counts, attachments) as the dump saw them: both read one exported
+    snapshot, so a database written to meanwhile still gives a manifest its dump matches."""
+    with odoo_db.exported_snapshot(art.cluster, art.env.database) as (snapshot, facts):
+        ctx.driver.databases.dump(art.cluster, art.env.database, out_dir, snapshot=snapshot)
+    return facts
 
 
-def write_manifest(ctx: Context, art: EnvArtifacts, stage: Path, *, kind: str, dumped_at: dt.datetime) -> str:
-    """Write the manifest last; return its SHA-256."""
-    facts = odoo_db.facts(art.cluster, art.env.database)
+def write_manifest(ctx: Context, art: EnvArtifacts, stage: Path, *, kind: str, dumped_at: dt.datetime,
+                   facts: dict[str, object]) -> str:
+    """Write the manifest last (``facts``: what ``dump`` returned); return its SHA-256."""
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "target": str(art.env.ref),
@@ -171,11 +175,11 @@ def backup_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: st
         stage.mkdir(parents=True, exist_ok=True)
         (stage / MANIFEST).unlink(missing_ok=True)  # a stage without a manifest is never uploaded
         dumped_at = ctx.clock.now()
-        op.step("dump", t, lambda: dump(ctx, art, stage / "dump"))
+        facts = op.step("dump", t, lambda: dump(ctx, art, stage / "dump"))
         # Exported where the filestore lives into this host's stage (restic reads it here).
         op.step("filestore", t, lambda: ctx.driver.storage.export(art.filestore_ref, stage / "filestore"))
         manifest_sha = op.step("manifest", t, lambda: write_manifest(ctx, art, stage, kind=kind,
-                                                                      dumped_at=dumped_at))
+                                                                      dumped_at=dumped_at, facts=facts))
         result = BackupResult(target=t, kind=kind, manifest_sha256=manifest_sha)
         result.bytes = sum(p.stat().st_size for p in stage.rglob("*") if p.is_file())
         for name in names:

@@ -56,9 +56,9 @@ def clone(ctx: Context, op: Operation, *, source: DesiredEnvironment, target: De
     def fetch(into: Path) -> sandbox.Restored:
         into.mkdir(parents=True, exist_ok=True)
         dumped_at = ctx.clock.now()
-        op.step("dump", str(source.ref), lambda: backups.dump(ctx, src, into / "dump"))
+        facts = op.step("dump", str(source.ref), lambda: backups.dump(ctx, src, into / "dump"))
         op.step("filestore", str(source.ref), lambda: ctx.driver.storage.export(src.filestore_ref, into / "filestore"))
-        backups.write_manifest(ctx, src, into, kind="clone", dumped_at=dumped_at)
+        backups.write_manifest(ctx, src, into, kind="clone", dumped_at=dumped_at, facts=facts)
         return sandbox.Restored(into, json.loads((into / backups.MANIFEST).read_text()), "live", "-")
 
     def neutralized(art: EnvArtifacts, temp: str) -> dict[str, object]:

@@ -19,7 +19,7 @@ from odooplane.operations.context import Context
 from odooplane.operations.desired import EnvArtifacts, artifacts
 from odooplane.operations.runner import Operation
 from odooplane.operations.verify import find_snapshot
-from odooplane.services import odoo_db, postgres
+from odooplane.services import postgres
 from odooplane.store import evidence
 
 
@@ -99,8 +99,7 @@ def fetch_pitr(ctx: Context, op: Operation, source: DesiredEnvironment, *, at: d
         scratch_conn = copy.conn()
         source_art = artifacts(ctx, source, create=False)
         assert source_art is not None
-        backups.dump(ctx, replace(source_art, cluster=scratch_conn), stage / "dump")
-        facts = odoo_db.facts(scratch_conn, source.database)
+        facts = backups.dump(ctx, replace(source_art, cluster=scratch_conn), stage / "dump")
     finally:
         copy.stop(remove=True)
         temporaries.release(ctx, scratch_id)

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import psycopg
 from psycopg import sql
 
 from odooplane.errors import PermanentError
@@ -122,17 +125,39 @@ def facts(cluster: ClusterConn, database: str) -> dict[str, object]:
     """What a backup manifest records about an Odoo database: series, installed modules with
     versions, PostgreSQL version, row counts of the key tables that exist, attachments."""
     with connect(cluster, database) as conn:
-        modules = {str(n): str(v or "") for n, v in conn.execute(
-            "SELECT name, latest_version FROM ir_module_module WHERE state = 'installed' ORDER BY name").fetchall()}
-        counts: dict[str, int] = {}
-        for table in KEY_TABLES:
-            if conn.execute("SELECT to_regclass(%s)", (f"public.{table}",)).fetchone() not in (None, (None,)):
-                row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()
-                counts[table] = int(str(row[0])) if row else 0
-        attachments = conn.execute(
-            "SELECT count(*), coalesce(sum(file_size), 0) FROM ir_attachment WHERE store_fname IS NOT NULL"
-        ).fetchone()
-        pg_version = int(conn.info.server_version)
+        return _facts(conn)
+
+
+@contextmanager
+def exported_snapshot(cluster: ClusterConn, database: str) -> Iterator[tuple[str, dict[str, object]]]:
+    """A read-only repeatable-read transaction on ``database``, open for the block: yield its
+    exported snapshot (``pg_export_snapshot()``, for ``pg_dump --snapshot``) and the database's
+    facts as that snapshot sees them, so that a dump and the manifest's row counts agree however
+    busy the database is."""
+    with connect(cluster, database) as conn:
+        conn.autocommit = False
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        try:
+            row = conn.execute("SELECT pg_export_snapshot()").fetchone()
+            assert row is not None
+            yield str(row[0]), _facts(conn)
+        finally:
+            conn.rollback()
+
+
+def _facts(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, object]:
+    modules = {str(n): str(v or "") for n, v in conn.execute(
+        "SELECT name, latest_version FROM ir_module_module WHERE state = 'installed' ORDER BY name").fetchall()}
+    counts: dict[str, int] = {}
+    for table in KEY_TABLES:
+        if conn.execute("SELECT to_regclass(%s)", (f"public.{table}",)).fetchone() not in (None, (None,)):
+            row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()
+            counts[table] = int(str(row[0])) if row else 0
+    attachments = conn.execute(
+        "SELECT count(*), coalesce(sum(file_size), 0) FROM ir_attachment WHERE store_fname IS NOT NULL"
+    ).fetchone()
+    pg_version = int(conn.info.server_version)
     base = modules.get("base", "")
     series = ".".join(base.split(".")[:2]) if base else ""
     return {

@@ -6,10 +6,13 @@ shell, files): plain SQL is loaded by :mod:`odooplane.services.sql_load`."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from odooplane.services.pg_binaries import candidates
 from odooplane.services.postgres import ClusterConn
+
+_SNAPSHOT = re.compile(r"[0-9A-F]{8}-[0-9A-F]{8}-[0-9]{1,10}")  # pg_export_snapshot(): e.g. 00000003-0000001B-1
 
 
 def client(name: str) -> str:
@@ -43,15 +46,20 @@ def env(conn: ClusterConn) -> dict[str, str]:
     return {"PGPASSWORD": conn.password} if conn.password else {}
 
 
-def dump_argv(tool: str, conn: ClusterConn, *, database: str, out_dir: Path, jobs: int = 2) -> list[str]:
+def dump_argv(tool: str, conn: ClusterConn, *, database: str, out_dir: Path, jobs: int = 2,
+              snapshot: str | None = None) -> list[str]:
     """Directory format, uncompressed: unchanged tables give identical files that the backup
-    repository deduplicates (a compressed dump would defeat it)."""
+    repository deduplicates (a compressed dump would defeat it). ``snapshot``: an exported
+    snapshot (``pg_export_snapshot()``) the dump reads, so it sees what that transaction sees."""
+    if snapshot is not None and not _SNAPSHOT.fullmatch(snapshot):
+        raise ValueError(f"not an exported snapshot id: {snapshot!r}")
     return [
         tool,
         *_conn_args(conn),
         "--format=directory",
         "--compress=0",
         f"--jobs={jobs}",
+        *([f"--snapshot={snapshot}"] if snapshot else []),
         "--no-password",
         f"--file={out_dir}",
         database,

@@ -69,15 +69,16 @@ class ComposeDatabases:
         finally:
             engine.docker("exec", "--user", POSTGRES_USER, container, "rm", "-rf", "--", path, check=False)
 
-    def dump(self, conn: ClusterConn, database: str, into: Path, *, jobs: int = 2) -> None:
+    def dump(self, conn: ClusterConn, database: str, into: Path, *, jobs: int = 2,
+             snapshot: str | None = None) -> None:
         container = self._find(conn)
         if container is None:
-            self._client.dump(conn, database, into, jobs=jobs)
+            self._client.dump(conn, database, into, jobs=jobs, snapshot=snapshot)
             return
         tree.remove_tree(into)
         with self._scratch(container) as scratch, scratch_tar(into) as tar:
             self._exec(container, *pg_tools.dump_argv("pg_dump", self._inside(conn), database=database,
-                                                      out_dir=Path(scratch) / "dump", jobs=jobs),
+                                                      out_dir=Path(scratch) / "dump", jobs=jobs, snapshot=snapshot),
                        what=f"pg_dump in the container of cluster {conn.name}")
             self._exec(container, "tar", "-C", f"{scratch}/dump", "-cf", "-", ".", stdout=tar,
                        what=f"reading the dump of {database} from the container of cluster {conn.name}")
