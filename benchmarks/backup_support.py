@@ -71,6 +71,18 @@ def fill_filestore(pg_url: str, database: str, filestore: Path, megabytes: int) 
                         "'res.partner', false)", rows)
 
 
+def restic_floor(root: Path, directory: Path) -> tuple[float, float]:
+    """restic alone on ``directory``: (backup into a repository created beforehand, restore of that
+    snapshot into an empty directory), in seconds; what any backup through restic costs here."""
+    repo, out = root / "floor-repo", root / "floor-out"
+    env = {"RESTIC_REPOSITORY": str(repo), "RESTIC_PASSWORD": uuid.uuid4().hex}
+    shell("restic init -q", env=env)
+    backup = shell(f"restic backup -q {directory}", env=env)
+    restore = shell(f"restic restore -q latest --target {out}", env=env)
+    shell(f"rm -rf {repo} {out}")
+    return backup, restore
+
+
 def repo_size(root: Path) -> int:
     repo = root / "data" / "backups" / "repositories" / "local"
     return sum(p.stat().st_size for p in repo.rglob("*") if p.is_file())

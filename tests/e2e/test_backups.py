@@ -258,7 +258,7 @@ def test_s3_offsite_and_an_unreachable_repository(tmp_path: Path) -> None:
             assert failed and "unreachable" in failed[0]["summary"]
             ops = json.loads(est.cli("operations", "-f", str(est.path), "--json", "-n", "1").stdout)
             steps = json.loads(est.cli("operations", str(ops[0]["id"]), "-f", str(est.path), "--json").stdout)["steps"]
-            assert any(s["name"].startswith("reconcile-s3") and s["attempts"] >= 1 for s in steps), \
+            assert any(s["name"].startswith("upload-s3") and s["attempts"] >= 1 for s in steps), \
                 "a temporary failure is retried before the backup is reported failed"
         finally:
             est.cli("down", "-f", str(est.path), "--purge", "--yes", check=False)

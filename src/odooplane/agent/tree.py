@@ -9,6 +9,7 @@ import hashlib
 import os
 import shutil
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 CHUNK = 1 << 20
@@ -67,16 +68,19 @@ def check(root: Path, attachments: list[tuple[str, str]]) -> tuple[list[str], li
     """(missing, corrupt) among ``(store_fname, sha1)``: a name that leaves ``root`` (``..``, an
     absolute path, a symlink out of it) is missing, as is one that is not a regular file; an empty
     sha1 only asks for the file to be there."""
-    missing: list[str] = []
-    corrupt: list[str] = []
     resolved = root.resolve()
-    for store_fname, checksum in attachments:
+
+    def verdict(item: tuple[str, str]) -> str:
+        store_fname, checksum = item
         path = root / store_fname
         if not path.resolve().is_relative_to(resolved) or not path.is_file():
-            missing.append(store_fname)
-            continue
-        if checksum and sha1_of(path) != checksum:
-            corrupt.append(store_fname)
+            return "missing"
+        return "corrupt" if checksum and sha1_of(path) != checksum else "ok"
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # hashlib releases the GIL
+        verdicts = list(pool.map(verdict, attachments))
+    missing = [name for (name, _), found in zip(attachments, verdicts, strict=True) if found == "missing"]
+    corrupt = [name for (name, _), found in zip(attachments, verdicts, strict=True) if found == "corrupt"]
     return missing, corrupt
 
 

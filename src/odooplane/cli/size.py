@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from odooplane.cli.output import console, errors, print_json
-from odooplane.estate import sizing
+
+if TYPE_CHECKING:
+    from odooplane.estate import sizing
 
 
 def _registries(r: sizing.Sizing) -> str:

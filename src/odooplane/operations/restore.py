@@ -35,10 +35,12 @@ class RestoreResult:
 
 
 def load_into_temporary(
-    ctx: Context, op: Operation, art: EnvArtifacts, restored: sandbox.Restored, *, temp: str, reset_identity: bool
+    ctx: Context, op: Operation, art: EnvArtifacts, restored: sandbox.Restored, *, temp: str, reset_identity: bool,
+    filestore_verdict: Callable[[], sandbox.Checks] | None = None,
 ) -> sandbox.Checks:
     """Load ``restored`` into database ``temp`` owned by the target's role and check it; the
-    filestore is staged beside the target's as ``<db>.restore``."""
+    filestore is staged beside the target's as ``<db>.restore`` (once ``filestore_verdict``, the
+    check of its files against the manifest running meanwhile, says they match)."""
     env = art.env
     t = str(env.ref)
     if env.pool is None:
@@ -50,6 +52,10 @@ def load_into_temporary(
         comment=postgres.marker(ctx.estate_id, f"restore/{env.ref}")), detail=temp)
     op.step("pg_restore", t, lambda: sandbox.load_dump(ctx.driver.databases, art.cluster, restored, database=temp,
                                                        role=env.role, password=art.db_password))
+    if filestore_verdict is not None:
+        found = filestore_verdict()
+        if not found.ok:
+            raise PermanentError("; ".join(found.failures))
     staged = staged_filestore(art)
     ctx.driver.storage.load(restored.root / "filestore", staged)
     checks = op.step("checks", t, lambda: sandbox.check_database(ctx.driver.storage, art.cluster, temp, restored,
@@ -131,7 +137,7 @@ def _restore(ctx: Context, op: Operation, *, source: DesiredEnvironment, target:
         temp = temp_database(target)
         with temporaries.directory(ctx, work, target=t, purpose=kind, operation_id=op.op_id):
             restored = op.step("fetch", t, lambda: fetch(work), detail=label)
-            verdict = sandbox.check_artifacts(restored)
+            verdict = sandbox.check_artifacts(restored, "database")  # what goes into PostgreSQL, first
             if not verdict.ok:
                 raise PermanentError("; ".join(verdict.failures))
             ids = [temporaries.register_database(ctx, art.cluster, temp, target=t, purpose=kind,
@@ -139,8 +145,10 @@ def _restore(ctx: Context, op: Operation, *, source: DesiredEnvironment, target:
                    temporaries.register_filestore(ctx, staged_filestore(art), target=t, purpose=kind,
                                                   operation_id=op.op_id)]
             try:
-                checks = load_into_temporary(ctx, op, art, restored, temp=temp,
-                                             reset_identity=source.ref != target.ref)
+                with sandbox.filestore_checked_meanwhile(restored) as filestore_verdict:
+                    checks = load_into_temporary(ctx, op, art, restored, temp=temp,
+                                                 reset_identity=source.ref != target.ref,
+                                                 filestore_verdict=filestore_verdict)
                 if after_load is not None:
                     checks.details.update(after_load(art, temp))
                 swap(ctx, op, art, temp, in_place=in_place)

@@ -41,7 +41,7 @@ def find_snapshot(ctx: Context, env: DesiredEnvironment, repo: restic.Repository
 
     A snapshot whose backup was never confirmed (killed before its manifest was read back) is
     only taken when named and ``unconfirmed`` is set. Raise NotFound or UsageError otherwise."""
-    from odooplane.operations.backups import confirmed_snapshots, is_confirmed
+    from odooplane.operations.backups import confirmed_snapshots, dump_times, is_confirmed
 
     found = restic.snapshots(repo, tags=repositories.env_tags(ctx, env))
     confirmed = confirmed_snapshots(ctx, env, repo.name)
@@ -54,8 +54,13 @@ def find_snapshot(ctx: Context, env: DesiredEnvironment, repo: restic.Repository
                 return item
         raise NotFound(f"{env.ref}: no snapshot {snapshot} in repository {repo.name}")
     found = [s for s in found if is_confirmed(s, confirmed)]
-    if at is not None:
-        found = [s for s in found if s.time <= at]
+    if at is not None:  # by when the data was dumped: restic's time is the upload's start, to the second
+        dumped = dump_times(ctx, env, repo.name)
+
+        def taken(s: restic.Snapshot) -> dt.datetime:
+            return dumped.get(s.id) or dumped.get(s.short_id) or s.time
+
+        found = sorted((s for s in found if taken(s) <= at), key=taken)
     if not found:
         when = f" at or before {at.isoformat()}" if at else ""
         raise NotFound(f"{env.ref}: no confirmed backup in repository {repo.name}{when}")
@@ -134,16 +139,21 @@ def _prove_in(ctx: Context, op: Operation, env: DesiredEnvironment, cluster: Clu
     result.snapshot = restored.snapshot
     if isinstance(restored.manifest.get("pitr"), dict):
         result.details["pitr"] = restored.manifest["pitr"]
-    artifacts = sandbox.check_artifacts(restored)
+    artifacts = sandbox.check_artifacts(restored, "database")  # what goes into PostgreSQL, first
     result.failures += artifacts.failures
-    result.details.update(artifacts.details)
     if not artifacts.ok:
         return
     marker = f"odooplane:{ctx.estate_id}:sandbox/{name}"
-    op.step("sandbox", t, lambda: sandbox.create_scratch(cluster, database=name, role=role, password=password,
-                                                         comment=marker))
-    op.step("pg_restore", t, lambda: sandbox.load_dump(ctx.driver.databases, cluster, restored, database=name,
-                                                       role=role, password=password))
+    with sandbox.filestore_checked_meanwhile(restored) as filestore_verdict:
+        op.step("sandbox", t, lambda: sandbox.create_scratch(cluster, database=name, role=role, password=password,
+                                                             comment=marker))
+        op.step("pg_restore", t, lambda: sandbox.load_dump(ctx.driver.databases, cluster, restored, database=name,
+                                                           role=role, password=password))
+        files = filestore_verdict()
+    result.failures += files.failures
+    result.details["artifacts_checked"] = artifacts.details["artifacts_checked"] + files.details["artifacts_checked"]
+    if not files.ok:
+        return
     filestore = FilestoreRef(f"sandbox-{name}", name)  # in the data_dir Odoo boots on it with
     ctx.driver.storage.load(restored.root / "filestore", filestore)
     checks = op.step("checks", t, lambda: sandbox.check_database(ctx.driver.storage, cluster, name, restored,

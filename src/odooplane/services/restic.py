@@ -73,11 +73,18 @@ def _run(repo: Repository, args: Sequence[str], *, what: str, timeout: float = 3
                        "503", "502", "Service Unavailable")
         if any(marker in tail for marker in unreachable):
             raise TemporaryError(f"repository {repo.name} is unreachable: {tail.splitlines()[-1]}", delay=2) from exc
+        if "unable to open config file" in tail or "Is there a repository at" in tail:
+            raise RepositoryMissing(f"restic {what} ({repo.name}): the repository has not been created",
+                                    returncode=exc.returncode, stderr_tail=tail) from None
         raise exc from None
 
 
 _MISSING = ("does not exist", "Is there a repository at the following location", "unable to open config file")
 _known: set[str] = set()  # repositories seen initialised by this process
+
+
+class RepositoryMissing(CommandFailed):
+    """The repository has not been created (``restic init``) yet."""
 
 
 def is_initialised(repo: Repository) -> bool:
@@ -113,6 +120,7 @@ def backup(repo: Repository, paths: Iterable[Path], *, tags: Iterable[str], when
     for tag in tags:
         args += ["--tag", tag]
     result = _run(repo, [*args, *(str(p) for p in paths)], what="backup", timeout=timeout)
+    _known.add(repo.url)
     for line in reversed(result.stdout.splitlines()):
         try:
             message = json.loads(line)
