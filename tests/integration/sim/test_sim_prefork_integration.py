@@ -108,9 +108,15 @@ def test_cron_workers_visit_every_database_of_the_role(server: SimServer, role: 
                                                   " WHERE active")[0][0], what=f"crons of {dbname}")
 
 
-def test_cron_partition_splits_the_databases_between_processes(role: Role, tmp_path: Path) -> None:
+def test_cron_partition_splits_the_databases_between_processes(tmp_path: Path) -> None:
     """Two processes of one pool (odooplane_dbrouter loaded, odooplane_cron_partition 0/2 and 1/2):
-    every database's crons run, each only in the process whose share it is (CRC-32 of its name)."""
+    every database's crons run, each only in the process whose share it is (CRC-32 of its name).
+    A role of its own: the module's server runs crons in every database of the module's role."""
+    with make_role() as role:
+        _partitioned_crons(role, tmp_path)
+
+
+def _partitioned_crons(role: Role, tmp_path: Path) -> None:
     names: dict[int, str] = {}
     while len(names) < 2:
         name = role.new_db_name()
