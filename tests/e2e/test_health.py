@@ -213,6 +213,7 @@ def test_induced_failures_fire_check_metric_and_alert(sick: dict[str, Any], tmp_
     assert code == 6
     http = checks(report, target)["http"][0]
     assert http["status"] == "critical" and http["value"] in (502, 503)
+    assert "the process does not answer either" in http["detail"], http  # asked directly: Odoo, not the edge
 
     def outage_metrics() -> list[alerting.Sample] | None:
         scraped = alerting.scrape(metrics_port)

@@ -27,9 +27,11 @@ Status = Literal["ok", "warning", "critical", "unknown"]
 ORDER: dict[str, int] = {"ok": 0, "unknown": 1, "warning": 2, "critical": 3}
 DEFAULT_RPO_S = 26 * 3600  # a daily backup, with slack, when no objective says otherwise
 EDGE_MIN_REQUESTS = 20  # fewer requests between two sweeps say nothing about an error rate
-# Environments probed in depth per sweep (/web/login via the edge, both pages on the process itself);
-# the others get /web/health through the edge (and directly when that fails). Budgeted so that a
-# sweep of a large fleet stays short and does not load the pools it measures.
+# Every environment gets /web/health through the edge on every sweep (and directly on its process
+# when that fails, to tell a proxy problem from an Odoo one). Up to DEEP_BUDGET per sweep also get
+# /web/login through the edge (a page that renders, with its assets and the tenant's registry);
+# the worker's sweeps probe the login page on the rotation of the slow signals below, so that a
+# sweep stays near its floor (one request per environment) and does not load the pools it measures.
 DEEP_BUDGET = 200
 # The worker reads each database's slow signals (cron lag, queue backlog, business documents: a
 # connection and a few queries inside the tenant's database) every SLOW_EVERY-th sweep, a rotating
@@ -104,7 +106,7 @@ def _threshold(value: float, warning: float, critical: float) -> Status:
 class _HttpPlan:
     art: EnvArtifacts | None
     direct_port: int | None
-    deep: bool  # also /web/login through the edge and both pages direct
+    deep: bool  # also /web/login through the edge
     gate: asyncio.Semaphore | None  # the pool's bound on requests in flight
 
 
@@ -124,11 +126,8 @@ async def _http(ctx: Context, env: DesiredEnvironment, plan: _HttpPlan,
     tasks = {"health_edge": get(edge.http_port, "/web/health", {"Host": host})}
     if plan.deep:
         tasks["login_edge"] = get(edge.http_port, "/web/login", {"Host": host})
-        if plan.direct_port:
-            tasks["health_direct"] = get(plan.direct_port, "/web/health", header)
-            tasks["login_direct"] = get(plan.direct_port, "/web/login", header)
     done = list(zip(tasks, await asyncio.gather(*tasks.values()), strict=True))
-    if not plan.deep and plan.direct_port and not done[0][1].ok:
+    if plan.direct_port and not done[0][1].ok:
         # The edge failed: ask the process directly, to tell a proxy problem from an Odoo one.
         done.append(("health_direct", await get(plan.direct_port, "/web/health", header)))
     for name, result in done:
@@ -182,8 +181,10 @@ async def _sweep_async(ctx: Context, envs: list[DesiredEnvironment], arts: dict[
 
 
 def sweep(ctx: Context, *, targets: list[DesiredEnvironment] | None = None, concurrency: int = 64,
-          observer: str = "cli", deep_budget: int = DEEP_BUDGET) -> FleetHealth:
-    """Probe ``targets`` (default: every environment) now; never raises for a sick environment."""
+          observer: str = "cli", deep_budget: int = DEEP_BUDGET, slow_every: int | None = None) -> FleetHealth:
+    """Probe ``targets`` (default: every environment) now; never raises for a sick environment.
+    ``slow_every``: read the figures inside databases for a rotating 1/N of the fleet and carry the
+    others' (default: SLOW_EVERY for the worker, every database for anyone else)."""
     import time
 
     started = time.perf_counter()
@@ -217,8 +218,9 @@ def sweep(ctx: Context, *, targets: list[DesiredEnvironment] | None = None, conc
     requests = traefik.router_requests(api.metrics() or "")
     timings["edge_api"] = [(time.perf_counter() - t0) * 1000]
     memory = _SweepMemory(ctx, observer)
-    deep = memory.deep_slice([str(e.ref) for e in envs], deep_budget)
-    carried = memory.carried_activity([str(e.ref) for e in envs], every=SLOW_EVERY if observer == "worker" else 1)
+    every = slow_every or (SLOW_EVERY if observer == "worker" else 1)
+    deep = memory.deep_slice([str(e.ref) for e in envs], deep_budget_for(len(envs), every=every, budget=deep_budget))
+    carried = memory.carried_activity([str(e.ref) for e in envs], every=every)
     http, odoo, redis = asyncio.run(_sweep_async(ctx, envs, arts, timings=timings, pool_ports=pool_ports, now=now,
                                                  concurrency=concurrency, deep=deep, carried=carried))
     memory.keep_activity({t: act for t, act in odoo.items() if t not in carried and act.error != "not provisioned"},
@@ -265,6 +267,12 @@ def sweep(ctx: Context, *, targets: list[DesiredEnvironment] | None = None, conc
     return fleet
 
 
+def deep_budget_for(count: int, *, every: int, budget: int = DEEP_BUDGET) -> int:
+    """How many of ``count`` environments get the login-page probe this sweep: the budget, and with
+    the worker's rotation (``every`` > 1) no more than its share, so each is asked every N-th sweep."""
+    return min(budget, count) if every <= 1 else min(budget, -(-count // every))
+
+
 CHANGING_KINDS = ("apply", "down", "restore", "import", "move", "clone", "promote", "upgrade")
 
 
@@ -287,15 +295,16 @@ def _judge_http(health: EnvHealth, env: DesiredEnvironment, results: list[tuple[
     if edge is None:
         return
     status: Status = "ok" if up else _severity(env)
-    detail = f"{edge.status or edge.error} in {edge.latency_ms or 0:.0f} ms"
-    health.checks.append(Check("http", status, edge.status or edge.error, f"/web/health via edge: {detail}"))
+    detail = f"/web/health via edge: {edge.status or edge.error} in {edge.latency_ms or 0:.0f} ms"
+    direct = by_name.get("health_direct")
+    if direct is not None:  # asked because the edge failed: whose fault is it?
+        detail += ("; the process answers directly (the edge or its route fails)" if direct.ok else
+                   f"; the process does not answer either ({direct.status or direct.error})")
+    health.checks.append(Check("http", status, edge.status or edge.error, detail))
     login = by_name.get("login_edge")
     if login is not None and up and not login.ok:
         health.checks.append(Check("login", _severity(env), login.status or login.error,
                                    f"/web/login via edge answered {login.status or login.error}"))
-    direct = by_name.get("health_direct")
-    if direct is not None and not direct.ok and up:
-        health.checks.append(Check("direct", "warning", direct.status or direct.error, "direct /web/health failed"))
 
 
 def _judge_postgres(health: EnvHealth, env: DesiredEnvironment, db: probes.DatabaseActivity | None,

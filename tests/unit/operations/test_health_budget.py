@@ -58,3 +58,33 @@ def test_slow_signals_are_read_for_a_rotating_share_and_carried_with_their_age(t
         m.save()
     assert set().union(*read_per_sweep) == set(targets), "everyone is read within 5 sweeps"
     assert memory(tmp_path).carried_activity(targets, every=1) == {}, "a sweep asked for by a person reads all"
+
+
+def _judged(results: list[tuple[str, object]]) -> list[object]:
+    from odooplane.operations.health import EnvHealth, _judge_http
+
+    health = EnvHealth("t/prod", "t", "prod", "production", "dedicated", "", "", "production")
+    env = SimpleNamespace(stage="production", labels=SimpleNamespace(tier="production"))
+    _judge_http(health, env, results)  # type: ignore[arg-type]
+    return health.checks
+
+
+def test_a_failing_edge_is_told_from_a_failing_process_by_asking_the_process() -> None:
+    from odooplane.services.probes import HttpResult
+
+    edge_down = ("health_edge", HttpResult(502, 3.0, None))
+    [proxy] = _judged([edge_down, ("health_direct", HttpResult(200, 2.0, None))])
+    [odoo] = _judged([edge_down, ("health_direct", HttpResult(None, None, "ConnectionRefusedError"))])
+    assert proxy.status == odoo.status == "critical"  # type: ignore[attr-defined]
+    assert "the process answers directly" in proxy.detail  # type: ignore[attr-defined]
+    assert "does not answer either (ConnectionRefusedError)" in odoo.detail  # type: ignore[attr-defined]
+
+
+def test_the_workers_login_probes_follow_the_slow_signals_rotation(tmp_path: Path) -> None:
+    """At 1,000 environments the worker asks 200 login pages per sweep (a fifth), a person's sweep 200
+    too (the budget); at 20 the worker asks 4 and a person all 20."""
+    from odooplane.operations.health import DEEP_BUDGET, SLOW_EVERY, deep_budget_for
+
+    assert deep_budget_for(1000, every=SLOW_EVERY) == 200 == deep_budget_for(1000, every=1) == DEEP_BUDGET
+    assert deep_budget_for(20, every=SLOW_EVERY) == 4 and deep_budget_for(20, every=1) == 20
+    assert deep_budget_for(3, every=SLOW_EVERY) == 1
