@@ -9,7 +9,7 @@ from odooplane.actions import estate_file
 from odooplane.errors import UsageError
 from odooplane.operations import health as sweeping
 from odooplane.operations.context import Context
-from odooplane.store import probes
+from odooplane.store import probes, sweepers
 
 
 def matches(env: sweeping.EnvHealth, labels: dict[str, str]) -> bool:
@@ -27,9 +27,13 @@ def parse_labels(items: list[str]) -> dict[str, str]:
     return out
 
 
-def sweep_and_record(ctx: Context, *, tenant: str | None = None, observer: str = "cli") -> sweeping.FleetHealth:
-    envs = [e for e in ctx.valid.environments if tenant is None or e.ref.tenant == tenant]
-    fleet = sweeping.sweep(ctx, targets=envs, observer=observer)
+def sweep_and_record(ctx: Context, *, tenant: str | None = None, observer: str = "cli",
+                     share: sweepers.Share | None = None) -> sweeping.FleetHealth:
+    """Sweep (``share``: this worker's part of the fleet, the pools' bounds on requests in flight
+    divided among the sweepers) and record the results for ``status``."""
+    share = share or sweepers.Share()
+    envs = [e for e in ctx.valid.environments if (tenant is None or e.ref.tenant == tenant) and share.mine(str(e.ref))]
+    fleet = sweeping.sweep(ctx, targets=envs, observer=observer, sweepers=share.count)
     probes.record(ctx.store, fleet.at, [(e.target, e.status, _recorded(e)) for e in fleet.environments])
     return fleet
 

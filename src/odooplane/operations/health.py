@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import json
+import os
 import shutil
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -138,14 +139,16 @@ async def _http(ctx: Context, env: DesiredEnvironment, plan: _HttpPlan,
 
 async def _sweep_async(ctx: Context, envs: list[DesiredEnvironment], arts: dict[str, EnvArtifacts | None], *,
                        timings: dict[str, list[float]], pool_ports: dict[str, int], now: dt.datetime,
-                       concurrency: int, deep: set[str], carried: dict[str, probes.OdooActivity]
-                       ) -> tuple[dict[str, list[tuple[str, probes.HttpResult]]],
+                       concurrency: int, deep: set[str], carried: dict[str, probes.OdooActivity],
+                       sweepers: int = 1) -> tuple[dict[str, list[tuple[str, probes.HttpResult]]],
                                   dict[str, probes.OdooActivity], dict[str, probes.RedisInfo]]:
     gate = asyncio.Semaphore(concurrency)
     # A pool serves many databases from one connection pool per process (db_maxconn): probing more of
     # them at once than it has connections makes Odoo answer "The Connection Pool Is Full" — the sweep
-    # must not cause the outage it looks for. Requests in flight per pool stay within half its connections.
-    pool_gates = {p.name: asyncio.Semaphore(max(1, p.processes * p.db_maxconn // 2)) for p in ctx.valid.pools}
+    # must not cause the outage it looks for. Requests in flight per pool stay within half its connections
+    # (shared among the workers sweeping at once).
+    pool_gates = {p.name: asyncio.Semaphore(max(1, p.processes * p.db_maxconn // 2 // max(1, sweepers)))
+                  for p in ctx.valid.pools}
     cron_grace = int(durations.parse(ctx.estate.monitoring.thresholds.cron_lag).total_seconds())
 
     async def one(env: DesiredEnvironment) -> tuple[str, list[tuple[str, probes.HttpResult]], probes.OdooActivity]:
@@ -181,10 +184,13 @@ async def _sweep_async(ctx: Context, envs: list[DesiredEnvironment], arts: dict[
 
 
 def sweep(ctx: Context, *, targets: list[DesiredEnvironment] | None = None, concurrency: int = 64,
-          observer: str = "cli", deep_budget: int = DEEP_BUDGET, slow_every: int | None = None) -> FleetHealth:
+          observer: str = "cli", deep_budget: int = DEEP_BUDGET, slow_every: int | None = None,
+          sweepers: int = 1) -> FleetHealth:
     """Probe ``targets`` (default: every environment) now; never raises for a sick environment.
     ``slow_every``: read the figures inside databases for a rotating 1/N of the fleet and carry the
-    others' (default: SLOW_EVERY for the worker, every database for anyone else)."""
+    others' (default: SLOW_EVERY for the worker, every database for anyone else). ``sweepers``: how
+    many workers sweep their shares of the fleet at once (each pool's bound on requests in flight is
+    theirs to share)."""
     import time
 
     started = time.perf_counter()
@@ -222,7 +228,8 @@ def sweep(ctx: Context, *, targets: list[DesiredEnvironment] | None = None, conc
     deep = memory.deep_slice([str(e.ref) for e in envs], deep_budget_for(len(envs), every=every, budget=deep_budget))
     carried = memory.carried_activity([str(e.ref) for e in envs], every=every)
     http, odoo, redis = asyncio.run(_sweep_async(ctx, envs, arts, timings=timings, pool_ports=pool_ports, now=now,
-                                                 concurrency=concurrency, deep=deep, carried=carried))
+                                                 concurrency=concurrency, deep=deep, carried=carried,
+                                                 sweepers=sweepers))
     memory.keep_activity({t: act for t, act in odoo.items() if t not in carried and act.error != "not provisioned"},
                          now)
     thresholds = ctx.estate.monitoring.thresholds
@@ -521,10 +528,14 @@ class _SweepMemory:
         return (ordered + ordered)[start:start + budget]
 
     def save(self) -> None:
+        """Write the memory whole (a temporary file renamed over it: another sweeper on this host
+        reading it never sees half of it)."""
+        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         try:
-            self.path.write_text(json.dumps(self.data))
+            partial.write_text(json.dumps(self.data))
+            os.replace(partial, self.path)
         except OSError:
-            pass
+            partial.unlink(missing_ok=True)
 
 
 def _judge_redis(health: EnvHealth, env: DesiredEnvironment, info: probes.RedisInfo | None,

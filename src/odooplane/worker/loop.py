@@ -81,15 +81,34 @@ def _start_health(path: Path | None, stop: threading.Event) -> None:
         return
 
     def sweeps() -> None:
+        from odooplane.store import sweepers
+
+        last_s, share = 0.0, sweepers.Share()
         while not stop.is_set():
             try:
                 ctx = estate_file.context(path)
                 try:
-                    collector.update(health.sweep_and_record(ctx, observer="worker"))
+                    # Workers sharing the state store split the fleet: this one's share, announced as alive
+                    # for three of its periods (a sweep and the wait after it).
+                    mine = sweepers.announce(ctx.store, ttl_s=3 * (interval + last_s) + 30)
+                    if mine != share:
+                        logger.info("health sweeps: %s", mine.describe())
+                        share = mine
+                    fleet = health.sweep_and_record(ctx, observer="worker", share=share)
+                    last_s = fleet.sweep_s
+                    collector.update(fleet)
                 finally:
                     ctx.close()
             except Exception:  # a sweep must never take the worker down
                 logger.exception("health sweep failed")
             stop.wait(interval)
+        try:
+            ctx = estate_file.context(path)
+            try:
+                sweepers.withdraw(ctx.store)  # the others take this share at their next sweep
+            finally:
+                ctx.close()
+        except Exception:
+            logger.exception("health sweeps: withdrawing from the sweepers failed")
 
     threading.Thread(target=sweeps, name="health", daemon=True).start()

@@ -284,3 +284,42 @@ def test_four_processes_opening_a_fresh_store_migrate_it_once(url: str, spawn: C
             assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == [db.HEAD]
     finally:
         store.close()
+
+
+# -- health sweepers --------------------------------------------------------------------------------
+
+
+def test_sweepers_split_the_fleet_and_take_over_the_share_of_one_that_stopped(store: db.Store) -> None:
+    from odooplane.store import sweepers
+    from odooplane.store.liveness import Identity
+
+    elsewhere = Identity("sweep-host-b", "another-boot", 4242)  # judged by its expiry only
+    me = this_process()
+    targets = [f"t{i:03d}/prod" for i in range(300)]
+    assert sweepers.announce(store, ttl_s=60, identity=me) == sweepers.Share(0, 1)
+    other = sweepers.announce(store, ttl_s=0.5, identity=elsewhere)
+    mine = sweepers.announce(store, ttl_s=60, identity=me)
+    assert other.count == mine.count == 2 and {other.index, mine.index} == {0, 1}
+    split = [[t for t in targets if share.mine(t)] for share in (mine, other)]
+    assert sorted(split[0] + split[1]) == targets and 100 < len(split[0]) < 200  # each target once
+    # The other sweeper stops announcing: once its row expires, this one sweeps everything again.
+    assert wait_until(lambda: sweepers.announce(store, ttl_s=60, identity=me).count == 1, timeout=10)
+    with store.connect() as conn:
+        names = conn.execute(sa.select(tables.leases.c.name)).scalars().all()
+    assert [n for n in names if "sweep-host-b" in n] == [], names
+    sweepers.withdraw(store, identity=me)
+    with store.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(tables.leases)).scalar_one() == 0
+
+
+def test_a_sweeper_whose_process_is_gone_on_this_host_loses_its_share_at_once(store: db.Store) -> None:
+    from odooplane.store import sweepers
+    from odooplane.store.liveness import Identity
+
+    me = this_process()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    dead = Identity(me.host, me.boot_id, int(gone.stdout))
+    sweepers.announce(store, ttl_s=3600, identity=dead)
+    assert sweepers.announce(store, ttl_s=60, identity=me) == sweepers.Share(0, 1)
+    sweepers.withdraw(store, identity=me)

@@ -295,3 +295,18 @@ def test_plan_takes_health_from_the_last_sweep_and_probes_only_what_it_lacks(on_
     seen_a = found.envs[on.env(f"{a}/prod").ref]
     assert seen_a.health is not None and seen_a.health.ok and seen_a.health_at is None
     assert probes.latest(on.ctx.store)[f"{a}/prod"].ts == before, "the last recorded result per target"
+
+
+def test_two_sweepers_each_probe_their_share_and_together_the_whole_fleet(on_fake: Make) -> None:
+    from odooplane.actions import health
+    from odooplane.store import sweepers
+
+    tenants: list[str] = []
+    while min(sum(sweepers.Share(i, 2).mine(f"{t}/prod") for t in tenants) for i in (0, 1)) < 2:
+        tenants.append(unique("sw"))  # names whose CRC-32 gives each share at least two
+    on = on_fake({t: {"environments": {"prod": {}}} for t in tenants})
+    swept = [{e.target for e in health.sweep_and_record(on.ctx, observer=f"test-{i}",
+                                                        share=sweepers.Share(i, 2)).environments}
+             for i in (0, 1)]
+    assert not swept[0] & swept[1] and swept[0] | swept[1] == {f"{t}/prod" for t in tenants}, swept
+    assert min(len(swept[0]), len(swept[1])) >= 2
