@@ -9,11 +9,11 @@ import asyncio
 import dataclasses
 import datetime as dt
 import json
-import os
 import shutil
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from odooplane import files
 from odooplane.errors import OdooplaneError
 from odooplane.estate import durations
 from odooplane.estate.models import AlertThresholds
@@ -528,14 +528,11 @@ class _SweepMemory:
         return (ordered + ordered)[start:start + budget]
 
     def save(self) -> None:
-        """Write the memory whole (a temporary file renamed over it: another sweeper on this host
-        reading it never sees half of it)."""
-        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        """Write the memory whole: another sweeper on this host reading it never sees half of it."""
         try:
-            partial.write_text(json.dumps(self.data))
-            os.replace(partial, self.path)
+            files.atomic_write(self.path, json.dumps(self.data))
         except OSError:
-            partial.unlink(missing_ok=True)
+            pass
 
 
 def _judge_redis(health: EnvHealth, env: DesiredEnvironment, info: probes.RedisInfo | None,
