@@ -21,6 +21,7 @@ class ExitCode:
     LOCKED = 4  # another operation holds the lock of the environment
     UNHEALTHY = 5  # a read command found something unhealthy (status) or a warning (health)
     CRITICAL = 6  # health: at least one check is critical
+    FORBIDDEN = 7  # the acting user's role or scope does not allow it (docs/access.md)
     INTERRUPTED = 130
 
 
@@ -76,6 +77,12 @@ class SecretError(OdooplaneError):
     """A secret reference could not be resolved (the message never contains the secret)."""
 
     exit_code = ExitCode.INVALID
+
+
+class Forbidden(OdooplaneError):
+    """Access control refused: the message says which right, on what, and why (never a secret)."""
+
+    exit_code = ExitCode.FORBIDDEN
 
 
 class LockedError(OdooplaneError):

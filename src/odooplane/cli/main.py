@@ -10,10 +10,12 @@ import typer
 
 from odooplane import __version__, log
 from odooplane.cli import (
+    access,
     advise,
     agent,
     alerts,
     apply,
+    audit,
     backup,
     clone,
     credentials,
@@ -33,6 +35,7 @@ from odooplane.cli import (
     report,
     restore,
     schema,
+    serve,
     size,
     status,
     validate,
@@ -46,6 +49,7 @@ app = typer.Typer(
         "Run an estate of Odoo instances: declare it in estate.yaml, then validate, plan and apply it.\n\n"
         "Exit codes: 0 ok · 1 an operation failed · 2 invalid estate or usage · 3 not found · "
         "4 locked by another operation · 5 unhealthy (status) or a warning (health) · 6 critical (health) · "
+        "7 refused by access control · "
         "130 interrupted."
     ),
     no_args_is_help=True,
@@ -98,6 +102,9 @@ for module in (
     operations,
     worker,
     agent,
+    access,
+    audit,
+    serve,
 ):
     module.register(app)
 

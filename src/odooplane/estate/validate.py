@@ -39,6 +39,7 @@ class ValidEstate:
     environments: tuple[resolve.DesiredEnvironment, ...]
     data_dir: Path
     pools: tuple[resolve.DesiredPool, ...] = ()
+    files: tuple[Path, ...] = ()  # every file it was read from (the estate file and its includes)
 
     def scheduled(self) -> bool:
         """Whether the worker is needed: it sweeps health and exports metrics for any environment,
@@ -116,7 +117,7 @@ def _check(path: Path) -> tuple[ValidEstate | None, list[Problem]]:
     if problems:
         return None, problems
     return ValidEstate(loaded.root, estate, envs, resolve.data_dir(estate, loaded.root),
-                       tuple(resolve.pools(estate))), []
+                       tuple(resolve.pools(estate)), tuple(dict.fromkeys([loaded.root, *loaded.files]))), []
 
 
 # --- schema stage -------------------------------------------------------------------------

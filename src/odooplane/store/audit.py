@@ -64,8 +64,12 @@ def record(
         )
 
 
-def entries(store: Store, *, limit: int = 100, target: str | None = None) -> list[AuditEntry]:
+def entries(
+    store: Store, *, limit: int = 100, target: str | None = None, before: int | None = None
+) -> list[AuditEntry]:
     query = sa.select(tables.audit).order_by(tables.audit.c.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(tables.audit.c.id < before)
     if target:
         query = query.where(tables.audit.c.target == target)
     with store.connect() as conn:

@@ -53,7 +53,7 @@ class StepRow:
     error: str | None
 
 
-def _op(row: Any) -> OperationRow:
+def row_to_operation(row: Any) -> OperationRow:
     started = aware(row.started_at)
     assert started is not None
     return OperationRow(
@@ -138,7 +138,7 @@ def live_operations(store: Store, *, limit: int = 50, settings: Settings | None 
              .order_by(tables.operations.c.id.desc()).limit(limit))
     with store.connect() as conn:
         current = coordination_now(conn)
-        return [op for op in map(_op, conn.execute(query).all()) if is_alive(op, now=current, ttl_s=ttl_s)]
+        return [op for op in map(row_to_operation, conn.execute(query).all()) if is_alive(op, now=current, ttl_s=ttl_s)]
 
 
 def finish_operation(
@@ -205,7 +205,7 @@ def mark_interrupted(store: Store, *, settings: Settings | None = None) -> list[
     with store.begin() as conn:
         current = coordination_now(conn)
         rows = conn.execute(sa.select(tables.operations).where(tables.operations.c.status == "running")).all()
-        for op in map(_op, rows):
+        for op in map(row_to_operation, rows):
             if is_alive(op, now=current, ttl_s=ttl_s):
                 continue
             marked = conn.execute(
@@ -237,13 +237,13 @@ def operations(
     if target:
         query = query.where(tables.operations.c.target == target)
     with store.connect() as conn:
-        return [_op(r) for r in conn.execute(query).all()]
+        return [row_to_operation(r) for r in conn.execute(query).all()]
 
 
 def operation(store: Store, op_id: int) -> OperationRow | None:
     with store.connect() as conn:
         row = conn.execute(sa.select(tables.operations).where(tables.operations.c.id == op_id)).first()
-    return None if row is None else _op(row)
+    return None if row is None else row_to_operation(row)
 
 
 def steps(store: Store, op_id: int) -> list[StepRow]:

@@ -82,3 +82,13 @@ def succeeded_on(store: Store, tenant: str, release: str) -> set[str]:
             tables.release_events.c.release == release,
             tables.release_events.c.target.like(f"{tenant}/%"))).all()
     return {r.target for r in rows}
+
+
+def current_all(store: Store) -> dict[str, str]:
+    """What every target runs (its newest successful install or upgrade), in one query."""
+    ev = tables.release_events
+    newest = (sa.select(sa.func.max(ev.c.id)).where(ev.c.kind.in_(APPLIED_KINDS), ev.c.status == "ok")
+              .group_by(ev.c.target))
+    with store.connect() as conn:
+        rows = conn.execute(sa.select(ev.c.target, ev.c.release).where(ev.c.id.in_(newest))).all()
+    return {r.target: r.release for r in rows if r.release}

@@ -191,3 +191,35 @@ claims = sa.Table(
     sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("job", "fire_at", name="uq_claims_job_fire_at"),
 )
+
+# Identity and access (store/identity.py): users and API tokens. A token is stored as the SHA-256 of
+# its secret (high-entropy, so a fast hash is enough), a password as an scrypt hash; neither is
+# ever stored or shown in the clear.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("os_user", sa.String(64), nullable=True, unique=True),  # the CLI's local user it maps
+    sa.Column("password_hash", sa.Text, nullable=True),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),  # the first characters, to recognise it
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+)

@@ -1,0 +1,339 @@
+"""The REST API (``/api/v1``, OpenAPI 3.1 at ``/api/v1/openapi.json``): the same actions as the CLI,
+for a principal authenticated by an API token (``Authorization: Bearer odp_…``). Every route refuses
+anonymous callers (401) and callers without the right (403); what lies outside a caller's scope is
+not shown in lists and is answered 404 when named. Errors are problem details (api/problems.py)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from odooplane import __version__, access
+from odooplane.access import Principal
+from odooplane.actions import access as access_action
+from odooplane.actions import fleet
+from odooplane.actions.service import Service
+from odooplane.api import problems
+from odooplane.api.problems import TooManyAttempts, Unauthenticated
+from odooplane.api.throttle import Throttle
+
+_LOG = logging.getLogger("odooplane.api")
+T = TypeVar("T")
+PREFIX = "/api/v1"
+_bearer = HTTPBearer(auto_error=False, scheme_name="token",
+                     description="An API token: `odooplane tokens create NAME --role ROLE [--scope k=v]`.")
+
+
+# -- models (the OpenAPI document describes every answer) -------------------------------------
+class PageOf(BaseModel, Generic[T]):
+    items: list[T]
+    next: str | None = Field(description="Cursor of the next page (pass it as `after`/`before`); null on the last.")
+
+
+class Whoami(BaseModel):
+    name: str
+    kind: str
+    role: str
+    scope: list[str]
+    rights: list[str]
+
+
+class TenantDetail(BaseModel):
+    tenant: fleet.TenantSummary
+    environments: list[fleet.EnvSummary]
+
+
+class Operation(BaseModel):
+    id: int
+    kind: str
+    target: str
+    status: str
+    actor: str
+    host: str
+    pid: int
+    dry_run: bool
+    started_at: str
+    finished_at: str | None
+    heartbeat_at: str | None
+    error: str | None
+    summary: dict[str, Any] | None
+
+
+class Step(BaseModel):
+    seq: int
+    name: str
+    target: str
+    status: str
+    attempts: int
+    started_at: str
+    finished_at: str | None
+    duration_s: float | None
+    detail: str | None
+    error: str | None
+
+
+class OperationDetail(Operation):
+    steps: list[Step]
+
+
+class HealthRow(BaseModel):
+    target: str
+    status: str
+    checked_at: str | None
+    checks: list[dict[str, Any]]
+
+
+class EvidenceRow(BaseModel):
+    id: int
+    ts: str
+    kind: str
+    target: str
+    ok: bool
+    operation_id: int | None
+    summary: str
+    data: dict[str, Any]
+
+
+class AuditRow(BaseModel):
+    id: int
+    ts: str
+    actor: str
+    action: str
+    target: str
+    outcome: str
+    detail: dict[str, Any] | None
+    hash: str
+
+
+class AuditVerification(BaseModel):
+    intact: bool
+    bad_entries: list[int]
+    head: str | None
+    entries: int
+
+
+class EstateSummary(BaseModel):
+    name: str
+    path: str
+    driver: str
+    tenants: int
+    environments: int
+    pools: list[str]
+    clusters: list[str]
+    valid: bool
+    problems: list[str]
+    loaded_at: str
+
+
+class Validation(BaseModel):
+    valid: bool
+    problems: list[str]
+
+
+class PlanDoc(BaseModel):
+    changes: list[dict[str, Any]]
+    notes: list[str]
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _operation(op: Any) -> dict[str, Any]:
+    return {"id": op.id, "kind": op.kind, "target": op.target, "status": op.status, "actor": op.actor,
+            "host": op.host, "pid": op.pid, "dry_run": op.dry_run, "started_at": _iso(op.started_at),
+            "finished_at": _iso(op.finished_at), "heartbeat_at": _iso(op.heartbeat_at), "error": op.error,
+            "summary": op.summary}
+
+
+def _step(s: Any) -> dict[str, Any]:
+    return {"seq": s.seq, "name": s.name, "target": s.target, "status": s.status, "attempts": s.attempts,
+            "started_at": _iso(s.started_at), "finished_at": _iso(s.finished_at), "duration_s": s.duration_s,
+            "detail": s.detail, "error": s.error}
+
+
+# -- who is calling ----------------------------------------------------------------------------
+def service(request: Request) -> Service:
+    found: Service = request.app.state.service
+    return found
+
+
+def principal(request: Request,
+              credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]) -> Principal:
+    """The caller: the API token's principal. Raise Unauthenticated (401) otherwise."""
+    svc = service(request)
+    if credentials is None:
+        raise Unauthenticated("this route needs an API token: Authorization: Bearer odp_…")
+    client = request.client.host if request.client else "?"
+    throttle: Throttle = request.app.state.throttle
+    wait = throttle.blocked_for(client)
+    if wait > 0:
+        raise TooManyAttempts(f"too many refused tokens from {client}: try again in {wait:.0f} s", retry_after_s=wait)
+    found = access_action.token_principal(svc.context(), credentials.credentials)
+    if found is None:
+        if throttle.failed(client) <= throttle.failures:  # the rest of a burst is not written to the log
+            access_action.refused_authentication(svc.context(), credentials.credentials, client=client)
+        raise Unauthenticated("the token is unknown, expired or revoked")
+    request.state.actor = found.actor
+    return found
+
+
+Caller = Annotated[Principal, Depends(principal)]
+Svc = Annotated[Service, Depends(service)]
+Limit = Annotated[int, Query(ge=1, le=fleet.MAX_LIMIT, description="Page size.")]
+Label = Annotated[list[str] | None, Query(description="key=value (business_unit=retail), repeatable: all must hold.")]
+
+router = APIRouter(prefix=PREFIX)
+
+
+@router.get("/whoami", response_model=Whoami, tags=["access"])
+def whoami(caller: Caller) -> dict[str, Any]:
+    """The caller, its role, scope and rights."""
+    return {"name": caller.name, "kind": caller.kind, "role": caller.role, "scope": caller.scope.texts(),
+            "rights": sorted(caller.rights)}
+
+
+@router.get("/estate", response_model=EstateSummary, tags=["estate"])
+def estate(caller: Caller, svc: Svc) -> dict[str, Any]:
+    """The estate served: its name, file, driver and size; whether the file's newest edit is valid."""
+    return fleet.estate_summary(svc.context(), caller, svc.problems)
+
+
+@router.get("/estate/validation", response_model=Validation, tags=["estate"])
+def validation(caller: Caller, svc: Svc) -> dict[str, Any]:
+    """Validate the estate file as it is now (the service keeps serving the last valid one)."""
+    ctx = svc.context()
+    access_action.authorize(ctx, caller, "estate.read")
+    return {"valid": not svc.problems, "problems": [str(p) for p in svc.problems]}
+
+
+@router.get("/estate/plan", response_model=PlanDoc, tags=["estate"])
+def plan(caller: Caller, svc: Svc, prune: bool = False) -> dict[str, Any]:
+    """What `apply` would change now (health from the worker's last sweep)."""
+    from odooplane.actions import plan as plan_action
+
+    ctx = svc.context()
+    access_action.authorize(ctx, caller, "estate.read")
+    result = plan_action.plan_in(ctx, prune=prune)
+    return {"changes": [c.as_dict() for c in result.changes], "notes": list(result.notes)}
+
+
+@router.get("/tenants", response_model=PageOf[fleet.TenantSummary], tags=["fleet"])
+def tenants(caller: Caller, svc: Svc, label: Label = None, after: str | None = None, limit: Limit = 100) -> Any:
+    """Tenants with at least one environment in the caller's scope, by name."""
+    page = fleet.tenants(svc.context(), caller, labels=list(label or []), after=after, limit=limit)
+    return {"items": [t.as_dict() for t in page.items], "next": page.next}
+
+
+@router.get("/tenants/{name}", response_model=TenantDetail, tags=["fleet"])
+def tenant(name: str, caller: Caller, svc: Svc) -> dict[str, Any]:
+    """A tenant and its environments in the caller's scope."""
+    found, envs = fleet.tenant(svc.context(), caller, name)
+    return {"tenant": found.as_dict(), "environments": [e.as_dict() for e in envs]}
+
+
+@router.get("/environments", response_model=PageOf[fleet.EnvSummary], tags=["fleet"])
+def environments(caller: Caller, svc: Svc, tenant: str | None = None, label: Label = None,
+                 stage: str | None = None,
+                 status: Annotated[str | None, Query(description="ok, warning, critical or unknown")] = None,
+                 after: str | None = None, limit: Limit = 100) -> Any:
+    """Environments in the caller's scope, by tenant/env, filtered."""
+    page = fleet.environments(svc.context(), caller, tenant=tenant, labels=list(label or []), stage=stage,
+                              status=status, after=after, limit=limit)
+    return {"items": [e.as_dict() for e in page.items], "next": page.next}
+
+
+@router.get("/environments/{tenant}/{env}", response_model=fleet.EnvSummary, tags=["fleet"])
+def environment(tenant: str, env: str, caller: Caller, svc: Svc) -> dict[str, Any]:
+    """One environment."""
+    return fleet.environment(svc.context(), caller, f"{tenant}/{env}").as_dict()
+
+
+@router.get("/health", response_model=list[HealthRow], tags=["fleet"])
+def health(caller: Caller, svc: Svc,
+           status: Annotated[str | None, Query(description="ok, warning, critical or unknown")] = None) -> Any:
+    """Every check of the worker's last sweep, per environment in scope."""
+    return fleet.health(svc.context(), caller, status=status)
+
+
+@router.get("/operations", response_model=PageOf[Operation], tags=["operations"])
+def operations(caller: Caller, svc: Svc, status: str | None = None, kind: str | None = None,
+               target: str | None = None, before: Annotated[int | None, Query(ge=1)] = None,
+               limit: Limit = 50) -> Any:
+    """Operations, newest first (`before`: the cursor of the previous page)."""
+    page = fleet.operations(svc.context(), caller, status=status, kind=kind, target=target, before=before,
+                            limit=limit)
+    return {"items": [_operation(o) for o in page.items], "next": page.next}
+
+
+@router.get("/operations/{op_id}", response_model=OperationDetail, tags=["operations"])
+def operation(op_id: int, caller: Caller, svc: Svc) -> dict[str, Any]:
+    """One operation with its steps."""
+    op, steps = fleet.operation(svc.context(), caller, op_id)
+    return {**_operation(op), "steps": [_step(s) for s in steps]}
+
+
+@router.get("/evidence", response_model=list[EvidenceRow], tags=["evidence"])
+def evidence(caller: Caller, svc: Svc, target: str | None = None, kind: str | None = None,
+             limit: Limit = 50) -> Any:
+    """Evidence records (restore proofs, backups, drills, gate decisions), newest first."""
+    rows = fleet.evidence(svc.context(), caller, target=target, kind=kind, limit=limit)
+    return [{**asdict(r), "ts": _iso(r.ts)} for r in rows]
+
+
+@router.get("/audit", response_model=PageOf[AuditRow], tags=["audit"])
+def audit(caller: Caller, svc: Svc, target: str | None = None, before: Annotated[int | None, Query(ge=1)] = None,
+          limit: Limit = 100) -> Any:
+    """The audit log, newest first."""
+    page = fleet.audit_entries(svc.context(), caller, before=before, target=target, limit=limit)
+    return {"items": [{"id": e.id, "ts": _iso(e.ts), "actor": e.actor, "action": e.action, "target": e.target,
+                       "outcome": e.outcome, "detail": e.detail, "hash": e.hash} for e in page.items],
+            "next": page.next}
+
+
+@router.get("/audit/verification", response_model=AuditVerification, tags=["audit"])
+def audit_verification(caller: Caller, svc: Svc) -> Any:
+    """Verify the audit log's hash chain; its head hash."""
+    return fleet.verify_audit(svc.context(), caller)
+
+
+@router.get("/roles", response_model=dict[str, list[str]], tags=["access"])
+def roles(caller: Caller) -> Any:
+    """Every role and the rights it grants."""
+    del caller
+    return {role: sorted(rights) for role, rights in access.ROLES.items()}
+
+
+ACCESS_LOG = logging.getLogger("odooplane.api.access")
+
+
+async def _access_log(request: Request, call_next: Any) -> Any:
+    """One line per request: client, method, path, status, milliseconds and the actor (once known)."""
+    started = time.perf_counter()
+    response = await call_next(request)
+    if ACCESS_LOG.isEnabledFor(logging.INFO):
+        actor = getattr(request.state, "actor", "-")
+        client = request.client.host if request.client else "-"
+        ACCESS_LOG.info("%s %s %s %d %.1fms actor=%s", client, request.method, request.url.path,
+                        response.status_code, (time.perf_counter() - started) * 1000, actor)
+    return response
+
+
+def create_app(svc: Service) -> FastAPI:
+    app = FastAPI(
+        title="Odooplane", version=__version__,
+        summary="The control plane of an estate of Odoo instances.",
+        openapi_url=f"{PREFIX}/openapi.json", docs_url=f"{PREFIX}/docs", redoc_url=None,
+    )
+    app.state.service = svc
+    app.state.throttle = Throttle()
+    problems.install(app)
+    app.middleware("http")(_access_log)
+    app.include_router(router)
+    return app

@@ -1,0 +1,87 @@
+"""``odooplane serve``: the control plane as a service (REST API; docs/api.md)."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+
+from odooplane.cli.output import err, errors
+from odooplane.errors import UsageError
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8802`` for IPv6) → (host, port); raise UsageError otherwise."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--listen {text!r}: expected HOST:PORT (127.0.0.1:8802)")
+    return host, int(port)
+
+
+def _log_requests() -> None:
+    """The service's access log on stderr: one line per request, with its actor."""
+    import logging
+
+    logger = logging.getLogger("odooplane.api.access")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s access %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """Stops gracefully on SIGTERM or SIGINT and then exits 0 (uvicorn's own re-raises the signal
+        after its graceful shutdown, so a supervisor would see a process killed by it)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            originals = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in originals.items():
+                    signal.signal(sig, handler)
+
+    return Server
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        estate: Path = typer.Option(None, "--estate", "-f", help="Estate file (default: the last applied)."),
+        listen: str = typer.Option("127.0.0.1:8802", "--listen", help="HOST:PORT to serve on."),
+        access_log: bool = typer.Option(True, "--access-log/--no-access-log",
+                                        help="One line per request on stderr, with its actor."),
+    ) -> None:
+        """Serve the REST API (/api/v1, OpenAPI at /api/v1/openapi.json) for the estate; it follows
+        edits of the estate file. Stop with Ctrl-C or SIGTERM."""
+        import uvicorn
+
+        from odooplane.actions import estate_file
+
+        _Server = _server_class()
+        from odooplane.actions.service import Service
+        from odooplane.api.app import create_app
+
+        with errors():
+            host, port = parse_listen(listen)
+            svc = Service.open(estate_file.locate(estate))
+        try:
+            err.print(f"odooplane: serving {svc.path} on http://{host if ':' not in host else f'[{host}]'}:{port}/ "
+                      f"(API: /api/v1, OpenAPI: /api/v1/openapi.json)")
+            if access_log:
+                _log_requests()
+            config = uvicorn.Config(create_app(svc), host=host, port=port, log_level="warning",
+                                    access_log=False, server_header=False)
+            _Server(config).run()
+        finally:
+            svc.close()
+        err.print("odooplane: stopped")
