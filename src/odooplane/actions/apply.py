@@ -12,7 +12,7 @@ from pathlib import Path
 from odooplane.actions import estate_file
 from odooplane.actions import schedule as scheduling
 from odooplane.errors import LockedError, OdooplaneError
-from odooplane.estate.resolve import DesiredEnvironment
+from odooplane.estate.resolve import DesiredEnvironment, EnvRef
 from odooplane.operations import mail, moves, observe, pools, provision, templates, temporaries, upgrades
 from odooplane.operations.context import Context
 from odooplane.operations.desired import artifacts
@@ -129,28 +129,73 @@ def converge(
 
         def converge_one(env_index: int) -> str | None:
             env = pending[env_index]
-            obs = observed.envs[env.ref]
-            changes = planner.env_changes(env, obs, retry_failed=retry_failed)
-            try:
-                if any(c.action == "move" for c in changes):
-                    result.moves.append(moves.move_env(ctx, op, env, obs))
-                elif any(c.action == "upgrade" for c in changes):
-                    return _upgrade(ctx, op, env, result)
-                else:
-                    provision.ensure_env(ctx, op, env, obs)
-                    if env.release is not None and obs.release != env.release:
-                        upgrades.record_install(ctx, env, operation_id=op.op_id)
-            except (StepFailed, LockedError) as exc:
-                return str(exc)
-            except OdooplaneError as exc:
-                return f"{env.ref}: {exc.message}"
-            return None
+            return _converge_env(ctx, op, env, observed, result, retry_failed=retry_failed)
 
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool_executor:
             for failure in pool_executor.map(converge_one, range(len(pending))):
                 if failure:
                     result.failures.append(failure)
         scheduling.rotate_logs(ctx)
+        result.steps = list(op.records)
+        result.duration_s = ctx.clock.monotonic() - started
+        return result
+
+
+def _converge_env(ctx: Context, op: Operation, env: DesiredEnvironment, observed: Observed, result: ApplyResult,
+                  *, retry_failed: bool) -> str | None:
+    """Converge one environment (create, move, upgrade or repair it); return its failure, if any."""
+    obs = observed.envs[env.ref]
+    changes = planner.env_changes(env, obs, retry_failed=retry_failed)
+    try:
+        if any(c.action == "move" for c in changes):
+            result.moves.append(moves.move_env(ctx, op, env, obs))
+        elif any(c.action == "upgrade" for c in changes):
+            return _upgrade(ctx, op, env, result)
+        else:
+            provision.ensure_env(ctx, op, env, obs)
+            if env.release is not None and obs.release != env.release:
+                upgrades.record_install(ctx, env, operation_id=op.op_id)
+    except (StepFailed, LockedError) as exc:
+        return str(exc)
+    except OdooplaneError as exc:
+        return f"{env.ref}: {exc.message}"
+    return None
+
+
+def converge_only(ctx: Context, refs: list[EnvRef], *, kind: str = "provision", op_id: int = 0,
+                  actor: str | None = None, listener: Listener | None = None) -> ApplyResult:
+    """Converge only the environments ``refs`` (and what they stand on: the runtime, their clusters,
+    the edge, their pools and templates) — what the service runs for a new tenant or a changed
+    environment, at a cost that does not grow with the estate. ``op_id``: a requested operation this
+    process claimed (store/requests.py)."""
+    started = ctx.clock.monotonic()
+    envs = [e for e in ctx.valid.environments if e.ref in set(refs)]
+    target = str(refs[0]) if len(refs) == 1 else f"{len(refs)} environments"
+    with Operation(ctx.store, kind=kind, target=target, actor=actor or ctx.actor, op_id=op_id,
+                   listener=listener) as op:
+        observed, _ = observe.observe(ctx, health="recorded", only=set(refs))
+        result = ApplyResult(operation_id=op.op_id, plan=planner.Plan())
+        if not observed.supervisor_running:
+            op.step("supervisor", "runtime", ctx.driver.prepare)
+        for name in sorted({e.cluster_name for e in envs} | {p.cluster_name for p in ctx.valid.pools
+                                                                if any(e.pool == p.name for e in envs)}):
+            if not observed.clusters[name].reachable:
+                provision.ensure_cluster(ctx, op, name)
+        if not observed.edge_running:
+            provision.ensure_edge(ctx, op)
+        if any(leftover.target in {str(r) for r in refs} for leftover in observed.leftovers):
+            op.step("leftovers", "runtime", lambda: temporaries.clean_up(ctx))
+        for env in envs:
+            template = templates.for_environment(ctx, env)
+            if template is not None and not observed.templates[template.database].ready:
+                provision.ensure_template(ctx, op, template)
+        for pool in {p.name: p for p in ctx.valid.pools if any(e.pool == p.name for e in envs)}.values():
+            if planner.pool_changes(pool, observed.pools.get(pool.name)):
+                pools.ensure_pool(ctx, op, pool, observed.pools.get(pool.name))
+        for env in envs:
+            failure = _converge_env(ctx, op, env, observed, result, retry_failed=False)
+            if failure:
+                result.failures.append(failure)
         result.steps = list(op.records)
         result.duration_s = ctx.clock.monotonic() - started
         return result

@@ -60,10 +60,12 @@ def run(path: Path | None, targets: list[str], *, repos: list[str] | None = None
 
 
 def run_in(ctx: Context, envs: list[DesiredEnvironment], *, repos: list[str] | None = None, kind: str = "manual",
-           listener: Listener | None = None) -> RunResult:
+           listener: Listener | None = None, op_id: int = 0, actor: str | None = None) -> RunResult:
+    """Back ``envs`` up as one operation (``op_id``: a requested one this process claimed)."""
     envs = [e for e in envs if repos or e.backup_policy is not None]
     target = str(envs[0].ref) if len(envs) == 1 else f"estate {ctx.estate.platform.name}"
-    with Operation(ctx.store, kind="backup", target=target, actor=ctx.actor, listener=listener) as op:
+    with Operation(ctx.store, kind="backup", target=target, actor=actor or ctx.actor, listener=listener,
+                   op_id=op_id) as op:
         result = RunResult(operation_id=op.op_id)
         for env in envs:
             try:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odooplane.errors import EstateInvalid, Problem
-from odooplane.estate.validate import check
+from odooplane.estate.validate import ValidEstate, check
 from odooplane.operations.context import Context, open_context
 
 
@@ -60,6 +60,17 @@ class Service:
             self._stamp = _stamp(valid.files)
             if old is not None:
                 old.close()  # connections in use finish their work; new ones come from the new context
+            return self._ctx
+
+    def adopt(self, valid: ValidEstate) -> Context:
+        """Serve ``valid`` — the estate as this process just edited and validated it — without
+        validating it again."""
+        with self._lock:
+            self.problems = []
+            old, self._ctx = self._ctx, open_context(valid)
+            self._stamp = _stamp(valid.files)
+            if old is not None:
+                old.close()
             return self._ctx
 
     def close(self) -> None:

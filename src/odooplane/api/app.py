@@ -5,12 +5,15 @@ not shown in lists and is answered 404 when named. Errors are problem details (a
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Security
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -18,10 +21,12 @@ from odooplane import __version__, access
 from odooplane.access import Principal
 from odooplane.actions import access as access_action
 from odooplane.actions import fleet
+from odooplane.actions import requests as requests_action
 from odooplane.actions.service import Service
 from odooplane.api import problems
 from odooplane.api.problems import TooManyAttempts, Unauthenticated
 from odooplane.api.throttle import Throttle
+from odooplane.estate.models import Tenant as TenantModel
 
 _LOG = logging.getLogger("odooplane.api")
 T = TypeVar("T")
@@ -303,6 +308,102 @@ def audit_verification(caller: Caller, svc: Svc) -> Any:
     return fleet.verify_audit(svc.context(), caller)
 
 
+# -- changes: 202 with the queued operation ----------------------------------------------------
+class TenantCreate(TenantModel):
+    """A new tenant: its name and what the estate file says of a tenant (docs/estate-reference.md)."""
+
+    name: str = Field(description="Lowercase letters, digits and single hyphens, starting with a letter.",
+                      examples=["newco"])
+
+
+class PlacementChange(BaseModel):
+    placement: str = Field(description="`dedicated` or `shared:<pool>`.", examples=["shared:std"])
+
+
+class AcceptedDoc(BaseModel):
+    operation: int
+    kind: str
+    targets: list[str]
+    links: dict[str, str]
+
+
+def _accepted(request: Request, accepted: requests_action.Accepted) -> JSONResponse:
+    executor = getattr(request.app.state, "executor", None)
+    if executor is not None:
+        executor.wake()
+    link = f"{PREFIX}/operations/{accepted.operation}"
+    body = {"operation": accepted.operation, "kind": accepted.kind, "targets": accepted.targets,
+            "links": {"operation": link, "events": f"{link}/events"}}
+    return JSONResponse(body, status_code=202, headers={"Location": link})
+
+
+_ACCEPTED: dict[int | str, dict[str, Any]] = {202: {"model": AcceptedDoc, "description": "Queued: the operation"}}
+
+
+@router.post("/tenants", status_code=202, response_model=AcceptedDoc, responses=_ACCEPTED, tags=["changes"])
+def create_tenant(body: TenantCreate, request: Request, caller: Caller, svc: Svc) -> JSONResponse:
+    """Add a tenant to the estate file (comments and layout kept) and queue its provisioning; needs
+    `tenants.create` on each of its environments. The answer names the operation to follow."""
+    raw = body.model_dump(mode="json", exclude_unset=True, by_alias=True)
+    name = raw.pop("name")
+    return _accepted(request, requests_action.create_tenant(svc, caller, name, raw))
+
+
+@router.patch("/environments/{tenant}/{env}", status_code=202, response_model=AcceptedDoc, responses=_ACCEPTED,
+              tags=["changes"])
+def change_environment(tenant: str, env: str, body: PlacementChange, request: Request, caller: Caller,
+                       svc: Svc) -> JSONResponse:
+    """Move an environment to another placement (queued: copy, switch, drop the old copy)."""
+    return _accepted(request, requests_action.change_placement(svc, caller, f"{tenant}/{env}", body.placement))
+
+
+@router.delete("/environments/{tenant}/{env}", status_code=202, response_model=AcceptedDoc, responses=_ACCEPTED,
+               tags=["changes"])
+def decommission(tenant: str, env: str, request: Request, caller: Caller, svc: Svc,
+                 purge: Annotated[bool, Query(description="Also drop its database, role and files.")] = False,
+                 ) -> JSONResponse:
+    """Remove an environment from the estate (the tenant with its last one); queued: stop and
+    unroute it (and drop its data with `purge`; its backups stay)."""
+    return _accepted(request, requests_action.decommission(svc, caller, f"{tenant}/{env}", purge=purge))
+
+
+@router.post("/environments/{tenant}/{env}/backups", status_code=202, response_model=AcceptedDoc,
+             responses=_ACCEPTED, tags=["changes"])
+def backup_now(tenant: str, env: str, request: Request, caller: Caller, svc: Svc) -> JSONResponse:
+    """Queue a backup of the environment now."""
+    return _accepted(request, requests_action.backup_now(svc, caller, f"{tenant}/{env}"))
+
+
+@router.get("/operations/{op_id}/events", tags=["operations"],
+            responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}})
+def operation_events(op_id: int, caller: Caller, svc: Svc) -> StreamingResponse:
+    """The operation's progress as server-sent events: `step` for each step as it starts and ends,
+    `operation` when its status changes; the stream ends with the operation."""
+    ctx = svc.context()
+    fleet.operation(ctx, caller, op_id)  # 404 when unknown or out of scope
+
+    def stream() -> Iterator[str]:
+        seen: dict[int, tuple[str, int]] = {}
+        status = None
+        deadline = time.monotonic() + 3600
+        while time.monotonic() < deadline:
+            op, steps = fleet.operation(svc.context(), caller, op_id)
+            for step in steps:
+                key = (step.status, step.attempts)
+                if seen.get(step.seq) != key:
+                    seen[step.seq] = key
+                    yield f"event: step\ndata: {json.dumps(_step(step))}\n\n"
+            if op.status != status:
+                status = op.status
+                yield f"event: operation\ndata: {json.dumps(_operation(op))}\n\n"
+            if op.status not in ("queued", "running"):
+                return
+            yield ": waiting\n\n"
+            time.sleep(0.25)
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+
 @router.get("/roles", response_model=dict[str, list[str]], tags=["access"])
 def roles(caller: Caller) -> Any:
     """Every role and the rights it grants."""
@@ -325,7 +426,7 @@ async def _access_log(request: Request, call_next: Any) -> Any:
     return response
 
 
-def create_app(svc: Service) -> FastAPI:
+def create_app(svc: Service, *, executor: Any = None) -> FastAPI:
     app = FastAPI(
         title="Odooplane", version=__version__,
         summary="The control plane of an estate of Odoo instances.",
@@ -333,6 +434,7 @@ def create_app(svc: Service) -> FastAPI:
     )
     app.state.service = svc
     app.state.throttle = Throttle()
+    app.state.executor = executor  # woken when a request is queued (actions/executor.py)
     problems.install(app)
     app.middleware("http")(_access_log)
     app.include_router(router)

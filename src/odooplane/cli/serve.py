@@ -22,6 +22,17 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _wait_for_signal() -> None:
+    """Block until SIGTERM or SIGINT."""
+    import threading
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
+
+
 def _log_requests() -> None:
     """The service's access log on stderr: one line per request, with its actor."""
     import logging
@@ -60,28 +71,44 @@ def register(app: typer.Typer) -> None:
         listen: str = typer.Option("127.0.0.1:8802", "--listen", help="HOST:PORT to serve on."),
         access_log: bool = typer.Option(True, "--access-log/--no-access-log",
                                         help="One line per request on stderr, with its actor."),
+        executors: int = typer.Option(2, "--executors", min=0, max=32,
+                                      help="Worker threads running queued operations (0: none here)."),
+        api: bool = typer.Option(True, "--api/--no-api",
+                                 help="--no-api: only run queued operations (a worker process of its own)."),
     ) -> None:
-        """Serve the REST API (/api/v1, OpenAPI at /api/v1/openapi.json) for the estate; it follows
-        edits of the estate file. Stop with Ctrl-C or SIGTERM."""
+        """Serve the REST API (/api/v1, OpenAPI at /api/v1/openapi.json) for the estate and run the
+        operations it queues; it follows edits of the estate file. Several processes may share one
+        estate (a PostgreSQL state database): each claims queued operations, and resumes those of a
+        process that died. Stop with Ctrl-C or SIGTERM (operations in progress finish first, up to 30 s)."""
         import uvicorn
 
         from odooplane.actions import estate_file
 
         _Server = _server_class()
+        from odooplane.actions.executor import Executor
         from odooplane.actions.service import Service
         from odooplane.api.app import create_app
 
         with errors():
             host, port = parse_listen(listen)
+            if not api and executors == 0:
+                raise UsageError("--no-api with --executors 0 would do nothing")
             svc = Service.open(estate_file.locate(estate))
+        executor = Executor(svc, threads=executors)
         try:
+            executor.start()
+            if not api:
+                err.print(f"odooplane: running queued operations of {svc.path} ({executors} thread(s))")
+                _wait_for_signal()
+                return
             err.print(f"odooplane: serving {svc.path} on http://{host if ':' not in host else f'[{host}]'}:{port}/ "
-                      f"(API: /api/v1, OpenAPI: /api/v1/openapi.json)")
+                      f"(API: /api/v1, OpenAPI: /api/v1/openapi.json; {executors} executor thread(s))")
             if access_log:
                 _log_requests()
-            config = uvicorn.Config(create_app(svc), host=host, port=port, log_level="warning",
+            config = uvicorn.Config(create_app(svc, executor=executor), host=host, port=port, log_level="warning",
                                     access_log=False, server_header=False)
             _Server(config).run()
         finally:
+            executor.stop()
             svc.close()
-        err.print("odooplane: stopped")
+            err.print("odooplane: stopped")

@@ -195,3 +195,51 @@ def _append_flow(doc: _Lines, body: CommentedMap, key: str, rendered: str) -> st
         raise EditError("the environment's flow mapping spans several lines: edit it by hand")
     doc.lines[line_no] = f"{line[:end]}, {key}: {rendered}{line[end:]}"
     return doc.text()
+
+
+def add_tenant(text: str, *, name: str, body: Mapping[str, Any]) -> str:
+    """Return ``text`` with ``tenants.<name>`` added (one flow line, after the last tenant, at their
+    indentation; or a new ``tenants:`` block at the end). Raise :class:`EditError` if it exists or
+    the file's ``tenants`` is not a block mapping."""
+    data = _load(text)
+    if data is not None and not isinstance(data, CommentedMap):
+        raise EditError("the estate file is not a mapping")
+    doc = _Lines.of(text)
+    rendered = render_value(body)
+    if data is None or "tenants" not in data:
+        if doc.lines and not _Lines.ending(doc.lines[-1]):
+            doc.lines[-1] += "\n"
+        doc.lines.append(f"tenants:\n  {render_value(name)}: {rendered}\n")
+        return doc.text()
+    tenants = data["tenants"]
+    if not isinstance(tenants, CommentedMap) or not tenants or tenants.fa.flow_style():
+        raise EditError("tenants is not a block mapping of tenants: add the tenant by hand")
+    if name in tenants:
+        raise EditError(f"tenants.{name} exists already")
+    return _append_key(doc, tenants, render_value(name), rendered)
+
+
+def remove_environment(text: str, *, tenant: str, env: str) -> str:
+    """Return ``text`` without ``tenants.<tenant>.environments.<env>`` — without the whole tenant
+    when it was its only environment. Raise :class:`EditError` if it cannot be found or removed."""
+    data = _load(text)
+    try:
+        tenants = data["tenants"]
+        envs = tenants[tenant]["environments"]
+    except (KeyError, TypeError):
+        raise EditError(f"tenants.{tenant}.environments not found") from None
+    if not isinstance(envs, CommentedMap) or env not in envs:
+        raise EditError(f"tenants.{tenant}.environments.{env} not found")
+    doc = _Lines.of(text)
+    if len(envs) == 1:
+        holder, key = tenants, tenant
+    else:
+        holder, key = envs, env
+    if holder.fa.flow_style():
+        raise EditError(f"the mapping holding {key} is a flow mapping: remove it by hand")
+    line_no, col = holder.lc.key(key)
+    if len(holder) == 1:
+        raise EditError(f"{key} is the only tenant: remove it by hand")
+    stop = _block_end(doc.lines, line_no, col)
+    del doc.lines[line_no:stop]
+    return doc.text()

@@ -133,7 +133,7 @@ RECORDED_MAX_AGE = dt.timedelta(minutes=15)  # (or two sweep intervals) older: n
 
 
 def observe(
-    ctx: Context, *, health: HealthSource = "probe", stats: bool = False
+    ctx: Context, *, health: HealthSource = "probe", stats: bool = False, only: set[EnvRef] | None = None
 ) -> tuple[Observed, dict[EnvRef, EnvArtifacts | None]]:
     """Return what runs now for every environment and pool of the estate and what is orphaned,
     with the desired artifacts of the environments already provisioned (None for the others).
@@ -142,13 +142,14 @@ def observe(
     page); "recorded" takes each environment's result from the last health sweep when it is
     younger than RECORDED_MAX_AGE and than the process (no request is made), and probes now only
     the environments without one; "none" leaves it unknown. ``stats``: size and connections of
-    every database (one query per cluster).
+    every database (one query per cluster). ``only``: just these environments (and their pools); the
+    rest of the estate, and what is orphaned, is not looked at.
 
     The cost is linear in the estate: per cluster one query for markers and roles (and one for
     stats); secrets and port allocations are read once; nothing queries an environment's database
     unless its marker says it is not complete."""
     with ctx.reading(), cyclic_gc_paused():
-        return _observe(ctx, health=health, stats=stats)
+        return _observe(ctx, health=health, stats=stats, only=only)
 
 
 def _recorded_health(
@@ -170,9 +171,11 @@ def _recorded_health(
 
 
 def _observe(
-    ctx: Context, *, health: HealthSource, stats: bool
+    ctx: Context, *, health: HealthSource, stats: bool, only: set[EnvRef] | None = None
 ) -> tuple[Observed, dict[EnvRef, EnvArtifacts | None]]:
     driver = ctx.driver
+    envs_list = [e for e in ctx.valid.environments if only is None or e.ref in only]
+    pools_list = [p for p in ctx.valid.pools if only is None or any(e.pool == p.name for e in envs_list)]
     probing = health != "none"  # pool processes and environments without a recorded result
     latest = probes.latest(ctx.store) if health == "recorded" else {}
     processes = driver.processes()
@@ -181,17 +184,17 @@ def _observe(
     managed_states = ctx.driver.clusters(managed)
     clusters = {name: _observe_cluster(ctx, name, managed_states) for name in ctx.estate.clusters}
     db_stats_by_cluster = _stats(ctx, clusters) if stats else {}
-    pool_arts = {p.name: pool_artifacts(ctx, p, create=False) for p in ctx.valid.pools}
+    pool_arts = {p.name: pool_artifacts(ctx, p, create=False) for p in pools_list}
     pools = {
         p.name: _observe_pool(ctx, p, pool_arts[p.name], clusters[p.cluster_name], processes,
                               health=health == "probe")
-        for p in ctx.valid.pools
+        for p in pools_list
     }
-    arts = {env.ref: artifacts(ctx, env, create=False, pools=pool_arts) for env in ctx.valid.environments}
+    arts = {env.ref: artifacts(ctx, env, create=False, pools=pool_arts) for env in envs_list}
     applied = {str(env.ref): (e.release if (e := releases.applied(ctx.store, str(env.ref))) else None)
-               for env in ctx.valid.environments if env.release is not None}
+               for env in envs_list if env.release is not None}
     failed = {str(env.ref): release_content.failed_upgrade(ctx, env)
-              for env in ctx.valid.environments if env.release is not None}
+              for env in envs_list if env.release is not None}
     routes = driver.routes({a.route.name: a.route for a in arts.values() if a is not None})
 
     def one(env: DesiredEnvironment) -> EnvObservation:
@@ -257,7 +260,6 @@ def _observe(
             health_at=probe_at,
         )
 
-    envs_list = list(ctx.valid.environments)
     if probing and len(latest) < len(envs_list):  # requests over the network: in parallel
         with ThreadPoolExecutor(max_workers=16) as pool:
             envs = dict(zip([e.ref for e in envs_list], pool.map(one, envs_list), strict=True))
@@ -269,7 +271,7 @@ def _observe(
         edge_running=driver.edge_running(),
         clusters=clusters,
         envs=envs,
-        orphans=_orphans(ctx, clusters, routes.keys(), processes, observed_templates),
+        orphans=_orphans(ctx, clusters, routes.keys(), processes, observed_templates) if only is None else [],
         pools=pools,
         templates=observed_templates,
         worker=processes.get("worker"),

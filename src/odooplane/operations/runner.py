@@ -77,10 +77,11 @@ class Operation:
 
     def __enter__(self) -> Operation:
         journal.mark_interrupted(self.store, settings=self.settings)
-        self.op_id = journal.start_operation(
-            self.store, kind=self.kind, target=self.target, actor=self.actor, dry_run=self.dry_run,
-            identity=self.identity,
-        )
+        if not self.op_id:  # else: a requested operation this process claimed (store/requests.py)
+            self.op_id = journal.start_operation(
+                self.store, kind=self.kind, target=self.target, actor=self.actor, dry_run=self.dry_run,
+                identity=self.identity,
+            )
         # Alive while the heartbeat is fresh: other processes (of any host) judge this operation by it.
         self._beat = liveness.Beat(lambda: journal.heartbeat(self.store, self.op_id),
                                    interval_s=self.settings.heartbeat_s, name=f"operation #{self.op_id}")

@@ -204,7 +204,10 @@ def mark_interrupted(store: Store, *, settings: Settings | None = None) -> list[
     found: list[OperationRow] = []
     with store.begin() as conn:
         current = coordination_now(conn)
-        rows = conn.execute(sa.select(tables.operations).where(tables.operations.c.status == "running")).all()
+        # A requested operation (store/requests.py) whose worker died is not interrupted: the next
+        # worker claims and resumes it.
+        rows = conn.execute(sa.select(tables.operations).where(tables.operations.c.status == "running",
+                                                               tables.operations.c.request.is_(None))).all()
         for op in map(row_to_operation, rows):
             if is_alive(op, now=current, ttl_s=ttl_s):
                 continue

@@ -20,7 +20,7 @@ operations = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("target", sa.String(128), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # running | succeeded | failed | interrupted
+    sa.Column("status", sa.String(16), nullable=False),  # queued | running | succeeded | failed | interrupted
     sa.Column("actor", sa.String(128), nullable=False),
     sa.Column("pid", sa.Integer, nullable=False),
     sa.Column("host", sa.String(255), nullable=False),
@@ -32,7 +32,12 @@ operations = sa.Table(
     # Liveness (store/liveness.py): the process's boot id, and the heartbeat it refreshes while it runs.
     sa.Column("boot_id", sa.String(128)),
     sa.Column("heartbeat_at", sa.DateTime(timezone=True)),
+    # Requested operations (store/requests.py): what a queued operation must do, and how many times
+    # a worker claimed it (a second claim resumes the work of a worker that died).
+    sa.Column("request", sa.JSON, nullable=True),
+    sa.Column("claims", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_operations_status", "status"),
+    sa.Index("ix_operations_queue", "status", "id"),
 )
 
 steps = sa.Table(
