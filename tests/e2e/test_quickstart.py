@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -28,6 +29,8 @@ def test_quickstart_estate_comes_up_and_purges(tmp_path: Path) -> None:
     data["platform"]["data_dir"] = "data"
     data["platform"]["edge"].update(http_port=free_port(), api_port=free_port())
     data["platform"]["ports"] = {"start": 31000, "end": 31400}
+    service_port = free_port()
+    data["platform"]["service"]["listen"] = f"127.0.0.1:{service_port}"
     real = bool(os.environ.get("ODOO_SOURCE"))
     env = {"XDG_STATE_HOME": str(tmp_path / "xdg")}
     if real:  # as scripts/quickstart does
@@ -49,12 +52,27 @@ def test_quickstart_estate_comes_up_and_purges(tmp_path: Path) -> None:
                                                       "Origin": "http://acme-prod.localhost",
                                                       "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
         assert ws.status_code == 101
+        # The API and dashboard run under supervision (platform.service).
+        spec = httpx.get(f"http://127.0.0.1:{service_port}/api/v1/openapi.json", timeout=10)
+        assert spec.status_code == 200 and spec.json()["openapi"].startswith("3.1")
+        assert httpx.get(f"http://127.0.0.1:{service_port}/login", timeout=10).status_code == 200
     finally:
         estate.cli("down", "-f", str(estate.path), "--purge", "--yes")
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{service_port}/login", timeout=5)
     from odooplane.drivers.local.managed_pg import cluster_dir
 
     assert not (estate.runtime_dir / "envs").exists()
     assert not cluster_dir(estate.data_dir, estate_id=estate.estate_id(), name="main").exists()
+
+
+def dashboard_sign_in(port: int, name: str, password: str) -> int:
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        form = client.get("/login")
+        token = re.search(r'name="login_csrf" value="([^"]+)"', form.text)
+        assert token, form.text
+        return client.post("/login", data={"username": name, "password": password, "login_csrf": token.group(1),
+                                           "next": "/"}).status_code
 
 
 def _path_without(tmp_path: Path, missing: str) -> Path:
@@ -79,6 +97,8 @@ def test_quickstart_reports_a_missing_restic_then_confirms_the_first_backup(tmp_
     data["platform"]["data_dir"] = "data"
     data["platform"]["edge"].update(http_port=free_port(), api_port=free_port())
     data["platform"]["metrics_port"] = free_port()
+    service_port = free_port()
+    data["platform"]["service"]["listen"] = f"127.0.0.1:{service_port}"
     low, high = port_block()
     data["platform"]["ports"] = {"start": low, "end": high}
     estate = TestEstate(tmp_path / "estate.yaml", data, env={"XDG_STATE_HOME": str(tmp_path / "xdg")})
@@ -96,6 +116,12 @@ def test_quickstart_reports_a_missing_restic_then_confirms_the_first_backup(tmp_
         assert first.returncode == 1, first.stdout + first.stderr
         assert "restic is installed but not on PATH" in first.stderr
         assert "backup FAILING: restic not found" in first.stdout
+        # The dashboard and a first admin login, shown once.
+        assert f"Dashboard and API: http://127.0.0.1:{service_port}/" in first.stdout
+        password = re.search(r"Sign in as admin, password (\S+) ", first.stdout)
+        assert password, first.stdout
+        assert dashboard_sign_in(service_port, "admin", password.group(1)) == 303
+        assert dashboard_sign_in(service_port, "admin", "not-the-password") == 401
         rows = {r["target"]: r for r in estate.status()["environments"]}
         assert {t for t, r in rows.items() if r["backup_policy"]} == backed_up
         for target in backed_up:
@@ -116,6 +142,8 @@ def test_quickstart_reports_a_missing_restic_then_confirms_the_first_backup(tmp_
                                 env=env, timeout=1500, check=False)
         assert second.returncode == 0, second.stdout + second.stderr
         assert second.stdout.count("proven to restore") >= len(backed_up)
+        assert "its password was shown by the first quick start" in second.stdout
+        assert password.group(1) not in second.stdout
         rows = {r["target"]: r for r in estate.status()["environments"]}
         for target in backed_up:
             row = rows[target]

@@ -8,12 +8,14 @@ import datetime as dt
 import os
 import pwd
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from odooplane import access
 from odooplane.access import ESTATE, Principal, Scope, Subject
 from odooplane.errors import Forbidden, NotFound, UsageError
 from odooplane.estate import durations
+from odooplane.estate.models import OidcProvider
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.estate.validate import ValidEstate
 from odooplane.operations.context import Context
@@ -125,6 +127,115 @@ def password_principal(ctx: Context, name: str, password: str) -> Principal | No
     return None if row is None else Principal(row.name, "user", row.role, Scope.parse(row.scopes))
 
 
+@dataclass(frozen=True)
+class Session:
+    principal: Principal
+    csrf: str
+    via: str
+
+
+def sign_in(ctx: Context, name: str, password: str, *, client: str) -> tuple[str, Session] | None:
+    """Check a user's password and start a dashboard session: its cookie value and the session;
+    None (audited, with the client) when the name or password is wrong."""
+    principal = password_principal(ctx, name, password)
+    if principal is None:
+        audit.record(ctx.store, actor=f"client:{client}", action="sign in", target=f"user:{name[:64]}",
+                     outcome="refused", detail={"via": "password", "reason": "unknown user or wrong password"})
+        return None
+    return _start(ctx, principal, via="password", client=client)
+
+
+def oidc_settings(ctx: Context) -> tuple[OidcProvider, str, bytes] | None:
+    """The estate's OIDC provider, its client secret (resolved now) and a key for the sign-in flow's
+    cookie (derived from the estate's secret key); None when the estate names no provider."""
+    import base64
+    import hashlib
+
+    from odooplane.services import secret_refs
+    from odooplane.store.secrets import load_key
+
+    provider = ctx.estate.platform.identity.oidc
+    if provider is None:
+        return None
+    secret = secret_refs.resolve(provider.client_secret, base_dir=ctx.base_dir,
+                                 where="platform.identity.oidc.client_secret")
+    key = base64.urlsafe_b64encode(hashlib.sha256(b"odooplane oidc flow\0" + load_key(ctx.layout.key_file)).digest())
+    return provider, secret, key
+
+
+def refused_sign_in(ctx: Context, *, client: str, via: str, reason: str) -> None:
+    audit.record(ctx.store, actor=f"client:{client}", action="sign in", target=f"via:{via}", outcome="refused",
+                 detail={"via": via, "reason": reason})
+
+
+def oidc_user_name(value: object) -> str | None:
+    """A user name from the provider's claim: lowercased, other characters as '-', at most 64."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    name = re.sub(r"[^a-z0-9._-]", "-", value.strip().lower())[:64]
+    if not name[0].isalpha():
+        name = ("u" + name)[:64]
+    return name if NAME.match(name) else None
+
+
+def sign_in_oidc(ctx: Context, provider: OidcProvider, claims: dict[str, object], *,
+                 client: str) -> tuple[str, Session] | None:
+    """Start a session for the person an ID token (already verified) names: their role from the first
+    of ``provider.roles`` among their groups. The user is made (or its role and scope updated) as an
+    OIDC user of this issuer; a local user of the same name is never taken over. None (audited) when
+    no group maps or the name is taken."""
+    name = oidc_user_name(claims.get(provider.username_claim))
+    groups = claims.get(provider.groups_claim)
+    held = {g for g in groups if isinstance(g, str)} if isinstance(groups, list) else set()
+    group = next((g for g in provider.roles if g in held), None)
+    if name is None or group is None:
+        reason = (f"no {provider.username_claim} claim" if name is None
+                  else f"none of the groups {sorted(held)[:10]} gives a role")
+        refused_sign_in(ctx, client=client, via="oidc", reason=reason)
+        return None
+    role, scopes = provider.roles[group], list(provider.scopes.get(group, []))
+    origin = f"oidc:{provider.issuer}"
+    existing = identity.user(ctx.store, name)
+    if existing is None:
+        identity.add_user(ctx.store, name=name, role=role, scopes=scopes, os_user=None, password=None,
+                          created_by=origin)
+        audit.record(ctx.store, actor=origin, action="user add", target=f"user:{name}", outcome="ok",
+                     detail={"role": role, "scope": scopes, "group": group})
+    elif existing.created_by != origin:
+        refused_sign_in(ctx, client=client, via="oidc", reason=f"user {name} is a local user, not this provider's")
+        return None
+    elif (existing.role, existing.scopes) != (role, scopes):
+        identity.set_role(ctx.store, name, role=role, scopes=scopes)
+        audit.record(ctx.store, actor=origin, action="user role", target=f"user:{name}", outcome="ok",
+                     detail={"role": role, "scope": scopes, "group": group, "was": existing.role})
+    identity.touch_login(ctx.store, name)
+    return _start(ctx, Principal(name, "user", role, Scope.parse(scopes)), via="oidc", client=client)
+
+
+def _start(ctx: Context, principal: Principal, *, via: str, client: str) -> tuple[str, Session]:
+    secret, row = identity.start_session(ctx.store, principal.name, via=via)
+    audit.record(ctx.store, actor=principal.actor, action="sign in", target=f"user:{principal.name}", outcome="ok",
+                 detail={"via": via, "client": client})
+    return secret, Session(principal, row.csrf, via)
+
+
+def session_of(ctx: Context, secret: str) -> Session | None:
+    """The live session of a cookie, with its user's current role and scope; None otherwise."""
+    row = identity.session(ctx.store, secret)
+    if row is None:
+        return None
+    principal = user_principal(ctx, row.user_name)
+    if principal is None:  # the user was removed meanwhile
+        identity.end_session(ctx.store, secret)
+        return None
+    return Session(principal, row.csrf, row.via)
+
+
+def sign_out(ctx: Context, secret: str, principal: Principal) -> None:
+    identity.end_session(ctx.store, secret)
+    audit.record(ctx.store, actor=principal.actor, action="sign out", target=f"user:{principal.name}", outcome="ok")
+
+
 def os_user_name() -> str:
     return pwd.getpwuid(os.geteuid()).pw_name
 
@@ -188,6 +299,7 @@ def remove_user(ctx: Context, actor: Principal, name: str) -> None:
     authorize(ctx, actor, "access.manage")
     if not identity.remove_user(ctx.store, name):
         raise NotFound(f"user {name!r} does not exist")
+    identity.end_sessions_of(ctx.store, name)
     audit.record(ctx.store, actor=actor.actor, action="user remove", target=f"user:{name}", outcome="ok")
 
 

@@ -94,6 +94,7 @@ def converge(
                 provision.ensure_cluster(ctx, op, name)
         provision.ensure_edge(ctx, op)
         provision.ensure_worker(ctx, op)
+        provision.ensure_service(ctx, op)
         if runtime_changes:
             observed, _ = observe.observe(ctx, health="probe")  # clusters and the edge are up now
         if observed.leftovers:

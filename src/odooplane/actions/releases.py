@@ -112,7 +112,7 @@ def _request(ctx: Context, env: DesiredEnvironment, release: str) -> releases.Ev
     return found
 
 
-def _approvals(ctx: Context, change: int) -> list[gates.Approval]:
+def approvals_of(ctx: Context, change: int) -> list[gates.Approval]:
     return [gates.Approval(e.actor, e.ts) for e in releases.events(ctx.store, kinds=("approval",), limit=500)
             if e.detail.get("change") == change and e.status == "ok"]
 
@@ -132,7 +132,7 @@ def _decide(ctx: Context, env: DesiredEnvironment, release: str, emergency: gate
         target=gates.Target(str(env.ref), env.stage, env.labels.tier, env.labels.business_unit),
         release=release, requester=request.actor, now=ctx.clock.now(), policy=policy, windows=cm.windows,
         freezes=cm.freezes, people=cm.people, succeeded_stages=succeeded,
-        approvals=_approvals(ctx, request.id), emergency=emergency, policy_name=name))
+        approvals=approvals_of(ctx, request.id), emergency=emergency, policy_name=name))
     return decision, request
 
 
@@ -236,7 +236,7 @@ def approve(path: Path | None, change: int) -> releases.Event:
                          detail={"change": change, "reason": "role"})
             raise UsageError(f"{ctx.actor} holds none of the roles that approve change #{change} "
                              f"({', '.join(rule.roles)}; change_management.people)")
-        if any(a.person == ctx.actor for a in _approvals(ctx, change)):
+        if any(a.person == ctx.actor for a in approvals_of(ctx, change)):
             raise UsageError(f"{ctx.actor} already approved change #{change}")
         event_id = releases.add(ctx.store, target=request.target, kind="approval", status="ok", actor=ctx.actor,
                                 release=request.release, detail={"change": change})

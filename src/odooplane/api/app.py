@@ -25,8 +25,8 @@ from odooplane.actions import requests as requests_action
 from odooplane.actions.service import Service
 from odooplane.api import problems
 from odooplane.api.problems import TooManyAttempts, Unauthenticated
-from odooplane.api.throttle import Throttle
 from odooplane.estate.models import Tenant as TenantModel
+from odooplane.throttle import Throttle
 
 _LOG = logging.getLogger("odooplane.api")
 T = TypeVar("T")

@@ -14,11 +14,11 @@ from odooplane.errors import UsageError
 
 
 def parse_listen(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:8802`` for IPv6) → (host, port); raise UsageError otherwise."""
+    """``HOST:PORT`` (``[::1]:8810`` for IPv6) → (host, port); raise UsageError otherwise."""
     host, sep, port = text.rpartition(":")
     host = host.strip("[]")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError(f"--listen {text!r}: expected HOST:PORT (127.0.0.1:8802)")
+        raise UsageError(f"--listen {text!r}: expected HOST:PORT (127.0.0.1:8810)")
     return host, int(port)
 
 
@@ -68,13 +68,16 @@ def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
         estate: Path = typer.Option(None, "--estate", "-f", help="Estate file (default: the last applied)."),
-        listen: str = typer.Option("127.0.0.1:8802", "--listen", help="HOST:PORT to serve on."),
+        listen: str = typer.Option("127.0.0.1:8810", "--listen", help="HOST:PORT to serve on."),
         access_log: bool = typer.Option(True, "--access-log/--no-access-log",
                                         help="One line per request on stderr, with its actor."),
         executors: int = typer.Option(2, "--executors", min=0, max=32,
                                       help="Worker threads running queued operations (0: none here)."),
         api: bool = typer.Option(True, "--api/--no-api",
                                  help="--no-api: only run queued operations (a worker process of its own)."),
+        secure_cookies: bool = typer.Option(False, "--secure-cookies",
+                                            help="Mark the dashboard's cookies Secure even when the request came "
+                                                 "over plain HTTP (behind a TLS-terminating proxy)."),
     ) -> None:
         """Serve the REST API (/api/v1, OpenAPI at /api/v1/openapi.json) for the estate and run the
         operations it queues; it follows edits of the estate file. Several processes may share one
@@ -85,9 +88,12 @@ def register(app: typer.Typer) -> None:
         from odooplane.actions import estate_file
 
         _Server = _server_class()
+        from odooplane.actions import access as access_action
         from odooplane.actions.executor import Executor
         from odooplane.actions.service import Service
         from odooplane.api.app import create_app
+        from odooplane.web import app as dashboard
+        from odooplane.web import oidc as oidc_web
 
         with errors():
             host, port = parse_listen(listen)
@@ -102,11 +108,16 @@ def register(app: typer.Typer) -> None:
                 _wait_for_signal()
                 return
             err.print(f"odooplane: serving {svc.path} on http://{host if ':' not in host else f'[{host}]'}:{port}/ "
-                      f"(API: /api/v1, OpenAPI: /api/v1/openapi.json; {executors} executor thread(s))")
+                      f"(dashboard: /, API: /api/v1, OpenAPI: /api/v1/openapi.json; {executors} executor thread(s))")
             if access_log:
                 _log_requests()
-            config = uvicorn.Config(create_app(svc, executor=executor), host=host, port=port, log_level="warning",
-                                    access_log=False, server_header=False)
+            app = create_app(svc, executor=executor)
+            with errors():
+                oidc = access_action.oidc_settings(svc.context())
+            dashboard.install(app, secure_cookies=True if secure_cookies else None,
+                              oidc=oidc_web.load(*oidc) if oidc else None)
+            config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                                    server_header=False)
             _Server(config).run()
         finally:
             executor.stop()

@@ -157,6 +157,85 @@ class EdgeSettings(Model):
     )
 
 
+def _role(value: str) -> str:
+    from odooplane import access
+
+    return access.check_role(value)
+
+
+def _scope(value: list[str]) -> list[str]:
+    from odooplane import access
+
+    return access.Scope.parse(value).texts()
+
+
+RoleName = Annotated[str, AfterValidator(_role)]
+ScopeSelectors = Annotated[list[str], AfterValidator(_scope)]
+
+
+class OidcProvider(Model):
+    """An OpenID Connect provider people sign in to the dashboard with; their groups give their role."""
+
+    issuer: str = Field(
+        description="The provider's issuer URL (its discovery document is ISSUER/.well-known/openid-configuration).",
+        examples=["https://login.example.com/realms/erp"], pattern=r"^https?://[^\s/]+(/\S*)?$",
+    )
+    client_id: str = Field(description="This dashboard's client id at the provider.", examples=["odooplane"],
+                           min_length=1, max_length=200)
+    client_secret: SecretRef = Field(description="Its client secret (a secret reference).",
+                                     examples=["env:ODOOPLANE_OIDC_SECRET"])
+    label: str = Field("single sign-on", description="What the sign-in button says.", examples=["Acme SSO"],
+                       max_length=60)
+    username_claim: str = Field("preferred_username", description="The claim that names the user.",
+                                examples=["preferred_username", "email"])
+    groups_claim: str = Field("groups", description="The claim listing the user's groups.", examples=["groups"])
+    roles: dict[str, RoleName] = Field(
+        description="Group → role; a person in several mapped groups gets the first one listed here, and a "
+                    "person in none is refused.",
+        examples=[{"erp-platform": "platform-admin", "erp-approvers": "approver"}], min_length=1,
+    )
+    scopes: dict[str, ScopeSelectors] = Field(
+        default_factory=dict, description="Group → scope selectors of the role it gives (none: the whole estate).",
+        examples=[{"erp-approvers": ["business_unit=retail"]}],
+    )
+    public_url: str | None = Field(
+        None, description="The dashboard's URL as browsers reach it (for the redirect URI); default: the "
+                          "URL the request came to.", examples=["https://ops.example.com"],
+        pattern=r"^https?://[^\s/]+$",
+    )
+
+    @model_validator(mode="after")
+    def _https(self) -> OidcProvider:
+        from urllib.parse import urlsplit as split
+
+        host = split(self.issuer).hostname or ""
+        if self.issuer.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the issuer must be https (plain http only on loopback, for tests)")
+        unknown = set(self.scopes) - set(self.roles)
+        if unknown:
+            raise ValueError(f"scopes names groups roles does not map: {', '.join(sorted(unknown))}")
+        return self
+
+
+class ServiceSettings(Model):
+    """The control plane as a service (`odooplane serve`: the API, the dashboard and their workers),
+    kept running by `apply` on the local driver."""
+
+    enabled: bool = Field(True, description="Whether apply runs it (false: declared, not run).", examples=[True])
+    listen: str = Field("127.0.0.1:8810", description="HOST:PORT it serves on.", examples=["127.0.0.1:8810"],
+                        pattern=r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$")
+    executors: int = Field(2, ge=0, le=32, description="Worker threads running the operations it queues.",
+                           examples=[2])
+    secure_cookies: bool = Field(False, description="Mark the dashboard's cookies Secure although it is reached "
+                                                    "over HTTP (behind a TLS-terminating proxy).", examples=[True])
+
+
+class Identity(Model):
+    """How people sign in to the dashboard (users with passwords are managed by `odooplane users`)."""
+
+    oidc: OidcProvider | None = Field(None, description="An OpenID Connect provider.")
+
+
 class PortRange(Model):
     """Ports Odooplane allocates to Odoo processes and managed clusters."""
 
@@ -310,6 +389,11 @@ class Platform(Model):
         None, description="Cluster of environments that name none.", examples=["main"]
     )
     includes: Includes = Field(default_factory=Includes, description="Where included files may come from.")
+    identity: Identity = Field(default_factory=Identity, description="How people sign in to the dashboard.")
+    service: ServiceSettings | None = Field(
+        None, description="Run the API and dashboard (`odooplane serve`) under supervision (local driver).",
+        examples=[{"listen": "127.0.0.1:8810"}],
+    )
 
     @model_validator(mode="after")
     def _state_db_has_no_password(self) -> Platform:

@@ -294,6 +294,16 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
         add(("platform", "default_stack"), f"unknown stack {platform.default_stack!r}{_known(estate.stacks)}")
     if platform.default_cluster and platform.default_cluster not in estate.clusters:
         add(("platform", "default_cluster"), f"unknown cluster {platform.default_cluster!r}{_known(estate.clusters)}")
+    if platform.service is not None and platform.service.enabled and platform.driver != "local":
+        add(("platform", "service"), f"apply keeps the service running on the local driver only: on {platform.driver}, "
+                                     "run `odooplane serve` where it should run and remove platform.service")
+    if platform.service is not None:
+        listen_port = int(platform.service.listen.rsplit(":", 1)[1])
+        taken = {"platform.metrics_port": platform.metrics_port, "platform.edge.http_port": platform.edge.http_port,
+                 "platform.edge.api_port": platform.edge.api_port}
+        for used_by, port in taken.items():
+            if port == listen_port:
+                add(("platform", "service", "listen"), f"port {listen_port} is {used_by} already")
 
     for name, stack in estate.stacks.items():
         source = resolve.stack_source(stack, loaded.root)

@@ -406,6 +406,25 @@ def worker_spec(ctx: Context, *, rendering: bool = False) -> ProcessSpec:
     )
 
 
+SERVICE_PROGRAM = "service"
+
+
+def service_spec(ctx: Context) -> ProcessSpec | None:
+    """The supervised `odooplane serve` of ``platform.service`` (None when the estate has none). Like
+    the worker, it gets the variables the estate's secret references name."""
+    settings = ctx.estate.platform.service
+    if settings is None or not settings.enabled:
+        return None
+    worker = worker_spec(ctx)
+    argv = [odoo.own_python(), "-m", "odooplane", "--log-level", "info", "serve", "-f", str(ctx.valid.path),
+            "--listen", settings.listen, "--executors", str(settings.executors)]
+    if settings.secure_cookies:
+        argv.append("--secure-cookies")
+    return ProcessSpec(name=SERVICE_PROGRAM, kind="service", argv=tuple(argv), cwd=ctx.layout.root,
+                       log_file=ctx.layout.process_log(SERVICE_PROGRAM), env=worker.env, stop_wait_s=60,
+                       priority=950, paths=worker.paths, read_paths=worker.read_paths)
+
+
 def worker_paths(ctx: Context, text: str, *, create: bool = True) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
     """The host paths the worker writes (its data directory, local backup repositories: made when
     missing with ``create``) and reads (the estate file's directory and include roots, stacks' and

@@ -275,6 +275,7 @@ def _observe(
         pools=pools,
         templates=observed_templates,
         worker=processes.get("worker"),
+        service=processes.get("service"),
         leftovers=[Leftover(t.target, t.kind, t.name, t.describe()) for t in temporaries.pending(ctx)],
     )
     return observed, arts

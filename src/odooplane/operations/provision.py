@@ -19,6 +19,7 @@ from odooplane.operations import locks, templates, temporaries
 from odooplane.operations.context import Context
 from odooplane.operations.desired import (
     CREATING,
+    SERVICE_PROGRAM,
     WORKER_PROGRAM,
     EnvArtifacts,
     OdooProcess,
@@ -27,6 +28,7 @@ from odooplane.operations.desired import (
     owner,
     program_name,
     secret_name,
+    service_spec,
     worker_spec,
 )
 from odooplane.operations.runner import Operation, StepFailed
@@ -107,6 +109,19 @@ def ensure_worker(ctx: Context, op: Operation) -> None:
     if info is None or not info.running or not ctx.driver.process_current(spec):
         op.step("worker", "runtime", lambda: (ctx.driver.ensure_process(spec),
                                               ctx.driver.wait_running(WORKER_PROGRAM, timeout=30, started=True)))
+
+
+def ensure_service(ctx: Context, op: Operation) -> None:
+    """Keep `odooplane serve` supervised while the estate declares ``platform.service``."""
+    spec = service_spec(ctx)
+    info = ctx.driver.processes().get(SERVICE_PROGRAM)
+    if spec is None:
+        if info is not None or SERVICE_PROGRAM in ctx.driver.process_names():
+            op.step("remove-process", SERVICE_PROGRAM, lambda: ctx.driver.remove_process(SERVICE_PROGRAM))
+        return
+    if info is None or not info.running or not ctx.driver.process_current(spec):
+        op.step("service", "runtime", lambda: (ctx.driver.ensure_process(spec),
+                                               ctx.driver.wait_running(SERVICE_PROGRAM, timeout=30, started=True)))
 
 
 # -- templates ----------------------------------------------------------------------------------

@@ -115,6 +115,7 @@ class Observed:
     pools: dict[str, PoolObservation] = field(default_factory=dict)
     templates: dict[str, TemplateObservation] = field(default_factory=dict)  # by template database name
     worker: ProcessState | None = None
+    service: ProcessState | None = None  # odooplane serve (platform.service)
     leftovers: list[Leftover] = field(default_factory=list)
 
 

@@ -204,6 +204,12 @@ def plan(valid: ValidEstate, observed: Observed, *, prune: bool = False,
         result.changes.append(Change("worker", "process", "start", "health sweeps and schedules need the worker"))
     elif not backed_up and observed.worker is not None:
         result.changes.append(Change("worker", "process", "remove", "the estate has no environment"))
+    serving = valid.estate.platform.service
+    serving = serving if serving is not None and serving.enabled else None
+    if serving is not None and (observed.service is None or not observed.service.running):
+        result.changes.append(Change("service", "process", "start", f"the API and dashboard on {serving.listen}"))
+    elif serving is None and observed.service is not None:
+        result.changes.append(Change("service", "process", "remove", "platform.service is not set"))
     for template in sorted(observed.templates.values(), key=lambda t: t.database):
         if not template.ready:
             result.changes.append(Change(f"template {template.database}", "template", "create",

@@ -58,3 +58,17 @@ def query(store: Store, *, kind: str | None = None, target: str | None = None, l
         assert ts is not None
         out.append(Evidence(r.id, ts, r.kind, r.target, bool(r.ok), r.operation_id, r.data, r.summary))
     return out
+
+
+def newest(store: Store, kinds: tuple[str, ...]) -> dict[tuple[str, str, bool], dt.datetime]:
+    """The newest record of each (target, kind, ok) for ``kinds``, in one grouped query."""
+    ev = tables.evidence
+    with store.connect() as conn:
+        rows = conn.execute(sa.select(ev.c.target, ev.c.kind, ev.c.ok, sa.func.max(ev.c.ts))
+                            .where(ev.c.kind.in_(kinds)).group_by(ev.c.target, ev.c.kind, ev.c.ok)).all()
+    out = {}
+    for target, kind, ok, ts in rows:
+        value = aware(ts)
+        assert value is not None
+        out[(str(target), str(kind), bool(ok))] = value
+    return out

@@ -109,6 +109,17 @@ def add_user(store: Store, *, name: str, role: str, scopes: list[str], os_user: 
     return True
 
 
+def set_role(store: Store, name: str, *, role: str, scopes: list[str]) -> bool:
+    with store.begin() as conn:
+        done = conn.execute(tables.users.update().where(tables.users.c.name == name).values(role=role, scopes=scopes))
+    return bool(done.rowcount)
+
+
+def touch_login(store: Store, name: str) -> None:
+    with store.begin() as conn:
+        conn.execute(tables.users.update().where(tables.users.c.name == name).values(last_login_at=now()))
+
+
 def set_password(store: Store, name: str, password: str) -> bool:
     with store.begin() as conn:
         done = conn.execute(tables.users.update().where(tables.users.c.name == name)
@@ -213,3 +224,61 @@ def authenticate(store: Store, secret: str) -> TokenRow | None:
             conn.execute(tables.api_tokens.update().where(tables.api_tokens.c.id == found.id)
                          .values(last_used_at=at))
     return found
+
+
+# -- sessions ----------------------------------------------------------------------------------
+SESSION_IDLE = dt.timedelta(hours=2)
+SESSION_MAX = dt.timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    user_name: str
+    csrf: str
+    via: str
+    expires_at: dt.datetime
+
+
+def start_session(store: Store, user_name: str, *, via: str) -> tuple[str, SessionRow]:
+    """A new session of ``user_name``: its cookie value (shown once) and the row."""
+    secret = random.token_urlsafe(32)
+    at = now()
+    row = SessionRow(user_name, random.token_urlsafe(32), via, at + SESSION_MAX)
+    with store.begin() as conn:
+        conn.execute(tables.sessions.insert().values(digest=digest(secret), user_name=user_name, csrf=row.csrf,
+                                                     via=via, created_at=at, expires_at=row.expires_at,
+                                                     last_seen_at=at))
+        conn.execute(tables.sessions.delete().where(tables.sessions.c.expires_at < at))  # the ended ones
+    return secret, row
+
+
+def session(store: Store, secret: str) -> SessionRow | None:
+    """The live session of a cookie (its use recorded at most once a minute); None when unknown,
+    idle longer than SESSION_IDLE or past SESSION_MAX."""
+    if not secret or len(secret) > 128:
+        return None
+    with store.connect() as conn:
+        row = conn.execute(sa.select(tables.sessions).where(tables.sessions.c.digest == digest(secret))).first()
+    if row is None:
+        return None
+    at = now()
+    expires, seen = aware(row.expires_at), aware(row.last_seen_at)
+    assert expires is not None and seen is not None
+    if expires <= at or at - seen > SESSION_IDLE:
+        end_session(store, secret)
+        return None
+    if at - seen >= _USED_EVERY:
+        with store.begin() as conn:
+            conn.execute(tables.sessions.update().where(tables.sessions.c.digest == row.digest)
+                         .values(last_seen_at=at))
+    return SessionRow(row.user_name, row.csrf, row.via, expires)
+
+
+def end_session(store: Store, secret: str) -> None:
+    with store.begin() as conn:
+        conn.execute(tables.sessions.delete().where(tables.sessions.c.digest == digest(secret)))
+
+
+def end_sessions_of(store: Store, user_name: str) -> int:
+    with store.begin() as conn:
+        return int(conn.execute(tables.sessions.delete().where(tables.sessions.c.user_name == user_name)).rowcount)
