@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Security
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Security
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -192,6 +192,9 @@ def principal(request: Request,
 Caller = Annotated[Principal, Depends(principal)]
 Svc = Annotated[Service, Depends(service)]
 Limit = Annotated[int, Query(ge=1, le=fleet.MAX_LIMIT, description="Page size.")]
+MAX_ID = 2**63 - 1  # ids are 64-bit integers in the state database
+OpId = Annotated[int, Path(ge=1, le=MAX_ID, description="An operation's number.")]
+Before = Annotated[int | None, Query(ge=1, le=MAX_ID, description="The cursor: ids below it.")]
 Label = Annotated[list[str] | None, Query(description="key=value (business_unit=retail), repeatable: all must hold.")]
 
 router = APIRouter(prefix=PREFIX)
@@ -269,7 +272,7 @@ def health(caller: Caller, svc: Svc,
 
 @router.get("/operations", response_model=PageOf[Operation], tags=["operations"])
 def operations(caller: Caller, svc: Svc, status: str | None = None, kind: str | None = None,
-               target: str | None = None, before: Annotated[int | None, Query(ge=1)] = None,
+               target: str | None = None, before: Before = None,
                limit: Limit = 50) -> Any:
     """Operations, newest first (`before`: the cursor of the previous page)."""
     page = fleet.operations(svc.context(), caller, status=status, kind=kind, target=target, before=before,
@@ -278,7 +281,7 @@ def operations(caller: Caller, svc: Svc, status: str | None = None, kind: str | 
 
 
 @router.get("/operations/{op_id}", response_model=OperationDetail, tags=["operations"])
-def operation(op_id: int, caller: Caller, svc: Svc) -> dict[str, Any]:
+def operation(op_id: OpId, caller: Caller, svc: Svc) -> dict[str, Any]:
     """One operation with its steps."""
     op, steps = fleet.operation(svc.context(), caller, op_id)
     return {**_operation(op), "steps": [_step(s) for s in steps]}
@@ -293,7 +296,7 @@ def evidence(caller: Caller, svc: Svc, target: str | None = None, kind: str | No
 
 
 @router.get("/audit", response_model=PageOf[AuditRow], tags=["audit"])
-def audit(caller: Caller, svc: Svc, target: str | None = None, before: Annotated[int | None, Query(ge=1)] = None,
+def audit(caller: Caller, svc: Svc, target: str | None = None, before: Before = None,
           limit: Limit = 100) -> Any:
     """The audit log, newest first."""
     page = fleet.audit_entries(svc.context(), caller, before=before, target=target, limit=limit)
@@ -376,7 +379,7 @@ def backup_now(tenant: str, env: str, request: Request, caller: Caller, svc: Svc
 
 @router.get("/operations/{op_id}/events", tags=["operations"],
             responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}})
-def operation_events(op_id: int, caller: Caller, svc: Svc) -> StreamingResponse:
+def operation_events(op_id: OpId, caller: Caller, svc: Svc) -> StreamingResponse:
     """The operation's progress as server-sent events: `step` for each step as it starts and ends,
     `operation` when its status changes; the stream ends with the operation."""
     ctx = svc.context()

@@ -14,6 +14,7 @@ from odooplane import access
 from odooplane.actions import access as access_action
 from odooplane.store import audit, identity, journal
 from tests.integration.api.conftest import ADMIN, Api
+from tests.support.estate import unique
 
 pytestmark = pytest.mark.integration
 
@@ -94,6 +95,16 @@ def test_each_role_gets_exactly_the_routes_its_rights_allow(api: Api, role: str)
         assert answer.status_code == expected_scoped, (role, "scoped", route, answer.text)
         if answer.status_code == 403:
             assert answer.json()["type"].endswith("/forbidden")
+    # the changes: a new tenant, a backup, a placement, a decommission
+    n = api.names
+    writes = [("POST", "/api/v1/tenants", {"name": unique("m"), "environments": {"dev": {}}}, "tenants.create"),
+              ("POST", f"/api/v1/environments/{n['acme']}/prod/backups", None, "backups.run"),
+              ("PATCH", f"/api/v1/environments/{n['acme']}/staging", {"placement": f"shared:{n['pool']}"},
+               "tenants.change"),
+              ("DELETE", f"/api/v1/environments/{n['globex']}/dev", None, "tenants.decommission")]
+    for method, route, body, right in writes:
+        answer = api.send(method, route, unscoped, body)
+        assert answer.status_code == (202 if right in rights else 403), (role, method, route, answer.text)
 
 
 def test_a_scoped_caller_sees_only_its_scope_and_is_told_404_outside(api: Api) -> None:
