@@ -28,6 +28,7 @@ from odooplane.errors import Forbidden, NotFound, OdooplaneError
 from odooplane.throttle import Throttle
 
 COOKIE = "odooplane_session"
+MAX_ID = 2**63 - 1  # ids are 64-bit integers in the state database
 LOGIN_COOKIE = "odooplane_login"  # the sign-in form's CSRF token (double submit), before any session
 _STATIC = __package__ or "odooplane.web"
 _env = jinja2.Environment(loader=jinja2.PackageLoader("odooplane.web", "templates"), autoescape=True,
@@ -215,13 +216,13 @@ def backup(tenant: str, env: str, me: Me, csrf: Annotated[str, Form(max_length=6
 
 
 @router.get("/operations", response_class=HTMLResponse)
-def operations_page(me: Me, before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None, status: str | None = None) -> Response:
+def operations_page(me: Me, before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None, status: str | None = None) -> Response:
     return _guard(me, lambda: me.render("operations.html", page=fleet.operations(
         me.ctx, me.principal, before=before, status=status or None, limit=50), wanted=status or ""))
 
 
 @router.get("/operations/{op_id}", response_class=HTMLResponse)
-def operation_page(op_id: Annotated[int, Path(ge=1, le=2**63 - 1)], me: Me) -> Response:
+def operation_page(op_id: Annotated[int, Path(ge=1, le=MAX_ID)], me: Me) -> Response:
     def draw() -> Response:
         op, steps = fleet.operation(me.ctx, me.principal, op_id)
         template = "operation_steps.html" if me.request.headers.get("hx-request") else "operation.html"
@@ -236,7 +237,7 @@ def approvals_page(me: Me, done: str | None = None) -> Response:
 
 
 @router.post("/approvals/{change}", response_class=HTMLResponse)
-def decide(change: Annotated[int, Path(ge=1, le=2**63 - 1)], me: Me, decision: Annotated[str, Form(pattern="^(approve|reject)$")],
+def decide(change: Annotated[int, Path(ge=1, le=MAX_ID)], me: Me, decision: Annotated[str, Form(pattern="^(approve|reject)$")],
            csrf: Annotated[str, Form(max_length=64)] = "",
            reason: Annotated[str, Form(max_length=500)] = "") -> Response:
     def draw() -> Response:

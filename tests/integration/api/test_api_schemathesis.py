@@ -1,7 +1,7 @@
 """The API against its own OpenAPI document (schemathesis): generated requests of every operation
 never get a server error, every operation refuses an anonymous caller (401) and one outside its scope
-(403 or 404, or a list with nothing in it — only `whoami` and `roles` answer anyone authenticated). The SSE route is left out: it
-streams until its operation ends (tests/integration/api/test_api_changes.py covers it)."""
+(403 or 404, or a list with nothing in it — only `whoami` and `roles` answer anyone authenticated).
+The SSE route is left out: it streams until its operation ends (test_api_changes.py covers it)."""
 
 from __future__ import annotations
 
