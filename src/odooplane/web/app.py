@@ -216,7 +216,8 @@ def backup(tenant: str, env: str, me: Me, csrf: Annotated[str, Form(max_length=6
 
 
 @router.get("/operations", response_class=HTMLResponse)
-def operations_page(me: Me, before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None, status: str | None = None) -> Response:
+def operations_page(me: Me, before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                    status: str | None = None) -> Response:
     return _guard(me, lambda: me.render("operations.html", page=fleet.operations(
         me.ctx, me.principal, before=before, status=status or None, limit=50), wanted=status or ""))
 
@@ -237,7 +238,8 @@ def approvals_page(me: Me, done: str | None = None) -> Response:
 
 
 @router.post("/approvals/{change}", response_class=HTMLResponse)
-def decide(change: Annotated[int, Path(ge=1, le=MAX_ID)], me: Me, decision: Annotated[str, Form(pattern="^(approve|reject)$")],
+def decide(change: Annotated[int, Path(ge=1, le=MAX_ID)], me: Me,
+           decision: Annotated[str, Form(pattern="^(approve|reject)$")],
            csrf: Annotated[str, Form(max_length=64)] = "",
            reason: Annotated[str, Form(max_length=500)] = "") -> Response:
     def draw() -> Response:
