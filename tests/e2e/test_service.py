@@ -109,3 +109,26 @@ def test_a_worker_killed_mid_provisioning_is_resumed_by_another(estate: TestEsta
         assert wait_until(lambda: login_page(estate, tenant) == 200, timeout=60), f"{tenant}/prod is not served"
     finally:
         assert rescuer.stop() == 0, rescuer.output()
+
+
+def test_a_backup_and_its_restore_proof_requested_through_the_api(estate: TestEstate) -> None:
+    target = next(iter(estate.data["tenants"])) + "/prod"
+    secret = token(estate, "erp-admin")
+    served = Served(estate.path, env=estate.env)
+    try:
+        headers = {"Authorization": f"Bearer {secret}"}
+        for route in ("backups", "verifications"):
+            answer = httpx.post(f"{served.base}/api/v1/environments/{target}/{route}", headers=headers, json={},
+                                timeout=60)
+            assert answer.status_code == 202, answer.text
+            op_id = answer.json()["operation"]
+            assert wait_until(lambda op_id=op_id: operation(served, secret, op_id)["status"] not in
+                              ("queued", "running"), timeout=300), f"{route}: operation #{op_id} did not end"
+            done = operation(served, secret, op_id)
+            assert done["status"] == "succeeded", done
+            assert done["actor"].startswith("token:") and done["steps"], done
+        proofs = httpx.get(f"{served.base}/api/v1/evidence", headers=headers,
+                           params={"target": target, "kind": "restore-verification"}, timeout=30).json()
+        assert proofs and proofs[0]["ok"] is True
+    finally:
+        assert served.stop() == 0, served.output()

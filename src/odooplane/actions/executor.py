@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from odooplane import log
 from odooplane.actions.service import Service
@@ -40,11 +41,50 @@ def run_claimed(ctx: Context, row: OperationRow) -> None:
                           actor=row.actor)
         elif do == "decommission":
             _decommission(ctx, row, refs, purge=bool(request.get("purge")))
+        elif do in ("verify", "restore", "clone", "promote"):
+            _as_requester(ctx, row, request)
         else:
             journal.finish_operation(ctx.store, row.id, status="failed", error=f"unknown request {do!r}")
     except (OdooplaneError, StepFailed) as exc:  # recorded by the operation itself when it had begun
         if journal.operation(ctx.store, row.id) is not None and _status(ctx, row.id) == "running":
             journal.finish_operation(ctx.store, row.id, status="failed", error=log.mask(str(exc)))
+
+
+def _as_requester(ctx: Context, row: OperationRow, request: dict[str, Any]) -> None:
+    """Run the CLI's action for the request, as the person who requested it, its first operation
+    being the requested one (operations/runner.py CLAIMED)."""
+    from odooplane.actions import clone, releases, restore, verify
+    from odooplane.operations.context import ACTING
+    from odooplane.operations.runner import CLAIMED
+
+    path, do, target = ctx.valid.path, request["do"], (request.get("targets") or [row.target])[0]
+    acting, claimed = ACTING.set(row.actor), CLAIMED.set(row.id)
+    summary: dict[str, Any] = {}
+    try:
+        if do == "verify":
+            done = verify.run(path, [target], snapshot=request.get("snapshot"))
+            failed = [f"{v.target}: {'; '.join(v.failures) or 'not proven'}" for v in done if not v.ok]
+        elif do == "restore":
+            restore.run(path, target, source=request.get("source"), snapshot=request.get("snapshot"),
+                        at=request.get("at"))
+            failed = []
+        elif do == "clone":
+            clone.run(path, request["source"], target, anonymize=bool(request.get("anonymize")))
+            failed = []
+        else:
+            promotion = releases.promote(path, request["release"], request["selector"])
+            summary = {"targets": [{"target": t.target, "decision": t.decision} for t in promotion.targets]}
+            failed = [] if promotion.ok else [f"{t.target}: {t.decision}" for t in promotion.targets
+                                              if t.decision == "blocked"] or ["an upgrade failed and was rolled back"]
+    finally:
+        CLAIMED.reset(claimed)
+        ACTING.reset(acting)
+    status = _status(ctx, row.id)
+    if status == "running" or (failed and status == "succeeded"):
+        # No operation of the action took the request over (nothing to do, or a gate blocked it), or
+        # it ended without a failed step while what it proves failed: the request says how it ended.
+        journal.finish_operation(ctx.store, row.id, status="failed" if failed else "succeeded",
+                                 error="; ".join(failed)[:2000] or None, summary=summary or None)
 
 
 def _status(ctx: Context, op_id: int) -> str | None:

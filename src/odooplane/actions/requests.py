@@ -174,3 +174,70 @@ def backup_now(svc: Service, principal: Principal, target: str) -> Accepted:
     op = requests.enqueue(ctx.store, kind="backup", target=target, actor=principal.actor,
                           request={"do": "backup", "targets": [target]})
     return Accepted(op, "backup", [target])
+
+
+def _queue(ctx: Context, principal: Principal, kind: str, target: str, *, request: dict[str, Any],
+           targets: list[str]) -> Accepted:
+    op = requests.enqueue(ctx.store, kind=kind, target=target, actor=principal.actor, request=request)
+    return Accepted(op, kind, targets)
+
+
+def verify_now(svc: Service, principal: Principal, target: str, *, snapshot: str | None = None) -> Accepted:
+    """Queue a restore proof of an environment's backup (newest, or ``snapshot``). Needs ``backups.run``."""
+    ctx = svc.context()
+    env = ctx.valid.environment(_existing(ctx, target))
+    assert env is not None
+    authorize(ctx, principal, "backups.run", environment_subject(env))
+    return _queue(ctx, principal, "verify", target, request={"do": "verify", "targets": [target], "snapshot": snapshot},
+                  targets=[target])
+
+
+def restore_now(svc: Service, principal: Principal, target: str, *, source: str | None = None,
+                snapshot: str | None = None, at: str | None = None) -> Accepted:
+    """Queue a restore into ``target`` (from its own backups, or ``source``'s). Needs ``restore`` on the
+    target (and ``restore.production`` in production) and ``backups.read`` on the source."""
+    ctx = svc.context()
+    env = ctx.valid.environment(_existing(ctx, target))
+    assert env is not None
+    if snapshot and at:
+        raise UsageError("give snapshot or at, not both")
+    authorize(ctx, principal, "restore", environment_subject(env))
+    if source is not None and source != target:
+        origin = ctx.valid.environment(_existing(ctx, source))
+        assert origin is not None
+        authorize(ctx, principal, "backups.read", environment_subject(origin))
+    return _queue(ctx, principal, "restore", target, request={"do": "restore", "targets": [target], "source": source,
+                                                              "snapshot": snapshot, "at": at}, targets=[target])
+
+
+def clone_now(svc: Service, principal: Principal, source: str, target: str, *, anonymize: bool = False) -> Accepted:
+    """Queue a clone of ``source`` into ``target`` (a non-production environment; neutralized). Needs
+    ``clones.create`` on the target and ``backups.read`` on the source."""
+    ctx = svc.context()
+    src = ctx.valid.environment(_existing(ctx, source))
+    dst = ctx.valid.environment(_existing(ctx, target))
+    assert src is not None and dst is not None
+    authorize(ctx, principal, "clones.create", environment_subject(dst))
+    authorize(ctx, principal, "backups.read", environment_subject(src))
+    from odooplane.operations import clones
+
+    clones.check_pair(src, dst)  # bad input is refused before anything is queued
+    return _queue(ctx, principal, "clone", target, request={"do": "clone", "targets": [target], "source": source,
+                                                            "anonymize": anonymize}, targets=[target])
+
+
+def promote_now(svc: Service, principal: Principal, release: str, selector: str) -> Accepted:
+    """Queue the promotion of ``release`` to the environments ``selector`` names (through their gates:
+    windows, freezes, approvals, previous stage). Needs ``releases.promote`` on every one of them."""
+    from odooplane.actions.releases import select_targets
+
+    ctx = svc.context()
+    if release not in ctx.estate.releases:
+        raise NotFound(f"release {release} does not exist")
+    targets = select_targets(list(ctx.valid.environments), selector)
+    for env in targets:
+        authorize(ctx, principal, "releases.promote", environment_subject(env))
+    names_ = sorted(str(e.ref) for e in targets)
+    return _queue(ctx, principal, "promote", selector, request={"do": "promote", "targets": names_,
+                                                                "release": release, "selector": selector},
+                  targets=names_)

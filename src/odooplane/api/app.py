@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from odooplane import __version__, access
 from odooplane.access import Principal
 from odooplane.actions import access as access_action
-from odooplane.actions import fleet
+from odooplane.actions import dashboard, fleet
 from odooplane.actions import requests as requests_action
 from odooplane.actions.service import Service
 from odooplane.api import problems
@@ -375,6 +375,91 @@ def decommission(tenant: str, env: str, request: Request, caller: Caller, svc: S
 def backup_now(tenant: str, env: str, request: Request, caller: Caller, svc: Svc) -> JSONResponse:
     """Queue a backup of the environment now."""
     return _accepted(request, requests_action.backup_now(svc, caller, f"{tenant}/{env}"))
+
+
+class VerifyRequest(BaseModel):
+    snapshot: str | None = Field(None, description="A snapshot id (default: the newest confirmed backup).",
+                                 max_length=128)
+
+
+class RestoreRequest(BaseModel):
+    source: str | None = Field(None, description="Restore another environment's backup (tenant/env).",
+                               max_length=64)
+    snapshot: str | None = Field(None, description="A snapshot id (default: the newest confirmed).", max_length=128)
+    at: str | None = Field(None, description="The newest backup at or before this time (ISO 8601).",
+                           max_length=64)
+
+
+class CloneRequest(BaseModel):
+    source: str = Field(description="The environment copied (tenant/env).", max_length=64)
+    target: str = Field(description="The non-production environment replaced by the copy (tenant/env).",
+                        max_length=64)
+    anonymize: bool = Field(False, description="Also anonymize personal data.")
+
+
+class PromoteRequest(BaseModel):
+    to: str = Field(description="The environments: tenant/env, a tenant, or stage=… / label=… selectors "
+                                "(as `odooplane promote --to`).", max_length=200)
+
+
+class Decision(BaseModel):
+    decision: str = Field(pattern="^(approve|reject)$", description="approve or reject")
+    reason: str = Field("", max_length=500, description="Why (recorded; expected with a rejection).")
+
+
+class PendingChange(BaseModel):
+    change: int
+    target: str
+    release: str | None
+    from_release: str | None
+    requester: str
+    requested_at: str
+    approvals: list[str]
+    own: bool
+
+
+@router.post("/environments/{tenant}/{env}/verifications", status_code=202, response_model=AcceptedDoc,
+             responses=_ACCEPTED, tags=["changes"])
+def verify_backup(tenant: str, env: str, body: VerifyRequest, request: Request, caller: Caller,
+                  svc: Svc) -> JSONResponse:
+    """Prove a backup restores (restored into a sandbox, checked, Odoo booted on it): queued."""
+    return _accepted(request, requests_action.verify_now(svc, caller, f"{tenant}/{env}", snapshot=body.snapshot))
+
+
+@router.post("/environments/{tenant}/{env}/restores", status_code=202, response_model=AcceptedDoc,
+             responses=_ACCEPTED, tags=["changes"])
+def restore_backup(tenant: str, env: str, body: RestoreRequest, request: Request, caller: Caller,
+                   svc: Svc) -> JSONResponse:
+    """Restore a backup into the environment (queued); `restore.production` in production."""
+    return _accepted(request, requests_action.restore_now(svc, caller, f"{tenant}/{env}", source=body.source,
+                                                          snapshot=body.snapshot, at=body.at))
+
+
+@router.post("/clones", status_code=202, response_model=AcceptedDoc, responses=_ACCEPTED, tags=["changes"])
+def clone(body: CloneRequest, request: Request, caller: Caller, svc: Svc) -> JSONResponse:
+    """Copy an environment into a non-production one, neutralized (queued)."""
+    return _accepted(request, requests_action.clone_now(svc, caller, body.source, body.target,
+                                                        anonymize=body.anonymize))
+
+
+@router.post("/releases/{release}/promotions", status_code=202, response_model=AcceptedDoc, responses=_ACCEPTED,
+             tags=["changes"])
+def promote(release: str, body: PromoteRequest, request: Request, caller: Caller, svc: Svc) -> JSONResponse:
+    """Promote a release through its gates (queued): the operation says what each gate decided."""
+    return _accepted(request, requests_action.promote_now(svc, caller, release, body.to))
+
+
+@router.get("/approvals", response_model=list[PendingChange], tags=["changes"])
+def approvals(caller: Caller, svc: Svc) -> Any:
+    """Open promotion requests on environments in scope, oldest first (`own`: the caller requested it)."""
+    return [{**asdict(p), "requested_at": _iso(p.requested_at)} for p in dashboard.approvals(svc.context(), caller)]
+
+
+@router.post("/approvals/{change}", tags=["changes"])
+def decide(change: Annotated[int, Path(ge=1, le=MAX_ID)], body: Decision, caller: Caller, svc: Svc) -> Any:
+    """Approve or reject a promotion request: `releases.approve`, never one's own (separation of duties)."""
+    event = dashboard.decide(svc.context(), caller, change, approve=body.decision == "approve", reason=body.reason)
+    return {"change": change, "decision": body.decision, "by": event.actor, "at": _iso(event.ts)}
 
 
 @router.get("/operations/{op_id}/events", tags=["operations"],

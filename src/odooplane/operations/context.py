@@ -3,6 +3,7 @@ the state store, encrypted secrets, the driver and the clock — built once per 
 
 from __future__ import annotations
 
+import contextvars
 import getpass
 import os
 from collections.abc import Iterator
@@ -63,8 +64,13 @@ class Provisional:
         return secret_placeholder(name)
 
 
+# Who acts in this thread when it is not the process's user: a worker of the service running an
+# operation someone requested sets it to them for as long as it runs it.
+ACTING: contextvars.ContextVar[str | None] = contextvars.ContextVar("odooplane_acting", default=None)
+
+
 def actor_name() -> str:
-    return os.environ.get("ODOOPLANE_ACTOR") or getpass.getuser()
+    return ACTING.get() or os.environ.get("ODOOPLANE_ACTOR") or getpass.getuser()
 
 
 @dataclass

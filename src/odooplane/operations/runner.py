@@ -7,6 +7,7 @@ permanent failure ends the step with a message naming the target and the step.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import signal
@@ -25,6 +26,11 @@ from odooplane.store.db import Store
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# A requested operation a worker claimed (store/requests.py): the first operation the worker's thread
+# begins takes it over instead of journaling a new one, so the action it runs (restore, clone…) is
+# the operation the caller follows.
+CLAIMED: contextvars.ContextVar[int] = contextvars.ContextVar("odooplane_claimed_operation", default=0)
 
 KILL_ENV = "ODOOPLANE_TEST_KILL_AT"  # test hook: "step:target:before|after" (target may be *)
 
@@ -77,6 +83,9 @@ class Operation:
 
     def __enter__(self) -> Operation:
         journal.mark_interrupted(self.store, settings=self.settings)
+        if not self.op_id and CLAIMED.get():
+            self.op_id = CLAIMED.get()
+            CLAIMED.set(0)
         if not self.op_id:  # else: a requested operation this process claimed (store/requests.py)
             self.op_id = journal.start_operation(
                 self.store, kind=self.kind, target=self.target, actor=self.actor, dry_run=self.dry_run,

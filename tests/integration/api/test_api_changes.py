@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from odooplane.store import audit, journal, requests
+from odooplane.store import audit, identity, journal, releases, requests
 from tests.integration.api.conftest import Api
 
 
@@ -138,3 +138,50 @@ def test_an_operation_s_progress_streams_as_server_sent_events(api: Api) -> None
     assert "event: operation" in text and '"status": "succeeded"' in text
     retail = api.token("partner-readonly", ["business_unit=wholesale"])
     assert api.get(f"/api/v1/operations/{op_id}/events", retail).status_code == 404
+
+
+def test_verify_restore_clone_and_promote_are_queued_for_who_may(api: Api) -> None:
+    n = api.names
+    prod, staging = f"{n['acme']}/prod", f"{n['acme']}/staging"
+    erp, developer, manager = api.token("erp-admin"), api.token("developer"), api.token("release-manager")
+    partner = api.token("partner-readonly")
+
+    verify = api.send("POST", f"/api/v1/environments/{prod}/verifications", erp, {})
+    assert verify.status_code == 202 and verify.json()["kind"] == "verify"
+    assert api.send("POST", f"/api/v1/environments/{prod}/verifications", partner, {}).status_code == 403
+
+    assert api.send("POST", f"/api/v1/environments/{staging}/restores", developer, {}).status_code == 202
+    refused = api.send("POST", f"/api/v1/environments/{prod}/restores", developer, {})
+    assert refused.status_code == 403 and "restore.production" in refused.json()["detail"]
+    restore = api.send("POST", f"/api/v1/environments/{prod}/restores", erp, {"snapshot": "abc123"})
+    assert restore.status_code == 202
+    assert requests.request_of(api.ctx.store, restore.json()["operation"]) == {
+        "do": "restore", "targets": [prod], "source": None, "snapshot": "abc123", "at": None}
+    both = api.send("POST", f"/api/v1/environments/{prod}/restores", erp, {"snapshot": "a", "at": "2026-01-01"})
+    assert both.status_code == 400
+
+    clone = api.send("POST", "/api/v1/clones", manager, {"source": prod, "target": staging})
+    assert clone.status_code == 202 and clone.json()["targets"] == [staging]
+    into_prod = api.send("POST", "/api/v1/clones", manager, {"source": staging, "target": prod})
+    assert into_prod.status_code == 400 and "production" in into_prod.json()["detail"]
+    assert api.send("POST", "/api/v1/clones", partner, {"source": prod, "target": staging}).status_code == 403
+
+    unknown = api.send("POST", "/api/v1/releases/r9/promotions", manager, {"to": prod})
+    assert unknown.status_code == 404
+
+
+def test_approvals_through_the_api_keep_separation_of_duties(api: Api) -> None:
+    target = f"{api.names['acme']}/prod"
+    approver = api.token("approver")
+    [row] = [t for t in identity.tokens(api.ctx.store) if approver.startswith(t.prefix)]
+    mine = releases.add(api.ctx.store, target=target, kind="request", status="open", actor=f"token:{row.name}",
+                        release="r2")
+    theirs = releases.add(api.ctx.store, target=target, kind="request", status="open", actor="alice", release="r3")
+    pending = api.get("/api/v1/approvals", approver).json()
+    assert [(p["change"], p["own"]) for p in pending] == [(mine, True), (theirs, False)]
+    own = api.send("POST", f"/api/v1/approvals/{mine}", approver, {"decision": "approve"})
+    assert own.status_code == 400 and "separation of duties" in own.json()["detail"]
+    done = api.send("POST", f"/api/v1/approvals/{theirs}", approver, {"decision": "approve"})
+    assert done.status_code == 200 and done.json()["by"] == f"token:{row.name}"
+    assert api.send("POST", f"/api/v1/approvals/{theirs}", api.token("developer"),
+                    {"decision": "approve"}).status_code == 403
