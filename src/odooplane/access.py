@@ -23,6 +23,7 @@ RIGHTS: dict[str, str] = {
     "fleet.read": "read tenants, environments, their health, backups and releases (within scope)",
     "operations.read": "read operations and their steps (within scope)",
     "estate.read": "read the estate as a whole: its file, validation and plan (unscoped principals only)",
+    "estate.apply": "apply the estate, move environments, bring it down (unscoped principals only)",
     "tenants.create": "create tenants and environments",
     "tenants.change": "change an environment's placement or settings",
     "tenants.decommission": "decommission environments",
@@ -50,7 +51,7 @@ RIGHTS: dict[str, str] = {
 PRODUCTION_GUARDED = frozenset({"restore", "secrets.reveal", "data.export", "shell"})
 PRODUCTION_STAGES = frozenset({"production", "dr"})
 # Rights over the estate as a whole: scoped principals never hold them.
-ESTATE_WIDE = frozenset({"estate.read", "access.manage"})
+ESTATE_WIDE = frozenset({"estate.read", "estate.apply", "access.manage"})
 
 _READ = frozenset({"fleet.read", "operations.read"})
 

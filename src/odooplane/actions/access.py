@@ -8,6 +8,7 @@ import datetime as dt
 import os
 import pwd
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +96,29 @@ def hidden(ctx: Context, principal: Principal, right: str, subject: Subject, mis
                  outcome="refused", detail={"role": principal.role, "scope": principal.scope.texts(),
                                             "reason": decision.reason, "answered": "not found"})
     return NotFound(missing)
+
+
+def guard(ctx: Context, right: str, targets: Iterable[DesiredEnvironment] | None = None) -> None:
+    """The CLI's check: the local user (:func:`local_principal`) may use ``right`` on every one of
+    ``targets`` (the estate as a whole when None). Raise Forbidden (exit code 7) otherwise. A worker
+    running an operation someone requested through the service skips it: that request was
+    authorized when it was made (operations/context.py ACTING)."""
+    from odooplane.operations.context import ACTING
+
+    if ACTING.get() is not None:
+        return
+    principal = local_principal(ctx)
+    if targets is None:
+        authorize(ctx, principal, right)
+        return
+    envs = list(targets)
+    if principal.scope.unscoped:  # the scope covers every one: one check per kind of stage will do
+        by_stage: dict[bool, DesiredEnvironment] = {}
+        for env in envs:
+            by_stage.setdefault(env.stage in access.PRODUCTION_STAGES, env)
+        envs = list(by_stage.values())
+    for env in envs:
+        authorize(ctx, principal, right, environment_subject(env))
 
 
 def allowed(principal: Principal, right: str, subject: Subject) -> bool:

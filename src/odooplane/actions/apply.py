@@ -11,6 +11,7 @@ from pathlib import Path
 
 from odooplane.actions import estate_file
 from odooplane.actions import schedule as scheduling
+from odooplane.actions.access import guard
 from odooplane.errors import LockedError, OdooplaneError
 from odooplane.estate.resolve import DesiredEnvironment, EnvRef
 from odooplane.operations import mail, moves, observe, pools, provision, templates, temporaries, upgrades
@@ -56,6 +57,7 @@ def run(
     estate_file.remember(valid.path)
     ctx = estate_file.context(valid.path)
     try:
+        guard(ctx, "estate.apply")
         return converge(ctx, prune=prune, parallel=parallel, listener=listener, on_plan=on_plan,
                         retry_failed=retry_failed)
     finally:

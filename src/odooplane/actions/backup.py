@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odooplane.actions import estate_file
+from odooplane.actions.access import guard
 from odooplane.errors import NotFound, OdooplaneError, UsageError
 from odooplane.estate.resolve import DesiredEnvironment, EnvRef
 from odooplane.operations import backups, repositories
@@ -54,7 +55,9 @@ def run(path: Path | None, targets: list[str], *, repos: list[str] | None = None
         listener: Listener | None = None) -> RunResult:
     ctx = estate_file.context(path)
     try:
-        return run_in(ctx, select(ctx, targets), repos=repos, kind=kind, listener=listener)
+        envs = select(ctx, targets)
+        guard(ctx, "backups.run", envs)
+        return run_in(ctx, envs, repos=repos, kind=kind, listener=listener)
     finally:
         ctx.close()
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from odooplane.actions import estate_file
+from odooplane.actions.access import guard
 from odooplane.actions.backup import select
 from odooplane.errors import UsageError
 from odooplane.estate.resolve import DesiredEnvironment
@@ -29,6 +30,8 @@ def run(path: Path | None, source: str, target: str, *, anonymize: bool = False,
     try:
         src, dst = _one(ctx, source, "SOURCE"), _one(ctx, target, "TARGET")
         clones.check_pair(src, dst)  # before an operation is journaled: bad input changes nothing
+        guard(ctx, "clones.create", [dst])
+        guard(ctx, "backups.read", [src])
         with Operation(ctx.store, kind="clone", target=target, actor=ctx.actor, listener=listener) as op:
             return clones.clone(ctx, op, source=src, target=dst, anonymize=anonymize)
     finally:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from odooplane.actions import estate_file
+from odooplane.actions.access import guard
 from odooplane.errors import NotFound, UsageError
 from odooplane.estate.resolve import EnvRef
 from odooplane.operations.desired import base_url, secret_name
@@ -29,6 +30,7 @@ def run(path: Path | None, target: str) -> Credentials:
         env = ctx.valid.environment(ref)
         if env is None:
             raise NotFound(f"{target}: no such environment in {ctx.valid.path}")
+        guard(ctx, "secrets.reveal", [env])
         password = ctx.secrets.get(secret_name(env, "admin_user_password"))
         if password is None:
             raise NotFound(f"{target}: not provisioned yet (run apply)")

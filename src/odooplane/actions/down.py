@@ -20,6 +20,7 @@ from functools import partial
 from pathlib import Path
 
 from odooplane.actions import estate_file
+from odooplane.actions.access import guard
 from odooplane.errors import OdooplaneError
 from odooplane.estate.models import ManagedCluster
 from odooplane.operations import observe, provision, temporaries
@@ -51,6 +52,7 @@ def run(path: Path | None, *, purge: bool = False, grace_s: float | None = None,
     process group. Raise StepFailed naming what could not be stopped (before anything is dropped)."""
     ctx = estate_file.context(path, destructive="down --purge" if purge else "down")
     try:
+        guard(ctx, "estate.apply")
         with Operation(ctx.store, kind="down", target=f"estate {ctx.estate.platform.name}", actor=ctx.actor) as op:
             result = DownResult(operation_id=op.op_id, stopped=True, estate=ctx.estate.platform.name,
                                 path=str(ctx.valid.path.resolve()))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from odooplane.actions import apply, estate_file
+from odooplane.actions.access import guard
 from odooplane.errors import EstateInvalid, NotFound, UsageError
 from odooplane.estate import edit, validate
 from odooplane.estate import load as loader
@@ -71,6 +72,11 @@ def run(
     if env is None:
         raise NotFound(f"{target}: no such environment in {valid.path}")
     placement = parse_destination(to)
+    ctx = estate_file.context(valid.path)
+    try:
+        guard(ctx, "estate.apply")  # before the estate file is edited: a refusal changes nothing
+    finally:
+        ctx.close()
     wanted = "dedicated" if placement == "dedicated" else f"shared:{placement['shared']}"
     if wanted == env.placement:
         if not _move_pending(valid, ref):

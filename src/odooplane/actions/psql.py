@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from odooplane.actions import estate_file
+from odooplane.actions.access import guard
 from odooplane.errors import NotFound, UsageError
 from odooplane.estate.resolve import EnvRef
 from odooplane.operations.desired import artifacts
@@ -44,6 +45,7 @@ def prepare(path: Path | None, target: str, *, admin: bool, extra: list[str]) ->
                 raise UsageError(f"{target}: a cluster has no role of its own; add --admin for its administrator")
             if name not in ctx.estate.clusters:
                 raise NotFound(f"{target}: no such cluster in {ctx.valid.path}")
+            guard(ctx, "shell")  # a cluster's superuser: the estate as a whole
             conn = ctx.cluster_conn(name, allocate=False)
             if conn is None:
                 raise NotFound(f"{target}: not provisioned yet (run apply)")
@@ -56,6 +58,7 @@ def prepare(path: Path | None, target: str, *, admin: bool, extra: list[str]) ->
             env = ctx.valid.environment(ref)
             if env is None:
                 raise NotFound(f"{target}: no such environment in {ctx.valid.path}")
+            guard(ctx, "shell", [env])
             art = artifacts(ctx, env, create=False)
             if art is None:
                 raise NotFound(f"{target}: not provisioned yet (run apply)")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odooplane.actions import estate_file, move
+from odooplane.actions.access import guard
 from odooplane.actions.backup import select
 from odooplane.errors import NotFound, OdooplaneError, UsageError
 from odooplane.estate.change import PersonRoles
@@ -143,6 +144,7 @@ def promote(path: Path | None, release: str, selector: str, *, emergency_reason:
     try:
         _check_release(dict(ctx.estate.releases), release)
         targets = select_targets(list(ctx.valid.environments), selector)
+        guard(ctx, "releases.promote", targets)
         outcome = Promotion(release=release)
         emergency = gates.Emergency(ctx.actor, emergency_reason) if emergency_reason else None
         if emergency_reason is not None and not emergency_reason.strip():
@@ -224,6 +226,7 @@ def approve(path: Path | None, change: int) -> releases.Event:
         if request.status != "open" or closed:
             raise UsageError(f"change #{change} is no longer open")
         env = select(ctx, [request.target])[0]
+        guard(ctx, "releases.approve", [env])
         found = ctx.estate.change_management.policy_for(stage=env.stage, tier=env.labels.tier)
         rule = found[1].approvals if found else None
         if rule is not None and rule.separation_of_duties and ctx.actor == request.actor:

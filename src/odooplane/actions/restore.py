@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from odooplane.actions import estate_file
+from odooplane.actions.access import guard
 from odooplane.actions.backup import select
 from odooplane.errors import UsageError
 from odooplane.operations import restore as restoring
@@ -36,6 +37,8 @@ def run(path: Path | None, target: str, *, source: str | None = None, repository
         if target_env is None:
             raise UsageError(f"{target}: name one environment (tenant/env)")
         source_env = select(ctx, [source])[0] if source else target_env
+        guard(ctx, "restore", [target_env])
+        guard(ctx, "backups.read", [source_env])
         with Operation(ctx.store, kind="restore", target=target, actor=ctx.actor, listener=listener) as op:
             return restoring.restore(ctx, op, source=source_env, target=target_env, repository=repository,
                                      snapshot=snapshot, at=parse_at(at) if at else None, pitr=pitr,

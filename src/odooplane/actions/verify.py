@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from odooplane.actions import estate_file
+from odooplane.actions.access import guard
 from odooplane.actions.backup import select
 from odooplane.operations import verify as verifying
 from odooplane.operations.runner import Operation
@@ -16,6 +17,7 @@ def run(path: Path | None, targets: list[str], *, repository: str | None = None,
     ctx = estate_file.context(path)
     try:
         envs = [e for e in select(ctx, targets) if e.backup_policy is not None or repository]
+        guard(ctx, "backups.run", envs)
         out = []
         with Operation(ctx.store, kind="verify", target=str(envs[0].ref) if len(envs) == 1 else "estate",
                        actor=ctx.actor, listener=listener) as op:

@@ -89,3 +89,32 @@ def test_the_cli_acts_as_the_user_an_os_user_is_mapped_to(tmp_path: Path) -> Non
         assert owner.role == "platform-admin"
     finally:
         service.close()
+
+
+def test_the_cli_is_refused_what_the_mapped_role_refuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from odooplane.actions import apply, credentials, psql
+    from odooplane.errors import NotFound
+
+    tenant = unique("a")
+    estate = make_estate(tmp_path, {tenant: {"environments": {"prod": {}, "staging": {}}}})
+    estate.cli("users", "add", "devon", "--role", "developer", "--os-user", "nobody", "-f", str(estate.path))
+    # This process now stands for OS user nobody, who does not own the data directory.
+    monkeypatch.setattr(access_action, "os_user_name", lambda: "nobody")
+    monkeypatch.setattr(access_action, "_owner_uid", lambda ctx: -1)
+    with pytest.raises(Forbidden, match=r"devon may not secrets\.reveal on .*/prod: .*secrets\.reveal\.production"):
+        credentials.run(estate.path, f"{tenant}/prod")
+    with pytest.raises(NotFound, match="not provisioned"):  # allowed in staging: refused only for its state
+        credentials.run(estate.path, f"{tenant}/staging")
+    with pytest.raises(Forbidden, match=r"shell\.production"):
+        psql.prepare(estate.path, f"{tenant}/prod", admin=False, extra=[])
+    with pytest.raises(Forbidden, match=r"estate\.apply"):
+        apply.run(estate.path)
+    monkeypatch.setattr(access_action, "os_user_name", lambda: "daemon")
+    with pytest.raises(Forbidden, match="not mapped"):
+        credentials.run(estate.path, f"{tenant}/staging")
+    service = Service.open(estate.path)
+    try:
+        refusals = [e for e in audit.entries(service.context().store, limit=10) if e.outcome == "refused"]
+        assert {e.actor for e in refusals} >= {"devon", "os:daemon"}
+    finally:
+        service.close()
