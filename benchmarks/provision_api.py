@@ -80,7 +80,8 @@ def bulk(served: Served, token: str, tag: str, pool: str, edge_port: int) -> dic
                                 headers={"Authorization": f"Bearer {token}"}).json()["status"]
             failed += status != "succeeded"
     if waiting:
-        raise SystemExit(f"{len(waiting)} of {BULK} tenants did not serve within 300 s")
+        raise SystemExit(f"{len(waiting)} of {BULK} tenants did not serve within 300 s "
+                         f"({failed} operations failed):\n{served.output()[-3000:]}")
     return {"bulk_100_post_s": round(posted, 2), "bulk_100_all_serving_s": round(all_serving, 2),
             "bulk_failed": failed}
 

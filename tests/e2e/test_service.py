@@ -1,17 +1,21 @@
-"""The service end to end on the local driver: a pool tenant POSTed to the API is provisioned by the
-service's own worker threads and serves through the edge; its progress streams as server-sent
-events; a worker killed (SIGKILL) in the middle of provisioning leaves the operation to another
-worker process, which resumes and finishes it."""
+"""The service end to end on the local driver, its state in PostgreSQL (the store several API and
+worker processes share): a pool tenant POSTed to the API is provisioned by the service's own worker
+threads and serves through the edge; its progress streams as server-sent events; a worker killed
+(SIGKILL) in the middle of provisioning leaves the operation to another worker process, which
+resumes and finishes it."""
 
 from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
+from psycopg import sql
 
 from odooplane.clock import wait_until
 from tests.support.estate import TestEstate, make_estate, unique
@@ -22,12 +26,27 @@ POOL = unique("s")
 
 
 @pytest.fixture(scope="module")
-def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestEstate]:
+def state_db(pg_url: str) -> Iterator[str]:
+    """A PostgreSQL database of its own for the estate's state, dropped afterwards."""
+    admin = pg_url
+    name = f"odooplane_state_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield f"{admin.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def estate(tmp_path_factory: pytest.TempPathFactory, state_db: str) -> Iterator[TestEstate]:
     tmp = tmp_path_factory.mktemp("service")
     first = unique("p")
     made = make_estate(tmp, {first: {"environments": {"prod": {"placement": {"shared": POOL}}}}})
     made.data["stacks"]["odoo"]["templates"] = [[]]
     made.data["pools"] = {POOL: {"processes": 1, "workers": 0}}
+    made.data["platform"]["state_db"] = state_db
     made.write()
     try:
         applied = json.loads(made.cli("apply", str(made.path), "--json", check=False, timeout=900).stdout)
@@ -83,7 +102,7 @@ def test_a_tenant_posted_to_the_api_serves_through_the_edge(estate: TestEstate) 
         assert served.stop() == 0, served.output()
 
 
-def test_a_worker_killed_mid_provisioning_is_resumed_by_another(estate: TestEstate) -> None:
+def test_a_worker_killed_mid_provisioning_is_resumed_by_another(estate: TestEstate, state_db: str) -> None:
     secret = token(estate, "provisioner")
     tenant = unique("k")
     doomed = Served(estate.path, env={**estate.env, "ODOOPLANE_TEST_KILL_AT": f"identity:{tenant}/prod:before"})
@@ -107,6 +126,10 @@ def test_a_worker_killed_mid_provisioning_is_resumed_by_another(estate: TestEsta
         finally:
             assert reader.stop() == 0
         assert wait_until(lambda: login_page(estate, tenant) == 200, timeout=60), f"{tenant}/prod is not served"
+        with psycopg.connect(state_db) as conn:  # the two processes met in PostgreSQL, not in a file
+            claims = conn.execute("SELECT claims FROM operations WHERE id = %s", (op_id,)).fetchone()
+        assert claims == (2,), claims
+        assert not (estate.data_dir / "state.db").exists()
     finally:
         assert rescuer.stop() == 0, rescuer.output()
 

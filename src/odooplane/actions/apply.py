@@ -176,6 +176,8 @@ def converge_only(ctx: Context, refs: list[EnvRef], *, kind: str = "provision", 
     target = str(refs[0]) if len(refs) == 1 else f"{len(refs)} environments"
     with Operation(ctx.store, kind=kind, target=target, actor=actor or ctx.actor, op_id=op_id,
                    listener=listener) as op:
+        if kind == "provision":  # new environments: the edge loads their routes while they are made
+            _write_new_routes(ctx, envs)
         observed, _ = observe.observe(ctx, health="recorded", only=set(refs))
         result = ApplyResult(operation_id=op.op_id, plan=planner.Plan())
         if not observed.supervisor_running:

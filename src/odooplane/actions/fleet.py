@@ -6,7 +6,9 @@ name or id of the previous page), and answered from the estate and the state sto
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import itertools
 from dataclasses import asdict, dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -23,6 +25,7 @@ from odooplane.actions.access import (
 )
 from odooplane.errors import NotFound, UsageError
 from odooplane.estate.resolve import DesiredEnvironment
+from odooplane.estate.validate import ValidEstate
 from odooplane.operations.context import Context
 from odooplane.store import audit, journal, probes, tables
 from odooplane.store import evidence as evidence_store
@@ -91,30 +94,62 @@ def _label_filter(labels: list[str]) -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class _Index:
+    """The estate's environments and tenants sorted and keyed once per validated estate, so that a
+    page costs a bisect and its own rows rather than a sort of the whole estate."""
+
+    targets: list[str]  # sorted
+    envs: dict[str, DesiredEnvironment]  # by target, in the order of targets
+    labels: dict[str, dict[str, str]]  # by target
+    tenant_names: list[str]  # sorted
+    by_tenant: dict[str, list[DesiredEnvironment]]  # sorted by target
+    tenant_labels: dict[str, dict[str, str]]
+
+
+_INDEX: list[tuple[ValidEstate, _Index]] = []  # the index of the newest estate a read was made on
+
+
+def _index(ctx: Context) -> _Index:
+    cached = _INDEX[0] if _INDEX else None
+    if cached is not None and cached[0] is ctx.valid:
+        return cached[1]
+    envs = {str(e.ref): e for e in sorted(ctx.valid.environments, key=lambda e: str(e.ref))}
+    by_tenant: dict[str, list[DesiredEnvironment]] = {}
+    for env in envs.values():
+        by_tenant.setdefault(env.ref.tenant, []).append(env)
+    built = _Index(
+        targets=list(envs), envs=envs, labels={t: _labels(e) for t, e in envs.items()},
+        tenant_names=sorted(ctx.estate.tenants), by_tenant=by_tenant,
+        tenant_labels={n: {k: str(v) for k, v in t.labels.model_dump().items() if v is not None}
+                       for n, t in ctx.estate.tenants.items()})
+    _INDEX[:] = [(ctx.valid, built)]
+    return built
+
+
 def _url(ctx: Context, env: DesiredEnvironment) -> str:
     edge = ctx.estate.platform.edge
     port = "" if edge.http_port == 80 else f":{edge.http_port}"
     return f"http://{env.hostnames[0]}{port}/"
 
 
-def _health(ctx: Context) -> dict[str, probes.ProbeRow]:
-    return probes.latest(ctx.store)
-
-
-def _releases(ctx: Context) -> dict[str, str]:
+def _summaries(ctx: Context, envs: list[DesiredEnvironment]) -> list[EnvSummary]:
+    """The summaries of ``envs`` with their health and release, read for these targets only."""
     from odooplane.store import releases
 
-    return releases.current_all(ctx.store)
-
-
-def _summary(ctx: Context, env: DesiredEnvironment, health: dict[str, probes.ProbeRow],
-             release: dict[str, str]) -> EnvSummary:
-    probe = health.get(str(env.ref))
-    return EnvSummary(
-        target=str(env.ref), tenant=env.ref.tenant, environment=env.ref.env, stage=env.stage,
-        placement=env.placement, pool=env.pool, hostnames=list(env.hostnames), url=_url(ctx, env),
-        labels=_labels(env), health=probe.status if probe else "unknown",
-        health_checked_at=probe.ts.isoformat() if probe else None, release=release.get(str(env.ref)))
+    targets = [str(e.ref) for e in envs]
+    health = probes.latest(ctx.store, targets=targets)
+    release = releases.current_all(ctx.store, targets=targets)
+    labels = _index(ctx).labels
+    out = []
+    for env, target in zip(envs, targets, strict=True):
+        probe = health.get(target)
+        out.append(EnvSummary(
+            target=target, tenant=env.ref.tenant, environment=env.ref.env, stage=env.stage,
+            placement=env.placement, pool=env.pool, hostnames=list(env.hostnames), url=_url(ctx, env),
+            labels=dict(labels[target]), health=probe.status if probe else "unknown",
+            health_checked_at=probe.ts.isoformat() if probe else None, release=release.get(target)))
+    return out
 
 
 def environments(ctx: Context, principal: Principal, *, tenant: str | None = None, labels: list[str] = (),  # type: ignore[assignment]
@@ -123,23 +158,21 @@ def environments(ctx: Context, principal: Principal, *, tenant: str | None = Non
     """Environments in the principal's scope, sorted by ``tenant/env``, after the cursor."""
     limit = _limit(limit)
     wanted = _label_filter(list(labels))
-    health = _health(ctx) if status else {}
+    index = _index(ctx)
+    statuses = probes.statuses(ctx.store) if status else {}
+    candidates = index.targets if tenant is None else [str(e.ref) for e in index.by_tenant.get(tenant, [])]
+    start = bisect.bisect_right(candidates, after) if after is not None else 0
     chosen: list[DesiredEnvironment] = []
-    for env in sorted(ctx.valid.environments, key=lambda e: str(e.ref)):
-        ref = str(env.ref)
-        if after is not None and ref <= after:
-            continue
-        if tenant is not None and env.ref.tenant != tenant:
-            continue
+    for ref in itertools.islice(candidates, start, None):
+        env = index.envs[ref]
         if stage is not None and env.stage != stage:
             continue
-        env_labels = _labels(env)
-        if any(env_labels.get(k) != v for k, v in wanted.items()):
-            continue
-        if status is not None:
-            probe = health.get(ref)
-            if (probe.status if probe else "unknown") != status:
+        if wanted:
+            env_labels = index.labels[ref]
+            if any(env_labels.get(k) != v for k, v in wanted.items()):
                 continue
+        if status is not None and statuses.get(ref, "unknown") != status:
+            continue
         if not allowed(principal, "fleet.read", environment_subject(env)):
             continue
         chosen.append(env)
@@ -147,37 +180,34 @@ def environments(ctx: Context, principal: Principal, *, tenant: str | None = Non
             break
     more = len(chosen) > limit
     chosen = chosen[:limit]
-    health = health or _health(ctx)
-    release = _releases(ctx)
-    return Page([_summary(ctx, e, health, release) for e in chosen], str(chosen[-1].ref) if more and chosen else None)
+    return Page(_summaries(ctx, chosen), str(chosen[-1].ref) if more and chosen else None)
 
 
 def environment(ctx: Context, principal: Principal, target: str) -> EnvSummary:
-    env = next((e for e in ctx.valid.environments if str(e.ref) == target), None)
+    env = _index(ctx).envs.get(target)
     if env is None:
         raise NotFound(f"environment {target} does not exist")
     if not allowed(principal, "fleet.read", environment_subject(env)):
         raise hidden(ctx, principal, "fleet.read", environment_subject(env), f"environment {target} does not exist")
-    return _summary(ctx, env, _health(ctx), _releases(ctx))
+    return _summaries(ctx, [env])[0]
 
 
 def tenants(ctx: Context, principal: Principal, *, labels: list[str] = (), after: str | None = None,  # type: ignore[assignment]
             limit: int = 100) -> Page[TenantSummary]:
     limit = _limit(limit)
     wanted = _label_filter(list(labels))
-    by_tenant: dict[str, list[str]] = {}
-    for env in ctx.valid.environments:
-        if allowed(principal, "fleet.read", environment_subject(env)):
-            by_tenant.setdefault(env.ref.tenant, []).append(str(env.ref))
+    index = _index(ctx)
+    start = bisect.bisect_right(index.tenant_names, after) if after is not None else 0
     out: list[TenantSummary] = []
-    for name in sorted(ctx.estate.tenants):
-        if (after is not None and name <= after) or name not in by_tenant:
-            continue
-        tenant = ctx.estate.tenants[name]
-        tenant_labels = {k: str(v) for k, v in tenant.labels.model_dump().items() if v is not None}
+    for name in itertools.islice(index.tenant_names, start, None):
+        tenant_labels = index.tenant_labels[name]
         if any(tenant_labels.get(k) != v for k, v in wanted.items()):
             continue
-        out.append(TenantSummary(name, tenant.display_name, tenant_labels, sorted(by_tenant[name])))
+        visible = [str(e.ref) for e in index.by_tenant.get(name, [])
+                   if allowed(principal, "fleet.read", environment_subject(e))]
+        if not visible:
+            continue
+        out.append(TenantSummary(name, ctx.estate.tenants[name].display_name, dict(tenant_labels), visible))
         if len(out) > limit:
             break
     more = len(out) > limit
@@ -189,17 +219,14 @@ def tenant(ctx: Context, principal: Principal, name: str) -> tuple[TenantSummary
     found = ctx.estate.tenants.get(name)
     if found is None:
         raise NotFound(f"tenant {name} does not exist")
-    envs = [e for e in ctx.valid.environments if e.ref.tenant == name]
-    visible = [e for e in envs if allowed(principal, "fleet.read", environment_subject(e))]
+    index = _index(ctx)
+    visible = [e for e in index.by_tenant.get(name, []) if allowed(principal, "fleet.read", environment_subject(e))]
     if not visible:
         raise hidden(ctx, principal, "fleet.read", tenant_subject(ctx.valid, name), f"tenant {name} does not exist")
-    labels = {k: str(v) for k, v in found.labels.model_dump().items() if v is not None}
-    health, release = _health(ctx), _releases(ctx)
-    return (TenantSummary(name, found.display_name, labels, sorted(str(e.ref) for e in visible)),
-            [_summary(ctx, e, health, release) for e in sorted(visible, key=lambda e: str(e.ref))])
+    return (TenantSummary(name, found.display_name, dict(index.tenant_labels[name]), [str(e.ref) for e in visible]),
+            _summaries(ctx, visible))
 
 
-# -- operations --------------------------------------------------------------------------------
 def _sees_target(ctx: Context, principal: Principal, right: str, target: str) -> bool:
     return principal.scope.unscoped or allowed(principal, right, target_subject(ctx.valid, target))
 
@@ -250,9 +277,9 @@ def operation(ctx: Context, principal: Principal, op_id: int) -> tuple[journal.O
 # -- health, evidence, audit -------------------------------------------------------------------
 def health(ctx: Context, principal: Principal, *, status: str | None = None) -> list[dict[str, Any]]:
     """The worker's last sweep, per environment in scope (what `odooplane health` shows, not probed now)."""
-    latest = _health(ctx)
+    latest = probes.latest(ctx.store)
     out = []
-    for env in sorted(ctx.valid.environments, key=lambda e: str(e.ref)):
+    for env in _index(ctx).envs.values():
         if not allowed(principal, "fleet.read", environment_subject(env)):
             continue
         probe = latest.get(str(env.ref))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from odooplane.errors import EstateInvalid, Problem
 from odooplane.estate.validate import ValidEstate, check
-from odooplane.operations.context import Context, open_context
+from odooplane.operations.context import Context, open_context, state_url
 
 
 def _stamp(files: tuple[Path, ...]) -> tuple[tuple[str, int, int], ...]:
@@ -56,22 +56,26 @@ class Service:
                     raise EstateInvalid(self.problems)
                 return self._ctx
             self.problems = []
-            old, self._ctx = self._ctx, open_context(valid)
-            self._stamp = _stamp(valid.files)
-            if old is not None:
-                old.close()  # connections in use finish their work; new ones come from the new context
-            return self._ctx
+            return self._replace(valid)
 
     def adopt(self, valid: ValidEstate) -> Context:
         """Serve ``valid`` — the estate as this process just edited and validated it — without
         validating it again."""
         with self._lock:
             self.problems = []
-            old, self._ctx = self._ctx, open_context(valid)
-            self._stamp = _stamp(valid.files)
-            if old is not None:
-                old.close()
-            return self._ctx
+            return self._replace(valid)
+
+    def _replace(self, valid: ValidEstate) -> Context:
+        """Make ``valid`` the served estate. Its state store stays the one open (connections,
+        compiled statements) unless the estate now names another state database; a store that
+        changed is closed once this is done (connections in use finish their work)."""
+        old = self._ctx
+        kept = old.store if old is not None and old.store.url == state_url(valid) else None
+        self._ctx = open_context(valid, store=kept)
+        self._stamp = _stamp(valid.files)
+        if old is not None and kept is None:
+            old.close()
+        return self._ctx
 
     def close(self) -> None:
         with self._lock:

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +59,12 @@ class ValidEstate:
     def pool_members(self, name: str) -> list[resolve.DesiredEnvironment]:
         return [e for e in self.environments if e.pool == name]
 
+    @cached_property
+    def _by_ref(self) -> dict[resolve.EnvRef, resolve.DesiredEnvironment]:
+        return {env.ref: env for env in self.environments}
+
     def environment(self, ref: resolve.EnvRef) -> resolve.DesiredEnvironment | None:
-        for env in self.environments:
-            if env.ref == ref:
-                return env
-        return None
+        return self._by_ref.get(ref)
 
 
 def validate(path: Path) -> ValidEstate:

@@ -24,7 +24,7 @@ from odooplane.layout import Layout
 from odooplane.services import secret_refs, service_users
 from odooplane.services.postgres import ClusterConn
 from odooplane.store import ports
-from odooplane.store.db import Store, default_url, open_store
+from odooplane.store.db import Store, default_url, normalise_url, open_store
 from odooplane.store.secrets import SecretBox, load_key
 
 
@@ -247,11 +247,19 @@ def runtime_platform(valid: ValidEstate) -> Platform:
     return platform.model_copy(update={"compose": platform.compose.model_copy(update={"wheelhouse": wheelhouse})})
 
 
-def open_context(valid: ValidEstate, *, clock: Clock | None = None) -> Context:
-    """Open the state store (migrating it), the secret box and the driver for ``valid``."""
+def state_url(valid: ValidEstate) -> str:
+    """The state database of ``valid`` (its URL as the store opens it)."""
+    return normalise_url(valid.estate.platform.state_db or default_url(valid.data_dir))
+
+
+def open_context(valid: ValidEstate, *, clock: Clock | None = None, store: Store | None = None) -> Context:
+    """Open the state store (migrating it), the secret box and the driver for ``valid``. ``store``:
+    one already open on ``valid``'s state database (a long-running process keeps its connections
+    and compiled statements across edits of the estate)."""
     root = valid.data_dir
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    store = open_store(valid.estate.platform.state_db or default_url(root))
+    if store is None:
+        store = open_store(state_url(valid))
     estate_id = store.estate_id()
     odoo_user = service_users.odoo_user()
     runtime = service_users.runtime_dir(root, estate_id=estate_id)

@@ -71,6 +71,10 @@ class StaticInputs:
 
 
 ACME_RESOLVER = "acme"
+# How long Traefik waits after applying a configuration before it takes the next one. A new route
+# is served ~50-70 ms after its file is written at 20 ms, ~110 ms at Traefik's default (100 ms); a
+# burst of route files (bulk provisioning) still collapses into at most 50 reloads a second.
+THROTTLE = "20ms"
 
 
 def render_static(inputs: StaticInputs) -> str:
@@ -86,7 +90,7 @@ def render_static(inputs: StaticInputs) -> str:
             "traefik": {"address": inputs.api_address},
         },
         "providers": {
-            "providersThrottleDuration": "100ms",
+            "providersThrottleDuration": THROTTLE,
             "file": {"directory": inputs.dynamic_dir, "watch": True},
         },
         "api": {"insecure": True, "dashboard": False},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,16 +37,27 @@ def record(store: Store, at: dt.datetime, rows: Iterable[tuple[str, str, list[di
         conn.execute(tables.probe_results.delete().where(tables.probe_results.c.ts < at - KEEP))
 
 
-def latest(store: Store) -> dict[str, ProbeRow]:
-    """The newest probe result of every target ever swept (one query), by target."""
+def latest(store: Store, *, targets: Collection[str] | None = None) -> dict[str, ProbeRow]:
+    """The newest probe result of every target ever swept (one query), or of ``targets`` only, by
+    target."""
+    query = sa.select(tables.probe_latest)
+    if targets is not None:
+        query = query.where(tables.probe_latest.c.target.in_(list(targets)))
     with store.connect() as conn:
-        rows = conn.execute(sa.select(tables.probe_latest)).all()
+        rows = conn.execute(query).all()
     out = {}
     for row in rows:
         ts = aware(row.ts)
         assert ts is not None
         out[row.target] = ProbeRow(ts, row.target, row.status, row.checks)
     return out
+
+
+def statuses(store: Store) -> dict[str, str]:
+    """The newest status of every target ever swept, without the checks (a filter's worth)."""
+    with store.connect() as conn:
+        rows = conn.execute(sa.select(tables.probe_latest.c.target, tables.probe_latest.c.status)).all()
+    return {r.target: r.status for r in rows}
 
 
 def history(store: Store, *, since: dt.datetime, target: str | None = None) -> list[ProbeRow]:

@@ -5,6 +5,7 @@ approvals and gate decisions of the change process. Append-only."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,11 +85,14 @@ def succeeded_on(store: Store, tenant: str, release: str) -> set[str]:
     return {r.target for r in rows}
 
 
-def current_all(store: Store) -> dict[str, str]:
-    """What every target runs (its newest successful install or upgrade), in one query."""
+def current_all(store: Store, *, targets: Collection[str] | None = None) -> dict[str, str]:
+    """What every target (or each of ``targets``) runs — its newest successful install or
+    upgrade — in one query."""
     ev = tables.release_events
     newest = (sa.select(sa.func.max(ev.c.id)).where(ev.c.kind.in_(APPLIED_KINDS), ev.c.status == "ok")
               .group_by(ev.c.target))
+    if targets is not None:
+        newest = newest.where(ev.c.target.in_(list(targets)))
     with store.connect() as conn:
         rows = conn.execute(sa.select(ev.c.target, ev.c.release).where(ev.c.id.in_(newest))).all()
     return {r.target: r.release for r in rows if r.release}

@@ -64,7 +64,7 @@ def test_traefik_static() -> None:
     check_golden("traefik.yml", text)
     data = yaml.safe_load(text)
     assert data["global"]["checkNewVersion"] is False
-    assert data["providers"]["providersThrottleDuration"] == "100ms"
+    assert data["providers"]["providersThrottleDuration"] == "20ms"
     assert data["entryPoints"]["web"]["forwardedHeaders"] == {"insecure": False}
     assert "tracing" not in data
 
