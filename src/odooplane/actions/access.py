@@ -46,7 +46,7 @@ def _role_and_scope(role: str, scopes: list[str]) -> tuple[str, Scope]:
 
 # -- subjects ----------------------------------------------------------------------------------
 def labels_of(env: DesiredEnvironment) -> dict[str, str]:
-    return {k: str(v) for k, v in env.labels.model_dump().items() if v is not None}
+    return env.labels.as_dict()
 
 
 def environment_subject(env: DesiredEnvironment) -> Subject:
@@ -56,7 +56,7 @@ def environment_subject(env: DesiredEnvironment) -> Subject:
 
 def tenant_subject(valid: ValidEstate, tenant: str) -> Subject:
     found = valid.estate.tenants.get(tenant)
-    labels = {k: str(v) for k, v in found.labels.model_dump().items() if v is not None} if found else {}
+    labels = found.labels.as_dict() if found else {}
     return Subject(tenant=tenant, labels=labels)
 
 

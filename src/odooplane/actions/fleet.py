@@ -80,10 +80,6 @@ def _limit(limit: int) -> int:
     return limit
 
 
-def _labels(env: DesiredEnvironment) -> dict[str, str]:
-    return {k: str(v) for k, v in env.labels.model_dump().items() if v is not None}
-
-
 def _label_filter(labels: list[str]) -> dict[str, str]:
     out = {}
     for text in labels:
@@ -119,10 +115,9 @@ def _index(ctx: Context) -> _Index:
     for env in envs.values():
         by_tenant.setdefault(env.ref.tenant, []).append(env)
     built = _Index(
-        targets=list(envs), envs=envs, labels={t: _labels(e) for t, e in envs.items()},
+        targets=list(envs), envs=envs, labels={t: e.labels.as_dict() for t, e in envs.items()},
         tenant_names=sorted(ctx.estate.tenants), by_tenant=by_tenant,
-        tenant_labels={n: {k: str(v) for k, v in t.labels.model_dump().items() if v is not None}
-                       for n, t in ctx.estate.tenants.items()})
+        tenant_labels={n: t.labels.as_dict() for n, t in ctx.estate.tenants.items()})
     _INDEX[:] = [(ctx.valid, built)]
     return built
 
@@ -227,6 +222,7 @@ def tenant(ctx: Context, principal: Principal, name: str) -> tuple[TenantSummary
             _summaries(ctx, visible))
 
 
+# -- operations --------------------------------------------------------------------------------
 def _sees_target(ctx: Context, principal: Principal, right: str, target: str) -> bool:
     return principal.scope.unscoped or allowed(principal, right, target_subject(ctx.valid, target))
 

@@ -791,6 +791,10 @@ class Labels(Model):
     tier: Tier = Field("standard", description="Service tier.", examples=["production"])
     compliance: Literal["none", "regulated"] = Field("none", description="Compliance regime.", examples=["none"])
 
+    def as_dict(self) -> dict[str, str]:
+        """The labels that are set, as text (what scopes, filters and reports match on)."""
+        return {k: str(v) for k, v in self.model_dump().items() if v is not None}
+
 
 class Profile(Model):
     """What the placement advisor weighs besides the labels (see docs/placement.md)."""
