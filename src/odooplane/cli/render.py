@@ -13,12 +13,13 @@ def register(app: typer.Typer) -> None:
         estate: Path = typer.Argument(None, help="Estate file (default: $ODOOPLANE_ESTATE or ./estate.yaml)."),
         out: Path = typer.Option(..., "--out", help="Directory to write the artifacts in (created if missing; "
                                  "only files a previous render wrote there are replaced or removed)."),
-        driver: str = typer.Option(None, "--driver", help="local or compose (default: the estate's platform.driver)."),
+        driver: str = typer.Option(None, "--driver",
+                                   help="local, compose or kubernetes (default: the estate's platform.driver)."),
         as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
     ) -> None:
-        """Write the artifacts a driver would apply for the estate (odoo.conf, supervisord programs or compose.yaml,
-        Traefik files) into a directory, with a manifest: nothing is applied, allocated or started, and every secret
-        is a placeholder."""
+        """Write the artifacts a driver would apply for the estate (odoo.conf, supervisord programs or compose.yaml
+        and Traefik files; Kubernetes manifests as a kustomize tree) into a directory, with a manifest: nothing is
+        applied, allocated or started, and every secret is a placeholder."""
         from odooplane.actions import render as action
 
         with errors():

@@ -197,6 +197,7 @@ class ClusterSpec:
     bin_dir: str | None = None  # a PostgreSQL installation to run (a process of this host)
     image: str | None = None  # an image to run (a container)
     pitr: bool = False  # it archives its WAL for point-in-time recovery (the driver's ``pitr``)
+    pitr_schedule: str | None = None  # cron of its full base backups (drivers that schedule them themselves)
 
 
 @dataclass(frozen=True)
@@ -469,6 +470,9 @@ class DesiredRuntime:
     clusters: tuple[ClusterSpec, ...] = ()  # managed clusters only
     mail_listeners: tuple[MailListener, ...] = ()
     processes: tuple[ProcessSpec, ...] = ()  # the control plane's own (the worker), when the estate needs them
+    # Workload names and managed clusters that serve the critical tier (mission-critical tenants): a driver
+    # that can replicate them does (Kubernetes: web replicas, disruption budgets, CloudNativePG instances).
+    ha: frozenset[str] = frozenset()
 
 
 Artifacts = dict[str, str]  # a path relative to the driver's directory -> the file's text

@@ -7,11 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from odooplane.drivers.base import Artifacts, DesiredRuntime, Driver, EdgeSpec
 from odooplane.drivers.compose import artifacts as compose_artifacts
 from odooplane.drivers.compose.driver import ComposeDriver, project_name
 from odooplane.drivers.fake import FakeDriver
+from odooplane.drivers.kubernetes import manifests as kubernetes_manifests
+from odooplane.drivers.kubernetes.driver import KubernetesDriver
 from odooplane.drivers.local import LocalDriver
 from odooplane.drivers.local import artifacts as local_artifacts
 from odooplane.errors import PermanentError
@@ -34,16 +37,23 @@ def _compose(layout: Layout, edge: EdgeSpec, odoo_user: ServiceUser | None, esta
                          settings=platform.compose)
 
 
+def _kubernetes(layout: Layout, edge: EdgeSpec, odoo_user: ServiceUser | None, estate_id: str,
+                platform: Platform) -> Driver:
+    # Renders only (its other calls are refused with an explanation): not a full Driver yet.
+    return cast(Driver, KubernetesDriver(platform.kubernetes))
+
+
 def _fake(layout: Layout, edge: EdgeSpec, odoo_user: ServiceUser | None, estate_id: str,
           platform: Platform) -> Driver:
     return FakeDriver(layout.root, edge)
 
 
-RENDERERS = ("compose", "local")  # the drivers that render artifacts (the estate offers these)
+RENDERERS = ("compose", "kubernetes", "local")  # the drivers that render artifacts (the estate offers these)
 
 DRIVERS: dict[str, Factory] = {
     "local": _local,
     "compose": _compose,
+    "kubernetes": _kubernetes,
     "fake": _fake,
 }
 
@@ -83,4 +93,7 @@ def render(name: str, desired: DesiredRuntime, layout: Layout, edge: EdgeSpec, o
         return Rendered(name, root, compose_artifacts.render_artifacts(
             desired, root=root, project=project_name(platform.name, platform.compose), estate_id=estate_id,
             edge=edge, settings=platform.compose, mail_dir=layout.mail))
+    if name == "kubernetes":
+        return Rendered(name, layout.root / "kubernetes", kubernetes_manifests.render_tree(
+            desired, estate=platform.name, settings=platform.kubernetes, edge=edge))
     raise ValueError(f"unknown driver {name!r} (known: {', '.join(RENDERERS)})")

@@ -341,6 +341,186 @@ class ComposeSettings(Model):
         return value
 
 
+def _matching(pattern: str, message: str) -> AfterValidator:
+    """A validator of strings that match ``pattern`` whole (ValueError ``message`` otherwise)."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(message)
+        return value
+
+    return AfterValidator(check)
+
+
+_K8S_NAME = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"  # a DNS label: namespaces, Secrets, issuers
+K8S_NAME_RE = re.compile(_K8S_NAME)
+
+
+def _k8s_name(value: str) -> str:
+    if not K8S_NAME_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a Kubernetes name (lowercase letters, digits and '-', at most 63, "
+                         "starting and ending with a letter or digit)")
+    return value
+
+
+K8sName = Annotated[str, AfterValidator(_k8s_name)]
+
+
+class KubernetesStorage(Model):
+    """Volumes the kubernetes driver claims."""
+
+    filestore_class: str | None = Field(
+        None, description="StorageClass of filestore volumes (default: the cluster's default class).",
+        examples=["cephfs"])
+    filestore_size_gib: int = Field(10, ge=1, le=65536, description="Size of a filestore volume in GiB.",
+                                    examples=[10])
+    filestore_access_mode: Literal["auto", "ReadWriteMany", "ReadWriteOnce"] = Field(
+        "auto",
+        description=(
+            "Access mode of filestore volumes: 'auto' is ReadWriteMany when more than one pod mounts the volume "
+            "(web replicas, the cron and evented Deployments) and ReadWriteOnce otherwise; ReadWriteOnce with "
+            "several pods keeps them on one node (required pod affinity)."),
+        examples=["auto"])
+    database_class: str | None = Field(
+        None, description="StorageClass of CloudNativePG instances (default: the cluster's default class).",
+        examples=["local-nvme"])
+    database_size_gib: int = Field(20, ge=1, le=65536, description="Volume size of each PostgreSQL instance in GiB.",
+                                   examples=[20])
+
+
+class KubernetesReplicas(Model):
+    """Web replicas of an Odoo Deployment (a HorizontalPodAutoscaler scales between min and max)."""
+
+    min: int = Field(1, ge=1, le=100, description="Replicas at least (the critical tier runs at least 2).",
+                     examples=[1])
+    max: int = Field(1, ge=1, le=100, description="Replicas at most (more than min: an autoscaler is rendered).",
+                     examples=[4])
+    cpu_utilization: int = Field(70, ge=10, le=100, description="Average CPU utilisation the autoscaler aims at (%).",
+                                 examples=[70])
+
+    @model_validator(mode="after")
+    def _ordered(self) -> KubernetesReplicas:
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) is below min ({self.min})")
+        return self
+
+
+class KubernetesObjectStore(Model):
+    """Where CloudNativePG archives WAL and base backups (the Barman Cloud plugin's ObjectStore)."""
+
+    destination_path: str = Field(
+        description="S3 URL each managed cluster's backups go under (a folder per cluster).",
+        examples=["s3://acme-pg-backups/emea"], json_schema_extra={"pattern": r"^s3://[a-z0-9][a-z0-9.-]{1,62}(/.*)?$"})
+    endpoint_url: str | None = Field(None, description="S3 endpoint (other than AWS).",
+                                     examples=["https://s3.eu-west-3.amazonaws.com"])
+    credentials_secret: K8sName = Field(
+        description="Secret of the platform namespace holding ACCESS_KEY_ID and ACCESS_SECRET_KEY.",
+        examples=["pg-backup-s3"])
+    retention: Annotated[str, _matching(r"[1-9][0-9]*[dwm]", "retention is a number of days, weeks or months: "
+                                                            "30d, 8w, 6m")] = Field(
+        "30d", description="How long backups are kept (CloudNativePG retention policy).", examples=["30d"],
+        json_schema_extra={"pattern": r"^[1-9][0-9]*[dwm]$"})
+
+    @field_validator("destination_path")
+    @classmethod
+    def _s3(cls, value: str) -> str:
+        if not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,62}(/[A-Za-z0-9._/-]*)?", value):
+            raise ValueError("destination_path is an s3://bucket/path URL")
+        return value.rstrip("/")
+
+
+class KubernetesGitops(Model):
+    """The Git repository Argo CD syncs the rendered tree from."""
+
+    repo_url: str = Field(description="Repository URL.", examples=["https://git.acme.example/platform/odoo.git"])
+    revision: str = Field("main", description="Branch, tag or commit.", examples=["main"])
+    path: str = Field(".", description="Folder of the rendered tree in the repository.", examples=["clusters/emea"],
+                      json_schema_extra={"pattern": r"^[A-Za-z0-9._/-]+$"})
+    argocd_namespace: K8sName = Field("argocd", description="Namespace Argo CD runs in.", examples=["argocd"])
+    project: K8sName = Field("default", description="Argo CD project of the applications.", examples=["odoo"])
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        parts = value.strip("/").split("/")
+        if not re.fullmatch(r"[A-Za-z0-9._/-]+", value) or ".." in parts:
+            raise ValueError("path is a folder inside the repository (letters, digits, '.', '_', '-', '/')")
+        return "/".join(p for p in parts if p not in ("", ".")) or "."
+
+
+class KubernetesSettings(Model):
+    """How the kubernetes driver lays an estate out on a cluster (CloudNativePG, Traefik, Argo CD)."""
+
+    context: str | None = Field(None, description="kubeconfig context (default: the current one).",
+                                examples=["emea-prod"])
+    namespace: K8sName = Field(
+        "odooplane", description="The platform namespace: managed clusters (CloudNativePG), poolers, the mail sink.",
+        examples=["odooplane"])
+    namespaces: Literal["per-tenant", "single"] = Field(
+        "per-tenant",
+        description=("'per-tenant': a namespace per tenant (<namespace_prefix><tenant>) and per pool "
+                     "(<namespace_prefix>pool-<pool>); 'single': everything in the platform namespace."),
+        examples=["per-tenant"])
+    namespace_prefix: Annotated[str, _matching(r"[a-z][a-z0-9-]{0,20}", "namespace_prefix is lowercase letters, "
+                                                                        "digits and '-' (at most 21)")] = Field(
+        "odoo-", description="Prefix of tenant and pool namespaces.", examples=["odoo-"],
+        json_schema_extra={"pattern": r"^[a-z][a-z0-9-]{0,20}$"})
+    storage: KubernetesStorage = Field(default_factory=KubernetesStorage, description="Volumes.")
+    replicas: KubernetesReplicas = Field(default_factory=KubernetesReplicas,
+                                         description="Web replicas of each dedicated environment.")
+    ingress_class: str | None = Field(
+        None, description="Traefik's ingress class (kubernetes.io/ingress.class of every IngressRoute).",
+        examples=["traefik"])
+    traefik_api_version: Literal["traefik.io/v1alpha1", "traefik.containo.us/v1alpha1"] = Field(
+        "traefik.io/v1alpha1", description="apiVersion of Traefik's resources (traefik.containo.us before Traefik 3).",
+        examples=["traefik.io/v1alpha1"])
+    entry_points: tuple[K8sName, K8sName] = Field(
+        ("web", "websecure"), description="Traefik's HTTP and HTTPS entry points.", examples=[["web", "websecure"]])
+    edge_namespace: K8sName = Field("traefik", description="Namespace Traefik runs in (allowed to reach Odoo).",
+                                    examples=["traefik"])
+    edge_labels: dict[str, str] = Field(
+        default_factory=lambda: {"app.kubernetes.io/name": "traefik"},
+        description="Labels of Traefik's pods (allowed to reach Odoo).",
+        examples=[{"app.kubernetes.io/name": "traefik"}])
+    certificates: Literal["cert-manager", "acme", "secret"] = Field(
+        "cert-manager",
+        description=("How TLS hostnames get certificates: 'cert-manager' (a Certificate per environment from "
+                     "issuer), 'acme' (Traefik's certificate resolver acme_resolver), 'secret' (a Secret "
+                     "<environment>-tls you provide)."),
+        examples=["cert-manager"])
+    issuer: K8sName = Field("letsencrypt", description="cert-manager ClusterIssuer.", examples=["letsencrypt"])
+    acme_resolver: K8sName = Field("letsencrypt", description="Traefik certificate resolver.", examples=["le"])
+    image_pull_secrets: list[K8sName] = Field(default_factory=list, description="Secrets to pull images with.",
+                                              examples=[["registry"]])
+    postgres_image: str | None = Field(None, description="CloudNativePG operand image (default: the operator's).",
+                                       examples=["ghcr.io/cloudnative-pg/postgresql:16.4"])
+    control_image: str = Field(
+        "odooplane/control:latest", description="Odooplane's own image (the mail sink of non-production).",
+        examples=["registry.acme.example/odooplane/control:0.1.0"])
+    cron_partition: int = Field(
+        50, ge=1, le=1000,
+        description="Pool databases per cron Deployment (each runs the crons of its db_name list).", examples=[50])
+    egress: list[str] = Field(
+        default_factory=list, description="CIDRs Odoo may reach besides its database, DNS and the mail sink.",
+        examples=[["10.20.0.0/16"]])
+    object_store: KubernetesObjectStore | None = Field(
+        None, description="Backups of managed clusters (required when a managed cluster declares pitr).")
+    gitops: KubernetesGitops | None = Field(None, description="An Argo CD ApplicationSet for the rendered tree.")
+
+    @field_validator("egress")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError:
+                raise ValueError(f"egress: {cidr!r} is not a CIDR (10.20.0.0/16)") from None
+        return value
+
+
 class Platform(Model):
     """Settings of the control plane itself on this estate."""
 
@@ -363,17 +543,21 @@ class Platform(Model):
         ),
         examples=["postgresql+psycopg://odooplane@127.0.0.1:5432/odooplane"],
     )
-    driver: Literal["local", "compose"] = Field(
+    driver: Literal["local", "compose", "kubernetes"] = Field(
         "local",
         description=(
             "Runtime target: 'local' runs processes on this host (supervisord); 'compose' runs Odoo, the "
             "edge, managed PostgreSQL and the mail sink as one Docker Compose project on the Docker Engine "
-            "DOCKER_HOST names (an engine of this host: configuration and mail are bind mounts)."
+            "DOCKER_HOST names (an engine of this host: configuration and mail are bind mounts); "
+            "'kubernetes' renders manifests for a cluster with CloudNativePG and Traefik (odooplane render --out)."
         ),
-        examples=["local", "compose"],
+        examples=["local", "compose", "kubernetes"],
     )
     compose: ComposeSettings = Field(
         default_factory=ComposeSettings, description="The compose driver's images and project."
+    )
+    kubernetes: KubernetesSettings = Field(
+        default_factory=KubernetesSettings, description="The kubernetes driver's namespaces, storage and edge."
     )
     edge: EdgeSettings = Field(default_factory=EdgeSettings, description="The Traefik edge proxy.")
     ports: PortRange = Field(default_factory=PortRange, description="Port range for allocation.")

@@ -319,7 +319,18 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
                                             "requirements.txt -w DIR), or name an image instead")
         if stack.image and platform.driver == "local":
             add(("stacks", name, "image"), "the local driver runs Odoo from a source tree or the simulator: an "
-                                           "image needs platform.driver: compose")
+                                           "image needs platform.driver: compose or kubernetes")
+        if platform.driver == "kubernetes" and stack.source and not stack.image:
+            add(("stacks", name, "source"), "on kubernetes a stack runs an image (a source tree of this host cannot "
+                                            "run in a cluster): name it in stacks.<name>.image")
+        if platform.driver == "kubernetes" and stack.addons_paths:
+            add(("stacks", name, "addons_paths"), "on kubernetes addons are part of the stack's image (build one "
+                                                  "with them and name it in image)")
+    if platform.driver == "kubernetes" and platform.kubernetes.object_store is None:
+        for name, cluster in estate.clusters.items():
+            if getattr(cluster, "pitr", None) is not None:
+                add(("clusters", name, "pitr"), "on kubernetes CloudNativePG archives WAL and base backups to object "
+                                                "storage: set platform.kubernetes.object_store")
 
     for tname, tenant in estate.tenants.items():
         for ename, env in tenant.environments.items():

@@ -492,7 +492,27 @@ def desired_runtime(ctx: Context) -> DesiredRuntime:
             if conn is not None:
                 clusters.append(ClusterSpec(name=name, port=conn.port, superuser_password=conn.password or "",
                                             settings=tuple(sorted(cluster.settings.items())),
-                                            bin_dir=cluster.bin_dir, pitr=cluster.pitr is not None))
+                                            bin_dir=cluster.bin_dir, pitr=cluster.pitr is not None,
+                                            pitr_schedule=cluster.pitr.full_schedule if cluster.pitr else None))
     processes = (worker_spec(ctx, rendering=True),) if ctx.valid.scheduled() else ()
     return DesiredRuntime(workloads=tuple(workloads), routes=tuple(routes), pool_services=tuple(pools),
-                          clusters=tuple(clusters), mail_listeners=tuple(listeners), processes=processes)
+                          clusters=tuple(clusters), mail_listeners=tuple(listeners), processes=processes,
+                          ha=critical(ctx))
+
+
+CRITICAL_TIER = "mission-critical"
+
+
+def critical(ctx: Context) -> frozenset[str]:
+    """The workloads and managed clusters that serve a mission-critical tenant (DesiredRuntime.ha)."""
+    found: set[str] = set()
+    for env in ctx.valid.environments:
+        if env.labels.tier != CRITICAL_TIER:
+            continue
+        found.add(env.cluster_name)
+        if env.pool is None:
+            found.add(program_name(env.ref.slug))
+        else:
+            pool = next(p for p in ctx.valid.pools if p.name == env.pool)
+            found.update(pool_program(pool.name, i) for i in range(pool.processes))
+    return frozenset(found)

@@ -102,9 +102,23 @@ class Placement:
     http_interface: str = "127.0.0.1"
 
 
-def render_placed(settings: OdooSettings, placement: Placement) -> str:
-    """odoo.conf of ``settings`` placed by a runtime target."""
-    return render(OdooConf(**settings.__dict__, **placement.__dict__))
+def render_placed(settings: OdooSettings, placement: Placement, *, secrets: bool = True) -> str:
+    """odoo.conf of ``settings`` placed by a runtime target (without ``SECRET_KEYS`` when not
+    ``secrets``: :func:`secret_lines` holds them)."""
+    return render(OdooConf(**settings.__dict__, **placement.__dict__), secrets=secrets)
+
+
+SECRET_KEYS = ("admin_passwd", "db_password")
+
+
+def secret_lines(settings: OdooSettings) -> str:
+    """The options of ``SECRET_KEYS`` as lines to append to an odoo.conf rendered without them
+    (its last section is [options])."""
+    lines = [f"admin_passwd = {settings.admin_passwd_hash}", f"db_password = {settings.db_password}"]
+    for line in lines:
+        if not line.isprintable():
+            raise ValueError(f"odoo.conf option {line.split(' ')[0]}: the value is not one line of printable text")
+    return "\n".join(lines) + "\n"
 
 
 def _value(value: str | int | float | bool) -> str:
@@ -113,7 +127,7 @@ def _value(value: str | int | float | bool) -> str:
     return str(value)
 
 
-def render(conf: OdooConf) -> str:
+def render(conf: OdooConf, *, secrets: bool = True) -> str:
     """Return the text of odoo.conf for ``conf``.
 
     Series ≤ 15 take ``longpolling_port``; 16 and later ``gevent_port``. ``admin_passwd`` is
@@ -156,6 +170,8 @@ def render(conf: OdooConf) -> str:
         options.append((key, value))
     lines = ["; Rendered by Odooplane: edits are overwritten by the next apply.", "[options]"]
     for key, value in options:
+        if not secrets and key in SECRET_KEYS:
+            continue
         text = _value(value)
         if not text.isprintable():  # a newline would start another option
             raise ValueError(f"odoo.conf option {key}: the value is not one line of printable text")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import sys
@@ -23,6 +22,7 @@ from odooplane.layout import Layout
 from odooplane.store import ports
 from odooplane.store.db import default_url, open_store
 from odooplane.store.secrets import SecretBox, load_key
+from tests.support import golden
 
 QUICKSTART = Path(__file__).parents[3] / "examples" / "quickstart.yaml"
 GOLDEN = Path(__file__).parent / "golden"
@@ -48,8 +48,7 @@ def render(estate: Path, out: Path, *extra: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+tree = golden.tree
 
 
 # Some revisions cover host paths (the mail sink's command names the mail directories): the golden
@@ -83,15 +82,7 @@ def test_golden(estate: Path, tmp_path: Path, driver: str) -> None:
     code, output = render(estate, out, "--driver", driver)
     assert code == 0, output
     got = masked(tree(out))
-    golden = GOLDEN / driver / "quickstart"
-    if os.environ.get("UPDATE_GOLDEN"):
-        shutil.rmtree(golden, ignore_errors=True)
-        for name, data in got.items():
-            (golden / name).parent.mkdir(parents=True, exist_ok=True)
-            (golden / name).write_bytes(data)
-    assert sorted(got) == sorted(tree(golden)), "the rendered files differ from the golden ones (UPDATE_GOLDEN=1)"
-    for name, data in tree(golden).items():
-        assert got[name] == data, f"{driver}/{name} differs from its golden file (UPDATE_GOLDEN=1 to accept)"
+    golden.compare(got, GOLDEN / driver / "quickstart", driver)
     text = b"".join(got.values()).decode()
     assert str(tmp_path) not in text  # host directories are placeholders
     assert not Path(FIXED_DATA_DIR).exists()  # nothing was created in the data directory
@@ -99,7 +90,7 @@ def test_golden(estate: Path, tmp_path: Path, driver: str) -> None:
 
 def test_twice_gives_the_same_bytes(estate: Path, tmp_path: Path) -> None:
     """Twice into two directories, then again into the first: nothing to write."""
-    for driver in ("local", "compose"):
+    for driver in ("local", "compose", "kubernetes"):
         assert render(estate, tmp_path / f"{driver}-1", "--driver", driver)[0] == 0
         assert render(estate, tmp_path / f"{driver}-2", "--driver", driver)[0] == 0
         assert tree(tmp_path / f"{driver}-1") == tree(tmp_path / f"{driver}-2")
@@ -128,7 +119,7 @@ def test_no_secret_value_appears(estate: Path, tmp_path: Path) -> None:
     store.close()
     state = (data_dir / "state.db").read_bytes()
     outputs = []
-    for driver in ("local", "compose"):
+    for driver in ("local", "compose", "kubernetes"):
         code, output = render(estate, tmp_path / driver, "--driver", driver, "--json")
         assert code == 0, output
         outputs.append(output)
@@ -205,8 +196,8 @@ def test_refuses_a_manifest_reaching_outside(estate: Path, tmp_path: Path) -> No
 
 
 def test_unknown_driver(estate: Path, tmp_path: Path) -> None:
-    code, output = render(estate, tmp_path / "out", "--driver", "kubernetes")
-    assert code == 2 and "--driver kubernetes: unknown driver (known: compose, local)" in output
+    code, output = render(estate, tmp_path / "out", "--driver", "nomad")
+    assert code == 2 and "--driver nomad: unknown driver (known: compose, kubernetes, local)" in output
     assert not (tmp_path / "out").exists()
 
 
@@ -252,7 +243,7 @@ def test_secret_references_are_never_resolved(estate: Path, tmp_path: Path, monk
     estate.write_text(text)
     monkeypatch.setenv("RENDER_TEST_PG", "pg-Rt41sEcret")
     monkeypatch.setenv("RENDER_TEST_MASTER", "master-Yu62sEcret")
-    for driver in ("local", "compose"):
+    for driver in ("local", "compose", "kubernetes"):
         code, output = render(estate, tmp_path / driver, "--driver", driver, "--json")
         assert code == 0, output
         everything = output + "".join(p.read_text() for p in (tmp_path / driver).rglob("*") if p.is_file())

@@ -1,0 +1,352 @@
+"""The kubernetes driver's manifests: the reference estate (examples/kubernetes/estate.yaml: two
+pools, three dedicated environments, a mission-critical tenant, TLS, point-in-time recovery, Argo CD)
+rendered by ``odooplane render`` and checked without an API server — every core object against the
+Kubernetes API schemas of 1.30 to 1.34 (strict), every custom resource against its upstream CRD
+(tests/support/kubernetes.py), the tree byte for byte against golden files
+(tests/unit/render/golden/kubernetes/reference; ``UPDATE_GOLDEN=1`` to accept a change), and what
+each object must say for Odoo to run safely."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from odooplane.cli.main import app
+from odooplane.drivers.base import ClusterSpec
+from odooplane.drivers.kubernetes import manifests
+from odooplane.estate.models import KubernetesSettings
+from tests.support import golden
+from tests.support import kubernetes as k8s
+
+REFERENCE = Path(__file__).parents[3] / "examples" / "kubernetes" / "estate.yaml"
+GOLDEN = Path(__file__).parents[1] / "render" / "golden" / "kubernetes" / "reference"
+
+
+def _render(estate: Path, out: Path, *extra: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["render", str(estate), "--out", str(out), *extra])
+    return result.exit_code, result.output
+
+
+def _estate(tmp_path: Path, change: Any = None) -> Path:
+    data = yaml.safe_load(REFERENCE.read_text())
+    if change is not None:
+        change(data)
+    target = tmp_path / "estate" / "estate.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(data, sort_keys=False))
+    return target
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("k8s")
+    estate = tmp / "estate" / "estate.yaml"
+    estate.parent.mkdir()
+    shutil.copy(REFERENCE, estate)
+    out = tmp / "out"
+    code, output = _render(estate, out)
+    assert code == 0, output
+    assert not (estate.parent / ".odooplane").exists()  # rendering creates nothing
+    return out
+
+
+_tree = golden.tree
+
+
+def _all(root: Path) -> list[tuple[str, dict[str, Any]]]:
+    return [(str(path.relative_to(root)), doc) for path, doc in k8s.objects(root)]
+
+
+def _find(root: Path, kind: str, name: str) -> dict[str, Any]:
+    found = [doc for _, doc in _all(root) if doc["kind"] == kind and doc["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind}/{name}: {len(found)} found"
+    return found[0]
+
+
+def _args(deployment: dict[str, Any]) -> list[str]:
+    return list(deployment["spec"]["template"]["spec"]["containers"][0]["command"])
+
+
+def test_golden(rendered: Path) -> None:
+    golden.compare(_tree(rendered), GOLDEN, "kubernetes/reference")
+
+
+def test_rendering_twice_writes_nothing(rendered: Path, tmp_path: Path) -> None:
+    estate = _estate(tmp_path)
+    out = tmp_path / "again"
+    assert _render(estate, out)[0] == 0
+    code, output = _render(estate, out)
+    assert code == 0 and "0 written, 0 removed" in output
+    assert _tree(out) == _tree(rendered)
+
+
+def test_core_objects_validate_for_every_supported_kubernetes(rendered: Path) -> None:
+    kinds = Counter()
+    for path, doc in _all(rendered):
+        if k8s.is_core(doc):
+            try:
+                assert k8s.validate(doc) == "core"
+            except Exception as exc:
+                raise AssertionError(f"{path}: {doc['kind']}/{doc['metadata']['name']}: {exc}") from None
+            kinds[doc["kind"]] += 1
+    for kind in ("Namespace", "ConfigMap", "Secret", "PersistentVolumeClaim", "Deployment", "Service",
+                 "PodDisruptionBudget", "HorizontalPodAutoscaler", "NetworkPolicy"):
+        assert kinds[kind] > 0, f"no {kind} rendered"
+
+
+def test_strict_validation_refuses_an_unknown_field(rendered: Path) -> None:
+    """The checks can fail: a misspelt field is refused by both kinds of validation."""
+    deployment = _find(rendered, "Deployment", "acme--prod-http")
+    deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    with pytest.raises(Exception, match="imagePullPolicyy"):
+        k8s.validate(deployment)
+    if not k8s.crds_dir().is_dir():
+        pytest.skip(f"no CRDs at {k8s.crds_dir()} (set ODOOPLANE_CRDS)")
+    cluster = _find(rendered, "Cluster", "critical")
+    cluster["spec"]["instancess"] = 3
+    with pytest.raises(Exception, match="instancess"):
+        k8s.validate(cluster)
+
+
+def test_custom_resources_validate_against_their_crds(rendered: Path) -> None:
+    if not k8s.crds_dir().is_dir():
+        pytest.skip(f"no CRDs at {k8s.crds_dir()} (the upstream CRDs; set ODOOPLANE_CRDS)")
+    kinds = Counter()
+    for path, doc in _all(rendered):
+        try:
+            how = k8s.validate(doc)
+        except Exception as exc:
+            raise AssertionError(f"{path}: {doc['kind']}/{doc['metadata']['name']}: {exc}") from None
+        if how == "crd":
+            kinds[doc["kind"]] += 1
+    for kind in ("Cluster", "Database", "Pooler", "ScheduledBackup", "ObjectStore", "IngressRoute", "Middleware",
+                 "TLSOption", "ApplicationSet"):
+        assert kinds[kind] > 0, f"no {kind} rendered"
+
+
+def test_certificates_name_their_issuer_and_hosts(rendered: Path) -> None:
+    """cert-manager's CRD is not stored here: its Certificates are checked field by field."""
+    certificates = [doc for _, doc in _all(rendered) if doc["kind"] == "Certificate"]
+    assert len(certificates) == 6  # one per environment: TLS is on
+    for cert in certificates:
+        assert cert["apiVersion"] == "cert-manager.io/v1"
+        assert set(cert["spec"]) == {"secretName", "dnsNames", "issuerRef"}
+        assert cert["spec"]["issuerRef"] == {"name": "letsencrypt", "kind": "ClusterIssuer"}
+        assert cert["spec"]["secretName"] == cert["metadata"]["name"]
+    acme = _find(rendered, "Certificate", "acme--prod-tls")
+    assert acme["spec"]["dnsNames"] == ["erp.acme.example"]
+    route = _find(rendered, "IngressRoute", "acme--prod-tls")
+    assert route["spec"]["tls"] == {"secretName": "acme--prod-tls", "options": {"name": "odooplane-tls"}}
+
+
+def test_the_critical_tier_is_highly_available(rendered: Path) -> None:
+    critical = _find(rendered, "Cluster", "critical")["spec"]
+    assert critical["instances"] == 3
+    assert critical["postgresql"]["synchronous"] == {"method": "any", "number": 1}
+    assert critical["affinity"]["podAntiAffinityType"] == "required"
+    main = _find(rendered, "Cluster", "main")["spec"]
+    assert main["instances"] == 1 and "synchronous" not in main["postgresql"]
+    assert main["postgresql"]["parameters"] == {"max_connections": "300"}
+    web = _find(rendered, "Deployment", "acme--prod-http")
+    assert web["spec"]["replicas"] == 2
+    assert _find(rendered, "PodDisruptionBudget", "acme--prod-http")["spec"]["minAvailable"] == 1
+    # The estate's resources are requests and limits both (a guaranteed memory size).
+    resources = web["spec"]["template"]["spec"]["containers"][0]["resources"]
+    assert resources == {"requests": {"cpu": "2000m", "memory": "4096Mi"}, "limits": {"cpu": "2000m",
+                                                                                    "memory": "4096Mi"}}
+
+
+def test_dedicated_environments_scale_and_split_by_role(rendered: Path) -> None:
+    hpa = _find(rendered, "HorizontalPodAutoscaler", "globex--prod-http")["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (1, 3)
+    assert hpa["scaleTargetRef"]["name"] == "globex--prod-http"
+    web = _args(_find(rendered, "Deployment", "globex--prod-http"))
+    assert web == ["odoo", "-c", "/run/odoo/odoo.conf", "--max-cron-threads=0"]
+    cron = _find(rendered, "Deployment", "globex--prod-cron")
+    assert cron["spec"]["replicas"] == 1 and cron["spec"]["strategy"] == {"type": "Recreate"}
+    assert "--database=globex_prod" in _args(cron) and "--workers=0" in _args(cron)
+    evented = _find(rendered, "Deployment", "globex--prod-evented")  # prefork: the evented server of its own
+    assert _args(evented)[:2] == ["odoo", "gevent"]
+    # Staging runs threaded: no evented Deployment, the web one serves /websocket.
+    names = {doc["metadata"]["name"] for _, doc in _all(rendered) if doc["kind"] == "Deployment"}
+    assert "globex--staging-evented" not in names and "globex--staging-http" in names
+    # Several pods mount the filestore: ReadWriteMany, from the declared class.
+    pvc = _find(rendered, "PersistentVolumeClaim", "globex--prod-data")["spec"]
+    assert pvc["accessModes"] == ["ReadWriteMany"] and pvc["storageClassName"] == "cephfs"
+
+
+def test_pools_share_one_deployment_and_partition_their_crons(rendered: Path, tmp_path: Path) -> None:
+    web = _find(rendered, "Deployment", "pool--shared18-http")
+    assert web["spec"]["replicas"] == 2  # processes: 2
+    assert web["metadata"]["namespace"] == "odoo-pool-shared18"
+    cron = _find(rendered, "Deployment", "pool--shared18-cron")
+    assert "--database=initech_prod,umbrella_prod" in _args(cron)
+    conf = _find(rendered, "ConfigMap", "pool--shared18-conf")["data"]["odoo.conf"]
+    assert "db_host = main-pooler-rw.odooplane.svc" in conf  # pools go through PgBouncer
+    assert "odooplane_dbrouter" in conf
+    assert _find(rendered, "Pooler", "main-pooler-rw")["spec"]["pgbouncer"]["poolMode"] == "session"
+    header = _find(rendered, "Middleware", "initech--prod-db")["spec"]
+    assert header == {"headers": {"customRequestHeaders": {"X-Odooplane-Database": "initech_prod"}}}
+    database = _find(rendered, "Database", "main--initech--prod")["spec"]
+    assert database["owner"] == "pool_shared18" and database["databaseReclaimPolicy"] == "retain"
+    # One database per cron Deployment when the partition is 1.
+    estate = _estate(tmp_path, lambda d: d["platform"]["kubernetes"].update(cron_partition=1))
+    out = tmp_path / "out"
+    assert _render(estate, out)[0] == 0
+    crons = sorted(doc["metadata"]["name"] for _, doc in _all(out)
+                   if doc["kind"] == "Deployment" and doc["metadata"]["name"].startswith("pool--shared18-cron"))
+    assert crons == ["pool--shared18-cron-0", "pool--shared18-cron-1"]
+    assert "--database=umbrella_prod" in _args(_find(out, "Deployment", "pool--shared18-cron-1"))
+
+
+def test_no_secret_in_the_synced_tree(rendered: Path) -> None:
+    """Secrets are placeholders under secrets/, outside every kustomization; odoo.conf in a ConfigMap
+    has no secret key; no container has an environment."""
+    for path, doc in _all(rendered):
+        text = yaml.safe_dump(doc)
+        if path.startswith("secrets/"):
+            assert doc["kind"] == "Secret"
+            assert "<secret:" in text
+            continue
+        assert doc["kind"] != "Secret", path
+        assert "<secret:" not in text, path
+        if doc["kind"] == "ConfigMap" and "odoo.conf" in doc.get("data", {}):
+            conf = doc["data"]["odoo.conf"]
+            assert "admin_passwd" not in conf and "db_password" not in conf
+        if doc["kind"] == "Deployment":
+            pod = doc["spec"]["template"]["spec"]
+            for container in pod["containers"] + pod.get("initContainers", []):
+                assert "env" not in container and "envFrom" not in container
+    for kustomization in rendered.rglob("kustomization.yaml"):
+        assert "secrets" not in kustomization.read_text()
+    options = _find(rendered, "Secret", "acme--prod-odoo")["stringData"]["options.conf"]
+    assert options.startswith("admin_passwd = <secret:") and "\ndb_password = <secret:" in options
+    role = _find(rendered, "Secret", "critical-role-acme--prod")
+    assert role["type"] == "kubernetes.io/basic-auth" and role["stringData"]["username"] == "acme_prod"
+
+
+def test_odoo_is_reached_only_through_the_edge(rendered: Path) -> None:
+    served = [doc for _, doc in _all(rendered) if doc["kind"] == "NetworkPolicy"
+              and doc["metadata"]["name"] == "odoo-served"]
+    assert {d["metadata"]["namespace"] for d in served} >= {"odoo-acme", "odoo-globex", "odoo-pool-shared18",
+                                                             "odoo-pool-shared16"}
+    for policy in served:
+        spec = policy["spec"]
+        assert spec["policyTypes"] == ["Ingress", "Egress"]
+        (rule,) = spec["ingress"]
+        sources = [(s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+                    s["podSelector"]["matchLabels"]) for s in rule["from"]]
+        assert sources == [("traefik", {"app.kubernetes.io/name": "traefik"}),
+                           ("odooplane", {"app.kubernetes.io/name": "odooplane"})]
+        egress = yaml.safe_dump(spec["egress"])
+        assert "10.20.0.0/16" in egress and "cnpg.io/cluster" in egress and "kube-dns" in egress
+    cron = next(doc for _, doc in _all(rendered) if doc["kind"] == "NetworkPolicy"
+                and doc["metadata"]["name"] == "odoo-cron" and doc["metadata"]["namespace"] == "odoo-acme")
+    assert "ingress" not in cron["spec"] and "Ingress" in cron["spec"]["policyTypes"]  # nobody reaches crons
+
+
+def test_the_edge_blocks_the_database_manager_and_redirects(rendered: Path) -> None:
+    route = _find(rendered, "IngressRoute", "globex--prod")["spec"]
+    assert route["entryPoints"] == ["web"]
+    main, manager, evented = route["routes"]
+    assert main["middlewares"][:2] == [{"name": "odooplane-https"}, {"name": "globex--prod-ratelimit"}]
+    assert manager["priority"] == 10_000 and manager["middlewares"] == [{"name": "odooplane-deny"}]
+    assert "web(?:;[^/]*)?(?:/+(?:;[^/]*)?)*/+database" in manager["match"]
+    assert evented["services"] == [{"name": "globex--prod-evented", "port": 8072}]
+    assert "PathPrefix(`/websocket`)" in evented["match"]
+    hooli = _find(rendered, "IngressRoute", "hooli--prod")["spec"]["routes"]
+    assert len(hooli) == 2  # Odoo 16 pool runs threaded: its web Service serves /websocket itself
+
+
+def test_backups_use_the_barman_cloud_plugin(rendered: Path) -> None:
+    scheduled = _find(rendered, "ScheduledBackup", "critical-full")["spec"]
+    assert scheduled["method"] == "plugin" and scheduled["pluginConfiguration"] == {
+        "name": "barman-cloud.cloudnative-pg.io"}
+    assert scheduled["schedule"] == "0 0 2 * * *"  # the estate's cron, with CloudNativePG's seconds field
+    store = _find(rendered, "ObjectStore", "critical-backups")["spec"]
+    assert store["configuration"]["destinationPath"] == "s3://acme-pg-backups/emea"
+    assert store["configuration"]["endpointURL"] == "https://s3.eu-west-3.amazonaws.com"
+    plugins = _find(rendered, "Cluster", "critical")["spec"]["plugins"]
+    assert plugins == [{"name": "barman-cloud.cloudnative-pg.io", "isWALArchiver": True,
+                        "parameters": {"barmanObjectName": "critical-backups"}}]
+    everything = "".join(p.read_text() for p in rendered.rglob("*.yaml"))
+    assert "barmanObjectStore" not in everything  # deprecated since CloudNativePG 1.26
+
+
+def test_argocd_syncs_one_application_per_folder(rendered: Path) -> None:
+    app = _find(rendered, "ApplicationSet", "emea")["spec"]
+    paths = [d["path"] for d in app["generators"][0]["git"]["directories"]]
+    assert paths[0] == "clusters/emea/platform"
+    assert "clusters/emea/tenants/acme" in paths and "clusters/emea/pools/shared18" in paths
+    for path in paths:
+        assert (rendered / path.removeprefix("clusters/emea/") / "kustomization.yaml").is_file()
+    assert app["template"]["metadata"]["name"] == 'emea-{{trimPrefix "clusters/emea/" .path.path | replace "/" "-"}}'
+    assert "ServerSideApply=true" in app["template"]["spec"]["syncPolicy"]["syncOptions"]
+    root = yaml.safe_load((rendered / "kustomization.yaml").read_text())
+    assert root["resources"][0] == "platform" and "argocd" not in root["resources"]
+
+
+def test_one_namespace_for_everything(tmp_path: Path) -> None:
+    estate = _estate(tmp_path, lambda d: d["platform"]["kubernetes"].update(namespaces="single"))
+    out = tmp_path / "out"
+    assert _render(estate, out)[0] == 0
+    namespaces = {doc["metadata"].get("namespace") for _, doc in _all(out) if doc["kind"] not in
+                  ("Namespace", "ApplicationSet")}
+    assert namespaces == {"odooplane"}
+    assert [doc["metadata"]["name"] for _, doc in _all(out) if doc["kind"] == "Namespace"] == ["odooplane"]
+
+
+def test_read_write_once_keeps_an_environments_pods_on_one_node(tmp_path: Path) -> None:
+    estate = _estate(tmp_path, lambda d: d["platform"]["kubernetes"]["storage"].update(
+        filestore_access_mode="ReadWriteOnce"))
+    out = tmp_path / "out"
+    assert _render(estate, out)[0] == 0
+    for name in ("globex--prod-http", "globex--prod-cron", "globex--prod-evented"):
+        affinity = _find(out, "Deployment", name)["spec"]["template"]["spec"]["affinity"]
+        (term,) = affinity["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert term["labelSelector"] == {"matchLabels": {"app.kubernetes.io/instance": "globex--prod"}}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda d: d["platform"]["kubernetes"].pop("object_store"),
+     "clusters.main.pitr: on kubernetes CloudNativePG archives WAL and base backups to object storage"),
+    (lambda d: d["stacks"]["odoo18"].update(image=None, source="odoo-src"),
+     "stacks.odoo18.source: on kubernetes a stack runs an image"),
+    (lambda d: d["stacks"]["odoo18"].update(addons_paths=["addons"]), "stacks.odoo18.addons_paths: on kubernetes"),
+    (lambda d: d["platform"]["kubernetes"].update(namespace="Bad_NS"), "namespace"),
+])
+def test_what_cannot_run_is_refused_and_nothing_is_written(tmp_path: Path, change: Any, message: str) -> None:
+    estate = _estate(tmp_path, change)
+    (estate.parent / "odoo-src").mkdir()
+    (estate.parent / "odoo-src" / "odoo-bin").write_text("")  # a source tree of this host
+    out = tmp_path / "out"
+    code, output = _render(estate, out)
+    assert code != 0
+    assert message in " ".join(output.split())
+    assert not out.exists()
+
+
+def test_apply_says_what_the_driver_does_not_do_yet(tmp_path: Path) -> None:
+    estate = _estate(tmp_path)
+    result = CliRunner().invoke(app, ["apply", str(estate)])
+    assert result.exit_code != 0
+    assert "odooplane render" in " ".join(result.output.split())
+
+
+def test_point_in_time_recovery_is_a_new_cluster(rendered: Path) -> None:
+    settings = KubernetesSettings()
+    spec = ClusterSpec(name="critical", port=5432, superuser_password="", pitr=True)
+    cluster = manifests.recovery_cluster(spec, into="critical-pitr", target_time="2026-12-01T10:30:00Z",
+                                         settings=settings, estate="emea")
+    assert cluster["spec"]["bootstrap"]["recovery"] == {"source": "critical",
+                                                        "recoveryTarget": {"targetTime": "2026-12-01T10:30:00Z"}}
+    assert cluster["spec"]["externalClusters"][0]["plugin"]["parameters"]["barmanObjectName"] == "critical-backups"
+    if not k8s.crds_dir().is_dir():
+        pytest.skip(f"no CRDs at {k8s.crds_dir()}")
+    assert k8s.validate(cluster) == "crd"
