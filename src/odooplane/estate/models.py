@@ -667,6 +667,41 @@ class ManagedCluster(Model):
 Cluster = Annotated[ExternalCluster | ManagedCluster, Field(discriminator="kind")]
 
 
+class Stateless(Model):
+    """Keep no state in an Odoo process, so web replicas can be added and replaced freely: HTTP
+    sessions in Redis and attachment contents in object storage, through Odooplane's server-wide
+    modules (odooplane_sessions, odooplane_attachments; Odoo 16 to 19)."""
+
+    sessions: ObjectName | None = Field(
+        None, description="Redis server (under monitoring.redis) holding HTTP sessions: each environment (or pool) "
+        "gets its own ACL user, allowed only its key prefix.", examples=["sessions"])
+    attachments: ObjectName | None = Field(
+        None, description="Object storage (under object_storage) holding attachment contents, under a prefix per "
+        "environment (or pool).", examples=["attachments"])
+
+
+class ObjectStorage(Model):
+    """An S3-compatible bucket."""
+
+    endpoint_url: str = Field(description="S3 endpoint URL.", examples=["https://s3.eu-west-3.amazonaws.com"],
+                              json_schema_extra={"pattern": r"^https?://"})
+    bucket: Annotated[str, _matching(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "a bucket name is 3 to 63 lowercase "
+                                                                          "letters, digits, '.' and '-'")] = Field(
+        description="Bucket name.", examples=["acme-odoo-attachments"])
+    region: str = Field("us-east-1", description="Region the requests are signed for.", examples=["eu-west-3"])
+    access_key_id: SecretRef = Field(description="Access key id (a secret reference).", examples=["env:S3_KEY_ID"])
+    secret_access_key: SecretRef = Field(description="Secret access key (a secret reference).",
+                                         examples=["env:S3_SECRET"])
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query or parsed.password:
+            raise ValueError("endpoint_url is an http(s) URL without credentials or query")
+        return value.rstrip("/")
+
+
 class Stack(Model):
     """An Odoo runtime: a series and either a source tree or the built-in simulator."""
 
@@ -714,6 +749,10 @@ class Stack(Model):
         ),
         examples=[[[], ["sale_management", "stock"]]],
     )
+    stateless: Stateless | None = Field(
+        None, description="Sessions in Redis and attachments in object storage for the environments and pools of "
+        "this stack (an environment's or pool's own setting wins).",
+        examples=[{"sessions": "sessions", "attachments": "attachments"}])
 
     @model_validator(mode="after")
     def _one_runtime(self) -> Stack:
@@ -913,6 +952,9 @@ class Environment(Model):
     cluster: ObjectName | None = Field(
         None, description="PostgreSQL cluster (default: platform.default_cluster).", examples=["main"]
     )
+    stateless: Stateless | None = Field(
+        None, description="Sessions in Redis and attachments in object storage (a dedicated environment; a pool "
+        "tenant has its pool's).", examples=[{"sessions": "sessions"}])
     hostnames: list[Hostname] = Field(
         default_factory=list,
         description="Hostnames routed to this environment (default: '<tenant>-<env>.<base_domain>').",
@@ -1189,6 +1231,9 @@ class Pool(Model):
     )
     db_maxconn: int = Field(64, ge=4, le=1000, description="Connections per process (odoo.conf db_maxconn).",
                             examples=[64])
+    stateless: Stateless | None = Field(
+        None, description="Sessions in Redis and attachments in object storage for the pool's processes.",
+        examples=[{"sessions": "sessions", "attachments": "attachments"}])
     options: dict[OdooOption, str | int | float | bool] = Field(
         default_factory=dict, description="Extra odoo.conf options of the pool (those Odooplane manages cannot be "
                                           "overridden).", examples=[{"log_level": "info"}]
@@ -1324,6 +1369,10 @@ class Estate(Model):
     )
     backups: Backups = Field(default_factory=Backups, description="Backup repositories and policies.")
     monitoring: Monitoring = Field(default_factory=Monitoring, description="Health probes and alerting.")
+    object_storage: dict[ObjectName, ObjectStorage] = Field(
+        default_factory=dict, description="S3-compatible buckets (attachments of stateless environments).",
+        examples=[{"attachments": {"endpoint_url": "https://s3.eu-west-3.amazonaws.com", "bucket": "acme-odoo",
+                                   "access_key_id": "env:S3_KEY_ID", "secret_access_key": "env:S3_SECRET"}}])
     change_management: ChangeManagement = Field(
         default_factory=ChangeManagement,
         description="Maintenance windows, freezes, approvals and promotion order (docs/gates.md).",

@@ -22,6 +22,7 @@ from odooplane.estate.models import (
     SharedPlacement,
     Stack,
     Stage,
+    Stateless,
 )
 
 
@@ -75,6 +76,7 @@ class DesiredPool:
     db_maxconn: int
     options: tuple[tuple[str, str | int | float | bool], ...]
     resources: Resources | None = None
+    stateless: Stateless | None = None
 
     @property
     def role(self) -> str:
@@ -111,6 +113,7 @@ class DesiredEnvironment:
     objectives: Objectives | None = None
     business_hours: BusinessHours | None = None
     redis: str | None = None  # name under monitoring.redis
+    stateless: Stateless | None = None  # sessions and attachments out of the process (a pool tenant: its pool's)
     resources: Resources | None = None  # a pool tenant: its pool's
     release: str | None = None  # under releases: the code it runs (its stack has the release's addons)
 
@@ -216,6 +219,7 @@ def environments(estate: Estate) -> list[DesiredEnvironment]:
                     business_hours=tenant.business_hours,
                     redis=tenant.redis,
                     release=env.release,
+                    stateless=(pool.stateless if pool else env.stateless) or stack.stateless,
                 )
             )
     return out
@@ -233,7 +237,7 @@ def pools(estate: Estate) -> list[DesiredPool]:
             name=name, stack_name=stack_name, stack=estate.stacks[stack_name], cluster_name=cluster_name,
             cluster=estate.clusters[cluster_name], processes=pool.processes, workers=pool.workers,
             max_cron_threads=pool.max_cron_threads, limits=pool.limits, db_maxconn=pool.db_maxconn,
-            resources=pool.resources,
+            resources=pool.resources, stateless=pool.stateless or estate.stacks[stack_name].stateless,
             options=tuple(sorted(pool.options.items())),
         ))
     return out

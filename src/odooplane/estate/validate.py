@@ -26,6 +26,7 @@ from odooplane.estate.models import (
     ManagedCluster,
     Resources,
     SharedPlacement,
+    Stateless,
 )
 
 _SECRET_FIELDS = ("password", "secret", "token", "key")
@@ -326,6 +327,26 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
         if platform.driver == "kubernetes" and stack.addons_paths:
             add(("stacks", name, "addons_paths"), "on kubernetes addons are part of the stack's image (build one "
                                                   "with them and name it in image)")
+    def stateless(path: tuple[str | int, ...], value: Stateless | None) -> None:
+        if value is None:
+            return
+        if value.sessions and value.sessions not in estate.monitoring.redis:
+            add((*path, "stateless", "sessions"),
+                f"unknown Redis server {value.sessions!r} (under monitoring.redis){_known(estate.monitoring.redis)}")
+        if value.attachments and value.attachments not in estate.object_storage:
+            add((*path, "stateless", "attachments"),
+                f"unknown object storage {value.attachments!r} (under object_storage){_known(estate.object_storage)}")
+
+    for name, stack in estate.stacks.items():
+        stateless(("stacks", name), stack.stateless)
+    for name, pool in estate.pools.items():
+        stateless(("pools", name), pool.stateless)
+    for tname, tenant in estate.tenants.items():
+        for ename, env in tenant.environments.items():
+            env_path = ("tenants", tname, "environments", ename)
+            if env.stateless is not None and isinstance(env.placement, SharedPlacement):
+                add((*env_path, "stateless"), "a pool tenant runs in its pool's processes: set stateless on the pool")
+            stateless(env_path, env.stateless)
     if platform.driver == "kubernetes" and platform.kubernetes.object_store is None:
         for name, cluster in estate.clusters.items():
             if getattr(cluster, "pitr", None) is not None:

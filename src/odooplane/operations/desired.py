@@ -23,6 +23,7 @@ from odooplane.drivers.base import (
 from odooplane.errors import PermanentError
 from odooplane.estate import sizing
 from odooplane.estate.models import Limits, ManagedCluster, Resources, Stack
+from odooplane.estate.models import Stateless as StatelessSettings
 from odooplane.estate.resolve import DesiredEnvironment, DesiredPool, stack_source
 from odooplane.operations.context import Context
 from odooplane.render import odoo_conf
@@ -35,6 +36,70 @@ DBROUTER = "odooplane_dbrouter"
 REQUEST_IDS = "odooplane_requestid"  # real Odoo only: the simulator logs request ids itself
 ODOO_ADDONS = Path(odooplane.__file__).parent / "odoo_addons"
 POOL_DBFILTER = r"^[a-z][a-z0-9-]*_[a-z0-9-]+$"  # tenant databases only, never templates
+
+
+SESSIONS_MODULE = "odooplane_sessions"
+ATTACHMENTS_MODULE = "odooplane_attachments"
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    """The Redis ACL user an environment's (or pool's) sessions are kept with."""
+
+    server: str  # name under monitoring.redis
+    host: str
+    port: int
+    user: str
+    password: str
+    prefix: str
+
+
+@dataclass(frozen=True)
+class Stateless:
+    """What odoo.conf gets for sessions and attachments out of the process."""
+
+    extra: dict[str, str | int | float | bool]
+    modules: tuple[str, ...]
+    sessions: SessionUser | None
+
+
+def stateless_settings(ctx: Context, value: StatelessSettings | None, *, secret_prefix: str, slug: str,
+                       create: bool) -> Stateless | None:
+    """odoo.conf options and server-wide modules for ``value`` (None: not provisioned yet and not
+    ``create``). The ACL user is ``odooplane-<estate>-<slug>``, its keys ``odooplane:<estate>:sess:<slug>:``;
+    attachments go under ``<estate>/<slug>/`` in the bucket."""
+    if value is None:
+        return Stateless({}, (), None)
+    estate = ctx.estate.platform.name
+    extra: dict[str, str | int | float | bool] = {}
+    modules: list[str] = []
+    sessions = None
+    if value.sessions:
+        server = ctx.estate.monitoring.redis[value.sessions]
+        password = _secret(ctx, f"{secret_prefix}/redis_password", create=create)
+        if password is None:
+            return None
+        sessions = SessionUser(server=value.sessions, host=server.host, port=server.port,
+                               user=f"odooplane-{estate}-{slug}", password=password,
+                               prefix=f"odooplane:{estate}:sess:{slug}:")
+        extra.update(odooplane_sessions_redis=f"redis://{sessions.user}@{server.host}:{server.port}/0",
+                     odooplane_sessions_password=password, odooplane_sessions_prefix=sessions.prefix)
+        modules.append(SESSIONS_MODULE)
+    if value.attachments:
+        store = ctx.estate.object_storage[value.attachments]
+        where = f"object_storage.{value.attachments}"
+        if ctx.provisional is not None:
+            keys = tuple(ctx.provisional.secret(f"object_storage/{value.attachments}/{k}")
+                         for k in ("access_key_id", "secret_access_key"))
+        else:
+            keys = (secret_refs.resolve(store.access_key_id, base_dir=ctx.base_dir, where=f"{where}.access_key_id"),
+                    secret_refs.resolve(store.secret_access_key, base_dir=ctx.base_dir,
+                                        where=f"{where}.secret_access_key"))
+        extra.update(odooplane_s3_endpoint=store.endpoint_url, odooplane_s3_bucket=store.bucket,
+                     odooplane_s3_region=store.region, odooplane_s3_prefix=f"{estate}/{slug}/",
+                     odooplane_s3_access_key=keys[0], odooplane_s3_secret_key=keys[1])
+        modules.append(ATTACHMENTS_MODULE)
+    return Stateless(extra, tuple(modules), sessions)
 
 
 @dataclass(frozen=True)
@@ -66,6 +131,7 @@ class PoolArtifacts:
     data_dir: Path
     processes: tuple[OdooProcess, ...]
     service: PoolService
+    sessions: SessionUser | None = None
 
     @property
     def runner(self) -> OdooWorkload:
@@ -86,6 +152,7 @@ class EnvArtifacts:
     route: EnvRoute
     admin_password: str  # the admin user's login password
     base_url: str
+    sessions: SessionUser | None = None  # a dedicated environment's (a pool tenant's are its pool's)
 
     @property
     def slug(self) -> str:
@@ -253,11 +320,14 @@ def pool_artifacts(ctx: Context, pool: DesiredPool, *, create: bool) -> PoolArti
     rt = _with_own_addons(runtime_of(ctx, pool.stack))
     stack = stack_ref(ctx, pool.stack)
     storage = f"pool-{pool.name}"
-    server_wide = _server_wide(rt, (*pool.stack.server_wide_modules, DBROUTER))
+    stateless = stateless_settings(ctx, pool.stateless, secret_prefix=prefix, slug=pool.slug, create=create)
+    if stateless is None:
+        return None
+    server_wide = _server_wide(rt, (*pool.stack.server_wide_modules, DBROUTER, *stateless.modules))
     settings = _settings(
         series_major=pool.stack.major, role=pool.role, password=password, database="", dbfilter=POOL_DBFILTER,
         admin_hash=admin_hash, workers=pool.workers, max_cron_threads=pool.max_cron_threads, limits=pool.limits,
-        server_wide=server_wide, extra=dict(pool.options), db_maxconn=pool.db_maxconn,
+        server_wide=server_wide, extra={**dict(pool.options), **stateless.extra}, db_maxconn=pool.db_maxconn,
     )
     procs = []
     for index in range(pool.processes):
@@ -276,7 +346,7 @@ def pool_artifacts(ctx: Context, pool: DesiredPool, *, create: bool) -> PoolArti
         name=pool.slug, http_ports=tuple(p.http_port for p in procs),
         evented_ports=tuple(p.evented_port for p in procs) if pool.workers > 0 else (),
     )
-    return PoolArtifacts(pool, rt, cluster, password, storage, data_dir, tuple(procs), service)
+    return PoolArtifacts(pool, rt, cluster, password, storage, data_dir, tuple(procs), service, stateless.sessions)
 
 
 def _cron_partition(settings: odoo_conf.OdooSettings, index: int, processes: int) -> odoo_conf.OdooSettings:
@@ -355,7 +425,11 @@ def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool,
         return None
     if smtp_port is None and env.stage not in NON_PRODUCTION_SAFE:
         return None
-    extra = dict(env.options)
+    stateless = stateless_settings(ctx, env.stateless, secret_prefix=f"env/{env.ref}", slug=env.ref.slug,
+                                   create=create)
+    if stateless is None:
+        return None
+    extra = {**dict(env.options), **stateless.extra}
     if smtp_port is not None:  # the platform's guarantee wins over the estate's options
         extra.update(smtp_server=ctx.driver.mail_host(), smtp_port=smtp_port, smtp_ssl=False, smtp_user=False,
                      smtp_password=False)
@@ -368,7 +442,7 @@ def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool,
             series_major=env.stack.major, role=env.role, password=db_password, database=env.database,
             dbfilter=odoo_conf.dbfilter_exact(env.database), admin_hash=admin_hash, workers=env.workers,
             max_cron_threads=env.max_cron_threads, limits=env.limits,
-            server_wide=_server_wide(rt, tuple(env.stack.server_wide_modules)), extra=extra),
+            server_wide=_server_wide(rt, (*env.stack.server_wide_modules, *stateless.modules)), extra=extra),
         cluster=env.cluster_name, cluster_address=(cluster.host, cluster.port), storage=f"env-{slug}",
         http_port=http_port, evented_port=evented_port, evented=env.workers > 0, **_resources(env.resources),
     )
@@ -378,7 +452,7 @@ def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool,
                      rate_limit=rate, **_tls_route(ctx))
     return EnvArtifacts(env=env, runtime=rt, cluster=cluster, db_password=db_password, storage=workload.storage,
                         data_dir=_data_dir(ctx, workload.storage), runner=workload, process=process, route=route,
-                        admin_password=admin_password, base_url=base_url(ctx, env))
+                        admin_password=admin_password, base_url=base_url(ctx, env), sessions=stateless.sessions)
 
 
 WORKER_PROGRAM = "worker"

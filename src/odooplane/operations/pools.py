@@ -10,7 +10,7 @@ from odooplane.estate.resolve import DesiredPool
 from odooplane.operations import locks
 from odooplane.operations.context import Context
 from odooplane.operations.desired import PoolArtifacts, pool_artifacts
-from odooplane.operations.provision import start_process, wait_healthy
+from odooplane.operations.provision import ensure_sessions, start_process, wait_healthy
 from odooplane.operations.runner import Operation
 from odooplane.planner.observed import PoolObservation
 from odooplane.services import postgres
@@ -27,6 +27,9 @@ def ensure_pool(ctx: Context, op: Operation, pool: DesiredPool, obs: PoolObserva
                 art.cluster, role=pool.role, password=art.db_password,
                 comment=postgres.marker(ctx.estate_id, f"pool/{pool.name}")))
         current = {p.name: p for p in (obs.processes if obs else ())}
+        if art.sessions is not None and any(not (seen := current.get(p.name)) or not seen.current
+                                            for p in art.processes):
+            op.step("sessions", t, lambda: ensure_sessions(ctx, art.sessions))
         for proc in art.processes:
             seen = current.get(proc.name)
             running = seen is not None and seen.process is not None and seen.process.running

@@ -23,6 +23,7 @@ from odooplane.operations.desired import (
     WORKER_PROGRAM,
     EnvArtifacts,
     OdooProcess,
+    SessionUser,
     artifacts,
     modules_state,
     owner,
@@ -34,7 +35,7 @@ from odooplane.operations.desired import (
 from odooplane.operations.runner import Operation, StepFailed
 from odooplane.planner.observed import EnvObservation, Orphan
 from odooplane.render.traefik import DATABASE_HEADER
-from odooplane.services import http, odoo, odoo_db, passwords, postgres
+from odooplane.services import http, odoo, odoo_db, passwords, postgres, redis_acl, secret_refs
 from odooplane.services.postgres import ClusterConn, marker
 from odooplane.store import ports
 
@@ -275,6 +276,8 @@ def _converge_env(
         op.step("role", t, lambda: postgres.ensure_role(art.cluster, role=env.role, password=art.db_password,
                                                         comment=comment))
     if art.process is not None and not obs.config_current:
+        if art.sessions is not None:
+            op.step("sessions", t, lambda: ensure_sessions(ctx, art.sessions))
         op.step("config", t, lambda: _write_conf(ctx, art))
     else:
         ctx.make_dir(art.data_dir)
@@ -341,6 +344,29 @@ def _pool_first_process(ctx: Context, env: DesiredEnvironment) -> OdooProcess:
 # -- removal ------------------------------------------------------------------------------------
 
 
+def ensure_sessions(ctx: Context, sessions: SessionUser | None) -> None:
+    """The Redis ACL user of an environment's or pool's sessions (idempotent)."""
+    if sessions is None:
+        return
+    redis_acl.ensure_user(sessions.host, sessions.port, _redis_admin(ctx, sessions), user=sessions.user,
+                          password=sessions.password, prefix=sessions.prefix)
+
+
+def remove_sessions(ctx: Context, sessions: SessionUser) -> None:
+    """Delete the ACL user of ``sessions`` and every session kept under its prefix."""
+    redis_acl.remove_user(sessions.host, sessions.port, _redis_admin(ctx, sessions), user=sessions.user,
+                          prefix=sessions.prefix)
+
+
+def _redis_admin(ctx: Context, sessions: SessionUser) -> str | None:
+    """The password of the Redis server's admin (the control plane's only; never in odoo.conf)."""
+    server = ctx.estate.monitoring.redis[sessions.server]
+    if not server.password:
+        return None
+    return secret_refs.resolve(server.password, base_dir=ctx.base_dir,
+                               where=f"monitoring.redis.{sessions.server}.password")
+
+
 def remove_env(ctx: Context, slug: str, *, env: DesiredEnvironment | None, drop_data: bool,
                cluster: ClusterConn | None = None, database: str | None = None) -> None:
     """Stop and unroute one environment; with ``drop_data`` also drop its database, role,
@@ -362,6 +388,10 @@ def remove_env(ctx: Context, slug: str, *, env: DesiredEnvironment | None, drop_
     shutil.rmtree(ctx.layout.mail_dir(slug), ignore_errors=True)
     if env is not None and env.pool is not None:
         ctx.driver.storage.remove(FilestoreRef(f"pool-{env.pool}", env.database))
+    if env is not None and env.pool is None and env.stateless is not None and env.stateless.sessions:
+        art = artifacts(ctx, env, create=False)
+        if art is not None and art.sessions is not None:
+            remove_sessions(ctx, art.sessions)
     if env is not None:
         ports.release(ctx.store, owner=owner(env))
         ctx.secrets.delete_prefix(secret_name(env, ""))

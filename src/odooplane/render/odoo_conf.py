@@ -109,12 +109,16 @@ def render_placed(settings: OdooSettings, placement: Placement, *, secrets: bool
 
 
 SECRET_KEYS = ("admin_passwd", "db_password")
+# Extra options that hold secrets (Odooplane's own server-wide modules: the session store's Redis
+# password, the attachment store's S3 keys).
+SECRET_EXTRA = ("odooplane_sessions_password", "odooplane_s3_access_key", "odooplane_s3_secret_key")
 
 
 def secret_lines(settings: OdooSettings) -> str:
-    """The options of ``SECRET_KEYS`` as lines to append to an odoo.conf rendered without them
-    (its last section is [options])."""
+    """The options of ``SECRET_KEYS`` and ``SECRET_EXTRA`` as lines to append to an odoo.conf
+    rendered without them (its last section is [options])."""
     lines = [f"admin_passwd = {settings.admin_passwd_hash}", f"db_password = {settings.db_password}"]
+    lines += [f"{key} = {_value(settings.extra[key])}" for key in SECRET_EXTRA if key in settings.extra]
     for line in lines:
         if not line.isprintable():
             raise ValueError(f"odoo.conf option {line.split(' ')[0]}: the value is not one line of printable text")
@@ -170,7 +174,7 @@ def render(conf: OdooConf, *, secrets: bool = True) -> str:
         options.append((key, value))
     lines = ["; Rendered by Odooplane: edits are overwritten by the next apply.", "[options]"]
     for key, value in options:
-        if not secrets and key in SECRET_KEYS:
+        if not secrets and (key in SECRET_KEYS or key in SECRET_EXTRA):
             continue
         text = _value(value)
         if not text.isprintable():  # a newline would start another option

@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from odooplane.sim import auth, database, dbfilter, dbrouter, httpio, logs
+from odooplane.sim import auth, database, dbfilter, dbrouter, httpio, logs, stateless
 from odooplane.sim.config import Config
 from odooplane.sim.database import Connection, Pool
 from odooplane.sim.exceptions import (
@@ -60,7 +60,7 @@ class Services:
     def create(cls, config: Config, kind: str) -> Services:
         pool = Pool(config)
         return cls(config=config, pool=pool, registries=Registries(config, pool),
-                   store=SessionStore(config.session_dir), kind=kind, counter=RequestCounter(config),
+                   store=stateless.session_store(config), kind=kind, counter=RequestCounter(config),
                    dbrouter=dbrouter.MODULE in config.server_wide_modules)
 
 

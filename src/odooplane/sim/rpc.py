@@ -17,7 +17,7 @@ import traceback
 import xmlrpc.client
 from typing import Any
 
-from odooplane.sim import auth, database, dbmanager, dbrouter, httpio, logs, mail, orm, passwords
+from odooplane.sim import auth, database, dbmanager, dbrouter, httpio, logs, mail, orm, passwords, stateless
 from odooplane.sim.app import RequestContext
 from odooplane.sim.database import Connection
 from odooplane.sim.exceptions import AccessDenied, AccessError, OdooError, UserError
@@ -100,6 +100,8 @@ def object_service(ctx: RequestContext, method: str, params: list[Any]) -> Any:
     with ctx.cursor(db) as conn:
         if model == "mail.mail" and name in ("create", "send") and mail.table_exists(conn):
             return _mail(conn, ctx, uid, str(name), args=args, kwargs=kwargs)
+        if model == "ir.attachment" and name in ("create", "read"):
+            return _attachment(conn, ctx, db, uid, str(name), args=args, kwargs=kwargs)
         env = orm.Env(conn, uid, is_system=auth.is_system(conn, uid))
         return call(env, str(model), str(name), args, kwargs)
 
@@ -113,6 +115,18 @@ def _mail(conn: Connection, ctx: RequestContext, uid: int, name: str, *, args: l
             return mail.create(conn, uid, first)
         return [mail.create(conn, uid, dict(v)) for v in first]
     return mail.send(conn, ctx.config, [first] if isinstance(first, int) else [int(i) for i in first])
+
+
+def _attachment(conn: Connection, ctx: RequestContext, db: str, uid: int, name: str, *, args: list[Any],
+                kwargs: dict[str, Any]) -> Any:
+    """``ir.attachment.create`` (one dict or a list) and ``read`` (contents where they are stored)."""
+    first = args[0] if args else kwargs.get("vals_list" if name == "create" else "ids", [])
+    if name == "create":
+        if isinstance(first, dict):
+            return stateless.create(conn, ctx.config, db, uid, first)
+        return [stateless.create(conn, ctx.config, db, uid, dict(v)) for v in first]
+    fields = args[1] if len(args) > 1 else kwargs.get("fields")
+    return stateless.read(conn, ctx.config, db, [first] if isinstance(first, int) else [int(i) for i in first], fields)
 
 
 def call(env: orm.Env, model: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:

@@ -350,3 +350,29 @@ def test_point_in_time_recovery_is_a_new_cluster(rendered: Path) -> None:
     if not k8s.crds_dir().is_dir():
         pytest.skip(f"no CRDs at {k8s.crds_dir()}")
     assert k8s.validate(cluster) == "crd"
+
+
+def test_stateless_environments_keep_nothing_on_disk(tmp_path: Path) -> None:
+    """Sessions in Redis and attachments in S3: no volume claim, and the stores' credentials are in
+    the Secret, never in the ConfigMap."""
+    def stateless(d: dict[str, Any]) -> None:
+        d["monitoring"] = {"redis": {"sessions": {"host": "redis.odooplane.svc", "port": 6379}}}
+        d["object_storage"] = {"files": {"endpoint_url": "https://s3.example.com", "bucket": "acme-odoo",
+                                         "access_key_id": "env:S3_KEY", "secret_access_key": "env:S3_SECRET"}}
+        d["stacks"]["odoo18"]["stateless"] = {"sessions": "sessions", "attachments": "files"}
+
+    out = tmp_path / "out"
+    assert _render(_estate(tmp_path, stateless), out)[0] == 0
+    conf = _find(out, "ConfigMap", "globex--prod-conf")["data"]["odoo.conf"]
+    assert "odooplane_sessions_redis = redis://odooplane-emea-globex__prod@redis.odooplane.svc:6379/0" in conf
+    assert "odooplane_s3_bucket = acme-odoo" in conf
+    for secret in ("odooplane_sessions_password", "odooplane_s3_access_key", "odooplane_s3_secret_key"):
+        assert secret not in conf
+    options = _find(out, "Secret", "globex--prod-odoo")["stringData"]["options.conf"]
+    assert "odooplane_sessions_password = <secret:" in options and "odooplane_s3_secret_key = <secret:" in options
+    claims = {doc["metadata"]["name"] for _, doc in _all(out) if doc["kind"] == "PersistentVolumeClaim"}
+    assert "globex--prod-data" not in claims and "pool--shared18-data" not in claims
+    volumes = _find(out, "Deployment", "globex--prod-http")["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "data", "emptyDir": {}} in volumes
+    for _, doc in _all(out):
+        assert doc["kind"] == "Secret" or "<secret:" not in yaml.safe_dump(doc)

@@ -192,6 +192,14 @@ def _no_trailing_space(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.split("\n"))
 
 
+STATELESS_MODULES = ("odooplane_sessions", "odooplane_attachments")
+
+
+def _stateless(w: OdooWorkload) -> bool:
+    """Sessions in Redis and attachments in object storage: the data_dir keeps nothing (an emptyDir)."""
+    return all(m in w.settings.server_wide_modules for m in STATELESS_MODULES)
+
+
 def _pod_security(uid: int, gid: int) -> dict[str, Any]:
     return {"runAsUser": uid, "runAsGroup": gid, "fsGroup": gid, "runAsNonRoot": True,
             "seccompProfile": {"type": "RuntimeDefault"}}
@@ -264,6 +272,7 @@ def _pod(o: _Odoo, component: str, args: list[str], settings: KubernetesSettings
             {"name": "conf", "configMap": {"name": f"{o.base}-conf"}},
             {"name": "secret", "secret": {"secretName": f"{o.base}-odoo", "defaultMode": 0o440}},
             {"name": "run", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
+            {"name": "data", "emptyDir": {}} if _stateless(o.workload) else
             {"name": "data", "persistentVolumeClaim": {"claimName": f"{o.base}-data"}},
         ],
     }
@@ -311,13 +320,14 @@ def _odoo_objects(o: _Odoo, settings: KubernetesSettings, conf: str, tree: _Tree
     w = o.workload
     evented = w.evented  # prefork: the evented path has a server of its own
     cron = w.settings.max_cron_threads > 0 and any(o.cron_databases)
+    stateless = _stateless(w)  # nothing shared on disk: no volume claim, pods go wherever
     pods = o.max_replicas + (len(o.cron_databases) if cron else 0) + (1 if evented else 0)
     mode = settings.storage.filestore_access_mode
     if mode == "auto":
         mode = "ReadWriteMany" if pods > 1 else "ReadWriteOnce"
     affinity: dict[str, Any] | None = None
     web_affinity: dict[str, Any] | None = None
-    if mode == "ReadWriteOnce" and pods > 1:  # one node mounts it: its pods go where the first one is
+    if not stateless and mode == "ReadWriteOnce" and pods > 1:  # one node mounts it: the pods go together
         affinity = {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
             {"labelSelector": {"matchLabels": {LABEL_INSTANCE: o.base}}, "topologyKey": "kubernetes.io/hostname"}]}}
         web_affinity = affinity
@@ -329,13 +339,14 @@ def _odoo_objects(o: _Odoo, settings: KubernetesSettings, conf: str, tree: _Tree
     objects: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(f"{o.base}-conf", o.namespace, o.labels),
          "data": {"odoo.conf": conf}},
-        {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-         "metadata": _meta(f"{o.base}-data", o.namespace, o.labels),
-         "spec": {"accessModes": [mode],
-                  "resources": {"requests": {"storage": f"{settings.storage.filestore_size_gib}Gi"}},
-                  **({"storageClassName": settings.storage.filestore_class}
-                     if settings.storage.filestore_class else {})}},
     ]
+    if not stateless:
+        claim: dict[str, Any] = {"accessModes": [mode],
+                                 "resources": {"requests": {"storage": f"{settings.storage.filestore_size_gib}Gi"}}}
+        if settings.storage.filestore_class:
+            claim["storageClassName"] = settings.storage.filestore_class
+        objects.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                        "metadata": _meta(f"{o.base}-data", o.namespace, o.labels), "spec": claim})
     web_args = ["-c", CONF, "--max-cron-threads=0"]
     objects.append(_deployment(o, f"{o.base}-http", "http", web_args, replicas=o.replicas, settings=settings,
                                affinity=web_affinity))

@@ -1,0 +1,68 @@
+"""Odooplane attachments in object storage (server-wide module, Odoo 16 to 19).
+
+Load it with ``server_wide_modules = base,web,odooplane_attachments`` and, in odoo.conf:
+
+    odooplane_s3_endpoint = https://s3.example.com
+    odooplane_s3_bucket = odoo-attachments
+    odooplane_s3_prefix = ESTATE/TENANT/ENV/
+    odooplane_s3_region = us-east-1
+    odooplane_s3_access_key = …
+    odooplane_s3_secret_key = …
+
+Attachment contents stored in the filestore are then written to ``<prefix><database>/<xx>/<sha1>``
+in the bucket and read from there (a file written to the local filestore before the module was
+loaded is still read from it), so web replicas need no shared volume. Names are content addresses
+(Odoo's own ``store_fname``): identical contents share one object, as they share one file.
+Objects are never deleted by Odoo's filestore garbage collection (a bucket lifecycle rule or
+``odooplane`` does): only its local files are. Without the options the module changes nothing.
+"""
+
+import logging
+
+from odoo import api, models
+from odoo.tools import config
+
+from . import s3
+
+_logger = logging.getLogger(__name__)
+_CLIENT = []
+
+
+def _client():
+    if not _CLIENT:
+        endpoint, bucket = config.get("odooplane_s3_endpoint"), config.get("odooplane_s3_bucket")
+        if not endpoint or not bucket:
+            _CLIENT.append(None)
+        else:
+            _CLIENT.append(s3.S3(str(endpoint), str(bucket), access_key=str(config.get("odooplane_s3_access_key")),
+                                 secret_key=str(config.get("odooplane_s3_secret_key")),
+                                 region=str(config.get("odooplane_s3_region") or "us-east-1")))
+            _logger.info("attachments are stored in bucket %s at %s", bucket, endpoint)
+    return _CLIENT[0]
+
+
+class IrAttachment(models.Model):
+    _inherit = "ir.attachment"
+
+    def _odooplane_key(self, fname):
+        return f"{config.get('odooplane_s3_prefix') or ''}{self.env.cr.dbname}/{fname}"
+
+    @api.model
+    def _file_write(self, bin_value, checksum):
+        client = _client()
+        if client is None:
+            return super()._file_write(bin_value, checksum)
+        fname = f"{checksum[:2]}/{checksum}"
+        key = self._odooplane_key(fname)
+        if not client.exists(key):
+            client.put(key, bin_value)
+        return fname
+
+    @api.model
+    def _file_read(self, fname, *args, **kwargs):
+        client = _client()
+        if client is not None:
+            data = client.get(self._odooplane_key(fname))
+            if data is not None:
+                return data
+        return super()._file_read(fname, *args, **kwargs)
