@@ -450,6 +450,18 @@ class RouteState:
 
 
 @dataclass(frozen=True)
+class DatabaseInit:
+    """How an environment's database is first made by Odoo itself (``-i`` of its modules), with
+    the configuration of ``workload`` (its own, or its pool's): what a target that cannot copy a
+    template runs once per new database."""
+
+    target: str  # tenant/env
+    database: str
+    modules: tuple[str, ...]  # base first
+    workload: str  # the OdooWorkload whose configuration, image and storage it runs with
+
+
+@dataclass(frozen=True)
 class MailListener:
     """One non-production environment's mail catcher port and where its caught messages land."""
 
@@ -473,6 +485,7 @@ class DesiredRuntime:
     # Workload names and managed clusters that serve the critical tier (mission-critical tenants): a driver
     # that can replicate them does (Kubernetes: web replicas, disruption budgets, CloudNativePG instances).
     ha: frozenset[str] = frozenset()
+    inits: tuple[DatabaseInit, ...] = ()  # one per environment, in the estate's order
 
 
 Artifacts = dict[str, str]  # a path relative to the driver's directory -> the file's text

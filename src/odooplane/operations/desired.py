@@ -13,6 +13,7 @@ from typing import Any
 import odooplane
 from odooplane.drivers.base import (
     ClusterSpec,
+    DatabaseInit,
     DesiredRuntime,
     FilestoreRef,
     MailListener,
@@ -548,6 +549,7 @@ def desired_runtime(ctx: Context) -> DesiredRuntime:
             workloads += [p.workload for p in pool_art.processes]
             pools.append(pool_art.service)
     routes: list[EnvRoute] = []
+    inits: list[DatabaseInit] = []
     listeners: list[MailListener] = []
     for env in ctx.valid.environments:
         art = artifacts(ctx, env, create=False)
@@ -556,6 +558,8 @@ def desired_runtime(ctx: Context) -> DesiredRuntime:
         if art.process is not None:
             workloads.append(art.process.workload)
         routes.append(art.route)
+        inits.append(DatabaseInit(target=str(env.ref), database=env.database,
+                                  modules=tuple(dict.fromkeys(("base", *env.modules))), workload=art.runner.name))
         port = mail_port(ctx, env, create=False)
         if port is not None:
             listeners.append(MailListener(str(env.ref), port, ctx.layout.mail_dir(env.ref.slug)))
@@ -571,7 +575,7 @@ def desired_runtime(ctx: Context) -> DesiredRuntime:
     processes = (worker_spec(ctx, rendering=True),) if ctx.valid.scheduled() else ()
     return DesiredRuntime(workloads=tuple(workloads), routes=tuple(routes), pool_services=tuple(pools),
                           clusters=tuple(clusters), mail_listeners=tuple(listeners), processes=processes,
-                          ha=critical(ctx))
+                          ha=critical(ctx), inits=tuple(inits))
 
 
 CRITICAL_TIER = "mission-critical"

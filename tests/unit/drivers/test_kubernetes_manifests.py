@@ -246,9 +246,11 @@ def test_odoo_is_reached_only_through_the_edge(rendered: Path) -> None:
                            ("odooplane", {"app.kubernetes.io/name": "odooplane"})]
         egress = yaml.safe_dump(spec["egress"])
         assert "10.20.0.0/16" in egress and "cnpg.io/cluster" in egress and "kube-dns" in egress
-    cron = next(doc for _, doc in _all(rendered) if doc["kind"] == "NetworkPolicy"
-                and doc["metadata"]["name"] == "odoo-cron" and doc["metadata"]["namespace"] == "odoo-acme")
-    assert "ingress" not in cron["spec"] and "Ingress" in cron["spec"]["policyTypes"]  # nobody reaches crons
+    unserved = next(doc for _, doc in _all(rendered) if doc["kind"] == "NetworkPolicy"
+                    and doc["metadata"]["name"] == "odoo-unserved" and doc["metadata"]["namespace"] == "odoo-acme")
+    spec = unserved["spec"]
+    assert "ingress" not in spec and "Ingress" in spec["policyTypes"]  # nobody reaches crons and init Jobs
+    assert spec["podSelector"]["matchExpressions"][0]["values"] == ["cron", "init"]
 
 
 def test_the_edge_blocks_the_database_manager_and_redirects(rendered: Path) -> None:
@@ -376,3 +378,21 @@ def test_stateless_environments_keep_nothing_on_disk(tmp_path: Path) -> None:
     assert {"name": "data", "emptyDir": {}} in volumes
     for _, doc in _all(out):
         assert doc["kind"] == "Secret" or "<secret:" not in yaml.safe_dump(doc)
+
+
+def test_each_environment_has_a_one_shot_init_job_outside_the_synced_tree(rendered: Path) -> None:
+    jobs = {doc["metadata"]["name"]: (path, doc) for path, doc in _all(rendered) if doc["kind"] == "Job"}
+    assert sorted(jobs) == ["acme--prod-init", "globex--prod-init", "globex--staging-init", "hooli--prod-init",
+                            "initech--prod-init", "umbrella--prod-init"]
+    path, job = jobs["initech--prod-init"]
+    assert path == "jobs/initech/initech--prod-init.yaml"
+    assert job["metadata"]["namespace"] == "odoo-pool-shared18"  # with its pool's configuration and volume
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never" and job["spec"]["backoffLimit"] == 0
+    (container,) = pod["containers"]
+    assert container["command"] == ["odoo", "-c", "/run/odoo/odoo.conf", "-d", "initech_prod", "-i", "base",
+                                    "--stop-after-init", "--workers=0", "--max-cron-threads=0"]
+    assert "livenessProbe" not in container and "readinessProbe" not in container
+    assert {"name": "data", "persistentVolumeClaim": {"claimName": "pool--shared18-data"}} in pod["volumes"]
+    for kustomization in rendered.rglob("kustomization.yaml"):
+        assert "jobs" not in kustomization.read_text()

@@ -49,7 +49,7 @@ from typing import Any
 import yaml
 
 import odooplane
-from odooplane.drivers.base import Artifacts, ClusterSpec, DesiredRuntime, EdgeSpec, OdooWorkload
+from odooplane.drivers.base import Artifacts, ClusterSpec, DatabaseInit, DesiredRuntime, EdgeSpec, OdooWorkload
 from odooplane.drivers.kubernetes import names
 from odooplane.estate.models import KubernetesSettings
 from odooplane.render import dockerfile, odoo_conf
@@ -84,6 +84,8 @@ REDIRECT = "odooplane-https"
 TLS_OPTION = "odooplane-tls"
 CONTROL_PLANE_LABELS = {LABEL_NAME: "odooplane"}  # the control plane's pods (probes reach Odoo)
 SECRETS_DIR = "secrets"  # rendered Secrets (placeholders): outside every kustomization
+JOBS_DIR = "jobs"  # one-shot Jobs (a new database's init): outside every kustomization
+UNSYNCED = (SECRETS_DIR, JOBS_DIR)
 
 
 @dataclass
@@ -244,7 +246,9 @@ def _pod(o: _Odoo, component: str, args: list[str], settings: KubernetesSettings
     }
     if o.workload.stack.addons:
         container["volumeMounts"].append({"name": "addons", "mountPath": OWN_ADDONS_DIR, "readOnly": True})
-    if component != "evented":  # the gevent server answers /websocket only
+    if component == "init":  # a one-shot run serves nothing
+        pass
+    elif component != "evented":  # the gevent server answers /websocket only
         container["startupProbe"] = _probe("/web/health", probe_port, period=5, failures=60)
         container["readinessProbe"] = _probe("/web/health", probe_port, period=10, failures=3)
         container["livenessProbe"] = _probe("/web/health", probe_port, period=20, failures=6)
@@ -304,6 +308,26 @@ def _deployment(o: _Odoo, name: str, component: str, args: list[str], *, replica
                           {ANNOTATION_TARGET: o.workload.target}),
         "spec": {"replicas": replicas, "revisionHistoryLimit": 5, "selector": {"matchLabels": selector},
                  "strategy": strategy, "template": template},
+    }
+
+
+def _init_job(o: _Odoo, init: DatabaseInit, base: str, settings: KubernetesSettings) -> dict[str, Any]:
+    """The Job that makes ``init.database`` with Odoo itself (``-i`` of its modules), with the
+    configuration, image and volumes of ``o``: run once, before the environment's Deployments serve."""
+    args = ["-c", CONF, "-d", init.database, "-i", ",".join(init.modules), "--stop-after-init", "--workers=0",
+            "--max-cron-threads=0"]
+    affinity = None
+    if settings.storage.filestore_access_mode == "ReadWriteOnce" and not _stateless(o.workload):
+        affinity = {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [  # where the volume is
+            {"labelSelector": {"matchLabels": {LABEL_INSTANCE: o.base}}, "topologyKey": "kubernetes.io/hostname"}]}}
+    template = _pod(o, "init", args, settings, affinity=affinity)
+    template["spec"]["restartPolicy"] = "Never"
+    return {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": _meta(f"{base}-init", o.namespace, {**o.labels, LABEL_COMPONENT: "init"},
+                          {ANNOTATION_TARGET: init.target}),
+        "spec": {"backoffLimit": 0, "activeDeadlineSeconds": 3600, "ttlSecondsAfterFinished": 86400,
+                 "template": template},
     }
 
 
@@ -433,8 +457,9 @@ def _namespace_objects(namespace: str, settings: KubernetesSettings, *, tenant: 
                                          {"protocol": "TCP", "port": dockerfile.EVENTED_PORT}]}],
                   "egress": _egress(settings)}},
         {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-         "metadata": _meta("odoo-cron", namespace),
-         "spec": {"podSelector": {"matchLabels": {**odoo, LABEL_COMPONENT: "cron"}},
+         "metadata": _meta("odoo-unserved", namespace),
+         "spec": {"podSelector": {"matchLabels": odoo, "matchExpressions": [
+             {"key": LABEL_COMPONENT, "operator": "In", "values": ["cron", "init"]}]},
                   "policyTypes": ["Ingress", "Egress"], "egress": _egress(settings)}},
         _traefik(settings, "Middleware", HEADERS, namespace, {"headers": {
             "frameDeny": True, "contentTypeNosniff": True, "referrerPolicy": "strict-origin-when-cross-origin"}}),
@@ -735,7 +760,7 @@ def render_tree(desired: DesiredRuntime, *, estate: str, settings: KubernetesSet
         _odoo_objects(o, settings, _conf(first, host, port, sink), tree)
         if ns not in tree.namespaces:
             tree.namespaces[ns] = folder
-        odoos[service] = o
+        odoos[service] = odoos[first.name] = o
     for w in desired.workloads:
         if w.role != "environment":
             continue
@@ -771,6 +796,10 @@ def render_tree(desired: DesiredRuntime, *, estate: str, settings: KubernetesSet
             owner = o.workload.settings.db_user
             tree.add(f"{folder}/{base}.yaml",
                      _database(database, owner, o.workload.cluster, settings.namespace, tenant))
+    for init in desired.inits:
+        tenant, _, env = init.target.partition("/")
+        base = names.env_base(tenant, env)
+        tree.add(f"{JOBS_DIR}/{tenant}/{base}-init.yaml", _init_job(odoos[init.workload], init, base, settings))
     # Each namespace is created (with its isolation and shared edge objects) by the folder that placed it first.
     for namespace, folder in sorted(tree.namespaces.items()):
         owner_tenant = folder.removeprefix("tenants/") if folder.startswith("tenants/") else None
@@ -786,7 +815,7 @@ def render_tree(desired: DesiredRuntime, *, estate: str, settings: KubernetesSet
     for path, objects in tree.files.items():
         files[path] = _dump(objects)
         folder, _, name = path.rpartition("/")
-        if not folder.startswith(SECRETS_DIR):
+        if not folder.startswith(UNSYNCED):
             folders.setdefault(folder, []).append(name)
     for folder, members in folders.items():
         files[f"{folder}/kustomization.yaml"] = _kustomization(members)
