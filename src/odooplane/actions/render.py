@@ -20,8 +20,10 @@ from typing import Any
 import odooplane
 from odooplane.actions import estate_file
 from odooplane.drivers import registry
+from odooplane.drivers.base import DesiredRuntime
 from odooplane.errors import PermanentError, UsageError
-from odooplane.operations.context import edge_spec, render_context
+from odooplane.estate.validate import ValidEstate
+from odooplane.operations.context import Context, edge_spec, render_context
 from odooplane.operations.desired import desired_runtime
 
 MANIFEST = "manifest.json"
@@ -75,15 +77,7 @@ def run(path: Path | None, *, out: Path, driver: str | None = None) -> Result:
     name = driver or valid.estate.platform.driver
     if name not in registry.RENDERERS:
         raise UsageError(f"--driver {name}: unknown driver (known: {', '.join(registry.RENDERERS)})")
-    ctx = render_context(valid, name)
-    try:
-        desired = desired_runtime(ctx)
-        rendered = registry.render(name, desired, ctx.layout, edge_spec(valid), ctx.odoo_user, estate_id=ctx.estate_id,
-                                   platform=valid.estate.platform)
-    except ValueError as exc:  # a renderer refusing its input (a name the engine would refuse)
-        raise PermanentError(f"driver {name} cannot render this estate: {exc}") from exc
-    finally:
-        ctx.close()
+    ctx, desired, rendered = render_estate(valid, name)
     names = placeholders(data_dir=valid.data_dir, runtime_dir=ctx.layout.run_root, estate_dir=valid.path.parent)
     files = {p: normalise(text, names) for p, text in rendered.files.items()}
     assert ctx.provisional is not None
@@ -102,6 +96,21 @@ def run(path: Path | None, *, out: Path, driver: str | None = None) -> Result:
     }
     written, removed = write(out, files, manifest)
     return Result(out=out, manifest=manifest, written=written, removed=removed)
+
+
+def render_estate(valid: ValidEstate, name: str) -> tuple[Context, DesiredRuntime, registry.Rendered]:
+    """What driver ``name`` would write for ``valid`` (the context is closed: its fields remain
+    readable). PermanentError when the driver cannot run the estate as it is."""
+    ctx = render_context(valid, name)
+    try:
+        desired = desired_runtime(ctx)
+        rendered = registry.render(name, desired, ctx.layout, edge_spec(valid), ctx.odoo_user, estate_id=ctx.estate_id,
+                                   platform=valid.estate.platform)
+    except ValueError as exc:  # a renderer refusing its input (a name the engine would refuse)
+        raise PermanentError(f"driver {name} cannot render this estate: {exc}") from exc
+    finally:
+        ctx.close()
+    return ctx, desired, rendered
 
 
 def _relative(out: Path, name: str) -> Path:

@@ -23,6 +23,7 @@ from odooplane.cli import (
     drill,
     evidence,
     health,
+    kubernetes,
     logs,
     move,
     odoo_zip,
@@ -105,6 +106,7 @@ for module in (
     access,
     audit,
     serve,
+    kubernetes,
 ):
     module.register(app)
 

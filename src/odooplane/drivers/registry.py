@@ -14,6 +14,7 @@ from odooplane.drivers.compose import artifacts as compose_artifacts
 from odooplane.drivers.compose.driver import ComposeDriver, project_name
 from odooplane.drivers.fake import FakeDriver
 from odooplane.drivers.kubernetes import manifests as kubernetes_manifests
+from odooplane.drivers.kubernetes.apiserver import ApiError, ApiServer, Applied
 from odooplane.drivers.kubernetes.driver import KubernetesDriver
 from odooplane.drivers.local import LocalDriver
 from odooplane.drivers.local import artifacts as local_artifacts
@@ -97,3 +98,21 @@ def render(name: str, desired: DesiredRuntime, layout: Layout, edge: EdgeSpec, o
         return Rendered(name, layout.root / "kubernetes", kubernetes_manifests.render_tree(
             desired, estate=platform.name, settings=platform.kubernetes, edge=edge))
     raise ValueError(f"unknown driver {name!r} (known: {', '.join(RENDERERS)})")
+
+
+def kubernetes_api(*, context: str | None, config_file: str | None) -> ApiServer:
+    """An API server of the kubeconfig (its ``context``, default the current one)."""
+    return ApiServer.from_kubeconfig(context=context, config_file=config_file)
+
+
+__all__ = [
+    "DRIVERS",
+    "RENDERERS",
+    "ApiError",
+    "ApiServer",
+    "Applied",
+    "Rendered",
+    "create",
+    "kubernetes_api",
+    "render",
+]

@@ -1,9 +1,9 @@
 """The kubernetes driver as the operations see it.
 
 What it does today: ``odooplane render --out DIR`` writes the estate's manifests (manifests.py), a
-kustomize tree that ``kubectl apply --server-side -k DIR`` or Argo CD applies. What it does not do
-yet: apply, observe and run operations against an API server itself — every such call is refused
-with that explanation (exit code 2), never half done.
+kustomize tree that ``odooplane kubernetes apply`` (apiserver.py), ``kubectl apply --server-side -k
+DIR`` or Argo CD applies. What it does not do yet: observe and run the operations against an API
+server — every such call is refused with that explanation, never half done.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from odooplane.drivers.kubernetes import manifests
 from odooplane.errors import PermanentError
 from odooplane.estate.models import KubernetesSettings
 
-NOT_YET = ("the kubernetes driver renders manifests but does not reach a cluster itself yet: write them with "
-           "`odooplane render ESTATE --out DIR` and apply them with `kubectl apply --server-side -k DIR` or Argo CD "
-           "(docs/kubernetes.md)")
+NOT_YET = ("the kubernetes driver renders and applies manifests but does not run this on a cluster yet: write "
+           "them with `odooplane render ESTATE --out DIR` and apply them with `odooplane kubernetes apply ESTATE` "
+           "(or kubectl, or Argo CD) (docs/kubernetes.md)")
 
 
 class KubernetesDriver:

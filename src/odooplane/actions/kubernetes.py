@@ -1,0 +1,114 @@
+"""``odooplane kubernetes apply``: the estate's manifests applied to a cluster by server-side apply
+(field manager ``odooplane``), in dependency order, after checking that every Secret they need
+exists (Secrets are never applied from placeholders: they come from a secret manager, or from
+``kubectl create secret``). ``--dry-run`` asks the API server what it would store (``dryRun=All``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from odooplane.actions import estate_file
+from odooplane.actions.render import render_estate
+from odooplane.drivers import registry
+from odooplane.errors import PermanentError, TemporaryError, UsageError
+
+# Applied in this order (a Namespace before what it holds, a Cluster before its Databases, a
+# Service and its configuration before the Deployment, routes last).
+ORDER = ("Namespace", "NetworkPolicy", "ConfigMap", "PersistentVolumeClaim", "ObjectStore", "Cluster", "Pooler",
+         "ScheduledBackup", "Database", "Service", "Deployment", "PodDisruptionBudget", "HorizontalPodAutoscaler",
+         "Middleware", "TLSOption", "Certificate", "IngressRoute")
+UNSYNCED = ("secrets/", "jobs/", "argocd/")
+
+
+@dataclass
+class KubeApplyResult:
+    dry_run: bool
+    applied: list[registry.Applied] = field(default_factory=list)
+    missing_secrets: list[str] = field(default_factory=list)  # namespace/name
+
+    def counts(self) -> dict[str, int]:
+        out = {"created": 0, "configured": 0, "unchanged": 0}
+        for item in self.applied:
+            out[item.outcome] += 1
+        return out
+
+
+def synced_objects(files: dict[str, str]) -> list[dict[str, Any]]:
+    """The objects of the synced tree (not secrets/, jobs/, argocd/), in ``ORDER``."""
+    objects = []
+    for name, text in sorted(files.items()):
+        if name.startswith(UNSYNCED) or not name.endswith(".yaml") or name.endswith("kustomization.yaml"):
+            continue
+        objects += [doc for doc in yaml.safe_load_all(text) if doc]
+    rank = {kind: i for i, kind in enumerate(ORDER)}
+    return sorted(objects, key=lambda o: rank.get(str(o["kind"]), len(ORDER)))
+
+
+def _secret_refs(obj: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(namespace, name) of every Secret ``obj`` needs that it does not create itself."""
+    ns = str(obj["metadata"].get("namespace", ""))
+    spec = obj.get("spec", {})
+    if obj["kind"] == "Deployment":
+        pod = spec["template"]["spec"]
+        for volume in pod.get("volumes", []):
+            if "secret" in volume:
+                yield ns, str(volume["secret"]["secretName"])
+        for pull in pod.get("imagePullSecrets", []):
+            yield ns, str(pull["name"])
+    elif obj["kind"] == "Cluster":
+        for role in spec.get("managed", {}).get("roles", []):
+            yield ns, str(role["passwordSecret"]["name"])
+    elif obj["kind"] == "ObjectStore":
+        for ref in spec["configuration"].get("s3Credentials", {}).values():
+            yield ns, str(ref["name"])
+    elif obj["kind"] == "IngressRoute" and "secretName" in spec.get("tls", {}):
+        yield ns, str(spec["tls"]["secretName"])
+
+
+def needed_secrets(objects: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The Secrets the objects need and nothing of the tree makes (cert-manager makes a Certificate's)."""
+    objects = list(objects)
+    made = {(str(o["metadata"]["namespace"]), str(o["spec"]["secretName"])) for o in objects
+            if o["kind"] == "Certificate"}
+    return sorted({ref for obj in objects for ref in _secret_refs(obj)} - made)
+
+
+def apply(path: Path | None, *, dry_run: bool, context: str | None = None, kubeconfig: str | None = None,
+          server: registry.ApiServer | None = None) -> KubeApplyResult:
+    """Apply the estate's synced tree; refuse (nothing applied) when a Secret it needs is missing,
+    unless ``dry_run`` (which reports them)."""
+    valid = estate_file.load(path)
+    if valid.estate.platform.driver != "kubernetes":
+        raise UsageError(f"{valid.path}: platform.driver is {valid.estate.platform.driver}, not kubernetes "
+                         "(odooplane apply converges the other drivers)")
+    _ctx, _desired, rendered = render_estate(valid, "kubernetes")
+    objects = synced_objects(rendered.files)
+    try:
+        api = server or registry.kubernetes_api(context=context or valid.estate.platform.kubernetes.context,
+                                                config_file=kubeconfig)
+    except Exception as exc:  # the kubeconfig's own errors (missing file, unknown context)
+        raise UsageError(f"no usable kubeconfig: {exc}",
+                         hint="set KUBECONFIG, --kubeconfig or platform.kubernetes.context") from exc
+    result = KubeApplyResult(dry_run=dry_run)
+    try:
+        for ns, name in needed_secrets(objects):
+            if api.get({"apiVersion": "v1", "kind": "Secret", "metadata": {"namespace": ns, "name": name}}) is None:
+                result.missing_secrets.append(f"{ns}/{name}")
+        if result.missing_secrets and not dry_run:
+            raise PermanentError(
+                f"{len(result.missing_secrets)} Secret(s) the manifests need do not exist: "
+                f"{', '.join(result.missing_secrets[:10])}{' …' if len(result.missing_secrets) > 10 else ''}; "
+                "nothing was applied",
+                hint="create them from your secret manager (render --out writes their shape under secrets/)")
+        for obj in objects:
+            result.applied.append(api.apply(obj, dry_run=dry_run))
+    except registry.ApiError as exc:
+        raise PermanentError(f"kubernetes apply: {exc}") from exc
+    except OSError as exc:
+        raise TemporaryError(f"kubernetes apply: the API server cannot be reached ({exc})") from exc
+    return result
