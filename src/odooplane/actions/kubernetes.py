@@ -112,3 +112,84 @@ def apply(path: Path | None, *, dry_run: bool, context: str | None = None, kubec
     except OSError as exc:
         raise TemporaryError(f"kubernetes apply: the API server cannot be reached ({exc})") from exc
     return result
+
+
+@dataclass(frozen=True)
+class ObjectStatus:
+    kind: str
+    namespace: str
+    name: str
+    ready: bool | None  # None: not there
+    detail: str
+
+
+@dataclass
+class KubeStatus:
+    objects: list[ObjectStatus] = field(default_factory=list)  # Deployments and CloudNativePG Clusters
+    applications: list[dict[str, str]] = field(default_factory=list)  # Argo CD: name, sync, health, revision
+
+    @property
+    def ready(self) -> bool:
+        return all(o.ready for o in self.objects) and all(
+            a["sync"] == "Synced" and a["health"] == "Healthy" for a in self.applications)
+
+
+def _deployment_status(obj: dict[str, Any] | None, wanted: int) -> tuple[bool | None, str]:
+    if obj is None:
+        return None, "absent"
+    status = obj.get("status", {})
+    ready = int(status.get("readyReplicas") or 0)
+    current = (int(status.get("observedGeneration") or 0) >= int(obj.get("metadata", {}).get("generation") or 0)
+               and int(status.get("updatedReplicas") or 0) >= wanted)
+    return ready >= wanted and current, f"{ready}/{wanted} ready" + ("" if current else ", rolling out")
+
+
+def _cluster_status(obj: dict[str, Any] | None, wanted: int) -> tuple[bool | None, str]:
+    if obj is None:
+        return None, "absent"
+    status = obj.get("status", {})
+    ready = int(status.get("readyInstances") or 0)
+    phase = str(status.get("phase") or "unknown")
+    return ready >= wanted and phase == "Cluster in healthy state", f"{ready}/{wanted} instances, {phase}"
+
+
+def status(path: Path | None, *, context: str | None = None, kubeconfig: str | None = None,
+           server: registry.ApiServer | None = None) -> KubeStatus:
+    """What runs of the estate's Deployments and CloudNativePG Clusters, and its Argo CD Applications'
+    sync and health (when ``gitops`` is set)."""
+    valid = estate_file.load(path)
+    if valid.estate.platform.driver != "kubernetes":
+        raise UsageError(f"{valid.path}: platform.driver is {valid.estate.platform.driver}, not kubernetes")
+    _ctx, _desired, rendered = render_estate(valid, "kubernetes")
+    settings = valid.estate.platform.kubernetes
+    try:
+        api = server or registry.kubernetes_api(context=context or settings.context, config_file=kubeconfig)
+    except Exception as exc:
+        raise UsageError(f"no usable kubeconfig: {exc}",
+                         hint="set KUBECONFIG, --kubeconfig or platform.kubernetes.context") from exc
+    out = KubeStatus()
+    try:
+        for obj in synced_objects(rendered.files):
+            kind, meta = str(obj["kind"]), obj["metadata"]
+            if kind == "Deployment":
+                wanted = int(obj["spec"]["replicas"])
+                ready, detail = _deployment_status(api.get(obj), wanted)
+            elif kind == "Cluster":
+                ready, detail = _cluster_status(api.get(obj), int(obj["spec"]["instances"]))
+            else:
+                continue
+            out.objects.append(ObjectStatus(kind, str(meta["namespace"]), str(meta["name"]), ready, detail))
+        if settings.gitops is not None:
+            selector = f"app.kubernetes.io/part-of={valid.estate.platform.name}"
+            for app in api.list("argoproj.io/v1alpha1", "Application", settings.gitops.argocd_namespace,
+                                label_selector=selector):
+                st = app.get("status", {})
+                out.applications.append({"name": str(app["metadata"]["name"]),
+                                         "sync": str(st.get("sync", {}).get("status") or "Unknown"),
+                                         "health": str(st.get("health", {}).get("status") or "Unknown"),
+                                         "revision": str(st.get("sync", {}).get("revision") or "")})
+    except registry.ApiError as exc:
+        raise PermanentError(f"kubernetes status: {exc}") from exc
+    except OSError as exc:
+        raise TemporaryError(f"kubernetes status: the API server cannot be reached ({exc})") from exc
+    return out

@@ -52,3 +52,40 @@ def apply(
                   f"{verb} changed, {counts['unchanged']} unchanged", markup=False)
     for missing in result.missing_secrets:
         err.print(f"missing Secret {missing} (apply refuses until it exists)", markup=False)
+
+
+@kubernetes_app.command("status")
+def status(
+    estate: Path = typer.Argument(None, help="Estate file (default: $ODOOPLANE_ESTATE or ./estate.yaml)."),
+    context: str = typer.Option(None, "--context", help="kubeconfig context (default: platform.kubernetes.context, "
+                                "then the current one)."),
+    kubeconfig: str = typer.Option(None, "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or "
+                                   "~/.kube/config)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """What runs of the estate on the cluster: each Deployment's ready replicas against its rendered count, each
+    CloudNativePG Cluster's ready instances and phase, and — with platform.kubernetes.gitops — each Argo CD
+    Application's sync and health. Exit 0 when everything is ready and synced, 5 otherwise."""
+    from odooplane.actions import kubernetes as action
+    from odooplane.errors import ExitCode
+
+    with errors():
+        result = action.status(estate, context=context, kubeconfig=kubeconfig)
+    if as_json:
+        print_json({"ready": result.ready,
+                    "objects": [{"kind": o.kind, "namespace": o.namespace, "name": o.name, "ready": o.ready,
+                                 "detail": o.detail} for o in result.objects],
+                    "applications": result.applications})
+    else:
+        table = Table("kind", "namespace", "name", "state")
+        for o in result.objects:
+            state = "ready" if o.ready else ("absent" if o.ready is None else "not ready")
+            table.add_row(o.kind, o.namespace, o.name, f"{state} ({o.detail})")
+        console.print(table)
+        if result.applications:
+            apps = Table("application", "sync", "health", "revision", title="Argo CD")
+            for a in result.applications:
+                apps.add_row(a["name"], a["sync"], a["health"], a["revision"][:12])
+            console.print(apps)
+    if not result.ready:
+        raise typer.Exit(int(ExitCode.UNHEALTHY))

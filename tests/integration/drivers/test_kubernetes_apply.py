@@ -59,7 +59,15 @@ def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             url = urllib.parse.urlsplit(self.path)
             with recorder.lock:
-                recorder.requests.append({"method": "GET", "path": url.path})
+                recorder.requests.append({"method": "GET", "path": url.path,
+                                          "query": dict(urllib.parse.parse_qsl(url.query))})
+                if url.path.endswith("/applications"):  # a list (Argo CD's Applications)
+                    selector = dict(urllib.parse.parse_qsl(url.query)).get("labelSelector", "")
+                    key, _, value = selector.partition("=")
+                    items = [o for p, o in recorder.objects.items() if p.startswith(url.path + "/")
+                             and o["metadata"].get("labels", {}).get(key) == value]
+                    self._send(200, {"kind": "List", "items": items})
+                    return
                 found = recorder.objects.get(url.path)
             if found is None:
                 self._send(404, {"kind": "Status", "message": "not found", "code": 404})
@@ -222,3 +230,34 @@ def test_dry_run_against_a_real_cluster(estate: Path) -> None:  # pragma: no cov
                                       "--kubeconfig", os.environ["ODOOPLANE_TEST_KUBECONFIG"]])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["objects"]
+
+
+def test_status_reads_readiness_and_argocd(recorder: tuple[Recorder, str], estate: Path) -> None:
+    rec, url = recorder
+    _add_secrets(rec, action.apply(estate, dry_run=True, server=_api(url)).missing_secrets)
+    action.apply(estate, dry_run=False, server=_api(url))
+    before = action.status(estate, server=_api(url))
+    rows = {f"{o.kind}/{o.name}": o for o in before.objects}
+    assert rows["Deployment/acme--prod-http"].ready is False and rows["Cluster/critical"].ready is False
+    assert not before.ready and before.applications == []
+    # The cluster's controllers do their work: every Deployment and Cluster reports ready.
+    for obj in rec.objects.values():
+        if obj["kind"] == "Deployment":
+            wanted = obj["spec"]["replicas"]
+            obj["metadata"]["generation"] = 1
+            obj["status"] = {"readyReplicas": wanted, "updatedReplicas": wanted, "observedGeneration": 1}
+        elif obj["kind"] == "Cluster":
+            obj["status"] = {"readyInstances": obj["spec"]["instances"], "phase": "Cluster in healthy state"}
+    apps = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"
+    for name, sync in (("emea-platform", "Synced"), ("emea-tenants-acme", "OutOfSync")):
+        rec.objects[f"{apps}/{name}"] = {"metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "emea"}},
+                                         "status": {"sync": {"status": sync, "revision": "abc123"},
+                                                    "health": {"status": "Healthy"}}}
+    rec.objects[f"{apps}/other"] = {"metadata": {"name": "other", "labels": {"app.kubernetes.io/part-of": "x"}}}
+    after = action.status(estate, server=_api(url))
+    assert all(o.ready for o in after.objects)
+    assert rows["Cluster/critical"].detail == "0/3 instances, unknown"
+    assert [a["name"] for a in after.applications] == ["emea-platform", "emea-tenants-acme"]
+    assert not after.ready  # one Application is out of sync
+    rec.objects[f"{apps}/emea-tenants-acme"]["status"]["sync"]["status"] = "Synced"
+    assert action.status(estate, server=_api(url)).ready

@@ -110,6 +110,19 @@ class ApiServer:
             raise ApiError(status, _message(data))
         return data
 
+    def list(self, api_version: str, kind: str, namespace: str, *, label_selector: str | None = None
+             ) -> list[dict[str, Any]]:
+        """The objects of ``kind`` in ``namespace`` (with these labels)."""
+        plural, _ = RESOURCES[kind]
+        prefix = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+        query = [("labelSelector", label_selector)] if label_selector else []
+        status, data = self._call("GET", f"{prefix}/namespaces/{namespace}/{plural}", query=query)
+        if status == 404:  # the kind is not installed (no Argo CD here)
+            return []
+        if status != 200:
+            raise ApiError(status, _message(data))
+        return list((data or {}).get("items", []))
+
     def apply(self, obj: Mapping[str, Any], *, dry_run: bool = False) -> Applied:
         """Server-side apply ``obj``; say whether it was created, changed or already so."""
         before = self.get(obj)

@@ -13,13 +13,14 @@ Attachment contents stored in the filestore are then written to ``<prefix><datab
 in the bucket and read from there (a file written to the local filestore before the module was
 loaded is still read from it), so web replicas need no shared volume. Names are content addresses
 (Odoo's own ``store_fname``): identical contents share one object, as they share one file.
-Objects are never deleted by Odoo's filestore garbage collection (a bucket lifecycle rule or
-``odooplane`` does): only its local files are. Without the options the module changes nothing.
+Objects are never deleted by Odoo's filestore garbage collection (a bucket lifecycle rule does that
+if wanted): only its local files are. Without the options the module changes nothing.
 """
 
+import functools
 import logging
 
-from odoo import api, models
+from odoo.addons.base.models.ir_attachment import IrAttachment
 from odoo.tools import config
 
 from . import s3
@@ -41,28 +42,38 @@ def _client():
     return _CLIENT[0]
 
 
-class IrAttachment(models.Model):
-    _inherit = "ir.attachment"
+def _key(records, fname):
+    return f"{config.get('odooplane_s3_prefix') or ''}{records.env.cr.dbname}/{fname}"
 
-    def _odooplane_key(self, fname):
-        return f"{config.get('odooplane_s3_prefix') or ''}{self.env.cr.dbname}/{fname}"
 
-    @api.model
-    def _file_write(self, bin_value, checksum):
-        client = _client()
-        if client is None:
-            return super()._file_write(bin_value, checksum)
-        fname = f"{checksum[:2]}/{checksum}"
-        key = self._odooplane_key(fname)
-        if not client.exists(key):
-            client.put(key, bin_value)
-        return fname
+# A server-wide module is imported by every process but installed in no database, so its models
+# would never join a registry: the storage methods of ir.attachment's base class are wrapped here
+# instead (every database's registry class inherits them; decorators are kept by functools.wraps).
+_original_write = IrAttachment._file_write
+_original_read = IrAttachment._file_read
 
-    @api.model
-    def _file_read(self, fname, *args, **kwargs):
-        client = _client()
-        if client is not None:
-            data = client.get(self._odooplane_key(fname))
-            if data is not None:
-                return data
-        return super()._file_read(fname, *args, **kwargs)
+
+@functools.wraps(_original_write)
+def _file_write(self, bin_value, checksum):
+    client = _client()
+    if client is None:
+        return _original_write(self, bin_value, checksum)
+    fname = f"{checksum[:2]}/{checksum}"
+    key = _key(self, fname)
+    if not client.exists(key):
+        client.put(key, bin_value)
+    return fname
+
+
+@functools.wraps(_original_read)
+def _file_read(self, fname, *args, **kwargs):
+    client = _client()
+    if client is not None:
+        data = client.get(_key(self, fname))
+        if data is not None:
+            return data
+    return _original_read(self, fname, *args, **kwargs)
+
+
+IrAttachment._file_write = _file_write
+IrAttachment._file_read = _file_read
