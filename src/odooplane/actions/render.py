@@ -91,7 +91,8 @@ def run(path: Path | None, *, out: Path, driver: str | None = None) -> Result:
         "images": IMAGES_NOTE if name == "compose" else None,
         "provisional_ports": [{"owner": owner, "purpose": purpose, "port": port}
                               for (owner, purpose), port in ctx.provisional.assigned.items()],
-        "workloads": [{"name": w.name, "target": w.target, "revision": w.revision} for w in desired.workloads],
+        "workloads": [{"name": w.name, "target": w.target, "revision": registry.workload_revision(name, w)}
+                      for w in desired.workloads],
         "files": [{"path": p, "sha256": _sha256(text)} for p, text in files.items()],
     }
     written, removed = write(out, files, manifest)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from odooplane.drivers.base import Artifacts, DesiredRuntime, Driver, EdgeSpec
+from odooplane.drivers.base import Artifacts, DesiredRuntime, Driver, EdgeSpec, OdooWorkload
 from odooplane.drivers.compose import artifacts as compose_artifacts
 from odooplane.drivers.compose.driver import ComposeDriver, project_name
 from odooplane.drivers.fake import FakeDriver
@@ -100,6 +100,14 @@ def render(name: str, desired: DesiredRuntime, layout: Layout, edge: EdgeSpec, o
     raise ValueError(f"unknown driver {name!r} (known: {', '.join(RENDERERS)})")
 
 
+def workload_revision(name: str, workload: OdooWorkload) -> str:
+    """The revision driver ``name`` runs ``workload`` at (kubernetes: its pods', which does not depend on
+    where Odooplane is installed)."""
+    if name == "kubernetes":
+        return kubernetes_manifests.revision(workload)
+    return workload.revision
+
+
 def kubernetes_api(*, context: str | None, config_file: str | None) -> ApiServer:
     """An API server of the kubeconfig (its ``context``, default the current one)."""
     return ApiServer.from_kubeconfig(context=context, config_file=config_file)
@@ -115,4 +123,5 @@ __all__ = [
     "create",
     "kubernetes_api",
     "render",
+    "workload_revision",
 ]

@@ -41,6 +41,7 @@ folder: the platform, each pool, each tenant). The YAML is deterministic: keys s
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -148,6 +149,18 @@ def _own_addons() -> dict[str, tuple[str, str]]:
         relative = path.relative_to(OWN_ADDONS).as_posix()
         out[relative.replace("/", ".")] = (relative, path.read_text())
     return out
+
+
+def revision(w: OdooWorkload) -> str:
+    """The revision of ``w``'s pods: like ``w.revision`` but independent of where Odooplane is
+    installed (its own addons count by their content, not their directory), so a tree rendered on
+    two machines is the same."""
+    stack = w.stack
+    own = hashlib.sha256(repr(sorted(_own_addons().items())).encode()).hexdigest() if stack.addons else ""
+    parts = (w.name, w.role, w.target, stack.series_major, stack.simulator, stack.image, own,
+             w.settings.fingerprint(), w.cluster, w.storage, w.evented, repr(w.env), w.stop_grace_s, w.cpus,
+             w.memory_mib)
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
 def _image(w: OdooWorkload, settings: KubernetesSettings) -> tuple[str, tuple[str, ...], int, int]:
@@ -288,7 +301,7 @@ def _pod(o: _Odoo, component: str, args: list[str], settings: KubernetesSettings
     if affinity:
         spec["affinity"] = affinity
     labels = {**o.labels, LABEL_COMPONENT: component}
-    annotations = {ANNOTATION_REVISION: o.workload.revision}
+    annotations = {ANNOTATION_REVISION: revision(o.workload)}
     return {"metadata": {"labels": labels, "annotations": annotations}, "spec": spec}
 
 
