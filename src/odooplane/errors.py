@@ -9,6 +9,7 @@ be retried.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class ExitCode:
@@ -108,3 +109,12 @@ class CommandFailed(PermanentError):
         super().__init__(message)
         self.returncode = returncode
         self.stderr_tail = stderr_tail
+
+
+class KubernetesEstate(OdooplaneError):
+    """The estate runs on Kubernetes: the verb is answered by ``odooplane kubernetes`` instead (the
+    CLI hands it over; nothing was done)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(f"{path}: platform.driver is kubernetes (odooplane kubernetes apply / status)")

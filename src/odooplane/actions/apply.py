@@ -12,7 +12,7 @@ from pathlib import Path
 from odooplane.actions import estate_file
 from odooplane.actions import schedule as scheduling
 from odooplane.actions.access import guard
-from odooplane.errors import LockedError, OdooplaneError
+from odooplane.errors import KubernetesEstate, LockedError, OdooplaneError
 from odooplane.estate.resolve import DesiredEnvironment, EnvRef
 from odooplane.operations import mail, moves, observe, pools, provision, templates, temporaries, upgrades
 from odooplane.operations.context import Context
@@ -54,6 +54,8 @@ def run(
     others still converge); an estate-wide failure (cluster, edge) raises StepFailed. Upgrades that
     failed and were rolled back are tried again only if their content changed, or ``retry_failed``."""
     valid = estate_file.load(path, destructive="apply --prune" if prune else None)
+    if valid.estate.platform.driver == "kubernetes":
+        raise KubernetesEstate(valid.path)
     estate_file.remember(valid.path)
     ctx = estate_file.context(valid.path)
     try:

@@ -13,9 +13,12 @@ from typing import Any
 import yaml
 
 from odooplane.actions import estate_file
+from odooplane.actions.access import guard
 from odooplane.actions.render import render_estate
+from odooplane.clock import wait_until
 from odooplane.drivers import registry
 from odooplane.errors import PermanentError, TemporaryError, UsageError
+from odooplane.estate.validate import ValidEstate
 
 # Applied in this order (a Namespace before what it holds, a Cluster before its Databases, a
 # Service and its configuration before the Deployment, routes last).
@@ -36,6 +39,39 @@ class KubeApplyResult:
         for item in self.applied:
             out[item.outcome] += 1
         return out
+
+
+def _kubernetes_estate(path: Path | None, right: str) -> ValidEstate:
+    """The estate at ``path``, if it runs on Kubernetes and the caller may ``right`` it."""
+    valid = estate_file.load(path)
+    if valid.estate.platform.driver != "kubernetes":
+        raise UsageError(f"{valid.path}: platform.driver is {valid.estate.platform.driver}, not kubernetes "
+                         "(odooplane apply and status serve the other drivers)")
+    ctx = estate_file.context(valid.path)
+    try:
+        guard(ctx, right)
+    finally:
+        ctx.close()
+    return valid
+
+
+def wait_ready(path: Path | None, *, timeout: float, context: str | None = None, kubeconfig: str | None = None,
+               server: registry.ApiServer | None = None, interval: float = 2.0) -> KubeStatus:
+    """Poll ``status`` until everything is ready and synced or ``timeout`` passes; return the last one
+    (PermanentError naming what is not ready when the time is up)."""
+    last: list[KubeStatus] = []
+
+    def ready() -> bool:
+        last.append(status(path, context=context, kubeconfig=kubeconfig, server=server))
+        return last[-1].ready
+
+    if wait_until(ready, timeout=timeout, interval=interval):
+        return last[-1]
+    pending = [f"{o.kind}/{o.namespace}/{o.name} ({o.detail})" for o in last[-1].objects if not o.ready]
+    pending += [f"Application/{a['name']} ({a['sync']}, {a['health']})" for a in last[-1].applications
+                if a["sync"] != "Synced" or a["health"] != "Healthy"]
+    raise PermanentError(f"not ready after {timeout:.0f} s: {', '.join(pending[:10])}"
+                         f"{' …' if len(pending) > 10 else ''}")
 
 
 def synced_objects(files: dict[str, str]) -> list[dict[str, Any]]:
@@ -82,10 +118,7 @@ def apply(path: Path | None, *, dry_run: bool, context: str | None = None, kubec
           server: registry.ApiServer | None = None) -> KubeApplyResult:
     """Apply the estate's synced tree; refuse (nothing applied) when a Secret it needs is missing,
     unless ``dry_run`` (which reports them)."""
-    valid = estate_file.load(path)
-    if valid.estate.platform.driver != "kubernetes":
-        raise UsageError(f"{valid.path}: platform.driver is {valid.estate.platform.driver}, not kubernetes "
-                         "(odooplane apply converges the other drivers)")
+    valid = _kubernetes_estate(path, "estate.apply")
     _ctx, _desired, rendered = render_estate(valid, "kubernetes")
     objects = synced_objects(rendered.files)
     try:
@@ -157,9 +190,7 @@ def status(path: Path | None, *, context: str | None = None, kubeconfig: str | N
            server: registry.ApiServer | None = None) -> KubeStatus:
     """What runs of the estate's Deployments and CloudNativePG Clusters, and its Argo CD Applications'
     sync and health (when ``gitops`` is set)."""
-    valid = estate_file.load(path)
-    if valid.estate.platform.driver != "kubernetes":
-        raise UsageError(f"{valid.path}: platform.driver is {valid.estate.platform.driver}, not kubernetes")
+    valid = _kubernetes_estate(path, "estate.read")
     _ctx, _desired, rendered = render_estate(valid, "kubernetes")
     settings = valid.estate.platform.kubernetes
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from odooplane.actions import estate_file
+from odooplane.errors import KubernetesEstate
 from odooplane.operations import observe
 from odooplane.operations.context import Context
 from odooplane.planner import plan as planner
@@ -14,6 +15,9 @@ def run(path: Path | None, *, prune: bool = False, retry_failed: bool = False, p
     """Plan from what is observed now. Health comes from the last sweep where it is recent (no
     request per environment); ``probe`` asks every process now, as apply does."""
     ctx = estate_file.context(path)
+    if ctx.valid.estate.platform.driver == "kubernetes":
+        ctx.close()
+        raise KubernetesEstate(ctx.valid.path)
     try:
         return plan_in(ctx, prune=prune, retry_failed=retry_failed, probe=probe)
     finally:

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from odooplane.cli import kubernetes
 from odooplane.cli.output import console, err, errors, print_json
 from odooplane.cli.plan import print_plan
-from odooplane.errors import ExitCode
+from odooplane.errors import ExitCode, KubernetesEstate, UsageError
 
 if TYPE_CHECKING:
     from odooplane.planner.plan import Plan
@@ -57,9 +58,17 @@ def register(app: typer.Typer) -> None:
                 else:
                     progress.advance(task)
 
-        with errors(), progress:
-            result = action.run(estate, prune=prune, parallel=parallel, listener=listener, on_plan=on_plan,
-                                retry_failed=retry_failed)
+        try:
+            with errors(handled=(KubernetesEstate,)), progress:
+                result = action.run(estate, prune=prune, parallel=parallel, listener=listener, on_plan=on_plan,
+                                    retry_failed=retry_failed)
+        except KubernetesEstate as exc:  # the kubernetes driver applies the rendered manifests
+            if prune:
+                with errors():
+                    raise UsageError("--prune: on kubernetes, removed objects are pruned by Argo CD (or kubectl "
+                                     "apply --prune); Databases are retained") from None
+            kubernetes.apply_estate(exc.path, dry_run=False, as_json=as_json)
+            return
         if as_json:
             print_json({
                 "ok": result.ok, "operation": result.operation_id, "duration_s": round(result.duration_s, 3),

@@ -26,15 +26,25 @@ def apply(
                                 "then the current one)."),
     kubeconfig: str = typer.Option(None, "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or "
                                    "~/.kube/config)."),
+    wait: float = typer.Option(0, "--wait", min=0, help="Then wait up to this many seconds for every Deployment and "
+                               "Cluster to be ready (and Argo CD Applications synced): exit 1 naming what is not."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Server-side apply (field manager "odooplane") of the estate's synced manifests — the tree `render --out`
     writes, without secrets/, jobs/ and argocd/ — in dependency order. Every Secret they need must exist first:
     otherwise nothing is applied (exit 1) and the missing ones are listed."""
+    apply_estate(estate, dry_run=dry_run, context=context, kubeconfig=kubeconfig, wait=wait, as_json=as_json)
+
+
+def apply_estate(estate: Path | None, *, dry_run: bool, context: str | None = None, kubeconfig: str | None = None,
+                 wait: float = 0, as_json: bool = False) -> None:
+    """`odooplane kubernetes apply`, also what `odooplane apply` and `plan` (dry run) do on a kubernetes estate."""
     from odooplane.actions import kubernetes as action
 
     with errors():
         result = action.apply(estate, dry_run=dry_run, context=context, kubeconfig=kubeconfig)
+        if wait and not dry_run:
+            action.wait_ready(estate, timeout=wait, context=context, kubeconfig=kubeconfig)
     if as_json:
         print_json({"dry_run": result.dry_run, "counts": result.counts(), "missing_secrets": result.missing_secrets,
                     "objects": [{"kind": a.kind, "namespace": a.namespace, "name": a.name, "outcome": a.outcome}

@@ -45,10 +45,13 @@ def fail(exc: BaseException) -> NoReturn:
 
 
 @contextmanager
-def errors() -> Iterator[None]:
-    """Run the block, translating Odooplane errors into messages and exit codes."""
+def errors(*, handled: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+    """Run the block, translating Odooplane errors into messages and exit codes (except those of
+    ``handled``, which the caller catches)."""
     try:
         yield
+    except handled:
+        raise
     except (OdooplaneError, KeyboardInterrupt) as exc:
         fail(exc)
 

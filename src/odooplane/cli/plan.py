@@ -7,6 +7,7 @@ import typer
 from rich.table import Table
 
 from odooplane.cli.output import console, errors, print_json
+from odooplane.errors import KubernetesEstate
 
 if TYPE_CHECKING:
     from odooplane.planner.plan import Plan
@@ -45,8 +46,14 @@ def register(app: typer.Typer) -> None:
         """Show what apply would change, from what runs now (nothing is changed)."""
         from odooplane.actions import plan as action
 
-        with errors():
-            result = action.run(estate, prune=prune, retry_failed=retry_failed, probe=probe)
+        try:
+            with errors(handled=(KubernetesEstate,)):
+                result = action.run(estate, prune=prune, retry_failed=retry_failed, probe=probe)
+        except KubernetesEstate as exc:  # what the API server would change: a server-side dry run
+            from odooplane.cli import kubernetes
+
+            kubernetes.apply_estate(exc.path, dry_run=True, as_json=as_json)
+            return
         if as_json:
             print_json(result.as_dict())
         else:

@@ -128,6 +128,16 @@ def estate(tmp_path: Path) -> Path:
     return target
 
 
+def _kubeconfig(tmp_path: Path, url: str, token: str) -> Path:
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "test",
+        "clusters": [{"name": "test", "cluster": {"server": url}}],
+        "users": [{"name": "test", "user": {"token": token}}],
+        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}]}))
+    return path
+
+
 def _add_secrets(rec: Recorder, missing: list[str]) -> None:
     for ref in missing:
         ns, name = ref.split("/")
@@ -193,12 +203,7 @@ def test_server_side_apply_sends_every_rendered_object_in_order(recorder: tuple[
 
 def test_the_cli_reads_a_kubeconfig(recorder: tuple[Recorder, str], estate: Path, tmp_path: Path) -> None:
     rec, url = recorder
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "test",
-        "clusters": [{"name": "test", "cluster": {"server": url}}],
-        "users": [{"name": "test", "user": {"token": "kubeconfig-token"}}],
-        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}]}))
+    kubeconfig = _kubeconfig(tmp_path, url, "kubeconfig-token")
     result = CliRunner().invoke(app, ["kubernetes", "apply", str(estate), "--kubeconfig", str(kubeconfig), "--json"])
     assert result.exit_code == 1, result.output  # a refusal of this estate as it is, not a usage error
     assert "Secret(s) the manifests need do not exist" in " ".join(result.output.split())
@@ -214,6 +219,26 @@ def test_the_cli_reads_a_kubeconfig(recorder: tuple[Recorder, str], estate: Path
     unknown = CliRunner().invoke(app, ["kubernetes", "apply", str(estate), "--kubeconfig", str(kubeconfig),
                                        "--context", "nope"])
     assert unknown.exit_code != 0 and "no usable kubeconfig" in " ".join(unknown.output.split())
+
+
+def test_apply_and_plan_hand_a_kubernetes_estate_over(recorder: tuple[Recorder, str], estate: Path,
+                                                      tmp_path: Path) -> None:
+    rec, url = recorder
+    kubeconfig = _kubeconfig(tmp_path, url, "t")
+    env = {"KUBECONFIG": str(kubeconfig)}
+    planned = CliRunner().invoke(app, ["plan", str(estate), "--json"], env=env)
+    assert planned.exit_code == 0, planned.output
+    assert json.loads(planned.output)["dry_run"] is True
+    assert rec.requests and all(r["query"].get("dryRun") == "All" for r in rec.requests if r["method"] == "PATCH")
+    assert not rec.objects
+    applied = CliRunner().invoke(app, ["apply", str(estate)], env=env)
+    assert applied.exit_code == 1 and "nothing was applied" in " ".join(applied.output.split())
+    pruned = CliRunner().invoke(app, ["apply", str(estate), "--prune"], env=env)
+    assert pruned.exit_code == 2 and "pruned by Argo CD" in " ".join(pruned.output.split())
+    _add_secrets(rec, json.loads(planned.output)["missing_secrets"])
+    applied = CliRunner().invoke(app, ["apply", str(estate), "--json"], env=env)
+    assert applied.exit_code == 0, applied.output
+    assert json.loads(applied.output)["counts"]["created"] > 50
 
 
 def test_a_compose_estate_is_not_applied_here(tmp_path: Path) -> None:
@@ -261,3 +286,19 @@ def test_status_reads_readiness_and_argocd(recorder: tuple[Recorder, str], estat
     assert not after.ready  # one Application is out of sync
     rec.objects[f"{apps}/emea-tenants-acme"]["status"]["sync"]["status"] = "Synced"
     assert action.status(estate, server=_api(url)).ready
+
+
+def test_wait_names_what_is_not_ready(recorder: tuple[Recorder, str], estate: Path) -> None:
+    rec, url = recorder
+    _add_secrets(rec, action.apply(estate, dry_run=True, server=_api(url)).missing_secrets)
+    action.apply(estate, dry_run=False, server=_api(url))
+    with pytest.raises(PermanentError) as caught:
+        action.wait_ready(estate, timeout=0.3, interval=0.1, server=_api(url))
+    assert "not ready after 0 s" in str(caught.value) and "Deployment/odoo-acme/acme--prod-http" in str(caught.value)
+    for obj in rec.objects.values():
+        if obj["kind"] == "Deployment":
+            wanted = obj["spec"]["replicas"]
+            obj["status"] = {"readyReplicas": wanted, "updatedReplicas": wanted, "observedGeneration": 0}
+        elif obj["kind"] == "Cluster":
+            obj["status"] = {"readyInstances": obj["spec"]["instances"], "phase": "Cluster in healthy state"}
+    assert action.wait_ready(estate, timeout=5, interval=0.1, server=_api(url)).ready

@@ -334,11 +334,14 @@ def test_what_cannot_run_is_refused_and_nothing_is_written(tmp_path: Path, chang
     assert not out.exists()
 
 
-def test_apply_says_what_the_driver_does_not_do_yet(tmp_path: Path) -> None:
+def test_verbs_the_driver_does_not_run_yet_say_so(tmp_path: Path) -> None:
     estate = _estate(tmp_path)
-    result = CliRunner().invoke(app, ["apply", str(estate)])
+    result = CliRunner().invoke(app, ["health", "-f", str(estate)])
     assert result.exit_code != 0
-    assert "odooplane render" in " ".join(result.output.split())
+    assert "odooplane kubernetes apply" in " ".join(result.output.split())
+    # apply hands over to `odooplane kubernetes apply`, which needs a cluster to talk to.
+    result = CliRunner().invoke(app, ["apply", str(estate)], env={"KUBECONFIG": str(tmp_path / "none")})
+    assert result.exit_code == 2 and "no usable kubeconfig" in " ".join(result.output.split())
 
 
 def test_point_in_time_recovery_is_a_new_cluster(rendered: Path) -> None:

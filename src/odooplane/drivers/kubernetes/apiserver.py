@@ -10,6 +10,7 @@ discovery round trips."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -85,6 +86,8 @@ class ApiServer:
         from kubernetes import client, config
 
         configuration = client.Configuration()
+        # The client reads $KUBECONFIG once, when it is imported: read it now, as kubectl does.
+        config_file = config_file or os.environ.get("KUBECONFIG") or None
         config.load_kube_config(config_file=config_file, context=context,  # type: ignore[no-untyped-call]
                                 client_configuration=configuration)
         return cls(client.ApiClient(configuration))
