@@ -35,7 +35,7 @@ class KubeApplyResult:
     missing_secrets: list[str] = field(default_factory=list)  # namespace/name
 
     def counts(self) -> dict[str, int]:
-        out = {"created": 0, "configured": 0, "unchanged": 0}
+        out = {"created": 0, "changed": 0, "unchanged": 0}
         for item in self.applied:
             out[item.outcome] += 1
         return out
@@ -128,21 +128,39 @@ def apply(path: Path | None, *, dry_run: bool, context: str | None = None, kubec
         raise UsageError(f"no usable kubeconfig: {exc}",
                          hint="set KUBECONFIG, --kubeconfig or platform.kubernetes.context") from exc
     result = KubeApplyResult(dry_run=dry_run)
+    namespaces = [o for o in objects if o["kind"] == "Namespace"]
     try:
+        # Namespaces first, whatever else is missing: the Secrets to create live in them.
+        absent = set()
+        for obj in namespaces:
+            if dry_run and api.get(obj) is None:  # a dry run cannot place anything in a namespace to be
+                absent.add(str(obj["metadata"]["name"]))
+                result.applied.append(registry.Applied("Namespace", None, str(obj["metadata"]["name"]), "created"))
+            else:
+                result.applied.append(api.apply(obj, dry_run=dry_run))
         for ns, name in needed_secrets(objects):
-            if api.get({"apiVersion": "v1", "kind": "Secret", "metadata": {"namespace": ns, "name": name}}) is None:
+            if ns in absent or api.get({"apiVersion": "v1", "kind": "Secret",
+                                        "metadata": {"namespace": ns, "name": name}}) is None:
                 result.missing_secrets.append(f"{ns}/{name}")
         if result.missing_secrets and not dry_run:
             raise PermanentError(
                 f"{len(result.missing_secrets)} Secret(s) the manifests need do not exist: "
                 f"{', '.join(result.missing_secrets[:10])}{' …' if len(result.missing_secrets) > 10 else ''}; "
-                "nothing was applied",
-                hint="create them from your secret manager (render --out writes their shape under secrets/)")
+                "only the namespaces were applied",
+                hint="create them from your secret manager (render --out writes their shape under secrets/), "
+                     "then apply again")
         for obj in objects:
+            if obj["kind"] == "Namespace":
+                continue
+            meta = obj["metadata"]
+            if meta.get("namespace") in absent:  # what a dry run can say without the server
+                result.applied.append(registry.Applied(str(obj["kind"]), meta["namespace"], str(meta["name"]),
+                                                       "created"))
+                continue
             result.applied.append(api.apply(obj, dry_run=dry_run))
     except registry.ApiError as exc:
         raise PermanentError(f"kubernetes apply: {exc}") from exc
-    except OSError as exc:
+    except (OSError, registry.TransportError) as exc:
         raise TemporaryError(f"kubernetes apply: the API server cannot be reached ({exc})") from exc
     return result
 
@@ -199,11 +217,14 @@ def status(path: Path | None, *, context: str | None = None, kubeconfig: str | N
         raise UsageError(f"no usable kubeconfig: {exc}",
                          hint="set KUBECONFIG, --kubeconfig or platform.kubernetes.context") from exc
     out = KubeStatus()
+    objects = synced_objects(rendered.files)
+    floors = {(o["metadata"]["namespace"], o["spec"]["scaleTargetRef"]["name"]): int(o["spec"]["minReplicas"])
+              for o in objects if o["kind"] == "HorizontalPodAutoscaler"}
     try:
-        for obj in synced_objects(rendered.files):
+        for obj in objects:
             kind, meta = str(obj["kind"]), obj["metadata"]
-            if kind == "Deployment":
-                wanted = int(obj["spec"]["replicas"])
+            if kind == "Deployment":  # an autoscaled one: at least its autoscaler's minimum
+                wanted = int(obj["spec"].get("replicas") or floors.get((meta["namespace"], meta["name"]), 1))
                 ready, detail = _deployment_status(api.get(obj), wanted)
             elif kind == "Cluster":
                 ready, detail = _cluster_status(api.get(obj), int(obj["spec"]["instances"]))
@@ -221,6 +242,6 @@ def status(path: Path | None, *, context: str | None = None, kubeconfig: str | N
                                          "revision": str(st.get("sync", {}).get("revision") or "")})
     except registry.ApiError as exc:
         raise PermanentError(f"kubernetes status: {exc}") from exc
-    except OSError as exc:
+    except (OSError, registry.TransportError) as exc:
         raise TemporaryError(f"kubernetes status: the API server cannot be reached ({exc})") from exc
     return out

@@ -32,7 +32,7 @@ def apply(
 ) -> None:
     """Server-side apply (field manager "odooplane") of the estate's synced manifests — the tree `render --out`
     writes, without secrets/, jobs/ and argocd/ — in dependency order. Every Secret they need must exist first:
-    otherwise nothing is applied (exit 1) and the missing ones are listed."""
+    otherwise only the namespaces are applied (exit 1) and the missing Secrets are listed."""
     apply_estate(estate, dry_run=dry_run, context=context, kubeconfig=kubeconfig, wait=wait, as_json=as_json)
 
 
@@ -58,7 +58,7 @@ def apply_estate(estate: Path | None, *, dry_run: bool, context: str | None = No
         console.print(table)
     counts = result.counts()
     verb = "would be" if dry_run else "were"
-    console.print(f"{len(result.applied)} object(s): {counts['created']} {verb} created, {counts['configured']} "
+    console.print(f"{len(result.applied)} object(s): {counts['created']} {verb} created, {counts['changed']} "
                   f"{verb} changed, {counts['unchanged']} unchanged", markup=False)
     for missing in result.missing_secrets:
         err.print(f"missing Secret {missing} (apply refuses until it exists)", markup=False)

@@ -14,7 +14,7 @@ from odooplane.drivers.compose import artifacts as compose_artifacts
 from odooplane.drivers.compose.driver import ComposeDriver, project_name
 from odooplane.drivers.fake import FakeDriver
 from odooplane.drivers.kubernetes import manifests as kubernetes_manifests
-from odooplane.drivers.kubernetes.apiserver import ApiError, ApiServer, Applied
+from odooplane.drivers.kubernetes.apiserver import ApiError, ApiServer, Applied, TransportError
 from odooplane.drivers.kubernetes.driver import KubernetesDriver
 from odooplane.drivers.local import LocalDriver
 from odooplane.drivers.local import artifacts as local_artifacts
@@ -120,6 +120,7 @@ __all__ = [
     "ApiServer",
     "Applied",
     "Rendered",
+    "TransportError",
     "create",
     "kubernetes_api",
     "render",

@@ -333,6 +333,11 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
         if value.sessions and value.sessions not in estate.monitoring.redis:
             add((*path, "stateless", "sessions"),
                 f"unknown Redis server {value.sessions!r} (under monitoring.redis){_known(estate.monitoring.redis)}")
+        elif value.sessions and not estate.monitoring.redis[value.sessions].password:
+            add((*path, "stateless", "sessions"),
+                f"Redis server {value.sessions!r} has no password: its default user would let any tenant's Odoo "
+                "read every other tenant's sessions (set monitoring.redis.<name>.password, the admin that creates "
+                "one ACL user per environment)")
         if value.attachments and value.attachments not in estate.object_storage:
             add((*path, "stateless", "attachments"),
                 f"unknown object storage {value.attachments!r} (under object_storage){_known(estate.object_storage)}")

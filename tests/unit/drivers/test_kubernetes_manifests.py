@@ -154,7 +154,9 @@ def test_the_critical_tier_is_highly_available(rendered: Path) -> None:
     assert main["instances"] == 1 and "synchronous" not in main["postgresql"]
     assert main["postgresql"]["parameters"] == {"max_connections": "300"}
     web = _find(rendered, "Deployment", "acme--prod-http")
-    assert web["spec"]["replicas"] == 2
+    assert "replicas" not in web["spec"]  # the autoscaler owns the count: applying one would fight it
+    hpa = _find(rendered, "HorizontalPodAutoscaler", "acme--prod-http")["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 3)
     assert _find(rendered, "PodDisruptionBudget", "acme--prod-http")["spec"]["minAvailable"] == 1
     # The estate's resources are requests and limits both (a guaranteed memory size).
     resources = web["spec"]["template"]["spec"]["containers"][0]["resources"]
@@ -361,7 +363,8 @@ def test_stateless_environments_keep_nothing_on_disk(tmp_path: Path) -> None:
     """Sessions in Redis and attachments in S3: no volume claim, and the stores' credentials are in
     the Secret, never in the ConfigMap."""
     def stateless(d: dict[str, Any]) -> None:
-        d["monitoring"] = {"redis": {"sessions": {"host": "redis.odooplane.svc", "port": 6379}}}
+        d["monitoring"] = {"redis": {"sessions": {"host": "redis.odooplane.svc", "port": 6379,
+                                                  "password": "env:REDIS_ADMIN"}}}
         d["object_storage"] = {"files": {"endpoint_url": "https://s3.example.com", "bucket": "acme-odoo",
                                          "access_key_id": "env:S3_KEY", "secret_access_key": "env:S3_SECRET"}}
         d["stacks"]["odoo18"]["stateless"] = {"sessions": "sessions", "attachments": "files"}
@@ -399,3 +402,9 @@ def test_each_environment_has_a_one_shot_init_job_outside_the_synced_tree(render
     assert {"name": "data", "persistentVolumeClaim": {"claimName": "pool--shared18-data"}} in pod["volumes"]
     for kustomization in rendered.rglob("kustomization.yaml"):
         assert "jobs" not in kustomization.read_text()
+
+
+def test_argocd_never_prunes_filestores_or_namespaces(rendered: Path) -> None:
+    for _, doc in _all(rendered):
+        if doc["kind"] in ("PersistentVolumeClaim", "Namespace"):
+            assert doc["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "Prune=false,Delete=false"

@@ -19,7 +19,7 @@ def _estate(tmp_path: Path, **changes: Any) -> Path:
         "clusters": {"main": {"kind": "managed"}},
         "platform": {"default_stack": "odoo", "default_cluster": "main"},
         "pools": {"shared": {}},
-        "monitoring": {"redis": {"sessions": {"host": "127.0.0.1", "port": 6379}}},
+        "monitoring": {"redis": {"sessions": {"host": "127.0.0.1", "port": 6379, "password": "env:REDIS_PW"}}},
         "object_storage": {"files": {"endpoint_url": "http://127.0.0.1:9000", "bucket": "odoo-files",
                                      "access_key_id": "env:K", "secret_access_key": "env:S"}},
         "tenants": {"acme": {"environments": {"prod": {}, "staging": {"placement": {"shared": "shared"}}}}},
@@ -60,6 +60,8 @@ def test_stack_pool_and_environment_settings_are_accepted(tmp_path: Path) -> Non
     ({"tenants__acme__environments__staging__stateless": {"sessions": "sessions"}},
      "tenants.acme.environments.staging.stateless: a pool tenant runs in its pool's processes"),
     ({"object_storage__files__bucket": "Bad_Bucket"}, "a bucket name is 3 to 63 lowercase"),
+    ({"monitoring__redis__sessions__password": None, "stacks__odoo__stateless": {"sessions": "sessions"}},
+     "stacks.odoo.stateless.sessions: Redis server 'sessions' has no password"),
     ({"object_storage__files__endpoint_url": "ftp://x"}, "endpoint_url is an http(s) URL"),
 ])
 def test_mistakes_are_named_with_their_path(tmp_path: Path, changes: dict[str, Any], message: str) -> None:

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import urllib3
+
 FIELD_MANAGER = "odooplane"
 
 # kind -> (plural, namespaced)
@@ -42,7 +44,11 @@ RESOURCES: Mapping[str, tuple[str, bool]] = {
     "Application": ("applications", True),
 }
 
-Outcome = Literal["created", "configured", "unchanged"]
+Outcome = Literal["created", "changed", "unchanged"]
+
+
+class TransportError(Exception):
+    """The API server could not be reached."""
 
 
 class ApiError(Exception):
@@ -99,7 +105,10 @@ class ApiServer:
             headers["Content-Type"] = content_type
         serialized = self.api.param_serialize(method=method, resource_path=resource, query_params=query or [],
                                               header_params=headers, body=body, auth_settings=["BearerToken"])
-        response = self.api.call_api(*serialized)
+        try:
+            response = self.api.call_api(*serialized)
+        except urllib3.exceptions.HTTPError as exc:  # connection refused, TLS, timeouts (after retries)
+            raise TransportError(str(exc)) from exc
         response.read()
         status = int(response.status)
         data = json.loads(response.data) if response.data else None
@@ -138,7 +147,7 @@ class ApiServer:
             raise ApiError(status, _message(data))
         meta = obj["metadata"]
         outcome: Outcome = "created" if before is None else (
-            "unchanged" if _same(before, data or {}, dry_run=dry_run) else "configured")
+            "unchanged" if _same(before, data or {}, dry_run=dry_run) else "changed")
         return Applied(str(obj["kind"]), meta.get("namespace"), str(meta["name"]), outcome)
 
 

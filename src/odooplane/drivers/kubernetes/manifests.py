@@ -84,6 +84,9 @@ DENY = "odooplane-deny"
 REDIRECT = "odooplane-https"
 TLS_OPTION = "odooplane-tls"
 CONTROL_PLANE_LABELS = {LABEL_NAME: "odooplane"}  # the control plane's pods (probes reach Odoo)
+# Argo CD never deletes these when their folder goes (a removed tenant's filestore and namespace stay
+# until someone deletes them on purpose, as CloudNativePG Databases are retained).
+KEEP = {"argocd.argoproj.io/sync-options": "Prune=false,Delete=false"}
 SECRETS_DIR = "secrets"  # rendered Secrets (placeholders): outside every kustomization
 JOBS_DIR = "jobs"  # one-shot Jobs (a new database's init): outside every kustomization
 UNSYNCED = (SECRETS_DIR, JOBS_DIR)
@@ -95,6 +98,7 @@ class _Tree:
 
     files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     namespaces: dict[str, str] = field(default_factory=dict)  # namespace -> folder that creates it
+    claims: dict[str, str] = field(default_factory=dict)  # object base -> its filestore claim's access mode
 
     def add(self, path: str, *objects: dict[str, Any]) -> None:
         self.files.setdefault(path, []).extend(objects)
@@ -305,7 +309,7 @@ def _pod(o: _Odoo, component: str, args: list[str], settings: KubernetesSettings
     return {"metadata": {"labels": labels, "annotations": annotations}, "spec": spec}
 
 
-def _deployment(o: _Odoo, name: str, component: str, args: list[str], *, replicas: int,
+def _deployment(o: _Odoo, name: str, component: str, args: list[str], *, replicas: int | None,
                 settings: KubernetesSettings, affinity: dict[str, Any] | None) -> dict[str, Any]:
     selector = {LABEL_INSTANCE: o.base, LABEL_COMPONENT: component}
     if component == "cron":
@@ -315,22 +319,25 @@ def _deployment(o: _Odoo, name: str, component: str, args: list[str], *, replica
     # Crons must never run twice for one database: the old pod stops before the new one starts.
     strategy = ({"type": "Recreate"} if component == "cron"
                 else {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}})
+    spec: dict[str, Any] = {"revisionHistoryLimit": 5, "selector": {"matchLabels": selector}, "strategy": strategy,
+                            "template": template}
+    if replicas is not None:  # None: an autoscaler owns the count (applying a count would fight it)
+        spec["replicas"] = replicas
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": _meta(name, o.namespace, {**o.labels, LABEL_COMPONENT: component},
                           {ANNOTATION_TARGET: o.workload.target}),
-        "spec": {"replicas": replicas, "revisionHistoryLimit": 5, "selector": {"matchLabels": selector},
-                 "strategy": strategy, "template": template},
+        "spec": spec,
     }
 
 
-def _init_job(o: _Odoo, init: DatabaseInit, base: str, settings: KubernetesSettings) -> dict[str, Any]:
+def _init_job(o: _Odoo, init: DatabaseInit, base: str, settings: KubernetesSettings, mode: str) -> dict[str, Any]:
     """The Job that makes ``init.database`` with Odoo itself (``-i`` of its modules), with the
     configuration, image and volumes of ``o``: run once, before the environment's Deployments serve."""
     args = ["-c", CONF, "-d", init.database, "-i", ",".join(init.modules), "--stop-after-init", "--workers=0",
             "--max-cron-threads=0"]
     affinity = None
-    if settings.storage.filestore_access_mode == "ReadWriteOnce" and not _stateless(o.workload):
+    if mode == "ReadWriteOnce":
         affinity = {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [  # where the volume is
             {"labelSelector": {"matchLabels": {LABEL_INSTANCE: o.base}}, "topologyKey": "kubernetes.io/hostname"}]}}
     template = _pod(o, "init", args, settings, affinity=affinity)
@@ -383,9 +390,11 @@ def _odoo_objects(o: _Odoo, settings: KubernetesSettings, conf: str, tree: _Tree
         if settings.storage.filestore_class:
             claim["storageClassName"] = settings.storage.filestore_class
         objects.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                        "metadata": _meta(f"{o.base}-data", o.namespace, o.labels), "spec": claim})
+                        "metadata": _meta(f"{o.base}-data", o.namespace, o.labels, KEEP), "spec": claim})
+    tree.claims[o.base] = "none" if stateless else mode
     web_args = ["-c", CONF, "--max-cron-threads=0"]
-    objects.append(_deployment(o, f"{o.base}-http", "http", web_args, replicas=o.replicas, settings=settings,
+    objects.append(_deployment(o, f"{o.base}-http", "http", web_args,
+                               replicas=None if o.max_replicas > o.replicas else o.replicas, settings=settings,
                                affinity=web_affinity))
     objects.append(_service(o, "http", "http", dockerfile.HTTP_PORT))
     if evented:
@@ -458,7 +467,7 @@ def _namespace_objects(namespace: str, settings: KubernetesSettings, *, tenant: 
         {"key": LABEL_COMPONENT, "operator": "In", "values": ["evented", "http"]}]}
     out: list[dict[str, Any]] = []
     if namespace != settings.namespace or tenant is None:
-        out.append({"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(namespace, None, labels)})
+        out.append({"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(namespace, None, labels, KEEP)})
     out.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(OWN_ADDONS_MAP, namespace),
                 "data": {key: text for key, (_, text) in _own_addons().items()}})
     out += [
@@ -656,7 +665,7 @@ def _mail_sink(ports: list[tuple[int, str]], settings: KubernetesSettings) -> li
     if settings.image_pull_secrets:
         pod["imagePullSecrets"] = [{"name": s} for s in settings.image_pull_secrets]
     return [
-        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _meta(MAIL_SINK, ns, labels),
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _meta(MAIL_SINK, ns, labels, KEEP),
          "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}},
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(MAIL_SINK, ns, labels),
          "spec": {"replicas": 1, "strategy": {"type": "Recreate"}, "selector": {"matchLabels": labels},
@@ -812,7 +821,8 @@ def render_tree(desired: DesiredRuntime, *, estate: str, settings: KubernetesSet
     for init in desired.inits:
         tenant, _, env = init.target.partition("/")
         base = names.env_base(tenant, env)
-        tree.add(f"{JOBS_DIR}/{tenant}/{base}-init.yaml", _init_job(odoos[init.workload], init, base, settings))
+        tree.add(f"{JOBS_DIR}/{tenant}/{base}-init.yaml", _init_job(odoos[init.workload], init, base, settings,
+                                                                            tree.claims[odoos[init.workload].base]))
     # Each namespace is created (with its isolation and shared edge objects) by the folder that placed it first.
     for namespace, folder in sorted(tree.namespaces.items()):
         owner_tenant = folder.removeprefix("tenants/") if folder.startswith("tenants/") else None

@@ -19,7 +19,9 @@ if wanted): only its local files are. Without the options the module changes not
 
 import functools
 import logging
+import os
 
+from odoo import http
 from odoo.addons.base.models.ir_attachment import IrAttachment
 from odoo.tools import config
 
@@ -77,3 +79,36 @@ def _file_read(self, fname, *args, **kwargs):
 
 IrAttachment._file_write = _file_write
 IrAttachment._file_read = _file_read
+
+
+# Odoo serves a stored attachment (/web/content, /web/image, asset bundles) from its path in the
+# filestore, without _file_read (ir.attachment._to_http_stream on 17+, Stream.from_attachment on 16):
+# when the file is not there, serve the content read from the bucket.
+def _bucket_stream(stream_class, attachment):
+    """A Stream of ``attachment``'s content from the bucket, or None when it is a local file."""
+    if _client() is None or not attachment.store_fname:
+        return None
+    if os.path.exists(os.path.join(config.filestore(attachment.env.cr.dbname), attachment.store_fname)):
+        return None
+    data = attachment.raw or b""
+    return stream_class(type="data", data=data, size=len(data), mimetype=attachment.mimetype,
+                        download_name=attachment.name, etag=attachment.checksum, public=attachment.public,
+                        last_modified=attachment.write_date)
+
+
+if hasattr(IrAttachment, "_to_http_stream"):  # Odoo 17 and later
+    _original_to_http_stream = IrAttachment._to_http_stream
+
+    @functools.wraps(_original_to_http_stream)
+    def _to_http_stream(self):
+        self.ensure_one()
+        return _bucket_stream(http.Stream, self) or _original_to_http_stream(self)
+
+    IrAttachment._to_http_stream = _to_http_stream
+elif callable(getattr(http.Stream, "from_attachment", None)):  # Odoo 16
+    _original_from_attachment = http.Stream.from_attachment.__func__
+
+    def _from_attachment(cls, attachment):
+        return _bucket_stream(cls, attachment) or _original_from_attachment(cls, attachment)
+
+    http.Stream.from_attachment = classmethod(_from_attachment)
