@@ -13,7 +13,6 @@ import base64
 import hashlib
 import json
 import os
-import xmlrpc.client
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +23,7 @@ import redis
 from tests.support.estate import TestEstate, make_estate, unique
 from tests.support.odoo_client import CSRF
 from tests.support.redis_server import throwaway_redis
+from tests.support.rpc import xmlrpc_call
 from tests.support.s3 import MotoServer, start_moto
 
 pytestmark = pytest.mark.e2e
@@ -148,16 +148,11 @@ def test_each_session_store_sees_only_its_own_keys(stack: dict[str, Any]) -> Non
 def _rpc(base: str, headers: dict[str, str], target: str, password: str, model: str, method: str,
          *args: Any) -> Any:
     db = _database(target)
-
-    def call(path: str, method_name: str, params: tuple[Any, ...]) -> Any:
-        response = httpx.post(f"{base}{path}", content=xmlrpc.client.dumps(params, method_name),
-                              headers={**headers, "Content-Type": "text/xml"}, timeout=60)
-        assert response.status_code == 200
-        return xmlrpc.client.loads(response.content)[0][0]
-
-    uid = call("/xmlrpc/2/common", "authenticate", (db, "admin", password, {}))
+    uid = xmlrpc_call(base, headers["Host"], "/xmlrpc/2/common", "authenticate", db, "admin", password, {},
+                      headers=headers)
     assert isinstance(uid, int) and uid, uid
-    return call("/xmlrpc/2/object", "execute_kw", (db, uid, password, model, method, list(args)))
+    return xmlrpc_call(base, headers["Host"], "/xmlrpc/2/object", "execute_kw", db, uid, password, model, method,
+                       list(args), headers=headers)
 
 
 def test_an_attachment_written_through_one_process_is_read_through_the_other(stack: dict[str, Any]) -> None:

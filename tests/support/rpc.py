@@ -7,11 +7,12 @@ import xmlrpc.client
 import httpx
 
 
-def xmlrpc_call(base: str, host_header: str, path: str, method: str, *params: object) -> object:
-    """An XML-RPC call through the edge with a Host header; return the result, or the Fault."""
+def xmlrpc_call(base: str, host_header: str, path: str, method: str, *params: object,
+                headers: dict[str, str] | None = None) -> object:
+    """An XML-RPC call through the edge with a Host header (and ``headers``); return the result, or the Fault."""
     body = xmlrpc.client.dumps(params, method)
-    response = httpx.post(f"{base}{path}", content=body, headers={"Host": host_header, "Content-Type": "text/xml"},
-                          timeout=60)
+    response = httpx.post(f"{base}{path}", content=body,
+                          headers={**(headers or {}), "Host": host_header, "Content-Type": "text/xml"}, timeout=60)
     assert response.status_code == 200, response.status_code
     try:
         return xmlrpc.client.loads(response.content)[0][0]

@@ -6,6 +6,7 @@ exists (Secrets are never applied from placeholders: they come from a secret man
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,17 @@ class KubeApplyResult:
         return out
 
 
-def _kubernetes_estate(path: Path | None, right: str) -> ValidEstate:
-    """The estate at ``path``, if it runs on Kubernetes and the caller may ``right`` it."""
+@dataclass(frozen=True)
+class _Connected:
+    valid: ValidEstate
+    objects: list[dict[str, Any]]  # the synced tree, in ORDER
+    api: registry.ApiServer
+
+
+def _connect(path: Path | None, right: str, *, context: str | None, kubeconfig: str | None,
+             server: registry.ApiServer | None) -> _Connected:
+    """The estate at ``path`` (it runs on Kubernetes and the caller may ``right`` it), its synced
+    objects, and its cluster's API server."""
     valid = estate_file.load(path)
     if valid.estate.platform.driver != "kubernetes":
         raise UsageError(f"{valid.path}: platform.driver is {valid.estate.platform.driver}, not kubernetes "
@@ -52,7 +62,25 @@ def _kubernetes_estate(path: Path | None, right: str) -> ValidEstate:
         guard(ctx, right)
     finally:
         ctx.close()
-    return valid
+    _ctx, _desired, rendered = render_estate(valid, "kubernetes")
+    try:
+        api = server or registry.kubernetes_api(context=context or valid.estate.platform.kubernetes.context,
+                                                config_file=kubeconfig)
+    except Exception as exc:  # the kubeconfig's own errors (missing file, unknown context)
+        raise UsageError(f"no usable kubeconfig: {exc}",
+                         hint="set KUBECONFIG, --kubeconfig or platform.kubernetes.context") from exc
+    return _Connected(valid, synced_objects(rendered.files), api)
+
+
+@contextmanager
+def _talking(what: str) -> Iterator[None]:
+    """The API server's refusals as PermanentError, an unreachable one as TemporaryError."""
+    try:
+        yield
+    except registry.ApiError as exc:
+        raise PermanentError(f"kubernetes {what}: {exc}") from exc
+    except (OSError, registry.TransportError) as exc:
+        raise TemporaryError(f"kubernetes {what}: the API server cannot be reached ({exc})") from exc
 
 
 def wait_ready(path: Path | None, *, timeout: float, context: str | None = None, kubeconfig: str | None = None,
@@ -118,18 +146,11 @@ def apply(path: Path | None, *, dry_run: bool, context: str | None = None, kubec
           server: registry.ApiServer | None = None) -> KubeApplyResult:
     """Apply the estate's synced tree; refuse (nothing applied) when a Secret it needs is missing,
     unless ``dry_run`` (which reports them)."""
-    valid = _kubernetes_estate(path, "estate.apply")
-    _ctx, _desired, rendered = render_estate(valid, "kubernetes")
-    objects = synced_objects(rendered.files)
-    try:
-        api = server or registry.kubernetes_api(context=context or valid.estate.platform.kubernetes.context,
-                                                config_file=kubeconfig)
-    except Exception as exc:  # the kubeconfig's own errors (missing file, unknown context)
-        raise UsageError(f"no usable kubeconfig: {exc}",
-                         hint="set KUBECONFIG, --kubeconfig or platform.kubernetes.context") from exc
+    connected = _connect(path, "estate.apply", context=context, kubeconfig=kubeconfig, server=server)
+    objects, api = connected.objects, connected.api
     result = KubeApplyResult(dry_run=dry_run)
     namespaces = [o for o in objects if o["kind"] == "Namespace"]
-    try:
+    with _talking("apply"):
         # Namespaces first, whatever else is missing: the Secrets to create live in them.
         absent = set()
         for obj in namespaces:
@@ -158,10 +179,6 @@ def apply(path: Path | None, *, dry_run: bool, context: str | None = None, kubec
                                                        "created"))
                 continue
             result.applied.append(api.apply(obj, dry_run=dry_run))
-    except registry.ApiError as exc:
-        raise PermanentError(f"kubernetes apply: {exc}") from exc
-    except (OSError, registry.TransportError) as exc:
-        raise TemporaryError(f"kubernetes apply: the API server cannot be reached ({exc})") from exc
     return result
 
 
@@ -208,19 +225,13 @@ def status(path: Path | None, *, context: str | None = None, kubeconfig: str | N
            server: registry.ApiServer | None = None) -> KubeStatus:
     """What runs of the estate's Deployments and CloudNativePG Clusters, and its Argo CD Applications'
     sync and health (when ``gitops`` is set)."""
-    valid = _kubernetes_estate(path, "estate.read")
-    _ctx, _desired, rendered = render_estate(valid, "kubernetes")
+    connected = _connect(path, "estate.read", context=context, kubeconfig=kubeconfig, server=server)
+    valid, objects, api = connected.valid, connected.objects, connected.api
     settings = valid.estate.platform.kubernetes
-    try:
-        api = server or registry.kubernetes_api(context=context or settings.context, config_file=kubeconfig)
-    except Exception as exc:
-        raise UsageError(f"no usable kubeconfig: {exc}",
-                         hint="set KUBECONFIG, --kubeconfig or platform.kubernetes.context") from exc
     out = KubeStatus()
-    objects = synced_objects(rendered.files)
     floors = {(o["metadata"]["namespace"], o["spec"]["scaleTargetRef"]["name"]): int(o["spec"]["minReplicas"])
               for o in objects if o["kind"] == "HorizontalPodAutoscaler"}
-    try:
+    with _talking("status"):
         for obj in objects:
             kind, meta = str(obj["kind"]), obj["metadata"]
             if kind == "Deployment":  # an autoscaled one: at least its autoscaler's minimum
@@ -240,8 +251,4 @@ def status(path: Path | None, *, context: str | None = None, kubeconfig: str | N
                                          "sync": str(st.get("sync", {}).get("status") or "Unknown"),
                                          "health": str(st.get("health", {}).get("status") or "Unknown"),
                                          "revision": str(st.get("sync", {}).get("revision") or "")})
-    except registry.ApiError as exc:
-        raise PermanentError(f"kubernetes status: {exc}") from exc
-    except (OSError, registry.TransportError) as exc:
-        raise TemporaryError(f"kubernetes status: the API server cannot be reached ({exc})") from exc
     return out

@@ -13,6 +13,11 @@ kubernetes_app = typer.Typer(help="Apply an estate's manifests to a Kubernetes c
                              no_args_is_help=True)
 
 
+CONTEXT = typer.Option(None, "--context", help="kubeconfig context (default: platform.kubernetes.context, then the "
+                       "current one).")
+KUBECONFIG = typer.Option(None, "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config).")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(kubernetes_app, name="kubernetes")
 
@@ -22,10 +27,8 @@ def apply(
     estate: Path = typer.Argument(None, help="Estate file (default: $ODOOPLANE_ESTATE or ./estate.yaml)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Ask the API server what it would store (dryRun=All): "
                                  "nothing is stored; missing Secrets are reported, not refused."),
-    context: str = typer.Option(None, "--context", help="kubeconfig context (default: platform.kubernetes.context, "
-                                "then the current one)."),
-    kubeconfig: str = typer.Option(None, "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or "
-                                   "~/.kube/config)."),
+    context: str = CONTEXT,
+    kubeconfig: str = KUBECONFIG,
     wait: float = typer.Option(0, "--wait", min=0, help="Then wait up to this many seconds for every Deployment and "
                                "Cluster to be ready (and Argo CD Applications synced): exit 1 naming what is not."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -67,10 +70,8 @@ def apply_estate(estate: Path | None, *, dry_run: bool, context: str | None = No
 @kubernetes_app.command("status")
 def status(
     estate: Path = typer.Argument(None, help="Estate file (default: $ODOOPLANE_ESTATE or ./estate.yaml)."),
-    context: str = typer.Option(None, "--context", help="kubeconfig context (default: platform.kubernetes.context, "
-                                "then the current one)."),
-    kubeconfig: str = typer.Option(None, "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or "
-                                   "~/.kube/config)."),
+    context: str = CONTEXT,
+    kubeconfig: str = KUBECONFIG,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """What runs of the estate on the cluster: each Deployment's ready replicas against its rendered count, each

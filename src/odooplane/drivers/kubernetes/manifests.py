@@ -331,6 +331,12 @@ def _deployment(o: _Odoo, name: str, component: str, args: list[str], *, replica
     }
 
 
+def _same_node(base: str) -> dict[str, Any]:
+    """Required affinity to the node the pods of ``base`` run on (a ReadWriteOnce volume is there)."""
+    return {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {LABEL_INSTANCE: base}}, "topologyKey": "kubernetes.io/hostname"}]}}
+
+
 def _init_job(o: _Odoo, init: DatabaseInit, base: str, settings: KubernetesSettings, mode: str) -> dict[str, Any]:
     """The Job that makes ``init.database`` with Odoo itself (``-i`` of its modules), with the
     configuration, image and volumes of ``o``: run once, before the environment's Deployments serve."""
@@ -338,8 +344,7 @@ def _init_job(o: _Odoo, init: DatabaseInit, base: str, settings: KubernetesSetti
             "--max-cron-threads=0"]
     affinity = None
     if mode == "ReadWriteOnce":
-        affinity = {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [  # where the volume is
-            {"labelSelector": {"matchLabels": {LABEL_INSTANCE: o.base}}, "topologyKey": "kubernetes.io/hostname"}]}}
+        affinity = _same_node(o.base)  # where the volume is
     template = _pod(o, "init", args, settings, affinity=affinity)
     template["spec"]["restartPolicy"] = "Never"
     return {
@@ -372,8 +377,7 @@ def _odoo_objects(o: _Odoo, settings: KubernetesSettings, conf: str, tree: _Tree
     affinity: dict[str, Any] | None = None
     web_affinity: dict[str, Any] | None = None
     if not stateless and mode == "ReadWriteOnce" and pods > 1:  # one node mounts it: the pods go together
-        affinity = {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-            {"labelSelector": {"matchLabels": {LABEL_INSTANCE: o.base}}, "topologyKey": "kubernetes.io/hostname"}]}}
+        affinity = _same_node(o.base)
         web_affinity = affinity
     elif o.replicas > 1:  # spread web replicas over nodes where it can
         web_affinity = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
