@@ -53,7 +53,7 @@ class RunResult:
 
 def run(path: Path | None, targets: list[str], *, repos: list[str] | None = None, kind: str = "manual",
         listener: Listener | None = None) -> RunResult:
-    ctx = estate_file.context(path)
+    ctx = estate_file.context(path, kubernetes=False)
     try:
         envs = select(ctx, targets)
         guard(ctx, "backups.run", envs)
@@ -97,7 +97,7 @@ class ListedBackup:
 def list_backups(path: Path | None, targets: list[str], *, include_unconfirmed: bool = False) -> list[ListedBackup]:
     """The backups of ``targets`` in their repositories: the confirmed ones, or every snapshot with
     ``include_unconfirmed`` (each flagged)."""
-    ctx = estate_file.context(path)
+    ctx = estate_file.context(path, kubernetes=False)
     try:
         out: list[ListedBackup] = []
         verifications = evidence.query(ctx.store, kind="restore-verification", limit=10000)
@@ -158,7 +158,7 @@ def prune_in(ctx: Context, envs: list[DesiredEnvironment], *, dry_run: bool = Fa
 
 
 def prune(path: Path | None, targets: list[str], *, dry_run: bool = False) -> PruneResult:
-    ctx = estate_file.context(path, destructive=None if dry_run else "backup prune")
+    ctx = estate_file.context(path, destructive=None if dry_run else "backup prune", kubernetes=False)
     try:
         return prune_in(ctx, select(ctx, targets), dry_run=dry_run)
     finally:
@@ -174,7 +174,7 @@ class CheckResult:
 
 def check(path: Path | None, *, repos: list[str] | None = None, read_data_subset: str | None = "5%"
           ) -> list[CheckResult]:
-    ctx = estate_file.context(path)
+    ctx = estate_file.context(path, kubernetes=False)
     try:
         names = repos or sorted(ctx.estate.backups.repositories)
         out: list[CheckResult] = []

@@ -26,7 +26,7 @@ def _one(ctx: Context, text: str, what: str) -> DesiredEnvironment:
 
 def run(path: Path | None, source: str, target: str, *, anonymize: bool = False,
         listener: Callable[[str, str, str], None] | None = None) -> restoring.RestoreResult:
-    ctx = estate_file.context(path, destructive="clone")
+    ctx = estate_file.context(path, destructive="clone", kubernetes=False)
     try:
         src, dst = _one(ctx, source, "SOURCE"), _one(ctx, target, "TARGET")
         clones.check_pair(src, dst)  # before an operation is journaled: bad input changes nothing
@@ -39,7 +39,7 @@ def run(path: Path | None, source: str, target: str, *, anonymize: bool = False,
 
 
 def messages(path: Path | None, target: str, *, limit: int = 50) -> list[mailcatcher.Message]:
-    ctx = estate_file.context(path)
+    ctx = estate_file.context(path, kubernetes=False)
     try:
         env = _one(ctx, target, "TARGET")
         if env.stage in ("production", "dr"):

@@ -50,7 +50,7 @@ def run(path: Path | None, *, purge: bool = False, grace_s: float | None = None,
     """Stop the estate at ``path`` (never the remembered one: ``down`` stops, and with ``purge``
     drops, data). Each process gets its stop timeout, at most ``grace_s``, then is killed with its
     process group. Raise StepFailed naming what could not be stopped (before anything is dropped)."""
-    ctx = estate_file.context(path, destructive="down --purge" if purge else "down")
+    ctx = estate_file.context(path, destructive="down --purge" if purge else "down", kubernetes=False)
     try:
         guard(ctx, "estate.apply")
         with Operation(ctx.store, kind="down", target=f"estate {ctx.estate.platform.name}", actor=ctx.actor) as op:

@@ -12,7 +12,7 @@ from odooplane.operations.runner import Operation
 
 def run(path: Path | None, targets: list[str], *, dr_cluster: str | None = None,
         pitr: bool = False) -> list[drills.DrillResult]:
-    ctx = estate_file.context(path)
+    ctx = estate_file.context(path, kubernetes=False)
     try:
         envs = select(ctx, targets)
         out = []

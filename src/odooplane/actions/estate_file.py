@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from odooplane.errors import UsageError
+from odooplane.errors import KubernetesEstate, UsageError
 from odooplane.estate.validate import ValidEstate, validate
 
 if TYPE_CHECKING:
@@ -73,10 +73,15 @@ def load(given: Path | None, *, destructive: str | None = None) -> ValidEstate:
     return validate(locate(given, destructive=destructive))
 
 
-def context(given: Path | None, *, destructive: str | None = None) -> Context:
+def context(given: Path | None, *, destructive: str | None = None, kubernetes: bool = True) -> Context:
+    """The estate's context; with ``kubernetes=False``, KubernetesEstate (nothing opened) when it runs
+    on Kubernetes, where the verb is answered by API calls instead (the CLI hands it over)."""
     from odooplane.operations.context import open_context  # heavy: only for commands that need it
 
-    return open_context(load(given, destructive=destructive))
+    valid = load(given, destructive=destructive)
+    if not kubernetes and valid.estate.platform.driver == "kubernetes":
+        raise KubernetesEstate(valid.path)
+    return open_context(valid)
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def run(path: Path | None, *, tenant: str | None = None, labels: list[str] | Non
     wanted = parse_labels(labels or [])
     if status and status not in sweeping.ORDER:
         raise UsageError(f"--status {status!r}: one of {', '.join(sweeping.ORDER)}")
-    ctx = estate_file.context(path)
+    ctx = estate_file.context(path, kubernetes=False)
     try:
         fleet = sweep_and_record(ctx, tenant=tenant)
     finally:

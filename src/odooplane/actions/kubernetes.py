@@ -43,14 +43,14 @@ class KubeApplyResult:
 
 
 @dataclass(frozen=True)
-class _Connected:
+class Connected:
     valid: ValidEstate
     objects: list[dict[str, Any]]  # the synced tree, in ORDER
     api: registry.ApiServer
 
 
-def _connect(path: Path | None, right: str, *, context: str | None, kubeconfig: str | None,
-             server: registry.ApiServer | None) -> _Connected:
+def connect(path: Path | None, right: str, *, context: str | None, kubeconfig: str | None,
+             server: registry.ApiServer | None) -> Connected:
     """The estate at ``path`` (it runs on Kubernetes and the caller may ``right`` it), its synced
     objects, and its cluster's API server."""
     valid = estate_file.load(path)
@@ -69,11 +69,11 @@ def _connect(path: Path | None, right: str, *, context: str | None, kubeconfig: 
     except Exception as exc:  # the kubeconfig's own errors (missing file, unknown context)
         raise UsageError(f"no usable kubeconfig: {exc}",
                          hint="set KUBECONFIG, --kubeconfig or platform.kubernetes.context") from exc
-    return _Connected(valid, synced_objects(rendered.files), api)
+    return Connected(valid, synced_objects(rendered.files), api)
 
 
 @contextmanager
-def _talking(what: str) -> Iterator[None]:
+def talking(what: str) -> Iterator[None]:
     """The API server's refusals as PermanentError, an unreachable one as TemporaryError."""
     try:
         yield
@@ -146,11 +146,11 @@ def apply(path: Path | None, *, dry_run: bool, context: str | None = None, kubec
           server: registry.ApiServer | None = None) -> KubeApplyResult:
     """Apply the estate's synced tree; refuse (nothing applied) when a Secret it needs is missing,
     unless ``dry_run`` (which reports them)."""
-    connected = _connect(path, "estate.apply", context=context, kubeconfig=kubeconfig, server=server)
+    connected = connect(path, "estate.apply", context=context, kubeconfig=kubeconfig, server=server)
     objects, api = connected.objects, connected.api
     result = KubeApplyResult(dry_run=dry_run)
     namespaces = [o for o in objects if o["kind"] == "Namespace"]
-    with _talking("apply"):
+    with talking("apply"):
         # Namespaces first, whatever else is missing: the Secrets to create live in them.
         absent = set()
         for obj in namespaces:
@@ -225,13 +225,13 @@ def status(path: Path | None, *, context: str | None = None, kubeconfig: str | N
            server: registry.ApiServer | None = None) -> KubeStatus:
     """What runs of the estate's Deployments and CloudNativePG Clusters, and its Argo CD Applications'
     sync and health (when ``gitops`` is set)."""
-    connected = _connect(path, "estate.read", context=context, kubeconfig=kubeconfig, server=server)
+    connected = connect(path, "estate.read", context=context, kubeconfig=kubeconfig, server=server)
     valid, objects, api = connected.valid, connected.objects, connected.api
     settings = valid.estate.platform.kubernetes
     out = KubeStatus()
     floors = {(o["metadata"]["namespace"], o["spec"]["scaleTargetRef"]["name"]): int(o["spec"]["minReplicas"])
               for o in objects if o["kind"] == "HorizontalPodAutoscaler"}
-    with _talking("status"):
+    with talking("status"):
         for obj in objects:
             kind, meta = str(obj["kind"]), obj["metadata"]
             if kind == "Deployment":  # an autoscaled one: at least its autoscaler's minimum
@@ -243,12 +243,30 @@ def status(path: Path | None, *, context: str | None = None, kubeconfig: str | N
                 continue
             out.objects.append(ObjectStatus(kind, str(meta["namespace"]), str(meta["name"]), ready, detail))
         if settings.gitops is not None:
-            selector = f"app.kubernetes.io/part-of={valid.estate.platform.name}"
-            for app in api.list("argoproj.io/v1alpha1", "Application", settings.gitops.argocd_namespace,
-                                label_selector=selector):
-                st = app.get("status", {})
-                out.applications.append({"name": str(app["metadata"]["name"]),
-                                         "sync": str(st.get("sync", {}).get("status") or "Unknown"),
-                                         "health": str(st.get("health", {}).get("status") or "Unknown"),
-                                         "revision": str(st.get("sync", {}).get("revision") or "")})
+            out.applications = _applications(valid, api)
     return out
+
+
+def _applications(valid: ValidEstate, api: registry.ApiServer) -> list[dict[str, str]]:
+    gitops = valid.estate.platform.kubernetes.gitops
+    assert gitops is not None
+    out = []
+    for app in api.list("argoproj.io/v1alpha1", "Application", gitops.argocd_namespace,
+                        label_selector=f"app.kubernetes.io/part-of={valid.estate.platform.name}"):
+        st = app.get("status", {})
+        out.append({"name": str(app["metadata"]["name"]),
+                    "sync": str(st.get("sync", {}).get("status") or "Unknown"),
+                    "health": str(st.get("health", {}).get("status") or "Unknown"),
+                    "revision": str(st.get("sync", {}).get("revision") or "")})
+    return out
+
+
+def gitops_status(path: Path | None, *, context: str | None = None, kubeconfig: str | None = None,
+                  server: registry.ApiServer | None = None) -> list[dict[str, str]]:
+    """The estate's Argo CD Applications: sync, health, revision."""
+    connected = connect(path, "estate.read", context=context, kubeconfig=kubeconfig, server=server)
+    if connected.valid.estate.platform.kubernetes.gitops is None:
+        raise UsageError(f"{connected.valid.path}: platform.kubernetes.gitops is not set (no Argo CD Applications "
+                         "are rendered)")
+    with talking("gitops status"):
+        return _applications(connected.valid, connected.api)

@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from odooplane.actions import estate_file
-from odooplane.errors import NotFound, UsageError
+from odooplane.errors import KubernetesEstate, NotFound, UsageError
 from odooplane.estate.models import ManagedCluster
 from odooplane.estate.resolve import DesiredEnvironment, EnvRef
 from odooplane.estate.validate import ValidEstate
@@ -28,7 +29,7 @@ _ODOO_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}),(\d+) \d+ (\w+)
 _PG_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\.(\d+))? \w+ \[\d+\] (?:\S*@(\S*) )?(\w+):")
 LEVELS = ("debug", "info", "warning", "error", "critical")
 SOURCES = ("odoo", "edge", "postgres")
-_PG_LEVELS = {"DEBUG": "debug", "LOG": "info", "INFO": "info", "NOTICE": "info", "STATEMENT": "info",
+PG_LEVELS = {"DEBUG": "debug", "LOG": "info", "INFO": "info", "NOTICE": "info", "STATEMENT": "info",
               "DETAIL": "info", "HINT": "info", "CONTEXT": "info", "WARNING": "warning", "ERROR": "error",
               "FATAL": "critical", "PANIC": "critical"}
 
@@ -95,15 +96,21 @@ def odoo_parser(database: str | None) -> Callable[[str], LogLine | None]:
     return parse
 
 
+def json_object(line: str) -> dict[str, Any] | None:
+    """The JSON object a log line is, or None (a line of another format)."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
 def edge_parser(routers: tuple[str, ...] | None) -> Callable[[str], LogLine | None]:
     """Traefik's JSON access log; with ``routers`` only requests those routers served."""
 
     def parse(line: str) -> LogLine | None:
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            return None
-        if not isinstance(entry, dict):
+        entry = json_object(line)
+        if entry is None:
             return None
         router = str(entry.get("RouterName", "")).removesuffix("@file")
         if routers is not None and not any(part_of(router, r) for r in routers):
@@ -134,7 +141,7 @@ def postgres_parser(database: str | None) -> Callable[[str], LogLine | None]:
         at = dt.datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)
         if match.group(2):
             at = at.replace(microsecond=int(match.group(2).ljust(6, "0")[:6]))
-        return LogLine("postgres", at, _PG_LEVELS.get(match.group(4), "info"), line)
+        return LogLine("postgres", at, PG_LEVELS.get(match.group(4), "info"), line)
 
     return parse
 
@@ -189,7 +196,7 @@ def _odoo_sources(valid: ValidEstate, layout: Layout, env: DesiredEnvironment) -
 
 # -- reading --------------------------------------------------------------------------------------
 
-def _keep(line: LogLine, query: LogQuery, now: dt.datetime) -> bool:
+def keep(line: LogLine, query: LogQuery, now: dt.datetime) -> bool:
     if query.grep and query.grep not in line.text:
         return False
     if query.request_id and query.request_id not in line.text:
@@ -220,7 +227,7 @@ def read(sources: list[LogSource], query: LogQuery) -> list[LogLine]:
             if line is None:
                 continue
             last = line.at or last
-            if _keep(line, query, now):
+            if keep(line, query, now):
                 merged.append((last, index, line))
     merged.sort(key=lambda item: (item[0], item[1]))
     kept = [item[2] for item in merged]
@@ -249,7 +256,7 @@ def follow(sources: list[LogSource], query: LogQuery, *, poll: float = 0.25) -> 
                 now = dt.datetime.now(dt.UTC)
                 for raw in chunk.splitlines():
                     line = source.parse(raw)
-                    if line is not None and _keep(line, query, now):
+                    if line is not None and keep(line, query, now):
                         yield line
             positions[source.path] = (position, stat.st_ino)
         time.sleep(poll)
@@ -257,5 +264,7 @@ def follow(sources: list[LogSource], query: LogQuery, *, poll: float = 0.25) -> 
 
 def run(path: Path | None, target: str, query: LogQuery, *, sources: str | None = None) -> list[LogSource]:
     valid = estate_file.load(path)
+    if valid.estate.platform.driver == "kubernetes":  # pod logs: the CLI hands over (kubernetes_ops.logs)
+        raise KubernetesEstate(valid.path)
     check(query)
     return sources_for(valid, target, parse_sources(sources, request_id=query.request_id))

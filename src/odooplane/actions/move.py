@@ -72,7 +72,7 @@ def run(
     if env is None:
         raise NotFound(f"{target}: no such environment in {valid.path}")
     placement = parse_destination(to)
-    ctx = estate_file.context(valid.path)
+    ctx = estate_file.context(valid.path, kubernetes=False)
     try:
         guard(ctx, "estate.apply")  # before the estate file is edited: a refusal changes nothing
     finally:
@@ -106,7 +106,7 @@ def _move_pending(valid: validate.ValidEstate, ref: EnvRef) -> bool:
     from odooplane.operations import observe
     from odooplane.planner import plan as planner
 
-    ctx = estate_file.context(valid.path)
+    ctx = estate_file.context(valid.path, kubernetes=False)
     try:
         observed, _ = observe.observe(ctx, health="none")
         env = valid.environment(ref)

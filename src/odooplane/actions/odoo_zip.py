@@ -14,7 +14,7 @@ from odooplane.operations.runner import Operation
 def export(path: Path | None, target: str, out: Path) -> odoo_zip.ZipResult:
     if out.exists():
         raise UsageError(f"{out} exists: choose another name (nothing is overwritten)")
-    ctx = estate_file.context(path)
+    ctx = estate_file.context(path, kubernetes=False)
     try:
         (env,) = select(ctx, [target])
         with Operation(ctx.store, kind="export", target=target, actor=ctx.actor) as op:
@@ -25,7 +25,7 @@ def export(path: Path | None, target: str, out: Path) -> odoo_zip.ZipResult:
 
 def would_replace(path: Path | None, target: str) -> bool:
     """Whether importing into ``target`` would replace a database it has (then the CLI asks)."""
-    ctx = estate_file.context(path, destructive="import")
+    ctx = estate_file.context(path, destructive="import", kubernetes=False)
     try:
         (env,) = select(ctx, [target])
         return odoo_zip.replaces(ctx, env)
@@ -36,7 +36,7 @@ def would_replace(path: Path | None, target: str) -> bool:
 def import_(path: Path | None, target: str, source: Path) -> odoo_zip.ZipResult:
     if not source.is_file():
         raise UsageError(f"{source}: no such file")
-    ctx = estate_file.context(path, destructive="import")
+    ctx = estate_file.context(path, destructive="import", kubernetes=False)
     try:
         (env,) = select(ctx, [target])
         with Operation(ctx.store, kind="import", target=target, actor=ctx.actor) as op:

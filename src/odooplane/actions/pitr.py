@@ -40,7 +40,7 @@ def backup(path: Path | None, cluster: str, *, kind: str = "full") -> dict[str, 
     chosen = next((k for k in KINDS if k == kind), None)
     if chosen is None:
         raise UsageError(f"--kind {kind!r}: one of {', '.join(KINDS)}")
-    ctx = estate_file.context(path)
+    ctx = estate_file.context(path, kubernetes=False)
     try:
         conn = _conn(ctx, cluster)
         with Operation(ctx.store, kind="pitr-backup", target=f"cluster {cluster}", actor=ctx.actor) as op:
@@ -52,7 +52,7 @@ def backup(path: Path | None, cluster: str, *, kind: str = "full") -> dict[str, 
 
 
 def info(path: Path | None, cluster: str) -> PitrInfo:
-    ctx = estate_file.context(path)
+    ctx = estate_file.context(path, kubernetes=False)
     try:
         conn = _conn(ctx, cluster)
         found = pitr.backups(ctx, cluster, conn)
@@ -66,7 +66,7 @@ def info(path: Path | None, cluster: str) -> PitrInfo:
 
 
 def restore_cluster(path: Path | None, source: str, target: str, *, at: str | None) -> pitr.PitrPoint:
-    ctx = estate_file.context(path, destructive="pitr restore-cluster")
+    ctx = estate_file.context(path, destructive="pitr restore-cluster", kubernetes=False)
     try:
         with Operation(ctx.store, kind="pitr-restore", target=f"cluster {target}", actor=ctx.actor) as op:
             point = pitr.restore_cluster(ctx, op, source=source, target=target, at=parse_at(at) if at else None)

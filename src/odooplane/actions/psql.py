@@ -37,7 +37,7 @@ def prepare(path: Path | None, target: str, *, admin: bool, extra: list[str]) ->
 
     Raise UsageError for a malformed target, NotFound for one that is not declared or not
     provisioned."""
-    ctx = estate_file.context(path)
+    ctx = estate_file.context(path, kubernetes=False)
     try:
         if target.startswith(CLUSTER_PREFIX):
             name = target[len(CLUSTER_PREFIX):]

@@ -23,7 +23,7 @@ from odooplane.store import audit, releases
 
 
 def history(path: Path | None, target: str | None, *, limit: int = 100) -> list[releases.Event]:
-    ctx = estate_file.context(path)
+    ctx = estate_file.context(path, kubernetes=False)
     try:
         if target is None:
             return releases.events(ctx.store, limit=limit)
@@ -140,7 +140,7 @@ def _decide(ctx: Context, env: DesiredEnvironment, release: str, emergency: gate
 def promote(path: Path | None, release: str, selector: str, *, emergency_reason: str | None = None) -> Promotion:
     """Judge ``release`` for every selected environment against its gates; apply it (an upgrade that
     rolls back by itself) where they all pass. Every decision goes to the history and the audit log."""
-    ctx = estate_file.context(path)
+    ctx = estate_file.context(path, kubernetes=False)
     try:
         _check_release(dict(ctx.estate.releases), release)
         targets = select_targets(list(ctx.valid.environments), selector)
@@ -183,7 +183,7 @@ def promote(path: Path | None, release: str, selector: str, *, emergency_reason:
         ctx.close()
     originals = {file: move.edit_env(file, values) for file, values in by_file.items()}
     try:
-        ctx = estate_file.context(estate_path)
+        ctx = estate_file.context(estate_path, kubernetes=False)
     except OdooplaneError:
         for file, text in originals.items():
             file.write_text(text, encoding="utf-8")  # nothing half-applied
@@ -216,7 +216,7 @@ def postgres_ready(ctx: Context, env: DesiredEnvironment) -> bool:
 
 def approve(path: Path | None, change: int) -> releases.Event:
     """Approve promotion request ``change`` as the current user (``ODOOPLANE_ACTOR`` or the login)."""
-    ctx = estate_file.context(path)
+    ctx = estate_file.context(path, kubernetes=False)
     try:
         request = releases.event(ctx.store, change)
         if request is None or request.kind != "request":

@@ -31,7 +31,7 @@ def run(path: Path | None, target: str, *, source: str | None = None, repository
         raise UsageError("give --snapshot or --at, not both")
     if pitr and snapshot:
         raise UsageError("--pitr restores from the WAL archive: give --at (or nothing for the latest), not --snapshot")
-    ctx = estate_file.context(path, destructive="restore")
+    ctx = estate_file.context(path, destructive="restore", kubernetes=False)
     try:
         (target_env,) = select(ctx, [target]) if "/" in target else (None,)
         if target_env is None:

@@ -14,7 +14,7 @@ from odooplane.operations.runner import Operation
 
 def run(path: Path | None, targets: list[str], *, repository: str | None = None, snapshot: str | None = None,
         listener: Callable[[str, str, str], None] | None = None) -> list[verifying.Verification]:
-    ctx = estate_file.context(path)
+    ctx = estate_file.context(path, kubernetes=False)
     try:
         envs = [e for e in select(ctx, targets) if e.backup_policy is not None or repository]
         guard(ctx, "backups.run", envs)

@@ -13,7 +13,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from odooplane import log
-from odooplane.errors import EstateInvalid, Forbidden, LockedError, NotFound, OdooplaneError, SecretError, UsageError
+from odooplane.errors import (
+    EstateInvalid,
+    Forbidden,
+    KubernetesEstate,
+    LockedError,
+    NotFound,
+    OdooplaneError,
+    SecretError,
+    UsageError,
+)
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://odooplane.dev/problems/"
@@ -27,6 +36,7 @@ _MAPPING: tuple[tuple[type[OdooplaneError], int, str, str], ...] = (
     (LockedError, 409, "locked", "Locked by another operation"),
     (SecretError, 422, "secret-unresolved", "A secret reference cannot be resolved"),
     (UsageError, 400, "bad-request", "Bad request"),
+    (KubernetesEstate, 501, "not-on-kubernetes", "Not done by the API on a kubernetes estate"),
 )
 
 

@@ -5,8 +5,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from odooplane.cli import kubernetes
 from odooplane.cli.output import console, errors, print_json, styled
-from odooplane.errors import ExitCode
+from odooplane.errors import ExitCode, KubernetesEstate
 
 STATUS_STYLE = {"ok": "green", "warning": "yellow", "critical": "bold red", "unknown": "dim"}
 
@@ -24,8 +25,12 @@ def register(app: typer.Typer) -> None:
         proofs, crons, queues, business activity, disk, certificates. Exit 0 ok · 5 warning · 6 critical."""
         from odooplane.actions import health as action
 
-        with errors():
-            fleet = action.run(estate, tenant=tenant, labels=list(label or []), status=status)
+        try:
+            with errors(handled=(KubernetesEstate,)):
+                fleet = action.run(estate, tenant=tenant, labels=list(label or []), status=status)
+        except KubernetesEstate as exc:  # Deployments, Clusters and /web/health through the API server
+            kubernetes.health_estate(exc.path, tenant=tenant, as_json=as_json)
+            return
         if as_json:
             print_json({"at": fleet.at.isoformat(), "status": fleet.status, "sweep_s": fleet.sweep_s,
                         "probes": _percentiles(fleet.probe_ms),

@@ -20,6 +20,7 @@ KUBECONFIG = typer.Option(None, "--kubeconfig", help="kubeconfig file (default: 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(kubernetes_app, name="kubernetes")
+    app.add_typer(gitops_app, name="gitops")
 
 
 @kubernetes_app.command("apply")
@@ -94,9 +95,139 @@ def status(
             table.add_row(o.kind, o.namespace, o.name, f"{state} ({o.detail})")
         console.print(table)
         if result.applications:
-            apps = Table("application", "sync", "health", "revision", title="Argo CD")
-            for a in result.applications:
-                apps.add_row(a["name"], a["sync"], a["health"], a["revision"][:12])
-            console.print(apps)
+            _applications(result.applications)
     if not result.ready:
         raise typer.Exit(int(ExitCode.UNHEALTHY))
+
+
+# -- the verbs a kubernetes estate answers on the cluster (their CLI commands hand over here) -------
+
+def logs_estate(estate: Path | None, target: str, query: object, *, sources: str | None, follow: bool,
+                as_json: bool) -> None:
+    """`odooplane logs` on a kubernetes estate: the pod logs API."""
+    from odooplane.actions import kubernetes_ops as action
+    from odooplane.actions import logs as logs_action
+
+    assert isinstance(query, logs_action.LogQuery)
+    with errors():
+        found, following = action.logs(estate, target, query, sources=sources)
+    if as_json:
+        print_json([{"source": ln.source, "at": ln.at.isoformat() if ln.at else None, "level": ln.level,
+                     "line": ln.text} for ln in found])
+        return
+    tagged = len({ln.source for ln in found}) > 1 or (sources is not None and "," in sources)
+    for line in found:
+        typer.echo(f"[{line.source}] {line.text}" if tagged else line.text)
+    if follow:
+        with errors():
+            for line in following():
+                typer.echo(f"[{line.source}] {line.text}" if tagged else line.text)
+
+
+def health_estate(estate: Path | None, *, tenant: str | None, as_json: bool) -> None:
+    """`odooplane health` on a kubernetes estate: Deployments, Clusters and /web/health."""
+    from odooplane.actions import kubernetes_ops as action
+    from odooplane.cli.output import styled
+    from odooplane.errors import ExitCode
+
+    with errors():
+        found = action.health(estate, tenant=tenant)
+    order = ("ok", "unknown", "warning", "critical")
+    fleet = max((e.status for e in found), key=order.index, default="ok")
+    if as_json:
+        print_json({"status": fleet, "environments": [
+            {"target": e.target, "status": e.status, "placement": e.placement, "tier": e.tier,
+             "checks": [c.__dict__ for c in e.checks]} for e in found]})
+    else:
+        table = Table("environment", "placement", "tier", "status", "failing checks")
+        for e in found:
+            failing = "; ".join(f"{c.name}: {c.detail}" for c in e.failing) or "-"
+            table.add_row(e.target, e.placement.replace("shared:", "pool "), e.tier, styled(e.status), failing)
+        console.print(table)
+        console.print(f"{len(found)} environment(s) on the cluster; fleet {styled(fleet)}")
+    if fleet == "critical":
+        raise typer.Exit(int(ExitCode.CRITICAL))
+    if fleet in ("warning", "unknown"):
+        raise typer.Exit(int(ExitCode.UNHEALTHY))
+
+
+def pitr_backup(estate: Path | None, cluster: str, *, kind: str, wait: float, as_json: bool) -> None:
+    """`odooplane pitr backup` on a kubernetes estate: a CloudNativePG Backup (Barman Cloud plugin)."""
+    from odooplane.actions import kubernetes_ops as action
+    from odooplane.errors import UsageError
+
+    with errors():
+        if kind != "full":
+            raise UsageError(f"--kind {kind}: CloudNativePG takes full base backups only (the WAL archive fills the "
+                             "gaps between them)")
+        row = action.pitr_backup(estate, cluster, wait=wait)
+    if as_json:
+        print_json(row)
+    elif row["phase"] == "completed":
+        console.print(f"[green]backed up[/] cluster {cluster}: Backup {row['name']} completed "
+                      f"({row['started']} → {row['stopped']}, WAL {row['begin_wal']} → {row['end_wal']})")
+    else:
+        console.print(f"Backup {row['name']} of cluster {cluster} created; phase {row['phase']} "
+                      f"(odooplane pitr info {cluster} follows it)", markup=False)
+
+
+def pitr_info(estate: Path | None, cluster: str, *, as_json: bool) -> None:
+    from odooplane.actions import kubernetes_ops as action
+
+    with errors():
+        info = action.pitr_info(estate, cluster)
+    if as_json:
+        print_json(info.__dict__)
+        return
+    table = Table("backup", "phase", "started", "stopped", "WAL")
+    for b in info.backups:
+        table.add_row(b["name"], b["phase"], b["started"] or "-", b["stopped"] or "-",
+                      f"{b['begin_wal'] or '?'} → {b['end_wal'] or '?'}" if b["begin_wal"] else "-")
+    console.print(table)
+    console.print(f"recovery window: {info.first_recoverability_point or 'unknown'} → last backup "
+                  f"{info.last_successful_backup or 'none'} (and the archived WAL after it)", markup=False)
+
+
+def pitr_restore(estate: Path | None, source: str, to: str, *, at: str | None, as_json: bool) -> None:
+    from odooplane.actions import kubernetes_ops as action
+
+    with errors():
+        made = action.restore_cluster(estate, source, to, at=at)
+    if as_json:
+        print_json(made)
+    else:
+        console.print(f"[green]created[/] Cluster {made['namespace']}/{to} recovering {source} up to "
+                      f"{made['target_time'] or 'the end of its archived WAL'}; `odooplane kubernetes status` "
+                      "shows it when healthy")
+
+
+gitops_app = typer.Typer(help="The estate's GitOps delivery (Argo CD) on a Kubernetes cluster.", no_args_is_help=True)
+
+
+@gitops_app.command("status")
+def gitops_status(
+    estate: Path = typer.Argument(None, help="Estate file (default: $ODOOPLANE_ESTATE or ./estate.yaml)."),
+    context: str = CONTEXT,
+    kubeconfig: str = KUBECONFIG,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Each Argo CD Application of the estate (one per folder of the rendered tree): sync status, health and the
+    revision it synced. Exit 0 when all are Synced and Healthy, 5 otherwise (1 without platform.kubernetes.gitops)."""
+    from odooplane.actions import kubernetes as action
+    from odooplane.errors import ExitCode
+
+    with errors():
+        result = action.gitops_status(estate, context=context, kubeconfig=kubeconfig)
+    if as_json:
+        print_json({"applications": result})
+    else:
+        _applications(result)
+    if not result or any(a["sync"] != "Synced" or a["health"] != "Healthy" for a in result):
+        raise typer.Exit(int(ExitCode.UNHEALTHY))
+
+
+def _applications(applications: list[dict[str, str]]) -> None:
+    table = Table("application", "sync", "health", "revision", title="Argo CD")
+    for a in applications:
+        table.add_row(a["name"], a["sync"], a["health"], a["revision"][:12])
+    console.print(table)

@@ -4,7 +4,9 @@ from pathlib import Path
 
 import typer
 
+from odooplane.cli import kubernetes
 from odooplane.cli.output import errors, print_json
+from odooplane.errors import KubernetesEstate
 
 
 def register(app: typer.Typer) -> None:
@@ -27,11 +29,15 @@ def register(app: typer.Typer) -> None:
         PostgreSQL's — merged in time order, each line tagged with its source when there are several."""
         from odooplane.actions import logs as action
 
-        with errors():
-            query = action.LogQuery(since=action.parse_since(since) if since else None, level=level, grep=grep,
-                                    request_id=request_id, lines=lines)
-            files = action.run(estate, target, query, sources=source)
-            found = action.read(files, query)
+        try:
+            with errors(handled=(KubernetesEstate,)):
+                query = action.LogQuery(since=action.parse_since(since) if since else None, level=level, grep=grep,
+                                        request_id=request_id, lines=lines)
+                files = action.run(estate, target, query, sources=source)
+                found = action.read(files, query)
+        except KubernetesEstate as exc:  # the pods' logs, through the API server
+            kubernetes.logs_estate(exc.path, target, query, sources=source, follow=follow, as_json=as_json)
+            return
         if as_json:
             print_json([{"source": ln.source, "at": ln.at.isoformat() if ln.at else None, "level": ln.level,
                          "line": ln.text} for ln in found])

@@ -5,24 +5,34 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from odooplane.cli import kubernetes
 from odooplane.cli.output import console, errors, print_json
+from odooplane.errors import KubernetesEstate
 
-pitr_app = typer.Typer(help="Point-in-time recovery of managed clusters (pgBackRest).", no_args_is_help=True)
+pitr_app = typer.Typer(help="Point-in-time recovery of managed clusters (pgBackRest; on Kubernetes, CloudNativePG "
+                       "with the Barman Cloud plugin).", no_args_is_help=True)
 ESTATE = typer.Option(None, "--estate", "-f", help="Estate file (default: the last applied).")
 
 
 @pitr_app.command("backup")
 def backup(
     cluster: str = typer.Argument(..., help="A managed cluster with pitr."),
-    kind: str = typer.Option("full", "--kind", help="full, incr or diff."),
+    kind: str = typer.Option("full", "--kind", help="full, incr or diff (Kubernetes: full)."),
     estate: Path = ESTATE,
+    wait: float = typer.Option(3600, "--wait", min=0, help="Kubernetes: seconds to wait for the Backup to complete "
+                               "(0: return once it is created)."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
-    """Take a base backup now (the worker takes them on the cluster's schedules)."""
+    """Take a base backup now (the worker takes them on the cluster's schedules; on Kubernetes a CloudNativePG
+    Backup through the Barman Cloud plugin, and its ScheduledBackup takes them on schedule)."""
     from odooplane.actions import pitr as action
 
-    with errors():
-        made = action.backup(estate, cluster, kind=kind)
+    try:
+        with errors(handled=(KubernetesEstate,)):
+            made = action.backup(estate, cluster, kind=kind)
+    except KubernetesEstate as exc:
+        kubernetes.pitr_backup(exc.path, cluster, kind=kind, wait=wait, as_json=as_json)
+        return
     if as_json:
         print_json(made)
     else:
@@ -35,11 +45,16 @@ def info(
     estate: Path = ESTATE,
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
-    """Base backups, the newest restorable point, and the RPO a loss now would mean."""
+    """Base backups, the newest restorable point, and the RPO a loss now would mean (on Kubernetes: the cluster's
+    Backups and its object store's recovery window)."""
     from odooplane.actions import pitr as action
 
-    with errors():
-        result = action.info(estate, cluster)
+    try:
+        with errors(handled=(KubernetesEstate,)):
+            result = action.info(estate, cluster)
+    except KubernetesEstate as exc:
+        kubernetes.pitr_info(exc.path, cluster, as_json=as_json)
+        return
     if as_json:
         print_json(result.__dict__)
         return
@@ -57,13 +72,18 @@ def restore_cluster(
                                 "./estate.yaml; never the estate last applied)."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
-    """Restore a whole cluster to a time into a new cluster; `apply` then runs it as that cluster."""
+    """Restore a whole cluster to a time into a new cluster; `apply` then runs it as that cluster (on Kubernetes: a
+    new CloudNativePG Cluster bootstrapped from the source's object store up to --at)."""
     from odooplane.actions import estate_file
     from odooplane.actions import pitr as action
 
-    with errors():
-        named = estate_file.named(estate, destructive="pitr restore-cluster")
-        point = action.restore_cluster(named.path, source, to, at=at)
+    try:
+        with errors(handled=(KubernetesEstate,)):
+            named = estate_file.named(estate, destructive="pitr restore-cluster")
+            point = action.restore_cluster(named.path, source, to, at=at)
+    except KubernetesEstate as exc:
+        kubernetes.pitr_restore(exc.path, source, to, at=at, as_json=as_json)
+        return
     if as_json:
         print_json({"estate": named.name, "estate_file": str(named.path), "requested": point.requested,
                     "newest_restorable": point.newest_restorable})

@@ -14,6 +14,7 @@ from odooplane.drivers.compose import artifacts as compose_artifacts
 from odooplane.drivers.compose.driver import ComposeDriver, project_name
 from odooplane.drivers.fake import FakeDriver
 from odooplane.drivers.kubernetes import manifests as kubernetes_manifests
+from odooplane.drivers.kubernetes import names as kubernetes_names
 from odooplane.drivers.kubernetes.apiserver import ApiError, ApiServer, Applied, TransportError
 from odooplane.drivers.kubernetes.driver import KubernetesDriver
 from odooplane.drivers.local import LocalDriver
@@ -113,8 +114,18 @@ def kubernetes_api(*, context: str | None, config_file: str | None) -> ApiServer
     return ApiServer.from_kubeconfig(context=context, config_file=config_file)
 
 
+# What the kubernetes verbs need of the driver's naming and objects (actions reach them here).
+kubernetes_placement = kubernetes_names.placement
+kubernetes_recovery_cluster = kubernetes_manifests.recovery_cluster
+kubernetes_backup = kubernetes_manifests.on_demand_backup
+KUBERNETES_LABEL_INSTANCE = kubernetes_manifests.LABEL_INSTANCE
+KUBERNETES_LABEL_COMPONENT = kubernetes_manifests.LABEL_COMPONENT
+
+
 __all__ = [
     "DRIVERS",
+    "KUBERNETES_LABEL_COMPONENT",
+    "KUBERNETES_LABEL_INSTANCE",
     "RENDERERS",
     "ApiError",
     "ApiServer",
@@ -123,6 +134,9 @@ __all__ = [
     "TransportError",
     "create",
     "kubernetes_api",
+    "kubernetes_backup",
+    "kubernetes_placement",
+    "kubernetes_recovery_cluster",
     "render",
     "workload_revision",
 ]

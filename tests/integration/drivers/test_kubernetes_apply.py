@@ -14,143 +14,25 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
-import threading
-import urllib.parse
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client as k8s_client
 from typer.testing import CliRunner
 
 from odooplane.actions import kubernetes as action
 from odooplane.cli.main import app
-from odooplane.drivers.registry import ApiServer
 from odooplane.errors import PermanentError
+from tests.support import apiserver
+from tests.support.apiserver import Recorder, add_secrets, api, estate, recorder
 
-REFERENCE = Path(__file__).parents[3] / "examples" / "kubernetes" / "estate.yaml"
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.objects: dict[str, dict[str, Any]] = {}
-        self.requests: list[dict[str, Any]] = []
-        self.version = 0
-        self.lock = threading.Lock()
-
-
-def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _send(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            url = urllib.parse.urlsplit(self.path)
-            with recorder.lock:
-                recorder.requests.append({"method": "GET", "path": url.path,
-                                          "query": dict(urllib.parse.parse_qsl(url.query)),
-                                          "authorization": self.headers.get("Authorization")})
-                if url.path.endswith("/applications"):  # a list (Argo CD's Applications)
-                    selector = dict(urllib.parse.parse_qsl(url.query)).get("labelSelector", "")
-                    key, _, value = selector.partition("=")
-                    items = [o for p, o in recorder.objects.items() if p.startswith(url.path + "/")
-                             and o["metadata"].get("labels", {}).get(key) == value]
-                    self._send(200, {"kind": "List", "items": items})
-                    return
-                found = recorder.objects.get(url.path)
-            if found is None:
-                self._send(404, {"kind": "Status", "message": "not found", "code": 404})
-            else:
-                self._send(200, found)
-
-        def do_PATCH(self) -> None:
-            url = urllib.parse.urlsplit(self.path)
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            query = dict(urllib.parse.parse_qsl(url.query))
-            with recorder.lock:
-                recorder.requests.append({"method": "PATCH", "path": url.path, "query": query, "body": body,
-                                          "content_type": self.headers["Content-Type"],
-                                          "authorization": self.headers.get("Authorization")})
-                before = recorder.objects.get(url.path)
-                stored = copy.deepcopy(body)
-                old_version = before["metadata"]["resourceVersion"] if before else None
-                same = before is not None and {**before, "metadata": {
-                    k: v for k, v in before["metadata"].items() if k != "resourceVersion"}} == body
-                if same:
-                    stored["metadata"]["resourceVersion"] = old_version
-                else:
-                    recorder.version += 1
-                    stored["metadata"]["resourceVersion"] = old_version if query.get("dryRun") else str(
-                        recorder.version)
-                if not query.get("dryRun"):
-                    recorder.objects[url.path] = stored
-            self._send(201 if before is None else 200, stored)
-
-    return Handler
-
-
-@pytest.fixture
-def recorder() -> Iterator[tuple[Recorder, str]]:
-    rec = Recorder()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(rec))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield rec, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def _api(url: str) -> ApiServer:
-    configuration = k8s_client.Configuration(host=url)
-    configuration.api_key = {"BearerToken": "test-token"}
-    configuration.api_key_prefix = {"BearerToken": "Bearer"}
-    return ApiServer(k8s_client.ApiClient(configuration))
-
-
-@pytest.fixture
-def estate(tmp_path: Path) -> Path:
-    target = tmp_path / "estate" / "estate.yaml"
-    target.parent.mkdir()
-    shutil.copy(REFERENCE, target)
-    return target
-
-
-def _kubeconfig(tmp_path: Path, url: str, token: str) -> Path:
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "test",
-        "clusters": [{"name": "test", "cluster": {"server": url}}],
-        "users": [{"name": "test", "user": {"token": token}}],
-        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}]}))
-    return path
-
-
-def _add_secrets(rec: Recorder, missing: list[str]) -> None:
-    for ref in missing:
-        ns, name = ref.split("/")
-        rec.objects[f"/api/v1/namespaces/{ns}/secrets/{name}"] = {"apiVersion": "v1", "kind": "Secret",
-                                                                  "metadata": {"name": name, "namespace": ns,
-                                                                               "resourceVersion": "0"}}
+__all__ = ["estate", "recorder"]  # fixtures
 
 
 def test_nothing_is_applied_while_a_secret_is_missing(recorder: tuple[Recorder, str], estate: Path) -> None:
     rec, url = recorder
     with pytest.raises(PermanentError) as caught:
-        action.apply(estate, dry_run=False, server=_api(url))
+        action.apply(estate, dry_run=False, server=api(url))
     assert "only the namespaces were applied" in str(caught.value)
     assert "odooplane/critical-role-acme--prod" in str(caught.value)
     # The namespaces are made (the missing Secrets go into them), nothing else is sent.
@@ -160,15 +42,15 @@ def test_nothing_is_applied_while_a_secret_is_missing(recorder: tuple[Recorder, 
 def test_server_side_apply_sends_every_rendered_object_in_order(recorder: tuple[Recorder, str],
                                                                estate: Path) -> None:
     rec, url = recorder
-    missing = action.apply(estate, dry_run=True, server=_api(url)).missing_secrets
+    missing = action.apply(estate, dry_run=True, server=api(url)).missing_secrets
     # Every Secret the manifests name (roles, Odoo's options, object store credentials, image pulls), never
     # cert-manager's TLS ones.
     assert "odooplane/pg-backup-s3" in missing and "odoo-acme/acme--prod-odoo" in missing
     assert "odoo-acme/registry" in missing and not [m for m in missing if m.endswith("-tls")]
     rec.requests.clear()
     rec.objects.clear()
-    _add_secrets(rec, missing)
-    result = action.apply(estate, dry_run=False, server=_api(url))
+    add_secrets(rec, missing)
+    result = action.apply(estate, dry_run=False, server=api(url))
     patches = [r for r in rec.requests if r["method"] == "PATCH"]
     assert len(patches) == len(result.applied) > 50
     assert result.counts() == {"created": len(patches), "changed": 0, "unchanged": 0}
@@ -188,14 +70,14 @@ def test_server_side_apply_sends_every_rendered_object_in_order(recorder: tuple[
     assert "/api/v1/namespaces/odoo-acme" in by_path  # a cluster-scoped path
     assert "/apis/traefik.io/v1alpha1/namespaces/odoo-pool-shared18/ingressroutes/initech--prod" in by_path
     # Again: nothing changes. A dry run after an edit says what would change, and stores nothing.
-    again = action.apply(estate, dry_run=False, server=_api(url))
+    again = action.apply(estate, dry_run=False, server=api(url))
     assert again.counts() == {"created": 0, "changed": 0, "unchanged": len(patches)}
     data = yaml.safe_load(estate.read_text())
     data["platform"]["kubernetes"]["replicas"]["max"] = 5
     estate.write_text(yaml.safe_dump(data))
     stored = copy.deepcopy(rec.objects)
     rec.requests.clear()
-    dry = action.apply(estate, dry_run=True, server=_api(url))
+    dry = action.apply(estate, dry_run=True, server=api(url))
     changed = sorted(f"{a.kind}/{a.name}" for a in dry.applied if a.outcome != "unchanged")
     assert changed == ["HorizontalPodAutoscaler/acme--prod-http", "HorizontalPodAutoscaler/globex--prod-http",
                        "HorizontalPodAutoscaler/globex--staging-http"]  # the dedicated environments' maximum
@@ -205,7 +87,7 @@ def test_server_side_apply_sends_every_rendered_object_in_order(recorder: tuple[
 
 def test_the_cli_reads_a_kubeconfig(recorder: tuple[Recorder, str], estate: Path, tmp_path: Path) -> None:
     rec, url = recorder
-    kubeconfig = _kubeconfig(tmp_path, url, "kubeconfig-token")
+    kubeconfig = apiserver.kubeconfig(tmp_path, url, "kubeconfig-token")
     result = CliRunner().invoke(app, ["kubernetes", "apply", str(estate), "--kubeconfig", str(kubeconfig), "--json"])
     assert result.exit_code == 1, result.output  # a refusal of this estate as it is, not a usage error
     assert "Secret(s) the manifests need do not exist" in " ".join(result.output.split())
@@ -228,7 +110,7 @@ def test_the_cli_reads_a_kubeconfig(recorder: tuple[Recorder, str], estate: Path
 def test_apply_and_plan_hand_a_kubernetes_estate_over(recorder: tuple[Recorder, str], estate: Path,
                                                       tmp_path: Path) -> None:
     rec, url = recorder
-    kubeconfig = _kubeconfig(tmp_path, url, "t")
+    kubeconfig = apiserver.kubeconfig(tmp_path, url, "t")
     env = {"KUBECONFIG": str(kubeconfig)}
     planned = CliRunner().invoke(app, ["plan", str(estate), "--json"], env=env)
     assert planned.exit_code == 0, planned.output
@@ -240,7 +122,7 @@ def test_apply_and_plan_hand_a_kubernetes_estate_over(recorder: tuple[Recorder, 
     assert applied.exit_code == 1 and "only the namespaces were applied" in " ".join(applied.output.split())
     pruned = CliRunner().invoke(app, ["apply", str(estate), "--prune"], env=env)
     assert pruned.exit_code == 2 and "pruned by Argo CD" in " ".join(pruned.output.split())
-    _add_secrets(rec, json.loads(planned.output)["missing_secrets"])
+    add_secrets(rec, json.loads(planned.output)["missing_secrets"])
     applied = CliRunner().invoke(app, ["apply", str(estate), "--json"], env=env)
     assert applied.exit_code == 0, applied.output
     assert json.loads(applied.output)["counts"]["created"] > 50
@@ -264,9 +146,9 @@ def test_dry_run_against_a_real_cluster(estate: Path) -> None:  # pragma: no cov
 
 def test_status_reads_readiness_and_argocd(recorder: tuple[Recorder, str], estate: Path) -> None:
     rec, url = recorder
-    _add_secrets(rec, action.apply(estate, dry_run=True, server=_api(url)).missing_secrets)
-    action.apply(estate, dry_run=False, server=_api(url))
-    before = action.status(estate, server=_api(url))
+    add_secrets(rec, action.apply(estate, dry_run=True, server=api(url)).missing_secrets)
+    action.apply(estate, dry_run=False, server=api(url))
+    before = action.status(estate, server=api(url))
     rows = {f"{o.kind}/{o.name}": o for o in before.objects}
     assert rows["Deployment/acme--prod-http"].ready is False and rows["Cluster/critical"].ready is False
     assert not before.ready and before.applications == []
@@ -284,21 +166,21 @@ def test_status_reads_readiness_and_argocd(recorder: tuple[Recorder, str], estat
                                          "status": {"sync": {"status": sync, "revision": "abc123"},
                                                     "health": {"status": "Healthy"}}}
     rec.objects[f"{apps}/other"] = {"metadata": {"name": "other", "labels": {"app.kubernetes.io/part-of": "x"}}}
-    after = action.status(estate, server=_api(url))
+    after = action.status(estate, server=api(url))
     assert all(o.ready for o in after.objects)
     assert rows["Cluster/critical"].detail == "0/3 instances, unknown"
     assert [a["name"] for a in after.applications] == ["emea-platform", "emea-tenants-acme"]
     assert not after.ready  # one Application is out of sync
     rec.objects[f"{apps}/emea-tenants-acme"]["status"]["sync"]["status"] = "Synced"
-    assert action.status(estate, server=_api(url)).ready
+    assert action.status(estate, server=api(url)).ready
 
 
 def test_wait_names_what_is_not_ready(recorder: tuple[Recorder, str], estate: Path) -> None:
     rec, url = recorder
-    _add_secrets(rec, action.apply(estate, dry_run=True, server=_api(url)).missing_secrets)
-    action.apply(estate, dry_run=False, server=_api(url))
+    add_secrets(rec, action.apply(estate, dry_run=True, server=api(url)).missing_secrets)
+    action.apply(estate, dry_run=False, server=api(url))
     with pytest.raises(PermanentError) as caught:
-        action.wait_ready(estate, timeout=0.3, interval=0.1, server=_api(url))
+        action.wait_ready(estate, timeout=0.3, interval=0.1, server=api(url))
     assert "not ready after 0 s" in str(caught.value) and "Deployment/odoo-acme/acme--prod-http" in str(caught.value)
     for obj in rec.objects.values():
         if obj["kind"] == "Deployment":
@@ -306,4 +188,4 @@ def test_wait_names_what_is_not_ready(recorder: tuple[Recorder, str], estate: Pa
             obj["status"] = {"readyReplicas": wanted, "updatedReplicas": wanted, "observedGeneration": 0}
         elif obj["kind"] == "Cluster":
             obj["status"] = {"readyInstances": obj["spec"]["instances"], "phase": "Cluster in healthy state"}
-    assert action.wait_ready(estate, timeout=5, interval=0.1, server=_api(url)).ready
+    assert action.wait_ready(estate, timeout=5, interval=0.1, server=api(url)).ready

@@ -18,7 +18,6 @@ import yaml
 from typer.testing import CliRunner
 
 from odooplane.cli.main import app
-from odooplane.drivers.base import ClusterSpec
 from odooplane.drivers.kubernetes import manifests
 from odooplane.estate.models import KubernetesSettings
 from tests.support import golden
@@ -338,25 +337,39 @@ def test_what_cannot_run_is_refused_and_nothing_is_written(tmp_path: Path, chang
 
 def test_verbs_the_driver_does_not_run_yet_say_so(tmp_path: Path) -> None:
     estate = _estate(tmp_path)
-    result = CliRunner().invoke(app, ["health", "-f", str(estate)])
-    assert result.exit_code != 0
-    assert "odooplane kubernetes apply" in " ".join(result.output.split())
-    # apply hands over to `odooplane kubernetes apply`, which needs a cluster to talk to.
-    result = CliRunner().invoke(app, ["apply", str(estate)], env={"KUBECONFIG": str(tmp_path / "none")})
-    assert result.exit_code == 2 and "no usable kubeconfig" in " ".join(result.output.split())
+    for argv in (["backup", "run", "-f", str(estate)], ["down", "-f", str(estate)],
+                 ["clone", "acme/prod", "acme/staging", "--yes", "-f", str(estate)]):
+        result = CliRunner().invoke(app, argv)
+        assert result.exit_code != 0
+        assert "platform.driver is kubernetes, where this does not run yet" in " ".join(result.output.split()), argv
+    # apply, health, logs and pitr hand over to the API server, which needs a cluster to talk to.
+    for argv in (["apply", str(estate)], ["health", "-f", str(estate)], ["logs", "acme/prod", "-f", str(estate)],
+                 ["pitr", "info", "critical", "-f", str(estate)]):
+        result = CliRunner().invoke(app, argv, env={"KUBECONFIG": str(tmp_path / "none")})
+        assert result.exit_code == 2 and "no usable kubeconfig" in " ".join(result.output.split()), argv
 
 
 def test_point_in_time_recovery_is_a_new_cluster(rendered: Path) -> None:
     settings = KubernetesSettings()
-    spec = ClusterSpec(name="critical", port=5432, superuser_password="", pitr=True)
-    cluster = manifests.recovery_cluster(spec, into="critical-pitr", target_time="2026-12-01T10:30:00Z",
+    cluster = manifests.recovery_cluster("critical", into="critical-pitr", target_time="2026-12-01T10:30:00Z",
                                          settings=settings, estate="emea")
     assert cluster["spec"]["bootstrap"]["recovery"] == {"source": "critical",
                                                         "recoveryTarget": {"targetTime": "2026-12-01T10:30:00Z"}}
     assert cluster["spec"]["externalClusters"][0]["plugin"]["parameters"]["barmanObjectName"] == "critical-backups"
+    # Into a cluster the estate declares: its own rendering (instances, roles), plus the bootstrap only.
+    declared = _find(rendered, "Cluster", "critical")
+    into = manifests.recovery_cluster("critical", into="critical", target_time=None, settings=settings,
+                                      estate="emea", declared=declared)
+    assert into["spec"]["bootstrap"] == {"recovery": {"source": "critical"}}  # the end of the archived WAL
+    assert {k: v for k, v in into["spec"].items() if k not in ("bootstrap", "externalClusters")} == declared["spec"]
+    backup = manifests.on_demand_backup("critical", name="critical-20261201103000", settings=settings, estate="emea")
+    assert backup["spec"] == {"cluster": {"name": "critical"}, "method": "plugin",
+                              "pluginConfiguration": {"name": "barman-cloud.cloudnative-pg.io"}}
     if not k8s.crds_dir().is_dir():
         pytest.skip(f"no CRDs at {k8s.crds_dir()}")
     assert k8s.validate(cluster) == "crd"
+    assert k8s.validate(into) == "crd"
+    assert k8s.validate(backup) == "crd"
 
 
 def test_stateless_environments_keep_nothing_on_disk(tmp_path: Path) -> None:
@@ -408,3 +421,16 @@ def test_argocd_never_prunes_filestores_or_namespaces(rendered: Path) -> None:
     for _, doc in _all(rendered):
         if doc["kind"] in ("PersistentVolumeClaim", "Namespace"):
             assert doc["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "Prune=false,Delete=false"
+
+
+def test_the_api_answers_501_for_what_a_kubernetes_estate_does_not_do(tmp_path: Path) -> None:
+    from starlette.requests import Request
+
+    from odooplane.api.problems import _odooplane
+    from odooplane.errors import KubernetesEstate
+
+    request = Request({"type": "http", "method": "POST", "path": "/api/v1/backups", "headers": [],
+                       "query_string": b""})
+    response = _odooplane(request, KubernetesEstate(tmp_path / "estate.yaml"))
+    assert response.status_code == 501
+    assert b"not-on-kubernetes" in bytes(response.body)

@@ -22,6 +22,8 @@ FIELD_MANAGER = "odooplane"
 # kind -> (plural, namespaced)
 RESOURCES: Mapping[str, tuple[str, bool]] = {
     "Namespace": ("namespaces", False),
+    "Pod": ("pods", True),
+    "Backup": ("backups", True),
     "ConfigMap": ("configmaps", True),
     "Secret": ("secrets", True),
     "Service": ("services", True),
@@ -100,19 +102,28 @@ class ApiServer:
 
     def _call(self, method: str, resource: str, *, query: list[tuple[str, str]] | None = None,
               body: Any = None, content_type: str | None = None) -> tuple[int, dict[str, Any] | None]:
-        headers = {"Accept": "application/json"}
+        status, raw = self._raw(method, resource, query=query, body=body, content_type=content_type,
+                                accept="application/json")
+        try:
+            data = json.loads(raw) if raw else None
+        except ValueError:  # a proxy's or a load balancer's page
+            data = {"message": raw[:200].decode(errors="replace")}
+        return status, data
+
+    def _raw(self, method: str, resource: str, *, query: list[tuple[str, str]] | None = None, body: Any = None,
+             content_type: str | None = None, accept: str = "*/*", timeout: float | None = None,
+             ) -> tuple[int, bytes]:
+        headers = {"Accept": accept}
         if content_type:
             headers["Content-Type"] = content_type
         serialized = self.api.param_serialize(method=method, resource_path=resource, query_params=query or [],
                                               header_params=headers, body=body, auth_settings=["BearerToken"])
         try:
-            response = self.api.call_api(*serialized)
+            response = self.api.call_api(*serialized, _request_timeout=timeout)
         except urllib3.exceptions.HTTPError as exc:  # connection refused, TLS, timeouts (after retries)
             raise TransportError(str(exc)) from exc
         response.read()
-        status = int(response.status)
-        data = json.loads(response.data) if response.data else None
-        return status, data
+        return int(response.status), bytes(response.data or b"")
 
     def get(self, obj: Mapping[str, Any]) -> dict[str, Any] | None:
         status, data = self._call("GET", path(obj))
@@ -135,10 +146,41 @@ class ApiServer:
             raise ApiError(status, _message(data))
         return list((data or {}).get("items", []))
 
-    def apply(self, obj: Mapping[str, Any], *, dry_run: bool = False) -> Applied:
-        """Server-side apply ``obj``; say whether it was created, changed or already so."""
+    def create(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """POST ``obj`` to its collection (a one-off object such as a Backup: never re-applied)."""
+        collection = path(obj).rsplit("/", 1)[0]
+        status, data = self._call("POST", collection, query=[("fieldManager", FIELD_MANAGER)], body=dict(obj),
+                                  content_type="application/json")
+        if status not in (200, 201):
+            raise ApiError(status, _message(data))
+        return data or {}
+
+    def pod_log(self, namespace: str, pod: str, *, container: str, since_seconds: int | None = None,
+                since_time: str | None = None, tail_lines: int | None = None) -> str:
+        """A container's log lines, each prefixed with its RFC 3339 time (``timestamps=true``)."""
+        query = [("container", container), ("timestamps", "true")]
+        if since_seconds is not None:
+            query.append(("sinceSeconds", str(max(1, since_seconds))))
+        if since_time is not None:
+            query.append(("sinceTime", since_time))
+        if tail_lines is not None:
+            query.append(("tailLines", str(tail_lines)))
+        status, raw = self._raw("GET", f"/api/v1/namespaces/{namespace}/pods/{pod}/log", query=query)
+        if status == 400 and b"waiting to start" in raw:  # a container not started yet: no lines
+            return ""
+        if status != 200:
+            try:
+                message = _message(json.loads(raw))
+            except ValueError:
+                message = raw[:200].decode(errors="replace")
+            raise ApiError(status, message)
+        return raw.decode(errors="replace")
+
+    def apply(self, obj: Mapping[str, Any], *, dry_run: bool = False, manager: str = FIELD_MANAGER) -> Applied:
+        """Server-side apply ``obj``; say whether it was created, changed or already so. ``manager``
+        is the field manager (another one's fields are not removed by the next apply of ours)."""
         before = self.get(obj)
-        query = [("fieldManager", FIELD_MANAGER), ("force", "true")]
+        query = [("fieldManager", manager), ("force", "true")]
         if dry_run:
             query.append(("dryRun", "All"))
         status, data = self._call("PATCH", path(obj), query=query, body=dict(obj),

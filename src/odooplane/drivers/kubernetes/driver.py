@@ -2,8 +2,10 @@
 
 What it does today: ``odooplane render --out DIR`` writes the estate's manifests (manifests.py), a
 kustomize tree that ``odooplane kubernetes apply`` (apiserver.py), ``kubectl apply --server-side -k
-DIR`` or Argo CD applies. What it does not do yet: observe and run the operations against an API
-server — every such call is refused with that explanation, never half done.
+DIR`` or Argo CD applies; health, logs and point-in-time recovery are API calls
+(actions/kubernetes_ops.py). What it does not do yet: run the operations that move an environment's
+data (backups with restic, restores, clones, promotions) — every such call is refused with that
+explanation, never half done.
 """
 
 from __future__ import annotations

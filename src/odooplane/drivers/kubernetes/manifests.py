@@ -622,23 +622,41 @@ def _cluster_objects(spec: ClusterSpec, roles: Iterable[tuple[str, str]], *, ha:
     tree.add(f"platform/cluster-{spec.name}.yaml", *objects)
 
 
-def recovery_cluster(source: ClusterSpec, *, into: str, target_time: str, settings: KubernetesSettings,
-                     estate: str) -> dict[str, Any]:
-    """A new CloudNativePG Cluster ``into`` bootstrapped from ``source``'s backups up to
-    ``target_time`` (RFC 3339): point-in-time recovery on Kubernetes."""
+def recovery_cluster(source: str, *, into: str, target_time: str | None, settings: KubernetesSettings,
+                     estate: str, declared: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A new CloudNativePG Cluster ``into`` bootstrapped from ``source``'s backups (the Barman Cloud
+    plugin's object store) up to ``target_time`` (RFC 3339; None: the end of the archived WAL):
+    point-in-time recovery on Kubernetes. ``declared``: the estate's own rendering of ``into``
+    (instances, storage, roles), which the recovery then only adds its bootstrap to."""
     names.check(into, "cluster name")
-    storage: dict[str, Any] = {"size": f"{settings.storage.database_size_gib}Gi"}
-    if settings.storage.database_class:
-        storage["storageClass"] = settings.storage.database_class
-    return {"apiVersion": CNPG, "kind": "Cluster",
-            "metadata": _meta(into, settings.namespace, {LABEL_NAME: "postgresql", LABEL_INSTANCE: into,
-                                                         LABEL_PART_OF: estate}),
-            "spec": {"instances": 1, "storage": storage, "enableSuperuserAccess": True,
-                     "bootstrap": {"recovery": {"source": source.name,
-                                                "recoveryTarget": {"targetTime": target_time}}},
-                     "externalClusters": [{"name": source.name, "plugin": {
-                         "name": BARMAN_PLUGIN, "parameters": {"barmanObjectName": f"{source.name}-backups",
-                                                                "serverName": source.name}}}]}}
+    recovery: dict[str, Any] = {"source": source}
+    if target_time:
+        recovery["recoveryTarget"] = {"targetTime": target_time}
+    if declared is not None:
+        spec = {k: v for k, v in declared["spec"].items() if k not in ("bootstrap", "externalClusters")}
+        metadata = declared["metadata"]
+    else:
+        storage: dict[str, Any] = {"size": f"{settings.storage.database_size_gib}Gi"}
+        if settings.storage.database_class:
+            storage["storageClass"] = settings.storage.database_class
+        spec = {"instances": 1, "storage": storage, "enableSuperuserAccess": True}
+        metadata = _meta(into, settings.namespace, {LABEL_NAME: "postgresql", LABEL_INSTANCE: into,
+                                                    LABEL_PART_OF: estate})
+    return {"apiVersion": CNPG, "kind": "Cluster", "metadata": metadata,
+            "spec": {**spec, "bootstrap": {"recovery": recovery},
+                     "externalClusters": [{"name": source, "plugin": {
+                         "name": BARMAN_PLUGIN, "parameters": {"barmanObjectName": f"{source}-backups",
+                                                                "serverName": source}}}]}}
+
+
+def on_demand_backup(cluster: str, *, name: str, settings: KubernetesSettings, estate: str) -> dict[str, Any]:
+    """A CloudNativePG ``Backup`` of ``cluster`` now, through the Barman Cloud plugin (its object store)."""
+    names.check(name, "backup name")
+    return {"apiVersion": CNPG, "kind": "Backup",
+            "metadata": _meta(name, settings.namespace, {LABEL_NAME: "postgresql", LABEL_INSTANCE: cluster,
+                                                        LABEL_PART_OF: estate}),
+            "spec": {"cluster": {"name": cluster}, "method": "plugin",
+                     "pluginConfiguration": {"name": BARMAN_PLUGIN}}}
 
 
 def _database(database: str, owner: str, cluster: str, namespace: str, tenant: str) -> dict[str, Any]:

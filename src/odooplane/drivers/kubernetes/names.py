@@ -53,6 +53,13 @@ def pool_namespace(settings: KubernetesSettings, pool: str) -> str:
     return check(f"{settings.namespace_prefix}pool-{pool}", "pool namespace")
 
 
+def placement(settings: KubernetesSettings, *, tenant: str, env: str, pool: str | None) -> tuple[str, str]:
+    """(namespace, object base) of what serves an environment: its own objects, or its pool's."""
+    if pool is not None:
+        return pool_namespace(settings, pool), pool_base(pool)
+    return tenant_namespace(settings, tenant), env_base(tenant, env)
+
+
 def parse_workload(name: str) -> tuple[str, str] | tuple[str, int]:
     """``odoo-<tenant>__<env>`` → (tenant, env); ``pool-<pool>-<i>`` → (pool, i); ValueError otherwise."""
     found = _WORKLOAD_RE.fullmatch(name)
