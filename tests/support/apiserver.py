@@ -57,6 +57,16 @@ def _matches(labels: dict[str, str], selector: str) -> bool:
     return True
 
 
+def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
 def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
@@ -121,6 +131,15 @@ def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
             with recorder.lock:
                 url, query = self._record("PATCH", body=body, content_type=self.headers["Content-Type"])
                 before = recorder.objects.get(url.path)
+                if self.headers["Content-Type"] == "application/merge-patch+json":  # RFC 7386
+                    if before is None:
+                        self._send(404, {"kind": "Status", "message": "not found", "code": 404})
+                        return
+                    _merge(before, body)
+                    recorder.version += 1
+                    before["metadata"]["resourceVersion"] = str(recorder.version)
+                    self._send(200, before)
+                    return
                 stored = copy.deepcopy(body)
                 old_version = before["metadata"]["resourceVersion"] if before else None
                 same = before is not None and {**before, "metadata": {

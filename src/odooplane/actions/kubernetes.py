@@ -47,6 +47,7 @@ class Connected:
     valid: ValidEstate
     objects: list[dict[str, Any]]  # the synced tree, in ORDER
     api: registry.ApiServer
+    jobs: list[dict[str, Any]] = field(default_factory=list)  # the one-shot Jobs (jobs/)
 
 
 def connect(path: Path | None, right: str, *, context: str | None, kubeconfig: str | None,
@@ -69,7 +70,9 @@ def connect(path: Path | None, right: str, *, context: str | None, kubeconfig: s
     except Exception as exc:  # the kubeconfig's own errors (missing file, unknown context)
         raise UsageError(f"no usable kubeconfig: {exc}",
                          hint="set KUBECONFIG, --kubeconfig or platform.kubernetes.context") from exc
-    return Connected(valid, synced_objects(rendered.files), api)
+    jobs = [doc for name, text in sorted(rendered.files.items()) if name.startswith("jobs/")
+            for doc in yaml.safe_load_all(text) if doc]
+    return Connected(valid, synced_objects(rendered.files), api, jobs)
 
 
 @contextmanager

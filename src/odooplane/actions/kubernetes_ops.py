@@ -475,3 +475,107 @@ def restore_cluster(path: Path | None, source: str, into: str, *, at: str | None
                                  "new one (delete it first, or name another)")
         connected.api.apply(obj, manager=RECOVERY_MANAGER)
     return {"cluster": into, "namespace": settings.namespace, "source": source, "target_time": target_time}
+
+
+# -- one-shot Odoo commands as Jobs ---------------------------------------------------------------
+
+RESTART_MANAGER = "odooplane-restart"  # the restart annotation's field manager: apply leaves it
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"  # what `kubectl rollout restart` sets
+
+
+@dataclass
+class InitResult:
+    target: str
+    job: str
+    namespace: str
+    outcome: str  # succeeded, already succeeded, created (not waited for)
+    restarted: list[str] = field(default_factory=list)  # Deployments rolled (their registries reload)
+
+
+def _job_state(job: dict[str, Any] | None) -> str:
+    """absent, active, succeeded or failed, from a Job's status (and its conditions)."""
+    if job is None:
+        return "absent"
+    st = job.get("status", {})
+    conditions = {c.get("type"): c.get("status") for c in st.get("conditions", []) or []}
+    if int(st.get("succeeded") or 0) > 0 or conditions.get("Complete") == "True":
+        return "succeeded"
+    if int(st.get("failed") or 0) > 0 or conditions.get("Failed") == "True":
+        return "failed"
+    return "active"
+
+
+def _job_failure(api: registry.ApiServer, job: dict[str, Any]) -> str:
+    """Why the Job failed: the cause in its pod's Odoo log (as on the other drivers), else its condition."""
+    from odooplane.services import odoo_commands
+
+    meta = job["metadata"]
+    pods = api.list("v1", "Pod", str(meta["namespace"]), label_selector=f"job-name={meta['name']}")
+    for pod in pods[-1:]:
+        text = api.pod_log(str(meta["namespace"]), str(pod["metadata"]["name"]), container=ODOO_CONTAINER)
+        reason = odoo_commands.lines_summary([_stamped(raw)[1] for raw in text.splitlines()])
+        if reason:
+            return reason
+    for condition in job.get("status", {}).get("conditions", []) or []:
+        if condition.get("type") == "Failed":
+            return str(condition.get("message") or condition.get("reason") or "failed")
+    return "failed (no log)"
+
+
+def init(path: Path | None, target: str, *, wait: float = 3600, context: str | None = None,
+         kubeconfig: str | None = None, server: registry.ApiServer | None = None, interval: float = 2.0,
+         now: dt.datetime | None = None) -> InitResult:
+    """Run the environment's rendered init Job (``odoo -i base,<modules> --stop-after-init`` on its
+    new database) once; wait for it, then restart what serves the environment (a threaded cron
+    server loads its databases' registries at start). A Job that succeeded is not run again; a
+    failed one is reported with Odoo's reason and left for inspection."""
+    connected = connect(path, "tenants.create", context=context, kubeconfig=kubeconfig, server=server)
+    env = _environment(connected, target)
+    namespace, base = _placement(connected, env)
+    job = next((j for j in connected.jobs if j["metadata"].get("annotations", {}).get(
+        "odooplane.io/target") == str(env.ref)), None)
+    if job is None:
+        raise NotFound(f"{target}: no init Job is rendered for it (its database is not one Odooplane makes)")
+    name = str(job["metadata"]["name"])
+    result = InitResult(str(env.ref), name, str(job["metadata"]["namespace"]), "created")
+    api = connected.api
+    last: list[dict[str, Any] | None] = []
+    with talking("init"):
+        existing = api.get(job)
+        state = _job_state(existing)
+        if state == "succeeded":
+            result.outcome = "already succeeded"
+            return result
+        if state == "failed":
+            raise PermanentError(f"Job {result.namespace}/{name} failed: {_job_failure(api, existing or job)}",
+                                 hint=f"fix the cause, then `kubectl -n {result.namespace} delete job {name}` and "
+                                      "run init again")
+        if state == "absent":
+            api.create(job)
+        if not wait:
+            return result
+
+        def finished() -> bool:
+            last.append(api.get(job))
+            return _job_state(last[-1]) in ("succeeded", "failed")
+
+        if not wait_until(finished, timeout=wait, interval=interval):
+            raise PermanentError(f"Job {result.namespace}/{name} not finished after {wait:.0f} s; it goes on in the "
+                                 "cluster (run init again to wait for it)")
+        if _job_state(last[-1]) == "failed":
+            raise PermanentError(f"Job {result.namespace}/{name} failed: {_job_failure(api, last[-1] or job)}",
+                                 hint=f"fix the cause, then `kubectl -n {result.namespace} delete job {name}` and "
+                                      "run init again")
+        result.outcome = "succeeded"
+        stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for obj in connected.objects:
+            meta = obj["metadata"]
+            if obj["kind"] != "Deployment" or meta.get("namespace") != namespace or meta.get("labels", {}).get(
+                    registry.KUBERNETES_LABEL_INSTANCE) != base:
+                continue
+            if api.get(obj) is None:
+                continue
+            api.merge_patch(obj, {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}},
+                            manager=RESTART_MANAGER)
+            result.restarted.append(str(meta["name"]))
+    return result

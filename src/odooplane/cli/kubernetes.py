@@ -100,6 +100,36 @@ def status(
         raise typer.Exit(int(ExitCode.UNHEALTHY))
 
 
+@kubernetes_app.command("init")
+def init(
+    target: str = typer.Argument(..., help="tenant/env whose new database Odoo makes."),
+    estate: Path = typer.Argument(None, help="Estate file (default: $ODOOPLANE_ESTATE or ./estate.yaml)."),
+    wait: float = typer.Option(3600, "--wait", min=0, help="Seconds to wait for the Job (0: return once created)."),
+    context: str = CONTEXT,
+    kubeconfig: str = KUBECONFIG,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Run the environment's init Job (render --out writes it under jobs/: `odoo -i base,<modules>
+    --stop-after-init` on its new, empty database), wait for it, then restart the Deployments that serve the
+    environment (cron servers load their databases at start). Run once: a Job that succeeded is not run again; a
+    failed one exits 1 with Odoo's reason and stays for inspection (delete it to run again)."""
+    from odooplane.actions import kubernetes_ops as action
+
+    with errors():
+        result = action.init(estate, target, wait=wait, context=context, kubeconfig=kubeconfig)
+    if as_json:
+        print_json(result.__dict__)
+        return
+    if result.outcome == "created":
+        console.print(f"Job {result.namespace}/{result.job} created (not waited for)", markup=False)
+    elif result.outcome == "already succeeded":
+        console.print(f"{result.target}: its init Job {result.namespace}/{result.job} succeeded before; nothing to do",
+                      markup=False)
+    else:
+        console.print(f"[green]initialised[/] {result.target} (Job {result.namespace}/{result.job}); restarted "
+                      f"{', '.join(result.restarted) or 'nothing (no Deployment yet)'}")
+
+
 # -- the verbs a kubernetes estate answers on the cluster (their CLI commands hand over here) -------
 
 def logs_estate(estate: Path | None, target: str, query: object, *, sources: str | None, follow: bool,

@@ -85,6 +85,11 @@ def error_summary(log_file: Path) -> str:
         lines = log_file.read_text(errors="replace").splitlines()
     except FileNotFoundError:
         return ""
+    return lines_summary(lines)
+
+
+def lines_summary(lines: list[str]) -> str:
+    """``error_summary`` of a log's lines (a pod's, from the API server)."""
     chain = _last_chain(lines)
     if chain:
         return _reason(chain)[:MAX_REASON]

@@ -259,3 +259,57 @@ def test_health_against_a_real_cluster(estate: Path) -> None:  # pragma: no cove
                                 env={"KUBECONFIG": os.environ["ODOOPLANE_TEST_KUBECONFIG"]})
     assert result.exit_code in (0, 5, 6), result.output
     assert {e["target"] for e in json.loads(result.output)["environments"]} >= {"acme/prod", "initech/prod"}
+
+
+def test_init_runs_the_rendered_job_once_then_restarts_what_serves(recorder: tuple[Recorder, str],
+                                                                   estate: Path) -> None:
+    rec, url = recorder
+    _applied(rec, url, estate)
+    reads: list[str] = []
+
+    def controller(path: str, obj: dict[str, object]) -> None:  # the Job controller at work
+        if "/jobs/" in path:
+            reads.append(path)
+            obj["status"] = {"active": 1} if len(reads) < 3 else {"succeeded": 1}
+
+    rec.on_get = controller
+    rec.requests.clear()
+    now = dt.datetime(2026, 12, 1, 10, 30, tzinfo=dt.UTC)
+    result = action.init(estate, "acme/prod", wait=10, interval=0.05, server=api(url), now=now)
+    assert result.outcome == "succeeded" and result.job == "acme--prod-init"
+    posts = [r for r in rec.requests if r["method"] == "POST"]
+    assert [p["path"] for p in posts] == ["/apis/batch/v1/namespaces/odoo-acme/jobs"]
+    assert "--stop-after-init" in posts[0]["body"]["spec"]["template"]["spec"]["containers"][0]["command"]
+    restarts = [r for r in rec.requests if r["method"] == "PATCH"]
+    assert sorted(result.restarted) == ["acme--prod-cron", "acme--prod-evented", "acme--prod-http"]
+    assert {r["content_type"] for r in restarts} == {"application/merge-patch+json"}
+    assert {r["query"]["fieldManager"] for r in restarts} == {"odooplane-restart"}
+    assert restarts[0]["body"] == {"spec": {"template": {"metadata": {"annotations": {
+        "kubectl.kubernetes.io/restartedAt": "2026-12-01T10:30:00Z"}}}}}
+    # Once: a Job that succeeded is not created again, nothing restarts.
+    rec.requests.clear()
+    again = action.init(estate, "acme/prod", wait=10, interval=0.05, server=api(url))
+    assert again.outcome == "already succeeded"
+    assert [r["method"] for r in rec.requests if r["method"] != "GET"] == []
+    # A failed Job: Odoo's own reason, from its pod's log; nothing restarted.
+    rec.on_get = lambda path, obj: obj.update(status={"failed": 1}) if "/jobs/" in path else None
+    rec.add_pod("odoo-globex", "globex--prod-init-x", {"job-name": "globex--prod-init"})
+    at = dt.datetime(2026, 12, 1, 10, 31, tzinfo=dt.UTC)
+    for line in ("2026-12-01 10:31:00,001 1 INFO globex_prod odoo.modules.loading: loading 1 modules...",
+                 "Traceback (most recent call last):", '  File "odoo/modules/loading.py", line 1, in load',
+                 "psycopg2.OperationalError: FATAL:  database \"globex_prod\" does not exist"):
+        rec.log("odoo-globex", "globex--prod-init-x", "odoo", at, line)
+    rec.requests.clear()
+    with pytest.raises(PermanentError, match='database "globex_prod" does not exist') as caught:
+        action.init(estate, "globex/prod", wait=10, interval=0.05, server=api(url))
+    assert "delete job globex--prod-init" in (caught.value.hint or "")
+    assert not [r for r in rec.requests if r["method"] == "PATCH"]
+    with pytest.raises(NotFound):
+        action.init(estate, "globex/nope", server=api(url))
+    # Through the CLI: --wait 0 creates it and returns.
+    rec.on_get = None
+    config = apiserver.kubeconfig(estate.parent, url, "cli-token")
+    result_cli = CliRunner().invoke(app, ["kubernetes", "init", "globex/staging", str(estate), "--wait", "0",
+                                          "--json"], env={"KUBECONFIG": str(config)})
+    assert result_cli.exit_code == 0, result_cli.output
+    assert json.loads(result_cli.output)["outcome"] == "created"

@@ -155,6 +155,14 @@ class ApiServer:
             raise ApiError(status, _message(data))
         return data or {}
 
+    def merge_patch(self, obj: Mapping[str, Any], patch: Mapping[str, Any], *, manager: str) -> dict[str, Any]:
+        """A JSON merge patch of ``obj`` (a restart annotation, a replica count), as ``manager``."""
+        status, data = self._call("PATCH", path(obj), query=[("fieldManager", manager)], body=dict(patch),
+                                  content_type="application/merge-patch+json")
+        if status != 200:
+            raise ApiError(status, _message(data))
+        return data or {}
+
     def pod_log(self, namespace: str, pod: str, *, container: str, since_seconds: int | None = None,
                 since_time: str | None = None, tail_lines: int | None = None) -> str:
         """A container's log lines, each prefixed with its RFC 3339 time (``timestamps=true``)."""
