@@ -213,3 +213,35 @@ def test_odoo_conf_names_the_stores_without_the_admin_password(stack: dict[str, 
     for path in confs:
         assert (path.stat().st_mode & 0o077) == 0, path
 
+
+
+def test_acl_users_lost_by_a_redis_restart_are_made_again_by_apply(stack: dict[str, Any]) -> None:
+    """Redis without an ACL file forgets its users when it restarts: Odoo then cannot read any session.
+    plan names it; apply makes them again (one ACL USERS per server, no restart of Odoo needed)."""
+    estate: TestEstate = stack["estate"]
+    admin = redis.Redis(host="127.0.0.1", port=stack["redis_port"], password=ADMIN)
+    name = estate.data["platform"]["name"]
+    lost = sorted(str(u) for u in admin.acl_users() if str(u) != "default")
+    assert len(lost) == 2, lost  # the pool's and the dedicated environment's
+    target = stack["shared"]
+    edge = f"http://127.0.0.1:{estate.edge_port}"
+    with httpx.Client(base_url=edge, headers={"Host": _host(target)}, timeout=30) as client:
+        sid = _login(client, estate.admin_password(target))
+    admin.acl_deluser(*lost)
+    gone = httpx.post(f"{edge}/web/session/get_session_info", headers={"Host": _host(target)},
+                      cookies={"session_id": sid}, json={"jsonrpc": "2.0", "method": "call", "params": {}, "id": 1},
+                      timeout=30)
+    assert gone.status_code != 200 or '"uid": 2' not in gone.text  # Odoo cannot read it: no session
+    run = estate.cli("plan", str(estate.path), "--json", check=False)
+    assert run.stdout.strip(), run.stderr
+    planned = json.loads(run.stdout)
+    sessions = sorted(c["target"] for c in planned["changes"] if c["resource"] == "sessions")
+    assert sessions == sorted([f"pool {stack['pool']}", stack["dedicated"]]), planned["changes"]
+    applied = json.loads(estate.cli("apply", str(estate.path), "--json", check=False, timeout=300).stdout)
+    assert applied["ok"], applied["failures"]
+    assert sorted(str(u) for u in admin.acl_users() if str(u) != "default") == lost
+    info = _session_info(edge, {"Host": _host(target)}, sid)
+    assert info is not None and info["uid"] == 2
+    assert f"odooplane-{name}" in lost[0]
+    again = json.loads(estate.cli("plan", str(estate.path), "--json", check=False).stdout)
+    assert not [c for c in again["changes"] if c["resource"] == "sessions"]

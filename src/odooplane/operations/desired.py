@@ -55,6 +55,15 @@ class SessionUser:
     prefix: str
 
 
+def redis_admin(ctx: Context, sessions: SessionUser) -> str | None:
+    """The password of the Redis server's admin (the control plane's only; never in odoo.conf)."""
+    server = ctx.estate.monitoring.redis[sessions.server]
+    if not server.password:
+        return None
+    return secret_refs.resolve(server.password, base_dir=ctx.base_dir,
+                               where=f"monitoring.redis.{sessions.server}.password")
+
+
 @dataclass(frozen=True)
 class Stateless:
     """What odoo.conf gets for sessions and attachments out of the process."""

@@ -4,6 +4,7 @@ changes anything."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Iterable
@@ -23,11 +24,13 @@ from odooplane.operations.desired import (
     EnvArtifacts,
     OdooProcess,
     PoolArtifacts,
+    SessionUser,
     artifacts,
     pool_artifacts,
     pool_program,
     program_name,
     ready_state,
+    redis_admin,
 )
 from odooplane.planner.observed import (
     ClusterObservation,
@@ -40,7 +43,7 @@ from odooplane.planner.observed import (
     TemplateObservation,
 )
 from odooplane.render.traefik import DATABASE_HEADER
-from odooplane.services import odoo, postgres
+from odooplane.services import odoo, postgres, redis_acl
 from odooplane.services.postgres import DatabaseStats
 from odooplane.store import probes, releases
 
@@ -121,6 +124,28 @@ def _observe_pool(
     return PoolObservation(pool.name, True, role_exists, procs, route_current)
 
 
+def _session_users(ctx: Context, sessions: Iterable[SessionUser]) -> dict[str, set[str] | None]:
+    """The ACL users of each Redis server sessions are kept in (one ``ACL USERS`` per server);
+    None for a server that does not answer (unknown: nothing is planned for it)."""
+    out: dict[str, set[str] | None] = {}
+    for s in sessions:
+        if s.server in out:
+            continue
+        try:
+            out[s.server] = redis_acl.users(s.host, s.port, redis_admin(ctx, s))
+        except (OSError, OdooplaneError, redis_acl.RedisError) as exc:
+            logger.warning("redis %s: cannot list its ACL users: %s", s.server, exc)
+            out[s.server] = None
+    return out
+
+
+def _missing(users: dict[str, set[str] | None], sessions: SessionUser | None) -> bool:
+    if sessions is None:
+        return False
+    known = users.get(sessions.server)
+    return known is not None and sessions.user not in known
+
+
 def _limits_current(env: DesiredEnvironment, owned: postgres.OwnedDatabase | None) -> bool:
     if owned is None:
         return True
@@ -191,6 +216,11 @@ def _observe(
         for p in pools_list
     }
     arts = {env.ref: artifacts(ctx, env, create=False, pools=pool_arts) for env in envs_list}
+    session_users = _session_users(ctx, [a.sessions for a in (*arts.values(), *pool_arts.values())
+                                         if a is not None and a.sessions is not None])
+    if session_users:
+        pools = {name: dataclasses.replace(obs, sessions_missing=_missing(session_users, art.sessions))
+                 if (art := pool_arts[name]) is not None else obs for name, obs in pools.items()}
     applied = {str(env.ref): (e.release if (e := releases.applied(ctx.store, str(env.ref))) else None)
                for env in envs_list if env.release is not None}
     failed = {str(env.ref): release_content.failed_upgrade(ctx, env)
@@ -258,6 +288,7 @@ def _observe(
             failed_upgrade=failed.get(str(env.ref)),
             moving_from=moving.owner if moving is not None and moving.target == str(env.ref) else None,
             health_at=probe_at,
+            sessions_missing=art is not None and art.process is not None and _missing(session_users, art.sessions),
         )
 
     if probing and len(latest) < len(envs_list):  # requests over the network: in parallel

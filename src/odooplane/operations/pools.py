@@ -27,8 +27,8 @@ def ensure_pool(ctx: Context, op: Operation, pool: DesiredPool, obs: PoolObserva
                 art.cluster, role=pool.role, password=art.db_password,
                 comment=postgres.marker(ctx.estate_id, f"pool/{pool.name}")))
         current = {p.name: p for p in (obs.processes if obs else ())}
-        if art.sessions is not None and any(not (seen := current.get(p.name)) or not seen.current
-                                            for p in art.processes):
+        if art.sessions is not None and (obs is None or obs.sessions_missing or any(
+                not (seen := current.get(p.name)) or not seen.current for p in art.processes)):
             op.step("sessions", t, lambda: ensure_sessions(ctx, art.sessions))
         for proc in art.processes:
             seen = current.get(proc.name)

@@ -28,6 +28,7 @@ from odooplane.operations.desired import (
     modules_state,
     owner,
     program_name,
+    redis_admin,
     secret_name,
     service_spec,
     worker_spec,
@@ -35,7 +36,7 @@ from odooplane.operations.desired import (
 from odooplane.operations.runner import Operation, StepFailed
 from odooplane.planner.observed import EnvObservation, Orphan
 from odooplane.render.traefik import DATABASE_HEADER
-from odooplane.services import http, odoo, odoo_db, passwords, postgres, redis_acl, secret_refs
+from odooplane.services import http, odoo, odoo_db, passwords, postgres, redis_acl
 from odooplane.services.postgres import ClusterConn, marker
 from odooplane.store import ports
 
@@ -275,9 +276,9 @@ def _converge_env(
     if env.pool is None and not obs.role_exists:
         op.step("role", t, lambda: postgres.ensure_role(art.cluster, role=env.role, password=art.db_password,
                                                         comment=comment))
+    if art.process is not None and art.sessions is not None and (not obs.config_current or obs.sessions_missing):
+        op.step("sessions", t, lambda: ensure_sessions(ctx, art.sessions))
     if art.process is not None and not obs.config_current:
-        if art.sessions is not None:
-            op.step("sessions", t, lambda: ensure_sessions(ctx, art.sessions))
         op.step("config", t, lambda: _write_conf(ctx, art))
     else:
         ctx.make_dir(art.data_dir)
@@ -348,23 +349,14 @@ def ensure_sessions(ctx: Context, sessions: SessionUser | None) -> None:
     """The Redis ACL user of an environment's or pool's sessions (idempotent)."""
     if sessions is None:
         return
-    redis_acl.ensure_user(sessions.host, sessions.port, _redis_admin(ctx, sessions), user=sessions.user,
+    redis_acl.ensure_user(sessions.host, sessions.port, redis_admin(ctx, sessions), user=sessions.user,
                           password=sessions.password, prefix=sessions.prefix)
 
 
 def remove_sessions(ctx: Context, sessions: SessionUser) -> None:
     """Delete the ACL user of ``sessions`` and every session kept under its prefix."""
-    redis_acl.remove_user(sessions.host, sessions.port, _redis_admin(ctx, sessions), user=sessions.user,
+    redis_acl.remove_user(sessions.host, sessions.port, redis_admin(ctx, sessions), user=sessions.user,
                           prefix=sessions.prefix)
-
-
-def _redis_admin(ctx: Context, sessions: SessionUser) -> str | None:
-    """The password of the Redis server's admin (the control plane's only; never in odoo.conf)."""
-    server = ctx.estate.monitoring.redis[sessions.server]
-    if not server.password:
-        return None
-    return secret_refs.resolve(server.password, base_dir=ctx.base_dir,
-                               where=f"monitoring.redis.{sessions.server}.password")
 
 
 def remove_env(ctx: Context, slug: str, *, env: DesiredEnvironment | None, drop_data: bool,

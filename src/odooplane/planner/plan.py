@@ -61,6 +61,9 @@ def pool_changes(pool: DesiredPool, obs: PoolObservation | None) -> list[Change]
     out: list[Change] = []
     if not obs.role_exists:
         out.append(Change(t, "role", "create", f"role {pool.role} does not exist"))
+    if obs.sessions_missing:
+        out.append(Change(t, "sessions", "create", "its Redis ACL user is missing (Redis restarted without an ACL "
+                                                    "file?): sessions cannot be read"))
     for proc in obs.processes:
         if proc.process is None:
             out.append(Change(t, "process", "start", f"{proc.name} is not running"))
@@ -124,6 +127,9 @@ def env_changes(env: DesiredEnvironment, obs: EnvObservation, *, template: str |
     elif not obs.base_installed:
         out.append(Change(t, "database", "recreate", f"database exists but was never fully initialised ({how})"))
     if env.pool is None:
+        if obs.sessions_missing:
+            out.append(Change(t, "sessions", "create", "its Redis ACL user is missing (Redis restarted without "
+                                                        "an ACL file?): sessions cannot be read"))
         if not obs.config_exists:
             out.append(Change(t, "config", "create", "odoo.conf missing"))
         elif not obs.config_current:

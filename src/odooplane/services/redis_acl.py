@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import redis
 
+RedisError = redis.RedisError  # what a server that does not answer (or refuses) raises
+
 SESSION_COMMANDS = ("+get", "+set", "+del", "+exists", "+expire", "+ping", "+select")
 
 
@@ -20,6 +22,16 @@ def ensure_user(host: str, port: int, admin_password: str | None, *, user: str, 
     try:
         client.acl_setuser(user, enabled=True, reset=True, passwords=[f"+{password}"], keys=[f"{prefix}*"],
                            reset_channels=True, categories=["-@all"], commands=list(SESSION_COMMANDS))
+    finally:
+        client.close()
+
+
+def users(host: str, port: int, admin_password: str | None) -> set[str]:
+    """The ACL users the server has now (one ``ACL USERS``): after a restart without an ACL file,
+    only ``default`` — the session stores' users must be made again."""
+    client = _client(host, port, admin_password)
+    try:
+        return {u.decode() if isinstance(u, bytes) else str(u) for u in client.acl_users()}
     finally:
         client.close()
 
