@@ -245,3 +245,23 @@ def test_acl_users_lost_by_a_redis_restart_are_made_again_by_apply(stack: dict[s
     assert f"odooplane-{name}" in lost[0]
     again = json.loads(estate.cli("plan", str(estate.path), "--json", check=False).stdout)
     assert not [c for c in again["changes"] if c["resource"] == "sessions"]
+
+
+def test_a_removed_pool_leaves_no_session_user_behind(stack: dict[str, Any]) -> None:
+    """(Runs last: it changes the estate.) The pool and its tenant leave the estate: apply removes the
+    pool's edge service and, on the Redis that kept them, its ACL user and its sessions."""
+    estate: TestEstate = stack["estate"]
+    admin = redis.Redis(host="127.0.0.1", port=stack["redis_port"], password=ADMIN)
+    name = estate.data["platform"]["name"]
+    user = f"odooplane-{name}-pool-{stack['pool']}"
+    prefix = f"odooplane:{name}:sess:pool-{stack['pool']}:"
+    assert user in admin.acl_users() and list(admin.scan_iter(match=f"{prefix}*"))
+    del estate.data["tenants"][stack["shared"].split("/")[0]]
+    del estate.data["pools"][stack["pool"]]
+    estate.write()
+    applied = json.loads(estate.cli("apply", str(estate.path), "--json", check=False, timeout=300).stdout)
+    assert applied["ok"], applied["failures"]
+    assert any(s["name"] == "remove-sessions" and s["status"] == "done" for s in applied["steps"]), applied["steps"]
+    assert user not in admin.acl_users()
+    assert not list(admin.scan_iter(match=f"{prefix}*"))
+    assert f"odooplane-{name}-{stack['dedicated'].replace('/', '__')}" in admin.acl_users()  # the other stays

@@ -55,6 +55,15 @@ class SessionUser:
     prefix: str
 
 
+def session_user(ctx: Context, server: str, *, slug: str, password: str) -> SessionUser:
+    """The ACL user ``odooplane-<estate>-<slug>`` of ``monitoring.redis.<server>``, keys under
+    ``odooplane:<estate>:sess:<slug>:``."""
+    estate = ctx.estate.platform.name
+    where = ctx.estate.monitoring.redis[server]
+    return SessionUser(server=server, host=where.host, port=where.port, user=f"odooplane-{estate}-{slug}",
+                       password=password, prefix=f"odooplane:{estate}:sess:{slug}:")
+
+
 def redis_admin(ctx: Context, sessions: SessionUser) -> str | None:
     """The password of the Redis server's admin (the control plane's only; never in odoo.conf)."""
     server = ctx.estate.monitoring.redis[sessions.server]
@@ -89,9 +98,7 @@ def stateless_settings(ctx: Context, value: StatelessSettings | None, *, secret_
         password = _secret(ctx, f"{secret_prefix}/redis_password", create=create)
         if password is None:
             return None
-        sessions = SessionUser(server=value.sessions, host=server.host, port=server.port,
-                               user=f"odooplane-{estate}-{slug}", password=password,
-                               prefix=f"odooplane:{estate}:sess:{slug}:")
+        sessions = session_user(ctx, value.sessions, slug=slug, password=password)
         extra.update(odooplane_sessions_redis=f"redis://{sessions.user}@{server.host}:{server.port}/0",
                      odooplane_sessions_password=password, odooplane_sessions_prefix=sessions.prefix)
         modules.append(SESSIONS_MODULE)

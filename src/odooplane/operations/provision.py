@@ -31,6 +31,7 @@ from odooplane.operations.desired import (
     redis_admin,
     secret_name,
     service_spec,
+    session_user,
     worker_spec,
 )
 from odooplane.operations.runner import Operation, StepFailed
@@ -389,6 +390,24 @@ def remove_env(ctx: Context, slug: str, *, env: DesiredEnvironment | None, drop_
         ctx.secrets.delete_prefix(secret_name(env, ""))
 
 
+def remove_pool_sessions(ctx: Context, pool: str) -> list[str]:
+    """Delete a removed pool's session ACL user and its sessions from every Redis server of the
+    estate that has it (the estate no longer says which one kept them); return those servers. A
+    server that does not answer is skipped with a warning: its user holds only that pool's keys."""
+    done = []
+    for name in sorted(ctx.estate.monitoring.redis):
+        sessions = session_user(ctx, name, slug=f"pool-{pool}", password="")
+        try:
+            if sessions.user not in redis_acl.users(sessions.host, sessions.port, redis_admin(ctx, sessions)):
+                continue
+            remove_sessions(ctx, sessions)
+        except (OSError, redis_acl.RedisError) as exc:
+            logger.warning("redis %s: cannot remove the sessions of removed pool %s: %s", name, pool, exc)
+            continue
+        done.append(name)
+    return done
+
+
 def remove_orphan(ctx: Context, op: Operation, orphan: Orphan, *, prune: bool) -> None:
     """Stop a process or route that belongs to nothing in the estate, drop a stale template; with
     ``prune`` also drop an old environment's database, role and directory (data is never dropped
@@ -403,6 +422,8 @@ def remove_orphan(ctx: Context, op: Operation, orphan: Orphan, *, prune: bool) -
     if orphan.kind == "pool-route":
         op.step("remove-route", f"pool {orphan.name}",
                 lambda: ctx.driver.remove_pool_service(f"pool-{orphan.name}"))
+        if ctx.estate.monitoring.redis:
+            op.step("remove-sessions", f"pool {orphan.name}", lambda: remove_pool_sessions(ctx, orphan.name))
         return
     conn = ctx.cluster_conn(orphan.where, allocate=False) if orphan.where in ctx.estate.clusters else None
     if orphan.kind == "template":
