@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -172,11 +171,11 @@ def test_an_attachment_written_through_one_process_is_read_through_the_other(sta
     key = f"{estate.data['platform']['name']}/pool-{stack['pool']}/{_database(target)}/{sha1[:2]}/{sha1}"
     assert _object(moto, key) == content
     assert not [p for p in estate.runtime_dir.rglob(sha1) if p.is_file()]  # not in any filestore
-    if os.environ.get("ODOO_SOURCE"):  # real Odoo serves it over HTTP too (/web/content), from the bucket
-        with httpx.Client(base_url=second, headers=headers, timeout=30) as client:
-            _login(client, password)
-            served = client.get(f"/web/content/{created}?download=true")
-        assert served.status_code == 200 and served.content == content
+    # Served over HTTP too (/web/content) by the other process, from the bucket.
+    with httpx.Client(base_url=second, headers=headers, timeout=30) as client:
+        _login(client, password)
+        served = client.get(f"/web/content/{created}?download=true")
+    assert served.status_code == 200 and served.content == content
 
 
 def test_a_dedicated_environment_is_stateless_too(stack: dict[str, Any]) -> None:

@@ -10,10 +10,11 @@ series by ``build``; database manager routes live in ``dbroutes``.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
-from odooplane.sim import auth, dbroutes, httpio, pages, rpc, sessions, websocket
+from odooplane.sim import auth, dbroutes, httpio, pages, rpc, sessions, stateless, websocket
 from odooplane.sim.app import RequestContext, Route
 from odooplane.sim.exceptions import Abort, AccessDenied, AccessError
 from odooplane.sim.release import Release
@@ -165,6 +166,25 @@ def version_info(ctx: RequestContext) -> dict[str, Any]:
     return ctx.config.release.rpc_version()
 
 
+def content(ctx: RequestContext) -> httpio.Response:
+    """``/web/content/<id>``: a binary attachment's content, read where it is stored (the filestore, or
+    the bucket of odooplane_attachments); 404 when there is no such attachment."""
+    db = ensure_db(ctx)
+    ident = ctx.request.path.removeprefix("/web/content/").split("/", 1)[0].split("?", 1)[0]
+    if not ident.isdigit():
+        return httpio.error_page(404)
+    with ctx.cursor(db, readonly=True) as conn:
+        found = stateless.read(conn, ctx.config, db, [int(ident)], ["name", "mimetype", "datas"])
+    if not found or found[0]["datas"] is False:
+        return httpio.error_page(404)
+    record = found[0]
+    headers = [("Content-Type", str(record["mimetype"] or "application/octet-stream")),
+               ("Cache-Control", "no-cache")]
+    if ctx.request.args.get("download") == "true":
+        headers.append(("Content-Disposition", f'attachment; filename="{record["name"]}"'))
+    return httpio.Response(200, base64.b64decode(str(record["datas"])), headers)
+
+
 def websocket_route(ctx: RequestContext) -> httpio.Response:
     response = websocket.handshake(ctx.request.headers)
     if ctx.services.kind == "prefork":
@@ -202,6 +222,7 @@ def build(release: Release) -> list[Route]:
         Route("/xmlrpc/", lambda ctx: rpc.xmlrpc_handler(ctx, numeric=False), methods=("POST",), csrf=False,
               save_session=False, prefix=True),
         Route("/jsonrpc", rpc.jsonrpc_handler, type="json", save_session=False),
+        Route("/web/content/", content, auth="user", prefix=True),
         *dbroutes.ROUTES,
     ]
     if release.major >= 18:
