@@ -41,7 +41,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             redis.Redis(host="127.0.0.1", port=redis_port).config_set("requirepass", ADMIN)
             pool, shared, dedicated = unique("s"), unique("p"), unique("d")
             tenants = {shared: {"environments": {"prod": {"placement": {"shared": pool}}}},
-                       dedicated: {"environments": {"prod": {"placement": "dedicated"}}}}
+                       dedicated: {"environments": {"prod": {"placement": "dedicated"},
+                                                    "staging": {"placement": "dedicated", "stage": "staging"}}}}
             estate = make_estate(tmp, tenants)
             stateless = {"sessions": "sessions", "attachments": "files"}
             estate.data["stacks"]["odoo"]["stateless"] = stateless  # the pool and the dedicated one both
@@ -58,7 +59,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                                                 timeout=900).stdout)
                 assert applied["ok"], applied["failures"]
                 yield {"estate": estate, "moto": moto, "redis_port": redis_port, "pool": pool,
-                       "shared": f"{shared}/prod", "dedicated": f"{dedicated}/prod"}
+                       "shared": f"{shared}/prod", "dedicated": f"{dedicated}/prod",
+                       "staging": f"{dedicated}/staging"}
             finally:
                 estate.cli("down", "-f", str(estate.path), "--purge", "--yes", check=False)
     finally:
@@ -221,7 +223,7 @@ def test_acl_users_lost_by_a_redis_restart_are_made_again_by_apply(stack: dict[s
     admin = redis.Redis(host="127.0.0.1", port=stack["redis_port"], password=ADMIN)
     name = estate.data["platform"]["name"]
     lost = sorted(str(u) for u in admin.acl_users() if str(u) != "default")
-    assert len(lost) == 2, lost  # the pool's and the dedicated environment's
+    assert len(lost) == 3, lost  # the pool's and the dedicated environments' (prod, staging)
     target = stack["shared"]
     edge = f"http://127.0.0.1:{estate.edge_port}"
     with httpx.Client(base_url=edge, headers={"Host": _host(target)}, timeout=30) as client:
@@ -235,7 +237,7 @@ def test_acl_users_lost_by_a_redis_restart_are_made_again_by_apply(stack: dict[s
     assert run.stdout.strip(), run.stderr
     planned = json.loads(run.stdout)
     sessions = sorted(c["target"] for c in planned["changes"] if c["resource"] == "sessions")
-    assert sessions == sorted([f"pool {stack['pool']}", stack["dedicated"]]), planned["changes"]
+    assert sessions == sorted([f"pool {stack['pool']}", stack["dedicated"], stack["staging"]]), planned["changes"]
     applied = json.loads(estate.cli("apply", str(estate.path), "--json", check=False, timeout=300).stdout)
     assert applied["ok"], applied["failures"]
     assert sorted(str(u) for u in admin.acl_users() if str(u) != "default") == lost
@@ -244,6 +246,38 @@ def test_acl_users_lost_by_a_redis_restart_are_made_again_by_apply(stack: dict[s
     assert f"odooplane-{name}" in lost[0]
     again = json.loads(estate.cli("plan", str(estate.path), "--json", check=False).stdout)
     assert not [c for c in again["changes"] if c["resource"] == "sessions"]
+
+
+def test_a_backup_holds_the_attachments_kept_in_the_bucket(stack: dict[str, Any]) -> None:
+    """Attachments in the bucket are no file of the filestore: the backup brings them into its copy of
+    it, so the restore proof (which loads the backup elsewhere and checks every attachment's sha1)
+    passes, and a restore gets them back."""
+    estate: TestEstate = stack["estate"]
+    target = stack["dedicated"]
+    edge = f"http://127.0.0.1:{estate.edge_port}"
+    content = b"kept in the bucket " + unique("b").encode()
+    created = _rpc(edge, {"Host": _host(target)}, target, estate.admin_password(target), "ir.attachment", "create",
+                   {"name": "b.txt", "datas": base64.b64encode(content).decode()})
+    assert isinstance(created, int)
+    sha1 = hashlib.sha1(content).hexdigest()
+    assert not [p for p in estate.runtime_dir.rglob(sha1) if p.is_file()]
+    backed = estate.cli("backup", "run", target, "-f", str(estate.path), "--json", check=False, timeout=300)
+    assert backed.returncode == 0, backed.stdout + backed.stderr
+    verified = estate.cli("verify", target, "-f", str(estate.path), "--json", check=False, timeout=600)
+    (proof,) = json.loads(verified.stdout)
+    assert verified.returncode == 0 and proof["ok"] is True, proof
+    assert proof["details"]["attachments"] >= 2  # this one and the earlier test's
+    # The stage's copy holds it (downloaded once into the backup's cache, linked into its filestore).
+    staged = [p for p in estate.data_dir.rglob(sha1) if p.is_file()]
+    assert staged and all(p.read_bytes() == content for p in staged)
+    # A clone into staging (its own prefix in the bucket) gets it too: copied into its filestore.
+    cloned = estate.cli("clone", target, stack["staging"], "--yes", "-f", str(estate.path), "--json", check=False,
+                        timeout=600)
+    assert cloned.returncode == 0, cloned.stdout + cloned.stderr
+    staging = stack["staging"]
+    (record,) = _rpc(edge, {"Host": _host(staging)}, staging, estate.admin_password(staging), "ir.attachment",
+                     "read", [created], ["datas"])
+    assert base64.b64decode(record["datas"]) == content
 
 
 def test_a_removed_pool_leaves_no_session_user_behind(stack: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -16,14 +17,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from odooplane.errors import PermanentError
+from odooplane.errors import PermanentError, TemporaryError
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import locks, repositories
 from odooplane.operations.context import Context
-from odooplane.operations.desired import EnvArtifacts, artifacts
+from odooplane.operations.desired import AttachmentBucket, EnvArtifacts, artifacts, attachment_bucket
 from odooplane.operations.runner import Operation
-from odooplane.services import odoo_db, restic
+from odooplane.services import object_store, odoo_db, restic
 from odooplane.store import evidence
+
+logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -90,6 +93,47 @@ def dump(ctx: Context, art: EnvArtifacts, out_dir: Path) -> dict[str, object]:
     with odoo_db.exported_snapshot(art.cluster, art.env.database) as (snapshot, facts):
         ctx.driver.databases.dump(art.cluster, art.env.database, out_dir, snapshot=snapshot)
     return facts
+
+
+def export_filestore(ctx: Context, op: Operation | None, art: EnvArtifacts, into: Path) -> None:
+    """Make the control plane's directory ``into`` a copy of the environment's filestore — with, for
+    stateless attachments, the objects of its bucket (a backup, a clone, an export holds every
+    attachment wherever Odoo keeps it). Steps of ``op`` when given."""
+    t = str(art.env.ref)
+
+    def export() -> int:
+        return ctx.driver.storage.export(art.filestore_ref, into)
+
+    if op is None:
+        export()
+    else:
+        op.step("filestore", t, export)
+    bucket = attachment_bucket(ctx, art.env)
+    if bucket is None:
+        return
+    if op is None:
+        fetch_attachments(ctx, art, bucket, into)
+    else:
+        op.step("bucket", t, lambda: fetch_attachments(ctx, art, bucket, into))
+
+
+def fetch_attachments(ctx: Context, art: EnvArtifacts, bucket: AttachmentBucket, filestore: Path) -> dict[str, int]:
+    """Bring the environment's attachments kept in its bucket into ``filestore`` (a copy of its
+    filestore, outside it): downloaded once into the environment's backup cache, hard-linked from
+    there. An object missing from the bucket is left missing (a restore proof says so)."""
+    attachments = odoo_db.stored_attachments(art.cluster, art.env.database)
+    cache_dir = ctx.layout.backup_stage(art.env.ref.slug) / "bucket"
+    try:
+        got = object_store.fetch_into(bucket, art.env.database, attachments, filestore, cache_dir)
+    except (OSError, object_store.s3_error()) as exc:
+        raise TemporaryError(f"{art.env.ref}: the attachment bucket {bucket.bucket} cannot be read: {exc}") from exc
+    if got.corrupt:
+        raise PermanentError(f"{art.env.ref}: {len(got.corrupt)} object(s) of bucket {bucket.bucket} do not hold "
+                             f"the content their name says: {', '.join(got.corrupt[:5])}")
+    if got.missing:
+        logger.warning("%s: %d attachment(s) are neither in the filestore nor in bucket %s: %s", art.env.ref,
+                       len(got.missing), bucket.bucket, ", ".join(got.missing[:5]))
+    return {"fetched": got.fetched, "cached": got.cached, "missing": len(got.missing)}
 
 
 def write_manifest(ctx: Context, art: EnvArtifacts, stage: Path, *, kind: str, dumped_at: dt.datetime,
@@ -193,7 +237,7 @@ def backup_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: st
         dumped_at = ctx.clock.now()
         facts = op.step("dump", t, lambda: dump(ctx, art, stage / "dump"))
         # Exported where the filestore lives into this host's stage (restic reads it here).
-        op.step("filestore", t, lambda: ctx.driver.storage.export(art.filestore_ref, stage / "filestore"))
+        export_filestore(ctx, op, art, stage / "filestore")
         manifest_sha = op.step("manifest", t, lambda: write_manifest(ctx, art, stage, kind=kind,
                                                                       dumped_at=dumped_at, facts=facts))
         result = BackupResult(target=t, kind=kind, manifest_sha256=manifest_sha)

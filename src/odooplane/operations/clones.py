@@ -57,7 +57,7 @@ def clone(ctx: Context, op: Operation, *, source: DesiredEnvironment, target: De
         into.mkdir(parents=True, exist_ok=True)
         dumped_at = ctx.clock.now()
         facts = op.step("dump", str(source.ref), lambda: backups.dump(ctx, src, into / "dump"))
-        op.step("filestore", str(source.ref), lambda: ctx.driver.storage.export(src.filestore_ref, into / "filestore"))
+        backups.export_filestore(ctx, op, src, into / "filestore")
         backups.write_manifest(ctx, src, into, kind="clone", dumped_at=dumped_at, facts=facts)
         return sandbox.Restored(into, json.loads((into / backups.MANIFEST).read_text()), "live", "-")
 

@@ -89,7 +89,6 @@ def stateless_settings(ctx: Context, value: StatelessSettings | None, *, secret_
     attachments go under ``<estate>/<slug>/`` in the bucket."""
     if value is None:
         return Stateless({}, (), None)
-    estate = ctx.estate.platform.name
     extra: dict[str, str | int | float | bool] = {}
     modules: list[str] = []
     sessions = None
@@ -103,20 +102,49 @@ def stateless_settings(ctx: Context, value: StatelessSettings | None, *, secret_
                      odooplane_sessions_password=password, odooplane_sessions_prefix=sessions.prefix)
         modules.append(SESSIONS_MODULE)
     if value.attachments:
-        store = ctx.estate.object_storage[value.attachments]
-        where = f"object_storage.{value.attachments}"
-        if ctx.provisional is not None:
-            keys = tuple(ctx.provisional.secret(f"object_storage/{value.attachments}/{k}")
-                         for k in ("access_key_id", "secret_access_key"))
-        else:
-            keys = (secret_refs.resolve(store.access_key_id, base_dir=ctx.base_dir, where=f"{where}.access_key_id"),
-                    secret_refs.resolve(store.secret_access_key, base_dir=ctx.base_dir,
-                                        where=f"{where}.secret_access_key"))
-        extra.update(odooplane_s3_endpoint=store.endpoint_url, odooplane_s3_bucket=store.bucket,
-                     odooplane_s3_region=store.region, odooplane_s3_prefix=f"{estate}/{slug}/",
-                     odooplane_s3_access_key=keys[0], odooplane_s3_secret_key=keys[1])
+        store = bucket_of(ctx, value.attachments, slug=slug)
+        extra.update(odooplane_s3_endpoint=store.endpoint, odooplane_s3_bucket=store.bucket,
+                     odooplane_s3_region=store.region, odooplane_s3_prefix=store.prefix,
+                     odooplane_s3_access_key=store.access_key, odooplane_s3_secret_key=store.secret_key)
         modules.append(ATTACHMENTS_MODULE)
     return Stateless(extra, tuple(modules), sessions)
+
+
+@dataclass(frozen=True)
+class AttachmentBucket:
+    """Where an environment's (or pool's) attachments are kept: ``<prefix><db>/<store_fname>``."""
+
+    endpoint: str
+    bucket: str
+    region: str
+    access_key: str
+    secret_key: str
+    prefix: str  # <estate>/<slug>/
+
+    def key(self, database: str, store_fname: str) -> str:
+        return f"{self.prefix}{database}/{store_fname}"
+
+
+def bucket_of(ctx: Context, storage: str, *, slug: str) -> AttachmentBucket:
+    """``object_storage.<storage>`` with its keys resolved, under the prefix of ``slug``."""
+    store = ctx.estate.object_storage[storage]
+    where = f"object_storage.{storage}"
+    if ctx.provisional is not None:
+        keys = tuple(ctx.provisional.secret(f"object_storage/{storage}/{k}")
+                     for k in ("access_key_id", "secret_access_key"))
+    else:
+        keys = (secret_refs.resolve(store.access_key_id, base_dir=ctx.base_dir, where=f"{where}.access_key_id"),
+                secret_refs.resolve(store.secret_access_key, base_dir=ctx.base_dir,
+                                    where=f"{where}.secret_access_key"))
+    return AttachmentBucket(store.endpoint_url, store.bucket, store.region, keys[0], keys[1],
+                            f"{ctx.estate.platform.name}/{slug}/")
+
+
+def attachment_bucket(ctx: Context, env: DesiredEnvironment) -> AttachmentBucket | None:
+    """The bucket ``env``'s Odoo stores attachments in (a pool tenant's: its pool's prefix), or None."""
+    if env.stateless is None or not env.stateless.attachments:
+        return None
+    return bucket_of(ctx, env.stateless.attachments, slug=f"pool-{env.pool}" if env.pool else env.ref.slug)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from odooplane.errors import OdooplaneError, PermanentError, UsageError
 from odooplane.estate.resolve import DesiredEnvironment
-from odooplane.operations import locks, provision, sandbox, temporaries
+from odooplane.operations import backups, locks, provision, sandbox, temporaries
 from odooplane.operations import restore as restoring
 from odooplane.operations.context import Context
 from odooplane.operations.desired import EnvArtifacts, artifacts
@@ -68,7 +68,7 @@ def export(ctx: Context, op: Operation, env: DesiredEnvironment, out: Path) -> Z
         manifest = _odoo_manifest(art, facts)
         # Exported where the filestore lives into this scratch directory, zipped from here.
         files_dir = work / "filestore"
-        op.step("filestore", t, lambda: ctx.driver.storage.export(art.filestore_ref, files_dir))
+        backups.export_filestore(ctx, op, art, files_dir)
         tmp = out.with_name(f".{out.name}.partial")
 
         def write() -> int:

@@ -109,7 +109,7 @@ def fetch_pitr(ctx: Context, op: Operation, source: DesiredEnvironment, *, at: d
     finally:
         copy.stop(remove=True)
         temporaries.release(ctx, scratch_id)
-    ctx.driver.storage.export(source_art.filestore_ref, stage / "filestore")
+    backups.export_filestore(ctx, None, source_art, stage / "filestore")
     manifest = {**facts, "pitr": {"requested": at.isoformat() if at else None,
                                   "newest_restorable": point.newest_restorable.isoformat()
                                   if point.newest_restorable else None}}
