@@ -4,6 +4,7 @@ and remove the old copy only after the new one answers. The downtime is measured
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import time
 from dataclasses import dataclass
@@ -12,9 +13,17 @@ from odooplane import faults
 from odooplane.drivers.base import FilestoreRef
 from odooplane.errors import PermanentError
 from odooplane.estate.resolve import DesiredEnvironment
-from odooplane.operations import locks, provision, temporaries
+from odooplane.operations import backups, locks, provision, temporaries
 from odooplane.operations.context import Context
-from odooplane.operations.desired import CREATING, EnvArtifacts, artifacts, program_name
+from odooplane.operations.desired import (
+    CREATING,
+    AttachmentBucket,
+    EnvArtifacts,
+    artifacts,
+    attachment_bucket,
+    bucket_of,
+    program_name,
+)
 from odooplane.operations.observe import moves_name
 from odooplane.operations.runner import Operation, StepFailed
 from odooplane.planner.observed import EnvObservation
@@ -108,6 +117,36 @@ def _copy(ctx: Context, op: Operation, art: EnvArtifacts, *, moving: str, old_ow
     faults.point("move:owned")
     if old_filestore != art.filestore_ref:
         ctx.driver.storage.copy(old_filestore, art.filestore_ref)
+        old_bucket = _old_bucket(ctx, env, old_filestore)
+        if old_bucket is not None and old_bucket != attachment_bucket(ctx, env):
+            _carry_bucket(ctx, art, old_bucket)
+
+
+def _old_bucket(ctx: Context, env: DesiredEnvironment, old_filestore: FilestoreRef) -> AttachmentBucket | None:
+    """Where the environment's attachments were kept in its old placement (a pool's prefix, or its own)."""
+    if old_filestore.storage.startswith("pool-"):  # the pool's data_dir and prefix: pool-<name>
+        pool = ctx.valid.pool(old_filestore.storage.removeprefix("pool-"))
+        setting = pool.stateless if pool is not None else None
+        slug = old_filestore.storage
+    else:  # its own: data_dir env-<slug>, prefix <slug>
+        own = ctx.estate.tenants[env.ref.tenant].environments[env.ref.env]
+        setting = own.stateless or ctx.estate.stacks[env.stack_name].stateless
+        slug = env.ref.slug
+    if setting is None or not setting.attachments:
+        return None
+    return bucket_of(ctx, setting.attachments, slug=slug)
+
+
+def _carry_bucket(ctx: Context, art: EnvArtifacts, old: AttachmentBucket) -> None:
+    """The attachments kept under the old placement's prefix, put into the moved filestore (the new
+    placement reads its own prefix, then the filestore)."""
+    work = ctx.layout.sandbox(f"move-{art.env.ref.slug}-{secrets.token_hex(3)}")
+    try:
+        ctx.driver.storage.export(art.filestore_ref, work / "filestore")
+        backups.fetch_attachments(ctx, art, old, work / "filestore")
+        ctx.driver.storage.load(work / "filestore", art.filestore_ref)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _rollback(ctx: Context, art: EnvArtifacts, moving: str, old_pool: str | None) -> None:
