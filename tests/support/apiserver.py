@@ -34,6 +34,7 @@ class Recorder:
         self.requests: list[dict[str, Any]] = []
         self.logs: dict[str, list[str]] = {}  # "<namespace>/<pod>/<container>" -> timestamped lines
         self.on_get: Callable[[str, dict[str, Any]], None] | None = None  # a controller's work on a read
+        self.foreign: dict[str, dict[str, Any]] = {}  # path -> fields other field managers set (merge patches)
         self.version = 0
         self.lock = threading.Lock()
 
@@ -136,14 +137,18 @@ def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
                         self._send(404, {"kind": "Status", "message": "not found", "code": 404})
                         return
                     _merge(before, body)
+                    _merge(recorder.foreign.setdefault(url.path, {}), body)
                     recorder.version += 1
                     before["metadata"]["resourceVersion"] = str(recorder.version)
                     self._send(200, before)
                     return
                 stored = copy.deepcopy(body)
+                # Server-side apply: the fields another manager set stay (its merge patches).
+                _merge(stored, copy.deepcopy(recorder.foreign.get(url.path, {})))
                 old_version = before["metadata"]["resourceVersion"] if before else None
                 same = before is not None and {**before, "metadata": {
-                    k: v for k, v in before["metadata"].items() if k != "resourceVersion"}} == body
+                    k: v for k, v in before["metadata"].items() if k != "resourceVersion"}} == {
+                    **stored, "metadata": {k: v for k, v in stored["metadata"].items() if k != "resourceVersion"}}
                 if same:
                     stored["metadata"]["resourceVersion"] = old_version
                 else:

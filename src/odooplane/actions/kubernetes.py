@@ -182,6 +182,14 @@ def apply(path: Path | None, *, dry_run: bool, context: str | None = None, kubec
                                                        "created"))
                 continue
             result.applied.append(api.apply(obj, dry_run=dry_run))
+        # What `down` stopped comes back (hibernated Clusters, autoscaled Deployments at zero).
+        from odooplane.actions.kubernetes_ops import wake
+
+        woken = wake(api, [o for o in objects if o["metadata"].get("namespace") not in absent], dry_run=dry_run)
+        names = {(a.kind, a.namespace, a.name) for a in woken}
+        result.applied = [registry.Applied(a.kind, a.namespace, a.name, "changed")
+                          if (a.kind, a.namespace, a.name) in names and a.outcome == "unchanged" else a
+                          for a in result.applied]
     return result
 
 

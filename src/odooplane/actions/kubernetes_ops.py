@@ -579,3 +579,91 @@ def init(path: Path | None, target: str, *, wait: float = 3600, context: str | N
                             manager=RESTART_MANAGER)
             result.restarted.append(str(meta["name"]))
     return result
+
+
+# -- down: Odoo scaled to zero, clusters hibernated (data kept) -------------------------------------
+
+DOWN_MANAGER = "odooplane-down"  # the zero replicas and the hibernation annotation
+HIBERNATION = "cnpg.io/hibernation"  # CloudNativePG's declarative hibernation: pods go, PVCs stay
+
+
+@dataclass
+class DownResult:
+    stopped: list[str] = field(default_factory=list)  # namespace/Deployment, 0 replicas observed
+    hibernated: list[str] = field(default_factory=list)  # namespace/Cluster, its hibernation condition True
+    pending: list[str] = field(default_factory=list)  # asked, not yet so when the wait ended
+
+    @property
+    def ok(self) -> bool:
+        return not self.pending
+
+
+def _hibernated(cluster: dict[str, Any] | None) -> bool:
+    conditions = (cluster or {}).get("status", {}).get("conditions", []) or []
+    return any(c.get("type") == HIBERNATION and c.get("status") == "True" for c in conditions)
+
+
+def down(path: Path | None, *, wait: float = 300, context: str | None = None, kubeconfig: str | None = None,
+         server: registry.ApiServer | None = None, interval: float = 2.0) -> DownResult:
+    """Stop the estate on its cluster and keep every byte: each Deployment scaled to 0 (an
+    autoscaler does not scale a Deployment up from 0), each CloudNativePG Cluster hibernated
+    (``cnpg.io/hibernation=on``: its pods deleted, its volumes kept), both under the field manager
+    ``odooplane-down``; then wait up to ``wait`` seconds until the cluster says so. ``apply`` wakes
+    the estate again."""
+    connected = connect(path, "estate.apply", context=context, kubeconfig=kubeconfig, server=server)
+    api = connected.api
+    deployments = [o for o in connected.objects if o["kind"] == "Deployment"]
+    clusters = [o for o in connected.objects if o["kind"] == "Cluster"]
+    asked: list[dict[str, Any]] = []
+    with talking("down"):
+        for obj in deployments:  # Odoo first, then what it uses
+            if api.get(obj) is not None:
+                api.merge_patch(obj, {"spec": {"replicas": 0}}, manager=DOWN_MANAGER)
+                asked.append(obj)
+        for obj in clusters:
+            if api.get(obj) is not None:
+                api.merge_patch(obj, {"metadata": {"annotations": {HIBERNATION: "on"}}}, manager=DOWN_MANAGER)
+                asked.append(obj)
+        result = DownResult()
+
+        def settled() -> bool:
+            result.stopped, result.hibernated, result.pending = [], [], []
+            for obj in asked:
+                seen = api.get(obj)
+                where = f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
+                if obj["kind"] == "Deployment":
+                    running = int((seen or {}).get("status", {}).get("replicas") or 0)
+                    (result.stopped if running == 0 else result.pending).append(where)
+                else:
+                    (result.hibernated if seen is None or _hibernated(seen) else result.pending).append(where)
+            return not result.pending
+
+        wait_until(settled, timeout=wait, interval=interval)
+    return result
+
+
+def wake(api: registry.ApiServer, objects: list[dict[str, Any]], *, dry_run: bool) -> list[registry.Applied]:
+    """What ``down`` did, undone (``apply`` runs it after applying): hibernated Clusters woken (the
+    annotation removed), autoscaled Deployments at 0 brought back to their autoscaler's minimum
+    (server-side apply gives the others their rendered count). Under ``dry_run`` only reported."""
+    minimum = {(o["metadata"]["namespace"], o["spec"]["scaleTargetRef"]["name"]): int(o["spec"]["minReplicas"])
+               for o in objects if o["kind"] == "HorizontalPodAutoscaler"}
+    out = []
+    for obj in objects:
+        meta = obj["metadata"]
+        if obj["kind"] == "Cluster":
+            seen = api.get(obj)
+            if seen is None or seen.get("metadata", {}).get("annotations", {}).get(HIBERNATION) != "on":
+                continue
+            patch: dict[str, Any] = {"metadata": {"annotations": {HIBERNATION: None}}}
+        elif obj["kind"] == "Deployment" and "replicas" not in obj["spec"]:
+            seen = api.get(obj)
+            if seen is None or seen.get("spec", {}).get("replicas") != 0:
+                continue
+            patch = {"spec": {"replicas": minimum.get((meta["namespace"], meta["name"]), 1)}}
+        else:
+            continue
+        if not dry_run:
+            api.merge_patch(obj, patch, manager=DOWN_MANAGER)
+        out.append(registry.Applied(str(obj["kind"]), meta.get("namespace"), str(meta["name"]), "changed"))
+    return out

@@ -5,8 +5,9 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from odooplane.cli import kubernetes
 from odooplane.cli.output import console, err, errors, print_json
-from odooplane.errors import ExitCode
+from odooplane.errors import ExitCode, KubernetesEstate
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +25,8 @@ def register(app: typer.Typer) -> None:
         """Stop every process of the estate (the worker, Odoo, Traefik, managed PostgreSQL: one wave each, users
         before what they use), each wave in parallel, a process still running after its grace killed with its
         process group. With --purge, nothing is dropped unless everything but the managed clusters is confirmed
-        stopped first."""
+        stopped first. On Kubernetes: every Deployment scaled to 0 and every CloudNativePG Cluster hibernated (volumes
+        kept; --grace is how long to wait for it, default 300 s); apply wakes them; --purge is refused there."""
         from odooplane.actions import down as action
         from odooplane.actions import estate_file
 
@@ -40,8 +42,12 @@ def register(app: typer.Typer) -> None:
             if not as_json:
                 err.print(message, markup=False)
 
-        with errors():
-            result = action.run(named.path, purge=purge, grace_s=grace, progress=progress)
+        try:
+            with errors(handled=(KubernetesEstate,)):
+                result = action.run(named.path, purge=purge, grace_s=grace, progress=progress)
+        except KubernetesEstate as exc:  # scaled to zero and hibernated through the API server
+            kubernetes.down_estate(exc.path, purge=purge, wait=grace, as_json=as_json)
+            return
         if as_json:
             print_json(result.__dict__)
         else:

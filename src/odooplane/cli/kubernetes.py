@@ -231,6 +231,28 @@ def pitr_restore(estate: Path | None, source: str, to: str, *, at: str | None, a
                       "shows it when healthy")
 
 
+def down_estate(estate: Path | None, *, purge: bool, wait: float | None, as_json: bool) -> None:
+    """`odooplane down` on a kubernetes estate: Deployments to 0, Clusters hibernated; data kept."""
+    from odooplane.actions import kubernetes_ops as action
+    from odooplane.errors import UsageError
+
+    with errors():
+        if purge:
+            raise UsageError("--purge: Odooplane never deletes data on a cluster (Databases are retained, filestore "
+                             "claims and namespaces are never pruned); delete them yourself once backed up")
+        result = action.down(estate, wait=300 if wait is None else wait)
+    if as_json:
+        print_json({"ok": result.ok, "stopped": result.stopped, "hibernated": result.hibernated,
+                    "pending": result.pending})
+    else:
+        console.print(f"{len(result.stopped)} Deployment(s) at 0 replicas, {len(result.hibernated)} Cluster(s) "
+                      "hibernated (volumes kept; apply wakes them)", markup=False)
+        for pending in result.pending:
+            err.print(f"not stopped yet: {pending}", markup=False)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
 gitops_app = typer.Typer(help="The estate's GitOps delivery (Argo CD) on a Kubernetes cluster.", no_args_is_help=True)
 
 

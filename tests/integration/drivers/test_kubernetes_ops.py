@@ -313,3 +313,49 @@ def test_init_runs_the_rendered_job_once_then_restarts_what_serves(recorder: tup
                                           "--json"], env={"KUBECONFIG": str(config)})
     assert result_cli.exit_code == 0, result_cli.output
     assert json.loads(result_cli.output)["outcome"] == "created"
+
+
+def test_down_scales_to_zero_and_hibernates_then_apply_wakes(recorder: tuple[Recorder, str], estate: Path) -> None:
+    rec, url = recorder
+    _applied(rec, url, estate)
+
+    def controllers(path: str, obj: dict[str, object]) -> None:  # the Deployment controller and CloudNativePG
+        spec = obj.get("spec")
+        if "/deployments/" in path and isinstance(spec, dict):
+            obj["status"] = {"replicas": spec.get("replicas", 2)}
+        meta = obj.get("metadata")
+        if "/clusters/" in path and isinstance(meta, dict) and meta.get("annotations", {}).get(
+                "cnpg.io/hibernation") == "on":
+            obj["status"] = {"conditions": [{"type": "cnpg.io/hibernation", "status": "True",
+                                             "reason": "Hibernated"}]}
+
+    rec.on_get = controllers
+    rec.requests.clear()
+    result = action.down(estate, wait=5, interval=0.05, server=api(url))
+    assert result.ok and "odoo-acme/acme--prod-http" in result.stopped
+    assert sorted(result.hibernated) == ["odooplane/critical", "odooplane/main"]
+    patches = [r for r in rec.requests if r["method"] == "PATCH"]
+    assert {r["query"]["fieldManager"] for r in patches} == {"odooplane-down"}
+    assert {r["content_type"] for r in patches} == {"application/merge-patch+json"}
+    deployment = "/apis/apps/v1/namespaces/odoo-acme/deployments/acme--prod-http"
+    assert rec.objects[deployment]["spec"]["replicas"] == 0
+    assert rec.objects["/apis/postgresql.cnpg.io/v1/namespaces/odooplane/clusters/main"]["metadata"][
+        "annotations"]["cnpg.io/hibernation"] == "on"
+    # What does not stop in time is named, and the result is not ok.
+    rec.on_get = lambda path, obj: obj.update(status={"replicas": 1}) if "/deployments/" in path else None
+    late = action.down(estate, wait=0.2, interval=0.05, server=api(url))
+    assert not late.ok and "odoo-acme/acme--prod-http" in late.pending
+    # A dry run reports what apply would wake; apply wakes it: the cluster's annotation removed, the
+    # autoscaled Deployment back to its autoscaler's minimum (the others get their rendered count).
+    rec.on_get = None
+    dry = apply_action.apply(estate, dry_run=True, server=api(url))
+    woken = {(a.kind, a.name) for a in dry.applied if a.outcome == "changed"}
+    assert ("Cluster", "main") in woken and ("Deployment", "acme--prod-http") in woken
+    apply_action.apply(estate, dry_run=False, server=api(url))
+    assert "cnpg.io/hibernation" not in rec.objects[
+        "/apis/postgresql.cnpg.io/v1/namespaces/odooplane/clusters/main"]["metadata"].get("annotations", {})
+    assert rec.objects[deployment]["spec"]["replicas"] == 2
+    # --purge is refused on a cluster; the CLI hands `down` over.
+    config = apiserver.kubeconfig(estate.parent, url, "cli-token")
+    purged = CliRunner().invoke(app, ["down", "-f", str(estate), "--purge", "--yes"], env={"KUBECONFIG": str(config)})
+    assert purged.exit_code == 2 and "never deletes data on a cluster" in " ".join(purged.output.split())

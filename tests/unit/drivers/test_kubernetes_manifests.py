@@ -337,14 +337,14 @@ def test_what_cannot_run_is_refused_and_nothing_is_written(tmp_path: Path, chang
 
 def test_verbs_the_driver_does_not_run_yet_say_so(tmp_path: Path) -> None:
     estate = _estate(tmp_path)
-    for argv in (["backup", "run", "-f", str(estate)], ["down", "-f", str(estate)],
+    for argv in (["backup", "run", "-f", str(estate)], ["verify", "acme/prod", "-f", str(estate)],
                  ["clone", "acme/prod", "acme/staging", "--yes", "-f", str(estate)]):
         result = CliRunner().invoke(app, argv)
         assert result.exit_code != 0
         assert "platform.driver is kubernetes, where this does not run yet" in " ".join(result.output.split()), argv
     # apply, health, logs and pitr hand over to the API server, which needs a cluster to talk to.
     for argv in (["apply", str(estate)], ["health", "-f", str(estate)], ["logs", "acme/prod", "-f", str(estate)],
-                 ["pitr", "info", "critical", "-f", str(estate)]):
+                 ["pitr", "info", "critical", "-f", str(estate)], ["down", "-f", str(estate)]):
         result = CliRunner().invoke(app, argv, env={"KUBECONFIG": str(tmp_path / "none")})
         assert result.exit_code == 2 and "no usable kubeconfig" in " ".join(result.output.split()), argv
 
