@@ -136,6 +136,11 @@ class Layout:
         """Which port catches which environment's mail; the worker's catcher follows this file."""
         return self.mail / "listeners.json"
 
+    def bucket_cache(self, slug: str) -> Path:
+        """Attachments of one environment's bucket, downloaded once for its backups and copies
+        (content-addressed: ``<xx>/<sha1>``), outside every backup stage."""
+        return self.backups / "bucket-cache" / slug
+
     def sandbox(self, name: str) -> Path:
         """Scratch space of a restore (verification, restore, drill)."""
         return self.backups / "sandboxes" / name

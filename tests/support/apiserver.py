@@ -68,6 +68,14 @@ def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
             target[key] = copy.deepcopy(value)
 
 
+def _fill(target: dict[str, Any], other: dict[str, Any]) -> None:
+    for key, value in other.items():
+        if key not in target:
+            target[key] = value
+        elif isinstance(value, dict) and isinstance(target[key], dict):
+            _fill(target[key], value)
+
+
 def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
@@ -143,8 +151,9 @@ def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
                     self._send(200, before)
                     return
                 stored = copy.deepcopy(body)
-                # Server-side apply: the fields another manager set stay (its merge patches).
-                _merge(stored, copy.deepcopy(recorder.foreign.get(url.path, {})))
+                # Server-side apply (forced): the applied fields are the applier's; the fields another
+                # manager set (its merge patches) that the applied object does not set stay.
+                _fill(stored, copy.deepcopy(recorder.foreign.get(url.path, {})))
                 old_version = before["metadata"]["resourceVersion"] if before else None
                 same = before is not None and {**before, "metadata": {
                     k: v for k, v in before["metadata"].items() if k != "resourceVersion"}} == {

@@ -128,10 +128,11 @@ def _purge_data(ctx: Context, op: Operation, result: DownResult) -> None:
 def plaintext_dirs(ctx: Context) -> list[Path]:
     """Every directory of the data directory that may hold a plaintext copy of tenant data (or the
     runtime's configuration of it): environments' and pools' data dirs with their filestores,
-    templates, backup stages (dump + filestore links), restore/verify/export/import sandboxes,
-    caught mail, the edge's routes, supervisord's programs."""
+    templates, backup stages (dump + filestore links), the attachments fetched from buckets,
+    restore/verify/export/import sandboxes, caught mail, the edge's routes, supervisord's programs."""
     layout = ctx.layout
     return [layout.envs, layout.pools, layout.templates, layout.backups / "staging", layout.backups / "sandboxes",
+            layout.backups / "bucket-cache",
             layout.run_root / "sandboxes", layout.mail, layout.edge, layout.supervisor]
 
 

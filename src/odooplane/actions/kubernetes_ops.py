@@ -19,6 +19,7 @@ when its Backup says so.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import re
 import time
@@ -103,15 +104,21 @@ def cnpg_parser(database: str | None) -> Callable[[str], logs_action.LogLine | N
     return parse
 
 
-def edge_router_parser(namespace: str, base: str) -> Callable[[str], logs_action.LogLine | None]:
-    """Traefik's JSON access log, only the requests the environment's IngressRoutes served: the
-    Kubernetes CRD provider names their routers ``<namespace>-<route>-<hash>@kubernetescrd``."""
-    router = re.compile(rf"{re.escape(namespace)}-{re.escape(base)}(?:-tls)?-[0-9a-f]+@kubernetescrd")
+def traefik_router(namespace: str, route: str, match: str) -> str:
+    """The router name Traefik's Kubernetes CRD provider gives one route of an IngressRoute:
+    ``Normalize("<namespace>-<name>-<first 10 bytes of sha256(match), hex>") + "@kubernetescrd"``
+    (Normalize joins the runs of letters and digits with one ``-``)."""
+    raw = f"{namespace}-{route}-{hashlib.sha256(match.encode()).hexdigest()[:20]}"
+    return "-".join(re.findall(r"[^\W_]+", raw)) + "@kubernetescrd"
+
+
+def edge_router_parser(routers: set[str]) -> Callable[[str], logs_action.LogLine | None]:
+    """Traefik's JSON access log, only the requests these routers served."""
     every = logs_action.edge_parser(None)
 
     def parse(line: str) -> logs_action.LogLine | None:
         entry = logs_action.json_object(line)
-        if entry is None or not router.fullmatch(str(entry.get("RouterName", ""))):
+        if entry is None or str(entry.get("RouterName", "")) not in routers:
             return None
         return every(line)
 
@@ -131,9 +138,12 @@ def pod_sources(connected: Connected, target: str, wanted: tuple[str, ...]) -> l
         out.append(PodLogSource("odoo", namespace, f"{registry.KUBERNETES_LABEL_INSTANCE}={base}", ODOO_CONTAINER,
                                 logs_action.odoo_parser(env.database if env.pool else None), env.pool is not None))
     if "edge" in wanted:
-        out.append(PodLogSource("edge", settings.edge_namespace, edge_selector, None,
-                                edge_router_parser(namespace, registry.kubernetes_placement(
-                                    settings, tenant=env.ref.tenant, env=env.ref.env, pool=None)[1]), True))
+        own = registry.kubernetes_placement(settings, tenant=env.ref.tenant, env=env.ref.env, pool=None)[1]
+        routers = {traefik_router(namespace, str(o["metadata"]["name"]), str(r["match"]))
+                   for o in connected.objects if o["kind"] == "IngressRoute" and o["metadata"]["namespace"] == namespace
+                   and o["metadata"]["name"] in (own, f"{own}-tls") for r in o["spec"]["routes"]}
+        out.append(PodLogSource("edge", settings.edge_namespace, edge_selector, None, edge_router_parser(routers),
+                                True))
     if "postgres" in wanted and isinstance(env.cluster, ManagedCluster):
         out.append(PodLogSource("postgres", settings.namespace, f"cnpg.io/cluster={env.cluster_name}",
                                 POSTGRES_CONTAINER, cnpg_parser(env.database), True))
@@ -180,9 +190,14 @@ class _Reader:
                 newest = self.seen.get(name)
                 since_time = newest[0].strftime("%Y-%m-%dT%H:%M:%SZ") if newest else None
                 since = int(query.since.total_seconds()) if query.since and first else None
-                text = self.api.pod_log(source.namespace, str(pod["metadata"]["name"]),
-                                        container=_container(pod, source.container), since_seconds=since,
-                                        since_time=since_time, tail_lines=tail)
+                try:
+                    text = self.api.pod_log(source.namespace, str(pod["metadata"]["name"]),
+                                            container=_container(pod, source.container), since_seconds=since,
+                                            since_time=since_time, tail_lines=tail)
+                except registry.ApiError as exc:
+                    if exc.status in (400, 404):  # gone since it was listed (a rollout), or has no log to give
+                        continue
+                    raise
                 last = dt.datetime.min.replace(tzinfo=dt.UTC)
                 for raw in text.splitlines():
                     stamp, content = _stamped(raw)
@@ -324,7 +339,15 @@ def health(path: Path | None, *, tenant: str | None = None, context: str | None 
     connected = connect(path, "fleet.read", context=context, kubeconfig=kubeconfig, server=server)
     api, settings = connected.api, connected.valid.estate.platform.kubernetes
     if probe is None:
-        probe = in_cluster_probe if os.environ.get("KUBERNETES_SERVICE_HOST") else port_forward_probe(api)
+        forward = port_forward_probe(api)
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+
+            def probe(namespace: str, service: str, path: str) -> tuple[int, str]:
+                # A pod of the cluster without the control plane's label is kept out by the NetworkPolicy.
+                code, body = in_cluster_probe(namespace, service, path)
+                return (code, body) if code else forward(namespace, service, path)
+        else:
+            probe = forward
     rendered = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in connected.objects}
     out: list[EnvHealth] = []
     probed: dict[tuple[str, str], tuple[int, str]] = {}  # a pool's Service answers once for its tenants
@@ -399,21 +422,25 @@ def pitr_backup(path: Path | None, cluster: str, *, wait: float = 3600, context:
     _pitr_cluster(connected, cluster)
     settings = connected.valid.estate.platform.kubernetes
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d%H%M%S")
-    obj = registry.kubernetes_backup(cluster, name=f"{cluster}-{stamp}", settings=settings,
-                                     estate=connected.valid.estate.platform.name)
+    try:
+        obj = registry.kubernetes_backup(cluster, name=f"{cluster}-{stamp}", settings=settings,
+                                         estate=connected.valid.estate.platform.name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     last: list[dict[str, Any]] = []
     with talking("pitr backup"):
         last.append(connected.api.create(obj))
 
         def finished() -> bool:
-            last.append(connected.api.get(obj) or {})
-            return _backup_row(last[-1])["phase"] in ("completed", "failed")
+            last.append(connected.api.get(obj) or {**obj, "status": {"phase": "deleted",
+                                                                      "error": "the Backup disappeared"}})
+            return _backup_row(last[-1])["phase"] in ("completed", "failed", "deleted")
 
         if wait and not wait_until(finished, timeout=wait, interval=interval):
             raise PermanentError(f"Backup {obj['metadata']['name']} not completed after {wait:.0f} s "
                                  f"(phase {_backup_row(last[-1])['phase']}); it goes on in the cluster")
     row = _backup_row(last[-1])
-    if row["phase"] == "failed":
+    if row["phase"] in ("failed", "deleted"):
         raise PermanentError(f"Backup {row['name']} failed: {row['error'] or 'no reason given'}")
     return row
 
@@ -469,12 +496,22 @@ def restore_cluster(path: Path | None, source: str, into: str, *, at: str | None
     declared = next((o for o in connected.objects if o["kind"] == "Cluster" and o["metadata"]["name"] == into), None)
     obj = registry.kubernetes_recovery_cluster(source, into=into, target_time=target_time, settings=settings,
                                                estate=connected.valid.estate.platform.name, declared=declared)
+    store = next((o for o in connected.objects if o["kind"] == "ObjectStore"
+                  and o["metadata"]["name"] == f"{into}-backups"), None)  # NEW archives its own WAL there
     with talking("pitr restore-cluster"):
-        if connected.api.get(obj) is not None:
-            raise PermanentError(f"Cluster {settings.namespace}/{into} exists already: recovery only bootstraps a "
-                                 "new one (delete it first, or name another)")
+        existing = connected.api.get(obj)
+        if existing is not None:
+            recovery = existing.get("spec", {}).get("bootstrap", {}).get("recovery", {})
+            if recovery != obj["spec"]["bootstrap"]["recovery"]:
+                raise PermanentError(f"Cluster {settings.namespace}/{into} exists already and is not this recovery: "
+                                     "recovery only bootstraps a new one (delete it first, or name another)")
+            return {"cluster": into, "namespace": settings.namespace, "source": source, "target_time": target_time,
+                    "outcome": "already recovering"}  # a re-run: the same recovery was created before
+        if store is not None:
+            connected.api.apply(store)
         connected.api.apply(obj, manager=RECOVERY_MANAGER)
-    return {"cluster": into, "namespace": settings.namespace, "source": source, "target_time": target_time}
+    return {"cluster": into, "namespace": settings.namespace, "source": source, "target_time": target_time,
+            "outcome": "created"}
 
 
 # -- one-shot Odoo commands as Jobs ---------------------------------------------------------------
@@ -488,7 +525,7 @@ class InitResult:
     target: str
     job: str
     namespace: str
-    outcome: str  # succeeded, already succeeded, created (not waited for)
+    outcome: str  # succeeded, already succeeded, created or running (not waited for)
     restarted: list[str] = field(default_factory=list)  # Deployments rolled (their registries reload)
 
 
@@ -540,41 +577,48 @@ def init(path: Path | None, target: str, *, wait: float = 3600, context: str | N
     result = InitResult(str(env.ref), name, str(job["metadata"]["namespace"]), "created")
     api = connected.api
     last: list[dict[str, Any] | None] = []
+    hint = f"fix the cause, then `kubectl -n {result.namespace} delete job {name}` and run init again"
     with talking("init"):
         existing = api.get(job)
         state = _job_state(existing)
-        if state == "succeeded":
-            result.outcome = "already succeeded"
-            return result
         if state == "failed":
             raise PermanentError(f"Job {result.namespace}/{name} failed: {_job_failure(api, existing or job)}",
-                                 hint=f"fix the cause, then `kubectl -n {result.namespace} delete job {name}` and "
-                                      "run init again")
+                                 hint=hint)
         if state == "absent":
             api.create(job)
-        if not wait:
-            return result
+        elif state == "active":
+            result.outcome = "running"
+        if state != "succeeded":
+            if not wait:
+                return result
 
-        def finished() -> bool:
-            last.append(api.get(job))
-            return _job_state(last[-1]) in ("succeeded", "failed")
+            def finished() -> bool:
+                last.append(api.get(job))
+                return _job_state(last[-1]) in ("succeeded", "failed")
 
-        if not wait_until(finished, timeout=wait, interval=interval):
-            raise PermanentError(f"Job {result.namespace}/{name} not finished after {wait:.0f} s; it goes on in the "
-                                 "cluster (run init again to wait for it)")
-        if _job_state(last[-1]) == "failed":
-            raise PermanentError(f"Job {result.namespace}/{name} failed: {_job_failure(api, last[-1] or job)}",
-                                 hint=f"fix the cause, then `kubectl -n {result.namespace} delete job {name}` and "
-                                      "run init again")
-        result.outcome = "succeeded"
+            if not wait_until(finished, timeout=wait, interval=interval):
+                raise PermanentError(f"Job {result.namespace}/{name} not finished after {wait:.0f} s; it goes on in "
+                                     "the cluster (run init again to wait for it and restart what serves)")
+            existing = last[-1]
+            if _job_state(existing) == "failed":
+                raise PermanentError(f"Job {result.namespace}/{name} failed: {_job_failure(api, existing or job)}",
+                                     hint=hint)
+        result.outcome = "succeeded" if state != "succeeded" else "already succeeded"
+        # Restart what serves it, unless restarted since the Job completed (a run after a timeout, a kill).
+        completed = str((existing or {}).get("status", {}).get("completionTime") or "")
         stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
         for obj in connected.objects:
             meta = obj["metadata"]
             if obj["kind"] != "Deployment" or meta.get("namespace") != namespace or meta.get("labels", {}).get(
                     registry.KUBERNETES_LABEL_INSTANCE) != base:
                 continue
-            if api.get(obj) is None:
+            seen = api.get(obj)
+            if seen is None:
                 continue
+            restarted = str(seen.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations", {}).get(
+                RESTARTED_AT) or "")
+            if restarted and (not completed or restarted >= completed):
+                continue  # restarted since the database was made
             api.merge_patch(obj, {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}},
                             manager=RESTART_MANAGER)
             result.restarted.append(str(meta["name"]))

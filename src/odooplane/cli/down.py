@@ -32,6 +32,8 @@ def register(app: typer.Typer) -> None:
 
         with errors():
             named = estate_file.named(estate, destructive="down --purge" if purge else "down")
+            if purge and estate_file.load(named.path).estate.platform.driver == "kubernetes":
+                kubernetes.down_estate(named.path, purge=True, wait=grace, as_json=as_json)  # refused, nothing asked
         if purge and not yes and not typer.confirm(
                 f"Drop every database, filestore and plaintext copy of {named}? (encrypted backups are kept)"):
             raise typer.Exit(ExitCode.FAILED)

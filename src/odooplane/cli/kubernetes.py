@@ -120,14 +120,15 @@ def init(
     if as_json:
         print_json(result.__dict__)
         return
-    if result.outcome == "created":
-        console.print(f"Job {result.namespace}/{result.job} created (not waited for)", markup=False)
+    if result.outcome in ("created", "running"):
+        console.print(f"Job {result.namespace}/{result.job} {result.outcome} (not waited for: run init again to wait "
+                      "and restart what serves)", markup=False)
     elif result.outcome == "already succeeded":
         console.print(f"{result.target}: its init Job {result.namespace}/{result.job} succeeded before; nothing to do",
                       markup=False)
     else:
         console.print(f"[green]initialised[/] {result.target} (Job {result.namespace}/{result.job}); restarted "
-                      f"{', '.join(result.restarted) or 'nothing (no Deployment yet)'}")
+                      f"{', '.join(result.restarted) or 'nothing (restarted since, or no Deployment yet)'}")
 
 
 # -- the verbs a kubernetes estate answers on the cluster (their CLI commands hand over here) -------
@@ -226,7 +227,7 @@ def pitr_restore(estate: Path | None, source: str, to: str, *, at: str | None, a
     if as_json:
         print_json(made)
     else:
-        console.print(f"[green]created[/] Cluster {made['namespace']}/{to} recovering {source} up to "
+        console.print(f"[green]{made['outcome']}[/] Cluster {made['namespace']}/{to} recovering {source} up to "
                       f"{made['target_time'] or 'the end of its archived WAL'}; `odooplane kubernetes status` "
                       "shows it when healthy")
 

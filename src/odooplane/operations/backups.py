@@ -119,14 +119,20 @@ def export_filestore(ctx: Context, op: Operation | None, art: EnvArtifacts, into
 
 def fetch_attachments(ctx: Context, art: EnvArtifacts, bucket: AttachmentBucket, filestore: Path) -> dict[str, int]:
     """Bring the environment's attachments kept in its bucket into ``filestore`` (a copy of its
-    filestore, outside it): downloaded once into the environment's backup cache, hard-linked from
-    there. An object missing from the bucket is left missing (a restore proof says so)."""
+    filestore, outside it): downloaded once into the environment's bucket cache (outside every
+    backup stage), hard-linked from there. An object missing from the bucket is left missing (a
+    restore proof says so)."""
     attachments = odoo_db.stored_attachments(art.cluster, art.env.database)
-    cache_dir = ctx.layout.backup_stage(art.env.ref.slug) / "bucket"
+    cache_dir = ctx.layout.bucket_cache(art.env.ref.slug)
     try:
         got = object_store.fetch_into(bucket, art.env.database, attachments, filestore, cache_dir)
+    except ValueError as exc:  # the endpoint itself
+        raise PermanentError(f"{art.env.ref}: attachment bucket {bucket.bucket}: {exc}") from exc
     except (OSError, object_store.s3_error()) as exc:
         raise TemporaryError(f"{art.env.ref}: the attachment bucket {bucket.bucket} cannot be read: {exc}") from exc
+    if got.refused:
+        logger.warning("%s: %d attachment name(s) are no content address and were not fetched: %s", art.env.ref,
+                       len(got.refused), ", ".join(got.refused[:5]))
     if got.corrupt:
         raise PermanentError(f"{art.env.ref}: {len(got.corrupt)} object(s) of bucket {bucket.bucket} do not hold "
                              f"the content their name says: {', '.join(got.corrupt[:5])}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -117,9 +117,9 @@ class AttachmentBucket:
     endpoint: str
     bucket: str
     region: str
-    access_key: str
-    secret_key: str
-    prefix: str  # <estate>/<slug>/
+    access_key: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    prefix: str = ""  # <estate>/<slug>/
 
     def key(self, database: str, store_fname: str) -> str:
         return f"{self.prefix}{database}/{store_fname}"

@@ -401,7 +401,7 @@ def remove_pool_sessions(ctx: Context, pool: str) -> list[str]:
             if sessions.user not in redis_acl.users(sessions.host, sessions.port, redis_admin(ctx, sessions)):
                 continue
             remove_sessions(ctx, sessions)
-        except (OSError, redis_acl.RedisError) as exc:
+        except (OSError, redis_acl.RedisError, OdooplaneError) as exc:  # down, refusing, or its password unset
             logger.warning("redis %s: cannot remove the sessions of removed pool %s: %s", name, pool, exc)
             continue
         done.append(name)
@@ -420,10 +420,12 @@ def remove_orphan(ctx: Context, op: Operation, orphan: Orphan, *, prune: bool) -
         op.step("remove-route", orphan.name, lambda: ctx.driver.remove_route(orphan.name))
         return
     if orphan.kind == "pool-route":
-        op.step("remove-route", f"pool {orphan.name}",
-                lambda: ctx.driver.remove_pool_service(f"pool-{orphan.name}"))
+        # Sessions first: the route is what shows the pool is gone, so it goes last (a kill in between
+        # leaves the route for the next run to find, and the sessions step runs again).
         if ctx.estate.monitoring.redis:
             op.step("remove-sessions", f"pool {orphan.name}", lambda: remove_pool_sessions(ctx, orphan.name))
+        op.step("remove-route", f"pool {orphan.name}",
+                lambda: ctx.driver.remove_pool_service(f"pool-{orphan.name}"))
         return
     conn = ctx.cluster_conn(orphan.where, allocate=False) if orphan.where in ctx.estate.clusters else None
     if orphan.kind == "template":

@@ -106,10 +106,11 @@ def fetch_pitr(ctx: Context, op: Operation, source: DesiredEnvironment, *, at: d
         source_art = artifacts(ctx, source, create=False)
         assert source_art is not None
         facts = backups.dump(ctx, replace(source_art, cluster=scratch_conn), stage / "dump")
+        # The attachments of the database as it was then (a stateless one's from its bucket).
+        backups.export_filestore(ctx, None, replace(source_art, cluster=scratch_conn), stage / "filestore")
     finally:
         copy.stop(remove=True)
         temporaries.release(ctx, scratch_id)
-    backups.export_filestore(ctx, None, source_art, stage / "filestore")
     manifest = {**facts, "pitr": {"requested": at.isoformat() if at else None,
                                   "newest_restorable": point.newest_restorable.isoformat()
                                   if point.newest_restorable else None}}

@@ -7,7 +7,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import secrets
+import shutil
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -53,23 +55,35 @@ def s3_error() -> type[Exception]:
     return _s3_module().S3Error  # type: ignore[no-any-return]
 
 
+STORE_FNAME = re.compile(r"[0-9a-f]{2}/(?P<sha1>[0-9a-f]{40})")  # ir.attachment._get_path: content-addressed
+
+
 @dataclass
 class Fetched:
     fetched: int = 0  # objects downloaded now
-    cached: int = 0  # objects taken from the cache of an earlier backup
+    cached: int = 0  # objects taken from the cache of an earlier copy
     missing: list[str] = field(default_factory=list)  # store_fnames in neither the filestore nor the bucket
     corrupt: list[str] = field(default_factory=list)  # objects whose content is not their sha1
+    refused: list[str] = field(default_factory=list)  # names that are no content address (never a path)
 
 
 def fetch_into(bucket: Bucket, database: str, attachments: list[tuple[str, str]], filestore: Path,
                cache_dir: Path) -> Fetched:
-    """Make ``filestore`` (a backup stage's copy of the database's filestore) hold every attachment
-    of ``attachments`` ((store_fname, sha1)): those it lacks come from the bucket, through
-    ``cache_dir`` (kept between backups: an object is content-addressed, so downloaded once), hard-
-    linked into place. An object is taken only when its content has its sha1."""
+    """Make ``filestore`` (a copy of the database's filestore, outside it) hold every attachment of
+    ``attachments`` ((store_fname, checksum)): those it lacks come from the bucket, through
+    ``cache_dir`` (an object is content-addressed, so downloaded once), hard-linked (or copied) into
+    place. Only content addresses are taken (``xx/<sha1>`` whose checksum is that sha1: a name from
+    the database never becomes another path), and an object only when its content has that sha1.
+    Afterwards the cache holds exactly these attachments (deleted ones, partial downloads go)."""
     out = Fetched()
     s3 = None
-    for fname, sha1 in attachments:
+    wanted: set[str] = set()
+    for fname, checksum in attachments:
+        found = STORE_FNAME.fullmatch(fname)
+        if found is None or checksum != found["sha1"]:
+            out.refused.append(fname)
+            continue
+        wanted.add(fname)
         target = filestore / fname
         if target.is_file():
             continue
@@ -83,7 +97,7 @@ def fetch_into(bucket: Bucket, database: str, attachments: list[tuple[str, str]]
             if data is None:
                 out.missing.append(fname)
                 continue
-            if sha1 and hashlib.sha1(data).hexdigest() != sha1:  # noqa: S324 - Odoo's content address
+            if hashlib.sha1(data).hexdigest() != checksum:  # noqa: S324 - Odoo's content address
                 out.corrupt.append(fname)
                 continue
             cached.parent.mkdir(parents=True, exist_ok=True)
@@ -92,5 +106,19 @@ def fetch_into(bucket: Bucket, database: str, attachments: list[tuple[str, str]]
             os.replace(partial, cached)
             out.fetched += 1
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.link(cached, target)
+        try:
+            os.link(cached, target)
+        except OSError:  # another file system: a copy
+            shutil.copyfile(cached, target)
+    _prune(cache_dir, wanted)
     return out
+
+
+def _prune(cache_dir: Path, wanted: set[str]) -> None:
+    """The cache keeps only the attachments the database still names."""
+    if not cache_dir.is_dir():
+        return
+    for path in cache_dir.glob("*/*"):
+        relative = path.relative_to(cache_dir).as_posix()
+        if relative not in wanted:
+            path.unlink(missing_ok=True)

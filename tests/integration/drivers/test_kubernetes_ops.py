@@ -7,6 +7,7 @@ With ``ODOOPLANE_TEST_KUBECONFIG``, ``health`` and ``gitops status`` also run ag
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -40,7 +41,22 @@ def _pg(at: dt.datetime, db: str, severity: str, message: str) -> str:
                                   "error_severity": severity, "message": message}})
 
 
-def _seed_logs(rec: Recorder) -> None:
+def _routers(estate: Path, url: str, route: str) -> list[str]:
+    """The router names Traefik gives the rendered IngressRoute ``route`` (and its -tls one)."""
+    connected = apply_action.connect(estate, "estate.read", context=None, kubeconfig=None, server=api(url))
+    return sorted(action.traefik_router(o["metadata"]["namespace"], o["metadata"]["name"], r["match"])
+                  for o in connected.objects if o["kind"] == "IngressRoute"
+                  and o["metadata"]["name"] in (route, f"{route}-tls") for r in o["spec"]["routes"])
+
+
+def test_traefik_router_names_are_normalized() -> None:
+    name = action.traefik_router("odoo-acme", "acme--prod", "Host(`erp.acme.example`)")
+    prefix, _, digest = name.removesuffix("@kubernetescrd").rpartition("-")
+    assert prefix == "odoo-acme-acme-prod" and len(digest) == 20 and name.endswith("@kubernetescrd")
+    assert digest == hashlib.sha256(b"Host(`erp.acme.example`)").hexdigest()[:20]
+
+
+def _seed_logs(rec: Recorder, ours: list[str], theirs: list[str]) -> None:
     labels = {"app.kubernetes.io/instance": POOL}
     rec.add_pod(POOL_NS, "pool--shared18-http-a", {**labels, "app.kubernetes.io/component": "http"})
     rec.add_pod(POOL_NS, "pool--shared18-cron-b", {**labels, "app.kubernetes.io/component": "cron"})
@@ -56,9 +72,8 @@ def _seed_logs(rec: Recorder) -> None:
     rec.log("odooplane", "main-1", "postgres", at, _pg(at, "hooli_prod", "LOG", "not initech"))
     rec.log("odooplane", "main-1", "postgres", at, json.dumps({"level": "info", "msg": "instance manager"}))
     rec.add_pod("traefik", "traefik-x", {"app.kubernetes.io/name": "traefik"}, containers=("traefik",))
-    for router, path in (("odoo-pool-shared18-initech--prod-tls-0a1b2c3d4e@kubernetescrd", "/web/login"),
-                         ("odoo-pool-shared18-initech--prod-x-0a1b2c3d4e@kubernetescrd", "/not-ours"),
-                         ("odoo-pool-shared18-umbrella--prod-0a1b2c3d4e@kubernetescrd", "/umbrella")):
+    for router, path in ((ours[0], "/web/login"), (ours[0].replace("-prod-", "-prod-x-"), "/not-ours"),
+                         (theirs[0], "/umbrella")):
         rec.log("traefik", "traefik-x", "traefik", at, json.dumps({
             "RouterName": router, "RequestMethod": "GET", "RequestHost": "initech.odoo.example.com",
             "RequestPath": path, "DownstreamStatus": 200, "Duration": 1500000, "StartUTC": at.isoformat()}))
@@ -67,7 +82,7 @@ def _seed_logs(rec: Recorder) -> None:
 def test_logs_come_from_the_pods_of_what_serves_the_environment(recorder: tuple[Recorder, str],
                                                                 estate: Path) -> None:
     rec, url = recorder
-    _seed_logs(rec)
+    _seed_logs(rec, _routers(estate, url, "initech--prod"), _routers(estate, url, "umbrella--prod"))
     found, follow = action.logs(estate, "initech/prod", LogQuery(lines=0), sources="odoo,postgres,edge",
                                 server=api(url))
     texts = [f"{ln.source}: {ln.text.split(': ', 1)[-1].strip()}" for ln in found]
@@ -230,7 +245,13 @@ def test_recovery_is_a_new_cluster_that_apply_keeps(recorder: tuple[Recorder, st
     assert patch["query"]["fieldManager"] == "odooplane-recovery"  # apply (manager odooplane) keeps the bootstrap
     assert patch["body"]["spec"]["bootstrap"]["recovery"] == {
         "source": "critical", "recoveryTarget": {"targetTime": "2026-12-01T10:30:00Z"}}
-    with pytest.raises(PermanentError, match="exists already"):
+    assert made["outcome"] == "created"
+    # Run again (after a kill, say): the same recovery is recognised; another one is refused.
+    rec.requests.clear()
+    again = action.restore_cluster(estate, "critical", "critical-restored", at="2026-12-01T10:30:00Z",
+                                   server=api(url))
+    assert again["outcome"] == "already recovering" and not [r for r in rec.requests if r["method"] == "PATCH"]
+    with pytest.raises(PermanentError, match="exists already and is not this recovery"):
         action.restore_cluster(estate, "critical", "critical-restored", at=None, server=api(url))
     with pytest.raises(UsageError, match="has no pitr"):
         action.restore_cluster(estate, "critical-restored", "critical", at=None, server=api(url))
@@ -313,6 +334,12 @@ def test_init_runs_the_rendered_job_once_then_restarts_what_serves(recorder: tup
                                           "--json"], env={"KUBECONFIG": str(config)})
     assert result_cli.exit_code == 0, result_cli.output
     assert json.loads(result_cli.output)["outcome"] == "created"
+    # Not waited for: once it has completed, init again restarts what serves (and only once).
+    job = rec.objects["/apis/batch/v1/namespaces/odoo-globex/jobs/globex--staging-init"]
+    job["status"] = {"succeeded": 1, "completionTime": "2026-12-01T11:00:00Z"}
+    later = action.init(estate, "globex/staging", server=api(url), now=dt.datetime(2026, 12, 1, 11, 5, tzinfo=dt.UTC))
+    assert later.outcome == "already succeeded" and "globex--staging-http" in later.restarted
+    assert action.init(estate, "globex/staging", server=api(url)).restarted == []
 
 
 def test_down_scales_to_zero_and_hibernates_then_apply_wakes(recorder: tuple[Recorder, str], estate: Path) -> None:
@@ -355,6 +382,7 @@ def test_down_scales_to_zero_and_hibernates_then_apply_wakes(recorder: tuple[Rec
     assert "cnpg.io/hibernation" not in rec.objects[
         "/apis/postgresql.cnpg.io/v1/namespaces/odooplane/clusters/main"]["metadata"].get("annotations", {})
     assert rec.objects[deployment]["spec"]["replicas"] == 2
+    assert rec.objects["/apis/apps/v1/namespaces/odoo-acme/deployments/acme--prod-cron"]["spec"]["replicas"] == 1
     # --purge is refused on a cluster; the CLI hands `down` over.
     config = apiserver.kubeconfig(estate.parent, url, "cli-token")
     purged = CliRunner().invoke(app, ["down", "-f", str(estate), "--purge", "--yes"], env={"KUBECONFIG": str(config)})

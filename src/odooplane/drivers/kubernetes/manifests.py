@@ -351,8 +351,8 @@ def _init_job(o: _Odoo, init: DatabaseInit, base: str, settings: KubernetesSetti
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": _meta(f"{base}-init", o.namespace, {**o.labels, LABEL_COMPONENT: "init"},
                           {ANNOTATION_TARGET: init.target}),
-        "spec": {"backoffLimit": 0, "activeDeadlineSeconds": 3600, "ttlSecondsAfterFinished": 86400,
-                 "template": template},
+        # No ttlSecondsAfterFinished: the finished Job is the record that the database was made (run once).
+        "spec": {"backoffLimit": 0, "activeDeadlineSeconds": 3600, "template": template},
     }
 
 
