@@ -25,7 +25,7 @@ from kubernetes import client as k8s_client
 from odooplane.drivers.registry import ApiServer
 
 REFERENCE = Path(__file__).parents[2] / "examples" / "kubernetes" / "estate.yaml"
-PLURALS = {"pods", "backups", "applications", "deployments", "clusters", "objectstores", "secrets"}
+PLURALS = {"pods", "backups", "applications", "deployments", "clusters", "objectstores", "secrets", "jobs"}
 
 
 class Recorder:

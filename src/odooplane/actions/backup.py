@@ -53,7 +53,8 @@ class RunResult:
 
 def run(path: Path | None, targets: list[str], *, repos: list[str] | None = None, kind: str = "manual",
         listener: Listener | None = None) -> RunResult:
-    ctx = estate_file.context(path, kubernetes=False)
+    """Back ``targets`` up now."""
+    ctx = estate_file.context(path)
     try:
         envs = select(ctx, targets)
         guard(ctx, "backups.run", envs)
@@ -63,8 +64,14 @@ def run(path: Path | None, targets: list[str], *, repos: list[str] | None = None
 
 
 def run_in(ctx: Context, envs: list[DesiredEnvironment], *, repos: list[str] | None = None, kind: str = "manual",
-           listener: Listener | None = None, op_id: int = 0, actor: str | None = None) -> RunResult:
-    """Back ``envs`` up as one operation (``op_id``: a requested one this process claimed)."""
+           listener: Listener | None = None, op_id: int = 0, actor: str | None = None,
+           one: Callable[[Operation, DesiredEnvironment], backups.BackupResult] | None = None) -> RunResult:
+    """Back ``envs`` up as one operation (``op_id``: a requested one this process claimed; ``one``:
+    how one environment is backed up: by default on this host, or by a Job on a kubernetes estate)."""
+    if one is None and ctx.estate.platform.driver == "kubernetes":  # made by a Job in the cluster
+        from odooplane.actions import kubernetes_backup
+
+        one = kubernetes_backup.in_cluster(ctx, kind=kind, repos=repos)
     envs = [e for e in envs if repos or e.backup_policy is not None]
     target = str(envs[0].ref) if len(envs) == 1 else f"estate {ctx.estate.platform.name}"
     with Operation(ctx.store, kind="backup", target=target, actor=actor or ctx.actor, listener=listener,
@@ -72,7 +79,8 @@ def run_in(ctx: Context, envs: list[DesiredEnvironment], *, repos: list[str] | N
         result = RunResult(operation_id=op.op_id)
         for env in envs:
             try:
-                result.backups.append(backups.backup_env(ctx, op, env, kind=kind, repos=repos))
+                result.backups.append(one(op, env) if one is not None
+                                      else backups.backup_env(ctx, op, env, kind=kind, repos=repos))
             except StepFailed as exc:
                 result.failures.append(str(exc))
                 evidence.add(ctx.store, kind="backup", target=str(env.ref), ok=False, operation_id=op.op_id,
@@ -97,7 +105,7 @@ class ListedBackup:
 def list_backups(path: Path | None, targets: list[str], *, include_unconfirmed: bool = False) -> list[ListedBackup]:
     """The backups of ``targets`` in their repositories: the confirmed ones, or every snapshot with
     ``include_unconfirmed`` (each flagged)."""
-    ctx = estate_file.context(path, kubernetes=False)
+    ctx = estate_file.context(path)  # the repositories and the evidence: every driver
     try:
         out: list[ListedBackup] = []
         verifications = evidence.query(ctx.store, kind="restore-verification", limit=10000)
@@ -158,7 +166,7 @@ def prune_in(ctx: Context, envs: list[DesiredEnvironment], *, dry_run: bool = Fa
 
 
 def prune(path: Path | None, targets: list[str], *, dry_run: bool = False) -> PruneResult:
-    ctx = estate_file.context(path, destructive=None if dry_run else "backup prune", kubernetes=False)
+    ctx = estate_file.context(path, destructive=None if dry_run else "backup prune")  # repositories only: every driver
     try:
         return prune_in(ctx, select(ctx, targets), dry_run=dry_run)
     finally:
@@ -174,7 +182,7 @@ class CheckResult:
 
 def check(path: Path | None, *, repos: list[str] | None = None, read_data_subset: str | None = "5%"
           ) -> list[CheckResult]:
-    ctx = estate_file.context(path, kubernetes=False)
+    ctx = estate_file.context(path)  # repositories only: every driver
     try:
         names = repos or sorted(ctx.estate.backups.repositories)
         out: list[CheckResult] = []

@@ -54,7 +54,7 @@ def _environment(connected: Connected, target: str) -> DesiredEnvironment:
     return env
 
 
-def _placement(connected: Connected, env: DesiredEnvironment) -> tuple[str, str]:
+def placement(connected: Connected, env: DesiredEnvironment) -> tuple[str, str]:
     return registry.kubernetes_placement(connected.valid.estate.platform.kubernetes, tenant=env.ref.tenant,
                                          env=env.ref.env, pool=env.pool)
 
@@ -132,7 +132,7 @@ def pod_sources(connected: Connected, target: str, wanted: tuple[str, ...]) -> l
         return [PodLogSource("edge", settings.edge_namespace, edge_selector, None, logs_action.edge_parser(None),
                              False)]
     env = _environment(connected, target)
-    namespace, base = _placement(connected, env)
+    namespace, base = placement(connected, env)
     out: list[PodLogSource] = []
     if "odoo" in wanted:
         out.append(PodLogSource("odoo", namespace, f"{registry.KUBERNETES_LABEL_INSTANCE}={base}", ODOO_CONTAINER,
@@ -150,7 +150,7 @@ def pod_sources(connected: Connected, target: str, wanted: tuple[str, ...]) -> l
     return out
 
 
-def _stamped(raw: str) -> tuple[dt.datetime | None, str]:
+def stamped(raw: str) -> tuple[dt.datetime | None, str]:
     """(the API server's time of the line, the line) of a ``timestamps=true`` log line."""
     found = _STAMP.match(raw)
     if found is None:
@@ -200,7 +200,7 @@ class _Reader:
                     raise
                 last = dt.datetime.min.replace(tzinfo=dt.UTC)
                 for raw in text.splitlines():
-                    stamp, content = _stamped(raw)
+                    stamp, content = stamped(raw)
                     key = raw
                     if newest and stamp is not None and (stamp < newest[0] or (stamp == newest[0]
                                                                                and key in newest[1])):
@@ -355,7 +355,7 @@ def health(path: Path | None, *, tenant: str | None = None, context: str | None 
         for env in connected.valid.environments:
             if tenant and env.ref.tenant != tenant:
                 continue
-            namespace, base = _placement(connected, env)
+            namespace, base = placement(connected, env)
             result = EnvHealth(str(env.ref), env.placement, env.labels.tier or "-")
             out.append(result)
             deployment = rendered.get(("Deployment", namespace, f"{base}-http"))
@@ -529,7 +529,7 @@ class InitResult:
     restarted: list[str] = field(default_factory=list)  # Deployments rolled (their registries reload)
 
 
-def _job_state(job: dict[str, Any] | None) -> str:
+def job_state(job: dict[str, Any] | None) -> str:
     """absent, active, succeeded or failed, from a Job's status (and its conditions)."""
     if job is None:
         return "absent"
@@ -542,6 +542,14 @@ def _job_state(job: dict[str, Any] | None) -> str:
     return "active"
 
 
+def job_condition(job: dict[str, Any]) -> str:
+    """Why the Job failed, as its Failed condition says."""
+    for condition in job.get("status", {}).get("conditions", []) or []:
+        if condition.get("type") == "Failed":
+            return str(condition.get("message") or condition.get("reason") or "failed")
+    return "failed (no log)"
+
+
 def _job_failure(api: registry.ApiServer, job: dict[str, Any]) -> str:
     """Why the Job failed: the cause in its pod's Odoo log (as on the other drivers), else its condition."""
     from odooplane.services import odoo_commands
@@ -550,13 +558,10 @@ def _job_failure(api: registry.ApiServer, job: dict[str, Any]) -> str:
     pods = api.list("v1", "Pod", str(meta["namespace"]), label_selector=f"job-name={meta['name']}")
     for pod in pods[-1:]:
         text = api.pod_log(str(meta["namespace"]), str(pod["metadata"]["name"]), container=ODOO_CONTAINER)
-        reason = odoo_commands.lines_summary([_stamped(raw)[1] for raw in text.splitlines()])
+        reason = odoo_commands.lines_summary([stamped(raw)[1] for raw in text.splitlines()])
         if reason:
             return reason
-    for condition in job.get("status", {}).get("conditions", []) or []:
-        if condition.get("type") == "Failed":
-            return str(condition.get("message") or condition.get("reason") or "failed")
-    return "failed (no log)"
+    return job_condition(job)
 
 
 def init(path: Path | None, target: str, *, wait: float = 3600, context: str | None = None,
@@ -568,7 +573,7 @@ def init(path: Path | None, target: str, *, wait: float = 3600, context: str | N
     failed one is reported with Odoo's reason and left for inspection."""
     connected = connect(path, "tenants.create", context=context, kubeconfig=kubeconfig, server=server)
     env = _environment(connected, target)
-    namespace, base = _placement(connected, env)
+    namespace, base = placement(connected, env)
     job = next((j for j in connected.jobs if j["metadata"].get("annotations", {}).get(
         "odooplane.io/target") == str(env.ref)), None)
     if job is None:
@@ -580,7 +585,7 @@ def init(path: Path | None, target: str, *, wait: float = 3600, context: str | N
     hint = f"fix the cause, then `kubectl -n {result.namespace} delete job {name}` and run init again"
     with talking("init"):
         existing = api.get(job)
-        state = _job_state(existing)
+        state = job_state(existing)
         if state == "failed":
             raise PermanentError(f"Job {result.namespace}/{name} failed: {_job_failure(api, existing or job)}",
                                  hint=hint)
@@ -594,13 +599,13 @@ def init(path: Path | None, target: str, *, wait: float = 3600, context: str | N
 
             def finished() -> bool:
                 last.append(api.get(job))
-                return _job_state(last[-1]) in ("succeeded", "failed")
+                return job_state(last[-1]) in ("succeeded", "failed")
 
             if not wait_until(finished, timeout=wait, interval=interval):
                 raise PermanentError(f"Job {result.namespace}/{name} not finished after {wait:.0f} s; it goes on in "
                                      "the cluster (run init again to wait for it and restart what serves)")
             existing = last[-1]
-            if _job_state(existing) == "failed":
+            if job_state(existing) == "failed":
                 raise PermanentError(f"Job {result.namespace}/{name} failed: {_job_failure(api, existing or job)}",
                                      hint=hint)
         result.outcome = "succeeded" if state != "succeeded" else "already succeeded"

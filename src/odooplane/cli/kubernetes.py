@@ -100,6 +100,34 @@ def status(
         raise typer.Exit(int(ExitCode.UNHEALTHY))
 
 
+@kubernetes_app.command("backup-stage", hidden=True)
+def backup_stage(task: str = typer.Argument(..., help="The backup task (JSON), as `backup run` writes it.")) -> None:
+    """What a backup Job runs in the cluster: dump, filestore copy, manifest, restic; prints one JSON
+    line (`ok` and the snapshots, or `ok: false` and the error) and exits 1 when it failed."""
+    import json
+
+    from odooplane import log
+    from odooplane.actions import kubernetes_backup
+    from odooplane.errors import OdooplaneError
+
+    try:
+        parsed = json.loads(task)
+        if not isinstance(parsed, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        print(json.dumps({"ok": False, "error": f"backup task: {exc}"}))
+        raise typer.Exit(2) from None
+    try:
+        outcome = kubernetes_backup.stage(parsed)
+    except OdooplaneError as exc:
+        print(json.dumps({"ok": False, "error": log.mask(exc.message)}))
+        raise typer.Exit(1) from None
+    except Exception as exc:  # the database's or the file system's own errors: said, as the result
+        print(json.dumps({"ok": False, "error": log.mask(f"{type(exc).__name__}: {exc}")}))
+        raise typer.Exit(1) from None
+    print(json.dumps(outcome, sort_keys=True))
+
+
 @kubernetes_app.command("init")
 def init(
     target: str = typer.Argument(..., help="tenant/env whose new database Odoo makes."),

@@ -118,12 +118,17 @@ def kubernetes_api(*, context: str | None, config_file: str | None) -> ApiServer
 kubernetes_placement = kubernetes_names.placement
 kubernetes_recovery_cluster = kubernetes_manifests.recovery_cluster
 kubernetes_backup = kubernetes_manifests.on_demand_backup
+kubernetes_backup_job = kubernetes_manifests.backup_job
+kubernetes_backup_job_names = kubernetes_manifests.backup_job_names
+kubernetes_restic_secret = kubernetes_manifests.restic_secret
+KUBERNETES_BACKUP = kubernetes_manifests.BackupPaths()
 KUBERNETES_LABEL_INSTANCE = kubernetes_manifests.LABEL_INSTANCE
 KUBERNETES_LABEL_COMPONENT = kubernetes_manifests.LABEL_COMPONENT
 
 
 __all__ = [
     "DRIVERS",
+    "KUBERNETES_BACKUP",
     "KUBERNETES_LABEL_COMPONENT",
     "KUBERNETES_LABEL_INSTANCE",
     "RENDERERS",
@@ -135,8 +140,11 @@ __all__ = [
     "create",
     "kubernetes_api",
     "kubernetes_backup",
+    "kubernetes_backup_job",
+    "kubernetes_backup_job_names",
     "kubernetes_placement",
     "kubernetes_recovery_cluster",
+    "kubernetes_restic_secret",
     "render",
     "workload_revision",
 ]

@@ -145,14 +145,23 @@ def fetch_attachments(ctx: Context, art: EnvArtifacts, bucket: AttachmentBucket,
 def write_manifest(ctx: Context, art: EnvArtifacts, stage: Path, *, kind: str, dumped_at: dt.datetime,
                    facts: dict[str, object]) -> str:
     """Write the manifest last (``facts``: what ``dump`` returned); return its SHA-256."""
+    return write_manifest_file(stage, target=str(art.env.ref), database=art.env.database, kind=kind,
+                               estate=ctx.estate_id, dumped_at=dumped_at, series=art.env.stack.series,
+                               runtime=art.runtime.label, facts=facts)
+
+
+def write_manifest_file(stage: Path, *, target: str, database: str, kind: str, estate: str, dumped_at: dt.datetime,
+                        series: str, runtime: str, facts: dict[str, object]) -> str:
+    """The manifest of the dump and filestore under ``stage`` (a SHA-256 of each), written last
+    (wherever the backup is made: this host, or a Job in a cluster); return its own SHA-256."""
     manifest: dict[str, Any] = {
         "format": FORMAT,
-        "target": str(art.env.ref),
-        "database": art.env.database,
+        "target": target,
+        "database": database,
         "kind": kind,
-        "estate": ctx.estate_id,
+        "estate": estate,
         "dumped_at": dumped_at.isoformat(),
-        "stack": {"series": art.env.stack.series, "runtime": art.runtime.label},
+        "stack": {"series": series, "runtime": runtime},
         **facts,
         "artifacts": artifact_hashes(stage),
     }
@@ -171,10 +180,18 @@ def upload(ctx: Context, env: DesiredEnvironment, repo: restic.Repository, stage
     except restic.RepositoryMissing:
         restic.init(repo)
         snapshot = restic.backup(repo, [stage], tags=tags, when=ctx.clock.now())
+    return snapshot, confirm(ctx, env, repo, snapshot, manifest=str(stage / MANIFEST), manifest_sha=manifest_sha)
+
+
+def confirm(ctx: Context, env: DesiredEnvironment, repo: restic.Repository, snapshot: str, *, manifest: str,
+            manifest_sha: str) -> list[restic.Snapshot]:
+    """Check, from this host, that ``snapshot`` is listed in ``repo`` and that its manifest (the
+    file ``manifest`` in it) reads back with the SHA-256 written; return every snapshot of ``env``
+    listed. PermanentError otherwise (nothing is recorded for it)."""
     # Both read the repository's index after deriving its key (about 0.5 s each): side by side.
     with ThreadPoolExecutor(max_workers=2) as pool:
         listing = pool.submit(restic.snapshots, repo, tags=repositories.env_tags(ctx, env))
-        reading = pool.submit(restic.dump, repo, snapshot, str(stage / MANIFEST))
+        reading = pool.submit(restic.dump, repo, snapshot, manifest)
         found, read_back = listing.result(), reading.result()
     listed = {s.short_id for s in found} | {s.id for s in found}
     if snapshot not in listed:
@@ -182,7 +199,7 @@ def upload(ctx: Context, env: DesiredEnvironment, repo: restic.Repository, stage
     if hashlib.sha256(read_back).hexdigest() != manifest_sha:
         raise PermanentError(f"repository {repo.name}: the manifest read back from snapshot {snapshot} "
                              "does not match what was written")
-    return snapshot, found
+    return found
 
 
 def confirmed_snapshots(ctx: Context, env: DesiredEnvironment, repository: str) -> set[str]:
@@ -221,6 +238,17 @@ def forget_unconfirmed(ctx: Context, env: DesiredEnvironment, repo: restic.Repos
     return stale
 
 
+def record(ctx: Context, op: Operation, env: DesiredEnvironment, repository: str, snapshot: str, *,
+           manifest_sha: str, kind: str, size: int, dumped_at: dt.datetime) -> None:
+    """The evidence of a confirmed backup (only ever written after :func:`confirm`)."""
+    t = str(env.ref)
+    evidence.add(ctx.store, kind="backup", target=t, ok=True, operation_id=op.op_id, data={
+        "repository": repository, "snapshot": snapshot, "manifest_sha256": manifest_sha, "kind": kind,
+        "bytes": size, "dumped_at": dumped_at.isoformat(),
+        "offsite": ctx.estate.backups.repositories[repository].offsite,
+    }, summary=f"{t}: backup {snapshot} in {repository} ({size / 1048576:.1f} MiB), manifest confirmed")
+
+
 def backup_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: str = "manual",
                repos: list[str] | None = None) -> BackupResult:
     """Back ``env`` up to its policy's repositories (or ``repos``). Success is recorded per
@@ -253,11 +281,8 @@ def backup_env(ctx: Context, op: Operation, env: DesiredEnvironment, *, kind: st
             snapshot, found = op.step(f"upload-{name}", t, partial(upload, ctx, env, repo, stage, kind=kind,
                                                                    manifest_sha=manifest_sha))
             result.snapshots[name] = snapshot
-            evidence.add(ctx.store, kind="backup", target=t, ok=True, operation_id=op.op_id, data={
-                "repository": name, "snapshot": snapshot, "manifest_sha256": manifest_sha, "kind": kind,
-                "bytes": result.bytes, "dumped_at": dumped_at.isoformat(),
-                "offsite": ctx.estate.backups.repositories[name].offsite,
-            }, summary=f"{t}: backup {snapshot} in {name} ({result.bytes / 1048576:.1f} MiB), manifest confirmed")
+            record(ctx, op, env, name, snapshot, manifest_sha=manifest_sha, kind=kind, size=result.bytes,
+                   dumped_at=dumped_at)
             # Once this one is confirmed: what a killed backup left unconfirmed goes (its listing is the one above).
             op.step(f"reconcile-{name}", t, partial(forget_unconfirmed, ctx, env, repo, found))
         shutil.rmtree(stage / "dump", ignore_errors=True)  # the filestore links cost nothing: they stay

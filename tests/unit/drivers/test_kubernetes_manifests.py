@@ -337,14 +337,15 @@ def test_what_cannot_run_is_refused_and_nothing_is_written(tmp_path: Path, chang
 
 def test_verbs_the_driver_does_not_run_yet_say_so(tmp_path: Path) -> None:
     estate = _estate(tmp_path)
-    for argv in (["backup", "run", "-f", str(estate)], ["verify", "acme/prod", "-f", str(estate)],
+    for argv in (["verify", "acme/prod", "-f", str(estate)],
                  ["clone", "acme/prod", "acme/staging", "--yes", "-f", str(estate)]):
         result = CliRunner().invoke(app, argv)
         assert result.exit_code != 0
         assert "platform.driver is kubernetes, where this does not run yet" in " ".join(result.output.split()), argv
     # apply, health, logs and pitr hand over to the API server, which needs a cluster to talk to.
     for argv in (["apply", str(estate)], ["health", "-f", str(estate)], ["logs", "acme/prod", "-f", str(estate)],
-                 ["pitr", "info", "critical", "-f", str(estate)], ["down", "-f", str(estate)]):
+                 ["pitr", "info", "critical", "-f", str(estate)], ["down", "-f", str(estate)],
+                 ["backup", "run", "acme/prod", "-f", str(estate)]):
         result = CliRunner().invoke(app, argv, env={"KUBECONFIG": str(tmp_path / "none")})
         assert result.exit_code == 2 and "no usable kubeconfig" in " ".join(result.output.split()), argv
 
@@ -434,3 +435,29 @@ def test_the_api_answers_501_for_what_a_kubernetes_estate_does_not_do(tmp_path: 
     response = _odooplane(request, KubernetesEstate(tmp_path / "estate.yaml"))
     assert response.status_code == 501
     assert b"not-on-kubernetes" in bytes(response.body)
+
+
+def test_a_backup_job_is_built_from_the_pod_that_serves_the_environment(rendered: Path) -> None:
+    deployment = _find(rendered, "Deployment", "pool--shared18-http")
+    name, of = manifests.backup_job_names("initech", "prod", "20261206130005")
+    assert (name, of) == ("initech--prod-backup-20261206130005", "initech--prod")
+    job = manifests.backup_job(deployment, name=name, of=of, target="initech/prod", image="odooplane/control:1",
+                               command=["/opt/odooplane/bin/python", "-m", "odooplane", "kubernetes", "backup-stage",
+                                        "{}"], repositories=["offsite", "local_copy"])
+    assert k8s.validate(job) == "core"  # strict, for every supported Kubernetes version
+    pod = job["spec"]["template"]["spec"]
+    assert pod["securityContext"] == deployment["spec"]["template"]["spec"]["securityContext"]  # Odoo's user
+    assert [c["image"] for c in pod["initContainers"] + pod["containers"]] == ["odooplane/control:1"] * 2
+    mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts["/var/lib/odoo"]["readOnly"] and mounts["/run/odoo"]["readOnly"]
+    secrets = {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+    assert secrets == {"pool--shared18-odoo", "odooplane-restic-offsite", "odooplane-restic-local-copy"}
+    assert job["metadata"]["labels"]["odooplane.io/backup-of"] == of and job["spec"]["ttlSecondsAfterFinished"] > 0
+    # Long names stay DNS labels, and still say whose backup it is.
+    long_name, long_of = manifests.backup_job_names("t" * 30, "e" * 20, "20261206130005")
+    assert len(long_name) <= 63 and long_name.startswith("t" * 20) and len(long_of) <= 38
+    with pytest.raises(ValueError, match="YYYYmmddHHMMSS"):
+        manifests.backup_job_names("acme", "prod", "2026-12-06")
+    secret = manifests.restic_secret("offsite", "odoo-acme", password="pw", s3_keys=("AK", "SK"))
+    assert k8s.validate(secret) == "core"
+    assert secret["stringData"]["aws-credentials"] == "[default]\naws_access_key_id = AK\naws_secret_access_key = SK\n"

@@ -3,9 +3,10 @@
 What it does today: ``odooplane render --out DIR`` writes the estate's manifests (manifests.py), a
 kustomize tree that ``odooplane kubernetes apply`` (apiserver.py), ``kubectl apply --server-side -k
 DIR`` or Argo CD applies; health, logs and point-in-time recovery are API calls
-(actions/kubernetes_ops.py). What it does not do yet: run the operations that move an environment's
-data (backups with restic, restores, clones, promotions) — every such call is refused with that
-explanation, never half done.
+(actions/kubernetes_ops.py); ``backup run`` is a Job in the cluster that this host confirms
+(actions/kubernetes_backup.py). What it does not do yet: run the operations that write an
+environment's data back (restores, restore proofs, clones, moves, promotions) — every such call is
+refused with that explanation, never half done.
 """
 
 from __future__ import annotations

@@ -41,7 +41,9 @@ folder: the platform, each pool, each tenant). The YAML is deterministic: keys s
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -870,3 +872,91 @@ def render_tree(desired: DesiredRuntime, *, estate: str, settings: KubernetesSet
         files["argocd/applicationset.yaml"] = _applicationset(estate, ordered, settings)
     return dict(sorted(files.items()))
 
+
+
+# -- backups made in the cluster: a Job beside the environment's filestore -------------------------
+
+BACKUP_CONTAINER = "backup"
+BACKUP_STAGE = "/stage"  # an emptyDir: the dump, the filestore copy and the manifest restic reads
+RESTIC_DIR = "/etc/restic"  # one directory per repository: its Secret (password, aws-credentials)
+LABEL_BACKUP_OF = "odooplane.io/backup-of"
+BACKUP_TTL_S = 86400  # a finished backup Job (and its pod's log) stays a day, then the cluster removes it
+
+
+@dataclass(frozen=True)
+class BackupPaths:
+    """Where a backup Job's container finds things (what its command is told)."""
+
+    container: str = BACKUP_CONTAINER
+    stage: str = BACKUP_STAGE
+    restic: str = RESTIC_DIR
+    conf: str = CONF
+    data: str = dockerfile.DATA_DIR
+    label: str = LABEL_BACKUP_OF
+
+
+def backup_job_names(tenant: str, env: str, stamp: str) -> tuple[str, str]:
+    """(Job name, ``odooplane.io/backup-of`` label value) of a backup of an environment at ``stamp``
+    (``YYYYmmddHHMMSS``): both DNS labels, whatever the length of its names."""
+    if not re.fullmatch(r"\d{14}", stamp):
+        raise ValueError(f"backup stamp {stamp!r} is not YYYYmmddHHMMSS")
+    of = names.env_base(tenant, env)
+    if len(of) > 38:
+        of = f"{of[:29].rstrip('-')}-{hashlib.sha256(of.encode()).hexdigest()[:8]}"
+    return names.check(f"{of}-backup-{stamp}", "backup Job name"), of
+
+
+def restic_secret_name(repository: str) -> str:
+    """The Secret holding a restic repository's password (and S3 keys) in a namespace."""
+    return names.check(f"odooplane-restic-{repository.replace('_', '-')}", "restic Secret name")
+
+
+def backup_job(deployment: Mapping[str, Any], *, name: str, of: str, target: str, image: str,
+               command: list[str], repositories: list[str]) -> dict[str, Any]:
+    """A Job backing an environment up from inside the cluster, built from the pod of the
+    ``deployment`` that serves it (its configuration joined the same way, its filestore volume
+    mounted read-only, its user, node affinity and pull secrets), running ``command`` in
+    Odooplane's own ``image`` with each repository's Secret mounted under ``RESTIC_DIR``. Nothing
+    secret is in the Job: the command carries names and addresses only."""
+    meta = deployment["metadata"]
+    pod = copy.deepcopy(deployment["spec"]["template"]["spec"])
+    volumes = [v for v in pod["volumes"] if v["name"] in ("conf", "secret", "run", "data")]
+    volumes.append({"name": "stage", "emptyDir": {}})
+    mounts = [{"name": "run", "mountPath": RUN_DIR, "readOnly": True},
+              {"name": "data", "mountPath": dockerfile.DATA_DIR, "readOnly": True},
+              {"name": "stage", "mountPath": BACKUP_STAGE}]
+    for repository in repositories:
+        secret = restic_secret_name(repository)
+        volumes.append({"name": secret, "secret": {"secretName": secret, "defaultMode": 0o440}})
+        mounts.append({"name": secret, "mountPath": f"{RESTIC_DIR}/{repository}", "readOnly": True})
+    join = next(c for c in pod["initContainers"] if c["name"] == "conf")
+    pod["initContainers"] = [{**join, "image": image}]
+    pod["containers"] = [{
+        "name": BACKUP_CONTAINER, "image": image, "command": command,
+        "securityContext": _CONTAINER_SECURITY,
+        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+        "volumeMounts": mounts}]
+    pod["volumes"] = volumes
+    pod["restartPolicy"] = "Never"
+    pod.pop("terminationGracePeriodSeconds", None)
+    labels = {LABEL_NAME: "odooplane-backup", LABEL_INSTANCE: str(meta["labels"][LABEL_INSTANCE]),
+              LABEL_COMPONENT: "backup", LABEL_BACKUP_OF: of}
+    return {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": _meta(name, str(meta["namespace"]), labels, {ANNOTATION_TARGET: target}),
+        "spec": {"backoffLimit": 0, "activeDeadlineSeconds": 6 * 3600, "ttlSecondsAfterFinished": BACKUP_TTL_S,
+                 "template": {"metadata": {"labels": labels}, "spec": pod}},
+    }
+
+
+def restic_secret(repository: str, namespace: str, *, password: str, s3_keys: tuple[str, str] | None
+                  ) -> dict[str, Any]:
+    """A restic repository's Secret for backup Jobs: ``password`` and, for S3, ``aws-credentials``
+    (the shared credentials file restic reads through ``AWS_SHARED_CREDENTIALS_FILE``)."""
+    data = {"password": password}
+    if s3_keys is not None:
+        data["aws-credentials"] = (f"[default]\naws_access_key_id = {s3_keys[0]}\n"
+                                   f"aws_secret_access_key = {s3_keys[1]}\n")
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": _meta(restic_secret_name(repository), namespace, {LABEL_NAME: "odooplane-backup"}),
+            "stringData": data}

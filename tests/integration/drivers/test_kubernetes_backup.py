@@ -1,0 +1,291 @@
+"""``backup run`` on a kubernetes estate: the Job and the Secrets the control plane sends (to the
+recording server of tests/support/apiserver.py), the Job's command run for real as the cluster would
+run it (``odooplane kubernetes backup-stage``: PostgreSQL, a filestore, restic into an S3 repository
+on the moto server), then this host's confirmation, evidence, ``backup list`` and a restore of what
+the Job wrote. Only the pod's paths and the database's address are mapped to this machine's."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import psycopg
+import pytest
+import yaml
+from psycopg import sql
+
+from odooplane.actions import backup as backup_action
+from odooplane.actions import estate_file
+from odooplane.actions import kubernetes_backup as action
+from odooplane.actions.kubernetes import connect
+from odooplane.operations import backups
+from odooplane.operations.context import Context
+from odooplane.operations.runner import Operation
+from odooplane.services import restic
+from odooplane.store import evidence
+from tests.support.apiserver import REFERENCE, Recorder, api, recorder
+from tests.support.s3 import MotoServer, start_moto
+
+__all__ = ["recorder"]  # fixtures
+
+PASSWORD = "restic-pw-7f3a9c"
+
+
+@pytest.fixture
+def moto(tmp_path: Path) -> Iterator[MotoServer]:
+    server = start_moto(tmp_path / "moto.log")
+    try:
+        server.create_bucket("backups")
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def tenant(pg_url: str, tmp_path: Path) -> Iterator[str]:
+    """A tenant with a uniquely named database holding Odoo's tables that backups read, and a filestore."""
+    name = f"t{uuid.uuid4().hex[:8]}"
+    database = f"{name}_prod"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    base = pg_url.rsplit("/", 1)[0]
+    try:
+        with psycopg.connect(f"{base}/{database}", autocommit=True) as conn:
+            conn.execute("CREATE TABLE ir_module_module (name text, latest_version text, state text)")
+            conn.execute("INSERT INTO ir_module_module VALUES ('base', '18.0.1.3', 'installed'), "
+                         "('sale', '18.0.1.2', 'installed'), ('crm', '18.0.1.0', 'uninstalled')")
+            conn.execute("CREATE TABLE ir_attachment (id serial, store_fname text, checksum text, file_size int)")
+            content = b"an invoice"
+            sha = hashlib.sha1(content).hexdigest()
+            conn.execute("INSERT INTO ir_attachment (store_fname, checksum, file_size) VALUES (%s, %s, %s)",
+                         (f"{sha[:2]}/{sha}", sha, len(content)))
+            conn.execute("CREATE TABLE res_partner (id serial, name text)")
+            conn.execute("INSERT INTO res_partner (name) SELECT 'p' || g FROM generate_series(1, 7) g")
+        store = tmp_path / "pod" / "data" / "filestore" / database / sha[:2]
+        store.mkdir(parents=True)
+        (store / sha).write_bytes(content)
+        yield name
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+
+
+def _estate(tmp_path: Path, moto: MotoServer, tenant: str) -> Path:
+    doc = yaml.safe_load(REFERENCE.read_text())
+    doc["backups"] = {
+        "repositories": {"offsite": {"url": f"s3:{moto.endpoint}/backups/odoo", "password": "env:TEST_RESTIC_PW",
+                                     "s3_access_key_id": "env:TEST_S3_KEY",
+                                     "s3_secret_access_key": "env:TEST_S3_SECRET",
+                                     "offsite": True}},
+        "policies": {"standard": {"targets": ["offsite"], "schedule": None}}}
+    doc["tenants"][tenant] = {"environments": {"prod": {"stack": "odoo18", "cluster": "main"}}}
+    path = tmp_path / "estate" / "estate.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+class Cluster:
+    """What the cluster does with a backup Job: its pod runs the Job's command (here, on this
+    machine, with the pod's paths mapped to a directory and its Secrets' files written there)."""
+
+    def __init__(self, rec: Recorder, root: Path, pg_url: str) -> None:
+        self.rec, self.root, self.pg_url = rec, root, pg_url
+        self.ran: list[dict[str, Any]] = []
+        self.fail_with: str | None = None
+
+    def secret_files(self, namespace: str, name: str, into: Path) -> None:
+        secret = self.rec.objects[f"/api/v1/namespaces/{namespace}/secrets/{name}"]
+        into.mkdir(parents=True, exist_ok=True)
+        for key, value in secret.get("stringData", {}).items():
+            (into / key).write_text(value)
+        for key, value in secret.get("data", {}).items():
+            (into / key).write_bytes(base64.b64decode(value))
+
+    def run(self, job: dict[str, Any]) -> list[str]:
+        namespace = job["metadata"]["namespace"]
+        command = job["spec"]["template"]["spec"]["containers"][0]["command"]
+        task = json.loads(command[-1])
+        self.ran.append(task)
+        pg = psycopg.conninfo.conninfo_to_dict(self.pg_url)
+        conf = self.root / "run" / "odoo.conf"
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text(f"[options]\ndb_user = {pg.get('user') or 'postgres'}\ndb_password = not-checked-by-trust\n")
+        local = {**task, "conf": str(conf), "host": str(pg.get("host") or "127.0.0.1"),
+                 "port": int(pg.get("port") or 5432), "stage": str(self.root / "stage"),
+                 "filestore": task["filestore"].replace("/var/lib/odoo", str(self.root / "data"))}
+        for item in local["repositories"]:
+            mount = next(m for m in job["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+                         if m["mountPath"] == item["secrets"])
+            volume = next(v for v in job["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"])
+            item["secrets"] = str(self.root / "secrets" / item["name"])
+            self.secret_files(namespace, volume["secret"]["secretName"], Path(item["secrets"]))
+        if self.fail_with:
+            local["database"] = self.fail_with
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TEST_"))}
+        done = subprocess.run([sys.executable, "-m", "odooplane", *command[3:-1], json.dumps(local)],
+                              capture_output=True, text=True, env=env, timeout=300, check=False)
+        return done.stdout.splitlines()
+
+    def controller(self, path: str, obj: dict[str, Any]) -> None:
+        if "/jobs/" not in path or obj.get("status"):
+            return
+        lines = self.run(obj)
+        name, namespace = obj["metadata"]["name"], obj["metadata"]["namespace"]
+        pod = f"{name}-x1"
+        self.rec.add_pod(namespace, pod, {"job-name": name}, containers=("backup",))
+        for line in lines:
+            self.rec.log(namespace, pod, "backup", dt.datetime.now(dt.UTC), line)
+        ok = bool(lines) and json.loads(lines[-1]).get("ok")
+        obj["status"] = {"succeeded": 1} if ok else {
+            "failed": 1, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}
+
+
+@dataclass
+class Setup:
+    rec: Recorder
+    url: str
+    path: Path
+    cluster: Cluster
+    target: str
+    ctx: Context
+
+
+@pytest.fixture
+def setup(recorder: tuple[Recorder, str], tmp_path: Path, pg_url: str, moto: MotoServer, tenant: str,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
+    """The estate (its secrets in this process's environment), the cluster playing the Job
+    controller (not yet answering: a test sets ``rec.on_get``), an open context."""
+    rec, url = recorder
+    monkeypatch.setenv("TEST_RESTIC_PW", PASSWORD)
+    monkeypatch.setenv("TEST_S3_KEY", "test")
+    monkeypatch.setenv("TEST_S3_SECRET", "test-secret")
+    path = _estate(tmp_path, moto, tenant)
+    ctx = estate_file.context(path)
+    try:
+        yield Setup(rec, url, path, Cluster(rec, tmp_path / "pod", pg_url), f"{tenant}/prod", ctx)
+    finally:
+        ctx.close()
+
+
+def test_backup_run_makes_the_backup_in_a_job_and_this_host_confirms_it(
+        setup: Setup, tmp_path: Path, moto: MotoServer, tenant: str) -> None:
+    rec, url, path, cluster, target, ctx = setup.rec, setup.url, setup.path, setup.cluster, setup.target, setup.ctx
+    rec.on_get = cluster.controller
+    envs = backup_action.select(ctx, [target])
+    now = dt.datetime(2026, 12, 6, 13, 0, 5, tzinfo=dt.UTC)
+    result = action.run_in(ctx, envs, server=api(url), interval=0.05, wait=120, now=now)
+    assert result.failures == [], result.failures
+    [made] = result.backups
+    snapshot = made.snapshots["offsite"]
+    # The control plane sent: the repository's Secret (password and S3 keys, in a Secret only) and the Job.
+    namespace = f"odoo-{tenant}"
+    secret = rec.objects[f"/api/v1/namespaces/{namespace}/secrets/odooplane-restic-offsite"]
+    assert secret["stringData"]["password"] == PASSWORD
+    assert "aws_secret_access_key = test-secret" in secret["stringData"]["aws-credentials"]
+    [job_path] = [p for p in rec.objects if "/jobs/" in p]
+    job = rec.objects[job_path]
+    assert job_path.endswith(f"/namespaces/{namespace}/jobs/{tenant}--prod-backup-20261206130005")
+    text = json.dumps(job)
+    assert PASSWORD not in text and "test-secret" not in text  # no secret in the Job
+    pod = job["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert "env" not in container and container["image"] == "odooplane/control:latest"
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert mounts["/var/lib/odoo"]["readOnly"] is True  # the filestore is read, never written
+    assert mounts["/etc/restic/offsite"]["readOnly"] is True
+    assert {v["name"]: v for v in pod["volumes"]}["data"]["persistentVolumeClaim"]["claimName"] == \
+        f"{tenant}--prod-data"
+    assert pod["restartPolicy"] == "Never" and job["spec"]["backoffLimit"] == 0
+    [task] = cluster.ran
+    assert task["host"] == "main-rw.odooplane.svc" and task["database"] == f"{tenant}_prod"
+    # This host confirmed it (listed, manifest read back) and recorded it.
+    [row] = evidence.query(ctx.store, kind="backup", target=target, limit=10)
+    assert row.ok and row.data["snapshot"] == snapshot and row.data["manifest_sha256"] == made.manifest_sha256
+    listed = backup_action.list_backups(path, [target])
+    assert [(b.repository, b.snapshot) for b in listed] == [("offsite", snapshot)]
+    # Retention and repository checks need only the repository: they run on a kubernetes estate too.
+    pruned = backup_action.prune(path, [target], dry_run=True)
+    assert pruned.decisions[f"{target} offsite"].keep and not pruned.decisions[f"{target} offsite"].forget
+    assert [(c.repository, c.ok) for c in backup_action.check(path, repos=["offsite"])] == [("offsite", True)]
+    # What the Job wrote restores: every artifact the manifest names, with its SHA-256.
+    repo = restic.Repository("offsite", f"s3:{moto.endpoint}/backups/odoo", PASSWORD,
+                             {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test-secret"})
+    restic.restore(repo, snapshot, tmp_path / "restored")
+    stage = tmp_path / "restored" / str(tmp_path / "pod" / "stage").lstrip("/")
+    manifest = json.loads((stage / "manifest.json").read_text())
+    assert manifest["target"] == target and manifest["modules"] == {"base": "18.0.1.3", "sale": "18.0.1.2"}
+    assert manifest["row_counts"]["res_partner"] == 7 and manifest["attachments"]["count"] == 1
+    assert backups.artifact_hashes(stage) == manifest["artifacts"]
+    assert any(k.startswith("filestore/") for k in manifest["artifacts"])
+    assert any(k.startswith("dump/") for k in manifest["artifacts"])
+
+
+def test_a_failed_job_records_a_failure_and_no_backup(setup: Setup, tenant: str) -> None:
+    setup.cluster.fail_with = f"{tenant}_gone"  # the database the Job dumps does not exist
+    setup.rec.on_get = setup.cluster.controller
+    ctx = setup.ctx
+    result = action.run_in(ctx, backup_action.select(ctx, [setup.target]), server=api(setup.url), interval=0.05,
+                           wait=120)
+    [failure] = result.failures
+    assert "failed" in failure and f"{tenant}_gone" in failure and PASSWORD not in failure
+    rows = evidence.query(ctx.store, kind="backup", target=setup.target, limit=10)
+    assert [r.ok for r in rows] == [False]
+    assert backup_action.list_backups(setup.path, [setup.target]) == []
+
+
+def test_a_repository_on_this_host_is_refused_before_anything_is_sent(
+        recorder: tuple[Recorder, str], tmp_path: Path, moto: MotoServer, tenant: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rec, url = recorder
+    monkeypatch.setenv("TEST_RESTIC_PW", PASSWORD)
+    doc = yaml.safe_load(_estate(tmp_path, moto, tenant).read_text())
+    doc["backups"]["repositories"]["offsite"] = {"url": str(tmp_path / "repo"), "password": "env:TEST_RESTIC_PW"}
+    path = tmp_path / "estate" / "estate.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    ctx = estate_file.context(path)
+    try:
+        result = action.run_in(ctx, backup_action.select(ctx, [f"{tenant}/prod"]), server=api(url), interval=0.05)
+        [failure] = result.failures
+        assert "backups.repositories.offsite" in failure and "S3" in failure
+        assert [r for r in rec.requests if r["method"] != "GET"] == []
+    finally:
+        ctx.close()
+
+
+def test_a_run_killed_while_its_job_ran_adopts_that_job_instead_of_starting_another(setup: Setup) -> None:
+    rec, ctx = setup.rec, setup.ctx
+    envs = backup_action.select(ctx, [setup.target])
+    # The first run created its Job and was killed while the Job ran (a wait of 0: it never saw it end).
+    with pytest.raises(Exception, match="not finished after 0 s"):
+        action.backup_env(ctx, connect(setup.path, "backups.run", context=None, kubeconfig=None,
+                                       server=api(setup.url)),
+                          cast(Operation, _Op()), envs[0], kind="manual", repos=None, wait=0, interval=0.05,
+                          now=dt.datetime(2026, 12, 6, 13, 0, 5, tzinfo=dt.UTC))
+    jobs = [p for p in rec.objects if "/jobs/" in p]
+    assert len(jobs) == 1
+    rec.on_get = setup.cluster.controller
+    rec.requests.clear()
+    result = action.run_in(ctx, envs, server=api(setup.url), interval=0.05, wait=120,
+                           now=dt.datetime(2026, 12, 6, 13, 7, 0, tzinfo=dt.UTC))
+    assert result.failures == []
+    assert [p for p in rec.objects if "/jobs/" in p] == jobs  # adopted, not a second Job
+    assert not [r for r in rec.requests if r["method"] == "POST"]
+    assert len(setup.cluster.ran) == 1
+
+
+class _Op:
+    """An operation's steps run as they come (the journal is not what this test looks at)."""
+
+    def step(self, name: str, target: str, act: Any, **_: Any) -> Any:
+        return act()
