@@ -42,7 +42,7 @@ SECRET_MANAGER = "odooplane-backup"  # noqa: S105 - the field manager of the rep
 
 # -- in the Job ---------------------------------------------------------------------------------
 
-def _task_field(task: dict[str, Any], key: str, kind: type) -> Any:
+def task_field(task: dict[str, Any], key: str, kind: type) -> Any:
     value = task.get(key)
     if not isinstance(value, kind):
         raise UsageError(f"backup task: {key} must be a {kind.__name__}")
@@ -53,17 +53,17 @@ def stage(task: dict[str, Any], *, now: dt.datetime | None = None) -> dict[str, 
     """Make the backup ``task`` describes, where the Job runs: dump the database (one exported
     snapshot read by both the dump and the manifest's facts), copy the filestore, write the
     manifest last, back the stage up to each repository; return what the control plane checks."""
-    target = _task_field(task, "target", str)
-    database = _task_field(task, "database", str)
+    target = task_field(task, "target", str)
+    database = task_field(task, "database", str)
     conf = configparser.ConfigParser(interpolation=None)
-    conf.read(_task_field(task, "conf", str))
+    conf.read(task_field(task, "conf", str))
     if not conf.has_section("options"):
         raise PermanentError(f"{task['conf']}: no [options] section (the configuration was not joined)")
     options = conf["options"]
     password = options.get("db_password") or None
-    conn = ClusterConn(name="cluster", host=_task_field(task, "host", str), port=int(_task_field(task, "port", int)),
+    conn = ClusterConn(name="cluster", host=task_field(task, "host", str), port=int(task_field(task, "port", int)),
                        user=options.get("db_user", "odoo"), password=password)
-    where = Path(_task_field(task, "stage", str))
+    where = Path(task_field(task, "stage", str))
     where.mkdir(parents=True, exist_ok=True)
     (where / backups.MANIFEST).unlink(missing_ok=True)
     shutil.rmtree(where / "dump", ignore_errors=True)
@@ -73,29 +73,35 @@ def stage(task: dict[str, Any], *, now: dt.datetime | None = None) -> dict[str, 
                                        snapshot=snapshot),
                     env=pg_tools.env(conn), secrets=[password] if password else [], what=f"pg_dump {database}",
                     timeout=6 * 3600)
-    filestore = Path(_task_field(task, "filestore", str))
+    filestore = Path(task_field(task, "filestore", str))
     shutil.rmtree(where / "filestore", ignore_errors=True)
     if filestore.is_dir():
         shutil.copytree(filestore, where / "filestore", symlinks=False)
     else:
         (where / "filestore").mkdir()
     manifest_sha = backups.write_manifest_file(
-        where, target=target, database=database, kind=_task_field(task, "kind", str),
-        estate=_task_field(task, "estate", str), dumped_at=dumped_at, series=_task_field(task, "series", str),
-        runtime=_task_field(task, "runtime", str), facts=facts)
+        where, target=target, database=database, kind=task_field(task, "kind", str),
+        estate=task_field(task, "estate", str), dumped_at=dumped_at, series=task_field(task, "series", str),
+        runtime=task_field(task, "runtime", str), facts=facts)
     size = sum(p.stat().st_size for p in where.rglob("*") if p.is_file())
-    tags = [*(str(t) for t in _task_field(task, "tags", list)), f"manifest={manifest_sha[:16]}"]
+    tags = [*(str(t) for t in task_field(task, "tags", list)), f"manifest={manifest_sha[:16]}"]
     snapshots: dict[str, str] = {}
-    for item in _task_field(task, "repositories", list):
-        secrets = Path(str(item["secrets"]))
-        env = {}
-        if (secrets / "aws-credentials").is_file():
-            env["AWS_SHARED_CREDENTIALS_FILE"] = str(secrets / "aws-credentials")
-        repo = restic.Repository(name=str(item["name"]), url=str(item["url"]),
-                                 password=(secrets / "password").read_text().strip(), env=env)
+    for item in task_field(task, "repositories", list):
+        repo = pod_repository(item)
         snapshots[repo.name] = _upload(repo, where, tags=tags, when=dumped_at)
     return {"ok": True, "target": target, "manifest_sha256": manifest_sha, "bytes": size,
             "dumped_at": dumped_at.isoformat(), "snapshots": snapshots, "stage": str(where)}
+
+
+def pod_repository(item: dict[str, Any]) -> restic.Repository:
+    """A repository a Job's task names (``name``, ``url``, ``secrets``: the directory its Secret is
+    mounted in: ``password`` and, for S3, ``aws-credentials``)."""
+    secrets = Path(str(item["secrets"]))
+    env = {}
+    if (secrets / "aws-credentials").is_file():
+        env["AWS_SHARED_CREDENTIALS_FILE"] = str(secrets / "aws-credentials")
+    return restic.Repository(name=str(item["name"]), url=str(item["url"]),
+                             password=(secrets / "password").read_text().strip(), env=env)
 
 
 def _upload(repo: restic.Repository, where: Path, *, tags: list[str], when: dt.datetime, attempts: int = 3) -> str:
@@ -128,7 +134,7 @@ def _direct_host(ctx: Context, env: DesiredEnvironment) -> tuple[str, int]:
     return str(parts.hostname), int(parts.port or 5432)
 
 
-def _repositories(ctx: Context, env: DesiredEnvironment, names: list[str]) -> list[restic.Repository]:
+def s3_repositories(ctx: Context, env: DesiredEnvironment, names: list[str]) -> list[restic.Repository]:
     out = []
     for name in names:
         repo = repositories.repository(ctx, name, tenant=env.ref.tenant)
@@ -140,7 +146,7 @@ def _repositories(ctx: Context, env: DesiredEnvironment, names: list[str]) -> li
     return out
 
 
-def _secret(repo: restic.Repository, namespace: str) -> dict[str, Any]:
+def repository_secret(repo: restic.Repository, namespace: str) -> dict[str, Any]:
     keys = None
     if "AWS_ACCESS_KEY_ID" in repo.env and "AWS_SECRET_ACCESS_KEY" in repo.env:
         keys = (repo.env["AWS_ACCESS_KEY_ID"], repo.env["AWS_SECRET_ACCESS_KEY"])
@@ -171,12 +177,12 @@ def _job(ctx: Context, connected: Connected, env: DesiredEnvironment, repos: lis
                                           repositories=[r.name for r in repos])
 
 
-def _outcome(api: registry.ApiServer, job: dict[str, Any]) -> dict[str, Any]:
-    """The result the Job's container printed last (a JSON object with ``ok``)."""
+def _outcome(api: registry.ApiServer, job: dict[str, Any], *, container: str) -> dict[str, Any]:
+    """The result the Job's ``container`` printed last (a JSON object with ``ok``)."""
     meta = job["metadata"]
     pods = api.list("v1", "Pod", str(meta["namespace"]), label_selector=f"job-name={meta['name']}")
     for pod in reversed(pods):
-        text = api.pod_log(str(meta["namespace"]), str(pod["metadata"]["name"]), container=PATHS.container)
+        text = api.pod_log(str(meta["namespace"]), str(pod["metadata"]["name"]), container=container)
         for line in reversed([ln for ln in text.splitlines() if ln.strip()]):
             try:
                 found = json.loads(stamped(line)[1])
@@ -187,15 +193,16 @@ def _outcome(api: registry.ApiServer, job: dict[str, Any]) -> dict[str, Any]:
     return {"ok": False, "error": job_condition(job)}
 
 
-def _run_job(connected: Connected, job: dict[str, Any], *, wait: float, interval: float) -> dict[str, Any]:
-    """Create ``job`` — or adopt the backup Job of this environment still running (a run killed while
-    it waited) — wait for it, and return its outcome."""
+def run_job(connected: Connected, job: dict[str, Any], *, wait: float, interval: float,
+             label_key: str = PATHS.label, container: str = PATHS.container) -> dict[str, Any]:
+    """Create ``job`` — or adopt the Job of the same ``label_key`` value still running (a run killed
+    while it waited) — wait for it, and return its outcome."""
     api = connected.api
     meta = job["metadata"]
-    label = meta["labels"][PATHS.label]
+    label = meta["labels"][label_key]
     with talking("backup"):
         running = [j for j in api.list("batch/v1", "Job", str(meta["namespace"]),
-                                       label_selector=f"{PATHS.label}={label}") if job_state(j) == "active"]
+                                       label_selector=f"{label_key}={label}") if job_state(j) == "active"]
         current = running[-1] if running else api.create(job)
         last: list[dict[str, Any] | None] = [current]
 
@@ -207,7 +214,7 @@ def _run_job(connected: Connected, job: dict[str, Any], *, wait: float, interval
             raise PermanentError(f"Job {meta['namespace']}/{current['metadata']['name']} not finished after "
                                  f"{wait:.0f} s; it goes on in the cluster (run the backup again to wait for it)")
         done = last[-1] or current
-        outcome = _outcome(api, done)
+        outcome = _outcome(api, done, container=container)
     if job_state(done) != "succeeded" or not outcome.get("ok"):
         raise PermanentError(f"Job {meta['namespace']}/{done['metadata']['name']} failed: "
                              f"{outcome.get('error') or job_condition(done)}")
@@ -224,14 +231,14 @@ def backup_env(ctx: Context, connected: Connected, op: Operation, env: DesiredEn
         raise PermanentError(f"{t}: its attachments are in a bucket; backups of stateless environments are not made "
                              "in a cluster yet (nothing was done)")
     started = ctx.clock.monotonic()
-    targets = _repositories(ctx, env, names)
+    targets = s3_repositories(ctx, env, names)
     namespace, _base = placement(connected, env)
     for repo in targets:
         with talking("backup"):
-            op.step(f"secret-{repo.name}", t, partial(connected.api.apply, _secret(repo, namespace),
+            op.step(f"secret-{repo.name}", t, partial(connected.api.apply, repository_secret(repo, namespace),
                                                       manager=SECRET_MANAGER))
     job = _job(ctx, connected, env, targets, kind=kind, now=now)
-    outcome = op.step("job", t, lambda: _run_job(connected, job, wait=wait, interval=interval),
+    outcome = op.step("job", t, lambda: run_job(connected, job, wait=wait, interval=interval),
                       detail=str(job["metadata"]["name"]))
     manifest_sha = str(outcome["manifest_sha256"])
     dumped_at = dt.datetime.fromisoformat(str(outcome["dumped_at"]))

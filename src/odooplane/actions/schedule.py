@@ -4,10 +4,12 @@ claimed once per fire time so that several workers of one estate do not run it t
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from odooplane.actions import backup as backup_action
+from odooplane.errors import OdooplaneError
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import verify as verifying
 from odooplane.operations.context import Context
@@ -53,14 +55,19 @@ def tick(ctx: Context) -> TickResult:
                 due_backup.append((env, fire))
         if due_backup:
             envs = [env for env, _ in due_backup]
-            run = backup_action.run_in(ctx, envs, kind="scheduled")
+            try:
+                run = backup_action.run_in(ctx, envs, kind="scheduled")
+            except OdooplaneError as exc:  # a kubernetes estate whose cluster cannot be reached: nothing began
+                run = backup_action.RunResult(operation_id=0, failures=[f"scheduled backups: {exc.message}"])
             result.backed_up = [b.target for b in run.backups]
             result.failures += run.failures
             for env, fire in due_backup:
                 if str(env.ref) in result.backed_up:
                     claimed.done(f"backup {env.ref}", fire)
-            pruned = backup_action.prune_in(ctx, envs)
-            result.pruned = pruned.forgotten
+            try:
+                result.pruned = backup_action.prune_in(ctx, envs).forgotten
+            except OdooplaneError as exc:  # a repository unreachable now: the verifications still run
+                result.failures.append(f"retention: {exc.message}")
         due_verify: list[tuple[DesiredEnvironment, dt.datetime]] = []
         for env in ctx.valid.environments:
             if env.backup_policy is None:
@@ -69,10 +76,11 @@ def tick(ctx: Context) -> TickResult:
                                                 history(ctx, str(env.ref)), now)
             if fire is not None and claimed.take(f"verify {env.ref}", fire):
                 due_verify.append((env, fire))
-        if due_verify:
+        one = _verifier(ctx, result) if due_verify else None
+        if due_verify and one is not None:
             with Operation(ctx.store, kind="verify", target="scheduled", actor="worker") as op:
                 for env, fire in due_verify:
-                    verdict = verifying.verify(ctx, op, env)
+                    verdict = one(op, env)
                     if verdict.ok:
                         result.verified.append(str(env.ref))
                         claimed.done(f"verify {env.ref}", fire)
@@ -82,6 +90,21 @@ def tick(ctx: Context) -> TickResult:
     claims.forget(ctx.store, before=now - CLAIMS_KEPT)
     rotate_logs(ctx)
     return result
+
+
+def _verifier(ctx: Context, result: TickResult) -> Callable[[Operation, DesiredEnvironment],
+                                                            verifying.Verification] | None:
+    """How the worker proves a backup: in a sandbox of this host, or by a Job in the cluster on a
+    kubernetes estate (None, the reason in ``result``, when that cluster cannot be reached)."""
+    if ctx.estate.platform.driver != "kubernetes":
+        return lambda op, env: verifying.verify(ctx, op, env)
+    from odooplane.actions import kubernetes_verify
+
+    try:
+        return kubernetes_verify.in_cluster(ctx, repository=None, snapshot=None)
+    except OdooplaneError as exc:
+        result.failures.append(f"scheduled verifications: {exc.message}")
+        return None
 
 
 def rotate_logs(ctx: Context) -> None:
@@ -96,7 +119,6 @@ def rotate_logs(ctx: Context) -> None:
 
 def _pitr_backups(ctx: Context, now: dt.datetime, claimed: claims.Claims) -> list[str]:
     """Base backups of managed clusters with point-in-time recovery, on their schedules."""
-    from odooplane.errors import OdooplaneError
     from odooplane.estate import cron
     from odooplane.estate.models import ManagedCluster
     from odooplane.operations import pitr

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -100,14 +102,12 @@ def status(
         raise typer.Exit(int(ExitCode.UNHEALTHY))
 
 
-@kubernetes_app.command("backup-stage", hidden=True)
-def backup_stage(task: str = typer.Argument(..., help="The backup task (JSON), as `backup run` writes it.")) -> None:
-    """What a backup Job runs in the cluster: dump, filestore copy, manifest, restic; prints one JSON
-    line (`ok` and the snapshots, or `ok: false` and the error) and exits 1 when it failed."""
+def _run_stage(task: str, what: str, stage: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Run a Job's ``stage`` on ``task`` (JSON) and print its result as one JSON line (``ok: false``
+    and the error, exit 1, when it failed; exit 2 when the task is not a JSON object)."""
     import json
 
     from odooplane import log
-    from odooplane.actions import kubernetes_backup
     from odooplane.errors import OdooplaneError
 
     try:
@@ -115,10 +115,10 @@ def backup_stage(task: str = typer.Argument(..., help="The backup task (JSON), a
         if not isinstance(parsed, dict):
             raise ValueError("not a JSON object")
     except ValueError as exc:
-        print(json.dumps({"ok": False, "error": f"backup task: {exc}"}))
+        print(json.dumps({"ok": False, "error": f"{what} task: {exc}"}))
         raise typer.Exit(2) from None
     try:
-        outcome = kubernetes_backup.stage(parsed)
+        outcome = stage(parsed)
     except OdooplaneError as exc:
         print(json.dumps({"ok": False, "error": log.mask(exc.message)}))
         raise typer.Exit(1) from None
@@ -126,6 +126,26 @@ def backup_stage(task: str = typer.Argument(..., help="The backup task (JSON), a
         print(json.dumps({"ok": False, "error": log.mask(f"{type(exc).__name__}: {exc}")}))
         raise typer.Exit(1) from None
     print(json.dumps(outcome, sort_keys=True))
+
+
+@kubernetes_app.command("backup-stage", hidden=True)
+def backup_stage(task: str = typer.Argument(..., help="The backup task (JSON), as `backup run` writes it.")) -> None:
+    """What a backup Job runs in the cluster: dump, filestore copy, manifest, restic; prints one JSON
+    line (`ok` and the snapshots, or `ok: false` and the error) and exits 1 when it failed."""
+    from odooplane.actions import kubernetes_backup
+
+    _run_stage(task, "backup", kubernetes_backup.stage)
+
+
+@kubernetes_app.command("verify-stage", hidden=True)
+def verify_stage(task: str = typer.Argument(..., help="The verification task (JSON), as `verify` "
+                                                        "writes it.")) -> None:
+    """What a verification Job runs in the cluster: restore, artifact checks, scratch database,
+    pg_restore, row counts, modules, attachments; prints one JSON line (`ok` with the `failures`
+    found, or `ok: false` and the error) and exits 1 when it could not do the work."""
+    from odooplane.actions import kubernetes_verify
+
+    _run_stage(task, "verification", kubernetes_verify.stage)
 
 
 @kubernetes_app.command("init")

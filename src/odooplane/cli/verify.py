@@ -18,7 +18,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
     ) -> None:
         """Prove a backup restores: sandbox restore, artifact checksums, pg_restore stopping at the first error,
-        row counts, attachments, modules, Odoo boot. Records evidence; exit 1 if it fails."""
+        row counts, attachments, modules, Odoo boot (on kubernetes: all but the boot, in a Job beside the database).
+        Records evidence; exit 1 if it fails."""
         from odooplane.actions import verify as action
 
         with errors():

@@ -122,6 +122,8 @@ kubernetes_backup_job = kubernetes_manifests.backup_job
 kubernetes_backup_job_names = kubernetes_manifests.backup_job_names
 kubernetes_restic_secret = kubernetes_manifests.restic_secret
 KUBERNETES_BACKUP = kubernetes_manifests.BackupPaths()
+kubernetes_verify_job = kubernetes_manifests.verify_job
+KUBERNETES_VERIFY = kubernetes_manifests.VerifyPaths()
 KUBERNETES_LABEL_INSTANCE = kubernetes_manifests.LABEL_INSTANCE
 KUBERNETES_LABEL_COMPONENT = kubernetes_manifests.LABEL_COMPONENT
 
@@ -131,6 +133,7 @@ __all__ = [
     "KUBERNETES_BACKUP",
     "KUBERNETES_LABEL_COMPONENT",
     "KUBERNETES_LABEL_INSTANCE",
+    "KUBERNETES_VERIFY",
     "RENDERERS",
     "ApiError",
     "ApiServer",
@@ -145,6 +148,7 @@ __all__ = [
     "kubernetes_placement",
     "kubernetes_recovery_cluster",
     "kubernetes_restic_secret",
+    "kubernetes_verify_job",
     "render",
     "workload_revision",
 ]

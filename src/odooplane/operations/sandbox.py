@@ -15,10 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from odooplane import faults
-from odooplane.drivers.base import Databases, FilestoreRef, OdooWorkload, Storage
+from odooplane.drivers.base import Databases, FilestoreCheck, FilestoreRef, OdooWorkload
 from odooplane.errors import CommandFailed, PermanentError
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import temporaries
@@ -135,7 +135,15 @@ def load_dump(databases: Databases, cluster: ClusterConn, restored: Restored, *,
         raise PermanentError(f"pg_restore as {role}: {first.removeprefix('pg_restore: error: ')}") from exc
 
 
-def check_database(storage: Storage, cluster: ClusterConn, database: str, restored: Restored,
+class FilestoreChecker(Protocol):
+    """What checks a filestore's files against their attachments (a driver's Storage, or a
+    directory where a backup was restored)."""
+
+    def check(self, ref: FilestoreRef, attachments: list[tuple[str, str]]) -> FilestoreCheck:
+        ...
+
+
+def check_database(storage: FilestoreChecker, cluster: ClusterConn, database: str, restored: Restored,
                    filestore: FilestoreRef) -> Checks:
     """Row counts equal the manifest's, every stored attachment is in ``filestore`` with its sha1
     (checked where the filestore lives), the installed modules are the manifest's."""

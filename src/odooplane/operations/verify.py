@@ -73,8 +73,10 @@ def summary_text(v: Verification) -> str:
     for key in ("artifacts_checked", "attachments", "modules"):
         if key in v.details:
             lines.append(f"{key.replace('_', ' ')}: {v.details[key]}")
-    lines += [f"failure: {f}" for f in v.failures] or ["every check passed: dump restored without error, row counts, "
-                                                       "attachments (sha1), modules, Odoo boots and serves its login"]
+    booted = "boot" not in v.details  # a verification that did not boot Odoo says so in its details
+    lines += [f"failure: {f}" for f in v.failures] or [
+        "every check passed: dump restored without error, row counts, attachments (sha1), modules"
+        + (", Odoo boots and serves its login" if booted else f" (Odoo boot {v.details['boot']})")]
     return "\n".join(lines)
 
 

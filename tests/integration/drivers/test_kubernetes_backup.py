@@ -25,10 +25,13 @@ import yaml
 from psycopg import sql
 
 from odooplane.actions import backup as backup_action
-from odooplane.actions import estate_file
+from odooplane.actions import estate_file, kubernetes_verify
 from odooplane.actions import kubernetes_backup as action
+from odooplane.actions import schedule as schedule_action
+from odooplane.actions import verify as verify_action
 from odooplane.actions.kubernetes import connect
 from odooplane.operations import backups
+from odooplane.operations import verify as verifying
 from odooplane.operations.context import Context
 from odooplane.operations.runner import Operation
 from odooplane.services import restic
@@ -114,22 +117,28 @@ class Cluster:
 
     def run(self, job: dict[str, Any]) -> list[str]:
         namespace = job["metadata"]["namespace"]
-        command = job["spec"]["template"]["spec"]["containers"][0]["command"]
+        pod = job["spec"]["template"]["spec"]
+        command = pod["containers"][0]["command"]
         task = json.loads(command[-1])
         self.ran.append(task)
         pg = psycopg.conninfo.conninfo_to_dict(self.pg_url)
         conf = self.root / "run" / "odoo.conf"
         conf.parent.mkdir(parents=True, exist_ok=True)
         conf.write_text(f"[options]\ndb_user = {pg.get('user') or 'postgres'}\ndb_password = not-checked-by-trust\n")
-        local = {**task, "conf": str(conf), "host": str(pg.get("host") or "127.0.0.1"),
-                 "port": int(pg.get("port") or 5432), "stage": str(self.root / "stage"),
-                 "filestore": task["filestore"].replace("/var/lib/odoo", str(self.root / "data"))}
-        for item in local["repositories"]:
-            mount = next(m for m in job["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
-                         if m["mountPath"] == item["secrets"])
-            volume = next(v for v in job["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"])
-            item["secrets"] = str(self.root / "secrets" / item["name"])
-            self.secret_files(namespace, volume["secret"]["secretName"], Path(item["secrets"]))
+        local = {**task, "host": str(pg.get("host") or "127.0.0.1"), "port": int(pg.get("port") or 5432)}
+        if "backup-stage" in command:
+            local.update(conf=str(conf), stage=str(self.root / "stage"),
+                         filestore=task["filestore"].replace("/var/lib/odoo", str(self.root / "data")))
+        else:
+            local["work"] = str(self.root / "work")
+        text = json.dumps(local)
+        for mount in pod["containers"][0]["volumeMounts"]:  # each Secret's files, where its mount says
+            volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+            if "secret" in volume:
+                into = self.root / "mounts" / mount["mountPath"].lstrip("/")
+                self.secret_files(namespace, volume["secret"]["secretName"], into)
+                text = text.replace(json.dumps(mount["mountPath"]), json.dumps(str(into)))
+        local = json.loads(text)
         if self.fail_with:
             local["database"] = self.fail_with
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TEST_"))}
@@ -143,9 +152,10 @@ class Cluster:
         lines = self.run(obj)
         name, namespace = obj["metadata"]["name"], obj["metadata"]["namespace"]
         pod = f"{name}-x1"
-        self.rec.add_pod(namespace, pod, {"job-name": name}, containers=("backup",))
+        container = obj["spec"]["template"]["spec"]["containers"][0]["name"]
+        self.rec.add_pod(namespace, pod, {"job-name": name}, containers=(container,))
         for line in lines:
-            self.rec.log(namespace, pod, "backup", dt.datetime.now(dt.UTC), line)
+            self.rec.log(namespace, pod, container, dt.datetime.now(dt.UTC), line)
         ok = bool(lines) and json.loads(lines[-1]).get("ok")
         obj["status"] = {"succeeded": 1} if ok else {
             "failed": 1, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}
@@ -289,3 +299,122 @@ class _Op:
 
     def step(self, name: str, target: str, act: Any, **_: Any) -> Any:
         return act()
+
+
+# -- backup verify: a Job beside the database cluster restores and checks ----------------------------
+
+def _superuser(rec: Recorder, pg_url: str) -> None:
+    """The Secret CloudNativePG makes for a cluster with enableSuperuserAccess (here: this PostgreSQL's)."""
+    user = psycopg.conninfo.conninfo_to_dict(pg_url).get("user") or "postgres"
+    rec.objects["/api/v1/namespaces/odooplane/secrets/main-superuser"] = {
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/basic-auth",
+        "metadata": {"name": "main-superuser", "namespace": "odooplane"},
+        "data": {"username": base64.b64encode(str(user).encode()).decode(),
+                 "password": base64.b64encode(b"superuser-pw-51c2").decode()}}
+
+
+def _scratch_databases(pg_url: str, tenant: str) -> list[str]:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (f"vfy-{tenant}%",)).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _backup_then_verify(setup: Setup) -> tuple[str, list[verifying.Verification]]:
+    ctx = setup.ctx
+    envs = backup_action.select(ctx, [setup.target])
+    made = action.run_in(ctx, envs, server=api(setup.url), interval=0.05, wait=120,
+                         now=dt.datetime(2026, 12, 6, 13, 0, 5, tzinfo=dt.UTC))
+    assert made.failures == []
+    one = kubernetes_verify.in_cluster(ctx, repository=None, snapshot=None, server=api(setup.url), interval=0.05,
+                                       wait=120, now=dt.datetime(2026, 12, 6, 13, 30, 0, tzinfo=dt.UTC))
+    return made.backups[0].snapshots["offsite"], verify_action.run_in(ctx, envs, one=one)
+
+
+def test_backup_verify_proves_the_backup_in_a_job_beside_the_database(setup: Setup, pg_url: str,
+                                                                       tenant: str) -> None:
+    rec = setup.rec
+    rec.on_get = setup.cluster.controller
+    _superuser(rec, pg_url)
+    # What a verification killed in its pod left (its marker), and a database of the same prefix that is not one.
+    left, foreign = f"vfy-{tenant}-prod-0badcafe", f"vfy-{tenant}-prod-keepme"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for name in (left, foreign):
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+            sql.Identifier(left), sql.Literal(f"odooplane:{setup.ctx.estate_id}:sandbox/{left}")))
+    try:
+        snapshot, [verdict] = _backup_then_verify(setup)
+        assert _scratch_databases(pg_url, tenant) == [foreign]  # the leftover and this run's scratch went
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            for name in (left, foreign):
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+    assert verdict.ok, verdict.failures
+    assert verdict.snapshot == snapshot[:8]
+    assert verdict.details["row_counts"]["res_partner"] == 7 and verdict.details["attachments"] == 1
+    assert verdict.details["modules"] == 2 and verdict.details["artifacts_checked"] >= 3
+    # The Job: in the platform namespace, the repository's and the superuser's Secrets as files, nothing secret.
+    [job_path] = [p for p in rec.objects if "/jobs/" in p and "-verify-" in p]
+    assert job_path.endswith(f"/namespaces/odooplane/jobs/{tenant}--prod-verify-20261206133000")
+    job = rec.objects[job_path]
+    assert PASSWORD not in json.dumps(job) and "superuser-pw-51c2" not in json.dumps(job)
+    volumes = {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["superuser"]["secret"]["secretName"] == "main-superuser"
+    assert volumes["restic"]["secret"]["secretName"] == "odooplane-restic-offsite"
+    assert rec.objects["/api/v1/namespaces/odooplane/secrets/odooplane-restic-offsite"]["stringData"][
+        "password"] == PASSWORD
+    task = setup.cluster.ran[-1]
+    assert task["host"] == "main-rw.odooplane.svc" and task["snapshot"].startswith(snapshot)
+    # The evidence says what was proven, and that Odoo was not booted on the copy.
+    [row] = evidence.query(setup.ctx.store, kind="restore-verification", target=setup.target, limit=10)
+    assert row.ok and row.data["snapshot"] == snapshot[:8] and row.data["boot"] == kubernetes_verify.BOOT
+    assert "PASSED" in row.summary and "Odoo boots" not in row.summary and "not checked" in row.summary
+
+
+def test_an_attachment_that_does_not_match_its_checksum_fails_the_verification(
+        setup: Setup, pg_url: str, tmp_path: Path, tenant: str) -> None:
+    sha = hashlib.sha1(b"an invoice").hexdigest()
+    (tmp_path / "pod" / "data" / "filestore" / f"{tenant}_prod" / sha[:2] / sha).write_bytes(b"another text")
+    setup.rec.on_get = setup.cluster.controller
+    _superuser(setup.rec, pg_url)
+    _snapshot, [verdict] = _backup_then_verify(setup)
+    assert not verdict.ok
+    assert any("do not match their checksum" in f and sha in f for f in verdict.failures), verdict.failures
+    [row] = evidence.query(setup.ctx.store, kind="restore-verification", target=setup.target, limit=10)
+    assert not row.ok and "FAILED" in row.summary
+    assert _scratch_databases(pg_url, tenant) == []
+
+
+def test_without_the_superuser_secret_no_job_starts_and_the_failure_is_recorded(setup: Setup) -> None:
+    setup.rec.on_get = setup.cluster.controller
+    _snapshot, [verdict] = _backup_then_verify(setup)
+    assert not verdict.ok
+    assert any("odooplane/main-superuser is not there" in f for f in verdict.failures), verdict.failures
+    assert not [p for p in setup.rec.objects if "-verify-" in p]
+    [row] = evidence.query(setup.ctx.store, kind="restore-verification", target=setup.target, limit=10)
+    assert not row.ok
+
+
+def test_the_worker_reports_an_unreachable_cluster_as_failures_of_its_tick(
+        tmp_path: Path, moto: MotoServer, tenant: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in (("TEST_RESTIC_PW", PASSWORD), ("TEST_S3_KEY", "test"), ("TEST_S3_SECRET", "test-secret"),
+                       ("KUBECONFIG", str(tmp_path / "no-kubeconfig"))):
+        monkeypatch.setenv(key, value)
+    doc = yaml.safe_load(_estate(tmp_path, moto, tenant).read_text())
+    doc["backups"]["policies"]["standard"].update(schedule="0 * * * *", verify="after-each")
+    path = tmp_path / "estate" / "estate.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    ctx = estate_file.context(path)
+    try:
+        first = schedule_action.tick(ctx)  # the environment is due: it was never backed up
+        # A backup made since (by hand): its verification (after-each) is due next.
+        evidence.add(ctx.store, kind="backup", target=f"{tenant}/prod", ok=True, summary="made by hand",
+                     data={"snapshot": "0123abcd", "repository": "offsite"})
+        second = schedule_action.tick(ctx)
+    finally:
+        ctx.close()
+    assert first.backed_up == [] and second.verified == []
+    assert [f for f in first.failures if "kubeconfig" in f] == [
+        "scheduled backups: no usable kubeconfig: Invalid kube-config file. No configuration found."]
+    assert "scheduled verifications: no usable kubeconfig: Invalid kube-config file. No configuration found." \
+        in second.failures

@@ -337,7 +337,7 @@ def test_what_cannot_run_is_refused_and_nothing_is_written(tmp_path: Path, chang
 
 def test_verbs_the_driver_does_not_run_yet_say_so(tmp_path: Path) -> None:
     estate = _estate(tmp_path)
-    for argv in (["verify", "acme/prod", "-f", str(estate)],
+    for argv in (["restore", "acme/prod", "--yes", "-f", str(estate)],
                  ["clone", "acme/prod", "acme/staging", "--yes", "-f", str(estate)]):
         result = CliRunner().invoke(app, argv)
         assert result.exit_code != 0
@@ -345,7 +345,7 @@ def test_verbs_the_driver_does_not_run_yet_say_so(tmp_path: Path) -> None:
     # apply, health, logs and pitr hand over to the API server, which needs a cluster to talk to.
     for argv in (["apply", str(estate)], ["health", "-f", str(estate)], ["logs", "acme/prod", "-f", str(estate)],
                  ["pitr", "info", "critical", "-f", str(estate)], ["down", "-f", str(estate)],
-                 ["backup", "run", "acme/prod", "-f", str(estate)]):
+                 ["backup", "run", "acme/prod", "-f", str(estate)], ["verify", "acme/prod", "-f", str(estate)]):
         result = CliRunner().invoke(app, argv, env={"KUBECONFIG": str(tmp_path / "none")})
         assert result.exit_code == 2 and "no usable kubeconfig" in " ".join(result.output.split()), argv
 
@@ -461,3 +461,22 @@ def test_a_backup_job_is_built_from_the_pod_that_serves_the_environment(rendered
     secret = manifests.restic_secret("offsite", "odoo-acme", password="pw", s3_keys=("AK", "SK"))
     assert k8s.validate(secret) == "core"
     assert secret["stringData"]["aws-credentials"] == "[default]\naws_access_key_id = AK\naws_secret_access_key = SK\n"
+
+
+def test_a_verification_job_runs_beside_the_database_with_its_secrets_as_files() -> None:
+    name, of = manifests.backup_job_names("initech", "prod", "20261206133000", verb="verify")
+    assert (name, of) == ("initech--prod-verify-20261206133000", "initech--prod")
+    settings = KubernetesSettings(image_pull_secrets=["registry"])
+    job = manifests.verify_job(name=name, of=of, namespace="odooplane", target="initech/prod",
+                               image="odooplane/control:1", command=["odooplane", "kubernetes", "verify-stage", "{}"],
+                               repository="offsite", superuser_secret="main-superuser", settings=settings)
+    assert k8s.validate(job) == "core"  # strict, for every supported Kubernetes version
+    pod = job["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] and pod["automountServiceAccountToken"] is False
+    assert pod["imagePullSecrets"] == [{"name": "registry"}] and pod["restartPolicy"] == "Never"
+    secrets = {v["secret"]["secretName"]: v["secret"]["defaultMode"] for v in pod["volumes"] if "secret" in v}
+    assert secrets == {"main-superuser": 0o440, "odooplane-restic-offsite": 0o440}
+    mounts = {m["mountPath"]: m.get("readOnly", False) for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts == {"/work": False, "/etc/restic/offsite": True, "/etc/postgres-superuser": True}
+    assert job["metadata"]["namespace"] == "odooplane" and job["spec"]["backoffLimit"] == 0
+    assert job["metadata"]["labels"]["odooplane.io/verify-of"] == of

@@ -4,9 +4,9 @@ What it does today: ``odooplane render --out DIR`` writes the estate's manifests
 kustomize tree that ``odooplane kubernetes apply`` (apiserver.py), ``kubectl apply --server-side -k
 DIR`` or Argo CD applies; health, logs and point-in-time recovery are API calls
 (actions/kubernetes_ops.py); ``backup run`` is a Job in the cluster that this host confirms
-(actions/kubernetes_backup.py). What it does not do yet: run the operations that write an
-environment's data back (restores, restore proofs, clones, moves, promotions) — every such call is
-refused with that explanation, never half done.
+(actions/kubernetes_backup.py), and so is ``verify`` (actions/kubernetes_verify.py). What it does
+not do yet: run the operations that write an environment's data back (restores, clones, moves,
+promotions) — every such call is refused with that explanation, never half done.
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ class KubernetesDriver:
     def mail_host(self) -> str:
         """Where non-production Odoo sends mail: the platform namespace's mail sink Service."""
         return manifests.mail_host(self.settings)
+
+    def rotate_logs(self, *, max_bytes: int) -> list[str]:
+        """Nothing to do: the kubelet rotates containers' logs (and Odoo logs to stdout there)."""
+        return []
 
     def __getattr__(self, name: str) -> NoReturn:
         if name.startswith("__"):

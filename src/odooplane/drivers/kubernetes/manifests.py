@@ -895,15 +895,15 @@ class BackupPaths:
     label: str = LABEL_BACKUP_OF
 
 
-def backup_job_names(tenant: str, env: str, stamp: str) -> tuple[str, str]:
-    """(Job name, ``odooplane.io/backup-of`` label value) of a backup of an environment at ``stamp``
-    (``YYYYmmddHHMMSS``): both DNS labels, whatever the length of its names."""
+def backup_job_names(tenant: str, env: str, stamp: str, *, verb: str = "backup") -> tuple[str, str]:
+    """(Job name, ``odooplane.io/<verb>-of`` label value) of a backup (or ``verify``) of an
+    environment at ``stamp`` (``YYYYmmddHHMMSS``): both DNS labels, whatever the length of its names."""
     if not re.fullmatch(r"\d{14}", stamp):
         raise ValueError(f"backup stamp {stamp!r} is not YYYYmmddHHMMSS")
     of = names.env_base(tenant, env)
     if len(of) > 38:
         of = f"{of[:29].rstrip('-')}-{hashlib.sha256(of.encode()).hexdigest()[:8]}"
-    return names.check(f"{of}-backup-{stamp}", "backup Job name"), of
+    return names.check(f"{of}-{verb}-{stamp}", f"{verb} Job name"), of
 
 
 def restic_secret_name(repository: str) -> str:
@@ -960,3 +960,56 @@ def restic_secret(repository: str, namespace: str, *, password: str, s3_keys: tu
     return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
             "metadata": _meta(restic_secret_name(repository), namespace, {LABEL_NAME: "odooplane-backup"}),
             "stringData": data}
+
+
+# -- restore verifications made in the cluster: a Job beside the database cluster ------------------
+
+VERIFY_CONTAINER = "verify"
+VERIFY_WORK = "/work"  # an emptyDir: the restored snapshot
+SUPERUSER_DIR = "/etc/postgres-superuser"  # where CloudNativePG's superuser Secret is mounted
+LABEL_VERIFY_OF = "odooplane.io/verify-of"
+
+
+@dataclass(frozen=True)
+class VerifyPaths:
+    """Where a verification Job's container finds things (what its command is told)."""
+
+    container: str = VERIFY_CONTAINER
+    work: str = VERIFY_WORK
+    restic: str = RESTIC_DIR
+    superuser: str = SUPERUSER_DIR
+    label: str = LABEL_VERIFY_OF
+
+
+def verify_job(*, name: str, of: str, namespace: str, target: str, image: str, command: list[str],
+               repository: str, superuser_secret: str, settings: KubernetesSettings) -> dict[str, Any]:
+    """A Job proving a backup restores, in the platform ``namespace`` beside the database cluster:
+    Odooplane's ``image`` runs ``command`` with the repository's Secret and the cluster's superuser
+    Secret (CloudNativePG's ``<cluster>-superuser``) mounted as files, the snapshot restored into an
+    emptyDir. Nothing secret is in the Job."""
+    from odooplane.drivers.compose.images import MAIL_SINK_IMAGE as CONTROL  # the control image's user
+
+    secret = restic_secret_name(repository)
+    labels = {LABEL_NAME: "odooplane-verify", LABEL_COMPONENT: "verify", LABEL_VERIFY_OF: of}
+    pod: dict[str, Any] = {
+        "securityContext": _pod_security(CONTROL.uid, CONTROL.gid),
+        "automountServiceAccountToken": False,
+        "restartPolicy": "Never",
+        "containers": [{
+            "name": VERIFY_CONTAINER, "image": image, "command": command, "securityContext": _CONTAINER_SECURITY,
+            "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+            "volumeMounts": [{"name": "work", "mountPath": VERIFY_WORK},
+                             {"name": "restic", "mountPath": f"{RESTIC_DIR}/{repository}", "readOnly": True},
+                             {"name": "superuser", "mountPath": SUPERUSER_DIR, "readOnly": True}]}],
+        "volumes": [{"name": "work", "emptyDir": {}},
+                    {"name": "restic", "secret": {"secretName": secret, "defaultMode": 0o440}},
+                    {"name": "superuser", "secret": {"secretName": superuser_secret, "defaultMode": 0o440}}],
+    }
+    if settings.image_pull_secrets:
+        pod["imagePullSecrets"] = [{"name": s} for s in settings.image_pull_secrets]
+    return {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": _meta(name, namespace, labels, {ANNOTATION_TARGET: target}),
+        "spec": {"backoffLimit": 0, "activeDeadlineSeconds": 6 * 3600, "ttlSecondsAfterFinished": BACKUP_TTL_S,
+                 "template": {"metadata": {"labels": labels}, "spec": pod}},
+    }
