@@ -49,20 +49,26 @@ def task_field(task: dict[str, Any], key: str, kind: type) -> Any:
     return value
 
 
+def odoo_conn(task: dict[str, Any]) -> ClusterConn:
+    """The database server as the environment's Odoo reaches it: the task's ``host`` and ``port``,
+    the role and password of the joined odoo.conf at ``conf``."""
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.read(task_field(task, "conf", str))
+    if not conf.has_section("options"):
+        raise PermanentError(f"{task['conf']}: no [options] section (the configuration was not joined)")
+    options = conf["options"]
+    return ClusterConn(name="cluster", host=task_field(task, "host", str), port=int(task_field(task, "port", int)),
+                       user=options.get("db_user", "odoo"), password=options.get("db_password") or None)
+
+
 def stage(task: dict[str, Any], *, now: dt.datetime | None = None) -> dict[str, Any]:
     """Make the backup ``task`` describes, where the Job runs: dump the database (one exported
     snapshot read by both the dump and the manifest's facts), copy the filestore, write the
     manifest last, back the stage up to each repository; return what the control plane checks."""
     target = task_field(task, "target", str)
     database = task_field(task, "database", str)
-    conf = configparser.ConfigParser(interpolation=None)
-    conf.read(task_field(task, "conf", str))
-    if not conf.has_section("options"):
-        raise PermanentError(f"{task['conf']}: no [options] section (the configuration was not joined)")
-    options = conf["options"]
-    password = options.get("db_password") or None
-    conn = ClusterConn(name="cluster", host=task_field(task, "host", str), port=int(task_field(task, "port", int)),
-                       user=options.get("db_user", "odoo"), password=password)
+    conn = odoo_conn(task)
+    password = conn.password
     where = Path(task_field(task, "stage", str))
     where.mkdir(parents=True, exist_ok=True)
     (where / backups.MANIFEST).unlink(missing_ok=True)
@@ -123,7 +129,7 @@ def _upload(repo: restic.Repository, where: Path, *, tags: list[str], when: dt.d
 
 # -- on the control plane -----------------------------------------------------------------------
 
-def _direct_host(ctx: Context, env: DesiredEnvironment) -> tuple[str, int]:
+def direct_host(ctx: Context, env: DesiredEnvironment) -> tuple[str, int]:
     """Where the Job dumps from: the cluster's primary itself (never a transaction pooler, through
     which an exported snapshot cannot be shared)."""
     settings = ctx.estate.platform.kubernetes
@@ -146,6 +152,14 @@ def s3_repositories(ctx: Context, env: DesiredEnvironment, names: list[str]) -> 
     return out
 
 
+def chosen_repository(ctx: Context, env: DesiredEnvironment, repository: str | None) -> restic.Repository:
+    """The S3 repository named, or the first of the environment's policy."""
+    name = repository or (repositories.targets(ctx, env) or [""])[0]
+    if not name:
+        raise PermanentError(f"{env.ref} has no backup policy (backup: false) and no repository was named")
+    return s3_repositories(ctx, env, [name])[0]
+
+
 def repository_secret(repo: restic.Repository, namespace: str) -> dict[str, Any]:
     keys = None
     if "AWS_ACCESS_KEY_ID" in repo.env and "AWS_SECRET_ACCESS_KEY" in repo.env:
@@ -161,7 +175,7 @@ def _job(ctx: Context, connected: Connected, env: DesiredEnvironment, repos: lis
                       None)
     if deployment is None:
         raise PermanentError(f"{env.ref}: no web Deployment {namespace}/{base}-http is rendered for it")
-    host, port = _direct_host(ctx, env)
+    host, port = direct_host(ctx, env)
     task = {"target": str(env.ref), "database": env.database, "conf": PATHS.conf, "host": host, "port": port,
             "stage": PATHS.stage, "filestore": f"{PATHS.data}/filestore/{env.database}", "kind": kind,
             "estate": ctx.estate_id, "series": env.stack.series,

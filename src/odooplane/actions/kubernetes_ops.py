@@ -332,22 +332,28 @@ def port_forward_probe(api: registry.ApiServer) -> Probe:
     return probe
 
 
+def default_probe(api: registry.ApiServer) -> Probe:
+    """How the control plane asks Odoo: in-cluster Service DNS when it runs in the cluster (falling
+    back to a port-forward), a port-forward through the API server otherwise."""
+    forward = port_forward_probe(api)
+    if not os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return forward
+
+    def probe(namespace: str, service: str, path: str) -> tuple[int, str]:
+        # A pod of the cluster without the control plane's label is kept out by the NetworkPolicy.
+        code, body = in_cluster_probe(namespace, service, path)
+        return (code, body) if code else forward(namespace, service, path)
+
+    return probe
+
+
 def health(path: Path | None, *, tenant: str | None = None, context: str | None = None,
            kubeconfig: str | None = None, server: registry.ApiServer | None = None,
            probe: Probe | None = None) -> list[EnvHealth]:
     """Every environment's (or ``tenant``'s) web Deployment, managed cluster and ``/web/health``."""
     connected = connect(path, "fleet.read", context=context, kubeconfig=kubeconfig, server=server)
     api, settings = connected.api, connected.valid.estate.platform.kubernetes
-    if probe is None:
-        forward = port_forward_probe(api)
-        if os.environ.get("KUBERNETES_SERVICE_HOST"):
-
-            def probe(namespace: str, service: str, path: str) -> tuple[int, str]:
-                # A pod of the cluster without the control plane's label is kept out by the NetworkPolicy.
-                code, body = in_cluster_probe(namespace, service, path)
-                return (code, body) if code else forward(namespace, service, path)
-        else:
-            probe = forward
+    probe = probe or default_probe(api)
     rendered = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in connected.objects}
     out: list[EnvHealth] = []
     probed: dict[tuple[str, str], tuple[int, str]] = {}  # a pool's Service answers once for its tenants

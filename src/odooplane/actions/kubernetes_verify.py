@@ -12,8 +12,11 @@ What it does not do there: boot Odoo on the copy (the Job carries no Odoo); the 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 import json
+import re
 import secrets
 from collections.abc import Callable
 from functools import partial
@@ -29,7 +32,7 @@ from odooplane.drivers.base import FilestoreCheck, FilestoreRef
 from odooplane.drivers.pg_client import ClientDatabases
 from odooplane.errors import OdooplaneError, PermanentError
 from odooplane.estate.resolve import DesiredEnvironment
-from odooplane.operations import repositories, sandbox
+from odooplane.operations import sandbox
 from odooplane.operations import verify as verifying
 from odooplane.operations.context import Context
 from odooplane.operations.runner import Operation, StepFailed
@@ -44,7 +47,7 @@ BOOT = "not checked: a verification in a kubernetes Job restores and checks the 
 
 # -- in the Job ---------------------------------------------------------------------------------
 
-class _Restored:
+class RestoredFiles:
     """The restored filestore directory, checked as a driver's Storage checks one."""
 
     def __init__(self, root: Path) -> None:
@@ -55,14 +58,35 @@ class _Restored:
         return FilestoreCheck(len(attachments), tuple(missing), tuple(corrupt))
 
 
-def _leftovers(admin: ClusterConn, prefix: str, marker: str) -> list[str]:
-    """Scratch databases a killed verification of the same environment left (named ``prefix``…,
-    commented with ``marker``…)."""
+def job_slug(env: DesiredEnvironment) -> str:
+    """A short name of ``env`` for the temporary databases and roles its Jobs make: readable, and
+    unique (a hash of the environment's reference: ``a-b/c`` and ``a/b-c`` differ)."""
+    digest = hashlib.sha256(str(env.ref).encode()).hexdigest()[:8]
+    return f"{env.ref.slug.replace('__', '-')[:20].rstrip('-')}-{digest}"
+
+
+def leftovers(admin: ClusterConn, prefix: str, marker: str, *, roles: bool = False) -> list[str]:
+    """Scratch databases (or ``roles``) a killed Job of the same environment left: named exactly
+    ``prefix`` + 8 hex digits and commented with ``marker`` + the same digits."""
+    catalog = ("SELECT rolname, shobj_description(oid, 'pg_authid') FROM pg_roles" if roles
+               else "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database")
     with postgres.connect(admin) as conn:
-        rows = conn.execute("SELECT d.datname FROM pg_database d WHERE d.datname LIKE %s "
-                            "AND shobj_description(d.oid, 'pg_database') LIKE %s",
-                            (prefix.replace("_", r"\_") + "%", marker + "%")).fetchall()
-    return [str(r[0]) for r in rows]
+        rows = conn.execute(catalog).fetchall()
+    found = []
+    for name, comment in rows:
+        token = str(name).removeprefix(prefix)
+        if str(name).startswith(prefix) and re.fullmatch(r"[0-9a-f]{8}", token) and comment == marker + token:
+            found.append(str(name))
+    return found
+
+
+def admin_conn(task: dict[str, Any]) -> ClusterConn:
+    """The cluster's superuser, from the Secret mounted at the task's ``superuser`` directory."""
+    field = backing.task_field
+    superuser = Path(field(task, "superuser", str))
+    return ClusterConn(name="cluster", host=field(task, "host", str), port=int(field(task, "port", int)),
+                       user=(superuser / "username").read_text().strip(),
+                       password=(superuser / "password").read_text().strip())
 
 
 def stage(task: dict[str, Any]) -> dict[str, Any]:
@@ -74,13 +98,10 @@ def stage(task: dict[str, Any]) -> dict[str, Any]:
     repo = backing.pod_repository(item)
     snap = restic.Snapshot(id=field(task, "snapshot", str), short_id=field(task, "snapshot", str)[:8],
                            time=dt.datetime.now(dt.UTC), tags=(), paths=tuple(field(task, "paths", list)))
-    superuser = Path(field(task, "superuser", str))
-    admin = ClusterConn(name="cluster", host=field(task, "host", str), port=int(field(task, "port", int)),
-                        user=(superuser / "username").read_text().strip(),
-                        password=(superuser / "password").read_text().strip())
+    admin = admin_conn(task)
     prefix = f"vfy-{field(task, 'slug', str)}-"
     marker = f"odooplane:{field(task, 'estate', str)}:sandbox/{prefix}"
-    for name in _leftovers(admin, prefix, marker):
+    for name in leftovers(admin, prefix, marker):
         sandbox.drop_scratch(admin, database=name, role=name)
     failures: list[str] = []
     details: dict[str, Any] = {"boot": BOOT}
@@ -96,7 +117,9 @@ def stage(task: dict[str, Any]) -> dict[str, Any]:
         sandbox.create_scratch(admin, database=name, role=name, password=password,
                                comment=f"{marker}{name[len(prefix):]}")
         sandbox.load_dump(ClientDatabases(), admin, restored, database=name, role=name, password=password)
-        checks = sandbox.check_database(_Restored(restored.root / "filestore"), admin, name, restored,
+        # Read as the copy's own role: nothing a tenant put in its database runs as the superuser.
+        checks = sandbox.check_database(RestoredFiles(restored.root / "filestore"),
+                                        dataclasses.replace(admin, user=name, password=password), name, restored,
                                         FilestoreRef("restored", name))
         failures += checks.failures
         details.update(checks.details)
@@ -115,7 +138,7 @@ def _job(ctx: Context, env: DesiredEnvironment, repo: restic.Repository, snap: r
     task = {"target": str(env.ref), "snapshot": snap.id, "paths": list(snap.paths),
             "repository": {"name": repo.name, "url": repo.url, "secrets": f"{PATHS.restic}/{repo.name}"},
             "host": f"{env.cluster_name}-rw.{settings.namespace}.svc", "port": 5432, "superuser": PATHS.superuser,
-            "work": PATHS.work, "slug": env.ref.slug.replace("__", "-")[:30].rstrip("-"), "estate": ctx.estate_id}
+            "work": PATHS.work, "slug": job_slug(env), "estate": ctx.estate_id}
     name, of = registry.kubernetes_backup_job_names(env.ref.tenant, env.ref.env, now.strftime("%Y%m%d%H%M%S"),
                                                     verb="verify")
     command = [dockerfile.CONTROL_PYTHON, "-m", "odooplane", "kubernetes", "verify-stage",
@@ -123,6 +146,16 @@ def _job(ctx: Context, env: DesiredEnvironment, repo: restic.Repository, snap: r
     return registry.kubernetes_verify_job(name=name, of=of, namespace=settings.namespace, target=str(env.ref),
                                           image=settings.control_image, command=command, repository=repo.name,
                                           superuser_secret=f"{env.cluster_name}-superuser", settings=settings)
+
+
+def require_superuser(connected: Connected, namespace: str, cluster: str) -> None:
+    """PermanentError unless CloudNativePG's superuser Secret of ``cluster`` is there."""
+    superuser = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"{cluster}-superuser",
+                                                                     "namespace": namespace}}
+    with talking("the superuser Secret"):
+        if connected.api.get(superuser) is None:
+            raise PermanentError(f"Secret {namespace}/{cluster}-superuser is not there: CloudNativePG makes it for "
+                                 "a cluster with enableSuperuserAccess (apply the estate first)")
 
 
 def verify_env(ctx: Context, connected: Connected, op: Operation, env: DesiredEnvironment, *,
@@ -134,10 +167,7 @@ def verify_env(ctx: Context, connected: Connected, op: Operation, env: DesiredEn
     if env.cluster.kind != "managed":
         raise PermanentError(f"{t}: its cluster {env.cluster_name} is not managed by Odooplane: on kubernetes a "
                              "verification restores into a managed (CloudNativePG) cluster")
-    repo_name = repository or (repositories.targets(ctx, env) or [""])[0]
-    if not repo_name:
-        raise PermanentError(f"{t} has no backup policy (backup: false) and no repository was named")
-    [repo] = backing.s3_repositories(ctx, env, [repo_name])
+    repo = backing.chosen_repository(ctx, env, repository)
     snap = verifying.find_snapshot(ctx, env, repo, snapshot=snapshot)
     namespace = ctx.estate.platform.kubernetes.namespace
     placement(connected, env)  # the environment is in the rendered estate
@@ -145,12 +175,8 @@ def verify_env(ctx: Context, connected: Connected, op: Operation, env: DesiredEn
     started = ctx.clock.monotonic()
     job = _job(ctx, env, repo, snap, now=now)
     try:
-        superuser = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"{env.cluster_name}-superuser",
-                                                                         "namespace": namespace}}
+        require_superuser(connected, namespace, env.cluster_name)
         with talking("verify"):
-            if connected.api.get(superuser) is None:
-                raise PermanentError(f"Secret {namespace}/{env.cluster_name}-superuser is not there: CloudNativePG "
-                                     "makes it for a cluster with enableSuperuserAccess (apply the estate first)")
             op.step(f"secret-{repo.name}", t, partial(connected.api.apply, backing.repository_secret(repo, namespace),
                                                       manager=backing.SECRET_MANAGER))
         outcome = op.step("job", t, lambda: backing.run_job(connected, job, wait=wait, interval=interval,

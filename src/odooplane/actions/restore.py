@@ -9,8 +9,11 @@ from pathlib import Path
 from odooplane.actions import estate_file
 from odooplane.actions.access import guard
 from odooplane.actions.backup import select
+from odooplane.drivers import registry
 from odooplane.errors import UsageError
+from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import restore as restoring
+from odooplane.operations.context import Context
 from odooplane.operations.runner import Operation
 
 
@@ -31,7 +34,7 @@ def run(path: Path | None, target: str, *, source: str | None = None, repository
         raise UsageError("give --snapshot or --at, not both")
     if pitr and snapshot:
         raise UsageError("--pitr restores from the WAL archive: give --at (or nothing for the latest), not --snapshot")
-    ctx = estate_file.context(path, destructive="restore", kubernetes=False)
+    ctx = estate_file.context(path, destructive="restore")
     try:
         (target_env,) = select(ctx, [target]) if "/" in target else (None,)
         if target_env is None:
@@ -39,9 +42,33 @@ def run(path: Path | None, target: str, *, source: str | None = None, repository
         source_env = select(ctx, [source])[0] if source else target_env
         guard(ctx, "restore", [target_env])
         guard(ctx, "backups.read", [source_env])
+        if ctx.estate.platform.driver == "kubernetes":
+            return in_cluster(ctx, target_env, source=source_env, repository=repository, snapshot=snapshot,
+                              at=parse_at(at) if at else None, pitr=pitr, unconfirmed=unconfirmed, listener=listener)
         with Operation(ctx.store, kind="restore", target=target, actor=ctx.actor, listener=listener) as op:
             return restoring.restore(ctx, op, source=source_env, target=target_env, repository=repository,
                                      snapshot=snapshot, at=parse_at(at) if at else None, pitr=pitr,
                                      unconfirmed=unconfirmed)
     finally:
         ctx.close()
+
+
+def in_cluster(ctx: Context, target: DesiredEnvironment, *, source: DesiredEnvironment, repository: str | None,
+               snapshot: str | None, at: dt.datetime | None, pitr: bool, unconfirmed: bool,
+               listener: Callable[[str, str, str], None] | None = None,
+               server: registry.ApiServer | None = None, wait: float = 6 * 3600, interval: float = 2.0,
+               probe: Callable[[str, str, str], tuple[int, str]] | None = None) -> restoring.RestoreResult:
+    """A kubernetes estate's restore: in place from a backup, by Jobs in the cluster (what is not
+    done there yet is refused before anything is sent)."""
+    from odooplane.actions import kubernetes_restore
+
+    if pitr:
+        raise UsageError("--pitr on kubernetes: CloudNativePG restores a cluster to a time as a new Cluster "
+                         "(odooplane pitr restore-cluster; docs/kubernetes.md)")
+    if source.ref != target.ref:
+        raise UsageError(f"--from {source.ref}: restoring another environment's backup is not done in a cluster yet "
+                         f"(nothing was done); restore {target.ref} from its own backups")
+    with Operation(ctx.store, kind="restore", target=str(target.ref), actor=ctx.actor, listener=listener) as op:
+        return kubernetes_restore.run(ctx, op, target, repository=repository, snapshot=snapshot, at=at,
+                                      unconfirmed=unconfirmed, server=server, wait=wait, interval=interval,
+                                      probe=probe)

@@ -148,6 +148,15 @@ def verify_stage(task: str = typer.Argument(..., help="The verification task (JS
     _run_stage(task, "verification", kubernetes_verify.stage)
 
 
+@kubernetes_app.command("restore-stage", hidden=True)
+def restore_stage(task: str = typer.Argument(..., help="The restore step (JSON), as `restore` writes it.")) -> None:
+    """What a restore's Jobs run in the cluster, one step each (restore-db, restore-fs, swap-db,
+    swap-fs); prints one JSON line (`ok`, or `ok: false` and the error) and exits 1 when it failed."""
+    from odooplane.actions import kubernetes_restore
+
+    _run_stage(task, "restore", kubernetes_restore.stage)
+
+
 @kubernetes_app.command("init")
 def init(
     target: str = typer.Argument(..., help="tenant/env whose new database Odoo makes."),

@@ -123,6 +123,7 @@ kubernetes_backup_job_names = kubernetes_manifests.backup_job_names
 kubernetes_restic_secret = kubernetes_manifests.restic_secret
 KUBERNETES_BACKUP = kubernetes_manifests.BackupPaths()
 kubernetes_verify_job = kubernetes_manifests.verify_job
+kubernetes_job_label = kubernetes_manifests.of_label
 KUBERNETES_VERIFY = kubernetes_manifests.VerifyPaths()
 KUBERNETES_LABEL_INSTANCE = kubernetes_manifests.LABEL_INSTANCE
 KUBERNETES_LABEL_COMPONENT = kubernetes_manifests.LABEL_COMPONENT
@@ -145,6 +146,7 @@ __all__ = [
     "kubernetes_backup",
     "kubernetes_backup_job",
     "kubernetes_backup_job_names",
+    "kubernetes_job_label",
     "kubernetes_placement",
     "kubernetes_recovery_cluster",
     "kubernetes_restic_secret",

@@ -147,6 +147,31 @@ def check_database(storage: FilestoreChecker, cluster: ClusterConn, database: st
                    filestore: FilestoreRef) -> Checks:
     """Row counts equal the manifest's, every stored attachment is in ``filestore`` with its sha1
     (checked where the filestore lives), the installed modules are the manifest's."""
+    checks = check_facts(cluster, database, restored)
+    files = check_attachments(storage, cluster, database, filestore)
+    checks.failures += files.failures
+    checks.details.update(files.details)
+    return checks
+
+
+def check_attachments(storage: FilestoreChecker, cluster: ClusterConn, database: str,
+                      filestore: FilestoreRef) -> Checks:
+    """Every attachment ``database`` keeps in the filestore is in ``filestore`` with its sha1."""
+    checks = Checks()
+    attachments = odoo_db.stored_attachments(cluster, database)
+    found = storage.check(filestore, attachments)
+    if found.missing:
+        checks.failures.append(f"{len(found.missing)} attachment file(s) missing from the filestore: "
+                               f"{', '.join(found.missing[:10])}")
+    if found.corrupt:
+        checks.failures.append(f"{len(found.corrupt)} attachment file(s) do not match their checksum: "
+                               f"{', '.join(found.corrupt[:10])}")
+    checks.details["attachments"] = len(attachments)
+    return checks
+
+
+def check_facts(cluster: ClusterConn, database: str, restored: Restored) -> Checks:
+    """Row counts and installed modules of ``database`` equal the manifest's."""
     checks = Checks()
     facts = odoo_db.facts(cluster, database)
     expected_counts: dict[str, int] = restored.manifest.get("row_counts", {})
@@ -159,15 +184,7 @@ def check_database(storage: FilestoreChecker, cluster: ClusterConn, database: st
     assert isinstance(modules, dict)
     if modules != restored.manifest.get("modules"):
         checks.failures.append("installed modules differ from the manifest")
-    attachments = odoo_db.stored_attachments(cluster, database)
-    found = storage.check(filestore, attachments)
-    if found.missing:
-        checks.failures.append(f"{len(found.missing)} attachment file(s) missing from the filestore: "
-                               f"{', '.join(found.missing[:10])}")
-    if found.corrupt:
-        checks.failures.append(f"{len(found.corrupt)} attachment file(s) do not match their checksum: "
-                               f"{', '.join(found.corrupt[:10])}")
-    checks.details.update({"row_counts": counts, "attachments": len(attachments), "modules": len(modules)})
+    checks.details.update({"row_counts": counts, "modules": len(modules)})
     return checks
 
 

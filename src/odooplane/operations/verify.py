@@ -5,6 +5,7 @@ remove the sandbox whatever happened."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 from collections.abc import Callable
@@ -158,7 +159,8 @@ def _prove_in(ctx: Context, op: Operation, env: DesiredEnvironment, cluster: Clu
         return
     filestore = FilestoreRef(f"sandbox-{name}", name)  # in the data_dir Odoo boots on it with
     ctx.driver.storage.load(restored.root / "filestore", filestore)
-    checks = op.step("checks", t, lambda: sandbox.check_database(ctx.driver.storage, cluster, name, restored,
+    as_role = dataclasses.replace(cluster, user=role, password=password)  # nothing in the copy runs as the admin
+    checks = op.step("checks", t, lambda: sandbox.check_database(ctx.driver.storage, as_role, name, restored,
                                                                  filestore))
     result.failures += checks.failures
     result.details.update(checks.details)

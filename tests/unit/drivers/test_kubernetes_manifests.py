@@ -337,15 +337,16 @@ def test_what_cannot_run_is_refused_and_nothing_is_written(tmp_path: Path, chang
 
 def test_verbs_the_driver_does_not_run_yet_say_so(tmp_path: Path) -> None:
     estate = _estate(tmp_path)
-    for argv in (["restore", "acme/prod", "--yes", "-f", str(estate)],
-                 ["clone", "acme/prod", "acme/staging", "--yes", "-f", str(estate)]):
+    for argv in (["clone", "acme/prod", "acme/staging", "--yes", "-f", str(estate)],
+                 ["drill", "acme/prod", "-f", str(estate)]):
         result = CliRunner().invoke(app, argv)
         assert result.exit_code != 0
         assert "platform.driver is kubernetes, where this does not run yet" in " ".join(result.output.split()), argv
     # apply, health, logs and pitr hand over to the API server, which needs a cluster to talk to.
     for argv in (["apply", str(estate)], ["health", "-f", str(estate)], ["logs", "acme/prod", "-f", str(estate)],
                  ["pitr", "info", "critical", "-f", str(estate)], ["down", "-f", str(estate)],
-                 ["backup", "run", "acme/prod", "-f", str(estate)], ["verify", "acme/prod", "-f", str(estate)]):
+                 ["backup", "run", "acme/prod", "-f", str(estate)], ["verify", "acme/prod", "-f", str(estate)],
+                 ["restore", "acme/prod", "--yes", "-f", str(estate)]):
         result = CliRunner().invoke(app, argv, env={"KUBECONFIG": str(tmp_path / "none")})
         assert result.exit_code == 2 and "no usable kubeconfig" in " ".join(result.output.split()), argv
 
@@ -455,7 +456,10 @@ def test_a_backup_job_is_built_from_the_pod_that_serves_the_environment(rendered
     assert job["metadata"]["labels"]["odooplane.io/backup-of"] == of and job["spec"]["ttlSecondsAfterFinished"] > 0
     # Long names stay DNS labels, and still say whose backup it is.
     long_name, long_of = manifests.backup_job_names("t" * 30, "e" * 20, "20261206130005")
-    assert len(long_name) <= 63 and long_name.startswith("t" * 20) and len(long_of) <= 38
+    assert len(long_name) <= 63 and long_name.startswith("t" * 20) and len(long_of) <= 41
+    for verb in ("restore-db", "restore-fs", "swap-db", "swap-fs"):
+        name, _ = manifests.backup_job_names("t" * 30, "e" * 20, "20261206130005", verb=verb)
+        assert len(name) <= 63 and f"-{verb}-" in name
     with pytest.raises(ValueError, match="YYYYmmddHHMMSS"):
         manifests.backup_job_names("acme", "prod", "2026-12-06")
     secret = manifests.restic_secret("offsite", "odoo-acme", password="pw", s3_keys=("AK", "SK"))

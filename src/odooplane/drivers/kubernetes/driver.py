@@ -4,8 +4,9 @@ What it does today: ``odooplane render --out DIR`` writes the estate's manifests
 kustomize tree that ``odooplane kubernetes apply`` (apiserver.py), ``kubectl apply --server-side -k
 DIR`` or Argo CD applies; health, logs and point-in-time recovery are API calls
 (actions/kubernetes_ops.py); ``backup run`` is a Job in the cluster that this host confirms
-(actions/kubernetes_backup.py), and so is ``verify`` (actions/kubernetes_verify.py). What it does
-not do yet: run the operations that write an environment's data back (restores, clones, moves,
+(actions/kubernetes_backup.py), and so are ``verify`` (actions/kubernetes_verify.py) and an
+in-place ``restore`` (actions/kubernetes_restore.py). What it does not do yet: run the other
+operations that write an environment's data (copies of another environment, clones, moves,
 promotions) — every such call is refused with that explanation, never half done.
 """
 

@@ -901,8 +901,9 @@ def backup_job_names(tenant: str, env: str, stamp: str, *, verb: str = "backup")
     if not re.fullmatch(r"\d{14}", stamp):
         raise ValueError(f"backup stamp {stamp!r} is not YYYYmmddHHMMSS")
     of = names.env_base(tenant, env)
-    if len(of) > 38:
-        of = f"{of[:29].rstrip('-')}-{hashlib.sha256(of.encode()).hexdigest()[:8]}"
+    room = 63 - len(verb) - 16  # <of>-<verb>-<stamp> is a DNS label
+    if len(of) > room:
+        of = f"{of[:room - 9].rstrip('-')}-{hashlib.sha256(of.encode()).hexdigest()[:8]}"
     return names.check(f"{of}-{verb}-{stamp}", f"{verb} Job name"), of
 
 
@@ -911,19 +912,27 @@ def restic_secret_name(repository: str) -> str:
     return names.check(f"odooplane-restic-{repository.replace('_', '-')}", "restic Secret name")
 
 
+def of_label(component: str) -> str:
+    """The label naming whose environment a one-shot Job of ``component`` works for."""
+    return f"odooplane.io/{component}-of"
+
+
 def backup_job(deployment: Mapping[str, Any], *, name: str, of: str, target: str, image: str,
-               command: list[str], repositories: list[str]) -> dict[str, Any]:
+               command: list[str], repositories: list[str], component: str = BACKUP_CONTAINER,
+               writable: bool = False) -> dict[str, Any]:
     """A Job backing an environment up from inside the cluster, built from the pod of the
     ``deployment`` that serves it (its configuration joined the same way, its filestore volume
     mounted read-only, its user, node affinity and pull secrets), running ``command`` in
     Odooplane's own ``image`` with each repository's Secret mounted under ``RESTIC_DIR``. Nothing
-    secret is in the Job: the command carries names and addresses only."""
+    secret is in the Job: the command carries names and addresses only. ``component`` names the
+    container and the ``odooplane.io/<component>-of`` label; ``writable`` mounts the filestore
+    volume read-write (a restore's filestore steps)."""
     meta = deployment["metadata"]
     pod = copy.deepcopy(deployment["spec"]["template"]["spec"])
     volumes = [v for v in pod["volumes"] if v["name"] in ("conf", "secret", "run", "data")]
     volumes.append({"name": "stage", "emptyDir": {}})
     mounts = [{"name": "run", "mountPath": RUN_DIR, "readOnly": True},
-              {"name": "data", "mountPath": dockerfile.DATA_DIR, "readOnly": True},
+              {"name": "data", "mountPath": dockerfile.DATA_DIR, "readOnly": not writable},
               {"name": "stage", "mountPath": BACKUP_STAGE}]
     for repository in repositories:
         secret = restic_secret_name(repository)
@@ -932,7 +941,7 @@ def backup_job(deployment: Mapping[str, Any], *, name: str, of: str, target: str
     join = next(c for c in pod["initContainers"] if c["name"] == "conf")
     pod["initContainers"] = [{**join, "image": image}]
     pod["containers"] = [{
-        "name": BACKUP_CONTAINER, "image": image, "command": command,
+        "name": component, "image": image, "command": command,
         "securityContext": _CONTAINER_SECURITY,
         "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
         "volumeMounts": mounts}]
@@ -940,7 +949,7 @@ def backup_job(deployment: Mapping[str, Any], *, name: str, of: str, target: str
     pod["restartPolicy"] = "Never"
     pod.pop("terminationGracePeriodSeconds", None)
     labels = {LABEL_NAME: "odooplane-backup", LABEL_INSTANCE: str(meta["labels"][LABEL_INSTANCE]),
-              LABEL_COMPONENT: "backup", LABEL_BACKUP_OF: of}
+              LABEL_COMPONENT: component, of_label(component): of}
     return {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": _meta(name, str(meta["namespace"]), labels, {ANNOTATION_TARGET: target}),
@@ -982,21 +991,23 @@ class VerifyPaths:
 
 
 def verify_job(*, name: str, of: str, namespace: str, target: str, image: str, command: list[str],
-               repository: str, superuser_secret: str, settings: KubernetesSettings) -> dict[str, Any]:
+               repository: str, superuser_secret: str, settings: KubernetesSettings,
+               component: str = VERIFY_CONTAINER) -> dict[str, Any]:
     """A Job proving a backup restores, in the platform ``namespace`` beside the database cluster:
     Odooplane's ``image`` runs ``command`` with the repository's Secret and the cluster's superuser
     Secret (CloudNativePG's ``<cluster>-superuser``) mounted as files, the snapshot restored into an
-    emptyDir. Nothing secret is in the Job."""
+    emptyDir. Nothing secret is in the Job. ``component`` names the container and the
+    ``odooplane.io/<component>-of`` label (a restore's database steps run the same way)."""
     from odooplane.drivers.compose.images import MAIL_SINK_IMAGE as CONTROL  # the control image's user
 
     secret = restic_secret_name(repository)
-    labels = {LABEL_NAME: "odooplane-verify", LABEL_COMPONENT: "verify", LABEL_VERIFY_OF: of}
+    labels = {LABEL_NAME: "odooplane-verify", LABEL_COMPONENT: component, of_label(component): of}
     pod: dict[str, Any] = {
         "securityContext": _pod_security(CONTROL.uid, CONTROL.gid),
         "automountServiceAccountToken": False,
         "restartPolicy": "Never",
         "containers": [{
-            "name": VERIFY_CONTAINER, "image": image, "command": command, "securityContext": _CONTAINER_SECURITY,
+            "name": component, "image": image, "command": command, "securityContext": _CONTAINER_SECURITY,
             "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
             "volumeMounts": [{"name": "work", "mountPath": VERIFY_WORK},
                              {"name": "restic", "mountPath": f"{RESTIC_DIR}/{repository}", "readOnly": True},
