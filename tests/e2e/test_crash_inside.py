@@ -9,12 +9,10 @@ import itertools
 import json
 import uuid
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 
-from odooplane.clock import wait_until
 from tests.support.crash import assert_nothing_left, kill_at, trace
 from tests.support.estate import TestEstate, make_estate, owned_objects, unique
 
@@ -44,21 +42,6 @@ def databases(estate: TestEstate) -> set[str]:
 
 def plan_is_empty(estate: TestEstate) -> bool:
     return bool(json.loads(estate.cli("plan", str(estate.path), "--json").stdout)["empty"])
-
-
-def assert_serving(estate: TestEstate, context: str) -> None:
-    """Every environment healthy and served (status is a probe of each: one answering late on a
-    loaded machine is asked again, for up to a minute)."""
-    seen: list[dict[str, Any]] = []
-
-    def healthy() -> bool:
-        seen.append(estate.status())
-        return bool(seen[-1]["healthy"])
-
-    if not wait_until(healthy, timeout=60, interval=1.0):
-        unhealthy = [{k: e.get(k) for k in ("target", "state", "health", "route")}
-                     for e in seen[-1]["environments"] if e.get("health") != "ok" or e.get("route") != "served"]
-        raise AssertionError(f"{context}: not serving after the re-run: {unhealthy}")
 
 
 def test_apply_killed_between_statements_converges(tmp_path: Path) -> None:
@@ -91,7 +74,7 @@ def test_apply_killed_between_statements_converges(tmp_path: Path) -> None:
             dedicated, pooled = add_tenants()
             kill_at(estate, point, *apply)
             estate.cli(*apply)
-            assert_serving(estate, point)
+            estate.wait_serving(point)
             expected = {f"{t}_prod" for t in estate.data["tenants"]}
             dbs, _roles = owned_objects(estate.estate_id(), estate.cluster_url())
             assert {d for d in dbs if not d.startswith("tpl-")} == expected, (point, dbs)
@@ -192,7 +175,7 @@ def test_restore_killed_anywhere_is_finished_or_undone(backed_up: TestEstate) ->
         assert count(estate, db, "in-the-backup") == 1, point
         assert (count(estate, db, "after-the-backup") == 0) == (point in after_commit), point
         assert_nothing_left(estate, tenant, context=f"restore killed at {point}")
-        assert_serving(estate, point)
+        estate.wait_serving(point)
     # Re-running the restore itself after a kill also works.
     kill_at(estate, "swap:files-moved-aside#1", *restore)
     estate.cli(*restore)

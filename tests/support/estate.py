@@ -64,6 +64,23 @@ class TestEstate:
         assert proc.returncode in (0, 5), proc.stderr
         return json.loads(proc.stdout)  # type: ignore[no-any-return]
 
+    def wait_serving(self, context: str = "", timeout: float = 150.0) -> None:
+        """Every environment healthy and served, asked until so: status takes health from the last
+        sweep of the worker while it is recent, and one taken while a process was still starting
+        says "failing" until the next (AssertionError naming those that never serve)."""
+        from odooplane.clock import wait_until
+
+        seen: list[dict[str, Any]] = []
+
+        def healthy() -> bool:
+            seen.append(self.status())
+            return bool(seen[-1]["healthy"])
+
+        if not wait_until(healthy, timeout=timeout, interval=2.0):
+            unhealthy = [{k: e.get(k) for k in ("target", "state", "health", "health_checked_at", "route")}
+                         for e in seen[-1]["environments"] if e.get("health") != "ok" or e.get("route") != "served"]
+            raise AssertionError(f"{context}: not serving after {timeout:.0f} s: {unhealthy}")
+
     def cluster_url(self, name: str = "main") -> str:
         """The administrative URL of cluster ``name`` (a managed one: from the state database)."""
         cluster = self.data["clusters"][name]

@@ -197,7 +197,7 @@ def test_backup_verify_restore_in_containers(running: TestEstate, engine: Docker
     with psycopg.connect(url, autocommit=True) as conn:
         names = {r[0] for r in conn.execute("SELECT name FROM res_partner").fetchall()}
     assert "in-the-backup" in names and "after-the-backup" not in names
-    assert running.status()["healthy"]
+    running.wait_serving()
     # The dump and both loads (verification sandbox, restore) ran the server's own tools in the
     # cluster's container, the restores as the database's own role, and left nothing in it.
     until = engine.docker("info", "--format", "{{json .SystemTime}}").stdout.strip().strip('"')
@@ -240,7 +240,7 @@ def test_filestores_reached_by_the_agent_back_up_and_restore_a_lost_attachment(
     assert attachment.read_bytes() == content
     assert (attachment.stat().st_uid, attachment.stat().st_gid) == (101, 101)
     assert sorted(p.name for p in (Path(volume) / "filestore").iterdir()) == [db]  # no staged or swapped-out copy
-    assert running.status()["healthy"]
+    running.wait_serving()
     assert edge_get(running, f"{a}-prod.localhost").status_code == 200
     assert "odooplane/agent" in engine.docker("image", "ls", "--format", "{{.Repository}}").stdout.split()
     assert engine.docker("ps", "--all", "--quiet", "--filter", "ancestor=odooplane/agent").stdout.split() == []
@@ -285,7 +285,7 @@ def test_a_killed_apply_converges_then_down_purge_leaves_nothing(running: TestEs
     running.cli("apply", str(running.path), "-q", timeout=1500)
     assert edge_get(running, f"{tenant}-prod.localhost").status_code == 200
     assert json.loads(running.cli("plan", str(running.path), "--json").stdout)["empty"]
-    assert running.status()["healthy"]
+    running.wait_serving()
     running.cli("down", "-f", str(running.path), "--purge", "--yes", timeout=600)
     running.purged = True  # type: ignore[attr-defined]
     label = f"label=com.docker.compose.project={project}"
