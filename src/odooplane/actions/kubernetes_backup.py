@@ -50,15 +50,20 @@ def task_field(task: dict[str, Any], key: str, kind: type) -> Any:
 
 
 def odoo_conn(task: dict[str, Any]) -> ClusterConn:
-    """The database server as the environment's Odoo reaches it: the task's ``host`` and ``port``,
-    the role and password of the joined odoo.conf at ``conf``."""
+    """The database server as the environment's Odoo reaches it: the task's ``host`` and ``port``
+    (else the configuration's ``db_host`` and ``db_port``), the role and password of the joined
+    odoo.conf at ``conf``."""
     conf = configparser.ConfigParser(interpolation=None)
     conf.read(task_field(task, "conf", str))
     if not conf.has_section("options"):
         raise PermanentError(f"{task['conf']}: no [options] section (the configuration was not joined)")
     options = conf["options"]
-    return ClusterConn(name="cluster", host=task_field(task, "host", str), port=int(task_field(task, "port", int)),
-                       user=options.get("db_user", "odoo"), password=options.get("db_password") or None)
+    if "host" in task:
+        host, port = task_field(task, "host", str), int(task_field(task, "port", int))
+    else:
+        host, port = options.get("db_host", "localhost"), int(options.get("db_port", "5432"))
+    return ClusterConn(name="cluster", host=host, port=port, user=options.get("db_user", "odoo"),
+                       password=options.get("db_password") or None)
 
 
 def stage(task: dict[str, Any], *, now: dt.datetime | None = None) -> dict[str, Any]:

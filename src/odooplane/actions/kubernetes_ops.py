@@ -570,6 +570,36 @@ def _job_failure(api: registry.ApiServer, job: dict[str, Any]) -> str:
     return job_condition(job)
 
 
+IDENTITY_MANAGER = "odooplane-identity"  # the field manager of the identity Secrets
+
+
+def identity_secret(job: dict[str, Any], admin_password: str) -> dict[str, Any] | None:
+    """The Secret the identity step of ``job`` reads (its volume ``identity`` names it): the
+    pbkdf2 hash of ``admin_password``. None when the Job has no identity step."""
+    from odooplane.services import passwords
+
+    pod = job["spec"]["template"]["spec"]
+    volume = next((v for v in pod.get("volumes", []) if v["name"] == "identity" and "secret" in v), None)
+    if volume is None:
+        return None
+    hashed = passwords.hash_password(admin_password, rounds=passwords.GENERATED_ROUNDS)
+    return registry.kubernetes_identity_secret(str(volume["secret"]["secretName"]), str(job["metadata"]["namespace"]),
+                                               admin_password_hash=hashed)
+
+
+def admin_password(path: Path | None, env: DesiredEnvironment) -> str:
+    """The environment's admin password, as the state store keeps it (made now if it has none;
+    ``odooplane credentials`` reveals it)."""
+    from odooplane.actions import estate_file
+    from odooplane.operations.desired import secret_name
+
+    ctx = estate_file.context(path)
+    try:
+        return ctx.secrets.get_or_create(secret_name(env, "admin_user_password"))
+    finally:
+        ctx.close()
+
+
 def init(path: Path | None, target: str, *, wait: float = 3600, context: str | None = None,
          kubeconfig: str | None = None, server: registry.ApiServer | None = None, interval: float = 2.0,
          now: dt.datetime | None = None) -> InitResult:
@@ -596,6 +626,9 @@ def init(path: Path | None, target: str, *, wait: float = 3600, context: str | N
             raise PermanentError(f"Job {result.namespace}/{name} failed: {_job_failure(api, existing or job)}",
                                  hint=hint)
         if state == "absent":
+            secret = identity_secret(job, admin_password(connected.valid.path, env))
+            if secret is not None:  # what the Job's identity step reads: first
+                api.apply(secret, manager=IDENTITY_MANAGER)
             api.create(job)
         elif state == "active":
             result.outcome = "running"

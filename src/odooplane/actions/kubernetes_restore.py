@@ -38,7 +38,14 @@ from psycopg import sql
 from odooplane.actions import kubernetes_backup as backing
 from odooplane.actions import kubernetes_verify as verifying_in
 from odooplane.actions.kubernetes import Connected, connect, talking
-from odooplane.actions.kubernetes_ops import Probe, default_probe, job_state, placement
+from odooplane.actions.kubernetes_ops import (
+    IDENTITY_MANAGER,
+    Probe,
+    default_probe,
+    identity_secret,
+    job_state,
+    placement,
+)
 from odooplane.clock import wait_until
 from odooplane.drivers import registry
 from odooplane.drivers.base import FilestoreRef
@@ -48,11 +55,12 @@ from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import locks, sandbox, temporaries
 from odooplane.operations.backups import MANIFEST
 from odooplane.operations.context import Context
+from odooplane.operations.desired import base_url, secret_name
 from odooplane.operations.restore import RestoreResult, temp_database
 from odooplane.operations.runner import Operation
 from odooplane.operations.verify import find_snapshot
 from odooplane.render import dockerfile
-from odooplane.services import postgres, restic
+from odooplane.services import odoo_db, postgres, restic
 from odooplane.store import evidence
 
 SCALE_MANAGER = "odooplane-restore"  # the replicas a restore sets while it swaps
@@ -192,13 +200,26 @@ def _swap_filestore(task: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
+def _identity(task: dict[str, Any]) -> dict[str, Any]:
+    """Give ``database`` (a new environment's, or the copy of another environment about to become
+    it) its own identity, as Odoo's role: a new uuid and secret, its ``web.base.url``, the admin
+    password whose hash the identity Secret holds, no API keys."""
+    field = backing.task_field
+    hashed = (Path(field(task, "identity", str)) / registry.KUBERNETES_IDENTITY_KEY).read_text().strip()
+    if not hashed.startswith("$pbkdf2-"):
+        raise PermanentError("the identity Secret holds no pbkdf2 password hash")
+    database = field(task, "database", str)
+    odoo_db.reset_identity(backing.odoo_conn(task), database, odoo_db.Identity(field(task, "base_url", str), hashed))
+    return {"ok": True, "database": database}
+
+
 def stage(task: dict[str, Any]) -> dict[str, Any]:
-    """Run the restore step ``task["part"]`` names (one of :data:`PARTS`)."""
+    """Run the restore step ``task["part"]`` names (one of :data:`PARTS`, or ``identity``)."""
     part = backing.task_field(task, "part", str)
     steps = {"restore-db": _restore_database, "restore-fs": _restore_filestore, "swap-db": _swap_database,
-             "swap-fs": _swap_filestore}
+             "swap-fs": _swap_filestore, "identity": _identity}
     if part not in steps:
-        raise UsageError(f"restore task: part must be one of {', '.join(PARTS)}, not {part!r}")
+        raise UsageError(f"restore task: part must be one of {', '.join(steps)}, not {part!r}")
     return steps[part](task)
 
 
@@ -294,7 +315,9 @@ def _command(task: dict[str, Any]) -> list[str]:
 
 
 def _jobs(ctx: Context, connected: Connected, env: DesiredEnvironment, repo: restic.Repository,
-          snap: restic.Snapshot, *, now: dt.datetime) -> dict[str, dict[str, Any]]:
+          snap: restic.Snapshot, *, now: dt.datetime, identity: str | None = None) -> dict[str, dict[str, Any]]:
+    """The restore's Jobs by part; with ``identity`` (the target's identity Secret: a copy of
+    another environment) also the ``identity`` step, run on the copy before anything is swapped."""
     settings = ctx.estate.platform.kubernetes
     namespace, base = placement(connected, env)
     deployment = next((d for d in _deployments(connected, env) if d["metadata"]["name"] == f"{base}-http"), None)
@@ -311,9 +334,15 @@ def _jobs(ctx: Context, connected: Connected, env: DesiredEnvironment, repo: res
     host, port = backing.direct_host(ctx, env)
     pod = {"host": host, "port": port, "conf": paths.conf, "data": paths.data}
     jobs: dict[str, dict[str, Any]] = {}
-    for part in PARTS:
+    for part in (*PARTS[:1], "identity", *PARTS[1:]) if identity else PARTS:
         name, of = registry.kubernetes_backup_job_names(env.ref.tenant, env.ref.env, stamp, verb=part)
-        if part.endswith("-db"):
+        if part == "identity":  # as Odoo's role, in the environment's namespace
+            jobs[part] = registry.kubernetes_backup_job(
+                deployment, name=name, of=of, target=str(env.ref), image=settings.control_image,
+                command=registry.kubernetes_identity_command(database=temp_database(env),
+                                                             base_url=base_url(ctx, env), host=host, port=port),
+                repositories=[], component=part, identity=identity)
+        elif part.endswith("-db"):
             jobs[part] = registry.kubernetes_verify_job(
                 name=name, of=of, namespace=settings.namespace, target=str(env.ref), image=settings.control_image,
                 command=_command({**common, **platform, "part": part}), repository=repo.name,
@@ -328,9 +357,17 @@ def _jobs(ctx: Context, connected: Connected, env: DesiredEnvironment, repo: res
 
 def restore_env(ctx: Context, connected: Connected, op: Operation, env: DesiredEnvironment, *,
                 repository: str | None, snapshot: str | None, at: dt.datetime | None, unconfirmed: bool,
-                wait: float, interval: float, now: dt.datetime, probe: Probe | None = None) -> RestoreResult:
-    """Restore ``env`` in place from its newest confirmed backup (at or before ``at``) or ``snapshot``."""
+                wait: float, interval: float, now: dt.datetime, probe: Probe | None = None,
+                source: DesiredEnvironment | None = None) -> RestoreResult:
+    """Restore ``env`` in place from the newest confirmed backup (at or before ``at``) or
+    ``snapshot`` of ``source`` (default: itself; another environment of its tenant: the copy gets
+    ``env``'s own identity before it is put in place)."""
     t = str(env.ref)
+    source = source or env
+    s = str(source.ref)
+    if source.ref.tenant != env.ref.tenant:
+        raise UsageError(f"--from {s}: on kubernetes a restore from another environment stays within one tenant "
+                         "(a tenant's namespace holds only its own repository Secrets); nothing was done")
     if env.pool is not None:
         raise PermanentError(f"{t} is in pool {env.pool}: restoring a pooled environment in a cluster is not done "
                              "yet (nothing was done)")
@@ -340,14 +377,15 @@ def restore_env(ctx: Context, connected: Connected, op: Operation, env: DesiredE
     if env.cluster.kind != "managed":
         raise PermanentError(f"{t}: its cluster {env.cluster_name} is not managed by Odooplane: on kubernetes a "
                              "restore needs the managed (CloudNativePG) cluster's superuser Secret")
-    repo = backing.chosen_repository(ctx, env, repository)
-    snap = find_snapshot(ctx, env, repo, snapshot=snapshot, at=at, unconfirmed=unconfirmed)
+    repo = backing.chosen_repository(ctx, source, repository)
+    snap = find_snapshot(ctx, source, repo, snapshot=snapshot, at=at, unconfirmed=unconfirmed)
     started = ctx.clock.monotonic()
     settings = ctx.estate.platform.kubernetes
     namespace, base = placement(connected, env)
     verifying_in.require_superuser(connected, settings.namespace, env.cluster_name)
     deployments = _deployments(connected, env)
-    jobs = _jobs(ctx, connected, env, repo, snap, now=now)
+    identity = registry.kubernetes_identity_secret_name(base) if source.ref != env.ref else None
+    jobs = _jobs(ctx, connected, env, repo, snap, now=now, identity=identity)
     probe = probe or default_probe(connected.api)
     with locks.hold(ctx.store, temporaries.lock_name(t), wait=60, what=t, op=op):
         _settle_earlier_jobs(connected, jobs, wait=wait, interval=interval)
@@ -355,12 +393,20 @@ def restore_env(ctx: Context, connected: Connected, op: Operation, env: DesiredE
             with talking("restore"):
                 op.step(f"secret-{repo.name}", f"{t} {where}", partial(
                     connected.api.apply, backing.repository_secret(repo, where), manager=backing.SECRET_MANAGER))
+        if identity is not None:
+            password = ctx.secrets.get_or_create(secret_name(env, "admin_user_password"))
+            secret = identity_secret(jobs["identity"], password)
+            assert secret is not None
+            with talking("restore"):
+                op.step("secret-identity", t, partial(connected.api.apply, secret, manager=IDENTITY_MANAGER))
 
         def run(part: str) -> dict[str, Any]:
             return backing.run_job(connected, jobs[part], wait=wait, interval=interval,
                                    label_key=registry.kubernetes_job_label(part), container=part)
 
-        loaded = op.step("restore-db", t, lambda: run("restore-db"), detail=snap.short_id)
+        loaded = op.step("restore-db", t, lambda: run("restore-db"), detail=f"{s} {snap.short_id}")
+        if identity is not None:  # the copy becomes this environment's, before anything is swapped
+            op.step("identity", t, lambda: run("identity"))
         staged = op.step("restore-fs", t, lambda: run("restore-fs"))
         try:
             op.step("stop", t, lambda: _scale(connected, deployments, up=False, wait=wait, interval=interval))
@@ -372,13 +418,15 @@ def restore_env(ctx: Context, connected: Connected, op: Operation, env: DesiredE
         op.step("start", t, lambda: _scale(connected, deployments, up=True, wait=wait, interval=interval))
         op.step("serves", t, lambda: _serves(probe, namespace, f"{base}-http", env.database, wait=min(wait, 300),
                                              interval=interval))
-    result = RestoreResult(source=t, target=t, snapshot=snap.short_id, repository=repo.name, in_place=True,
+    result = RestoreResult(source=s, target=t, snapshot=snap.short_id, repository=repo.name, in_place=True,
                            checks={**loaded.get("details", {}), **staged.get("details", {})})
+    if identity is not None:
+        result.checks["identity"] = "reset"
     result.rto_s = round(ctx.clock.monotonic() - started, 2)
     evidence.add(ctx.store, kind="restore", target=t, ok=True, operation_id=op.op_id, data={
-        "source": t, "snapshot": snap.short_id, "point": at.isoformat() if at else None, "repository": repo.name,
+        "source": s, "snapshot": snap.short_id, "point": at.isoformat() if at else None, "repository": repo.name,
         "in_place": True, "rto_s": result.rto_s, "driver": "kubernetes", **result.checks},
-        summary=f"{t}: restored from {t} {snap.short_id} (in place, in the cluster) in {result.rto_s:.1f} s")
+        summary=f"{t}: restored from {s} {snap.short_id} (in place, in the cluster) in {result.rto_s:.1f} s")
     return result
 
 
@@ -386,10 +434,10 @@ def run(ctx: Context, op: Operation, env: DesiredEnvironment, *, repository: str
         snapshot: str | None = None, at: dt.datetime | None = None, unconfirmed: bool = False,
         server: registry.ApiServer | None = None, context: str | None = None, kubeconfig: str | None = None,
         wait: float = 6 * 3600, interval: float = 2.0, now: dt.datetime | None = None,
-        probe: Probe | None = None) -> RestoreResult:
-    """``restore`` of a kubernetes estate's environment in place (UsageError when no kubeconfig
-    reaches a cluster)."""
+        probe: Probe | None = None, source: DesiredEnvironment | None = None) -> RestoreResult:
+    """``restore`` of a kubernetes estate's environment in place, from its own backup or
+    ``source``'s (UsageError when no kubeconfig reaches a cluster)."""
     connected = connect(ctx.valid.path, "restore", context=context, kubeconfig=kubeconfig, server=server)
     return restore_env(ctx, connected, op, env, repository=repository, snapshot=snapshot, at=at,
                        unconfirmed=unconfirmed, wait=wait, interval=interval, now=now or ctx.clock.now(),
-                       probe=probe)
+                       probe=probe, source=source)

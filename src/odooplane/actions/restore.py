@@ -65,10 +65,7 @@ def in_cluster(ctx: Context, target: DesiredEnvironment, *, source: DesiredEnvir
     if pitr:
         raise UsageError("--pitr on kubernetes: CloudNativePG restores a cluster to a time as a new Cluster "
                          "(odooplane pitr restore-cluster; docs/kubernetes.md)")
-    if source.ref != target.ref:
-        raise UsageError(f"--from {source.ref}: restoring another environment's backup is not done in a cluster yet "
-                         f"(nothing was done); restore {target.ref} from its own backups")
     with Operation(ctx.store, kind="restore", target=str(target.ref), actor=ctx.actor, listener=listener) as op:
         return kubernetes_restore.run(ctx, op, target, repository=repository, snapshot=snapshot, at=at,
                                       unconfirmed=unconfirmed, server=server, wait=wait, interval=interval,
-                                      probe=probe)
+                                      probe=probe, source=source)

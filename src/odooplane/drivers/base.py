@@ -459,6 +459,7 @@ class DatabaseInit:
     database: str
     modules: tuple[str, ...]  # base first
     workload: str  # the OdooWorkload whose configuration, image and storage it runs with
+    base_url: str = ""  # its web.base.url (set with its identity once made)
 
 
 @dataclass(frozen=True)

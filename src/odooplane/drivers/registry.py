@@ -125,6 +125,12 @@ KUBERNETES_BACKUP = kubernetes_manifests.BackupPaths()
 kubernetes_verify_job = kubernetes_manifests.verify_job
 kubernetes_job_label = kubernetes_manifests.of_label
 KUBERNETES_VERIFY = kubernetes_manifests.VerifyPaths()
+kubernetes_identity_secret = kubernetes_manifests.identity_secret
+kubernetes_identity_secret_name = kubernetes_manifests.identity_secret_name
+kubernetes_identity_container = kubernetes_manifests.identity_container
+kubernetes_identity_volume = kubernetes_manifests.identity_volume
+kubernetes_identity_command = kubernetes_manifests.identity_command
+KUBERNETES_IDENTITY_KEY = kubernetes_manifests.IDENTITY_KEY
 KUBERNETES_LABEL_INSTANCE = kubernetes_manifests.LABEL_INSTANCE
 KUBERNETES_LABEL_COMPONENT = kubernetes_manifests.LABEL_COMPONENT
 
@@ -132,6 +138,7 @@ KUBERNETES_LABEL_COMPONENT = kubernetes_manifests.LABEL_COMPONENT
 __all__ = [
     "DRIVERS",
     "KUBERNETES_BACKUP",
+    "KUBERNETES_IDENTITY_KEY",
     "KUBERNETES_LABEL_COMPONENT",
     "KUBERNETES_LABEL_INSTANCE",
     "KUBERNETES_VERIFY",
@@ -146,6 +153,11 @@ __all__ = [
     "kubernetes_backup",
     "kubernetes_backup_job",
     "kubernetes_backup_job_names",
+    "kubernetes_identity_command",
+    "kubernetes_identity_container",
+    "kubernetes_identity_secret",
+    "kubernetes_identity_secret_name",
+    "kubernetes_identity_volume",
     "kubernetes_job_label",
     "kubernetes_placement",
     "kubernetes_recovery_cluster",

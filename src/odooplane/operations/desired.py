@@ -603,7 +603,8 @@ def desired_runtime(ctx: Context) -> DesiredRuntime:
             workloads.append(art.process.workload)
         routes.append(art.route)
         inits.append(DatabaseInit(target=str(env.ref), database=env.database,
-                                  modules=tuple(dict.fromkeys(("base", *env.modules))), workload=art.runner.name))
+                                  modules=tuple(dict.fromkeys(("base", *env.modules))), workload=art.runner.name,
+                                  base_url=art.base_url))
         port = mail_port(ctx, env, create=False)
         if port is not None:
             listeners.append(MailListener(str(env.ref), port, ctx.layout.mail_dir(env.ref.slug)))

@@ -74,6 +74,12 @@ def tenant(pg_url: str, tmp_path: Path) -> Iterator[str]:
                          (f"{sha[:2]}/{sha}", sha, len(content)))
             conn.execute("CREATE TABLE res_partner (id serial, name text)")
             conn.execute("INSERT INTO res_partner (name) SELECT 'p' || g FROM generate_series(1, 7) g")
+            conn.execute("CREATE TABLE ir_config_parameter (id serial, key text UNIQUE, value text, "
+                         "create_date timestamp, write_date timestamp)")
+            conn.execute("INSERT INTO ir_config_parameter (key, value) VALUES ('database.uuid', 'prod-uuid'), "
+                         "('database.secret', 'prod-secret'), ('web.base.url', 'https://prod.example')")
+            conn.execute("CREATE TABLE res_users (id serial, login text, password text)")
+            conn.execute("INSERT INTO res_users (login, password) VALUES ('admin', 'prod-admin-hash')")
         store = tmp_path / "pod" / "data" / "filestore" / database / sha[:2]
         store.mkdir(parents=True)
         (store / sha).write_bytes(content)

@@ -16,11 +16,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from odooplane.actions import estate_file
 from odooplane.actions import kubernetes as apply_action
 from odooplane.actions import kubernetes_ops as action
 from odooplane.actions.logs import LogQuery
 from odooplane.cli.main import app
 from odooplane.errors import NotFound, PermanentError, UsageError
+from odooplane.services import passwords
 from tests.support import apiserver
 from tests.support.apiserver import Recorder, add_secrets, api, estate, recorder
 
@@ -300,8 +302,21 @@ def test_init_runs_the_rendered_job_once_then_restarts_what_serves(recorder: tup
     assert result.outcome == "succeeded" and result.job == "acme--prod-init"
     posts = [r for r in rec.requests if r["method"] == "POST"]
     assert [p["path"] for p in posts] == ["/apis/batch/v1/namespaces/odoo-acme/jobs"]
-    assert "--stop-after-init" in posts[0]["body"]["spec"]["template"]["spec"]["containers"][0]["command"]
-    restarts = [r for r in rec.requests if r["method"] == "PATCH"]
+    pod = posts[0]["body"]["spec"]["template"]["spec"]
+    assert "--stop-after-init" in pod["initContainers"][-1]["command"]
+    # Its identity step reads the admin password's hash from a Secret applied before the Job.
+    secret_path = "/api/v1/namespaces/odoo-acme/secrets/acme--prod-identity"
+    applied = [i for i, r in enumerate(rec.requests) if r["method"] == "PATCH" and r["path"] == secret_path]
+    assert applied and applied[0] < rec.requests.index(posts[0])
+    assert rec.requests[applied[0]]["query"]["fieldManager"] == "odooplane-identity"
+    ctx = estate_file.context(estate)
+    try:
+        password = ctx.secrets.get("env/acme/prod/admin_user_password")
+    finally:
+        ctx.close()
+    assert password and password not in json.dumps(posts[0]["body"])
+    assert passwords.verify_password(password, rec.objects[secret_path]["stringData"]["admin-password-hash"])
+    restarts = [r for r in rec.requests if r["method"] == "PATCH" and "/deployments/" in r["path"]]
     assert sorted(result.restarted) == ["acme--prod-cron", "acme--prod-evented", "acme--prod-http"]
     assert {r["content_type"] for r in restarts} == {"application/merge-patch+json"}
     assert {r["query"]["fieldManager"] for r in restarts} == {"odooplane-restart"}
@@ -324,7 +339,7 @@ def test_init_runs_the_rendered_job_once_then_restarts_what_serves(recorder: tup
     with pytest.raises(PermanentError, match='database "globex_prod" does not exist') as caught:
         action.init(estate, "globex/prod", wait=10, interval=0.05, server=api(url))
     assert "delete job globex--prod-init" in (caught.value.hint or "")
-    assert not [r for r in rec.requests if r["method"] == "PATCH"]
+    assert not [r for r in rec.requests if r["method"] == "PATCH" and "/deployments/" in r["path"]]
     with pytest.raises(NotFound):
         action.init(estate, "globex/nope", server=api(url))
     # Through the CLI: --wait 0 creates it and returns.

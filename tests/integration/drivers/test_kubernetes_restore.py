@@ -10,19 +10,23 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 from psycopg import sql
 
 from odooplane.actions import backup as backup_action
-from odooplane.actions import kubernetes_backup, kubernetes_restore, kubernetes_verify
+from odooplane.actions import estate_file, kubernetes_backup, kubernetes_restore, kubernetes_verify
 from odooplane.actions import restore as restore_action
 from odooplane.actions.kubernetes import connect
 from odooplane.errors import OdooplaneError, UsageError
 from odooplane.estate.resolve import DesiredEnvironment
+from odooplane.operations.desired import base_url
 from odooplane.operations.restore import RestoreResult
+from odooplane.services import passwords
 from odooplane.store import evidence
 from tests.integration.drivers.test_kubernetes_backup import (
     PASSWORD,
@@ -104,7 +108,8 @@ def _restore(s: Setup, env: DesiredEnvironment, pg_url: str) -> RestoreResult:
     return result
 
 
-def _assert_restored(pg_url: str, env: DesiredEnvironment, data: Path, *, loaders: list[str] | None = None) -> None:
+def _assert_restored(pg_url: str, env: DesiredEnvironment, data: Path, *, loaders: list[str] | None = None,
+                     beside: tuple[str, ...] = ()) -> None:
     base = pg_url.rsplit("/", 1)[0]
     with psycopg.connect(f"{base}/{env.database}", autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM res_partner").fetchone() == (7,)
@@ -120,7 +125,7 @@ def _assert_restored(pg_url: str, env: DesiredEnvironment, data: Path, *, loader
     filestore = data / "filestore"
     assert (filestore / env.database / SHA[:2] / SHA).read_bytes() == CONTENT
     assert not (filestore / env.database / "ff").exists()
-    assert sorted(p.name for p in filestore.iterdir()) == [env.database]  # nothing staged or swapped out left
+    assert sorted(p.name for p in filestore.iterdir()) == sorted([env.database, *beside])  # nothing staged left
     assert not (data / ".odooplane-restore").exists()
 
 
@@ -183,8 +188,8 @@ def test_what_is_not_done_in_a_cluster_is_refused_before_anything_is_sent(
     with pytest.raises(UsageError, match="pitr restore-cluster"):
         restore_action.in_cluster(s.ctx, env, source=env, repository=None, snapshot=None, at=None, pitr=True,
                                   unconfirmed=False, server=api(s.url))
-    [other] = [e for e in s.ctx.valid.environments if e.ref != env.ref][:1]
-    with pytest.raises(UsageError, match="not done in a cluster yet"):
+    [other] = [e for e in s.ctx.valid.environments if e.ref.tenant != env.ref.tenant][:1]
+    with pytest.raises(UsageError, match="stays within one tenant"):
         restore_action.in_cluster(s.ctx, env, source=other, repository=None, snapshot=None, at=None, pitr=False,
                                   unconfirmed=False, server=api(s.url))
     pooled = next(e for e in s.ctx.valid.environments if e.pool is not None)
@@ -217,3 +222,101 @@ def test_what_a_killed_restore_left_in_the_cluster_goes_and_other_environments_k
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(f"{env.database}__restore")))
             for role in (mine, other):
                 conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+@pytest.fixture
+def staging(ready: tuple[Setup, DesiredEnvironment], pg_url: str) -> Iterator[tuple[Setup, DesiredEnvironment]]:
+    """A staging environment of the same tenant (its empty database as CloudNativePG makes it, its
+    role, its Deployments), the estate re-read with it."""
+    s, prod = ready
+    doc = yaml.safe_load(s.path.read_text())
+    doc["tenants"][prod.ref.tenant]["environments"]["staging"] = {"stack": "odoo18", "cluster": "main",
+                                                                  "stage": "staging"}
+    s.path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    ctx = estate_file.context(s.path)
+    [env] = backup_action.select(ctx, [f"{prod.ref.tenant}/staging"])
+    connected = connect(s.path, "restore", context=None, kubeconfig=None, server=api(s.url))
+    for obj in connected.objects:
+        meta = obj["metadata"]
+        if obj["kind"] == "Deployment" and meta["name"].startswith(env.ref.slug.replace("__", "--")):
+            s.rec.objects[f"/apis/apps/v1/namespaces/{meta['namespace']}/deployments/{meta['name']}"] = \
+                json.loads(json.dumps(obj))
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(env.role)))
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(env.database),
+                                                                   sql.Identifier(env.role)))
+    try:
+        yield replace(s, ctx=ctx, target=str(env.ref)), env
+    finally:
+        ctx.close()
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            for database in (env.database, f"{env.database}__restore", f"{env.database}__old"):
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(env.role)))
+
+
+def test_restore_from_another_environment_gives_the_copy_its_own_identity_before_the_swap(
+        ready: tuple[Setup, DesiredEnvironment], staging: tuple[Setup, DesiredEnvironment], pg_url: str,
+        tmp_path: Path) -> None:
+    _, prod = ready
+    s, env = staging
+    data = tmp_path / "pod" / "data"
+    s.rec.requests.clear()
+    odoo = Odoo(pg_url, env.database)
+    result = restore_action.in_cluster(s.ctx, env, source=prod, repository=None, snapshot=None, at=None,
+                                       pitr=False, unconfirmed=False, server=api(s.url), wait=120, interval=0.05,
+                                       probe=odoo)
+    assert result.source == str(prod.ref) and result.target == str(env.ref) and result.checks["identity"] == "reset"
+    _assert_restored(pg_url, env, data, beside=(prod.database,))
+    base = pg_url.rsplit("/", 1)[0]
+    password = s.ctx.secrets.get(f"env/{env.ref}/admin_user_password")
+    assert password
+    with psycopg.connect(f"{base}/{env.database}", autocommit=True) as conn:
+        params = dict(conn.execute("SELECT key, value FROM ir_config_parameter").fetchall())
+        [(hashed,)] = conn.execute("SELECT password FROM res_users WHERE login = 'admin'").fetchall()
+    assert params["database.uuid"] != "prod-uuid" and params["database.secret"] != "prod-secret"
+    assert params["web.base.url"] == base_url(s.ctx, env) and params["web.base.url.freeze"] == "True"
+    assert passwords.verify_password(password, hashed)  # the staging admin password, not production's
+    with psycopg.connect(f"{base}/{prod.database}", autocommit=True) as conn:  # the source is untouched
+        assert conn.execute("SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'").fetchone() == (
+            "prod-uuid",)
+    # The hash reached the cluster as a Secret's file, never in a Job.
+    namespace = f"odoo-{env.ref.tenant}"
+    secret = s.rec.objects[f"/api/v1/namespaces/{namespace}/secrets/{env.ref.tenant}--staging-identity"]
+    assert passwords.verify_password(password, secret["stringData"]["admin-password-hash"])
+    jobs = {j["metadata"]["labels"]["app.kubernetes.io/component"]: j for p, j in s.rec.objects.items()
+            if "/jobs/" in p and "-backup-" not in p}
+    identity = jobs["identity"]
+    assert identity["metadata"]["namespace"] == namespace
+    assert json.loads(identity["spec"]["template"]["spec"]["containers"][0]["command"][-1])["database"] == \
+        f"{env.database}__restore"  # the copy, before it is put in place
+    for job in jobs.values():
+        assert "$pbkdf2" not in json.dumps(job) and password not in json.dumps(job)
+    steps = [r["body"]["metadata"]["labels"]["app.kubernetes.io/component"] for r in s.rec.requests
+             if r["method"] == "POST" and r["path"].endswith("/jobs")]
+    assert steps == ["restore-db", "identity", "restore-fs", "swap-db", "swap-fs"]
+    [row] = evidence.query(s.ctx.store, kind="restore", target=str(env.ref), limit=5)
+    assert row.ok and row.data["source"] == str(prod.ref) and row.data["identity"] == "reset"
+
+
+def test_the_identity_step_of_an_init_job_connects_where_odoos_configuration_says(
+        tenant: str, pg_url: str, tmp_path: Path) -> None:
+    pg = psycopg.conninfo.conninfo_to_dict(pg_url)
+    conf = tmp_path / "odoo.conf"
+    conf.write_text(f"[options]\ndb_host = {pg.get('host') or '127.0.0.1'}\ndb_port = {pg.get('port') or 5432}\n"
+                    f"db_user = {pg.get('user') or 'postgres'}\ndb_password = not-checked-by-trust\n")
+    identity = tmp_path / "identity"
+    identity.mkdir()
+    task = {"part": "identity", "database": f"{tenant}_prod", "base_url": "https://new.example", "conf": str(conf),
+            "identity": str(identity)}
+    (identity / "admin-password-hash").write_text("admin")  # not a hash: refused, nothing changed
+    with pytest.raises(OdooplaneError, match="no pbkdf2 password hash"):
+        kubernetes_restore.stage(task)
+    hashed = passwords.hash_password("s3cret-admin", rounds=1000)
+    (identity / "admin-password-hash").write_text(hashed + "\n")
+    assert kubernetes_restore.stage(task) == {"ok": True, "database": f"{tenant}_prod"}
+    base = pg_url.rsplit("/", 1)[0]
+    with psycopg.connect(f"{base}/{tenant}_prod", autocommit=True) as conn:
+        params = dict(conn.execute("SELECT key, value FROM ir_config_parameter").fetchall())
+        assert conn.execute("SELECT password FROM res_users WHERE login = 'admin'").fetchone() == (hashed,)
+    assert params["web.base.url"] == "https://new.example" and params["database.uuid"] != "prod-uuid"

@@ -8,6 +8,7 @@ each object must say for Odoo to run safely."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -410,10 +411,23 @@ def test_each_environment_has_a_one_shot_init_job_outside_the_synced_tree(render
     assert job["metadata"]["namespace"] == "odoo-pool-shared18"  # with its pool's configuration and volume
     pod = job["spec"]["template"]["spec"]
     assert pod["restartPolicy"] == "Never" and job["spec"]["backoffLimit"] == 0
-    (container,) = pod["containers"]
-    assert container["command"] == ["odoo", "-c", "/run/odoo/odoo.conf", "-d", "initech_prod", "-i", "base",
-                                    "--stop-after-init", "--workers=0", "--max-cron-threads=0"]
-    assert "livenessProbe" not in container and "readinessProbe" not in container
+    # Odoo makes the database first (an init container, after the configuration is joined) ...
+    assert [c["name"] for c in pod["initContainers"]] == ["conf", "odoo"]
+    odoo = pod["initContainers"][1]
+    assert odoo["command"] == ["odoo", "-c", "/run/odoo/odoo.conf", "-d", "initech_prod", "-i", "base",
+                               "--stop-after-init", "--workers=0", "--max-cron-threads=0"]
+    assert "livenessProbe" not in odoo and "readinessProbe" not in odoo
+    # ... then it gets its own identity (-i base leaves the admin password "admin"), as Odoo's role,
+    # the admin password's hash read from a Secret's file: nothing secret in the Job.
+    (identity,) = pod["containers"]
+    assert identity["name"] == "identity" and identity["image"] == "odooplane/control:latest"
+    task = json.loads(identity["command"][-1])
+    assert identity["command"][:-1] == ["/opt/odooplane/bin/python", "-m", "odooplane", "kubernetes", "restore-stage"]
+    assert task == {"part": "identity", "database": "initech_prod", "conf": "/run/odoo/odoo.conf",
+                    "identity": "/etc/odooplane-identity", "base_url": "https://initech-prod.odoo.example.com:8443"}
+    assert {"name": "identity", "secret": {"secretName": "initech--prod-identity", "defaultMode": 0o440}} \
+        in pod["volumes"]
+    assert "env" not in identity and "$pbkdf2" not in yaml.safe_dump(job)
     assert {"name": "data", "persistentVolumeClaim": {"claimName": "pool--shared18-data"}} in pod["volumes"]
     for kustomization in rendered.rglob("kustomization.yaml"):
         assert "jobs" not in kustomization.read_text()

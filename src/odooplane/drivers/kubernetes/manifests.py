@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -339,16 +340,69 @@ def _same_node(base: str) -> dict[str, Any]:
         {"labelSelector": {"matchLabels": {LABEL_INSTANCE: base}}, "topologyKey": "kubernetes.io/hostname"}]}}
 
 
+IDENTITY_DIR = "/etc/odooplane-identity"  # the identity Secret's files (admin-password-hash)
+IDENTITY_KEY = "admin-password-hash"
+IDENTITY_CONTAINER = "identity"
+
+
+def identity_secret_name(base: str) -> str:
+    """The Secret holding the pbkdf2 hash of an environment's admin password, for its identity step."""
+    return names.check(f"{base}-identity", "identity Secret name")
+
+
+def identity_secret(name: str, namespace: str, *, admin_password_hash: str) -> dict[str, Any]:
+    """The Secret ``name`` (:func:`identity_secret_name`) the identity step of an environment's init
+    Job (or of a restore of another environment's copy) reads its admin password's hash from;
+    written by the control plane."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": _meta(name, namespace, {LABEL_NAME: "odooplane-identity"}),
+            "stringData": {IDENTITY_KEY: admin_password_hash}}
+
+
+def identity_container(image: str, command: list[str]) -> dict[str, Any]:
+    """The container giving a database its own identity (the identity Secret mounted as files,
+    Odoo's joined configuration to connect as Odoo's role)."""
+    return {"name": IDENTITY_CONTAINER, "image": image, "command": command,
+            "securityContext": _CONTAINER_SECURITY,
+            "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
+            "volumeMounts": [{"name": "run", "mountPath": RUN_DIR, "readOnly": True},
+                             {"name": "identity", "mountPath": IDENTITY_DIR, "readOnly": True}]}
+
+
+def identity_volume(secret: str) -> dict[str, Any]:
+    """The volume of the identity Secret ``secret`` (mounted by :func:`identity_container`)."""
+    return {"name": "identity", "secret": {"secretName": secret, "defaultMode": 0o440}}
+
+
+def identity_command(*, database: str, base_url: str, host: str | None = None, port: int | None = None) -> list[str]:
+    """``odooplane kubernetes restore-stage`` of the identity step on ``database`` (connecting as
+    Odoo's role, to ``host``/``port`` or else where its configuration says)."""
+    task: dict[str, Any] = {"part": "identity", "database": database, "base_url": base_url, "conf": CONF,
+                            "identity": IDENTITY_DIR}
+    if host is not None:
+        task.update(host=host, port=port or 5432)
+    return [dockerfile.CONTROL_PYTHON, "-m", "odooplane", "kubernetes", "restore-stage",
+            json.dumps(task, sort_keys=True)]
+
+
 def _init_job(o: _Odoo, init: DatabaseInit, base: str, settings: KubernetesSettings, mode: str) -> dict[str, Any]:
     """The Job that makes ``init.database`` with Odoo itself (``-i`` of its modules), with the
-    configuration, image and volumes of ``o``: run once, before the environment's Deployments serve."""
+    configuration, image and volumes of ``o``, then gives it its own identity (a new admin password
+    from the Secret ``<base>-identity``, its uuid, secret and ``web.base.url``: Odoo's ``-i base``
+    leaves the admin user with the password ``admin``): run once, before the environment serves."""
     args = ["-c", CONF, "-d", init.database, "-i", ",".join(init.modules), "--stop-after-init", "--workers=0",
             "--max-cron-threads=0"]
     affinity = None
     if mode == "ReadWriteOnce":
         affinity = _same_node(o.base)  # where the volume is
     template = _pod(o, "init", args, settings, affinity=affinity)
-    template["spec"]["restartPolicy"] = "Never"
+    spec = template["spec"]
+    spec["restartPolicy"] = "Never"
+    # Odoo makes the database (an init container: it finishes first), then the identity step runs.
+    spec["initContainers"].append(spec["containers"][0])
+    spec["containers"] = [identity_container(settings.control_image, identity_command(
+        database=init.database, base_url=init.base_url))]
+    spec["volumes"].append(identity_volume(identity_secret_name(base)))
     return {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": _meta(f"{base}-init", o.namespace, {**o.labels, LABEL_COMPONENT: "init"},
@@ -919,14 +973,15 @@ def of_label(component: str) -> str:
 
 def backup_job(deployment: Mapping[str, Any], *, name: str, of: str, target: str, image: str,
                command: list[str], repositories: list[str], component: str = BACKUP_CONTAINER,
-               writable: bool = False) -> dict[str, Any]:
+               writable: bool = False, identity: str | None = None) -> dict[str, Any]:
     """A Job backing an environment up from inside the cluster, built from the pod of the
     ``deployment`` that serves it (its configuration joined the same way, its filestore volume
     mounted read-only, its user, node affinity and pull secrets), running ``command`` in
     Odooplane's own ``image`` with each repository's Secret mounted under ``RESTIC_DIR``. Nothing
     secret is in the Job: the command carries names and addresses only. ``component`` names the
     container and the ``odooplane.io/<component>-of`` label; ``writable`` mounts the filestore
-    volume read-write (a restore's filestore steps)."""
+    volume read-write (a restore's filestore steps); ``identity`` mounts that identity Secret
+    under ``IDENTITY_DIR`` (the identity step of a restore from another environment)."""
     meta = deployment["metadata"]
     pod = copy.deepcopy(deployment["spec"]["template"]["spec"])
     volumes = [v for v in pod["volumes"] if v["name"] in ("conf", "secret", "run", "data")]
@@ -938,6 +993,9 @@ def backup_job(deployment: Mapping[str, Any], *, name: str, of: str, target: str
         secret = restic_secret_name(repository)
         volumes.append({"name": secret, "secret": {"secretName": secret, "defaultMode": 0o440}})
         mounts.append({"name": secret, "mountPath": f"{RESTIC_DIR}/{repository}", "readOnly": True})
+    if identity is not None:
+        volumes.append(identity_volume(identity))
+        mounts.append({"name": "identity", "mountPath": IDENTITY_DIR, "readOnly": True})
     join = next(c for c in pod["initContainers"] if c["name"] == "conf")
     pod["initContainers"] = [{**join, "image": image}]
     pod["containers"] = [{
