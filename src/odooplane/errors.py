@@ -118,5 +118,5 @@ class KubernetesEstate(OdooplaneError):
     def __init__(self, path: Path) -> None:
         self.path = path
         super().__init__(f"{path}: platform.driver is kubernetes, where this does not run yet (what does: apply, "
-                         "plan, down, health, logs, pitr, backup run / list / prune / check, verify, restore in "
-                         "place, odooplane kubernetes apply / status, gitops status; docs/kubernetes.md)")
+                         "plan, down, health, logs, pitr, backup run / list / prune / check, verify, restore, "
+                         "clone, odooplane kubernetes apply / status, gitops status; docs/kubernetes.md)")

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from odooplane import execute
 from odooplane.actions import backup as backup_action
 from odooplane.actions.kubernetes import Connected, connect, talking
-from odooplane.actions.kubernetes_ops import job_condition, job_state, placement, stamped
+from odooplane.actions.kubernetes_ops import job_condition, job_failure, job_state, placement, stamped
 from odooplane.clock import wait_until
 from odooplane.drivers import registry
 from odooplane.errors import PermanentError, TemporaryError, UsageError
@@ -213,9 +213,11 @@ def _outcome(api: registry.ApiServer, job: dict[str, Any], *, container: str) ->
 
 
 def run_job(connected: Connected, job: dict[str, Any], *, wait: float, interval: float,
-             label_key: str = PATHS.label, container: str = PATHS.container) -> dict[str, Any]:
+             label_key: str = PATHS.label, container: str = PATHS.container, printed: bool = True
+             ) -> dict[str, Any]:
     """Create ``job`` — or adopt the Job of the same ``label_key`` value still running (a run killed
-    while it waited) — wait for it, and return its outcome."""
+    while it waited) — wait for it, and return its outcome: what its ``container`` printed last, or
+    (``printed`` off: Odoo's own commands) its success, a failure being said with Odoo's reason."""
     api = connected.api
     meta = job["metadata"]
     label = meta["labels"][label_key]
@@ -233,7 +235,11 @@ def run_job(connected: Connected, job: dict[str, Any], *, wait: float, interval:
             raise PermanentError(f"Job {meta['namespace']}/{current['metadata']['name']} not finished after "
                                  f"{wait:.0f} s; it goes on in the cluster (run the backup again to wait for it)")
         done = last[-1] or current
-        outcome = _outcome(api, done, container=container)
+        if printed:
+            outcome = _outcome(api, done, container=container)
+        else:
+            succeeded = job_state(done) == "succeeded"
+            outcome = {"ok": True} if succeeded else {"ok": False, "error": job_failure(api, done)}
     if job_state(done) != "succeeded" or not outcome.get("ok"):
         raise PermanentError(f"Job {meta['namespace']}/{done['metadata']['name']} failed: "
                              f"{outcome.get('error') or job_condition(done)}")

@@ -556,7 +556,7 @@ def job_condition(job: dict[str, Any]) -> str:
     return "failed (no log)"
 
 
-def _job_failure(api: registry.ApiServer, job: dict[str, Any]) -> str:
+def job_failure(api: registry.ApiServer, job: dict[str, Any]) -> str:
     """Why the Job failed: the cause in its pod's Odoo log (as on the other drivers), else its condition."""
     from odooplane.services import odoo_commands
 
@@ -573,9 +573,11 @@ def _job_failure(api: registry.ApiServer, job: dict[str, Any]) -> str:
 IDENTITY_MANAGER = "odooplane-identity"  # the field manager of the identity Secrets
 
 
-def identity_secret(job: dict[str, Any], admin_password: str) -> dict[str, Any] | None:
+def identity_secret(job: dict[str, Any], admin_password: str, *, anonymize_salt: str | None = None
+                    ) -> dict[str, Any] | None:
     """The Secret the identity step of ``job`` reads (its volume ``identity`` names it): the
-    pbkdf2 hash of ``admin_password``. None when the Job has no identity step."""
+    pbkdf2 hash of ``admin_password`` (and a clone's ``anonymize_salt``). None when the Job has no
+    identity step."""
     from odooplane.services import passwords
 
     pod = job["spec"]["template"]["spec"]
@@ -584,7 +586,7 @@ def identity_secret(job: dict[str, Any], admin_password: str) -> dict[str, Any] 
         return None
     hashed = passwords.hash_password(admin_password, rounds=passwords.GENERATED_ROUNDS)
     return registry.kubernetes_identity_secret(str(volume["secret"]["secretName"]), str(job["metadata"]["namespace"]),
-                                               admin_password_hash=hashed)
+                                               admin_password_hash=hashed, anonymize_salt=anonymize_salt)
 
 
 def admin_password(path: Path | None, env: DesiredEnvironment) -> str:
@@ -623,7 +625,7 @@ def init(path: Path | None, target: str, *, wait: float = 3600, context: str | N
         existing = api.get(job)
         state = job_state(existing)
         if state == "failed":
-            raise PermanentError(f"Job {result.namespace}/{name} failed: {_job_failure(api, existing or job)}",
+            raise PermanentError(f"Job {result.namespace}/{name} failed: {job_failure(api, existing or job)}",
                                  hint=hint)
         if state == "absent":
             secret = identity_secret(job, admin_password(connected.valid.path, env))
@@ -645,7 +647,7 @@ def init(path: Path | None, target: str, *, wait: float = 3600, context: str | N
                                      "the cluster (run init again to wait for it and restart what serves)")
             existing = last[-1]
             if job_state(existing) == "failed":
-                raise PermanentError(f"Job {result.namespace}/{name} failed: {_job_failure(api, existing or job)}",
+                raise PermanentError(f"Job {result.namespace}/{name} failed: {job_failure(api, existing or job)}",
                                      hint=hint)
         result.outcome = "succeeded" if state != "succeeded" else "already succeeded"
         # Restart what serves it, unless restarted since the Job completed (a run after a timeout, a kill).

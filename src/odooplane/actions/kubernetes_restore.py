@@ -24,11 +24,13 @@ any step converges when run again (the environment stays stopped until then).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import secrets
 import shutil
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -52,7 +54,7 @@ from odooplane.drivers.base import FilestoreRef
 from odooplane.drivers.pg_client import ClientDatabases
 from odooplane.errors import OdooplaneError, PermanentError, UsageError
 from odooplane.estate.resolve import DesiredEnvironment
-from odooplane.operations import locks, sandbox, temporaries
+from odooplane.operations import clones, locks, sandbox, temporaries
 from odooplane.operations.backups import MANIFEST
 from odooplane.operations.context import Context
 from odooplane.operations.desired import base_url, secret_name
@@ -60,7 +62,8 @@ from odooplane.operations.restore import RestoreResult, temp_database
 from odooplane.operations.runner import Operation
 from odooplane.operations.verify import find_snapshot
 from odooplane.render import dockerfile
-from odooplane.services import odoo_db, postgres, restic
+from odooplane.services import anonymize as anonymizing
+from odooplane.services import neutralize, odoo_db, postgres, restic
 from odooplane.store import evidence
 
 SCALE_MANAGER = "odooplane-restore"  # the replicas a restore sets while it swaps
@@ -123,6 +126,13 @@ def _restore_database(task: dict[str, Any]) -> dict[str, Any]:
     finally:
         postgres.drop_role(admin, loader)
     return {"ok": True, "details": {**checks.details, "artifacts_checked": restored.manifest["checked"]}}
+
+
+def _discard_database(task: dict[str, Any]) -> dict[str, Any]:
+    """Drop the copy ``<db>__restore`` of a restore or clone that failed before its swap (nothing of
+    it stays on the cluster; the live database is another name)."""
+    postgres.drop_database(verifying_in.admin_conn(task), backing.task_field(task, "temp", str))
+    return {"ok": True}
 
 
 def _filestores(task: dict[str, Any]) -> tuple[Path, Path, Path]:
@@ -213,17 +223,56 @@ def _identity(task: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "database": database}
 
 
+def _neutralize(task: dict[str, Any]) -> dict[str, Any]:
+    """A clone's copy made unable to reach anything real (the platform's guarantees, after Odoo's
+    own ``neutralize``), anonymized when asked, then every guarantee checked, as Odoo's role. A
+    copy that fails is dropped here and now: production data that is not safe to serve stays
+    nowhere."""
+    field = backing.task_field
+    conn = backing.odoo_conn(task)
+    database = field(task, "database", str)
+    host, port = field(task, "smtp_host", str), int(field(task, "smtp_port", int))
+    try:
+        report = neutralize.enforce(conn, database, smtp_host=host, smtp_port=port,
+                                    series_major=int(field(task, "series", int)))
+        out: dict[str, Any] = {"neutralized": report.changes, "mail_catcher": f"{host}:{port}", "anonymized": None}
+        if task.get("anonymize"):
+            salt = (Path(field(task, "identity", str)) / registry.KUBERNETES_SALT_KEY).read_text().strip()
+            done = anonymizing.anonymize(conn, database, salt=salt)
+            out["anonymized"] = {"partners": done.partners, "users": done.users, "kept_logins": list(done.users_kept)}
+        failures = neutralize.verify(conn, database, smtp_host=host, smtp_port=port)
+        if failures:
+            raise PermanentError("the copy is not safe to serve, so it was dropped: " + "; ".join(failures))
+    except BaseException:
+        postgres.drop_database(conn, database)  # its owner may; the live database is another one
+        raise
+    return {"ok": True, "details": {**out, "verified": True}}
+
+
 def stage(task: dict[str, Any]) -> dict[str, Any]:
-    """Run the restore step ``task["part"]`` names (one of :data:`PARTS`, or ``identity``)."""
+    """Run the restore step ``task["part"]`` names (one of :data:`PARTS`, ``identity`` or
+    ``neutralize``)."""
     part = backing.task_field(task, "part", str)
     steps = {"restore-db": _restore_database, "restore-fs": _restore_filestore, "swap-db": _swap_database,
-             "swap-fs": _swap_filestore, "identity": _identity}
+             "swap-fs": _swap_filestore, "identity": _identity, "neutralize": _neutralize,
+             "discard-db": _discard_database}
     if part not in steps:
         raise UsageError(f"restore task: part must be one of {', '.join(steps)}, not {part!r}")
     return steps[part](task)
 
 
 # -- on the control plane -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Neutralization:
+    """What a clone does to its copy before the swap (after its identity)."""
+
+    smtp_host: str  # the target's mail catcher, as its odoo.conf names it
+    smtp_port: int
+    series_major: int
+    odoo_neutralize: bool  # Odoo's own ``neutralize`` first (16+)
+    anonymize_salt: str | None  # anonymized with this salt, or not at all
+
 
 def _deployments(connected: Connected, env: DesiredEnvironment) -> list[dict[str, Any]]:
     namespace, base = placement(connected, env)
@@ -314,10 +363,20 @@ def _command(task: dict[str, Any]) -> list[str]:
             json.dumps(task, sort_keys=True)]
 
 
+def _parts(identity: str | None, neutralization: Neutralization | None) -> tuple[str, ...]:
+    """The Jobs of a restore in order: a copy of another environment gets its identity, a clone's
+    is then neutralized (Odoo's own first), all before the filestore is staged and anything swapped."""
+    extra: tuple[str, ...] = ("identity",) if identity else ()
+    if neutralization is not None:
+        extra += (*(("odoo-neutralize",) if neutralization.odoo_neutralize else ()), "neutralize")
+    return (*PARTS[:1], *extra, *PARTS[1:])
+
+
 def _jobs(ctx: Context, connected: Connected, env: DesiredEnvironment, repo: restic.Repository,
-          snap: restic.Snapshot, *, now: dt.datetime, identity: str | None = None) -> dict[str, dict[str, Any]]:
-    """The restore's Jobs by part; with ``identity`` (the target's identity Secret: a copy of
-    another environment) also the ``identity`` step, run on the copy before anything is swapped."""
+          snap: restic.Snapshot, *, now: dt.datetime, identity: str | None = None,
+          neutralization: Neutralization | None = None) -> dict[str, dict[str, Any]]:
+    """The restore's Jobs by part (:func:`_parts`); ``identity``: the target's identity Secret (a
+    copy of another environment)."""
     settings = ctx.estate.platform.kubernetes
     namespace, base = placement(connected, env)
     deployment = next((d for d in _deployments(connected, env) if d["metadata"]["name"] == f"{base}-http"), None)
@@ -334,7 +393,7 @@ def _jobs(ctx: Context, connected: Connected, env: DesiredEnvironment, repo: res
     host, port = backing.direct_host(ctx, env)
     pod = {"host": host, "port": port, "conf": paths.conf, "data": paths.data}
     jobs: dict[str, dict[str, Any]] = {}
-    for part in (*PARTS[:1], "identity", *PARTS[1:]) if identity else PARTS:
+    for part in (*_parts(identity, neutralization), "discard-db"):
         name, of = registry.kubernetes_backup_job_names(env.ref.tenant, env.ref.env, stamp, verb=part)
         if part == "identity":  # as Odoo's role, in the environment's namespace
             jobs[part] = registry.kubernetes_backup_job(
@@ -342,6 +401,19 @@ def _jobs(ctx: Context, connected: Connected, env: DesiredEnvironment, repo: res
                 command=registry.kubernetes_identity_command(database=temp_database(env),
                                                              base_url=base_url(ctx, env), host=host, port=port),
                 repositories=[], component=part, identity=identity)
+        elif part == "odoo-neutralize":  # Odoo's own, in its image, with its configuration
+            jobs[part] = registry.kubernetes_odoo_job(
+                deployment, name=name, of=of, target=str(env.ref), component=part,
+                args=["neutralize", "-c", paths.conf, "-d", temp_database(env)])
+        elif part == "neutralize":
+            assert neutralization is not None
+            task = {**common, **pod, "part": part, "database": temp_database(env),
+                    "smtp_host": neutralization.smtp_host, "smtp_port": neutralization.smtp_port,
+                    "series": neutralization.series_major, "anonymize": neutralization.anonymize_salt is not None,
+                    "identity": registry.KUBERNETES_IDENTITY_DIR}
+            jobs[part] = registry.kubernetes_backup_job(
+                deployment, name=name, of=of, target=str(env.ref), image=settings.control_image,
+                command=_command(task), repositories=[], component=part, identity=identity)
         elif part.endswith("-db"):
             jobs[part] = registry.kubernetes_verify_job(
                 name=name, of=of, namespace=settings.namespace, target=str(env.ref), image=settings.control_image,
@@ -358,10 +430,12 @@ def _jobs(ctx: Context, connected: Connected, env: DesiredEnvironment, repo: res
 def restore_env(ctx: Context, connected: Connected, op: Operation, env: DesiredEnvironment, *,
                 repository: str | None, snapshot: str | None, at: dt.datetime | None, unconfirmed: bool,
                 wait: float, interval: float, now: dt.datetime, probe: Probe | None = None,
-                source: DesiredEnvironment | None = None) -> RestoreResult:
+                source: DesiredEnvironment | None = None, neutralization: Neutralization | None = None,
+                kind: str = "restore") -> RestoreResult:
     """Restore ``env`` in place from the newest confirmed backup (at or before ``at``) or
     ``snapshot`` of ``source`` (default: itself; another environment of its tenant: the copy gets
-    ``env``'s own identity before it is put in place)."""
+    ``env``'s own identity before it is put in place, and with ``neutralization`` — a clone — is
+    neutralized and proven so before that)."""
     t = str(env.ref)
     source = source or env
     s = str(source.ref)
@@ -385,7 +459,9 @@ def restore_env(ctx: Context, connected: Connected, op: Operation, env: DesiredE
     verifying_in.require_superuser(connected, settings.namespace, env.cluster_name)
     deployments = _deployments(connected, env)
     identity = registry.kubernetes_identity_secret_name(base) if source.ref != env.ref else None
-    jobs = _jobs(ctx, connected, env, repo, snap, now=now, identity=identity)
+    if neutralization is not None and identity is None:
+        raise UsageError(f"{t}: a clone needs another environment as its source")
+    jobs = _jobs(ctx, connected, env, repo, snap, now=now, identity=identity, neutralization=neutralization)
     probe = probe or default_probe(connected.api)
     with locks.hold(ctx.store, temporaries.lock_name(t), wait=60, what=t, op=op):
         _settle_earlier_jobs(connected, jobs, wait=wait, interval=interval)
@@ -395,19 +471,32 @@ def restore_env(ctx: Context, connected: Connected, op: Operation, env: DesiredE
                     connected.api.apply, backing.repository_secret(repo, where), manager=backing.SECRET_MANAGER))
         if identity is not None:
             password = ctx.secrets.get_or_create(secret_name(env, "admin_user_password"))
-            secret = identity_secret(jobs["identity"], password)
+            secret = identity_secret(jobs["identity"], password, anonymize_salt=neutralization.anonymize_salt
+                                     if neutralization is not None else None)
             assert secret is not None
             with talking("restore"):
                 op.step("secret-identity", t, partial(connected.api.apply, secret, manager=IDENTITY_MANAGER))
 
         def run(part: str) -> dict[str, Any]:
+            odoo = part == "odoo-neutralize"  # Odoo's own command: its success is the outcome
             return backing.run_job(connected, jobs[part], wait=wait, interval=interval,
-                                   label_key=registry.kubernetes_job_label(part), container=part)
+                                   label_key=registry.kubernetes_job_label(part),
+                                   container="odoo" if odoo else part, printed=not odoo)
 
-        loaded = op.step("restore-db", t, lambda: run("restore-db"), detail=f"{s} {snap.short_id}")
-        if identity is not None:  # the copy becomes this environment's, before anything is swapped
-            op.step("identity", t, lambda: run("identity"))
-        staged = op.step("restore-fs", t, lambda: run("restore-fs"))
+        neutralized: dict[str, Any] = {}
+        try:
+            loaded = op.step("restore-db", t, lambda: run("restore-db"), detail=f"{s} {snap.short_id}")
+            if identity is not None:  # the copy becomes this environment's, before anything is swapped
+                op.step("identity", t, lambda: run("identity"))
+            if neutralization is not None:  # before anything is staged or swapped: an unsafe copy goes
+                if neutralization.odoo_neutralize:
+                    op.step("odoo-neutralize", t, lambda: run("odoo-neutralize"))
+                neutralized = op.step("neutralize", t, lambda: run("neutralize"))
+            staged = op.step("restore-fs", t, lambda: run("restore-fs"))
+        except OdooplaneError:  # nothing was swapped: the copy goes now (else the next run drops it first)
+            with contextlib.suppress(OdooplaneError):
+                op.step("discard", t, lambda: run("discard-db"))
+            raise
         try:
             op.step("stop", t, lambda: _scale(connected, deployments, up=False, wait=wait, interval=interval))
         except OdooplaneError:  # nothing was swapped: what serves it is brought back as it was
@@ -419,14 +508,16 @@ def restore_env(ctx: Context, connected: Connected, op: Operation, env: DesiredE
         op.step("serves", t, lambda: _serves(probe, namespace, f"{base}-http", env.database, wait=min(wait, 300),
                                              interval=interval))
     result = RestoreResult(source=s, target=t, snapshot=snap.short_id, repository=repo.name, in_place=True,
-                           checks={**loaded.get("details", {}), **staged.get("details", {})})
+                           checks={**loaded.get("details", {}), **staged.get("details", {}),
+                                   **neutralized.get("details", {})})
     if identity is not None:
         result.checks["identity"] = "reset"
     result.rto_s = round(ctx.clock.monotonic() - started, 2)
-    evidence.add(ctx.store, kind="restore", target=t, ok=True, operation_id=op.op_id, data={
+    done = "restored" if kind == "restore" else f"{kind}d"
+    evidence.add(ctx.store, kind=kind, target=t, ok=True, operation_id=op.op_id, data={
         "source": s, "snapshot": snap.short_id, "point": at.isoformat() if at else None, "repository": repo.name,
         "in_place": True, "rto_s": result.rto_s, "driver": "kubernetes", **result.checks},
-        summary=f"{t}: restored from {s} {snap.short_id} (in place, in the cluster) in {result.rto_s:.1f} s")
+        summary=f"{t}: {done} from {s} {snap.short_id} (in place, in the cluster) in {result.rto_s:.1f} s")
     return result
 
 
@@ -441,3 +532,47 @@ def run(ctx: Context, op: Operation, env: DesiredEnvironment, *, repository: str
     return restore_env(ctx, connected, op, env, repository=repository, snapshot=snapshot, at=at,
                        unconfirmed=unconfirmed, wait=wait, interval=interval, now=now or ctx.clock.now(),
                        probe=probe, source=source)
+
+
+def _catcher(connected: Connected, env: DesiredEnvironment) -> tuple[str, int]:
+    """The mail catcher the environment's Odoo sends to (``smtp_server``/``smtp_port`` of its
+    rendered odoo.conf: the platform's mail sink): where a clone's copy must send too."""
+    import configparser
+
+    namespace, base = placement(connected, env)
+    conf = next((o for o in connected.objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == f"{base}-conf"
+                 and o["metadata"].get("namespace") == namespace), None)
+    parser = configparser.ConfigParser(interpolation=None)
+    if conf is not None:
+        parser.read_string(str(conf["data"]["odoo.conf"]))
+    options = parser["options"] if parser.has_section("options") else {}
+    host, port = options.get("smtp_server"), options.get("smtp_port")
+    if not host or not port:
+        raise PermanentError(f"{env.ref}: its configuration {namespace}/{base}-conf names no mail catcher "
+                             "(smtp_server): a clone's copy would send real mail")
+    return str(host), int(port)
+
+
+def clone(ctx: Context, op: Operation, source: DesiredEnvironment, target: DesiredEnvironment, *,
+          anonymize: bool, server: registry.ApiServer | None = None, context: str | None = None,
+          kubeconfig: str | None = None, wait: float = 6 * 3600, interval: float = 2.0,
+          now: dt.datetime | None = None, probe: Probe | None = None) -> RestoreResult:
+    """``clone SOURCE TARGET`` on a kubernetes estate: a fresh backup of ``source`` by its Job
+    (confirmed and recorded, kind ``clone-source``), then that snapshot restored into ``target`` by
+    the restore's Jobs, the copy given ``target``'s identity, Odoo's own ``neutralize`` (16+), the
+    platform's guarantees (its mail to ``target``'s catcher), anonymized when asked or when the
+    tenant is regulated, every guarantee proven — all before anything of ``target`` is touched."""
+    clones.check_pair(source, target)
+    connected = connect(ctx.valid.path, "clones.create", context=context, kubeconfig=kubeconfig, server=server)
+    host, port = _catcher(connected, target)
+    salt = clones.anonymize_salt(ctx, target) if anonymize or clones.must_anonymize(target) else None
+    major = target.stack.major
+    neutralization = Neutralization(smtp_host=host, smtp_port=port, series_major=major, odoo_neutralize=major >= 16,
+                                    anonymize_salt=salt)
+    repo = backing.chosen_repository(ctx, source, None)
+    at = now or ctx.clock.now()
+    made = backing.backup_env(ctx, connected, op, source, kind="clone-source", repos=[repo.name], wait=wait,
+                              interval=interval, now=at)
+    return restore_env(ctx, connected, op, target, repository=repo.name, snapshot=made.snapshots[repo.name],
+                       at=None, unconfirmed=False, wait=wait, interval=interval, now=at, probe=probe, source=source,
+                       neutralization=neutralization, kind="clone")

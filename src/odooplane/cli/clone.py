@@ -26,7 +26,8 @@ def register(app: typer.Typer) -> None:
         """A neutralized copy of SOURCE into TARGET: dump + filestore of the running source, the target's own
         identity, Odoo's neutralize, the platform's guarantees (mail only to the target's catcher, crons off,
         credentials revoked), optional anonymization, then a fail-closed check; only a copy that passes is
-        swapped in and routed."""
+        swapped in and routed. On a kubernetes estate: a backup Job of the source, then the restore's Jobs
+        with those steps on the copy (docs/kubernetes.md; needs a kubeconfig, exit 2 without one)."""
         from odooplane.actions import clone as action
         from odooplane.actions import estate_file
 

@@ -131,6 +131,9 @@ kubernetes_identity_container = kubernetes_manifests.identity_container
 kubernetes_identity_volume = kubernetes_manifests.identity_volume
 kubernetes_identity_command = kubernetes_manifests.identity_command
 KUBERNETES_IDENTITY_KEY = kubernetes_manifests.IDENTITY_KEY
+KUBERNETES_SALT_KEY = kubernetes_manifests.SALT_KEY
+KUBERNETES_IDENTITY_DIR = kubernetes_manifests.IDENTITY_DIR
+kubernetes_odoo_job = kubernetes_manifests.odoo_job
 KUBERNETES_LABEL_INSTANCE = kubernetes_manifests.LABEL_INSTANCE
 KUBERNETES_LABEL_COMPONENT = kubernetes_manifests.LABEL_COMPONENT
 
@@ -138,9 +141,11 @@ KUBERNETES_LABEL_COMPONENT = kubernetes_manifests.LABEL_COMPONENT
 __all__ = [
     "DRIVERS",
     "KUBERNETES_BACKUP",
+    "KUBERNETES_IDENTITY_DIR",
     "KUBERNETES_IDENTITY_KEY",
     "KUBERNETES_LABEL_COMPONENT",
     "KUBERNETES_LABEL_INSTANCE",
+    "KUBERNETES_SALT_KEY",
     "KUBERNETES_VERIFY",
     "RENDERERS",
     "ApiError",
@@ -159,6 +164,7 @@ __all__ = [
     "kubernetes_identity_secret_name",
     "kubernetes_identity_volume",
     "kubernetes_job_label",
+    "kubernetes_odoo_job",
     "kubernetes_placement",
     "kubernetes_recovery_cluster",
     "kubernetes_restic_secret",

@@ -71,7 +71,7 @@ def clone(ctx: Context, op: Operation, *, source: DesiredEnvironment, target: De
             art.cluster, temp, smtp_host=ctx.driver.mail_host(), smtp_port=port, series_major=target.stack.major))
         out: dict[str, object] = {"neutralized": report.changes, "mail_catcher_port": port, "anonymized": None}
         if anonymize:
-            salt = _salt(ctx, target)
+            salt = anonymize_salt(ctx, target)
             done = op.step("anonymize", t, lambda: anonymizing.anonymize(art.cluster, temp, salt=salt))
             out["anonymized"] = {"partners": done.partners, "users": done.users, "kept_logins": list(done.users_kept)}
         failures = op.step("verify-neutralized", t, lambda: neutralize.verify(
@@ -86,7 +86,7 @@ def clone(ctx: Context, op: Operation, *, source: DesiredEnvironment, target: De
                               at=None, after_load=neutralized, kind="clone")
 
 
-def _salt(ctx: Context, env: DesiredEnvironment) -> str:
+def anonymize_salt(ctx: Context, env: DesiredEnvironment) -> str:
     """Per-environment secret salt: the same person gets the same pseudonym in every refresh."""
     import secrets
 

@@ -338,7 +338,7 @@ def test_what_cannot_run_is_refused_and_nothing_is_written(tmp_path: Path, chang
 
 def test_verbs_the_driver_does_not_run_yet_say_so(tmp_path: Path) -> None:
     estate = _estate(tmp_path)
-    for argv in (["clone", "acme/prod", "acme/staging", "--yes", "-f", str(estate)],
+    for argv in (["move", "acme/prod", "--to", "shared:shared18", "-f", str(estate)],
                  ["drill", "acme/prod", "-f", str(estate)]):
         result = CliRunner().invoke(app, argv)
         assert result.exit_code != 0
@@ -347,7 +347,8 @@ def test_verbs_the_driver_does_not_run_yet_say_so(tmp_path: Path) -> None:
     for argv in (["apply", str(estate)], ["health", "-f", str(estate)], ["logs", "acme/prod", "-f", str(estate)],
                  ["pitr", "info", "critical", "-f", str(estate)], ["down", "-f", str(estate)],
                  ["backup", "run", "acme/prod", "-f", str(estate)], ["verify", "acme/prod", "-f", str(estate)],
-                 ["restore", "acme/prod", "--yes", "-f", str(estate)]):
+                 ["restore", "acme/prod", "--yes", "-f", str(estate)],
+                 ["clone", "globex/prod", "globex/staging", "--yes", "-f", str(estate)]):
         result = CliRunner().invoke(app, argv, env={"KUBECONFIG": str(tmp_path / "none")})
         assert result.exit_code == 2 and "no usable kubeconfig" in " ".join(result.output.split()), argv
 

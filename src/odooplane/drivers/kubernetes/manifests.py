@@ -342,6 +342,7 @@ def _same_node(base: str) -> dict[str, Any]:
 
 IDENTITY_DIR = "/etc/odooplane-identity"  # the identity Secret's files (admin-password-hash)
 IDENTITY_KEY = "admin-password-hash"
+SALT_KEY = "anonymize-salt"  # a clone's: the same person gets the same pseudonym in every refresh
 IDENTITY_CONTAINER = "identity"
 
 
@@ -350,13 +351,16 @@ def identity_secret_name(base: str) -> str:
     return names.check(f"{base}-identity", "identity Secret name")
 
 
-def identity_secret(name: str, namespace: str, *, admin_password_hash: str) -> dict[str, Any]:
+def identity_secret(name: str, namespace: str, *, admin_password_hash: str,
+                    anonymize_salt: str | None = None) -> dict[str, Any]:
     """The Secret ``name`` (:func:`identity_secret_name`) the identity step of an environment's init
-    Job (or of a restore of another environment's copy) reads its admin password's hash from;
-    written by the control plane."""
+    Job (or of a restore of another environment's copy) reads its admin password's hash from, and
+    a clone's anonymization its salt (``anonymize_salt``); written by the control plane."""
+    data = {IDENTITY_KEY: admin_password_hash}
+    if anonymize_salt is not None:
+        data[SALT_KEY] = anonymize_salt
     return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-            "metadata": _meta(name, namespace, {LABEL_NAME: "odooplane-identity"}),
-            "stringData": {IDENTITY_KEY: admin_password_hash}}
+            "metadata": _meta(name, namespace, {LABEL_NAME: "odooplane-identity"}), "stringData": data}
 
 
 def identity_container(image: str, command: list[str]) -> dict[str, Any]:
@@ -1012,6 +1016,30 @@ def backup_job(deployment: Mapping[str, Any], *, name: str, of: str, target: str
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": _meta(name, str(meta["namespace"]), labels, {ANNOTATION_TARGET: target}),
         "spec": {"backoffLimit": 0, "activeDeadlineSeconds": 6 * 3600, "ttlSecondsAfterFinished": BACKUP_TTL_S,
+                 "template": {"metadata": {"labels": labels}, "spec": pod}},
+    }
+
+
+def odoo_job(deployment: Mapping[str, Any], *, name: str, of: str, target: str, args: list[str],
+             component: str) -> dict[str, Any]:
+    """A Job running Odoo itself (``<entrypoint> <args>``, e.g. ``neutralize -c CONF -d DB``) with
+    the image, configuration, volumes, user and placement of the pod the ``deployment`` runs: no
+    probe, no port, run once. ``component`` names the ``odooplane.io/<component>-of`` label."""
+    meta = deployment["metadata"]
+    pod = copy.deepcopy(deployment["spec"]["template"]["spec"])
+    odoo = pod["containers"][0]
+    entrypoint = odoo["command"][:odoo["command"].index("-c")]
+    for key in ("startupProbe", "readinessProbe", "livenessProbe", "ports"):
+        odoo.pop(key, None)
+    odoo["command"] = [*entrypoint, *args]
+    pod["containers"] = [odoo]
+    pod["restartPolicy"] = "Never"
+    labels = {LABEL_NAME: "odoo", LABEL_INSTANCE: str(meta["labels"][LABEL_INSTANCE]), LABEL_COMPONENT: component,
+              of_label(component): of}
+    return {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": _meta(name, str(meta["namespace"]), labels, {ANNOTATION_TARGET: target}),
+        "spec": {"backoffLimit": 0, "activeDeadlineSeconds": 3600, "ttlSecondsAfterFinished": BACKUP_TTL_S,
                  "template": {"metadata": {"labels": labels}, "spec": pod}},
     }
 
