@@ -104,6 +104,15 @@ def _estate(tmp_path: Path, moto: MotoServer, tenant: str) -> Path:
     return path
 
 
+def odoo_argv(args: list[str]) -> list[str]:
+    """Odoo's own command line (``odoo <args>``) as this machine runs it: real Odoo when
+    ODOO_SOURCE and ODOO_PYTHON name a tree and its interpreter, the simulator otherwise."""
+    source, python = os.environ.get("ODOO_SOURCE"), os.environ.get("ODOO_PYTHON")
+    if source and python:
+        return [python, str(Path(source) / "odoo-bin"), *args]
+    return [sys.executable, "-m", "odooplane.sim", *args]
+
+
 class Cluster:
     """What the cluster does with a backup Job: its pod runs the Job's command (here, on this
     machine, with the pod's paths mapped to a directory and its Secrets' files written there)."""
@@ -136,11 +145,11 @@ class Cluster:
                         f"db_user = {user}\ndb_password = {password}\ndata_dir = {self.root / 'data'}\n"
                         "sim_password_rounds = 1000\n")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TEST_")) and k != "PGUSER"}
-        if pod["containers"][0]["name"] == "odoo":  # Odoo's own command: the simulator plays it
+        if pod["containers"][0]["name"] == "odoo":  # Odoo's own command (real Odoo, or the simulator)
             argv = [str(conf) if arg == "/run/odoo/odoo.conf" else arg for arg in command[1:]]
             self.ran.append({"odoo": argv})
-            odoo = subprocess.run([sys.executable, "-m", "odooplane.sim", *argv], capture_output=True, text=True,
-                                  env=env, timeout=300, check=False)
+            odoo = subprocess.run(odoo_argv(argv), capture_output=True, text=True, env=env, timeout=600,
+                                  check=False)
             return (odoo.stdout + odoo.stderr).splitlines(), odoo.returncode == 0
         task = json.loads(command[-1])
         self.ran.append(task)

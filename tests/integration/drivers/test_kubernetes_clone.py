@@ -2,7 +2,8 @@
 Jobs into the target with the copy's identity, Odoo's own ``neutralize`` (the simulator plays the
 Odoo image's command) and the platform's guarantees proven before anything of the target is
 touched. Every Job runs for real here (PostgreSQL, restic against the moto S3 server, the
-filestore volume mapped to a directory) on a database the Odoo simulator made."""
+filestore volume mapped to a directory) on a database Odoo made: the simulator, or real Odoo when
+ODOO_SOURCE and ODOO_PYTHON are set (the optional tier), which then runs the neutralize Job too."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from tests.integration.drivers.test_kubernetes_backup import (
     _estate,
     _superuser,
     moto,
+    odoo_argv,
     recorder,
 )
 from tests.support.apiserver import api
@@ -99,13 +100,19 @@ def estate(recorder: tuple[object, str], tmp_path: Path, pg_url: str, moto: Moto
                         f"db_password = {login_pw}\ndata_dir = {tmp_path / 'pod' / 'data'}\n"
                         f"logfile = {tmp_path / 'make.log'}\nsim_password_rounds = 1000\n")
         env_vars = {k: v for k, v in os.environ.items() if k != "PGUSER"}
-        made = subprocess.run([sys.executable, "-m", "odooplane.sim", "-c", str(conf), "-d", prod.database, "-i",
-                               MODULES, "--without-demo=all", "--stop-after-init"], capture_output=True, text=True,
-                              env=env_vars, timeout=300, check=False)
+        made = subprocess.run(odoo_argv(["-c", str(conf), "-d", prod.database, "-i", MODULES,
+                                         "--without-demo=all", "--stop-after-init"]),
+                              capture_output=True, text=True, env=env_vars, timeout=900, check=False)
         assert made.returncode == 0, made.stderr + (tmp_path / "make.log").read_text()
-        _sql(pg_url, prod.database, "INSERT INTO ir_mail_server (name, smtp_host, smtp_port, smtp_user, "
-                                    "smtp_pass, active, sequence) VALUES ('real', 'smtp.example.com', 587, "
-                                    "'sales', 'real-smtp-password', true, 1)")
+        server = {"name": "real", "smtp_host": "smtp.example.com", "smtp_port": 587, "smtp_user": "sales",
+                  "smtp_pass": "real-smtp-password", "active": True, "sequence": 1,
+                  "smtp_authentication": "login", "smtp_encryption": "starttls"}
+        columns = {str(r[0]) for r in _sql(pg_url, prod.database, "SELECT column_name FROM information_schema.columns "
+                                                                   "WHERE table_name = 'ir_mail_server'")}
+        server = {k: v for k, v in server.items() if k in columns}  # what this Odoo's table has
+        _sql(pg_url, prod.database, sql.SQL("INSERT INTO ir_mail_server ({}) VALUES ({})").format(
+            sql.SQL(", ").join(map(sql.Identifier, server)), sql.SQL(", ").join(sql.Placeholder() * len(server))),
+            tuple(server.values()))
         _sql(pg_url, prod.database, "INSERT INTO res_partner (name, email, active) VALUES "
                                     "('Jane Customer', 'jane@customer.example', true)")
         _sql(pg_url, None, sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(staging.database),
