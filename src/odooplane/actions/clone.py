@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from odooplane.actions import estate_file
 from odooplane.actions.access import guard
@@ -17,6 +18,9 @@ from odooplane.operations import restore as restoring
 from odooplane.operations.context import Context
 from odooplane.operations.runner import Operation
 from odooplane.services import mailcatcher
+
+if TYPE_CHECKING:
+    from odooplane.actions.kubernetes_ops import Probe
 
 
 def _one(ctx: Context, text: str, what: str) -> DesiredEnvironment:
@@ -44,7 +48,7 @@ def run(path: Path | None, source: str, target: str, *, anonymize: bool = False,
 def in_cluster(ctx: Context, source: DesiredEnvironment, target: DesiredEnvironment, *, anonymize: bool,
                listener: Callable[[str, str, str], None] | None = None, server: registry.ApiServer | None = None,
                wait: float = 6 * 3600, interval: float = 2.0,
-               probe: Callable[[str, str, str], tuple[int, str]] | None = None) -> restoring.RestoreResult:
+               probe: Probe | None = None) -> restoring.RestoreResult:
     """A kubernetes estate's clone, by Jobs in the cluster (docs/kubernetes.md)."""
     from odooplane.actions import kubernetes_restore
 

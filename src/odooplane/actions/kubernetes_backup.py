@@ -115,9 +115,10 @@ def pod_repository(item: dict[str, Any]) -> restic.Repository:
                              password=(secrets / "password").read_text().strip(), env=env)
 
 
-def _upload(repo: restic.Repository, where: Path, *, tags: list[str], when: dt.datetime, attempts: int = 3) -> str:
+def _upload(repo: restic.Repository, where: Path, *, tags: list[str], when: dt.datetime, attempts: int = 5) -> str:
     """``restic backup`` of ``where`` (the repository created on first use), tried again after a
-    pause when the repository answered as unreachable (an object store's passing error)."""
+    growing pause (2, 4, 8, 16 s) when the repository answered as unreachable (an object store's
+    passing error: better a backup half a minute late than none)."""
     for attempt in range(1, attempts + 1):
         try:
             try:
@@ -128,7 +129,7 @@ def _upload(repo: restic.Repository, where: Path, *, tags: list[str], when: dt.d
         except TemporaryError:
             if attempt == attempts:
                 raise
-            time.sleep(2.0 * attempt)  # backoff between attempts against a remote store, not a synchronisation
+            time.sleep(2.0 ** attempt)  # backoff between attempts against a remote store, not a synchronisation
     raise AssertionError("unreachable")
 
 

@@ -24,10 +24,10 @@ import os
 import re
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from odooplane.actions import logs as logs_action
 from odooplane.actions.kubernetes import Connected, connect, talking
@@ -272,15 +272,22 @@ class EnvHealth:
         return [c for c in self.checks if c.status != "ok"]
 
 
-Probe = Callable[[str, str, str], tuple[int, str]]  # (namespace, service, path) -> (HTTP status, body)
+class Probe(Protocol):
+    """GET ``path`` of the Service ``namespace``/``service`` (with ``headers``: a pool's trusted
+    database header) -> (HTTP status, body); status 0 when nothing answered."""
+
+    def __call__(self, namespace: str, service: str, path: str, /,
+                 headers: Mapping[str, str] | None = None) -> tuple[int, str]: ...
 
 
-def in_cluster_probe(namespace: str, service: str, path: str) -> tuple[int, str]:
+def in_cluster_probe(namespace: str, service: str, path: str, /,
+                     headers: Mapping[str, str] | None = None) -> tuple[int, str]:
     """GET through the Service's cluster DNS name (Odooplane in the cluster: its pods are the
     control plane the NetworkPolicies let in)."""
-    url = f"http://{service}.{namespace}.svc:{HTTP_PORT}{path}"
+    request = urllib.request.Request(f"http://{service}.{namespace}.svc:{HTTP_PORT}{path}",
+                                     headers=dict(headers or {}))
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - http:// built here
             return int(response.status), response.read(2048).decode(errors="replace")
     except urllib.error.HTTPError as exc:
         return int(exc.code), ""
@@ -292,7 +299,8 @@ def port_forward_probe(api: registry.ApiServer) -> Probe:
     """GET through a port-forward to one ready pod of the Service (the kubelet's stream: it does not
     pass through the NetworkPolicies that keep everyone but the edge out)."""
 
-    def probe(namespace: str, service: str, path: str) -> tuple[int, str]:
+    def probe(namespace: str, service: str, path: str, /,
+              headers: Mapping[str, str] | None = None) -> tuple[int, str]:
         from kubernetes import client
         from kubernetes.stream import portforward
 
@@ -314,7 +322,8 @@ def port_forward_probe(api: registry.ApiServer) -> Probe:
         try:
             sock = forward.socket(HTTP_PORT)
             sock.settimeout(5)
-            sock.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
+            extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items() if "\n" not in k + v)
+            sock.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n{extra}\r\n".encode())
             chunks = []
             while True:
                 chunk = sock.recv(4096)
@@ -339,10 +348,11 @@ def default_probe(api: registry.ApiServer) -> Probe:
     if not os.environ.get("KUBERNETES_SERVICE_HOST"):
         return forward
 
-    def probe(namespace: str, service: str, path: str) -> tuple[int, str]:
+    def probe(namespace: str, service: str, path: str, /,
+              headers: Mapping[str, str] | None = None) -> tuple[int, str]:
         # A pod of the cluster without the control plane's label is kept out by the NetworkPolicy.
-        code, body = in_cluster_probe(namespace, service, path)
-        return (code, body) if code else forward(namespace, service, path)
+        code, body = in_cluster_probe(namespace, service, path, headers)
+        return (code, body) if code else forward(namespace, service, path, headers)
 
     return probe
 

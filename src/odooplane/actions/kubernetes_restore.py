@@ -17,6 +17,12 @@ and the environment is only touched once it verified.
 6. The Deployments scaled back (to the rendered count, or their autoscaler's minimum) and waited
    for until ready (their readiness probe is Odoo's ``/web/health``); then the evidence.
 
+A pooled environment's pool is not stopped (it serves other tenants): steps 3 and 6 are skipped,
+``swap-db`` closes that database's connections only, and Odoo is asked through the pool with the
+edge's database header. A copy of another environment gets its identity (``identity``) and a
+clone's is neutralized (``odoo-neutralize``, ``neutralize``) between steps 1 and 2; a failure
+before the swap drops the copy (``discard-db``).
+
 Every step is idempotent and each Job is adopted by a re-run while it runs: a restore killed at
 any step converges when run again (the environment stays stopped until then).
 
@@ -62,6 +68,7 @@ from odooplane.operations.restore import RestoreResult, temp_database
 from odooplane.operations.runner import Operation
 from odooplane.operations.verify import find_snapshot
 from odooplane.render import dockerfile
+from odooplane.render.traefik import DATABASE_HEADER
 from odooplane.services import anonymize as anonymizing
 from odooplane.services import neutralize, odoo_db, postgres, restic
 from odooplane.store import evidence
@@ -324,12 +331,16 @@ def _scale(connected: Connected, deployments: list[dict[str, Any]], *, up: bool,
             raise PermanentError(f"not {what} after {wait:.0f} s: {', '.join(pending)}")
 
 
-def _serves(probe: Probe, namespace: str, service: str, database: str, *, wait: float, interval: float) -> None:
-    """Odoo answers its login page on the restored database (200), which reads it."""
+def _serves(probe: Probe, namespace: str, service: str, database: str, *, wait: float, interval: float,
+            routed: bool = False) -> None:
+    """Odoo answers its login page on the restored database (200), which reads it; ``routed``: a
+    pool's, asked with the database header its edge sets."""
     last: list[tuple[int, str]] = []
+    path = f"/web/login?db={database}"
 
     def answered() -> bool:
-        last.append(probe(namespace, service, f"/web/login?db={database}"))
+        last.append(probe(namespace, service, path, headers={DATABASE_HEADER: database}) if routed
+                    else probe(namespace, service, path))
         return last[-1][0] == 200
 
     if not wait_until(answered, timeout=wait, interval=interval):
@@ -442,9 +453,6 @@ def restore_env(ctx: Context, connected: Connected, op: Operation, env: DesiredE
     if source.ref.tenant != env.ref.tenant:
         raise UsageError(f"--from {s}: on kubernetes a restore from another environment stays within one tenant "
                          "(a tenant's namespace holds only its own repository Secrets); nothing was done")
-    if env.pool is not None:
-        raise PermanentError(f"{t} is in pool {env.pool}: restoring a pooled environment in a cluster is not done "
-                             "yet (nothing was done)")
     if env.stateless is not None and env.stateless.attachments:
         raise PermanentError(f"{t}: its attachments are in a bucket; restores of stateless environments are not "
                              "made in a cluster yet (nothing was done)")
@@ -458,7 +466,13 @@ def restore_env(ctx: Context, connected: Connected, op: Operation, env: DesiredE
     namespace, base = placement(connected, env)
     verifying_in.require_superuser(connected, settings.namespace, env.cluster_name)
     deployments = _deployments(connected, env)
-    identity = registry.kubernetes_identity_secret_name(base) if source.ref != env.ref else None
+    # The environment's own Secret (in a pool's namespace too: its tenants' restores never share one).
+    own = registry.kubernetes_env_base(env.ref.tenant, env.ref.env)
+    identity = registry.kubernetes_identity_secret_name(own) if source.ref != env.ref else None
+    # A pool serves other tenants: it is never stopped for one. Its database is swapped with its
+    # connections refused and closed (as on the other drivers), and asked for through the pool with
+    # the database header the edge sets.
+    pooled = env.pool is not None
     if neutralization is not None and identity is None:
         raise UsageError(f"{t}: a clone needs another environment as its source")
     jobs = _jobs(ctx, connected, env, repo, snap, now=now, identity=identity, neutralization=neutralization)
@@ -498,15 +512,17 @@ def restore_env(ctx: Context, connected: Connected, op: Operation, env: DesiredE
                 op.step("discard", t, lambda: run("discard-db"))
             raise
         try:
-            op.step("stop", t, lambda: _scale(connected, deployments, up=False, wait=wait, interval=interval))
+            if not pooled:
+                op.step("stop", t, lambda: _scale(connected, deployments, up=False, wait=wait, interval=interval))
         except OdooplaneError:  # nothing was swapped: what serves it is brought back as it was
             _scale(connected, deployments, up=True, wait=0, interval=interval)
             raise
         op.step("swap-db", t, lambda: run("swap-db"))
         op.step("swap-fs", t, lambda: run("swap-fs"))
-        op.step("start", t, lambda: _scale(connected, deployments, up=True, wait=wait, interval=interval))
+        if not pooled:
+            op.step("start", t, lambda: _scale(connected, deployments, up=True, wait=wait, interval=interval))
         op.step("serves", t, lambda: _serves(probe, namespace, f"{base}-http", env.database, wait=min(wait, 300),
-                                             interval=interval))
+                                             interval=interval, routed=pooled))
     result = RestoreResult(source=s, target=t, snapshot=snap.short_id, repository=repo.name, in_place=True,
                            checks={**loaded.get("details", {}), **staged.get("details", {}),
                                    **neutralized.get("details", {})})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from odooplane.actions import estate_file
 from odooplane.actions.access import guard
@@ -15,6 +16,9 @@ from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import restore as restoring
 from odooplane.operations.context import Context
 from odooplane.operations.runner import Operation
+
+if TYPE_CHECKING:
+    from odooplane.actions.kubernetes_ops import Probe
 
 
 def parse_at(text: str) -> dt.datetime:
@@ -57,7 +61,7 @@ def in_cluster(ctx: Context, target: DesiredEnvironment, *, source: DesiredEnvir
                snapshot: str | None, at: dt.datetime | None, pitr: bool, unconfirmed: bool,
                listener: Callable[[str, str, str], None] | None = None,
                server: registry.ApiServer | None = None, wait: float = 6 * 3600, interval: float = 2.0,
-               probe: Callable[[str, str, str], tuple[int, str]] | None = None) -> restoring.RestoreResult:
+               probe: Probe | None = None) -> restoring.RestoreResult:
     """A kubernetes estate's restore: in place from a backup, by Jobs in the cluster (what is not
     done there yet is refused before anything is sent)."""
     from odooplane.actions import kubernetes_restore

@@ -116,6 +116,7 @@ def kubernetes_api(*, context: str | None, config_file: str | None) -> ApiServer
 
 # What the kubernetes verbs need of the driver's naming and objects (actions reach them here).
 kubernetes_placement = kubernetes_names.placement
+kubernetes_env_base = kubernetes_names.env_base
 kubernetes_recovery_cluster = kubernetes_manifests.recovery_cluster
 kubernetes_backup = kubernetes_manifests.on_demand_backup
 kubernetes_backup_job = kubernetes_manifests.backup_job
@@ -158,6 +159,7 @@ __all__ = [
     "kubernetes_backup",
     "kubernetes_backup_job",
     "kubernetes_backup_job_names",
+    "kubernetes_env_base",
     "kubernetes_identity_command",
     "kubernetes_identity_container",
     "kubernetes_identity_secret",

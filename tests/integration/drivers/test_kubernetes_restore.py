@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import secrets
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from odooplane.actions import estate_file, kubernetes_backup, kubernetes_restore
 from odooplane.actions import restore as restore_action
 from odooplane.actions.kubernetes import connect
 from odooplane.errors import OdooplaneError, UsageError
+from odooplane.estate.models import Stateless
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations.desired import base_url
 from odooplane.operations.restore import RestoreResult
@@ -192,9 +194,9 @@ def test_what_is_not_done_in_a_cluster_is_refused_before_anything_is_sent(
     with pytest.raises(UsageError, match="stays within one tenant"):
         restore_action.in_cluster(s.ctx, env, source=other, repository=None, snapshot=None, at=None, pitr=False,
                                   unconfirmed=False, server=api(s.url))
-    pooled = next(e for e in s.ctx.valid.environments if e.pool is not None)
-    with pytest.raises(OdooplaneError, match=f"is in pool {pooled.pool}"):
-        restore_action.in_cluster(s.ctx, pooled, source=pooled, repository=None, snapshot=None, at=None,
+    bucket = replace(env, stateless=Stateless(attachments="attachments"))  # its files in a bucket
+    with pytest.raises(OdooplaneError, match="attachments are in a bucket"):
+        restore_action.in_cluster(s.ctx, bucket, source=bucket, repository=None, snapshot=None, at=None,
                                   pitr=False, unconfirmed=False, server=api(s.url))
     assert [r for r in s.rec.requests if r["method"] != "GET"] == []
     with pytest.raises(UsageError, match="part must be one of"):
@@ -320,3 +322,62 @@ def test_the_identity_step_of_an_init_job_connects_where_odoos_configuration_say
         params = dict(conn.execute("SELECT key, value FROM ir_config_parameter").fetchall())
         assert conn.execute("SELECT password FROM res_users WHERE login = 'admin'").fetchone() == (hashed,)
     assert params["web.base.url"] == "https://new.example" and params["database.uuid"] != "prod-uuid"
+
+
+class PooledOdoo(Odoo):
+    """A pool's Odoo: it answers only for the database the edge's trusted header names."""
+
+    def __init__(self, pg_url: str, database: str) -> None:
+        super().__init__(pg_url, database)
+        self.headers: list[dict[str, str]] = []
+
+    def __call__(self, namespace: str, service: str, path: str, /,  # type: ignore[override]
+                 headers: dict[str, str] | None = None) -> tuple[int, str]:
+        self.headers.append(dict(headers or {}))
+        if (headers or {}).get("X-Odooplane-Database") != self.database:
+            return 404, ""  # no header, no database
+        return super().__call__(namespace, service, path)
+
+
+def test_a_pooled_environment_is_restored_without_stopping_its_pool(
+        ready: tuple[Setup, DesiredEnvironment], pg_url: str, tmp_path: Path) -> None:
+    s, dedicated = ready
+    pool = f"p{secrets.token_hex(3)}"
+    doc = yaml.safe_load(s.path.read_text())
+    doc["pools"][pool] = {"stack": "odoo18", "cluster": "main", "processes": 1, "workers": 0}
+    doc["tenants"][dedicated.ref.tenant]["environments"]["prod"] = {"placement": {"shared": pool}}
+    s.path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    ctx = estate_file.context(s.path)
+    [env] = backup_action.select(ctx, [str(dedicated.ref)])
+    assert env.pool == pool and env.role != dedicated.role
+    connected = connect(s.path, "restore", context=None, kubeconfig=None, server=api(s.url))
+    for obj in connected.objects:
+        meta = obj["metadata"]
+        if obj["kind"] == "Deployment" and meta["name"].startswith(f"pool--{pool}"):
+            s.rec.objects[f"/apis/apps/v1/namespaces/{meta['namespace']}/deployments/{meta['name']}"] = \
+                json.loads(json.dumps(obj))
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(env.role)))
+    try:
+        data = tmp_path / "pod" / "data"
+        _change_live(pg_url, env, data / "filestore" / env.database)
+        s.rec.requests.clear()
+        odoo = PooledOdoo(pg_url, env.database)
+        result = restore_action.in_cluster(ctx, env, source=env, repository=None, snapshot=None, at=None,
+                                           pitr=False, unconfirmed=False, server=api(s.url), wait=120,
+                                           interval=0.05, probe=odoo)
+        assert result.checks["row_counts"]["res_partner"] == 7
+        _assert_restored(pg_url, env, data)  # the copy is the pool's role's now
+        # The pool was never stopped; the database was asked for through it, with the edge's header.
+        assert not [r for r in s.rec.requests if r["method"] == "PATCH" and "/deployments/" in r["path"]]
+        assert odoo.headers[-1] == {"X-Odooplane-Database": env.database}
+        assert odoo.asked[-1][:2] == (f"odoo-pool-{pool}", f"pool--{pool}-http")
+        jobs = {j["metadata"]["labels"]["app.kubernetes.io/component"]: j for p, j in s.rec.objects.items()
+                if "/jobs/" in p and "-backup-" not in p}
+        assert jobs["restore-fs"]["metadata"]["namespace"] == f"odoo-pool-{pool}"
+        assert jobs["restore-db"]["metadata"]["namespace"] == "odooplane"
+    finally:
+        ctx.close()
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(env.database)))
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(env.role)))
