@@ -119,4 +119,5 @@ class KubernetesEstate(OdooplaneError):
         self.path = path
         super().__init__(f"{path}: platform.driver is kubernetes, where this does not run yet (what does: apply, "
                          "plan, down, health, logs, pitr, backup run / list / prune / check, verify, restore, "
-                         "clone, odooplane kubernetes apply / status, gitops status; docs/kubernetes.md)")
+                         "clone, promote, history, approve, odooplane kubernetes apply / status, gitops status; "
+                         "docs/kubernetes.md)")

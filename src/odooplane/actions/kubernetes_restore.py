@@ -85,9 +85,11 @@ def _snapshot(task: dict[str, Any]) -> restic.Snapshot:
                            time=dt.datetime.now(dt.UTC), tags=(), paths=tuple(field(task, "paths", list)))
 
 
-def _fetch_part(repo: restic.Repository, snap: restic.Snapshot, into: Path, part: str) -> sandbox.Restored:
+def _fetch_part(repo: restic.Repository, snap: restic.Snapshot, into: Path, part: str
+                ) -> tuple[sandbox.Restored, int]:
     """The manifest and one part (``dump`` or ``filestore``) of the backup ``snap``, restored under
-    ``into`` (a new directory) and checked against the manifest's SHA-256 (PermanentError if not)."""
+    ``into`` (a new directory) and checked against the manifest's SHA-256 (PermanentError if not);
+    with the number of artifacts checked."""
     stage_path = snap.paths[0].rstrip("/")
     shutil.rmtree(into, ignore_errors=True)
     into.mkdir(parents=True)
@@ -98,8 +100,7 @@ def _fetch_part(repo: restic.Repository, snap: restic.Snapshot, into: Path, part
     found = sandbox.check_artifacts(sandbox.Restored(restored.root, {"artifacts": listed}, snap.short_id, repo.name))
     if not found.ok:
         raise PermanentError("; ".join(found.failures))
-    restored.manifest = {**manifest, "checked": found.details["artifacts_checked"]}
-    return restored
+    return restored, int(found.details["artifacts_checked"])
 
 
 def _restore_database(task: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +108,7 @@ def _restore_database(task: dict[str, Any]) -> dict[str, Any]:
     admin = verifying_in.admin_conn(task)
     temp, owner = field(task, "temp", str), field(task, "owner", str)
     repo = backing.pod_repository(field(task, "repository", dict))
-    restored = _fetch_part(repo, _snapshot(task), Path(field(task, "work", str)) / "restore", "dump")
+    restored, checked = _fetch_part(repo, _snapshot(task), Path(field(task, "work", str)) / "restore", "dump")
     prefix = f"rst-{field(task, 'slug', str)}-"
     marker = f"odooplane:{field(task, 'estate', str)}:loader/{prefix}"
     postgres.drop_database(admin, temp)  # a killed restore's copy (and its loader, below), never the live data
@@ -132,7 +133,7 @@ def _restore_database(task: dict[str, Any]) -> dict[str, Any]:
         raise
     finally:
         postgres.drop_role(admin, loader)
-    return {"ok": True, "details": {**checks.details, "artifacts_checked": restored.manifest["checked"]}}
+    return {"ok": True, "details": {**checks.details, "artifacts_checked": checked}}
 
 
 def _discard_database(task: dict[str, Any]) -> dict[str, Any]:
@@ -158,7 +159,7 @@ def _restore_filestore(task: dict[str, Any]) -> dict[str, Any]:
     scratch = Path(field(task, "data", str)) / ".odooplane-restore"  # on the volume: the staged copy is a rename
     shutil.rmtree(staged, ignore_errors=True)
     try:
-        restored = _fetch_part(repo, snap, scratch / field(task, "database", str), "filestore")
+        restored, checked = _fetch_part(repo, snap, scratch / field(task, "database", str), "filestore")
         staged.parent.mkdir(parents=True, exist_ok=True)
         if (restored.root / "filestore").is_dir():
             (restored.root / "filestore").rename(staged)
@@ -172,7 +173,7 @@ def _restore_filestore(task: dict[str, Any]) -> dict[str, Any]:
     if not files.ok:
         shutil.rmtree(staged, ignore_errors=True)
         raise PermanentError("the restored filestore does not verify: " + "; ".join(files.failures))
-    return {"ok": True, "details": {**files.details, "filestore_artifacts_checked": restored.manifest["checked"]}}
+    return {"ok": True, "details": {**files.details, "filestore_artifacts_checked": checked}}
 
 
 def _swap_database(task: dict[str, Any]) -> dict[str, Any]:
@@ -281,7 +282,7 @@ class Neutralization:
     anonymize_salt: str | None  # anonymized with this salt, or not at all
 
 
-def _deployments(connected: Connected, env: DesiredEnvironment) -> list[dict[str, Any]]:
+def deployments(connected: Connected, env: DesiredEnvironment) -> list[dict[str, Any]]:
     namespace, base = placement(connected, env)
     return [o for o in connected.objects if o["kind"] == "Deployment" and o["metadata"].get("namespace") == namespace
             and o["metadata"].get("labels", {}).get(registry.KUBERNETES_LABEL_INSTANCE) == base]
@@ -301,7 +302,7 @@ def _selector(deployment: dict[str, Any]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
-def _scale(connected: Connected, deployments: list[dict[str, Any]], *, up: bool, wait: float,
+def scale(connected: Connected, deployments: list[dict[str, Any]], *, up: bool, wait: float,
            interval: float) -> None:
     """Scale ``deployments`` to 0 and wait until none of their pods is left (terminating ones
     included: they may still hold connections or write files), or back to their desired count and
@@ -331,7 +332,7 @@ def _scale(connected: Connected, deployments: list[dict[str, Any]], *, up: bool,
             raise PermanentError(f"not {what} after {wait:.0f} s: {', '.join(pending)}")
 
 
-def _serves(probe: Probe, namespace: str, service: str, database: str, *, wait: float, interval: float,
+def serves(probe: Probe, namespace: str, service: str, database: str, *, wait: float, interval: float,
             routed: bool = False) -> None:
     """Odoo answers its login page on the restored database (200), which reads it; ``routed``: a
     pool's, asked with the database header its edge sets."""
@@ -348,7 +349,7 @@ def _serves(probe: Probe, namespace: str, service: str, database: str, *, wait: 
                              f"within {wait:.0f} s of the restore")
 
 
-def _settle_earlier_jobs(connected: Connected, jobs: dict[str, dict[str, Any]], *, wait: float,
+def settle_earlier_jobs(connected: Connected, jobs: dict[str, dict[str, Any]], *, wait: float,
                          interval: float) -> None:
     """Wait for the Jobs an earlier, killed run of this restore left running (whatever they do is
     done over by this run, step by step: none may run beside it)."""
@@ -390,7 +391,7 @@ def _jobs(ctx: Context, connected: Connected, env: DesiredEnvironment, repo: res
     copy of another environment)."""
     settings = ctx.estate.platform.kubernetes
     namespace, base = placement(connected, env)
-    deployment = next((d for d in _deployments(connected, env) if d["metadata"]["name"] == f"{base}-http"), None)
+    deployment = next((d for d in deployments(connected, env) if d["metadata"]["name"] == f"{base}-http"), None)
     if deployment is None:
         raise PermanentError(f"{env.ref}: no web Deployment {namespace}/{base}-http is rendered for it")
     stamp = now.strftime("%Y%m%d%H%M%S")
@@ -465,7 +466,7 @@ def restore_env(ctx: Context, connected: Connected, op: Operation, env: DesiredE
     settings = ctx.estate.platform.kubernetes
     namespace, base = placement(connected, env)
     verifying_in.require_superuser(connected, settings.namespace, env.cluster_name)
-    deployments = _deployments(connected, env)
+    served_by = deployments(connected, env)
     # The environment's own Secret (in a pool's namespace too: its tenants' restores never share one).
     own = registry.kubernetes_env_base(env.ref.tenant, env.ref.env)
     identity = registry.kubernetes_identity_secret_name(own) if source.ref != env.ref else None
@@ -478,7 +479,7 @@ def restore_env(ctx: Context, connected: Connected, op: Operation, env: DesiredE
     jobs = _jobs(ctx, connected, env, repo, snap, now=now, identity=identity, neutralization=neutralization)
     probe = probe or default_probe(connected.api)
     with locks.hold(ctx.store, temporaries.lock_name(t), wait=60, what=t, op=op):
-        _settle_earlier_jobs(connected, jobs, wait=wait, interval=interval)
+        settle_earlier_jobs(connected, jobs, wait=wait, interval=interval)
         for where in sorted({settings.namespace, namespace}):
             with talking("restore"):
                 op.step(f"secret-{repo.name}", f"{t} {where}", partial(
@@ -513,15 +514,15 @@ def restore_env(ctx: Context, connected: Connected, op: Operation, env: DesiredE
             raise
         try:
             if not pooled:
-                op.step("stop", t, lambda: _scale(connected, deployments, up=False, wait=wait, interval=interval))
+                op.step("stop", t, lambda: scale(connected, served_by, up=False, wait=wait, interval=interval))
         except OdooplaneError:  # nothing was swapped: what serves it is brought back as it was
-            _scale(connected, deployments, up=True, wait=0, interval=interval)
+            scale(connected, served_by, up=True, wait=0, interval=interval)
             raise
         op.step("swap-db", t, lambda: run("swap-db"))
         op.step("swap-fs", t, lambda: run("swap-fs"))
         if not pooled:
-            op.step("start", t, lambda: _scale(connected, deployments, up=True, wait=wait, interval=interval))
-        op.step("serves", t, lambda: _serves(probe, namespace, f"{base}-http", env.database, wait=min(wait, 300),
+            op.step("start", t, lambda: scale(connected, served_by, up=True, wait=wait, interval=interval))
+        op.step("serves", t, lambda: serves(probe, namespace, f"{base}-http", env.database, wait=min(wait, 300),
                                              interval=interval, routed=pooled))
     result = RestoreResult(source=s, target=t, snapshot=snap.short_id, repository=repo.name, in_place=True,
                            checks={**loaded.get("details", {}), **staged.get("details", {}),

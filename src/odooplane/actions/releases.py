@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from odooplane.actions import estate_file, move
 from odooplane.actions.access import guard
 from odooplane.actions.backup import select
+from odooplane.drivers import registry
 from odooplane.errors import NotFound, OdooplaneError, UsageError
 from odooplane.estate.change import PersonRoles
 from odooplane.estate.resolve import DesiredEnvironment, EnvRef
@@ -21,9 +23,12 @@ from odooplane.operations.runner import Operation
 from odooplane.planner import gates
 from odooplane.store import audit, releases
 
+if TYPE_CHECKING:
+    from odooplane.actions.kubernetes import Connected
+
 
 def history(path: Path | None, target: str | None, *, limit: int = 100) -> list[releases.Event]:
-    ctx = estate_file.context(path, kubernetes=False)
+    ctx = estate_file.context(path)
     try:
         if target is None:
             return releases.events(ctx.store, limit=limit)
@@ -137,15 +142,29 @@ def _decide(ctx: Context, env: DesiredEnvironment, release: str, emergency: gate
     return decision, request
 
 
-def promote(path: Path | None, release: str, selector: str, *, emergency_reason: str | None = None) -> Promotion:
+def _connected(path: Path, *, cluster: bool, server: registry.ApiServer | None) -> Connected | None:
+    """A kubernetes estate's rendered objects and API server (None on the other drivers)."""
+    if not cluster:
+        return None
+    from odooplane.actions.kubernetes import connect
+
+    return connect(path, "releases.promote", context=None, kubeconfig=None, server=server)
+
+
+def promote(path: Path | None, release: str, selector: str, *, emergency_reason: str | None = None,
+            server: registry.ApiServer | None = None, cluster_options: dict[str, Any] | None = None) -> Promotion:
     """Judge ``release`` for every selected environment against its gates; apply it (an upgrade that
     rolls back by itself) where they all pass. Every decision goes to the history and the audit log."""
-    ctx = estate_file.context(path, kubernetes=False)
+    ctx = estate_file.context(path)
     try:
         _check_release(dict(ctx.estate.releases), release)
         targets = select_targets(list(ctx.valid.environments), selector)
         guard(ctx, "releases.promote", targets)
         outcome = Promotion(release=release)
+        cluster = ctx.estate.platform.driver == "kubernetes"
+        # On kubernetes: what the cluster runs now (before the edit), to roll back to; a cluster that
+        # cannot be reached refuses the promotion before any gate is judged.
+        old = _connected(ctx.valid.path, cluster=cluster, server=server)
         emergency = gates.Emergency(ctx.actor, emergency_reason) if emergency_reason else None
         if emergency_reason is not None and not emergency_reason.strip():
             raise UsageError("--emergency needs --reason TEXT (it is recorded)")
@@ -183,7 +202,8 @@ def promote(path: Path | None, release: str, selector: str, *, emergency_reason:
         ctx.close()
     originals = {file: move.edit_env(file, values) for file, values in by_file.items()}
     try:
-        ctx = estate_file.context(estate_path, kubernetes=False)
+        ctx = estate_file.context(estate_path)
+        new = _connected(estate_path, cluster=cluster, server=server)
     except OdooplaneError:
         for file, text in originals.items():
             file.write_text(text, encoding="utf-8")  # nothing half-applied
@@ -194,9 +214,15 @@ def promote(path: Path | None, release: str, selector: str, *, emergency_reason:
                 fresh = ctx.valid.environment(env.ref)
                 assert fresh is not None
                 item = next(o for o in outcome.targets if o.target == str(env.ref))
-                if env.release is None and not postgres_ready(ctx, fresh):
+                if old is not None and new is not None:  # in the cluster, by Jobs
+                    from odooplane.actions import kubernetes_upgrade
+
+                    item.upgrade = kubernetes_upgrade.upgrade(ctx, op, fresh, old=old, new=new, **(cluster_options
+                                                                                                   or {}))
+                elif env.release is None and not postgres_ready(ctx, fresh):
                     continue  # not created yet: apply creates it on the release
-                item.upgrade = upgrades.upgrade_env(ctx, op, fresh)
+                else:
+                    item.upgrade = upgrades.upgrade_env(ctx, op, fresh)
                 if item.change is not None:
                     status = "done" if item.upgrade.status == "upgraded" else "failed"
                     releases.add(ctx.store, target=str(env.ref), kind="request", status=status, actor=ctx.actor,
@@ -216,7 +242,7 @@ def postgres_ready(ctx: Context, env: DesiredEnvironment) -> bool:
 
 def approve(path: Path | None, change: int) -> releases.Event:
     """Approve promotion request ``change`` as the current user (``ODOOPLANE_ACTOR`` or the login)."""
-    ctx = estate_file.context(path, kubernetes=False)
+    ctx = estate_file.context(path)
     try:
         request = releases.event(ctx.store, change)
         if request is None or request.kind != "request":

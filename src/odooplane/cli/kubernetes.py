@@ -150,11 +150,21 @@ def verify_stage(task: str = typer.Argument(..., help="The verification task (JS
 
 @kubernetes_app.command("restore-stage", hidden=True)
 def restore_stage(task: str = typer.Argument(..., help="The restore step (JSON), as `restore` writes it.")) -> None:
-    """What a restore's Jobs run in the cluster, one step each (restore-db, restore-fs, swap-db,
-    swap-fs); prints one JSON line (`ok`, or `ok: false` and the error) and exits 1 when it failed."""
+    """What a restore's Jobs run in the cluster, one step each (restore-db, identity, neutralize,
+    restore-fs, swap-db, swap-fs, discard-db); prints one JSON line (`ok`, or `ok: false` and the
+    error) and exits 1 when it failed."""
     from odooplane.actions import kubernetes_restore
 
     _run_stage(task, "restore", kubernetes_restore.stage)
+
+
+@kubernetes_app.command("upgrade-stage", hidden=True)
+def upgrade_stage(task: str = typer.Argument(..., help="The upgrade step (JSON), as `promote` writes it.")) -> None:
+    """What an upgrade's Jobs run in the cluster, one step each (snapshot-db, snapshot-fs, rollback-db,
+    rollback-fs, finish-db, finish-fs); prints one JSON line and exits 1 when it failed."""
+    from odooplane.actions import kubernetes_upgrade
+
+    _run_stage(task, "upgrade", kubernetes_upgrade.stage)
 
 
 @kubernetes_app.command("init")

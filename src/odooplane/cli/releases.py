@@ -51,7 +51,9 @@ def register(app: typer.Typer) -> None:
         """Promote a release: for each target, the gates of its change policy (previous stage, approvals with
         separation of duties, maintenance window, freezes) decide; where all pass the estate file is edited
         and the environment upgraded (rolled back by itself on failure). Blocked targets say which gate
-        blocks and when the next window opens. Exit 1 if any target is blocked or rolled back."""
+        blocks and when the next window opens. Exit 1 if any target is blocked or rolled back. On a kubernetes
+        estate the upgrade runs as Jobs in the cluster (snapshot, `-u all` in the new release's image, the new
+        objects applied; rolled back the same way; docs/kubernetes.md)."""
         from odooplane.actions import releases as action
         from odooplane.errors import ExitCode, UsageError
 

@@ -147,10 +147,13 @@ def pool_of(estate: Estate, env: Environment) -> Pool | None:
 
 
 def stack_name_of(estate: Estate, env: Environment | Pool) -> str | None:
+    """The stack an environment (or pool) runs: its pool's, its release's, its own, the default."""
     if isinstance(env, Environment):
         pool = pool_of(estate, env)
         if pool is not None:
             return stack_name_of(estate, pool)
+        if env.release is not None and env.release in estate.releases:
+            return env.stack or estate.releases[env.release].stack
     return env.stack or estate.platform.default_stack
 
 

@@ -11,8 +11,9 @@ import json
 import os
 import secrets
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -74,6 +75,14 @@ def estate(recorder: tuple[object, str], tmp_path: Path, pg_url: str, moto: Moto
     """A tenant with production (made by the Odoo simulator, a partner with an e-mail address and a
     real-looking mail server) and an empty staging database (as CloudNativePG makes it), each with
     its role; Odoo's login role a member of both; the cluster answering Jobs."""
+    yield from tenant_estate(recorder, tmp_path, pg_url, moto, monkeypatch)
+
+
+def tenant_estate(recorder: tuple[object, str], tmp_path: Path, pg_url: str, moto: MotoServer,
+                  monkeypatch: pytest.MonkeyPatch, *, edit: Callable[[dict[str, Any], str], None] | None = None,
+                  ) -> Iterator[tuple[Setup, DesiredEnvironment, DesiredEnvironment]]:
+    """What the ``estate`` fixture makes; ``edit`` changes the estate document (and the tenant's name)
+    first."""
     rec, url = recorder  # type: ignore[misc]
     monkeypatch.setenv("TEST_RESTIC_PW", PASSWORD)
     monkeypatch.setenv("TEST_S3_KEY", "test")
@@ -82,6 +91,8 @@ def estate(recorder: tuple[object, str], tmp_path: Path, pg_url: str, moto: Moto
     path = _estate(tmp_path, moto, tenant)
     doc = yaml.safe_load(path.read_text())
     doc["tenants"][tenant]["environments"]["staging"] = {"stack": "odoo18", "cluster": "main", "stage": "staging"}
+    if edit is not None:
+        edit(doc, tenant)
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     ctx = estate_file.context(path)
     prod, staging = backup_action.select(ctx, [f"{tenant}/prod", f"{tenant}/staging"])

@@ -1077,17 +1077,25 @@ class VerifyPaths:
 
 
 def verify_job(*, name: str, of: str, namespace: str, target: str, image: str, command: list[str],
-               repository: str, superuser_secret: str, settings: KubernetesSettings,
+               repository: str | None, superuser_secret: str, settings: KubernetesSettings,
                component: str = VERIFY_CONTAINER) -> dict[str, Any]:
     """A Job proving a backup restores, in the platform ``namespace`` beside the database cluster:
     Odooplane's ``image`` runs ``command`` with the repository's Secret and the cluster's superuser
     Secret (CloudNativePG's ``<cluster>-superuser``) mounted as files, the snapshot restored into an
     emptyDir. Nothing secret is in the Job. ``component`` names the container and the
-    ``odooplane.io/<component>-of`` label (a restore's database steps run the same way)."""
+    ``odooplane.io/<component>-of`` label (a restore's and an upgrade's database steps run the same
+    way; ``repository`` None: no repository Secret)."""
     from odooplane.drivers.compose.images import MAIL_SINK_IMAGE as CONTROL  # the control image's user
 
-    secret = restic_secret_name(repository)
     labels = {LABEL_NAME: "odooplane-verify", LABEL_COMPONENT: component, of_label(component): of}
+    mounts: list[dict[str, Any]] = [{"name": "work", "mountPath": VERIFY_WORK}]
+    volumes: list[dict[str, Any]] = [{"name": "work", "emptyDir": {}}]
+    if repository is not None:
+        mounts.append({"name": "restic", "mountPath": f"{RESTIC_DIR}/{repository}", "readOnly": True})
+        volumes.append({"name": "restic", "secret": {"secretName": restic_secret_name(repository),
+                                                     "defaultMode": 0o440}})
+    mounts.append({"name": "superuser", "mountPath": SUPERUSER_DIR, "readOnly": True})
+    volumes.append({"name": "superuser", "secret": {"secretName": superuser_secret, "defaultMode": 0o440}})
     pod: dict[str, Any] = {
         "securityContext": _pod_security(CONTROL.uid, CONTROL.gid),
         "automountServiceAccountToken": False,
@@ -1095,12 +1103,8 @@ def verify_job(*, name: str, of: str, namespace: str, target: str, image: str, c
         "containers": [{
             "name": component, "image": image, "command": command, "securityContext": _CONTAINER_SECURITY,
             "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
-            "volumeMounts": [{"name": "work", "mountPath": VERIFY_WORK},
-                             {"name": "restic", "mountPath": f"{RESTIC_DIR}/{repository}", "readOnly": True},
-                             {"name": "superuser", "mountPath": SUPERUSER_DIR, "readOnly": True}]}],
-        "volumes": [{"name": "work", "emptyDir": {}},
-                    {"name": "restic", "secret": {"secretName": secret, "defaultMode": 0o440}},
-                    {"name": "superuser", "secret": {"secretName": superuser_secret, "defaultMode": 0o440}}],
+            "volumeMounts": mounts}],
+        "volumes": volumes,
     }
     if settings.image_pull_secrets:
         pod["imagePullSecrets"] = [{"name": s} for s in settings.image_pull_secrets]
