@@ -34,6 +34,7 @@ class KubeApplyResult:
     dry_run: bool
     applied: list[registry.Applied] = field(default_factory=list)
     missing_secrets: list[str] = field(default_factory=list)  # namespace/name
+    session_users: list[str] = field(default_factory=list)  # Redis ACL users made or checked (server/user)
 
     def counts(self) -> dict[str, int]:
         out = {"created": 0, "changed": 0, "unchanged": 0}
@@ -173,6 +174,8 @@ def apply(path: Path | None, *, dry_run: bool, context: str | None = None, kubec
                 "only the namespaces were applied",
                 hint="create them from your secret manager (render --out writes their shape under secrets/), "
                      "then apply again")
+        if not dry_run:  # what the stateless pods log in to Redis as, before anything uses it
+            result.session_users = ensure_session_users(connected.valid.path)
         for obj in objects:
             if obj["kind"] == "Namespace":
                 continue
@@ -191,6 +194,38 @@ def apply(path: Path | None, *, dry_run: bool, context: str | None = None, kubec
                           if (a.kind, a.namespace, a.name) in names and a.outcome == "unchanged" else a
                           for a in result.applied]
     return result
+
+
+def ensure_session_users(path: Path) -> list[str]:
+    """The Redis ACL user of every dedicated environment and pool whose sessions are in Redis
+    (``stateless.sessions``), made or brought back to its password (the state store's, which its
+    Secret carries) and key prefix, as ``apply`` does on the other drivers; ``server/user`` each."""
+    from odooplane.operations import provision
+    from odooplane.operations.desired import stateless_settings
+    from odooplane.services import redis_acl
+
+    ctx = estate_file.context(path)
+    try:
+        made: list[str] = []
+        owners = [(p.stateless, f"pool/{p.name}", p.slug) for p in ctx.valid.pools]
+        owners += [(e.stateless, f"env/{e.ref}", e.ref.slug) for e in ctx.valid.environments if e.pool is None]
+        for value, prefix, slug in owners:
+            if value is None or not value.sessions:
+                continue
+            settings = stateless_settings(ctx, value, secret_prefix=prefix, slug=slug, create=True)
+            if settings is None or settings.sessions is None:
+                continue
+            user = settings.sessions
+            try:
+                provision.ensure_sessions(ctx, user)
+            except redis_acl.RedisError as exc:
+                raise TemporaryError(f"monitoring.redis.{user.server} ({user.host}:{user.port}) did not take the "
+                                     f"session user {user.user}: {exc}; nothing but the namespaces was applied",
+                                     delay=10) from None
+            made.append(f"{user.server}/{user.user}")
+        return made
+    finally:
+        ctx.close()
 
 
 @dataclass(frozen=True)

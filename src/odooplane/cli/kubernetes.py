@@ -53,6 +53,7 @@ def apply_estate(estate: Path | None, *, dry_run: bool, context: str | None = No
             action.wait_ready(estate, timeout=wait, context=context, kubeconfig=kubeconfig)
     if as_json:
         print_json({"dry_run": result.dry_run, "counts": result.counts(), "missing_secrets": result.missing_secrets,
+                    "session_users": result.session_users,
                     "objects": [{"kind": a.kind, "namespace": a.namespace, "name": a.name, "outcome": a.outcome}
                                 for a in result.applied]})
         return
@@ -66,6 +67,9 @@ def apply_estate(estate: Path | None, *, dry_run: bool, context: str | None = No
     verb = "would be" if dry_run else "were"
     console.print(f"{len(result.applied)} object(s): {counts['created']} {verb} created, {counts['changed']} "
                   f"{verb} changed, {counts['unchanged']} unchanged", markup=False)
+    if result.session_users:
+        console.print(f"{len(result.session_users)} Redis session user(s) in place: {', '.join(result.session_users)}",
+                      markup=False)
     for missing in result.missing_secrets:
         err.print(f"missing Secret {missing} (apply refuses until it exists)", markup=False)
 

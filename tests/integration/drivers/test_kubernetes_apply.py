@@ -17,14 +17,17 @@ import os
 from pathlib import Path
 
 import pytest
+import redis
 import yaml
 from typer.testing import CliRunner
 
+from odooplane.actions import estate_file
 from odooplane.actions import kubernetes as action
 from odooplane.cli.main import app
-from odooplane.errors import PermanentError
+from odooplane.errors import OdooplaneError, PermanentError
 from tests.support import apiserver
 from tests.support.apiserver import Recorder, add_secrets, api, estate, recorder
+from tests.support.redis_server import throwaway_redis
 
 __all__ = ["estate", "recorder"]  # fixtures
 
@@ -126,6 +129,42 @@ def test_apply_and_plan_hand_a_kubernetes_estate_over(recorder: tuple[Recorder, 
     applied = CliRunner().invoke(app, ["apply", str(estate), "--json"], env=env)
     assert applied.exit_code == 0, applied.output
     assert json.loads(applied.output)["counts"]["created"] > 50
+
+
+def test_apply_makes_the_redis_session_users_of_stateless_environments_and_pools_first(
+        recorder: tuple[Recorder, str], estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rec, url = recorder
+    admin = "redis-admin-k8s-51"
+    monkeypatch.setenv("OPL_TEST_REDIS_ADMIN", admin)
+    data = yaml.safe_load(estate.read_text())
+    with throwaway_redis() as port:
+        redis.Redis(host="127.0.0.1", port=port).config_set("requirepass", admin)
+        data["monitoring"] = {"redis": {"sessions": {"host": "127.0.0.1", "port": port,
+                                                     "password": "env:OPL_TEST_REDIS_ADMIN"}}}
+        data["tenants"]["globex"]["environments"]["prod"]["stateless"] = {"sessions": "sessions"}
+        data["pools"]["shared16"]["stateless"] = {"sessions": "sessions"}
+        estate.write_text(yaml.safe_dump(data, sort_keys=False))
+        add_secrets(rec, action.apply(estate, dry_run=True, server=api(url)).missing_secrets)
+        assert redis.Redis(host="127.0.0.1", port=port, password=admin).acl_users() == ["default"]  # dry run
+        done = action.apply(estate, dry_run=False, server=api(url))
+        assert sorted(done.session_users) == ["sessions/odooplane-emea-globex__prod",
+                                              "sessions/odooplane-emea-pool-shared16"]
+        ctx = estate_file.context(estate)
+        try:
+            password = ctx.secrets.get("env/globex/prod/redis_password")
+        finally:
+            ctx.close()
+        assert password
+        as_env = redis.Redis(host="127.0.0.1", port=port, username="odooplane-emea-globex__prod", password=password)
+        as_env.set("odooplane:emea:sess:globex__prod:x", "1")  # its prefix only
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            as_env.get("odooplane:emea:sess:pool-shared16:x")
+        # Redis unreachable: refused before any object but the namespaces is sent.
+        rec.objects = {k: v for k, v in rec.objects.items() if "/secrets/" in k}
+        rec.requests.clear()
+    with pytest.raises(OdooplaneError, match=r"did not take the session user"):
+        action.apply(estate, dry_run=False, server=api(url))
+    assert {r["body"]["kind"] for r in rec.requests if r["method"] == "PATCH"} == {"Namespace"}
 
 
 def test_a_compose_estate_is_not_applied_here(tmp_path: Path) -> None:
