@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import re
 import time
@@ -577,6 +578,18 @@ def job_failure(api: registry.ApiServer, job: dict[str, Any]) -> str:
         reason = odoo_commands.lines_summary([stamped(raw)[1] for raw in text.splitlines()])
         if reason:
             return reason
+        # Odooplane's own step after Odoo's (an init Job's identity): the error its last line says.
+        names = [c.get("name") for c in job["spec"]["template"]["spec"].get("containers", [])]
+        if registry.KUBERNETES_IDENTITY_CONTAINER in names:
+            text = api.pod_log(str(meta["namespace"]), str(pod["metadata"]["name"]),
+                               container=registry.KUBERNETES_IDENTITY_CONTAINER)
+            for raw in reversed(text.splitlines()):
+                try:
+                    said = json.loads(stamped(raw)[1])
+                except ValueError:
+                    continue
+                if isinstance(said, dict) and said.get("error"):
+                    return f"identity step: {said['error']}"
     return job_condition(job)
 
 

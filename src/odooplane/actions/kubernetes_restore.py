@@ -202,7 +202,8 @@ def _swap_database(task: dict[str, Any]) -> dict[str, Any]:
             conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(database), sql.Literal(mark)))
     elif not exists(admin, database):
         raise PermanentError(f"neither {database} nor its restored copy {temp} exists: nothing to put in place")
-    postgres.allow_connections(admin, database, True)
+    if not task.get("keep_closed"):  # a pool's: opened only once its filestore is in place (open-db)
+        postgres.allow_connections(admin, database, True)
     postgres.drop_database(admin, old)
     return {"ok": True}
 
@@ -263,7 +264,7 @@ def stage(task: dict[str, Any]) -> dict[str, Any]:
     part = backing.task_field(task, "part", str)
     steps = {"restore-db": _restore_database, "restore-fs": _restore_filestore, "swap-db": _swap_database,
              "swap-fs": _swap_filestore, "identity": _identity, "neutralize": _neutralize,
-             "discard-db": _discard_database}
+             "discard-db": _discard_database, "open-db": _swap_database}
     if part not in steps:
         raise UsageError(f"restore task: part must be one of {', '.join(steps)}, not {part!r}")
     return steps[part](task)
@@ -310,6 +311,8 @@ def scale(connected: Connected, deployments: list[dict[str, Any]], *, up: bool, 
     api = connected.api
     wanted = {str(d["metadata"]["name"]): _desired_replicas(connected, d) if up else 0 for d in deployments}
     with talking("restore"):
+        if not up:  # one not there (yet) has nothing to stop
+            deployments = [d for d in deployments if api.get(d) is not None]
         for obj in deployments:
             api.merge_patch(obj, {"spec": {"replicas": wanted[str(obj["metadata"]["name"])]}}, manager=SCALE_MANAGER)
         pending: list[str] = []
@@ -405,7 +408,7 @@ def _jobs(ctx: Context, connected: Connected, env: DesiredEnvironment, repo: res
     host, port = backing.direct_host(ctx, env)
     pod = {"host": host, "port": port, "conf": paths.conf, "data": paths.data}
     jobs: dict[str, dict[str, Any]] = {}
-    for part in (*_parts(identity, neutralization), "discard-db"):
+    for part in (*_parts(identity, neutralization), "discard-db", "open-db"):
         name, of = registry.kubernetes_backup_job_names(env.ref.tenant, env.ref.env, stamp, verb=part)
         if part == "identity":  # as Odoo's role, in the environment's namespace
             jobs[part] = registry.kubernetes_backup_job(
@@ -427,9 +430,11 @@ def _jobs(ctx: Context, connected: Connected, env: DesiredEnvironment, repo: res
                 deployment, name=name, of=of, target=str(env.ref), image=settings.control_image,
                 command=_command(task), repositories=[], component=part, identity=identity)
         elif part.endswith("-db"):
+            # A pool's database stays closed after its swap until its filestore is in place (open-db).
+            closed = {"keep_closed": True} if part == "swap-db" and env.pool is not None else {}
             jobs[part] = registry.kubernetes_verify_job(
                 name=name, of=of, namespace=settings.namespace, target=str(env.ref), image=settings.control_image,
-                command=_command({**common, **platform, "part": part}), repository=repo.name,
+                command=_command({**common, **platform, **closed, "part": part}), repository=repo.name,
                 superuser_secret=f"{env.cluster_name}-superuser", settings=settings, component=part)
         else:
             jobs[part] = registry.kubernetes_backup_job(
@@ -437,6 +442,21 @@ def _jobs(ctx: Context, connected: Connected, env: DesiredEnvironment, repo: res
                 command=_command({**common, **pod, "part": part}),
                 repositories=[repo.name] if part == "restore-fs" else [], component=part, writable=True)
     return jobs
+
+
+def preflight(ctx: Context, connected: Connected, env: DesiredEnvironment, source: DesiredEnvironment) -> None:
+    """What refuses a restore (or clone) of ``source`` into ``env`` before anything is sent."""
+    t, s = str(env.ref), str(source.ref)
+    if source.ref.tenant != env.ref.tenant:
+        raise UsageError(f"--from {s}: on kubernetes a restore from another environment stays within one tenant "
+                         "(a tenant's namespace holds only its own repository Secrets); nothing was done")
+    if env.stateless is not None and env.stateless.attachments:
+        raise PermanentError(f"{t}: its attachments are in a bucket; restores of stateless environments are not "
+                             "made in a cluster yet (nothing was done)")
+    if env.cluster.kind != "managed":
+        raise PermanentError(f"{t}: its cluster {env.cluster_name} is not managed by Odooplane: on kubernetes a "
+                             "restore needs the managed (CloudNativePG) cluster's superuser Secret")
+    verifying_in.require_superuser(connected, ctx.estate.platform.kubernetes.namespace, env.cluster_name)
 
 
 def restore_env(ctx: Context, connected: Connected, op: Operation, env: DesiredEnvironment, *,
@@ -451,21 +471,12 @@ def restore_env(ctx: Context, connected: Connected, op: Operation, env: DesiredE
     t = str(env.ref)
     source = source or env
     s = str(source.ref)
-    if source.ref.tenant != env.ref.tenant:
-        raise UsageError(f"--from {s}: on kubernetes a restore from another environment stays within one tenant "
-                         "(a tenant's namespace holds only its own repository Secrets); nothing was done")
-    if env.stateless is not None and env.stateless.attachments:
-        raise PermanentError(f"{t}: its attachments are in a bucket; restores of stateless environments are not "
-                             "made in a cluster yet (nothing was done)")
-    if env.cluster.kind != "managed":
-        raise PermanentError(f"{t}: its cluster {env.cluster_name} is not managed by Odooplane: on kubernetes a "
-                             "restore needs the managed (CloudNativePG) cluster's superuser Secret")
+    preflight(ctx, connected, env, source)
     repo = backing.chosen_repository(ctx, source, repository)
     snap = find_snapshot(ctx, source, repo, snapshot=snapshot, at=at, unconfirmed=unconfirmed)
     started = ctx.clock.monotonic()
     settings = ctx.estate.platform.kubernetes
     namespace, base = placement(connected, env)
-    verifying_in.require_superuser(connected, settings.namespace, env.cluster_name)
     served_by = deployments(connected, env)
     # The environment's own Secret (in a pool's namespace too: its tenants' restores never share one).
     own = registry.kubernetes_env_base(env.ref.tenant, env.ref.env)
@@ -515,11 +526,15 @@ def restore_env(ctx: Context, connected: Connected, op: Operation, env: DesiredE
         try:
             if not pooled:
                 op.step("stop", t, lambda: scale(connected, served_by, up=False, wait=wait, interval=interval))
-        except OdooplaneError:  # nothing was swapped: what serves it is brought back as it was
+        except OdooplaneError:  # nothing was swapped: what serves it is brought back as it was, the copy goes
             scale(connected, served_by, up=True, wait=0, interval=interval)
+            with contextlib.suppress(OdooplaneError):
+                op.step("discard", t, lambda: run("discard-db"))
             raise
         op.step("swap-db", t, lambda: run("swap-db"))
         op.step("swap-fs", t, lambda: run("swap-fs"))
+        if pooled:  # its database was kept closed since the swap: no upload lands in the old filestore
+            op.step("open-db", t, lambda: run("open-db"))
         if not pooled:
             op.step("start", t, lambda: scale(connected, served_by, up=True, wait=wait, interval=interval))
         op.step("serves", t, lambda: serves(probe, namespace, f"{base}-http", env.database, wait=min(wait, 300),
@@ -581,6 +596,7 @@ def clone(ctx: Context, op: Operation, source: DesiredEnvironment, target: Desir
     tenant is regulated, every guarantee proven — all before anything of ``target`` is touched."""
     clones.check_pair(source, target)
     connected = connect(ctx.valid.path, "clones.create", context=context, kubeconfig=kubeconfig, server=server)
+    preflight(ctx, connected, target, source)  # before the source's backup: refused, nothing was done
     host, port = _catcher(connected, target)
     salt = clones.anonymize_salt(ctx, target) if anonymize or clones.must_anonymize(target) else None
     major = target.stack.major

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from odooplane.actions import estate_file, move
+from odooplane.actions import estate_file, kubernetes_upgrade, move
 from odooplane.actions.access import guard
 from odooplane.actions.backup import select
 from odooplane.drivers import registry
@@ -173,7 +173,8 @@ def promote(path: Path | None, release: str, selector: str, *, emergency_reason:
             t = str(env.ref)
             if env.pool is not None:
                 raise UsageError(f"{t} is in shared pool {env.pool}: releases run on dedicated environments")
-            if env.release == release and release_content.failed_upgrade(ctx, env) is None:
+            resume = old is not None and kubernetes_upgrade.unfinished(ctx, env)  # a killed one: go on
+            if env.release == release and release_content.failed_upgrade(ctx, env) is None and not resume:
                 # Declared but not run because its upgrade failed and was rolled back: promoting it
                 # again is the request to try again.
                 outcome.targets.append(TargetOutcome(t, "unchanged", []))
@@ -194,6 +195,9 @@ def promote(path: Path | None, release: str, selector: str, *, emergency_reason:
                 allowed.append(env)
         if not allowed:
             return outcome
+        if old is not None:
+            for env in allowed:
+                kubernetes_upgrade.preflight(ctx, old, env)  # refused here: nothing edited, nothing stopped
         by_file: dict[Path, dict[EnvRef, dict[str, object]]] = {}
         for env in allowed:
             by_file.setdefault(move.env_file(ctx.valid.path, env.ref), {})[env.ref] = {"release": release}
@@ -215,10 +219,12 @@ def promote(path: Path | None, release: str, selector: str, *, emergency_reason:
                 assert fresh is not None
                 item = next(o for o in outcome.targets if o.target == str(env.ref))
                 if old is not None and new is not None:  # in the cluster, by Jobs
-                    from odooplane.actions import kubernetes_upgrade
-
                     item.upgrade = kubernetes_upgrade.upgrade(ctx, op, fresh, old=old, new=new, **(cluster_options
                                                                                                    or {}))
+                    if item.upgrade.status == "rolled-back" and env.release is not None:
+                        # What runs is the previous release: the estate says so again, so that the next
+                        # apply (or Argo CD sync) does not put the new image on the old database.
+                        move.edit_env(move.env_file(estate_path, env.ref), {env.ref: {"release": env.release}})
                 elif env.release is None and not postgres_ready(ctx, fresh):
                     continue  # not created yet: apply creates it on the release
                 else:

@@ -134,6 +134,7 @@ kubernetes_identity_command = kubernetes_manifests.identity_command
 KUBERNETES_IDENTITY_KEY = kubernetes_manifests.IDENTITY_KEY
 KUBERNETES_SALT_KEY = kubernetes_manifests.SALT_KEY
 KUBERNETES_IDENTITY_DIR = kubernetes_manifests.IDENTITY_DIR
+KUBERNETES_IDENTITY_CONTAINER = kubernetes_manifests.IDENTITY_CONTAINER
 kubernetes_odoo_job = kubernetes_manifests.odoo_job
 KUBERNETES_LABEL_INSTANCE = kubernetes_manifests.LABEL_INSTANCE
 KUBERNETES_LABEL_COMPONENT = kubernetes_manifests.LABEL_COMPONENT
@@ -142,6 +143,7 @@ KUBERNETES_LABEL_COMPONENT = kubernetes_manifests.LABEL_COMPONENT
 __all__ = [
     "DRIVERS",
     "KUBERNETES_BACKUP",
+    "KUBERNETES_IDENTITY_CONTAINER",
     "KUBERNETES_IDENTITY_DIR",
     "KUBERNETES_IDENTITY_KEY",
     "KUBERNETES_LABEL_COMPONENT",

@@ -122,7 +122,8 @@ def _assert_restored(pg_url: str, env: DesiredEnvironment, data: Path, *, loader
     with psycopg.connect(pg_url, autocommit=True) as conn:
         left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (f"{env.database}\\_\\_%",))
         assert left.fetchall() == []
-        assert conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'rst-%'").fetchall() == [
+        assert conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s",  # this tenant's loaders only
+                            (f"rst-{env.ref.tenant}%",)).fetchall() == [
             (name,) for name in loaders or []]
     filestore = data / "filestore"
     assert (filestore / env.database / SHA[:2] / SHA).read_bytes() == CONTENT
@@ -375,6 +376,13 @@ def test_a_pooled_environment_is_restored_without_stopping_its_pool(
         jobs = {j["metadata"]["labels"]["app.kubernetes.io/component"]: j for p, j in s.rec.objects.items()
                 if "/jobs/" in p and "-backup-" not in p}
         assert jobs["restore-fs"]["metadata"]["namespace"] == f"odoo-pool-{pool}"
+        posted = [r["body"]["metadata"]["labels"]["app.kubernetes.io/component"] for r in s.rec.requests
+                  if r["method"] == "POST" and r["path"].endswith("/jobs")]
+        assert posted == ["restore-db", "restore-fs", "swap-db", "swap-fs", "open-db"]  # closed until its files are in
+        assert json.loads(jobs["swap-db"]["spec"]["template"]["spec"]["containers"][0]["command"][-1])["keep_closed"]
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            assert conn.execute("SELECT datallowconn FROM pg_database WHERE datname = %s",
+                                (env.database,)).fetchone() == (True,)
         assert jobs["restore-db"]["metadata"]["namespace"] == "odooplane"
     finally:
         ctx.close()

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from psycopg import sql
 
 from odooplane.actions import releases as releases_action
 from odooplane.estate.resolve import DesiredEnvironment
@@ -118,5 +119,46 @@ def test_a_failed_update_puts_the_snapshot_and_the_previous_image_back(
                 (f"{prod.database}\\_\\_%",)) == []
     [event] = releases.events(s.ctx.store, target=str(prod.ref), kinds=("rollback",), limit=5)
     assert event.status == "rolled-back" and event.detail["image"] == "odoo:18.0"
+    # The estate says what runs again: the next apply (or Argo CD sync) keeps the previous image.
+    doc = yaml.safe_load(s.path.read_text())
+    assert doc["tenants"][prod.ref.tenant]["environments"]["prod"]["release"] == "r1"
     for job in _posted(s):
         assert "superuser-pw" not in json.dumps(job)
+
+
+def _template(pg_url: str, source: str, into: str) -> None:
+    _sql(pg_url, None, sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(into), sql.Identifier(source)))
+
+
+def test_an_upgrade_killed_before_it_served_is_resumed_from_its_snapshot(
+        estate: tuple[Setup, DesiredEnvironment], pg_url: str) -> None:
+    s, prod = estate
+    # What a run killed during the update left: its attempt recorded, its snapshot, a half-updated database.
+    releases.add(s.ctx.store, target=str(prod.ref), kind="attempt", status="running", actor="test", release="r2")
+    _template(pg_url, prod.database, f"{prod.database}__preupgrade")
+    _sql(pg_url, prod.database, "DELETE FROM res_partner WHERE email = 'jane@customer.example'")
+    result = _promote(s, prod, pg_url)
+    [target] = result.targets
+    assert target.upgrade is not None and target.upgrade.status == "upgraded", target.upgrade
+    assert _sql(pg_url, prod.database, "SELECT count(*) FROM res_partner WHERE email = 'jane@customer.example'"
+                ) == [(1,)]  # the snapshot was put back before upgrading again
+    assert _sql(pg_url, None, "SELECT datname FROM pg_database WHERE datname LIKE %s",
+                (f"{prod.database}\\_\\_%",)) == []
+
+
+def test_a_snapshot_no_upgrade_recorded_is_neither_used_nor_dropped(
+        estate: tuple[Setup, DesiredEnvironment], pg_url: str) -> None:
+    s, prod = estate
+    foreign = f"{prod.database}__preupgrade"
+    _template(pg_url, prod.database, foreign)
+    _sql(pg_url, foreign, "DELETE FROM res_partner")  # not what production holds
+    try:
+        result = _promote(s, prod, pg_url)
+        [target] = result.targets
+        assert target.upgrade is not None and target.upgrade.status == "rolled-back"
+        assert "no upgrade" in (target.upgrade.error or "")
+        assert _sql(pg_url, prod.database, "SELECT count(*) FROM res_partner WHERE email = 'jane@customer.example'"
+                    ) == [(1,)]  # production is untouched
+        assert _sql(pg_url, None, "SELECT count(*) FROM pg_database WHERE datname = %s", (foreign,)) == [(1,)]
+    finally:
+        _sql(pg_url, None, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(foreign)))

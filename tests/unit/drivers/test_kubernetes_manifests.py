@@ -251,8 +251,8 @@ def test_odoo_is_reached_only_through_the_edge(rendered: Path) -> None:
     unserved = next(doc for _, doc in _all(rendered) if doc["kind"] == "NetworkPolicy"
                     and doc["metadata"]["name"] == "odoo-unserved" and doc["metadata"]["namespace"] == "odoo-acme")
     spec = unserved["spec"]
-    assert "ingress" not in spec and "Ingress" in spec["policyTypes"]  # nobody reaches crons and init Jobs
-    assert spec["podSelector"]["matchExpressions"][0]["values"] == ["cron", "init"]
+    assert "ingress" not in spec and "Ingress" in spec["policyTypes"]  # crons, Odoo run once (Jobs)
+    assert spec["podSelector"]["matchExpressions"][0]["values"] == ["cron", "init", "update", "odoo-neutralize"]
 
 
 def test_the_edge_blocks_the_database_manager_and_redirects(rendered: Path) -> None:

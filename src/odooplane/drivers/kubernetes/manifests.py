@@ -545,7 +545,7 @@ def _namespace_objects(namespace: str, settings: KubernetesSettings, *, tenant: 
         {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
          "metadata": _meta("odoo-unserved", namespace),
          "spec": {"podSelector": {"matchLabels": odoo, "matchExpressions": [
-             {"key": LABEL_COMPONENT, "operator": "In", "values": ["cron", "init"]}]},
+             {"key": LABEL_COMPONENT, "operator": "In", "values": ["cron", "init", "update", "odoo-neutralize"]}]},
                   "policyTypes": ["Ingress", "Egress"], "egress": _egress(settings)}},
         _traefik(settings, "Middleware", HEADERS, namespace, {"headers": {
             "frameDeny": True, "contentTypeNosniff": True, "referrerPolicy": "strict-origin-when-cross-origin"}}),
@@ -1021,7 +1021,7 @@ def backup_job(deployment: Mapping[str, Any], *, name: str, of: str, target: str
 
 
 def odoo_job(deployment: Mapping[str, Any], *, name: str, of: str, target: str, args: list[str],
-             component: str) -> dict[str, Any]:
+             component: str, deadline_s: int = 3600) -> dict[str, Any]:
     """A Job running Odoo itself (``<entrypoint> <args>``, e.g. ``neutralize -c CONF -d DB``) with
     the image, configuration, volumes, user and placement of the pod the ``deployment`` runs: no
     probe, no port, run once. ``component`` names the ``odooplane.io/<component>-of`` label."""
@@ -1039,7 +1039,7 @@ def odoo_job(deployment: Mapping[str, Any], *, name: str, of: str, target: str, 
     return {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": _meta(name, str(meta["namespace"]), labels, {ANNOTATION_TARGET: target}),
-        "spec": {"backoffLimit": 0, "activeDeadlineSeconds": 3600, "ttlSecondsAfterFinished": BACKUP_TTL_S,
+        "spec": {"backoffLimit": 0, "activeDeadlineSeconds": deadline_s, "ttlSecondsAfterFinished": BACKUP_TTL_S,
                  "template": {"metadata": {"labels": labels}, "spec": pod}},
     }
 
