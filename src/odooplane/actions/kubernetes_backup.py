@@ -31,6 +31,7 @@ from odooplane.errors import PermanentError, TemporaryError, UsageError
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import backups, repositories
 from odooplane.operations.context import Context
+from odooplane.operations.desired import AttachmentBucket
 from odooplane.operations.runner import Operation
 from odooplane.render import dockerfile
 from odooplane.services import odoo_db, pg_tools, restic
@@ -90,6 +91,8 @@ def stage(task: dict[str, Any], *, now: dt.datetime | None = None) -> dict[str, 
         shutil.copytree(filestore, where / "filestore", symlinks=False)
     else:
         (where / "filestore").mkdir()
+    bucket = conf_bucket(task)
+    fetched = _fetch_bucket(conn, database, bucket, where / "filestore") if bucket is not None else None
     manifest_sha = backups.write_manifest_file(
         where, target=target, database=database, kind=task_field(task, "kind", str),
         estate=task_field(task, "estate", str), dumped_at=dumped_at, series=task_field(task, "series", str),
@@ -101,7 +104,44 @@ def stage(task: dict[str, Any], *, now: dt.datetime | None = None) -> dict[str, 
         repo = pod_repository(item)
         snapshots[repo.name] = _upload(repo, where, tags=tags, when=dumped_at)
     return {"ok": True, "target": target, "manifest_sha256": manifest_sha, "bytes": size,
-            "dumped_at": dumped_at.isoformat(), "snapshots": snapshots, "stage": str(where)}
+            "dumped_at": dumped_at.isoformat(), "snapshots": snapshots, "stage": str(where), "bucket": fetched}
+
+
+def conf_bucket(task: dict[str, Any]) -> AttachmentBucket | None:
+    """The attachment bucket the joined odoo.conf at ``conf`` names (``odooplane_s3_*``: a stateless
+    environment's, its keys from its Secret), or None."""
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.read(task_field(task, "conf", str))
+    options = conf["options"] if conf.has_section("options") else {}
+    if not options.get("odooplane_s3_bucket"):
+        return None
+    return AttachmentBucket(str(options.get("odooplane_s3_endpoint", "")), str(options["odooplane_s3_bucket"]),
+                            str(options.get("odooplane_s3_region") or "us-east-1"),
+                            str(options.get("odooplane_s3_access_key", "")),
+                            str(options.get("odooplane_s3_secret_key", "")),
+                            str(options.get("odooplane_s3_prefix", "")))
+
+
+def _fetch_bucket(conn: ClusterConn, database: str, bucket: AttachmentBucket, filestore: Path) -> dict[str, int]:
+    """Every attachment of ``database`` kept in ``bucket`` brought into the stage's ``filestore`` (a
+    fully stateless pod has none on disk), each checked against its sha1; the download cache is
+    outside the stage."""
+    import tempfile
+
+    from odooplane.services import object_store
+
+    attachments = odoo_db.stored_attachments(conn, database)
+    try:
+        with tempfile.TemporaryDirectory(prefix="odooplane-bucket-") as cache:
+            got = object_store.fetch_into(bucket, database, attachments, filestore, Path(cache))
+    except ValueError as exc:  # the endpoint itself
+        raise PermanentError(f"attachment bucket {bucket.bucket}: {exc}") from exc
+    except (OSError, object_store.s3_error()) as exc:
+        raise TemporaryError(f"the attachment bucket {bucket.bucket} cannot be read: {exc}") from exc
+    if got.corrupt:
+        raise PermanentError(f"{len(got.corrupt)} object(s) of bucket {bucket.bucket} do not hold the content their "
+                             f"name says: {', '.join(got.corrupt[:5])}")
+    return {"fetched": got.fetched, "missing": len(got.missing), "refused": len(got.refused)}
 
 
 def pod_repository(item: dict[str, Any]) -> restic.Repository:
@@ -253,9 +293,6 @@ def backup_env(ctx: Context, connected: Connected, op: Operation, env: DesiredEn
     names = repos if repos is not None else repositories.targets(ctx, env)
     if not names:
         raise PermanentError(f"{t} has no backup policy (backup: false) and no repository was named")
-    if env.stateless is not None and env.stateless.attachments:
-        raise PermanentError(f"{t}: its attachments are in a bucket; backups of stateless environments are not made "
-                             "in a cluster yet (nothing was done)")
     started = ctx.clock.monotonic()
     targets = s3_repositories(ctx, env, names)
     namespace, _base = placement(connected, env)

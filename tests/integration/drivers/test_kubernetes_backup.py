@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -123,6 +124,7 @@ class Cluster:
         self.fail_with: str | None = None
         self.fail_parts: set[str] = set()  # the components whose next Job fails without running
         self.login: tuple[str, str] | None = None  # Odoo's role in the joined odoo.conf (else the URL's user)
+        self.conf_extra: dict[str, str] = {}  # more lines of the joined odoo.conf (a stateless one's bucket)
 
     def secret_files(self, namespace: str, name: str, into: Path) -> None:
         secret = self.rec.objects[f"/api/v1/namespaces/{namespace}/secrets/{name}"]
@@ -143,7 +145,7 @@ class Cluster:
         conf.parent.mkdir(parents=True, exist_ok=True)
         conf.write_text(f"[options]\ndb_host = {pg.get('host') or '127.0.0.1'}\ndb_port = {pg.get('port') or 5432}\n"
                         f"db_user = {user}\ndb_password = {password}\ndata_dir = {self.root / 'data'}\n"
-                        "sim_password_rounds = 1000\n")
+                        "sim_password_rounds = 1000\n" + "".join(f"{k} = {v}\n" for k, v in self.conf_extra.items()))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TEST_")) and k != "PGUSER"}
         if pod["containers"][0]["name"] == "odoo":  # Odoo's own command (real Odoo, or the simulator)
             argv = [str(conf) if arg == "/run/odoo/odoo.conf" else arg for arg in command[1:]]
@@ -277,6 +279,46 @@ def test_backup_run_makes_the_backup_in_a_job_and_this_host_confirms_it(
     assert backups.artifact_hashes(stage) == manifest["artifacts"]
     assert any(k.startswith("filestore/") for k in manifest["artifacts"])
     assert any(k.startswith("dump/") for k in manifest["artifacts"])
+
+
+def test_a_stateless_environments_attachments_are_backed_up_from_its_bucket(
+        setup: Setup, tmp_path: Path, moto: MotoServer, tenant: str) -> None:
+    import boto3
+
+    doc = yaml.safe_load(setup.path.read_text())
+    doc["object_storage"] = {"files": {"endpoint_url": moto.endpoint, "bucket": "attachments",
+                                       "access_key_id": "env:TEST_S3_KEY", "secret_access_key": "env:TEST_S3_SECRET"}}
+    doc["tenants"][tenant]["environments"]["prod"]["stateless"] = {"attachments": "files"}
+    setup.path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    ctx = estate_file.context(setup.path)
+    moto.create_bucket("attachments")
+    content = b"an invoice"
+    sha = hashlib.sha1(content).hexdigest()
+    prefix = f"emea/{tenant}__prod/"
+    boto3.client("s3", endpoint_url=moto.endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                 region_name="us-east-1").put_object(Bucket="attachments", Key=f"{prefix}{tenant}_prod/{sha[:2]}/{sha}",
+                                                     Body=content)
+    shutil.rmtree(tmp_path / "pod" / "data" / "filestore")  # a stateless pod keeps no file
+    setup.cluster.conf_extra = {  # what its Secret adds to the joined odoo.conf
+        "odooplane_s3_endpoint": moto.endpoint, "odooplane_s3_bucket": "attachments",
+        "odooplane_s3_prefix": prefix, "odooplane_s3_access_key": "test", "odooplane_s3_secret_key": "test"}
+    setup.rec.on_get = setup.cluster.controller
+    try:
+        envs = backup_action.select(ctx, [setup.target])
+        result = action.run_in(ctx, envs, server=api(setup.url), interval=0.05, wait=120,
+                               now=dt.datetime(2026, 12, 6, 13, 0, 5, tzinfo=dt.UTC))
+        assert result.failures == [], result.failures
+        [made] = result.backups
+        job = next(o for p, o in setup.rec.objects.items() if "/jobs/" in p)
+        assert "env" not in job["spec"]["template"]["spec"]["containers"][0]  # the bucket's keys: the Secret's
+        repo = restic.Repository("offsite", f"s3:{moto.endpoint}/backups/odoo", PASSWORD,
+                                 {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test-secret"})
+        stage = str(tmp_path / "pod" / "stage")
+        assert restic.dump(repo, made.snapshots["offsite"], f"{stage}/filestore/{sha[:2]}/{sha}") == content
+        manifest = json.loads(restic.dump(repo, made.snapshots["offsite"], f"{stage}/manifest.json"))
+        assert f"filestore/{sha[:2]}/{sha}" in manifest["artifacts"]
+    finally:
+        ctx.close()
 
 
 def test_a_failed_job_records_a_failure_and_no_backup(setup: Setup, tenant: str) -> None:
