@@ -140,7 +140,8 @@ def tenant_estate(recorder: tuple[object, str], tmp_path: Path, pg_url: str, mot
     finally:
         ctx.close()
         for env in (prod, staging):
-            for database in (env.database, f"{env.database}__restore", f"{env.database}__old"):
+            for database in (env.database, f"{env.database}__restore", f"{env.database}__old",
+                             f"{env.database}__preupgrade", f"{env.database}__failed"):
                 _sql(pg_url, None, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                     sql.Identifier(database)))
         for role in (login, prod.role, staging.role):

@@ -150,9 +150,9 @@ def test_a_snapshot_no_upgrade_recorded_is_neither_used_nor_dropped(
         estate: tuple[Setup, DesiredEnvironment], pg_url: str) -> None:
     s, prod = estate
     foreign = f"{prod.database}__preupgrade"
-    _template(pg_url, prod.database, foreign)
-    _sql(pg_url, foreign, "DELETE FROM res_partner")  # not what production holds
     try:
+        _template(pg_url, prod.database, foreign)
+        _sql(pg_url, foreign, "DELETE FROM res_partner WHERE email = 'jane@customer.example'")  # not production
         result = _promote(s, prod, pg_url)
         [target] = result.targets
         assert target.upgrade is not None and target.upgrade.status == "rolled-back"
