@@ -594,6 +594,7 @@ def job_failure(api: registry.ApiServer, job: dict[str, Any]) -> str:
 
 
 IDENTITY_MANAGER = "odooplane-identity"  # the field manager of the identity Secrets
+INIT_MANAGER = "odooplane-init"  # a dedicated environment's replicas, 0 while its database is made
 
 
 def identity_secret(job: dict[str, Any], admin_password: str, *, anonymize_salt: str | None = None
@@ -650,10 +651,17 @@ def init(path: Path | None, target: str, *, wait: float = 3600, context: str | N
         if state == "failed":
             raise PermanentError(f"Job {result.namespace}/{name} failed: {job_failure(api, existing or job)}",
                                  hint=hint)
+        label = registry.KUBERNETES_LABEL_INSTANCE
+        serving = [o for o in connected.objects if o["kind"] == "Deployment" and o["metadata"].get(
+            "namespace") == namespace and o["metadata"].get("labels", {}).get(label) == base]
         if state == "absent":
             secret = identity_secret(job, admin_password(connected.valid.path, env))
             if secret is not None:  # what the Job's identity step reads: first
                 api.apply(secret, manager=IDENTITY_MANAGER)
+            if env.pool is None:  # nothing serves the database until it has its own identity
+                for obj in serving:
+                    if api.get(obj) is not None:
+                        api.merge_patch(obj, {"spec": {"replicas": 0}}, manager=INIT_MANAGER)
             api.create(job)
         elif state == "active":
             result.outcome = "running"
@@ -676,14 +684,15 @@ def init(path: Path | None, target: str, *, wait: float = 3600, context: str | N
         # Restart what serves it, unless restarted since the Job completed (a run after a timeout, a kill).
         completed = str((existing or {}).get("status", {}).get("completionTime") or "")
         stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        for obj in connected.objects:
+        from odooplane.actions.kubernetes_restore import desired_replicas
+
+        for obj in serving:
             meta = obj["metadata"]
-            if obj["kind"] != "Deployment" or meta.get("namespace") != namespace or meta.get("labels", {}).get(
-                    registry.KUBERNETES_LABEL_INSTANCE) != base:
-                continue
             seen = api.get(obj)
             if seen is None:
                 continue
+            if env.pool is None and int(seen.get("spec", {}).get("replicas", 1) or 0) == 0:  # stopped for init
+                api.merge_patch(obj, {"spec": {"replicas": desired_replicas(connected, obj)}}, manager=INIT_MANAGER)
             restarted = str(seen.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations", {}).get(
                 RESTARTED_AT) or "")
             if restarted and (not completed or restarted >= completed):

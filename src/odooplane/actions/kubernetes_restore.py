@@ -289,7 +289,7 @@ def deployments(connected: Connected, env: DesiredEnvironment) -> list[dict[str,
             and o["metadata"].get("labels", {}).get(registry.KUBERNETES_LABEL_INSTANCE) == base]
 
 
-def _desired_replicas(connected: Connected, deployment: dict[str, Any]) -> int:
+def desired_replicas(connected: Connected, deployment: dict[str, Any]) -> int:
     if "replicas" in deployment["spec"]:
         return int(deployment["spec"]["replicas"])
     meta = deployment["metadata"]
@@ -309,7 +309,7 @@ def scale(connected: Connected, deployments: list[dict[str, Any]], *, up: bool, 
     included: they may still hold connections or write files), or back to their desired count and
     wait until that many are updated and ready."""
     api = connected.api
-    wanted = {str(d["metadata"]["name"]): _desired_replicas(connected, d) if up else 0 for d in deployments}
+    wanted = {str(d["metadata"]["name"]): desired_replicas(connected, d) if up else 0 for d in deployments}
     with talking("restore"):
         if not up:  # one not there (yet) has nothing to stop
             deployments = [d for d in deployments if api.get(d) is not None]

@@ -316,7 +316,16 @@ def test_init_runs_the_rendered_job_once_then_restarts_what_serves(recorder: tup
         ctx.close()
     assert password and password not in json.dumps(posts[0]["body"])
     assert passwords.verify_password(password, rec.objects[secret_path]["stringData"]["admin-password-hash"])
-    restarts = [r for r in rec.requests if r["method"] == "PATCH" and "/deployments/" in r["path"]]
+    scaled = [r for r in rec.requests if r["method"] == "PATCH" and "/deployments/" in r["path"]
+              and r["query"]["fieldManager"] == "odooplane-init"]
+    # Nothing serves the new database until it has its own identity: stopped before the Job, back after it.
+    stops = [r for r in scaled if r["body"] == {"spec": {"replicas": 0}}]
+    assert len(stops) == 3 and all(rec.requests.index(r) < rec.requests.index(posts[0]) for r in stops)
+    assert sorted(r["path"].rsplit("/", 1)[-1] for r in scaled if r not in stops) == [
+        "acme--prod-cron", "acme--prod-evented", "acme--prod-http"]
+    assert all(r["body"]["spec"]["replicas"] >= 1 for r in scaled if r not in stops)
+    restarts = [r for r in rec.requests if r["method"] == "PATCH" and "/deployments/" in r["path"]
+                and r["query"]["fieldManager"] != "odooplane-init"]
     assert sorted(result.restarted) == ["acme--prod-cron", "acme--prod-evented", "acme--prod-http"]
     assert {r["content_type"] for r in restarts} == {"application/merge-patch+json"}
     assert {r["query"]["fieldManager"] for r in restarts} == {"odooplane-restart"}
@@ -339,7 +348,8 @@ def test_init_runs_the_rendered_job_once_then_restarts_what_serves(recorder: tup
     with pytest.raises(PermanentError, match='database "globex_prod" does not exist') as caught:
         action.init(estate, "globex/prod", wait=10, interval=0.05, server=api(url))
     assert "delete job globex--prod-init" in (caught.value.hint or "")
-    assert not [r for r in rec.requests if r["method"] == "PATCH" and "/deployments/" in r["path"]]
+    patched = [r for r in rec.requests if r["method"] == "PATCH" and "/deployments/" in r["path"]]
+    assert patched and all(r["body"] == {"spec": {"replicas": 0}} for r in patched)  # left stopped, not restarted
     with pytest.raises(NotFound):
         action.init(estate, "globex/nope", server=api(url))
     # Through the CLI: --wait 0 creates it and returns.
