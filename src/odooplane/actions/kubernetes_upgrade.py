@@ -343,6 +343,9 @@ def upgrade(ctx: Context, op: Operation, env: DesiredEnvironment, *, old: Connec
             timed("config", lambda: put([o for o in _own_objects(new, env) if o["kind"] == "ConfigMap"]))
             timed("update", lambda: run("update"))
             timed("start", lambda: serve(new, after, _own_objects(new, env)))
+            # It serves the new release now: a snapshot left from here on is stale, never put back.
+            releases.add(ctx.store, target=t, kind=ATTEMPT, status="serving", actor=ctx.actor, release=env.release,
+                         from_release=result.from_release, operation_id=op.op_id)
         except (StepFailed, OdooplaneError) as exc:
             result.error = exc.message if isinstance(exc, OdooplaneError) else str(exc)
             timed("rollback-stop", lambda: restoring_in.scale(new, stopping, up=False, wait=wait, interval=interval))

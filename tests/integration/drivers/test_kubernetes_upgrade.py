@@ -94,6 +94,9 @@ def test_promote_updates_in_the_new_image_then_serves_it(
     assert _sql(pg_url, None, "SELECT datname FROM pg_database WHERE datname = %s",
                 (f"{prod.database}__preupgrade",)) == []
     assert not (tmp_path / "pod" / "data" / "filestore" / f"{prod.database}.preupgrade").exists()
+    kinds = [(e.kind, e.status) for e in releases.events(s.ctx.store, target=str(prod.ref),
+                                                         kinds=("attempt", "upgrade"), limit=5)]
+    assert kinds == [("upgrade", "ok"), ("attempt", "serving"), ("attempt", "running")]  # newest first
     applied = releases.applied(s.ctx.store, str(prod.ref))
     assert applied is not None and applied.release == "r2" and applied.detail["image"] == NEW_IMAGE
     doc = yaml.safe_load(s.path.read_text())
