@@ -635,7 +635,6 @@ def init(path: Path | None, target: str, *, wait: float = 3600, context: str | N
     failed one is reported with Odoo's reason and left for inspection."""
     connected = connect(path, "tenants.create", context=context, kubeconfig=kubeconfig, server=server)
     env = _environment(connected, target)
-    namespace, base = placement(connected, env)
     job = next((j for j in connected.jobs if j["metadata"].get("annotations", {}).get(
         "odooplane.io/target") == str(env.ref)), None)
     if job is None:
@@ -651,9 +650,9 @@ def init(path: Path | None, target: str, *, wait: float = 3600, context: str | N
         if state == "failed":
             raise PermanentError(f"Job {result.namespace}/{name} failed: {job_failure(api, existing or job)}",
                                  hint=hint)
-        label = registry.KUBERNETES_LABEL_INSTANCE
-        serving = [o for o in connected.objects if o["kind"] == "Deployment" and o["metadata"].get(
-            "namespace") == namespace and o["metadata"].get("labels", {}).get(label) == base]
+        from odooplane.actions.kubernetes_restore import deployments, desired_replicas
+
+        serving = deployments(connected, env)
         if state == "absent":
             secret = identity_secret(job, admin_password(connected.valid.path, env))
             if secret is not None:  # what the Job's identity step reads: first
@@ -684,8 +683,6 @@ def init(path: Path | None, target: str, *, wait: float = 3600, context: str | N
         # Restart what serves it, unless restarted since the Job completed (a run after a timeout, a kill).
         completed = str((existing or {}).get("status", {}).get("completionTime") or "")
         stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        from odooplane.actions.kubernetes_restore import desired_replicas
-
         for obj in serving:
             meta = obj["metadata"]
             seen = api.get(obj)
