@@ -37,6 +37,9 @@ RIGHTS: dict[str, str] = {
     "releases.promote": "promote an approved release",
     "evidence.read": "read evidence (restore proofs, drills, gate decisions)",
     "audit.read": "read the audit log and verify its chain",
+    "policy.read": "read guardrail findings and waivers (within scope)",
+    "policy.waive": "ask for a guardrail waiver",
+    "policy.approve": "approve or revoke a guardrail waiver someone else asked for",
     "secrets.reveal": "reveal an environment's credentials (non-production)",
     "secrets.reveal.production": "reveal a production environment's credentials (with `secrets.reveal`)",
     "data.export": "dump or export a database (non-production)",
@@ -53,18 +56,18 @@ PRODUCTION_STAGES = frozenset({"production", "dr"})
 # Rights over the estate as a whole: scoped principals never hold them.
 ESTATE_WIDE = frozenset({"estate.read", "estate.apply", "access.manage"})
 
-_READ = frozenset({"fleet.read", "operations.read"})
+_READ = frozenset({"fleet.read", "operations.read", "policy.read"})
 
 ROLES: dict[str, frozenset[str]] = {
     "platform-admin": frozenset(RIGHTS),
     "erp-admin": _READ | {
         "tenants.change", "backups.read", "backups.run", "restore", "restore.production", "clones.create",
         "releases.request", "evidence.read", "secrets.reveal", "secrets.reveal.production", "data.export",
-        "data.export.production", "shell", "shell.production",
+        "data.export.production", "shell", "shell.production", "policy.waive",
     },
     "release-manager": _READ | {"releases.request", "releases.promote", "clones.create", "backups.read",
                                 "evidence.read"},
-    "approver": _READ | {"releases.approve", "backups.read", "evidence.read"},
+    "approver": _READ | {"releases.approve", "backups.read", "evidence.read", "policy.approve"},
     "provisioner": _READ | {"tenants.create", "tenants.decommission"},
     "developer": _READ | {"clones.create", "restore", "backups.read", "secrets.reveal", "data.export", "shell"},
     "auditor": _READ | {"backups.read", "evidence.read", "audit.read", "access.read"},

@@ -23,6 +23,7 @@ class ExitCode:
     UNHEALTHY = 5  # a read command found something unhealthy (status) or a warning (health)
     CRITICAL = 6  # health: at least one check is critical
     FORBIDDEN = 7  # the acting user's role or scope does not allow it (docs/access.md)
+    GUARDRAIL = 8  # an unwaived guardrail violation at or above guardrails.block_at (docs/governance.md)
     INTERRUPTED = 130
 
 
@@ -84,6 +85,12 @@ class Forbidden(OdooplaneError):
     """Access control refused: the message says which right, on what, and why (never a secret)."""
 
     exit_code = ExitCode.FORBIDDEN
+
+
+class GuardrailViolated(OdooplaneError):
+    """An unwaived guardrail violation at or above the estate's guardrails.block_at stops the command."""
+
+    exit_code = ExitCode.GUARDRAIL
 
 
 class LockedError(OdooplaneError):

@@ -134,6 +134,10 @@ def test_restore_in_place_at_a_time_and_into_another_environment(estate: TestEst
     uuid_staging = sql(f"{t}_staging", "SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'")[0][0]
     assert uuid_staging != uuid_prod, "a copy gets its own identity"
     assert estate.session_db(f"{t}/staging") == f"{t}_staging"
+    # Production's data, not neutralized, now serves a staging environment: a guardrail says so.
+    checked = json.loads(estate.cli("policy", "check", f"{t}/staging", "-f", str(estate.path), "--json",
+                                    check=False).stdout)
+    assert {(f["rule"], f["status"]) for f in checked["findings"]} >= {("non-production-neutralized", "fail")}
 
 
 def test_odoo_zip_export_and_import(estate: TestEstate, tmp_path: Path) -> None:

@@ -126,6 +126,9 @@ def test_clone_neutralizes_routes_and_catches_mail(shop: Any) -> None:
     assert status[f"{t}/staging"]["health"] == "ok"
     evidence = json.loads(estate.cli("evidence", "-f", str(estate.path), "--kind", "clone", "--json").stdout)
     assert [e["target"] for e in evidence] == [f"{t}/staging"]
+    checked = json.loads(estate.cli("policy", "check", f"{t}/staging", "-f", str(estate.path), "--json",
+                                    check=False).stdout)
+    assert {(f["rule"], f["status"]) for f in checked["findings"]} >= {("non-production-neutralized", "pass")}
 
 
 def test_unsafe_copy_is_never_served_and_bad_targets_are_refused(shop: Any) -> None:

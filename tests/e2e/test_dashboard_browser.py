@@ -91,7 +91,8 @@ def test_every_page_at_desktop_and_phone_widths(site: tuple[TestEstate, Served, 
     _, served, names = site
     pages = [("fleet", "/", "Fleet"), ("tenant", f"/tenants/{names['acme']}", "Acme Distribution"),
              ("operations", "/operations", "Operations"), ("operation", f"/operations/{names['op']}", "Operation #"),
-             ("approvals", "/approvals", "Approvals"), ("drills", "/drills", "Disaster-recovery drills")]
+             ("approvals", "/approvals", "Approvals"), ("drills", "/drills", "Disaster-recovery drills"),
+             ("guardrails", "/guardrails", "Guardrails")]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         try:

@@ -57,7 +57,7 @@ def test_gates_decide_promotions(tmp_path: Path) -> None:
         assert first.returncode == 1
         result = json.loads(first.stdout)
         assert gates_of(result) == {"previous-stage": False, "approvals": False, "window": False, "freeze": True,
-                                    "emergency": True}
+                                    "emergency": True, "guardrails": True}
         blocked = result["targets"][0]
         assert blocked["decision"] == "blocked" and blocked["next_window"].startswith("2026-11-28T00:00")
         change = blocked["change"]
@@ -79,7 +79,7 @@ def test_gates_decide_promotions(tmp_path: Path) -> None:
         # Approved, previous stage done: only the window blocks on a Wednesday; a freeze on a Saturday.
         second = json.loads(as_(estate, "alice", WEDNESDAY, "promote", "r2", "--to", f"{t}/prod", "--json").stdout)
         assert gates_of(second) == {"previous-stage": True, "approvals": True, "window": False, "freeze": True,
-                                    "emergency": True}
+                                    "emergency": True, "guardrails": True}
         frozen = json.loads(as_(estate, "alice", FROZEN_SATURDAY, "promote", "r2", "--to", f"{t}/prod",
                                 "--json").stdout)
         assert gates_of(frozen)["window"] is True and gates_of(frozen)["freeze"] is False

@@ -14,6 +14,7 @@ from odooplane.actions import schedule as scheduling
 from odooplane.actions.access import guard
 from odooplane.errors import KubernetesEstate, LockedError, OdooplaneError
 from odooplane.estate.resolve import DesiredEnvironment, EnvRef
+from odooplane.operations import guardrails as guardrail_checks
 from odooplane.operations import mail, moves, observe, pools, provision, templates, temporaries, upgrades
 from odooplane.operations.context import Context
 from odooplane.operations.desired import artifacts
@@ -60,6 +61,7 @@ def run(
     ctx = estate_file.context(valid.path)
     try:
         guard(ctx, "estate.apply")
+        guardrail_checks.gate(ctx, what="apply")
         return converge(ctx, prune=prune, parallel=parallel, listener=listener, on_plan=on_plan,
                         retry_failed=retry_failed)
     finally:

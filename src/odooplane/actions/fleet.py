@@ -345,3 +345,18 @@ def estate_summary(ctx: Context, principal: Principal, problems: list[Any]) -> d
 def when(value: dt.datetime | None) -> str | None:
     value = aware(value)
     return value.isoformat() if value else None
+
+
+def guardrail_findings(ctx: Context, principal: Principal, *, target: str | None = None,
+                       status: str | None = None) -> tuple[dt.datetime, str, list[Any]]:
+    """The guardrail findings of the environments in scope (observed state, waivers applied):
+    (when checked, the estate's block_at, findings)."""
+    from odooplane.operations import guardrails as checking
+
+    authorize(ctx, principal, "policy.read", target_subject(ctx.valid, target) if target else
+              _first_subject(ctx, principal))
+    envs = [e for e in ctx.valid.environments if (target is None or str(e.ref) == target)
+            and (principal.scope.unscoped or allowed(principal, "policy.read", environment_subject(e)))]
+    report = checking.check(ctx, observed=True, targets=envs)
+    findings = [f for f in report.findings if status is None or f.status == status]
+    return report.at, report.block_at, findings

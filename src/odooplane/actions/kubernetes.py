@@ -20,6 +20,7 @@ from odooplane.clock import wait_until
 from odooplane.drivers import registry
 from odooplane.errors import PermanentError, TemporaryError, UsageError
 from odooplane.estate.validate import ValidEstate
+from odooplane.operations import guardrails as guardrail_checks
 
 # Applied in this order (a Namespace before what it holds, a Cluster before its Databases, a
 # Service and its configuration before the Deployment, routes last).
@@ -62,6 +63,8 @@ def connect(path: Path | None, right: str, *, context: str | None, kubeconfig: s
     ctx = estate_file.context(valid.path)
     try:
         guard(ctx, right)
+        if right == "estate.apply":
+            guardrail_checks.gate(ctx, what="apply")
     finally:
         ctx.close()
     _ctx, _desired, rendered = render_estate(valid, "kubernetes")

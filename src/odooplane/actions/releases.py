@@ -16,6 +16,7 @@ from odooplane.drivers import registry
 from odooplane.errors import NotFound, OdooplaneError, UsageError
 from odooplane.estate.change import PersonRoles
 from odooplane.estate.resolve import DesiredEnvironment, EnvRef
+from odooplane.operations import guardrails as guardrail_checks
 from odooplane.operations import release_content, upgrades
 from odooplane.operations.context import Context
 from odooplane.operations.desired import artifacts
@@ -182,7 +183,13 @@ def promote(path: Path | None, release: str, selector: str, *, emergency_reason:
             decision, request = _decide(ctx, env, release, emergency)
             gate_list: list[dict[str, object]] = [
                 {"gate": g.name, "passed": g.passed, "reason": g.reason} for g in (decision.gates if decision else [])]
-            verdict = "allowed" if decision is None or decision.allowed else "blocked"
+            # The estate's guardrails on this environment (observed state too), waivers applied: no
+            # emergency override lifts them; an approved waiver does.
+            blocking = guardrail_checks.check(ctx, observed=True, targets=[env]).blocking(t)
+            gate_list.append({"gate": "guardrails", "passed": not blocking, "reason": (
+                "; ".join(f"{f.rule} ({f.severity}): {f.message}" for f in blocking) if blocking else
+                f"no unwaived violation at or above {ctx.estate.guardrails.block_at}")})
+            verdict = "allowed" if (decision is None or decision.allowed) and not blocking else "blocked"
             next_window = decision.next_window.isoformat() if decision and decision.next_window else None
             detail = {"gates": gate_list, "next_window": next_window, "change": request.id if request else None,
                       "emergency": emergency_reason if decision and decision.emergency_used else None}

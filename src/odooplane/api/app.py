@@ -21,6 +21,7 @@ from odooplane import __version__, access
 from odooplane.access import Principal
 from odooplane.actions import access as access_action
 from odooplane.actions import dashboard, fleet
+from odooplane.actions import policy as policy_action
 from odooplane.actions import requests as requests_action
 from odooplane.actions.service import Service
 from odooplane.api import problems
@@ -460,6 +461,92 @@ def decide(change: Annotated[int, Path(ge=1, le=MAX_ID)], body: Decision, caller
     """Approve or reject a promotion request: `releases.approve`, never one's own (separation of duties)."""
     event = dashboard.decide(svc.context(), caller, change, approve=body.decision == "approve", reason=body.reason)
     return {"change": change, "decision": body.decision, "by": event.actor, "at": _iso(event.ts)}
+
+
+# -- guardrails and their waivers (docs/governance.md) -----------------------------------------
+class FindingRow(BaseModel):
+    rule: str
+    severity: str
+    target: str
+    status: str = Field(description="pass, fail, error, unknown, waived or not-checked.")
+    message: str
+    fix: str
+    waiver: int | None
+
+
+class GuardrailsDoc(BaseModel):
+    checked_at: str
+    block_at: str
+    blocking: int = Field(description="Unwaived violations at or above block_at.")
+    findings: list[FindingRow]
+
+
+class WaiverRow(BaseModel):
+    id: int
+    rule: str
+    target: str
+    reason: str
+    state: str = Field(description="requested, active, expired or revoked.")
+    requested_by: str
+    requested_at: str
+    expires_at: str
+    approved_by: str | None
+    approved_at: str | None
+    revoked_by: str | None
+    revoked_at: str | None
+
+
+class WaiverRequest(BaseModel):
+    rule: str = Field(max_length=64, examples=["restore-proven"])
+    target: str = Field(max_length=128, description="tenant/env, tenant/* or *.", examples=["acme/prod"])
+    reason: str = Field(min_length=1, max_length=2000, examples=["restore proof scheduled after the migration"])
+    days: int = Field(30, ge=1, le=366, description="How long (at most guardrails.waivers.max_days).")
+
+
+def _waiver_row(w: Any, at: Any) -> dict[str, Any]:
+    return {**{k: (_iso(v) if k.endswith("_at") else v) for k, v in asdict(w).items()}, "state": w.state(at)}
+
+
+@router.get("/guardrails", response_model=GuardrailsDoc, tags=["governance"])
+def guardrail_findings(caller: Caller, svc: Svc, target: str | None = None,
+                       status: Annotated[str | None, Query(description="Only findings of this status.")] = None,
+                       ) -> Any:
+    """Every guardrail finding of the environments in scope (observed state, waivers applied)."""
+    from odooplane.estate.guardrails import at_or_above
+
+    at, block_at, findings = fleet.guardrail_findings(svc.context(), caller, target=target, status=status)
+    blocking = [f for f in findings if f.violated and at_or_above(f.severity, block_at)]  # type: ignore[arg-type]
+    return {"checked_at": _iso(at), "block_at": block_at, "blocking": len(blocking),
+            "findings": [{k: getattr(f, k) for k in FindingRow.model_fields} for f in findings]}
+
+
+@router.get("/waivers", response_model=list[WaiverRow], tags=["governance"])
+def waiver_list(caller: Caller, svc: Svc) -> Any:
+    """Every guardrail waiver asked for, newest first (those on targets in scope)."""
+    at, items = policy_action.waivers_for(svc.context(), caller)
+    return [_waiver_row(w, at) for w in items]
+
+
+@router.post("/waivers", status_code=201, response_model=WaiverRow, tags=["governance"])
+def waiver_request(body: WaiverRequest, caller: Caller, svc: Svc) -> Any:
+    """Ask for a waiver (`policy.waive`): in force once someone else approves it."""
+    ctx = svc.context()
+    w = policy_action.waive_in(ctx, caller, body.rule, body.target, reason=body.reason, days=body.days)
+    return _waiver_row(w, w.requested_at)
+
+
+@router.post("/waivers/{waiver_id}/approval", response_model=WaiverRow, tags=["governance"])
+def waiver_approval(waiver_id: Annotated[int, Path(ge=1, le=MAX_ID)], caller: Caller, svc: Svc) -> Any:
+    """Approve a waiver someone else asked for (`policy.approve`; never one's own)."""
+    w = policy_action.approve_in(svc.context(), caller, waiver_id)
+    return _waiver_row(w, w.approved_at)
+
+
+@router.post("/waivers/{waiver_id}/revocation", response_model=WaiverRow, tags=["governance"])
+def waiver_revocation(waiver_id: Annotated[int, Path(ge=1, le=MAX_ID)], caller: Caller, svc: Svc) -> Any:
+    """End a waiver now (its requester, or `policy.approve`)."""
+    w = policy_action.revoke_in(svc.context(), caller, waiver_id)
+    return _waiver_row(w, w.revoked_at)
 
 
 @router.get("/operations/{op_id}/events", tags=["operations"],

@@ -30,6 +30,7 @@ from odooplane.cli import (
     operations,
     pitr,
     plan,
+    policy,
     psql,
     releases,
     render,
@@ -50,7 +51,7 @@ app = typer.Typer(
         "Run an estate of Odoo instances: declare it in estate.yaml, then validate, plan and apply it.\n\n"
         "Exit codes: 0 ok · 1 an operation failed · 2 invalid estate or usage · 3 not found · "
         "4 locked by another operation · 5 unhealthy (status) or a warning (health) · 6 critical (health) · "
-        "7 refused by access control · "
+        "7 refused by access control · 8 a guardrail violated (policy check, validate) · "
         "130 interrupted."
     ),
     no_args_is_help=True,
@@ -98,6 +99,7 @@ for module in (
     pitr,
     drill,
     evidence,
+    policy,
     down,
     schema,
     operations,

@@ -3,8 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from odooplane.cli.output import console, errors, print_json
+from odooplane.cli.policy import finding_json
 
 
 def register(app: typer.Typer) -> None:
@@ -19,9 +21,13 @@ def register(app: typer.Typer) -> None:
         with errors():
             summary = action.run(estate)
         if as_json:
-            print_json({"valid": True, **summary.__dict__})
+            data = {k: v for k, v in summary.__dict__.items() if k != "guardrail_violations"}
+            print_json({"valid": True, **data,
+                        "guardrail_violations": [finding_json(f) for f in summary.guardrail_violations]})
             return
         console.print(
             f"[green]valid[/]: {summary.path}: {summary.tenants} tenant(s), {summary.environments} environment(s), "
             f"{summary.stacks} stack(s), {summary.clusters} cluster(s), {summary.hostnames} hostname(s)"
         )
+        for f in summary.guardrail_violations:
+            console.print(Text.assemble(("guardrail", "yellow"), f" {f.rule} ({f.severity}) {f.target}: {f.message}"))

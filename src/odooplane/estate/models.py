@@ -8,7 +8,7 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from odooplane.estate import names
 from odooplane.estate.change import ChangeManagement
@@ -599,6 +599,10 @@ class ExternalCluster(Model):
     )
     region: str | None = Field(
         None, description="Where the cluster's data lives (checked against tenants' data_residency).", examples=["eu"]
+    )
+    ha: bool = Field(
+        False, description="The server is highly available (replication and failover run outside Odooplane: "
+        "declared, for the guardrails).", examples=[True]
     )
 
     @model_validator(mode="after")
@@ -1280,6 +1284,50 @@ class Policy(Model):
     reason: str | None = Field(None, description="Why (shown in errors).", examples=["24/7 operations"])
 
 
+Severity = Literal["critical", "high", "medium", "low"]
+CelExpression = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+
+
+class GuardrailRule(Model):
+    """A guardrail of the estate's own: environments for which ``when`` is true must make ``require``
+    true. Both are CEL expressions over ``env`` (the desired environment) and ``obs`` (what the
+    state store has observed of it); docs/governance.md lists every field."""
+
+    id: ObjectName = Field(description="Rule id (shown in findings, named by waivers).", examples=["prod-two-workers"])
+    severity: Severity = Field("medium", description="How bad a violation is (block_at decides what it stops).",
+                               examples=["high"])
+    when: CelExpression = Field("true", description="CEL: which environments it applies to.",
+                                examples=['env.production && env.tier == "mission-critical"'])
+    require: CelExpression = Field(description="CEL: what must hold (null: not known yet).",
+                                   examples=["env.workers >= 2"])
+    explain: str = Field(description="What a violation means (shown in findings).",
+                         examples=["mission-critical production serves with at least two workers"])
+    fix: str = Field("", description="How to fix a violation (shown in findings).",
+                     examples=["set workers: 2 or more on the environment"])
+
+
+class WaiverSettings(Model):
+    """Who may approve a guardrail waiver, and for how long at most."""
+
+    approver_roles: list[ObjectName] = Field(
+        default_factory=list, description="Roles (change_management.people) that approve waivers; empty: anyone "
+        "but the requester.", examples=[["security"]])
+    max_days: int = Field(90, ge=1, le=366, description="Longest waiver, in days.", examples=[30])
+
+
+class Guardrails(Model):
+    """Guardrails as code (docs/governance.md): the shipped baseline plus the estate's own rules."""
+
+    baseline: bool = Field(True, description="Check the shipped baseline rules.", examples=[True])
+    exclude: list[ObjectName] = Field(default_factory=list, description="Baseline rule ids not checked.",
+                                      examples=[["critical-ha"]])
+    rules: list[GuardrailRule] = Field(default_factory=list, description="The estate's own rules.")
+    block_at: Severity = Field(
+        "critical", description="Unwaived violations of this severity or worse stop validate (exit 8), apply "
+        "and promote.", examples=["high"])
+    waivers: WaiverSettings = Field(default_factory=WaiverSettings, description="Waiver approval.")
+
+
 class RedisServer(Model):
     """A Redis server tenants' Odoo uses (sessions, job queues); probed for memory and evictions."""
 
@@ -1377,6 +1425,8 @@ class Estate(Model):
         default_factory=ChangeManagement,
         description="Maintenance windows, freezes, approvals and promotion order (docs/gates.md).",
     )
+    guardrails: Guardrails = Field(default_factory=Guardrails,
+                                   description="Guardrails in CEL, waivers and what they block (docs/governance.md).")
     policies: list[Policy] = Field(
         default_factory=list,
         description="Placement guardrails checked by validate.",

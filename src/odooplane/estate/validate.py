@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from odooplane.errors import EstateInvalid, Problem
-from odooplane.estate import change, models, names, policies, resolve
+from odooplane.estate import change, guardrails, models, names, policies, resolve
 from odooplane.estate import load as loader
 from odooplane.estate.models import (
     MAIL_CATCHER_OPTIONS,
@@ -115,7 +115,7 @@ def _check(path: Path) -> tuple[ValidEstate | None, list[Problem]]:
     envs = tuple(resolve.environments(estate))
     problems = [
         Problem(loaded.origin(path), loader.format_path(path), message)
-        for path, message in policies.check(estate, list(envs))
+        for path, message in [*policies.check(estate, list(envs)), *guardrails.compile_rules(estate)[1]]
     ]
     if problems:
         return None, problems

@@ -86,6 +86,7 @@ class FleetHealth:
     host_checks: list[Check] = field(default_factory=list)
     sweep_s: float = 0.0
     probe_ms: dict[str, list[float]] = field(default_factory=dict)
+    guardrails: list[Any] = field(default_factory=list)  # estate/guardrails.Finding of the swept environments
 
     @property
     def status(self) -> Status:

@@ -253,6 +253,14 @@ def _ticket_rules(s: AlertSettings) -> list[dict[str, Any]]:
                         "restore.",
         ),
         _alert(
+            "GuardrailViolated", 'odooplane_guardrail_violated{rule_severity=~"critical|high"} == 1', for_=900,
+            severity="ticket",
+            summary=f"{WHO} breaks guardrail {{{{ $labels.rule }}}}",
+            description=f"{WHO} violates the {{{{ $labels.rule_severity }}}} guardrail {{{{ $labels.rule }}}} and no "
+                        "approved waiver covers it (odooplane_guardrail_violated = {{ $value }}; odooplane policy "
+                        "check says what it asks and how to fix it).",
+        ),
+        _alert(
             "Edge5xxHigh", f"odooplane_edge_5xx_ratio > {_num(s.edge_5xx_ratio)}", for_=600, severity="ticket",
             summary=f"{WHO}: {{{{ $value | humanizePercentage }}}} of requests fail with 5xx",
             description=f"{{{{ $value | humanizePercentage }}}} of the requests to {WHO} were answered 5xx at the "

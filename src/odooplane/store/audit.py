@@ -95,3 +95,16 @@ def verify_chain(store: Store) -> list[int]:
                 bad.append(r.id)
             prev = r.hash
     return bad
+
+
+def between(store: Store, *, start: dt.datetime, end: dt.datetime) -> list[AuditEntry]:
+    """Every entry made in [start, end), oldest first."""
+    a = tables.audit
+    with store.connect() as conn:
+        rows = conn.execute(sa.select(a).where(a.c.ts >= start, a.c.ts < end).order_by(a.c.id)).all()
+    out = []
+    for r in rows:
+        ts = aware(r.ts)
+        assert ts is not None
+        out.append(AuditEntry(r.id, ts, r.actor, r.action, r.target, r.outcome, r.detail, r.prev_hash, r.hash))
+    return out

@@ -72,3 +72,31 @@ def newest(store: Store, kinds: tuple[str, ...]) -> dict[tuple[str, str, bool], 
         assert value is not None
         out[(str(target), str(kind), bool(ok))] = value
     return out
+
+
+
+def newest_data(store: Store, kinds: tuple[str, ...]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The kind and data of the newest successful record of any of ``kinds``, by target (one query)."""
+    ev = tables.evidence
+    newest_ids = (sa.select(sa.func.max(ev.c.id)).where(ev.c.kind.in_(kinds), ev.c.ok.is_(True))
+                  .group_by(ev.c.target))
+    with store.connect() as conn:
+        rows = conn.execute(sa.select(ev.c.target, ev.c.kind, ev.c.data).where(ev.c.id.in_(newest_ids))).all()
+    return {str(r.target): (str(r.kind), dict(r.data or {})) for r in rows}
+
+
+def between(store: Store, *, targets: list[str], start: dt.datetime, end: dt.datetime,
+            kinds: tuple[str, ...] = ()) -> list[Evidence]:
+    """The records of ``targets`` made in [start, end), oldest first (one query)."""
+    ev = tables.evidence
+    query = sa.select(ev).where(ev.c.target.in_(targets), ev.c.ts >= start, ev.c.ts < end).order_by(ev.c.id)
+    if kinds:
+        query = query.where(ev.c.kind.in_(kinds))
+    with store.connect() as conn:
+        rows = conn.execute(query).all()
+    out = []
+    for r in rows:
+        ts = aware(r.ts)
+        assert ts is not None
+        out.append(Evidence(r.id, ts, r.kind, r.target, bool(r.ok), r.operation_id, r.data, r.summary))
+    return out

@@ -255,3 +255,17 @@ def steps(store: Store, op_id: int) -> list[StepRow]:
             sa.select(tables.steps).where(tables.steps.c.operation_id == op_id).order_by(tables.steps.c.seq)
         ).all()
     return [_step(r) for r in rows]
+
+
+def first_done(store: Store, targets: list[str]) -> dict[str, dt.datetime]:
+    """When a step on each of ``targets`` first succeeded (its environment's first provisioning)."""
+    s = tables.steps
+    with store.connect() as conn:
+        rows = conn.execute(sa.select(s.c.target, sa.func.min(s.c.finished_at))
+                            .where(s.c.target.in_(targets), s.c.status == "done").group_by(s.c.target)).all()
+    out = {}
+    for target, ts in rows:
+        value = aware(ts)
+        if value is not None:
+            out[str(target)] = value
+    return out

@@ -96,3 +96,12 @@ def current_all(store: Store, *, targets: Collection[str] | None = None) -> dict
     with store.connect() as conn:
         rows = conn.execute(sa.select(ev.c.target, ev.c.release).where(ev.c.id.in_(newest))).all()
     return {r.target: r.release for r in rows if r.release}
+
+
+def between(store: Store, *, targets: Collection[str], start: dt.datetime, end: dt.datetime) -> list[Event]:
+    """The release events of ``targets`` in [start, end), oldest first."""
+    r = tables.release_events
+    with store.connect() as conn:
+        rows = conn.execute(sa.select(r).where(r.c.target.in_(list(targets)), r.c.ts >= start, r.c.ts < end)
+                            .order_by(r.c.id)).all()
+    return [_event(row) for row in rows]

@@ -22,6 +22,7 @@ from odooplane import __version__
 from odooplane.access import ROLE_SUMMARY, Principal
 from odooplane.actions import access as access_action
 from odooplane.actions import dashboard, fleet
+from odooplane.actions import policy as policy_action
 from odooplane.actions import requests as requests_action
 from odooplane.actions.service import Service
 from odooplane.errors import Forbidden, NotFound, OdooplaneError
@@ -254,6 +255,50 @@ def decide(change: Annotated[int, Path(ge=1, le=MAX_ID)], me: Me,
 @router.get("/drills", response_class=HTMLResponse)
 def drills_page(me: Me) -> Response:
     return _guard(me, lambda: me.render("drills.html", drills=dashboard.drills(me.ctx, me.principal)))
+
+
+def _guardrails(me: Page, done: str = "") -> Response:
+    at, block_at, findings = fleet.guardrail_findings(me.ctx, me.principal)
+    order = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+    shown = sorted((f for f in findings if f.status not in ("pass", "not-checked")),
+                   key=lambda f: (f.status in ("waived", "unknown"), order.get(f.severity, 9), f.rule, f.target))
+    now, waivers = policy_action.waivers_for(me.ctx, me.principal)
+    return me.render("guardrails.html", checked_at=at, block_at=block_at, shown=shown, done=done,
+                     passed=sum(1 for f in findings if f.status == "pass"),
+                     waivers=[(w, w.state(now)) for w in waivers], actor=me.principal.actor,
+                     may_approve="policy.approve" in me.principal.rights,
+                     may_waive="policy.waive" in me.principal.rights,
+                     rules=policy_action.rule_ids(me.ctx), max_days=me.ctx.estate.guardrails.waivers.max_days)
+
+
+@router.get("/guardrails", response_class=HTMLResponse)
+def guardrails_page(me: Me) -> Response:
+    return _guard(me, lambda: _guardrails(me))
+
+
+@router.post("/guardrails/waivers", response_class=HTMLResponse)
+def waiver_request(me: Me, *, rule: Annotated[str, Form(max_length=64)], target: Annotated[str, Form(max_length=128)],
+                   reason: Annotated[str, Form(max_length=2000)], days: Annotated[int, Form(ge=1, le=366)] = 30,
+                   csrf: Annotated[str, Form(max_length=64)] = "") -> Response:
+    def draw() -> Response:
+        me.check_csrf(csrf)
+        w = policy_action.waive_in(me.ctx, me.principal, rule, target, reason=reason, days=days)
+        return _guardrails(me, f"waiver #{w.id} asked for: in force once someone else approves it")
+    return _guard(me, draw)
+
+
+@router.post("/guardrails/waivers/{waiver_id}", response_class=HTMLResponse)
+def waiver_decide(waiver_id: Annotated[int, Path(ge=1, le=MAX_ID)], me: Me,
+                  decision: Annotated[str, Form(pattern="^(approve|revoke)$")],
+                  csrf: Annotated[str, Form(max_length=64)] = "") -> Response:
+    def draw() -> Response:
+        me.check_csrf(csrf)
+        if decision == "approve":
+            policy_action.approve_in(me.ctx, me.principal, waiver_id)
+        else:
+            policy_action.revoke_in(me.ctx, me.principal, waiver_id)
+        return _guardrails(me, f"waiver #{waiver_id} {'approved' if decision == 'approve' else 'revoked'}")
+    return _guard(me, draw)
 
 
 def _to_login(request: Request, exc: Exception) -> Response:

@@ -53,6 +53,7 @@ class FleetCollector(Collector):
                 keys = sorted(labels)
                 family(name, keys).add_metric([*base, *(labels[k] for k in keys)], value)
         yield from families.values()
+        yield from _guardrails(fleet)
         disk = GaugeMetricFamily("odooplane_disk_free_ratio", "Free share of the data directory's disk",
                                  labels=["mount"])
         disk.add_metric(["data"], fleet.host["disk_free_ratio"])
@@ -101,3 +102,20 @@ def serve(collector: FleetCollector, *, port: int, host: str = "127.0.0.1") -> T
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="exporter", daemon=True).start()
     return server
+
+
+def _guardrails(fleet: FleetHealth) -> Iterator[Metric]:
+    """One series per finding of a rule that applies: 1 where it is violated and no waiver covers it."""
+    envs = {e.target: [e.labels()[k] for k in ENV_LABELS] for e in fleet.environments}
+    violated = GaugeMetricFamily("odooplane_guardrail_violated", "A guardrail is violated, unwaived (1) or not (0)",
+                                 labels=[*ENV_LABELS, "rule", "rule_severity"])
+    waived = GaugeMetricFamily("odooplane_guardrail_waived", "A guardrail violation is covered by a waiver",
+                               labels=[*ENV_LABELS, "rule", "rule_severity"])
+    for f in fleet.guardrails:
+        base = envs.get(f.target)
+        if base is None or f.status == "not-checked":
+            continue
+        violated.add_metric([*base, f.rule, f.severity], 1.0 if f.violated else 0.0)
+        waived.add_metric([*base, f.rule, f.severity], 1.0 if f.status == "waived" else 0.0)
+    yield violated
+    yield waived

@@ -78,6 +78,8 @@ ROUTES = {  # route -> the right it needs (estate-wide ones need an unscoped cal
     "/api/v1/evidence": "evidence.read",
     "/api/v1/audit": "audit.read",
     "/api/v1/audit/verification": "audit.read",
+    "/api/v1/guardrails": "policy.read",
+    "/api/v1/waivers": "policy.read",
 }
 
 

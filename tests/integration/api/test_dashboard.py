@@ -141,3 +141,27 @@ def test_operations_and_drills_pages(site: TestClient, api: Api) -> None:
     drills = site.get("/drills")
     assert drills.status_code == 200 and "RPO 60 s, RTO 42 s" in drills.text
     assert site.get("/operations/999999").status_code == 404
+
+
+def test_guardrails_page_asks_for_and_approves_waivers(site: TestClient, api: Api) -> None:
+    target = f"{api.names['acme']}/prod"
+    access_action.add_user(api.ctx, ADMIN, name="eve", role="erp-admin", scopes=[], os_user=None, password=PASSWORD)
+    sign_in(site, "eve")
+    page = site.get("/guardrails")
+    assert page.status_code == 200 and "restore-proven" in page.text and target in page.text
+    asked = site.post("/guardrails/waivers", data={"csrf": csrf_of(page.text), "rule": "restore-proven",
+                                                   "target": target, "reason": "first backup tonight", "days": "7"})
+    assert asked.status_code == 200 and "asked for" in asked.text, asked.text
+    waiver = re.search(r"waiver #(\d+) asked for", asked.text)
+    assert waiver
+    assert f"Approve waiver #{waiver.group(1)}" not in asked.text  # never one's own
+    no_csrf = site.post(f"/guardrails/waivers/{waiver.group(1)}", data={"decision": "approve"})
+    assert no_csrf.status_code in (400, 403)
+    site.cookies.clear()
+    sign_in(site, "bob")
+    inbox = site.get("/guardrails")
+    assert f"Approve waiver #{waiver.group(1)}" in inbox.text
+    done = site.post(f"/guardrails/waivers/{waiver.group(1)}", data={"csrf": csrf_of(inbox.text),
+                                                                      "decision": "approve"})
+    assert done.status_code == 200 and f"waiver #{waiver.group(1)} approved" in done.text
+    assert "waived (#" in done.text

@@ -49,7 +49,8 @@ def test_rules_are_grouped_by_severity_with_the_documented_alerts() -> None:
     names = {group: {rule["alert"] for rule in rules} for group, rules in groups.items()}
     assert names["odooplane-page"] == {"OdooDown", "BackupOlderThanRPO", "PostgresNearConnectionLimit"}
     assert names["odooplane-ticket"] == {
-        "OdooDown", "CronLag", "CertificateExpiringSoon", "RestoreVerificationStale", "Edge5xxHigh",
+        "OdooDown", "CronLag", "CertificateExpiringSoon", "RestoreVerificationStale", "GuardrailViolated",
+        "Edge5xxHigh",
         "BusinessActivityDrop", "LongRunningQueries", "LockWaits", "OdooRestartingOften", "PostgresXidAgeHigh",
         "OdooMetricsMissing", "RedisEvicting", "RedisMemoryHigh"}
     assert names["odooplane-info"] == {"DiskFreeLow", "DiskFillPredicted", "DatabaseGrowthFast"}
