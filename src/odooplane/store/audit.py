@@ -64,6 +64,12 @@ def record(
         )
 
 
+def _entry(r: Any) -> AuditEntry:
+    ts = aware(r.ts)
+    assert ts is not None
+    return AuditEntry(r.id, ts, r.actor, r.action, r.target, r.outcome, r.detail, r.prev_hash, r.hash)
+
+
 def entries(
     store: Store, *, limit: int = 100, target: str | None = None, before: int | None = None
 ) -> list[AuditEntry]:
@@ -74,12 +80,7 @@ def entries(
         query = query.where(tables.audit.c.target == target)
     with store.connect() as conn:
         rows = conn.execute(query).all()
-    out = []
-    for r in rows:
-        ts = aware(r.ts)
-        assert ts is not None
-        out.append(AuditEntry(r.id, ts, r.actor, r.action, r.target, r.outcome, r.detail, r.prev_hash, r.hash))
-    return out
+    return [_entry(r) for r in rows]
 
 
 def verify_chain(store: Store) -> list[int]:
@@ -102,9 +103,4 @@ def between(store: Store, *, start: dt.datetime, end: dt.datetime) -> list[Audit
     a = tables.audit
     with store.connect() as conn:
         rows = conn.execute(sa.select(a).where(a.c.ts >= start, a.c.ts < end).order_by(a.c.id)).all()
-    out = []
-    for r in rows:
-        ts = aware(r.ts)
-        assert ts is not None
-        out.append(AuditEntry(r.id, ts, r.actor, r.action, r.target, r.outcome, r.detail, r.prev_hash, r.hash))
-    return out
+    return [_entry(r) for r in rows]

@@ -25,6 +25,12 @@ class Evidence:
     summary: str
 
 
+def _row(r: Any) -> Evidence:
+    ts = aware(r.ts)
+    assert ts is not None
+    return Evidence(r.id, ts, r.kind, r.target, bool(r.ok), r.operation_id, r.data, r.summary)
+
+
 def add(
     store: Store,
     *,
@@ -52,12 +58,7 @@ def query(store: Store, *, kind: str | None = None, target: str | None = None, l
         q = q.where(tables.evidence.c.target == target)
     with store.connect() as conn:
         rows = conn.execute(q).all()
-    out = []
-    for r in rows:
-        ts = aware(r.ts)
-        assert ts is not None
-        out.append(Evidence(r.id, ts, r.kind, r.target, bool(r.ok), r.operation_id, r.data, r.summary))
-    return out
+    return [_row(r) for r in rows]
 
 
 def newest(store: Store, kinds: tuple[str, ...]) -> dict[tuple[str, str, bool], dt.datetime]:
@@ -94,9 +95,4 @@ def between(store: Store, *, targets: list[str], start: dt.datetime, end: dt.dat
         query = query.where(ev.c.kind.in_(kinds))
     with store.connect() as conn:
         rows = conn.execute(query).all()
-    out = []
-    for r in rows:
-        ts = aware(r.ts)
-        assert ts is not None
-        out.append(Evidence(r.id, ts, r.kind, r.target, bool(r.ok), r.operation_id, r.data, r.summary))
-    return out
+    return [_row(r) for r in rows]
