@@ -38,6 +38,7 @@ RIGHTS: dict[str, str] = {
     "evidence.read": "read evidence (restore proofs, drills, gate decisions)",
     "audit.read": "read the audit log and verify its chain",
     "policy.read": "read guardrail findings and waivers (within scope)",
+    "cost.read": "read cost allocation and usage (within scope)",
     "policy.waive": "ask for a guardrail waiver",
     "policy.approve": "approve or revoke a guardrail waiver someone else asked for",
     "secrets.reveal": "reveal an environment's credentials (non-production)",
@@ -63,14 +64,14 @@ ROLES: dict[str, frozenset[str]] = {
     "erp-admin": _READ | {
         "tenants.change", "backups.read", "backups.run", "restore", "restore.production", "clones.create",
         "releases.request", "evidence.read", "secrets.reveal", "secrets.reveal.production", "data.export",
-        "data.export.production", "shell", "shell.production", "policy.waive",
+        "data.export.production", "shell", "shell.production", "policy.waive", "cost.read",
     },
     "release-manager": _READ | {"releases.request", "releases.promote", "clones.create", "backups.read",
                                 "evidence.read"},
     "approver": _READ | {"releases.approve", "backups.read", "evidence.read", "policy.approve"},
     "provisioner": _READ | {"tenants.create", "tenants.decommission"},
     "developer": _READ | {"clones.create", "restore", "backups.read", "secrets.reveal", "data.export", "shell"},
-    "auditor": _READ | {"backups.read", "evidence.read", "audit.read", "access.read"},
+    "auditor": _READ | {"backups.read", "evidence.read", "audit.read", "access.read", "cost.read"},
     "partner-readonly": _READ,
 }
 

@@ -129,7 +129,11 @@ def test_induced_failures_fire_check_metric_and_alert(sick: dict[str, Any], tmp_
     baseline = poll("the exporter's first sweep", lambda: alerting.scrape(metrics_port) if alerting.value(
         alerting.scrape(metrics_port), "odooplane_env_up", tenant=t) == 1 else None)
     fired = alerting.firing(rules / "rules.yml", baseline)
-    assert {a for a in fired if a[1] == t} == {("CertificateExpiringSoon", t, "prod")}, fired
+    # Backed up but never proven to restore: the restore-proven guardrail (high) is broken, and says so.
+    assert {a for a in fired if a[1] == t} == {("CertificateExpiringSoon", t, "prod"),
+                                               ("GuardrailViolated", t, "prod")}, fired
+    assert alerting.value(baseline, "odooplane_guardrail_violated", tenant=t, rule="restore-proven") == 1
+    assert alerting.value(baseline, "odooplane_guardrail_violated", tenant=t, rule="production-backed-up") == 0
 
     # -- make it sick ------------------------------------------------------------------------------
     holder = psycopg.connect(db_url(database))  # holds a cron's row lock, as a stuck worker does

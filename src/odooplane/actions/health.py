@@ -9,6 +9,7 @@ from odooplane.actions import estate_file
 from odooplane.errors import UsageError
 from odooplane.operations import guardrails as guardrail_checks
 from odooplane.operations import health as sweeping
+from odooplane.operations import usage as metering
 from odooplane.operations.context import Context
 from odooplane.store import probes, sweepers
 
@@ -36,6 +37,8 @@ def sweep_and_record(ctx: Context, *, tenant: str | None = None, observer: str =
     envs = [e for e in ctx.valid.environments if (tenant is None or e.ref.tenant == tenant) and share.mine(str(e.ref))]
     fleet = sweeping.sweep(ctx, targets=envs, observer=observer, sweepers=share.count)
     probes.record(ctx.store, fleet.at, [(e.target, e.status, _recorded(e)) for e in fleet.environments])
+    pools = [p for p in ctx.valid.pools if tenant is None and share.mine(metering.pool_target(p.name))]
+    metering.record(ctx, fleet, envs, pools)
     # The guardrails against what was just recorded: the worker exports them (odooplane_guardrail_violated).
     fleet.guardrails = guardrail_checks.check(ctx, observed=True, targets=envs).findings
     return fleet

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from odooplane import __version__, access
 from odooplane.access import Principal
 from odooplane.actions import access as access_action
+from odooplane.actions import cost as cost_action
 from odooplane.actions import dashboard, fleet
 from odooplane.actions import policy as policy_action
 from odooplane.actions import requests as requests_action
@@ -461,6 +462,20 @@ def decide(change: Annotated[int, Path(ge=1, le=MAX_ID)], body: Decision, caller
     """Approve or reject a promotion request: `releases.approve`, never one's own (separation of duties)."""
     event = dashboard.decide(svc.context(), caller, change, approve=body.decision == "approve", reason=body.reason)
     return {"change": change, "decision": body.decision, "by": event.actor, "at": _iso(event.ts)}
+
+
+# -- cost allocation (docs/cost.md) --------------------------------------------------------------
+@router.get("/cost", tags=["governance"])
+def cost_report(caller: Caller, svc: Svc,
+                month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="2026-11")] = None,
+                months: Annotated[int, Query(ge=1, le=24, description="A trend of this many months.")] = 1,
+                by: Annotated[str, Query(description="tenant, business_unit, brand, site, cost_centre, stage or "
+                                                     "environment")] = "tenant") -> Any:
+    """Usage and cost of the environments in scope, grouped, for a month (and the months before it)."""
+    done = cost_action.report_for(svc.context(), caller, month=month, months=months, by=by)
+    return {"currency": done.currency, "by": done.by, "months": [
+        {"month": m.month, "total": m.total, "lines": [asdict(line) for line in m.lines],
+         "environments": [{**asdict(c), "total": c.total} for c in m.environments]} for m in done.months]}
 
 
 # -- guardrails and their waivers (docs/governance.md) -----------------------------------------

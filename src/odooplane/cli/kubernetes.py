@@ -325,7 +325,51 @@ def down_estate(estate: Path | None, *, purge: bool, wait: float | None, as_json
         raise typer.Exit(1)
 
 
-gitops_app = typer.Typer(help="The estate's GitOps delivery (Argo CD) on a Kubernetes cluster.", no_args_is_help=True)
+gitops_app = typer.Typer(help="The estate from git: watch a branch and apply what is merged (any driver); Argo CD's "
+                         "view of a Kubernetes estate.", no_args_is_help=True)
+
+
+@gitops_app.command("watch")
+def gitops_watch(
+    repo: str = typer.Argument(..., help="The git repository holding the estate: a URL or a directory."),
+    branch: str = typer.Option("main", "--branch", "-b", help="The branch whose commits are applied."),
+    path: str = typer.Option("estate.yaml", "--path", help="The estate file inside the repository."),
+    interval: float = typer.Option(60.0, "--interval", help="Seconds between fetches."),
+    once: bool = typer.Option(False, "--once", help="One round (fetch, apply a new commit or look for drift), then "
+                              "exit with its outcome."),
+    correct: bool = typer.Option(False, "--correct", help="Put drift back (apply again) instead of only reporting it."),
+    workdir: Path = typer.Option(None, "--workdir", help="The working copy (default: under "
+                                 "$XDG_STATE_HOME/odooplane/gitops/)."),
+    as_json: bool = typer.Option(False, "--json", help="Print each round as a JSON line."),
+) -> None:
+    """Apply the estate from git: each new commit of the branch is checked out, validated and applied through the
+    same gates as apply (access, guardrails), and recorded in the audit log with its commit, author and subject;
+    between commits, drift (what runs differs from what the estate says) is reported, or put back with --correct.
+    With --once the exit code is the round's: 0 applied or unchanged, 1 failed, 2 invalid, 5 drift, 8 refused by
+    a guardrail."""
+    import json as json_module
+
+    from odooplane.actions import gitops as action
+    from odooplane.errors import ExitCode
+
+    codes = {"applied": ExitCode.OK, "unchanged": ExitCode.OK, "corrected": ExitCode.OK, "failed": ExitCode.FAILED,
+             "invalid": ExitCode.INVALID, "drift": ExitCode.UNHEALTHY, "refused": ExitCode.GUARDRAIL}
+
+    def report(done: action.Round) -> None:
+        if as_json:
+            typer.echo(json_module.dumps(action.as_dict(done)))
+            return
+        colour = "green" if codes[done.outcome] == ExitCode.OK else "red"
+        console.print(f"[{colour}]{done.outcome}[/] {done.commit[:12]}", end=" ")
+        console.print(f"{done.author}: {done.subject}" + (f" — {done.message}" if done.message else ""), markup=False)
+        for change in done.drift[:20]:
+            console.print(f"  drift: {change}", markup=False)
+
+    with errors():
+        last = action.watch(repo, branch=branch, path=path, workdir=workdir, interval=interval, once=once,
+                            correct=correct, report=report,
+                            listener=None if as_json else lambda text: err.print(text, markup=False))
+    raise typer.Exit(codes[last.outcome])
 
 
 @gitops_app.command("status")

@@ -368,6 +368,16 @@ class NoPointInTime:
 
 
 @dataclass(frozen=True)
+class ResourceUsage:
+    """What one workload uses now: CPU as a counter of seconds since it started (where the target
+    keeps one) or as cores over the last moment, and memory resident."""
+
+    cpu_seconds: float | None  # cumulative (a process tree's user + system time)
+    cpu_cores: float | None  # instantaneous (what the engine samples)
+    memory_bytes: int
+
+
+@dataclass(frozen=True)
 class WorkloadState:
     """What a driver observes of one workload (one listing for all of them)."""
 
@@ -487,6 +497,9 @@ class DesiredRuntime:
     # that can replicate them does (Kubernetes: web replicas, disruption budgets, CloudNativePG instances).
     ha: frozenset[str] = frozenset()
     inits: tuple[DatabaseInit, ...] = ()  # one per environment, in the estate's order
+    # By workload name (a dedicated environment's): the labels cost tools join on (OpenCost,
+    # Kubecost): business unit, brand, site, cost centre, tier, stage.
+    cost_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 Artifacts = dict[str, str]  # a path relative to the driver's directory -> the file's text
@@ -514,6 +527,11 @@ class Driver(Protocol):
 
     def workloads(self) -> dict[str, WorkloadState]:
         """Every Odoo workload the driver manages, in one listing."""
+        ...
+
+    def resource_usage(self, states: dict[str, WorkloadState]) -> dict[str, ResourceUsage]:
+        """CPU and memory of the running workloads among ``states`` (as ``workloads`` listed them);
+        those it cannot measure are left out."""
         ...
 
     def wait_ready(self, name: str, *, timeout: float) -> WorkloadState:

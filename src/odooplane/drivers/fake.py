@@ -48,6 +48,7 @@ from odooplane.drivers.base import (
     PointInTime,
     ProcessSpec,
     ProcessState,
+    ResourceUsage,
     RouteState,
     Step,
     Storage,
@@ -350,6 +351,9 @@ class FakeDriver:
     def _state(self, found: _Running) -> WorkloadState:
         return WorkloadState(found.workload.name, found.state, found.workload.revision, found.detail,
                              started_at=found.started_at)
+
+    def resource_usage(self, states: dict[str, WorkloadState]) -> dict[str, ResourceUsage]:
+        return {}  # a fake process uses nothing
 
     def workloads(self) -> dict[str, WorkloadState]:
         with self._lock:

@@ -1284,6 +1284,26 @@ class Policy(Model):
     reason: str | None = Field(None, description="Why (shown in errors).", examples=["24/7 operations"])
 
 
+class PriceBook(Model):
+    """What resources cost (docs/cost.md); 0 leaves a resource out of the bill."""
+
+    vcpu_hour: float = Field(0.0, ge=0, description="One vCPU for one hour.", examples=[0.04])
+    gib_hour: float = Field(0.0, ge=0, description="One GiB of memory for one hour.", examples=[0.005])
+    storage_gb_month: float = Field(0.0, ge=0, description="One GB of database and filestore for a month.",
+                                    examples=[0.10])
+    backup_gb_month: float = Field(0.0, ge=0, description="One GB kept in a backup repository for a month.",
+                                   examples=[0.02])
+    egress_gb: float = Field(0.0, ge=0, description="One GB served to users through the edge.", examples=[0.09])
+
+
+class Cost(Model):
+    """Cost allocation: the price book and its currency (docs/cost.md)."""
+
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(
+        "EUR", description="ISO 4217 currency of the price book.", examples=["EUR"])
+    price_book: PriceBook = Field(default_factory=PriceBook, description="Unit prices.")
+
+
 Severity = Literal["critical", "high", "medium", "low"]
 CelExpression = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
 
@@ -1425,6 +1445,8 @@ class Estate(Model):
         default_factory=ChangeManagement,
         description="Maintenance windows, freezes, approvals and promotion order (docs/gates.md).",
     )
+    cost: Cost = Field(default_factory=Cost, description="Price book of cost allocation (docs/cost.md).",
+                       examples=[{"currency": "EUR", "price_book": {"vcpu_hour": 0.04, "gib_hour": 0.005}}])
     guardrails: Guardrails = Field(default_factory=Guardrails,
                                    description="Guardrails in CEL, waivers and what they block (docs/governance.md).")
     policies: list[Policy] = Field(

@@ -620,7 +620,17 @@ def desired_runtime(ctx: Context) -> DesiredRuntime:
     processes = (worker_spec(ctx, rendering=True),) if ctx.valid.scheduled() else ()
     return DesiredRuntime(workloads=tuple(workloads), routes=tuple(routes), pool_services=tuple(pools),
                           clusters=tuple(clusters), mail_listeners=tuple(listeners), processes=processes,
-                          ha=critical(ctx), inits=tuple(inits))
+                          ha=critical(ctx), inits=tuple(inits), cost_labels=cost_labels(ctx))
+
+
+def cost_labels(ctx: Context) -> dict[str, dict[str, str]]:
+    """The labels of each dedicated environment's workload that cost tools group by."""
+    out = {}
+    for env in ctx.valid.environments:
+        if env.pool is None:
+            labels = {k: str(v) for k, v in env.labels.model_dump().items() if v is not None}
+            out[program_name(env.ref.slug)] = {**labels, "stage": env.stage}
+    return out
 
 
 CRITICAL_TIER = "mission-critical"

@@ -222,7 +222,9 @@ def sweep(ctx: Context, *, targets: list[DesiredEnvironment] | None = None, conc
     t0 = time.perf_counter()
     api = traefik.TraefikApi(ctx.estate.platform.edge.api_port)
     routers = api.routers() or {}
-    requests = traefik.router_requests(api.metrics() or "")
+    metrics_text = api.metrics() or ""
+    requests = traefik.router_requests(metrics_text)
+    served = traefik.router_response_bytes(metrics_text)
     timings["edge_api"] = [(time.perf_counter() - t0) * 1000]
     memory = _SweepMemory(ctx, observer)
     every = slow_every or (SLOW_EVERY if observer == "worker" else 1)
@@ -262,6 +264,8 @@ def sweep(ctx: Context, *, targets: list[DesiredEnvironment] | None = None, conc
         if env.redis:
             _judge_redis(health, env, redis.get(env.redis), memory)
         _judge_edge(health, env, routers, requests, thresholds=thresholds, memory=memory)
+        health.metrics["edge_response_bytes_total"] = sum(v for name, v in served.items()
+                                                          if part_of(name, env.ref.slug))
         _judge_backups(ctx, health, env, records, now)
         _judge_odoo(health, env, odoo.get(t), now, thresholds)
         _judge_files(ctx, health, env, art)
@@ -324,7 +328,7 @@ def _judge_postgres(health: EnvHealth, env: DesiredEnvironment, db: probes.Datab
     page_at = thresholds.connection_ratio
     health.metrics.update(pg_connections=db.connections, pg_connection_limit=db.connection_limit,
                           pg_database_size_bytes=db.size_bytes, pg_long_running_queries=db.long_running,
-                          pg_lock_waits=db.lock_waits, pg_xid_age=db.xid_age)
+                          pg_lock_waits=db.lock_waits, pg_xid_age=db.xid_age, pg_active_time_ms_total=db.active_ms)
     health.checks.append(Check("pg_connections", _threshold(ratio, page_at - 0.1, page_at), round(ratio, 2),
                                f"{db.connections} of {db.connection_limit} connections"))
     if db.long_running:

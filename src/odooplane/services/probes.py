@@ -66,6 +66,7 @@ class DatabaseActivity:
     long_running: int
     lock_waits: int
     xid_age: int
+    active_ms: float = 0.0  # PostgreSQL 14+: time its sessions spent executing (pg_stat_database), cumulative
 
 
 @dataclass(frozen=True)
@@ -80,22 +81,27 @@ def cluster_activity(cluster: ClusterConn, databases: Iterable[str]) -> ClusterA
     names = list(databases)
     with connect(cluster) as conn:
         max_conn = int(str(conn.execute("SHOW max_connections").fetchone()[0]))  # type: ignore[index]
+        version = int(str(conn.execute("SHOW server_version_num").fetchone()[0]))  # type: ignore[index]
+        active = ("(SELECT coalesce(s.active_time, 0) FROM pg_stat_database s WHERE s.datid = d.oid)"
+                  if version >= 140000 else "0")
         rows = conn.execute(
             "SELECT d.datname, d.datconnlimit, pg_database_size(d.oid), age(d.datfrozenxid), "
             " (SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname), "
             " (SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname AND a.state = 'active' "
             "   AND a.query_start < now() - make_interval(secs => %s)), "
             " (SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "   WHERE a.datname = d.datname AND NOT l.granted) "
+            "   WHERE a.datname = d.datname AND NOT l.granted), "
+            f" {active} "
             "FROM pg_database d WHERE d.datname = ANY(%s)", (LONG_QUERY_S, names),
         ).fetchall()
         lag_row = conn.execute(
             "SELECT max(extract(epoch FROM replay_lag)) FROM pg_stat_replication").fetchone()
     out = {}
-    for name, limit, size, xid, conns, long_running, waits in rows:
+    for name, limit, size, xid, conns, long_running, waits, active_ms in rows:
         limit_value = int(str(limit))
         out[str(name)] = DatabaseActivity(int(str(conns)), limit_value if limit_value >= 0 else max_conn,
-                                          int(str(size)), int(str(long_running)), int(str(waits)), int(str(xid)))
+                                          int(str(size)), int(str(long_running)), int(str(waits)), int(str(xid)),
+                                          float(str(active_ms)))
     lag = float(str(lag_row[0])) if lag_row and lag_row[0] is not None else None
     return ClusterActivity(max_conn, out, lag)
 

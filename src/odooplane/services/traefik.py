@@ -118,3 +118,19 @@ def router_requests(metrics_text: str) -> dict[str, tuple[float, float]]:
         total, errors = out.get(router, (0.0, 0.0))
         out[router] = (total + value, errors + (value if labels.get("code", "").startswith("5") else 0.0))
     return out
+
+
+def router_response_bytes(metrics_text: str) -> dict[str, float]:
+    """From Traefik's Prometheus metrics: per file-provider router, the bytes of its responses
+    since Traefik started (``traefik_router_responses_bytes_total``)."""
+    import re
+
+    pattern = re.compile(r'^traefik_router_responses_bytes_total\{([^}]*)\}\s+([0-9.eE+-]+)$')
+    out: dict[str, float] = {}
+    for line in metrics_text.splitlines():
+        match = pattern.match(line)
+        if match:
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
+            router = labels.get("router", "").removesuffix("@file")
+            out[router] = out.get(router, 0.0) + float(match.group(2))
+    return out

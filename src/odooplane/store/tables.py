@@ -260,3 +260,27 @@ waivers = sa.Table(
     sa.Column("revoked_by", sa.String(128), nullable=True),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
 )
+
+# Usage metering (store/usage.py): per hour and target (an environment, or pool:<name>), the sum of
+# the samples taken in it and the growth of the counters; the counters' last readings apart.
+usage_hours = sa.Table(
+    "usage_hours",
+    metadata,
+    sa.Column("hour", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("target", sa.String(128), primary_key=True),
+    sa.Column("samples", sa.Integer, nullable=False),
+    sa.Column("cpu_cores_sum", sa.Float, nullable=False),  # Σ of the cores sampled
+    sa.Column("memory_bytes_sum", sa.Float, nullable=False),  # Σ of the resident memory sampled
+    sa.Column("storage_bytes", sa.BigInteger, nullable=False),  # database + filestore, last sampled
+    sa.Column("requests", sa.Float, nullable=False),  # through the edge, in the hour
+    sa.Column("db_active_ms", sa.Float, nullable=False),  # PostgreSQL's active time of its database
+    sa.Column("egress_bytes", sa.Float, nullable=False),  # response bytes through the edge
+)
+
+usage_counters = sa.Table(
+    "usage_counters",
+    metadata,
+    sa.Column("key", sa.String(160), primary_key=True),  # <target>|<counter>
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from odooplane import __version__
 from odooplane.access import ROLE_SUMMARY, Principal
 from odooplane.actions import access as access_action
+from odooplane.actions import cost as cost_action
 from odooplane.actions import dashboard, fleet
 from odooplane.actions import policy as policy_action
 from odooplane.actions import requests as requests_action
@@ -298,6 +299,15 @@ def waiver_decide(waiver_id: Annotated[int, Path(ge=1, le=MAX_ID)], me: Me,
         else:
             policy_action.revoke_in(me.ctx, me.principal, waiver_id)
         return _guardrails(me, f"waiver #{waiver_id} {'approved' if decision == 'approve' else 'revoked'}")
+    return _guard(me, draw)
+
+
+@router.get("/cost", response_class=HTMLResponse)
+def cost_page(me: Me, by: Annotated[str, Query(max_length=20)] = "business_unit",
+              month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None) -> Response:
+    def draw() -> Response:
+        done = cost_action.report_for(me.ctx, me.principal, month=month, by=by)
+        return me.render("cost.html", report=done, month=done.months[-1], dimensions=cost_action.DIMENSIONS)
     return _guard(me, draw)
 
 

@@ -80,6 +80,7 @@ ROUTES = {  # route -> the right it needs (estate-wide ones need an unscoped cal
     "/api/v1/audit/verification": "audit.read",
     "/api/v1/guardrails": "policy.read",
     "/api/v1/waivers": "policy.read",
+    "/api/v1/cost": "cost.read",
 }
 
 

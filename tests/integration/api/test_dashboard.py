@@ -165,3 +165,14 @@ def test_guardrails_page_asks_for_and_approves_waivers(site: TestClient, api: Ap
                                                                       "decision": "approve"})
     assert done.status_code == 200 and f"waiver #{waiver.group(1)} approved" in done.text
     assert "waived (#" in done.text
+
+
+def test_cost_page_needs_cost_read(site: TestClient, api: Api) -> None:
+    access_action.add_user(api.ctx, ADMIN, name="amy", role="auditor", scopes=[], os_user=None, password=PASSWORD)
+    sign_in(site, "amy")
+    page = site.get("/cost?by=tenant")
+    assert page.status_code == 200 and "<h1>Cost</h1>" in page.text and api.names["acme"] in page.text
+    assert site.get("/cost?by=colour").status_code == 400
+    site.cookies.clear()
+    sign_in(site, "bob")  # an approver reads no cost
+    assert site.get("/cost").status_code == 403

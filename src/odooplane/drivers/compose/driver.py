@@ -49,6 +49,7 @@ from odooplane.drivers.base import (
     PointInTime,
     ProcessSpec,
     ProcessState,
+    ResourceUsage,
     RouteState,
     StackRef,
     Step,
@@ -389,6 +390,11 @@ class ComposeDriver:
     def workloads(self) -> dict[str, WorkloadState]:
         return {c.service: self._state_of(c) for c in self._containers()
                 if c.labels.get(render.LABEL_KIND) in ("environment", "pool")}
+
+    def resource_usage(self, states: dict[str, WorkloadState]) -> dict[str, ResourceUsage]:
+        running = {s.container: name for name, s in states.items() if s.alive and s.container}
+        return {running[c]: ResourceUsage(None, cores, memory)
+                for c, (cores, memory) in engine.stats(list(running)).items()}
 
     def wait_ready(self, name: str, *, timeout: float) -> WorkloadState:
         last: list[Container | None] = [None]

@@ -244,3 +244,39 @@ def engine_answers() -> str | None:
         return None
     host = os.environ.get("DOCKER_HOST", "the default socket")
     return f"the Docker Engine at {host} does not answer: {(result.stderr.strip().splitlines() or ['?'])[-1]}"
+
+
+_SIZE = re.compile(r"^\s*([0-9.]+)\s*([kKMGT]?i?B)\s*$")
+_UNITS = {"B": 1, "kB": 1000, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
+          "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4}
+
+
+def parse_stats(text: str) -> dict[str, tuple[float, int]]:
+    """``docker stats --no-stream --format '{{json .}}'``: per container id (as given), (cores now,
+    memory bytes). A line that does not parse is left out."""
+    out: dict[str, tuple[float, int]] = {}
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+            cpu = float(str(row["CPUPerc"]).rstrip("%")) / 100
+            used = str(row["MemUsage"]).split("/")[0]
+            match = _SIZE.match(used)
+            if match is None or match.group(2) not in _UNITS:
+                continue
+            memory = int(float(match.group(1)) * _UNITS[match.group(2)])
+            out[str(row["ID"])] = (cpu, memory)
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
+def stats(containers: Sequence[str]) -> dict[str, tuple[float, int]]:
+    """The engine's CPU (cores, sampled over its last interval) and memory of ``containers``."""
+    if not containers:
+        return {}
+    result = docker("stats", "--no-stream", "--format", "{{json .}}", *containers, timeout=120, check=False)
+    if result.returncode != 0:
+        return {}
+    found = parse_stats(result.stdout)
+    # docker stats prints short ids: map them back to the ids asked for
+    return {c: found[k] for c in containers for k in found if c.startswith(k) or k.startswith(c)}

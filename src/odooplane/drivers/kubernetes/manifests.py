@@ -67,6 +67,7 @@ LABEL_MANAGED = "app.kubernetes.io/managed-by"
 LABEL_PART_OF = "app.kubernetes.io/part-of"
 LABEL_TENANT = "odooplane.io/tenant"
 LABEL_POOL = "odooplane.io/pool"
+COST_LABEL_PREFIX = "odooplane.io/"  # odooplane.io/business-unit, …/cost-centre: what OpenCost groups by
 ANNOTATION_TARGET = "odooplane.io/target"
 ANNOTATION_REVISION = "odooplane.io/revision"
 CONF_DIR = "/etc/odoo"  # the ConfigMap (odoo.conf without secrets)
@@ -875,7 +876,8 @@ def render_tree(desired: DesiredRuntime, *, estate: str, settings: KubernetesSet
         ha = w.name in desired.ha
         low = max(settings.replicas.min, 2 if ha else 1)
         o = _Odoo(base=base, namespace=ns, folder=folder,
-                  labels={LABEL_NAME: "odoo", LABEL_INSTANCE: base, LABEL_TENANT: tenant, LABEL_PART_OF: estate},
+                  labels={LABEL_NAME: "odoo", LABEL_INSTANCE: base, LABEL_TENANT: tenant, LABEL_PART_OF: estate,
+                          **cost_labels(desired.cost_labels.get(w.name, {}))},
                   workload=w, replicas=low, max_replicas=max(low, settings.replicas.max), ha=ha,
                   cron_databases=((w.settings.db_name,),) if w.settings.db_name else (), image=image,
                   entrypoint=entrypoint, uid=uid, gid=gid)
@@ -1114,3 +1116,15 @@ def verify_job(*, name: str, of: str, namespace: str, target: str, image: str, c
         "spec": {"backoffLimit": 0, "activeDeadlineSeconds": 6 * 3600, "ttlSecondsAfterFinished": BACKUP_TTL_S,
                  "template": {"metadata": {"labels": labels}, "spec": pod}},
     }
+
+
+def cost_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """``business_unit: Retail & Co`` → ``odooplane.io/business-unit: Retail-Co``: a label value
+    (63 characters at most, letters, digits, '-', '_' and '.', starting and ending with one of the
+    first two); an empty value is left out."""
+    out = {}
+    for key, value in sorted(labels.items()):
+        cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", value)[:63].strip("-_.")
+        if cleaned:
+            out[COST_LABEL_PREFIX + key.replace("_", "-")] = cleaned
+    return out

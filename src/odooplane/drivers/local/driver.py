@@ -26,6 +26,7 @@ from odooplane.drivers.base import (
     PointInTime,
     ProcessSpec,
     ProcessState,
+    ResourceUsage,
     RouteState,
     Step,
     Storage,
@@ -116,6 +117,13 @@ class LocalDriver:
     def workloads(self) -> dict[str, WorkloadState]:
         return {name: WorkloadState(name, p.state, self._revision(name), p.detail, pid=p.pid, started_at=p.started_at)
                 for name, p in self.processes().items() if p.name != EDGE_PROGRAM}
+
+    def resource_usage(self, states: dict[str, WorkloadState]) -> dict[str, ResourceUsage]:
+        from odooplane.services import procstat
+
+        running = {s.pid: name for name, s in states.items() if s.alive and s.pid > 0}
+        return {running[pid]: ResourceUsage(u.cpu_seconds, None, u.memory_bytes)
+                for pid, u in procstat.trees(running).items()}
 
     def wait_ready(self, name: str, *, timeout: float) -> WorkloadState:
         # RUNNING, not STARTING: past supervisord's startsecs, so that what status and plan read
