@@ -24,6 +24,7 @@ from odooplane.actions import cost as cost_action
 from odooplane.actions import dashboard, fleet
 from odooplane.actions import policy as policy_action
 from odooplane.actions import requests as requests_action
+from odooplane.actions import rollouts as rollouts_action
 from odooplane.actions.service import Service
 from odooplane.api import problems
 from odooplane.api.problems import TooManyAttempts, Unauthenticated
@@ -462,6 +463,14 @@ def decide(change: Annotated[int, Path(ge=1, le=MAX_ID)], body: Decision, caller
     """Approve or reject a promotion request: `releases.approve`, never one's own (separation of duties)."""
     event = dashboard.decide(svc.context(), caller, change, approve=body.decision == "approve", reason=body.reason)
     return {"change": change, "decision": body.decision, "by": event.actor, "at": _iso(event.ts)}
+
+
+# -- rollouts (docs/rollouts.md) ----------------------------------------------------------------
+@router.get("/rollouts", tags=["governance"])
+def rollout_status(caller: Caller, svc: Svc) -> Any:
+    """Each rollout wave with an environment in scope: its phase and its checklist, verified now."""
+    return [{**asdict(s), "since": _iso(s.since), "go": s.go}
+            for s in rollouts_action.status_for(svc.context(), caller)]
 
 
 # -- cost allocation (docs/cost.md) --------------------------------------------------------------

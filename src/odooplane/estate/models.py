@@ -1304,6 +1304,35 @@ class Cost(Model):
     price_book: PriceBook = Field(default_factory=PriceBook, description="Unit prices.")
 
 
+Phase = Literal["assessment", "foundation", "pilot", "regional-rollout", "steady-state"]
+
+
+class Wave(Model):
+    """Sites (or tenants) that go through a rollout's phases together."""
+
+    name: ObjectName = Field(description="Wave name.", examples=["wave-1"])
+    sites: list[str] = Field(default_factory=list, description="Tenants whose labels.site is one of these.",
+                             examples=[["lyon", "lille"]])
+    tenants: list[ObjectName] = Field(default_factory=list, description="Tenants named outright.",
+                                      examples=[["acme-lyon"]])
+
+
+class Rollout(Model):
+    """A multi-site rollout: waves through assessment → foundation → pilot → regional rollout →
+    steady state, each phase left only when its checklist holds (docs/rollouts.md)."""
+
+    description: str = Field("", description="What is being rolled out.", examples=["12 warehouses onto Odoo 18"])
+    waves: list[Wave] = Field(description="The waves, in order.", min_length=1)
+    signoff_roles: dict[ObjectName, list[ObjectName]] = Field(
+        default_factory=dict, description="By sign-off item (inventory, pilot-acceptance, go-live): the roles "
+        "(change_management.people) that sign it; none listed: anyone.",
+        examples=[{"pilot-acceptance": ["business-owner"]}])
+    rehearsal_env: ObjectName = Field("staging", description="The environment of each tenant a cutover is "
+                                      "rehearsed into (a clone of its production).", examples=["staging"])
+    monitoring_hours: int = Field(24, ge=1, le=48, description="How long every health sweep must have been ok.",
+                                  examples=[24])
+
+
 Severity = Literal["critical", "high", "medium", "low"]
 CelExpression = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
 
@@ -1445,6 +1474,9 @@ class Estate(Model):
         default_factory=ChangeManagement,
         description="Maintenance windows, freezes, approvals and promotion order (docs/gates.md).",
     )
+    rollouts: dict[ObjectName, Rollout] = Field(
+        default_factory=dict, description="Multi-site rollouts in waves (docs/rollouts.md).",
+        examples=[{"warehouses": {"waves": [{"name": "wave-1", "sites": ["lyon"]}]}}])
     cost: Cost = Field(default_factory=Cost, description="Price book of cost allocation (docs/cost.md).",
                        examples=[{"currency": "EUR", "price_book": {"vcpu_hour": 0.04, "gib_hour": 0.005}}])
     guardrails: Guardrails = Field(default_factory=Guardrails,

@@ -284,3 +284,18 @@ usage_counters = sa.Table(
     sa.Column("value", sa.Float, nullable=False),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Rollouts (store/rollouts.py): a wave's phase changes and sign-offs, and cutover rehearsals.
+rollout_events = sa.Table(
+    "rollout_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("rollout", sa.String(64), nullable=False),
+    sa.Column("wave", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # phase | signoff
+    sa.Column("phase", sa.String(32), nullable=False),  # the phase it happened in (phase: the new one)
+    sa.Column("item", sa.String(64), nullable=True),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("detail", sa.JSON, nullable=True),
+)

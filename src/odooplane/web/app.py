@@ -25,6 +25,7 @@ from odooplane.actions import cost as cost_action
 from odooplane.actions import dashboard, fleet
 from odooplane.actions import policy as policy_action
 from odooplane.actions import requests as requests_action
+from odooplane.actions import rollouts as rollouts_action
 from odooplane.actions.service import Service
 from odooplane.errors import Forbidden, NotFound, OdooplaneError
 from odooplane.throttle import Throttle
@@ -300,6 +301,11 @@ def waiver_decide(waiver_id: Annotated[int, Path(ge=1, le=MAX_ID)], me: Me,
             policy_action.revoke_in(me.ctx, me.principal, waiver_id)
         return _guardrails(me, f"waiver #{waiver_id} {'approved' if decision == 'approve' else 'revoked'}")
     return _guard(me, draw)
+
+
+@router.get("/rollouts", response_class=HTMLResponse)
+def rollouts_page(me: Me) -> Response:
+    return _guard(me, lambda: me.render("rollouts.html", waves=rollouts_action.status_for(me.ctx, me.principal)))
 
 
 @router.get("/cost", response_class=HTMLResponse)

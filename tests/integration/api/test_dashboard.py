@@ -176,3 +176,9 @@ def test_cost_page_needs_cost_read(site: TestClient, api: Api) -> None:
     site.cookies.clear()
     sign_in(site, "bob")  # an approver reads no cost
     assert site.get("/cost").status_code == 403
+
+
+def test_rollouts_page(site: TestClient, api: Api) -> None:
+    sign_in(site, "bob")
+    page = site.get("/rollouts")
+    assert page.status_code == 200 and "<h1>Rollouts</h1>" in page.text and "No rollout wave" in page.text
