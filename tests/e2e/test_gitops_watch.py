@@ -71,8 +71,8 @@ def test_each_new_commit_is_applied_through_the_gates_and_drift_is_reported(tmp_
         broken = commit(repo, {**data, "tenants": {**data["tenants"], "Bad Name": {}}}, "a typo")
         code, done = watch(estate, repo, workdir)
         assert code == 2 and done["outcome"] == "invalid" and done["commit"] == broken
-        code, done = watch(estate, repo, workdir)
-        assert code == 0 and done["outcome"] == "unchanged" and "waiting for a new commit" in done["message"]
+        code, done = watch(estate, repo, workdir)  # still invalid: said so again, not tried again
+        assert code == 2 and done["outcome"] == "invalid" and "waiting for a new commit" in done["message"]
 
         pool = unique("std")
         risky = {**data, "pools": {pool: {"processes": 1, "workers": 0}},
@@ -82,6 +82,8 @@ def test_each_new_commit_is_applied_through_the_gates_and_drift_is_reported(tmp_
         refused = commit(repo, risky, "a regulated tenant on a pool")
         code, done = watch(estate, repo, workdir)
         assert code == 8 and done["outcome"] == "refused" and "regulated-isolated" in done["message"], done
+        code, done = watch(estate, repo, workdir)  # tried again (a waiver may have been approved): still refused
+        assert code == 8 and done["outcome"] == "refused" and done["commit"] == refused
 
         fixed = commit(repo, data, "back to two tenants")
         code, done = watch(estate, repo, workdir)

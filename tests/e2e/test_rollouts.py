@@ -4,6 +4,7 @@ clone restored and timed), monitoring green; then rolled back a phase."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,12 @@ from tests.support.estate import TestEstate, make_estate, unique
 pytestmark = pytest.mark.e2e
 
 
+LATER: dict[str, str] = {}  # ODOOPLANE_FAKE_NOW once the test waits for monitoring to have watched long enough
+
+
 def run(estate: TestEstate, *args: str, who: str = "ops", check: bool = True) -> Any:
     proc = estate.cli("rollout", *args, "-f", str(estate.path), check=False, timeout=600,
-                      extra_env={"ODOOPLANE_ACTOR": who})
+                      extra_env={"ODOOPLANE_ACTOR": who, **LATER})
     if check:
         assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
     return proc
@@ -48,6 +52,7 @@ def test_a_wave_goes_through_its_phases_on_verified_facts(tmp_path: Path) -> Non
     estate.write()
     f = ("-f", str(estate.path))
     prod = f"{lyon}/prod"
+    LATER.clear()
     try:
         estate.cli("apply", str(estate.path), "-q")
         first = wave(estate, "wave-1")
@@ -75,6 +80,9 @@ def test_a_wave_goes_through_its_phases_on_verified_facts(tmp_path: Path) -> Non
         assert [(r["source"], r["target"], r["ok"]) for r in rehearsed] == [(prod, f"{lyon}/staging", True)]
         assert rehearsed[0]["seconds"] > 0
         estate.cli("health", *f, "--json", check=False)  # a sweep for monitoring-green
+        assert items(wave(estate, "wave-1"))["monitoring-green"] is False  # watched for minutes, not an hour
+        # Fifty-seven minutes on (of the hour the rollout asks for), that sweep covers the window.
+        LATER["ODOOPLANE_FAKE_NOW"] = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=57)).isoformat()
         run(estate, "sign", "warehouses", "wave-1", "pilot-acceptance", who="bea")
         pilot = wave(estate, "wave-1")
         assert items(pilot) == {"cutover-rehearsed": True, "monitoring-green": True, "pilot-acceptance": True}, \
@@ -86,6 +94,7 @@ def test_a_wave_goes_through_its_phases_on_verified_facts(tmp_path: Path) -> Non
         back = json.loads(run(estate, "back", "warehouses", "wave-1", "--reason", "stock counts wrong",
                               "--json").stdout)
         assert back["phase"] == "pilot"
+        assert items(wave(estate, "wave-1"))["pilot-acceptance"] is False  # signed before it went back
         assert wave(estate, "wave-2")["phase"] == "assessment"  # the other wave did not move
         evidence = json.loads(estate.cli("evidence", *f, "--kind", "rehearsal", "--json").stdout)
         assert [e["target"] for e in evidence] == [prod] and evidence[0]["ok"]

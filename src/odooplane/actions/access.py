@@ -281,6 +281,15 @@ def local_principal(ctx: Context, *, os_user: str | None = None, uid: int | None
                     f"with `odooplane users add NAME --role ROLE --os-user {me}`")
 
 
+def cli_actor(ctx: Context) -> str:
+    """Who the CLI's decisions name (separation of duties, sign-offs): the Odooplane user this OS user
+    is mapped to — whatever ODOOPLANE_ACTOR says — else, for the estate's owner (a platform admin who
+    holds the state database anyway), ODOOPLANE_ACTOR or the login."""
+    principal = local_principal(ctx)
+    mapped = identity.user_by_os_user(ctx.store, os_user_name())
+    return principal.actor if mapped is not None else ctx.actor
+
+
 def _owner_uid(ctx: Context) -> int:
     try:
         return ctx.layout.root.stat().st_uid

@@ -14,7 +14,7 @@ from odooplane.errors import UsageError
 from odooplane.estate.resolve import DesiredEnvironment
 from odooplane.operations import cost
 from odooplane.operations.context import Context
-from odooplane.store import evidence, usage
+from odooplane.store import evidence, sleeping, usage
 
 DIMENSIONS = cost.DIMENSIONS
 
@@ -69,6 +69,18 @@ def report_for(ctx: Context, principal: Principal, *, month: str | None = None, 
     return report_in(ctx, envs, month=month, months=months, by=by)
 
 
+def _allocated(ctx: Context, start: dt.datetime, end: dt.datetime) -> list[cost.EnvCost]:
+    """Every environment's cost (a pool's hours are split among all its tenants, whoever asks)."""
+    envs = list(ctx.valid.environments)
+    hours = usage.hours(ctx.store, start=start, end=end)
+    backups = evidence.between(ctx.store, targets=[str(e.ref) for e in envs],
+                               start=dt.datetime(1970, 1, 1, tzinfo=dt.UTC), end=end, kinds=("backup",))
+    until = min(end, ctx.clock.now())
+    asleep = cost.asleep_hours(sleeping.history(ctx.store, end=until), start=start, end=until)
+    return cost.allocate(envs, hours, backups, start=start, end=end, prices=ctx.estate.cost.price_book,
+                         until=until, asleep=asleep)
+
+
 def report_in(ctx: Context, envs: list[DesiredEnvironment], *, month: str | None, months: int,
               by: str) -> CostReport:
     if by not in cost.DIMENSIONS:
@@ -80,13 +92,10 @@ def report_in(ctx: Context, envs: list[DesiredEnvironment], *, month: str | None
         cost.month_span(month)
     except ValueError as exc:
         raise UsageError(f"--month: {exc}") from None
-    targets = [str(e.ref) for e in envs]
+    shown = {str(e.ref) for e in envs}
     out = []
     for name in _months_back(month, months):
         start, end = cost.month_span(name)
-        hours = usage.hours(ctx.store, start=start, end=end)
-        backups = evidence.between(ctx.store, targets=targets, start=dt.datetime(1970, 1, 1, tzinfo=dt.UTC), end=end,
-                                   kinds=("backup",))
-        costs = cost.allocate(envs, hours, backups, start=start, end=end, prices=ctx.estate.cost.price_book)
+        costs = [c for c in _allocated(ctx, start, end) if c.target in shown]
         out.append(Month(name, start, end, costs, cost.group(costs, by)))
     return CostReport(ctx.estate.cost.currency, by, out)

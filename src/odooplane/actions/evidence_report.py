@@ -78,9 +78,17 @@ def build(ctx: Context, tenant: str, start: dt.datetime, end: dt.datetime) -> re
         generated_at=ctx.clock.now(), generated_by=ctx.actor)
     rows = evidence.between(ctx.store, targets=targets, start=start, end=end)
     # A gap is measured from the period's start, or from when the environment was first provisioned.
+    # A gap is measured from the newest backup before the period (else from the period's start, or from
+    # when the environment was first provisioned) to the period's end.
     born = journal.first_done(ctx.store, targets)
-    report.backups = [_backups(e, [r for r in rows if r.target == str(e.ref)], max(start, born.get(str(e.ref), start)),
-                               end) for e in envs]
+    before: dict[str, dt.datetime] = {}
+    for r in evidence.between(ctx.store, targets=targets, start=dt.datetime(1970, 1, 1, tzinfo=dt.UTC), end=start,
+                              kinds=("backup",)):
+        if r.ok:
+            before[r.target] = max(r.ts, before.get(r.target, r.ts))
+    report.backups = [_backups(e, [r for r in rows if r.target == str(e.ref)],
+                               before.get(str(e.ref)) or max(start, born.get(str(e.ref), start)), end)
+                      for e in envs]
     for r in rows:
         if r.kind == "drill":
             objectives = "; ".join(f"{n}: RPO {v.get('rpo_s', 0):.0f} s, RTO {v.get('rto_s', 0):.0f} s"
@@ -99,16 +107,22 @@ def build(ctx: Context, tenant: str, start: dt.datetime, end: dt.datetime) -> re
         report.changes.append(render.Change(ev.ts, ev.target, ev.kind, ev.release or "", ev.status, ev.actor, text))
     report.holders = _holders(ctx, envs, end)
     entries = audit.between(ctx.store, start=start, end=end)
+    # Events on the tenant's environments, and those about the principals that reach it (their
+    # sign-ins, tokens and roles) — never another tenant's people.
+    people = {f"user:{h.name}" for h in report.holders if h.kind == "user"} | {
+        h.name for h in report.holders} | {f"token:{h.name}" for h in report.holders if h.kind == "token"}
     report.access = [render.AccessEvent(a.ts, a.actor, a.action, a.target, a.outcome) for a in entries
                      if (a.action in ACCESS_ACTIONS or a.action.startswith("authorize") or
                          a.action.startswith("waiver"))
                      and (a.target == tenant or any(fnmatch.fnmatchcase(t, a.target) for t in targets)
-                          or a.action in ACCESS_ACTIONS[4:])]
+                          or a.target in people or a.actor in people)]
     found = checking.check(ctx, observed=True, targets=envs)
     report.policy = [render.PolicyRow(f.rule, f.severity, f.target, f.status, f.message, f.waiver)
                      for f in found.findings if f.status != "not-checked"]
     for w in waivers.every(ctx.store):
-        if w.requested_at < end and w.expires_at > start and any(fnmatch.fnmatchcase(t, w.target) for t in targets):
+        in_force = (w.approved_at is not None and w.approved_at < end and w.expires_at > start
+                    and (w.revoked_at is None or w.revoked_at > start))
+        if in_force and any(fnmatch.fnmatchcase(t, w.target) for t in targets):
             report.waivers.append(render.WaiverRow(w.id, w.rule, w.target, w.state(end), w.requested_by,
                                                    w.approved_by or "", w.expires_at, w.reason))
     bad = audit.verify_chain(ctx.store)

@@ -37,9 +37,10 @@ class Round:
     operation_id: int | None = None
 
 
-def default_workdir(repo: str, branch: str) -> Path:
+def default_workdir(repo: str, branch: str, path: str) -> Path:
+    """One working copy (and state) per repository, branch and estate file."""
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "odooplane" / "gitops"
-    return base / hashlib.sha256(f"{repo}\n{branch}".encode()).hexdigest()[:16]
+    return base / hashlib.sha256(f"{repo}\n{branch}\n{path}".encode()).hexdigest()[:16]
 
 
 def _git(workdir: Path | None, *args: str, timeout: float = 300) -> str:
@@ -86,11 +87,14 @@ def one_round(repo: str, *, branch: str, path: str, workdir: Path, correct: bool
     state = _state(workdir)
     estate_path = workdir / path
     if commit == state.get("seen"):
-        if state.get("applied") != commit:
-            return Round(commit, "unchanged", f"{commit[:12]} was {state.get('outcome')}: waiting for a new commit",
-                         author, subject)
-        return _drift(estate_path, commit, author, subject, correct=correct, say=say)
-    say(f"new commit {commit[:12]} by {author}: {subject}")
+        if state.get("applied") == commit:
+            return _drift(estate_path, commit, author, subject, correct=correct, say=say)
+        if state.get("outcome") == "invalid":  # the same file stays invalid: wait for a new commit
+            return Round(commit, "invalid", f"{commit[:12]} is invalid: waiting for a new commit", author, subject)
+        # failed or refused: tried again every round (a lock released, a waiver approved since)
+        say(f"trying {commit[:12]} again (it {state.get('outcome')} before)")
+    else:
+        say(f"new commit {commit[:12]} by {author}: {subject}")
     _git(workdir, "checkout", "--quiet", "--force", "--detach", commit)
     state["seen"] = commit
     if not estate_path.is_file():
@@ -106,9 +110,12 @@ def one_round(repo: str, *, branch: str, path: str, workdir: Path, correct: bool
         return Round(commit, "invalid", str(exc), author, subject)
     except OdooplaneError as exc:  # refused by a guardrail, or the apply failed: recorded, not tried again
         outcome = "refused" if isinstance(exc, GuardrailViolated) else "failed"
-        state["outcome"] = outcome
+        again = state.get("outcome") == outcome and state.get("message") == exc.message[:500]
+        state["outcome"], state["message"] = outcome, exc.message[:500]
         _save(workdir, state)
-        _record(estate_path, commit, author, subject, branch=branch, repo=repo, outcome=outcome, message=exc.message)
+        if not again:  # the same refusal every round is recorded once
+            _record(estate_path, commit, author, subject, branch=branch, repo=repo, outcome=outcome,
+                    message=exc.message)
         return Round(commit, outcome, exc.message, author, subject)
     outcome = "applied" if result.ok else "failed"
     state["outcome"] = outcome
@@ -139,29 +146,41 @@ def _drift(estate_path: Path, commit: str, author: str, subject: str, *, correct
     if not changes:
         return Round(commit, "unchanged", "", author, subject)
     say(f"drift: {len(changes)} change(s) between the estate at {commit[:12]} and what runs")
+    done = Round(commit, "drift", f"{len(changes)} change(s): apply would make them", author, subject, changes)
+    if correct:
+        try:
+            result = apply_action.run(estate_path)
+            done = Round(commit, "corrected" if result.ok else "failed", "; ".join(result.failures), author,
+                         subject, changes, result.operation_id)
+        except OdooplaneError as exc:
+            done = Round(commit, "refused" if isinstance(exc, GuardrailViolated) else "failed", exc.message,
+                         author, subject, changes)
     ctx = estate_file.context(estate_path)
-    try:
+    try:  # recorded after the fact: what the correction did, not what it was meant to do
         audit.record(ctx.store, actor="gitops", action="gitops drift", target=f"estate {ctx.estate.platform.name}",
-                     outcome="corrected" if correct else "reported", detail={"commit": commit, "changes": changes[:50]})
+                     outcome={"drift": "reported"}.get(done.outcome, done.outcome),
+                     detail={"commit": commit, "changes": changes[:50], "message": done.message[:500]})
     finally:
         ctx.close()
-    if not correct:
-        return Round(commit, "drift", f"{len(changes)} change(s): apply would make them", author, subject, changes)
-    result = apply_action.run(estate_path)
-    return Round(commit, "corrected" if result.ok else "failed", "; ".join(result.failures), author, subject,
-                 changes, result.operation_id)
+    return done
 
 
 def watch(repo: str, *, branch: str, path: str, workdir: Path | None, interval: float, once: bool,
           correct: bool, report: Callable[[Round], None], listener: Callable[[str], None] | None = None) -> Round:
     """Rounds every ``interval`` seconds (one with ``once``); each round's result to ``report``."""
     check_inputs(repo, branch, path)
-    workdir = workdir or default_workdir(repo, branch)
+    workdir = workdir or default_workdir(repo, branch, path)
     while True:
-        done = one_round(repo, branch=branch, path=path, workdir=workdir, correct=correct, listener=listener)
-        report(done)
-        if once:
-            return done
+        try:
+            done = one_round(repo, branch=branch, path=path, workdir=workdir, correct=correct, listener=listener)
+        except OdooplaneError as exc:  # a fetch that failed (the network, the server): the next round tries
+            if once:
+                raise
+            logger.error("gitops round failed: %s", exc.message)
+        else:
+            report(done)
+            if once:
+                return done
         current().sleep(interval)
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from odooplane.access import Principal
 from odooplane.actions import estate_file
-from odooplane.actions.access import authorize, environment_subject, guard
+from odooplane.actions.access import authorize, cli_actor, environment_subject, guard
 from odooplane.actions.backup import select
 from odooplane.errors import NotFound, UsageError
 from odooplane.estate import guardrails
@@ -22,6 +23,8 @@ from odooplane.operations.context import Context
 from odooplane.store import audit, waivers
 
 MAX_REASON = 2000
+# tenant/env, tenant/* or *: no other wildcard, so a waiver never covers a tenant made after it
+TARGET = re.compile(r"\*|[a-z][a-z0-9-]{0,29}/(?:\*|[a-z][a-z0-9_-]{0,29})")
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ def _authorize(ctx: Context, principal: Principal | None, right: str, envs: list
 
 
 def _actor(ctx: Context, principal: Principal | None) -> str:
-    return ctx.actor if principal is None else principal.actor
+    return cli_actor(ctx) if principal is None else principal.actor
 
 
 def waive(path: Path | None, rule: str, target: str, *, reason: str, days: int) -> waivers.Waiver:
@@ -118,9 +121,7 @@ def waive_in(ctx: Context, principal: Principal | None, rule: str, target: str, 
 
 def _covered(ctx: Context, target: str) -> list[DesiredEnvironment]:
     """The environments ``target`` names (at least one), or a usage error."""
-    tenant, slash, env = target.partition("/")
-    if target != "*" and (not slash or not tenant or not env or len(target) > 128 or not target.isprintable()
-                          or "*" in tenant or env not in ("*", env.replace("*", ""))):
+    if not TARGET.fullmatch(target):
         raise UsageError(f"target {target!r}: give tenant/env, tenant/* or *")
     found = [e for e in ctx.valid.environments if fnmatch.fnmatchcase(str(e.ref), target)]
     if not found:

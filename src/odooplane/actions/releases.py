@@ -170,6 +170,7 @@ def promote(path: Path | None, release: str, selector: str, *, emergency_reason:
         if emergency_reason is not None and not emergency_reason.strip():
             raise UsageError("--emergency needs --reason TEXT (it is recorded)")
         allowed: list[DesiredEnvironment] = []
+        guarded = guardrail_checks.check(ctx, observed=True, targets=targets)  # one pass for every target
         for env in targets:
             t = str(env.ref)
             if env.pool is not None:
@@ -185,7 +186,7 @@ def promote(path: Path | None, release: str, selector: str, *, emergency_reason:
                 {"gate": g.name, "passed": g.passed, "reason": g.reason} for g in (decision.gates if decision else [])]
             # The estate's guardrails on this environment (observed state too), waivers applied: no
             # emergency override lifts them; an approved waiver does.
-            blocking = guardrail_checks.check(ctx, observed=True, targets=[env]).blocking(t)
+            blocking = guarded.blocking(t)
             gate_list.append({"gate": "guardrails", "passed": not blocking, "reason": (
                 "; ".join(f"{f.rule} ({f.severity}): {f.message}" for f in blocking) if blocking else
                 f"no unwaived violation at or above {ctx.estate.guardrails.block_at}")})

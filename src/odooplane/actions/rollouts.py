@@ -8,7 +8,7 @@ from pathlib import Path
 
 from odooplane.access import Principal
 from odooplane.actions import estate_file
-from odooplane.actions.access import allowed, environment_subject, guard
+from odooplane.actions.access import allowed, cli_actor, environment_subject, guard
 from odooplane.errors import NotFound, OdooplaneError, PermanentError, UsageError
 from odooplane.estate.change import PersonRoles
 from odooplane.estate.models import Rollout, Wave
@@ -62,12 +62,14 @@ def status_in(ctx: Context, name: str | None, wave: str | None = None) -> list[c
 
 
 def status_for(ctx: Context, principal: Principal) -> list[checking.WaveStatus]:
-    """The service's view: waves with an environment in ``principal``'s scope."""
+    """The service's view: the waves all of whose environments are in ``principal``'s scope (a wave
+    names its tenants and what was found of them), from recorded facts only (no request is made)."""
     shown = []
-    for s in status_in(ctx, None):
-        envs = [e for e in ctx.valid.environments if str(e.ref) in s.productions]
-        if any(allowed(principal, "fleet.read", environment_subject(e)) for e in envs):
-            shown.append(s)
+    for name, rollout in sorted(ctx.estate.rollouts.items()):
+        for w in rollout.waves:
+            envs = checking.wave_envs(ctx, w)
+            if envs and all(allowed(principal, "fleet.read", environment_subject(e)) for e in envs):
+                shown.append(checking.status(ctx, name, rollout, w, live=False))
     return shown
 
 
@@ -123,19 +125,21 @@ def sign(path: Path | None, name: str, wave: str, item: str) -> checking.WaveSta
     ctx = estate_file.context(path)
     try:
         rollout, (w,) = _find(ctx, name, wave)
+        guard(ctx, "fleet.read", checking.wave_envs(ctx, w))
+        actor = cli_actor(ctx)  # the mapped user, whatever ODOOPLANE_ACTOR says
         phase, _ = checking.phase_of(rollouts.events(ctx.store, name), wave)
         signable = [i for i, kind, _ in checking.CHECKLIST[phase] if kind == "signoff"]
         if item not in signable:
             raise UsageError(f"{name}/{wave} is in {phase}, whose sign-offs are: {', '.join(signable) or 'none'}")
         roles = rollout.signoff_roles.get(item, [])
-        held = set(ctx.estate.change_management.people.get(ctx.actor, PersonRoles()).roles)
+        held = set(ctx.estate.change_management.people.get(actor, PersonRoles()).roles)
         if roles and not held & set(roles):
-            audit.record(ctx.store, actor=ctx.actor, action="rollout sign-off", target=f"rollout {name}/{wave}",
+            audit.record(ctx.store, actor=actor, action="rollout sign-off", target=f"rollout {name}/{wave}",
                          outcome="refused", detail={"item": item, "reason": "role"})
-            raise UsageError(f"{ctx.actor} holds none of the roles that sign {item} ({', '.join(roles)}; "
+            raise UsageError(f"{actor} holds none of the roles that sign {item} ({', '.join(roles)}; "
                              "change_management.people)")
-        rollouts.add(ctx.store, rollout=name, wave=wave, kind="signoff", phase=phase, item=item, actor=ctx.actor)
-        audit.record(ctx.store, actor=ctx.actor, action="rollout sign-off", target=f"rollout {name}/{wave}",
+        rollouts.add(ctx.store, rollout=name, wave=wave, kind="signoff", phase=phase, item=item, actor=actor)
+        audit.record(ctx.store, actor=actor, action="rollout sign-off", target=f"rollout {name}/{wave}",
                      outcome="ok", detail={"item": item, "phase": phase})
         return checking.status(ctx, name, rollout, w)
     finally:

@@ -11,6 +11,7 @@ from typing import Literal
 from odooplane.actions import backup as backup_action
 from odooplane.errors import OdooplaneError
 from odooplane.estate.resolve import DesiredEnvironment
+from odooplane.operations import sleeping
 from odooplane.operations import verify as verifying
 from odooplane.operations.context import Context
 from odooplane.operations.runner import Operation
@@ -28,6 +29,8 @@ class TickResult:
     verified: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     pruned: int = 0
+    slept: list[str] = field(default_factory=list)  # put to sleep by their schedule
+    woken: list[str] = field(default_factory=list)  # woken by their schedule or a request
 
 
 def history(ctx: Context, target: str) -> schedule.History:
@@ -44,6 +47,12 @@ def tick(ctx: Context) -> TickResult:
     one runs it."""
     now = ctx.clock.now()
     result = TickResult()
+    if ctx.estate.platform.driver != "kubernetes":
+        for change in sleeping.tick(ctx):
+            if not change.ok:
+                result.failures.append(f"{change.action} {change.target}: {change.error}")
+            else:
+                (result.woken if change.action == "wake" else result.slept).append(change.target)
     with claims.Claims(ctx.store, by="worker") as claimed:
         due_backup: list[tuple[DesiredEnvironment, dt.datetime]] = []
         for env in ctx.valid.environments:

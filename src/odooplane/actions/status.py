@@ -20,8 +20,8 @@ class EnvStatus:
     placement: str  # "dedicated" or "shared:<pool>"
     pool: str | None
     runtime: str  # "simulator 18.0" or "odoo 18.0"
-    state: str  # running | stopped | not provisioned | …
-    health: str  # ok | failing | unknown
+    state: str  # running | stopped | asleep | not provisioned | …
+    health: str  # ok | failing | unknown | asleep
     health_checked_at: str | None  # when the health sweep it comes from ran (ISO, UTC); None: probed now
     url: str
     hostnames: list[str]
@@ -59,7 +59,7 @@ class EstateStatus:
 
     @property
     def healthy(self) -> bool:
-        return all(e.health == "ok" and e.route == "served" for e in self.environments)
+        return all(e.health in ("ok", "asleep") and e.route == "served" for e in self.environments)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -114,11 +114,15 @@ def run(path: Path | None, *, tenant: str | None = None, probe: bool = False) ->
             art = arts.get(env.ref)
             if not obs.provisioned:
                 state = "not provisioned"
+            elif obs.asleep:
+                state = "asleep"
             elif obs.process is None:
                 state = "stopped"
             else:
                 state = obs.process.state.lower()
             health = "unknown" if obs.health is None else ("ok" if obs.health.ok else "failing")
+            if obs.asleep:
+                health = "asleep"  # stopped on purpose by its schedule: not a failure
             route = "served" if obs.route_served else ("not served" if obs.route_exists else "missing")
             port_suffix = "" if edge.http_port == 80 else f":{edge.http_port}"
             rows.append(

@@ -15,7 +15,7 @@ cost_app = typer.Typer(help="Cost allocation: usage measured per environment, pr
                             "(docs/cost.md).", no_args_is_help=True)
 
 COLUMNS = ("vcpu_hours", "gib_hours", "storage_gb_month", "backup_gb_month", "egress_gb", "compute", "storage",
-           "backup", "egress", "total")
+           "backup", "egress", "total", "asleep_hours", "savings")
 
 
 def register(app: typer.Typer) -> None:
@@ -84,4 +84,7 @@ def report(
                       f"{line.compute:.2f}", f"{line.storage:.2f}", f"{line.backup:.2f}", f"{line.egress:.2f}",
                       f"{line.total:.2f}", "; ".join(line.bases))
     console.print(table)
-    console.print(f"total {m.total:.2f} {done.currency}")
+    saved = sum(line.savings for line in m.lines)
+    console.print(f"total {m.total:.2f} {done.currency}" + (
+        f"; sleeping non-production saved {saved:.2f} {done.currency} "
+        f"({sum(line.asleep_hours for line in m.lines):.0f} h asleep)" if saved else ""))

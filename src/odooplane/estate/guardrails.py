@@ -70,6 +70,11 @@ BASELINE: tuple[GuardrailRule, ...] = (
         explain="every hostname's certificate is valid for more than 14 days",
         fix="renew the certificate (platform.edge.tls.certificates) before it expires"),
     GuardrailRule(
+        id="production-never-sleeps", severity="critical", when='env.production || env.stage == "dr"',
+        require='env.schedule == ""',
+        explain="production and disaster recovery never sleep (no sleep schedule applies to them)",
+        fix="schedule: false on the environment, or narrow the schedule's applies_to to non-production stages"),
+    GuardrailRule(
         id="critical-ha", severity="high", when='env.production && env.tier == "mission-critical"',
         require="env.cluster.ha",
         explain="a mission-critical production database is highly available (kubernetes: a CloudNativePG "
@@ -182,7 +187,7 @@ def desired_facts(estate: Estate, env: DesiredEnvironment) -> dict[str, Any]:
                     "pitr": isinstance(cluster, ManagedCluster) and cluster.pitr is not None and driver != "kubernetes",
                     "region": cluster.region or ""},
         "driver": driver, "workers": env.workers, "hostnames": list(env.hostnames), "modules": list(env.modules),
-        "release": env.release or "", "stateless": env.stateless is not None,
+        "release": env.release or "", "stateless": env.stateless is not None, "schedule": env.schedule or "",
         "backup": {
             "policy": env.backup_policy or "", "targets": list(policy.targets) if policy else [],
             "schedule": (policy.schedule or "") if policy else "",
@@ -214,7 +219,7 @@ SAMPLE_ENV: dict[str, Any] = {
     "placement": "dedicated", "pool": "",
     "cluster": {"name": "main", "kind": "managed", "ha": False, "pitr": False, "region": ""},
     "driver": "local", "workers": 2, "hostnames": ["t.example.com"], "modules": ["sale"], "release": "",
-    "stateless": False,
+    "stateless": False, "schedule": "",
     "backup": {"policy": "standard", "targets": ["local"], "schedule": "0 2 * * *", "verify": "weekly",
                "verify_within": dt.timedelta(days=8), "offsite": False, "encrypted": True},
     "objectives": {"rpo": dt.timedelta(hours=1), "rto": dt.timedelta(hours=4)},

@@ -937,6 +937,9 @@ class Environment(Model):
         None, description="The release (under releases) this environment runs; changing it is an upgrade.",
         examples=["2026.11.1"],
     )
+    schedule: ObjectName | Literal[False] | None = Field(
+        None, description="Sleep schedule (under schedules; default: the first whose applies_to matches); false: "
+        "never sleeps.", examples=["office-hours", False])
     backup: ObjectName | Literal[False] | None = Field(
         None,
         description="Backup policy (default: the tier's, then backups.default_policy); false: no backups.",
@@ -1063,6 +1066,44 @@ class BusinessHours(Model):
         cron.zone(self.timezone)
         if self.end <= self.start:
             raise ValueError("business hours must end after they start (same day)")
+        return self
+
+
+class Schedule(Model):
+    """When non-production environments are awake (docs/cost.md#sleeping-non-production): outside
+    these hours, and on the holidays of ``holidays``, they sleep — Odoo stopped, the database kept."""
+
+    timezone: str = Field("UTC", description="IANA time zone of the hours.", examples=["Europe/Paris"])
+    days: list[Weekday] = Field(["mon", "tue", "wed", "thu", "fri"], description="Days it is awake.",
+                                examples=[["mon", "tue", "wed", "thu", "fri"]])
+    start: ClockTime = Field("07:00", description="Wakes at (HH:MM, local).", examples=["07:00"])
+    end: ClockTime = Field("20:00", description="Sleeps at (HH:MM, local, exclusive).", examples=["20:00"])
+    holidays: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")] | None = Field(
+        None, description="Country (ISO 3166-1, optional subdivision: FR, DE-BY) whose public holidays it sleeps "
+        "through.", examples=["FR"])
+    wake_on_request: bool = Field(True, description="A request to a sleeping environment wakes it (the edge "
+                                  "answers a 'waking up' page meanwhile; local driver).", examples=[True])
+    wake_minutes: int = Field(60, ge=5, le=1440, description="How long a wake on request keeps it awake.",
+                              examples=[60])
+    applies_to: PolicyMatch | None = Field(
+        None, description="Environments it applies to when they name no schedule (tier, stage, business unit…).",
+        examples=[{"stage": ["staging", "development"]}])
+
+    @model_validator(mode="after")
+    def _valid(self) -> Schedule:
+        from odooplane.estate import cron
+
+        cron.zone(self.timezone)
+        if self.end <= self.start:
+            raise ValueError("a schedule must end after it starts (same day)")
+        if self.holidays:
+            import holidays as holiday_calendars
+
+            country, _, subdivision = self.holidays.partition("-")
+            try:
+                holiday_calendars.country_holidays(country, subdiv=subdivision or None)
+            except NotImplementedError:
+                raise ValueError(f"holidays {self.holidays!r}: no public-holiday calendar for it") from None
         return self
 
 
@@ -1474,6 +1515,10 @@ class Estate(Model):
         default_factory=ChangeManagement,
         description="Maintenance windows, freezes, approvals and promotion order (docs/gates.md).",
     )
+    schedules: dict[ObjectName, Schedule] = Field(
+        default_factory=dict, description="When non-production sleeps (docs/cost.md#sleeping-non-production).",
+        examples=[{"office-hours": {"timezone": "Europe/Paris", "holidays": "FR",
+                                    "applies_to": {"stage": ["staging", "development"]}}}])
     rollouts: dict[ObjectName, Rollout] = Field(
         default_factory=dict, description="Multi-site rollouts in waves (docs/rollouts.md).",
         examples=[{"warehouses": {"waves": [{"name": "wave-1", "sites": ["lyon"]}]}}])

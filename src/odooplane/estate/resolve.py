@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -116,6 +116,7 @@ class DesiredEnvironment:
     stateless: Stateless | None = None  # sessions and attachments out of the process (a pool tenant: its pool's)
     resources: Resources | None = None  # a pool tenant: its pool's
     release: str | None = None  # under releases: the code it runs (its stack has the release's addons)
+    schedule: str | None = None  # under schedules: when it sleeps (a dedicated environment only)
 
     @property
     def database(self) -> str:
@@ -225,7 +226,19 @@ def environments(estate: Estate) -> list[DesiredEnvironment]:
                     stateless=(pool.stateless if pool else env.stateless) or stack.stateless,
                 )
             )
+            if env.schedule is not False and not isinstance(env.placement, SharedPlacement):
+                out[-1] = replace(out[-1], schedule=schedule_of(estate, env.schedule, out[-1]))
     return out
+
+
+def schedule_of(estate: Estate, named: str | None, env: DesiredEnvironment) -> str | None:
+    """The schedule an environment sleeps by: the one it names, else the first whose applies_to matches."""
+    if named:
+        return named
+    from odooplane.estate.policies import matches
+
+    return next((name for name, s in sorted(estate.schedules.items())
+                 if s.applies_to is not None and matches(s.applies_to, env)), None)
 
 
 def pools(estate: Estate) -> list[DesiredPool]:

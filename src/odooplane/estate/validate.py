@@ -439,6 +439,11 @@ def cross_check(estate: Estate, loaded: loader.Loaded) -> list[Problem]:
             base: tuple[str | int, ...] = ("tenants", tname, "environments", ename)
             if env.backup and env.backup not in backups.policies:
                 add((*base, "backup"), f"unknown backup policy {env.backup!r}{_known(backups.policies)}")
+            if env.schedule and env.schedule not in estate.schedules:
+                add((*base, "schedule"), f"unknown schedule {env.schedule!r}{_known(estate.schedules)}")
+            if env.schedule and isinstance(env.placement, SharedPlacement):
+                add((*base, "schedule"), "a pooled environment shares its pool's processes: it cannot sleep alone "
+                                         "(schedules put dedicated environments to sleep)")
             if isinstance(env.placement, SharedPlacement):
                 env_pool = estate.pools.get(env.placement.shared)
                 if env_pool is None:

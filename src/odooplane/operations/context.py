@@ -86,6 +86,18 @@ class Context:
     odoo_user: service_users.ServiceUser | None = None  # who Odoo runs as (None: as ourselves)
     provisional: Provisional | None = None  # render only: nothing is allocated, no secret is read
     _ports_read: dict[tuple[str, str], int] | None = field(default=None, repr=False)  # inside reading()
+    _asleep: frozenset[str] | None = field(default=None, repr=False)  # read once, until forget_asleep()
+
+    def asleep(self) -> frozenset[str]:
+        """The environments sleeping now (docs/cost.md#sleeping-non-production), read once per context."""
+        if self._asleep is None:
+            from odooplane.store import sleeping
+
+            self._asleep = frozenset(t for t, s in sleeping.states(self.store).items() if s.asleep)
+        return self._asleep
+
+    def forget_asleep(self) -> None:
+        self._asleep = None
 
     @contextmanager
     def reading(self) -> Iterator[None]:

@@ -47,6 +47,8 @@ class EnvCost:
     storage: float = 0.0
     backup: float = 0.0
     egress: float = 0.0
+    asleep_hours: float = 0.0  # stopped by its sleep schedule
+    savings: float = 0.0  # its compute per measured (awake) hour, times the hours it slept
 
     @property
     def total(self) -> float:
@@ -78,6 +80,8 @@ class Line:
     backup: float = 0.0
     egress: float = 0.0
     total: float = 0.0
+    asleep_hours: float = 0.0
+    savings: float = 0.0
     bases: list[str] = field(default_factory=list)
 
 
@@ -92,8 +96,11 @@ def month_span(month: str) -> tuple[dt.datetime, dt.datetime]:
 
 
 def allocate(envs: Sequence[DesiredEnvironment], hours: Sequence[Hour], backups: Sequence[Evidence], *,
-             start: dt.datetime, end: dt.datetime, prices: PriceBook) -> list[EnvCost]:
-    """Each environment's usage and cost over [start, end) (``hours``: its rows and its pools')."""
+             start: dt.datetime, end: dt.datetime, prices: PriceBook,
+             until: dt.datetime | None = None, asleep: dict[str, float] | None = None) -> list[EnvCost]:
+    """Each environment's usage and cost over [start, end) (``hours``: its rows and its pools'), as
+    known at ``until`` (the month so far: backups are kept until then, not to the month's end)."""
+    kept_until = min(end, until) if until is not None else end
     span_h = (end - start).total_seconds() / 3600
     by_target: dict[str, list[Hour]] = defaultdict(list)
     for h in hours:
@@ -149,13 +156,16 @@ def allocate(envs: Sequence[DesiredEnvironment], hours: Sequence[Hour], backups:
         if target not in out:
             continue
         kept_from = max(start, first[target])
-        share = max(0.0, (end - kept_from).total_seconds() / 3600) / span_h
+        share = max(0.0, (kept_until - kept_from).total_seconds() / 3600) / span_h
         out[target].backup_gb_month += float(b.data.get("bytes", 0)) / GB * share
     for c in out.values():
         c.compute = c.vcpu_hours * prices.vcpu_hour + c.gib_hours * prices.gib_hour
         c.storage = c.storage_gb_month * prices.storage_gb_month
         c.backup = c.backup_gb_month * prices.backup_gb_month
         c.egress = c.egress_gb * prices.egress_gb
+        c.asleep_hours = (asleep or {}).get(c.target, 0.0)
+        if c.measured_hours:
+            c.savings = c.compute / c.measured_hours * c.asleep_hours
         if c.measured_hours == 0:
             c.basis = "not measured"
         elif c.placement == "shared":
@@ -169,9 +179,25 @@ def group(costs: Sequence[EnvCost], by: str) -> list[Line]:
         line = lines.setdefault(c.key(by), Line(c.key(by)))
         line.environments += 1
         for name in ("vcpu_hours", "gib_hours", "storage_gb_month", "backup_gb_month", "egress_gb", "compute",
-                     "storage", "backup", "egress"):
+                     "storage", "backup", "egress", "asleep_hours", "savings"):
             setattr(line, name, getattr(line, name) + getattr(c, name))
         line.total += c.total
         if c.basis not in line.bases:
             line.bases.append(c.basis)
     return sorted(lines.values(), key=lambda line: (-line.total, line.key))
+
+
+def asleep_hours(events: Sequence[tuple[str, dt.datetime, bool]], *, start: dt.datetime,
+                 end: dt.datetime) -> dict[str, float]:
+    """Hours each target slept within [start, end), from its sleep and wake events (oldest first)."""
+    out: dict[str, float] = defaultdict(float)
+    since: dict[str, dt.datetime] = {}
+    for target, at, asleep in events:
+        if asleep:
+            since.setdefault(target, at)
+        elif target in since:
+            began = since.pop(target)
+            out[target] += max(0.0, (min(at, end) - max(began, start)).total_seconds() / 3600)
+    for target, began in since.items():
+        out[target] += max(0.0, (end - max(began, start)).total_seconds() / 3600)
+    return dict(out)

@@ -332,6 +332,25 @@ def _settings(
     )
 
 
+WAKER = ("platform", "waker")  # (owner, purpose) of the worker's waker port
+
+
+def allocate_waker_port(ctx: Context) -> int:
+    port = _port(ctx, *WAKER, create=True)
+    assert port is not None
+    return port
+
+
+def waker_port(ctx: Context, env: DesiredEnvironment) -> int | None:
+    """Where ``env``'s requests go while it sleeps with wake_on_request (the worker's waker, local
+    driver); None when it is awake, cannot be woken by a request, or no waker port is allocated."""
+    if ctx.provisional is not None or env.schedule is None or str(env.ref) not in ctx.asleep():
+        return None
+    if not ctx.estate.schedules[env.schedule].wake_on_request or ctx.estate.platform.driver != "local":
+        return None
+    return ctx.allocated_ports().get(WAKER)
+
+
 def _resources(resources: Resources | None) -> dict[str, Any]:
     """The workload fields of an environment's or pool's ``resources``."""
     if resources is None:
@@ -495,6 +514,9 @@ def artifacts(ctx: Context, env: DesiredEnvironment, *, create: bool,
     route = EnvRoute(name=slug, hostnames=env.hostnames, http_port=http_port,
                      evented_port=evented_port if env.workers > 0 else None, series_major=env.stack.major,
                      rate_limit=rate, **_tls_route(ctx))
+    waker = waker_port(ctx, env)
+    if waker is not None:  # asleep: the edge sends its requests to the worker's waker
+        route = dataclasses.replace(route, http_port=waker, evented_port=None)
     return EnvArtifacts(env=env, runtime=rt, cluster=cluster, db_password=db_password, storage=workload.storage,
                         data_dir=_data_dir(ctx, workload.storage), runner=workload, process=process, route=route,
                         admin_password=admin_password, base_url=base_url(ctx, env), sessions=stateless.sessions)

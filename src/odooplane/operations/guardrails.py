@@ -47,7 +47,7 @@ def observations(ctx: Context, envs: Iterable[DesiredEnvironment], at: dt.dateti
     targets = [str(e.ref) for e in envs]
     newest = evidence.newest(ctx.store, EVIDENCE_KINDS)
     latest = probes.latest(ctx.store)
-    copies = evidence.newest_data(ctx.store, COPY_KINDS)
+    copies = newest_copies(ctx, set(targets))
     out: dict[str, dict[str, Any]] = {}
     for t in targets:
         obs = guardrails.empty_observation()
@@ -65,11 +65,19 @@ def observations(ctx: Context, envs: Iterable[DesiredEnvironment], at: dt.dateti
         if copy is not None:
             kind, data = copy
             source = str(data.get("source", ""))
-            if kind == "clone":
-                obs["neutralized"], obs["copied_from"] = True, source
-            elif kind == "import" or source != t:  # a restore of its own backup brings nothing foreign
-                obs["neutralized"], obs["copied_from"] = False, source
+            obs["neutralized"], obs["copied_from"] = kind == "clone", source
         out[t] = obs
+    return out
+
+
+def newest_copies(ctx: Context, targets: set[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The newest copy of other data into each of ``targets``: (kind, data) of its newest clone,
+    import, or restore from another environment. A restore of its own backup is not one: it brings
+    back what the environment held, a copy included — only a clone clears the rule."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    for record in evidence.of_kinds(ctx.store, COPY_KINDS):
+        if record.target in targets and (record.kind != "restore" or record.data.get("source") != record.target):
+            out[record.target] = (record.kind, record.data)
     return out
 
 

@@ -87,6 +87,7 @@ class FleetHealth:
     sweep_s: float = 0.0
     probe_ms: dict[str, list[float]] = field(default_factory=dict)
     guardrails: list[Any] = field(default_factory=list)  # estate/guardrails.Finding of the swept environments
+    edge_metrics: bool = True  # the edge's metrics were read (its counters in the environments' metrics are real)
 
     @property
     def status(self) -> Status:
@@ -238,9 +239,10 @@ def sweep(ctx: Context, *, targets: list[DesiredEnvironment] | None = None, conc
     thresholds = ctx.estate.monitoring.thresholds
     records = _evidence_index(ctx)
     processes = ctx.driver.processes()
-    fleet = FleetHealth(at=now, environments=[], host=_host(ctx))
+    fleet = FleetHealth(at=now, environments=[], host=_host(ctx), edge_metrics=bool(metrics_text))
     _judge_host(fleet, thresholds)
-    changing = _operation_running(ctx)
+    changing = operation_running(ctx)
+    asleep = ctx.asleep()
     for env in envs:
         t = str(env.ref)
         art = arts[t]
@@ -252,6 +254,16 @@ def sweep(ctx: Context, *, targets: list[DesiredEnvironment] | None = None, conc
             # to page for, and no env_up series so that OdooDown cannot fire; the next sweep judges it.
             health.checks.append(Check("changing", "unknown", change.kind,
                                        f"not answering while operation #{change.id} ({change.kind}) runs"))
+            fleet.environments.append(health)
+            continue
+        if t in asleep:
+            # Stopped on purpose by its schedule: not an outage (no env_up series: OdooDown cannot fire);
+            # its database, backups and files are still judged.
+            health.checks.append(Check("asleep", "ok", env.schedule or "", f"asleep by schedule {env.schedule}"))
+            health.metrics["env_asleep"] = 1.0
+            _judge_postgres(health, env, activity.get(env.database), thresholds)
+            _judge_backups(ctx, health, env, records, now)
+            _judge_files(ctx, health, env, art)
             fleet.environments.append(health)
             continue
         _judge_http(health, env, http.get(t, []))
@@ -288,7 +300,7 @@ def deep_budget_for(count: int, *, every: int, budget: int = DEEP_BUDGET) -> int
 CHANGING_KINDS = ("apply", "down", "restore", "import", "move", "clone", "promote", "upgrade")
 
 
-def _operation_running(ctx: Context) -> list[journal.OperationRow]:
+def operation_running(ctx: Context) -> list[journal.OperationRow]:
     """Operations that change what runs (apply, restore, import…) and are running now (from any
     host: alive while their heartbeat is fresh)."""
     return [op for op in journal.live_operations(ctx.store, limit=20) if op.kind in CHANGING_KINDS]

@@ -227,6 +227,8 @@ def _observe(
               for env in envs_list if env.release is not None}
     routes = driver.routes({a.route.name: a.route for a in arts.values() if a is not None})
 
+    asleep = ctx.asleep()
+
     def one(env: DesiredEnvironment) -> EnvObservation:
         art = arts[env.ref]
         cluster = clusters[env.cluster_name]
@@ -268,6 +270,7 @@ def _observe(
             probe, probe_at = None, None
         return EnvObservation(
             ref=env.ref,
+            asleep=str(env.ref) in asleep,
             provisioned=art is not None,
             role_exists=(env.role in cluster.roles) if cluster.reachable else None,
             database_exists=(owned is not None) if cluster.reachable else None,

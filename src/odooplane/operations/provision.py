@@ -24,6 +24,7 @@ from odooplane.operations.desired import (
     EnvArtifacts,
     OdooProcess,
     SessionUser,
+    allocate_waker_port,
     artifacts,
     modules_state,
     owner,
@@ -108,6 +109,10 @@ def ensure_worker(ctx: Context, op: Operation) -> None:
         if info is not None or WORKER_PROGRAM in ctx.driver.process_names():
             op.step("remove-process", WORKER_PROGRAM, lambda: ctx.driver.remove_process(WORKER_PROGRAM))
         return
+    from odooplane.operations import sleeping
+
+    if sleeping.waker_wanted(ctx):  # the port the edge sends sleeping environments' requests to
+        allocate_waker_port(ctx)
     spec = worker_spec(ctx)
     if info is None or not info.running or not ctx.driver.process_current(spec):
         op.step("worker", "runtime", lambda: (ctx.driver.ensure_process(spec),

@@ -86,17 +86,21 @@ def phase_of(events: list[rollouts.Event], wave: str) -> tuple[Phase, dt.datetim
     return found[-1].phase, found[-1].ts  # type: ignore[return-value]
 
 
-def status(ctx: Context, name: str, rollout: Rollout, wave: Wave) -> WaveStatus:
+def status(ctx: Context, name: str, rollout: Rollout, wave: Wave, *, live: bool = True) -> WaveStatus:
+    """The wave's phase and checklist; ``live``: hostnames are asked through the edge now (else the
+    last health sweep's answer through the edge is read — what the service's pages show)."""
     events = rollouts.events(ctx.store, name)
     phase, since = phase_of(events, wave.name)
     envs = wave_envs(ctx, wave)
     prods = [e for e in envs if e.stage == "production"]
     out = WaveStatus(name, wave.name, phase, since, sorted({e.ref.tenant for e in envs}), [str(e.ref) for e in prods])
-    facts = _Facts(ctx, rollout, envs, prods)
+    facts = _Facts(ctx, rollout, envs, prods, live=live)
     for item, kind, asks in CHECKLIST[phase]:
         if kind == "signoff":
+            # Only a sign-off given since the wave (last) entered this phase: one given before it went
+            # back a phase signed what was, not what is.
             signed = [e for e in events if e.wave == wave.name and e.kind == "signoff" and e.item == item
-                      and e.phase == phase]
+                      and e.phase == phase and (since is None or e.ts >= since)]
             out.items.append(Item(item, kind, asks, bool(signed), f"signed by {signed[-1].actor} on "
                                   f"{signed[-1].ts:%Y-%m-%d %H:%M} UTC" if signed else "not signed"))
         else:
@@ -109,8 +113,8 @@ def status(ctx: Context, name: str, rollout: Rollout, wave: Wave) -> WaveStatus:
 
 class _Facts:
     def __init__(self, ctx: Context, rollout: Rollout, envs: list[DesiredEnvironment],
-                 prods: list[DesiredEnvironment]) -> None:
-        self.ctx, self.rollout, self.envs, self.prods = ctx, rollout, envs, prods
+                 prods: list[DesiredEnvironment], *, live: bool) -> None:
+        self.ctx, self.rollout, self.envs, self.prods, self.live = ctx, rollout, envs, prods, live
         self.now = ctx.clock.now()
 
     def _missing(self, bad: list[str], what: str) -> tuple[bool, str]:
@@ -136,6 +140,12 @@ class _Facts:
                               not in newest], "proven to restore")
 
     def hostnames_answer(self) -> tuple[bool, str]:
+        if not self.live:
+            latest = probes.latest(self.ctx.store, targets=[str(e.ref) for e in self.prods])
+            bad = [str(e.ref) for e in self.prods if not any(
+                c.get("name") == "http" and c.get("status") == "ok" for c in (
+                    latest[str(e.ref)].checks if str(e.ref) in latest else []))]
+            return self._missing(bad, "answering through the edge in the last health sweep")
         edge = self.ctx.estate.platform.edge
         bad = []
         for env in self.prods:
@@ -165,24 +175,34 @@ class _Facts:
                              "rehearsed")
 
     def monitoring_green(self) -> tuple[bool, str]:
-        since = self.now - dt.timedelta(hours=self.rollout.monitoring_hours)
-        history = probes.history(self.ctx.store, since=since)
+        hours = self.rollout.monitoring_hours
+        since = self.now - dt.timedelta(hours=hours)
+        targets = {str(e.ref) for e in self.prods}
+        by_target: dict[str, list[probes.ProbeRow]] = {}
+        for row in probes.history(self.ctx.store, since=since):
+            if row.target in targets:
+                by_target.setdefault(row.target, []).append(row)
         bad = []
         for env in self.prods:
-            mine = [p.status for p in history if p.target == str(env.ref)]
-            red = sum(1 for s in mine if s == "critical")
-            if not any(s in ("ok", "warning") for s in mine):
+            mine = by_target.get(str(env.ref), [])
+            red = sum(1 for p in mine if p.status == "critical")
+            covered = min((p.ts for p in mine), default=self.now)
+            if not any(p.status == "ok" for p in mine):
                 bad.append(f"{env.ref} (no sweep found it ok)")
             elif red:
                 bad.append(f"{env.ref} ({red} of {len(mine)} sweeps critical)")
-        return self._missing(bad, f"green for {self.rollout.monitoring_hours} h")
+            elif covered > since + dt.timedelta(hours=hours) * 0.1:  # watched for less than 90 % of the window
+                bad.append(f"{env.ref} (watched only since {covered:%Y-%m-%d %H:%M} UTC)")
+        return self._missing(bad, f"green for {hours} h (no critical sweep, watched throughout)")
 
     def rollback(self) -> list[str]:
         latest = probes.latest(self.ctx.store, targets=[str(e.ref) for e in self.prods])
         out = [f"{t} is critical (sweep of {p.ts:%Y-%m-%d %H:%M} UTC)" for t, p in latest.items()
                if p.status == "critical"]
+        newest = evidence.newest(self.ctx.store, ("restore-verification",))  # one grouped query
         for env in self.prods:
-            proofs = evidence.query(self.ctx.store, kind="restore-verification", target=str(env.ref), limit=1)
-            if proofs and not proofs[0].ok:
+            failed = newest.get((str(env.ref), "restore-verification", False))
+            passed = newest.get((str(env.ref), "restore-verification", True))
+            if failed is not None and (passed is None or failed > passed):
                 out.append(f"{env.ref}: its newest restore proof failed")
         return out

@@ -35,7 +35,7 @@ def record(ctx: Context, fleet: FleetHealth, envs: Sequence[DesiredEnvironment],
         if env.pool is None and (u := used.get(program_name(env.ref.slug))) is not None:
             compute[t] = [u]
         h = health.get(t)
-        if h is not None:
+        if h is not None and fleet.edge_metrics:  # a failed scrape reads nothing (not zeros to grow from)
             for key, metric in (("requests", "edge_requests_total"), ("db_ms", "pg_active_time_ms_total"),
                                 ("egress", "edge_response_bytes_total")):
                 if metric in h.metrics:
@@ -45,16 +45,17 @@ def record(ctx: Context, fleet: FleetHealth, envs: Sequence[DesiredEnvironment],
         if found:
             compute[pool_target(pool.name)] = found
     for target, parts in compute.items():
-        if all(p.cpu_seconds is not None for p in parts):
-            readings[f"{target}|cpu"] = sum(p.cpu_seconds or 0.0 for p in parts)
+        if all(p.cpu_seconds is not None for p in parts):  # one counter per process: each restarts alone
+            for i, p in enumerate(parts):
+                readings[f"{target}#{i}|cpu"] = p.cpu_seconds or 0.0
     grown = usage.growth(ctx.store, fleet.at, readings)
     samples = []
     for target in [*(str(e.ref) for e in envs), *(pool_target(p.name) for p in pools)]:
         parts = compute.get(target, [])
         cores: float | None = None
-        if parts and f"{target}|cpu" in grown:
-            delta, seconds = grown[f"{target}|cpu"]
-            cores = delta / seconds if seconds > 0 else None
+        counted = [grown[key] for i in range(len(parts)) if (key := f"{target}#{i}|cpu") in grown]
+        if parts and counted and len(counted) == len(parts) and all(seconds > 0 for _, seconds in counted):
+            cores = sum(delta / seconds for delta, seconds in counted)
         elif parts and all(p.cpu_cores is not None for p in parts):
             cores = sum(p.cpu_cores or 0.0 for p in parts)
         memory = float(sum(p.memory_bytes for p in parts)) if parts and cores is not None else None

@@ -92,6 +92,7 @@ class EnvObservation:
     failed_upgrade: FailedUpgrade | None = None  # the newest attempt at its declared release was rolled back
     moving_from: str | None = None  # an interrupted move: the role owning ``<db>__moving`` (the data's copy)
     health_at: dt.datetime | None = None  # when ``health`` was taken by a sweep (None: probed now, or none)
+    asleep: bool = False  # put to sleep by its schedule: its Odoo is stopped on purpose (docs/cost.md)
     sessions_missing: bool = False  # its Redis ACL user is not on the server (a restart without an ACL file)
 
     @property

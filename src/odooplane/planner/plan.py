@@ -126,7 +126,7 @@ def env_changes(env: DesiredEnvironment, obs: EnvObservation, *, template: str |
         out.append(Change(t, "database", "create", f"database {env.database} does not exist ({how})"))
     elif not obs.base_installed:
         out.append(Change(t, "database", "recreate", f"database exists but was never fully initialised ({how})"))
-    if env.pool is None:
+    if env.pool is None and not obs.asleep:  # a sleeping one gets its definition when it wakes
         if obs.sessions_missing:
             out.append(Change(t, "sessions", "create", "its Redis ACL user is missing (Redis restarted without "
                                                         "an ACL file?): sessions cannot be read"))
@@ -140,7 +140,7 @@ def env_changes(env: DesiredEnvironment, obs: EnvObservation, *, template: str |
             out.append(Change(t, "modules", "install", f"install {', '.join(missing)}"))
     if not obs.limits_current:
         out.append(Change(t, "limits", "update", "connection limit or statement timeout differs from the estate"))
-    if env.pool is None:
+    if env.pool is None and not obs.asleep:
         if obs.process is None:
             out.append(Change(t, "process", "start", "Odoo is not running"))
         elif not obs.process_current or not obs.config_current:

@@ -332,7 +332,10 @@ def _metrics_missing(env: MonitoredEnv) -> dict[str, Any]:
     # Prometheus drops empty label values (pool of a dedicated environment): so do we, for clarity.
     labels = {key: value for key, value in labels.items() if value}
     return _alert(
-        "OdooMetricsMissing", f"absent(odooplane_env_up{{{selector}}})", for_=600, severity="ticket",
+        "OdooMetricsMissing",
+        # A sleeping environment (its schedule's) exports odooplane_env_asleep instead of odooplane_env_up.
+        f"absent(odooplane_env_up{{{selector}}}) unless on(tenant, environment) "
+        f"odooplane_env_asleep{{{selector}}} == 1", for_=600, severity="ticket",
         labels=labels,
         summary=f"{WHO}: no metrics",
         description=f"Prometheus has had no odooplane_env_up series for {WHO} for 10 minutes although the estate "

@@ -26,7 +26,7 @@ from odooplane.store import tables
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Checked with one query so that Alembic (slow to import) only loads when a
 # migration must run; a unit test keeps this equal to Alembic's own head.
-HEAD = "0012"
+HEAD = "0013"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -76,16 +76,6 @@ def newest(store: Store, kinds: tuple[str, ...]) -> dict[tuple[str, str, bool], 
 
 
 
-def newest_data(store: Store, kinds: tuple[str, ...]) -> dict[str, tuple[str, dict[str, Any]]]:
-    """The kind and data of the newest successful record of any of ``kinds``, by target (one query)."""
-    ev = tables.evidence
-    newest_ids = (sa.select(sa.func.max(ev.c.id)).where(ev.c.kind.in_(kinds), ev.c.ok.is_(True))
-                  .group_by(ev.c.target))
-    with store.connect() as conn:
-        rows = conn.execute(sa.select(ev.c.target, ev.c.kind, ev.c.data).where(ev.c.id.in_(newest_ids))).all()
-    return {str(r.target): (str(r.kind), dict(r.data or {})) for r in rows}
-
-
 def between(store: Store, *, targets: list[str], start: dt.datetime, end: dt.datetime,
             kinds: tuple[str, ...] = ()) -> list[Evidence]:
     """The records of ``targets`` made in [start, end), oldest first (one query)."""
@@ -95,4 +85,12 @@ def between(store: Store, *, targets: list[str], start: dt.datetime, end: dt.dat
         query = query.where(ev.c.kind.in_(kinds))
     with store.connect() as conn:
         rows = conn.execute(query).all()
+    return [_row(r) for r in rows]
+
+
+def of_kinds(store: Store, kinds: tuple[str, ...]) -> list[Evidence]:
+    """Every successful record of ``kinds``, oldest first (rare events: restores, clones, imports)."""
+    ev = tables.evidence
+    with store.connect() as conn:
+        rows = conn.execute(sa.select(ev).where(ev.c.kind.in_(kinds), ev.c.ok.is_(True)).order_by(ev.c.id)).all()
     return [_row(r) for r in rows]

@@ -299,3 +299,16 @@ rollout_events = sa.Table(
     sa.Column("actor", sa.String(128), nullable=False),
     sa.Column("detail", sa.JSON, nullable=True),
 )
+
+# Sleeping non-production (store/sleeping.py): each environment's sleep and wake, and wake requests.
+sleep_events = sa.Table(
+    "sleep_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("target", sa.String(128), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # asleep | awake | wake-requested
+    sa.Column("until", sa.DateTime(timezone=True), nullable=True),  # wake-requested: awake until then
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Index("ix_sleep_events_target", "target", "id"),
+)

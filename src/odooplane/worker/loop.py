@@ -18,11 +18,17 @@ def run(path: Path | None, *, once: bool = False, interval: float = 30.0,
         report: Callable[[schedule.TickResult], None] | None = None) -> int:
     """Tick until stopped (SIGTERM/SIGINT); with ``once`` a single tick. Return an exit code."""
     stop = threading.Event()
+    nudge = threading.Event()  # a wake request: tick now rather than at the end of the interval
     if not once:
+        def stopping(*_: object) -> None:
+            stop.set()
+            nudge.set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
+            signal.signal(sig, stopping)
         _start_health(path, stop)
         _start_catcher(path, stop)
+        _start_waker(path, nudge)
     failures = 0
     while not stop.is_set():
         try:
@@ -43,8 +49,44 @@ def run(path: Path | None, *, once: bool = False, interval: float = 30.0,
             failures = 1
         if once:
             break
-        stop.wait(interval)
+        nudge.wait(interval)
+        nudge.clear()
     return 1 if failures else 0
+
+
+def _start_waker(path: Path | None, nudge: threading.Event) -> None:
+    """Serve the waker when a scheduled environment wakes on request (its port allocated by apply)."""
+    from odooplane.operations import desired, sleeping
+    from odooplane.worker import waker
+
+    try:
+        ctx = estate_file.context(path)
+    except OdooplaneError as exc:
+        logger.error("the waker cannot start: %s", exc.message)
+        return
+    try:
+        port = ctx.allocated_ports().get(desired.WAKER) if sleeping.waker_wanted(ctx) else None
+    finally:
+        ctx.close()
+    if port is None:
+        return
+
+    def wake(hostname: str) -> str | None:
+        ctx = estate_file.context(path)  # the estate as it is now
+        try:
+            env = sleeping.by_hostname(ctx).get(hostname)
+            if env is None:
+                return None
+            sleeping.request_wake(ctx, env, actor=f"request to {hostname}")
+            nudge.set()
+            return str(env.ref)
+        finally:
+            ctx.close()
+
+    try:
+        waker.serve(port, wake)
+    except OSError as exc:
+        logger.error("the waker cannot listen on %s: %s", port, exc)
 
 
 def _start_catcher(path: Path | None, stop: threading.Event) -> None:

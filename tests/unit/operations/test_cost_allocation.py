@@ -83,3 +83,18 @@ def test_a_pool_nobody_used_is_split_evenly_and_says_so(tmp_path: Path) -> None:
 def test_months_are_checked(text: str) -> None:
     with pytest.raises(ValueError, match="is not a month"):
         cost.month_span(text)
+
+
+def test_hours_asleep_and_what_they_saved(tmp_path: Path) -> None:
+    start, end = cost.month_span("2026-11")
+    at = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+    events = [("big/prod", at, True), ("big/prod", at + dt.timedelta(hours=10), False),
+              ("big/prod", at + dt.timedelta(hours=20), True),  # still asleep at the end
+              ("a/prod", start - dt.timedelta(hours=5), True), ("a/prod", start + dt.timedelta(hours=1), False)]
+    slept = cost.asleep_hours(events, start=start, end=at + dt.timedelta(hours=30))
+    assert slept == {"big/prod": pytest.approx(20.0), "a/prod": pytest.approx(1.0)}  # clipped to the window
+    hours = [hour(0, "big/prod", samples=1, cores=2.0), hour(1, "big/prod", samples=1, cores=2.0)]
+    got = {c.target: c for c in cost.allocate(envs(tmp_path), hours, [], start=start, end=end,
+                                              prices=PriceBook(vcpu_hour=0.5), asleep=slept)}
+    assert got["big/prod"].asleep_hours == pytest.approx(20.0)
+    assert got["big/prod"].savings == pytest.approx(1.0 * 20)  # 1.0 per awake hour (2 cores at 0.5)

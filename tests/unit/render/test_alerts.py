@@ -96,10 +96,11 @@ def test_thresholds_come_from_settings() -> None:
 def test_every_declared_environment_gets_a_metrics_missing_rule_with_its_labels() -> None:
     ticket = rules_by_group(alerts.render_rules(ENVS))["odooplane-ticket"]
     missing = [r for r in ticket if r["alert"] == "OdooMetricsMissing"]
+    # A sleeping environment (odooplane_env_asleep == 1) exports no env_up on purpose: not missing.
     assert [r["expr"] for r in missing] == [
-        'absent(odooplane_env_up{tenant="acme",environment="prod"})',
-        'absent(odooplane_env_up{tenant="acme",environment="staging"})',
-        'absent(odooplane_env_up{tenant="beta",environment="prod"})',
+        f'absent(odooplane_env_up{{{sel}}}) unless on(tenant, environment) odooplane_env_asleep{{{sel}}} == 1'
+        for sel in ('tenant="acme",environment="prod"', 'tenant="acme",environment="staging"',
+                    'tenant="beta",environment="prod"')
     ]
     assert missing[2]["labels"] == {"severity": "ticket", "tenant": "beta", "environment": "prod",
                                     "pool": "shared18", "tier": "standard", "stage": "production"}
