@@ -64,6 +64,9 @@ def test_staging_sleeps_outside_its_hours_and_a_request_wakes_it(tmp_path: Path)
         assert status["healthy"], [(e["target"], e["health"]) for e in status["environments"]]
         plan = json.loads(estate.cli("plan", str(estate.path), "--json").stdout)
         assert plan["empty"], plan["changes"]  # asleep on purpose: nothing to start
+        estate.cli("apply", str(estate.path), "-q")  # an apply leaves it asleep
+        assert schedule_status(estate)[staging]["asleep"]
+        assert {e["target"]: e for e in estate.status()["environments"]}[staging]["pid"] is None
 
         started = time.monotonic()
         first = httpx.get(f"http://127.0.0.1:{estate.edge_port}/web/login", headers={"Host": host}, timeout=30)

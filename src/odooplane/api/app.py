@@ -25,6 +25,7 @@ from odooplane.actions import dashboard, fleet
 from odooplane.actions import policy as policy_action
 from odooplane.actions import requests as requests_action
 from odooplane.actions import rollouts as rollouts_action
+from odooplane.actions import sleeping as sleeping_action
 from odooplane.actions.service import Service
 from odooplane.api import problems
 from odooplane.api.problems import TooManyAttempts, Unauthenticated
@@ -471,6 +472,21 @@ def rollout_status(caller: Caller, svc: Svc) -> Any:
     """Each rollout wave with an environment in scope: its phase and its checklist, verified now."""
     return [{**asdict(s), "since": _iso(s.since), "go": s.go}
             for s in rollouts_action.status_for(svc.context(), caller)]
+
+
+# -- sleeping non-production (docs/cost.md#sleeping-non-production) ----------------------------
+@router.get("/schedules", tags=["governance"])
+def schedule_status(caller: Caller, svc: Svc) -> Any:
+    """Each scheduled environment in scope: asleep or awake, since, what its schedule wants, next change."""
+    return [{**asdict(r), **{k: _iso(getattr(r, k)) for k in ("since", "next_change", "awake_until")}}
+            for r in sleeping_action.status_for(svc.context(), caller)]
+
+
+@router.post("/environments/{tenant}/{env}/wake", tags=["changes"])
+def wake_environment(tenant: str, env: str, caller: Caller, svc: Svc) -> Any:
+    """Wake a sleeping environment now, for its schedule's wake_minutes (`tenants.change`); 200 once it serves."""
+    r = sleeping_action.wake_for(svc.context(), caller, f"{tenant}/{env}")
+    return {**asdict(r), **{k: _iso(getattr(r, k)) for k in ("since", "next_change", "awake_until")}}
 
 
 # -- cost allocation (docs/cost.md) --------------------------------------------------------------

@@ -82,6 +82,7 @@ ROUTES = {  # route -> the right it needs (estate-wide ones need an unscoped cal
     "/api/v1/waivers": "policy.read",
     "/api/v1/cost": "cost.read",
     "/api/v1/rollouts": None,
+    "/api/v1/schedules": None,
 }
 
 

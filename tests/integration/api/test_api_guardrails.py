@@ -52,3 +52,13 @@ def test_a_token_cannot_approve_its_own_waiver(api: Api) -> None:
                                                       "reason": "x", "days": 1}).json()
     own = api.send("POST", f"/api/v1/waivers/{made['id']}/approval", admin)
     assert own.status_code == 400 and "separation of duties" in own.json()["detail"]
+
+
+def test_schedules_and_wake_through_the_api(api: Api) -> None:
+    target = f"{api.names['acme']}/prod"
+    admin, auditor = api.token("erp-admin"), api.token("auditor")
+    assert api.get("/api/v1/schedules", auditor).json() == []  # nothing in this estate sleeps
+    assert api.send("POST", f"/api/v1/environments/{target}/wake", auditor).status_code == 403
+    never = api.send("POST", f"/api/v1/environments/{target}/wake", admin)
+    assert never.status_code == 400 and "never sleeps" in never.json()["detail"]
+    assert api.send("POST", "/api/v1/environments/nosuch/prod/wake", admin).status_code == 404
