@@ -181,6 +181,15 @@ def _die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
+def _suspended(pid: int) -> bool:
+    """The process is stopped (SIGSTOP): it answers nothing, not even after a ping that raced the signal."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].startswith(("T", "t"))
+
+
 def _ping(sock_path: Path) -> bool:
     """GET /_ping on the engine's socket: True once the API answers OK."""
     try:
@@ -254,8 +263,11 @@ class DockerEngine:
         """Remove what the engine runs (containers, networks, volumes), SIGTERM it and wait ``timeout``;
         SIGKILL it and its processes if it does not stop; then remove its mounts, cgroups, bridges and
         directory, and release its address pool."""
-        if self.proc.poll() is None and _ping(self.socket_path):
-            self._empty()
+        if self.proc.poll() is None and not _suspended(self.proc.pid) and _ping(self.socket_path):
+            try:
+                self._empty()
+            except subprocess.TimeoutExpired:  # it stopped answering meanwhile: killed below, remains removed
+                pass
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -270,11 +282,11 @@ class DockerEngine:
             self._slot_lock = None
 
     def _empty(self) -> None:
-        ids = self.docker("ps", "-aq", check=False).stdout.split()
+        ids = self.docker("ps", "-aq", check=False, timeout=30).stdout.split()
         if ids:
             self.docker("rm", "-f", "-v", *ids, check=False)
-        self.docker("network", "prune", "-f", check=False)
-        self.docker("volume", "prune", "-f", check=False)
+        self.docker("network", "prune", "-f", check=False, timeout=30)
+        self.docker("volume", "prune", "-f", check=False, timeout=30)
 
     def cgroup_dirs(self) -> list[Path]:
         """The engine's cgroup parent in each hierarchy (made when its first container starts)."""
