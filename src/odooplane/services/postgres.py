@@ -423,7 +423,8 @@ def owned_database_stats(cluster: ClusterConn, estate_id: str) -> dict[str, Data
             "WHERE c.description LIKE %s AND d.datallowconn",
             (prefix + "%",),
         ).fetchall()
-    return {str(name): DatabaseStats(int(str(size)), int(str(n))) for name, size, n in rows}
+    # pg_database_size is NULL for a database dropped while the query ran (a sandbox, a copy): left out
+    return {str(name): DatabaseStats(int(str(size)), int(str(n))) for name, size, n in rows if size is not None}
 
 
 def create_from_template(

@@ -98,10 +98,12 @@ def cluster_activity(cluster: ClusterConn, databases: Iterable[str]) -> ClusterA
             "SELECT max(extract(epoch FROM replay_lag)) FROM pg_stat_replication").fetchone()
     out = {}
     for name, limit, size, xid, conns, long_running, waits, active_ms in rows:
+        if size is None:  # dropped while the query ran (a restore's swap): as if not found
+            continue
         limit_value = int(str(limit))
         out[str(name)] = DatabaseActivity(int(str(conns)), limit_value if limit_value >= 0 else max_conn,
                                           int(str(size)), int(str(long_running)), int(str(waits)), int(str(xid)),
-                                          float(str(active_ms)))
+                                          float(str(active_ms)) if active_ms is not None else 0.0)
     lag = float(str(lag_row[0])) if lag_row and lag_row[0] is not None else None
     return ClusterActivity(max_conn, out, lag)
 
